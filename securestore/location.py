@@ -1,0 +1,99 @@
+"""``s3://`` URLs, bucket names and object keys.
+
+Validation follows S3's general-purpose bucket naming rules so that a typo is
+reported before any request is made.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from securestore.errors import InvalidLocationError
+
+__all__ = ["S3Url", "validate_bucket_name", "validate_key"]
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_MAX_KEY_BYTES = 1024
+
+
+def validate_bucket_name(name: str) -> str:
+    """Return ``name`` if it is a valid S3 bucket name, else raise InvalidLocationError."""
+    reason = None
+    if not 3 <= len(name) <= 63:
+        reason = "must be 3 to 63 characters long"
+    elif not _BUCKET_RE.match(name):
+        reason = (
+            "may contain only lowercase letters, digits, dots and hyphens, "
+            "and must start and end with a letter or digit"
+        )
+    elif ".." in name or ".-" in name or "-." in name:
+        reason = "must not contain '..', '.-' or '-.'"
+    elif name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(
+        ("-s3alias", "--ol-s3", "--x-s3", ".mrap", "--table-s3")
+    ):
+        reason = "uses a prefix or suffix reserved by S3"
+    else:
+        try:
+            ipaddress.IPv4Address(name)
+            reason = "must not be formatted as an IP address"
+        except ValueError:
+            pass
+    if reason:
+        raise InvalidLocationError(
+            f"invalid bucket name {name!r}: {reason}",
+            hint="see https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+        )
+    return name
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if S3 can store an object under it, else raise InvalidLocationError."""
+    if not key:
+        raise InvalidLocationError("an object key must not be empty")
+    if len(key.encode("utf-8", "surrogatepass")) > _MAX_KEY_BYTES:
+        raise InvalidLocationError(f"object key is longer than {_MAX_KEY_BYTES} bytes")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidLocationError("object key is not valid UTF-8") from exc
+    return key
+
+
+@dataclass(frozen=True)
+class S3Url:
+    """A parsed ``s3://BUCKET[/KEY]`` URL; ``key`` is ``""`` when absent."""
+
+    bucket: str
+    key: str = ""
+
+    @classmethod
+    def parse(cls, url: str, *, require_key: bool = False) -> S3Url:
+        """Parse and validate ``url``.
+
+        Raises:
+            InvalidLocationError: not an ``s3://`` URL, an invalid bucket name, or
+                no key where ``require_key`` asks for one.
+        """
+        if not url.startswith("s3://"):
+            raise InvalidLocationError(
+                f"not an s3:// URL: {url!r}", hint="write locations as s3://BUCKET/KEY"
+            )
+        rest = url[len("s3://") :]
+        bucket, _, key = rest.partition("/")
+        if not bucket:
+            raise InvalidLocationError(f"no bucket in {url!r}", hint="write s3://BUCKET/KEY")
+        validate_bucket_name(bucket)
+        if require_key:
+            if not key:
+                raise InvalidLocationError(
+                    f"no object key in {url!r}", hint="write s3://BUCKET/KEY"
+                )
+            validate_key(key)
+        elif key:
+            validate_key(key)
+        return cls(bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.key else f"s3://{self.bucket}"

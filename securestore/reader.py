@@ -1,0 +1,169 @@
+"""A seekable, streaming reader over an S3 object (server-side encrypted modes).
+
+Reads are served from one open GET response while they are sequential; a seek
+closes it and the next read opens a ranged GET at the new position. Every GET
+is conditional on the ETag seen when the reader was opened, so bytes of two
+different versions are never mixed. A response that breaks mid-stream is
+resumed from the current position, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import botocore.exceptions
+import urllib3.exceptions
+
+from securestore.errors import SecureStoreError, StorageError
+from securestore.transport import translate_error
+
+__all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader"]
+
+#: Errors that mean "the response body broke", after which a ranged GET can resume.
+RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectionClosedError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+#: Opens ``bytes=start-`` of the object and returns the GetObject response.
+OpenRange = Callable[[int], dict[str, Any]]
+
+
+class ObjectReader(io.RawIOBase):
+    """A read-only, seekable file object over one version of an S3 object.
+
+    Iterating yields chunks of ``chunk_size`` bytes (not lines). Use it as a
+    context manager, or call :meth:`close`, to release the connection.
+    """
+
+    def __init__(
+        self,
+        open_range: OpenRange,
+        *,
+        size: int,
+        bucket: str,
+        key: str,
+        read_retries: int = 3,
+        chunk_size: int = 1024 * 1024,
+        first_response: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self._open_range = open_range
+        self._size = size
+        self._bucket = bucket
+        self._key = key
+        self._retries = read_retries
+        self._chunk_size = chunk_size
+        self._pos = 0
+        self._body: Any = first_response["Body"] if first_response is not None else None
+        self._body_pos = 0
+
+    @property
+    def size(self) -> int:
+        """The object's length in bytes."""
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._size + offset
+        else:
+            raise ValueError(f"invalid whence: {whence}")
+        if target < 0:
+            raise ValueError("negative seek position")
+        self._pos = target
+        return target
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._size - self._pos)
+        if want <= 0:
+            return 0
+        data = self._read_some(want)
+        view[: len(data)] = data
+        return len(data)
+
+    def read_range(self, start: int, length: int) -> bytes:
+        """Return ``length`` bytes from ``start`` (fewer at the end of the object)."""
+        self.seek(start)
+        out = bytearray()
+        while len(out) < length:
+            piece = self.read(length - len(out))
+            if not piece:
+                break
+            out += piece
+        return bytes(out)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(self._chunk_size)
+            if not chunk:
+                return
+            yield chunk
+
+    def _read_some(self, want: int) -> bytes:
+        attempts = 0
+        while True:
+            if self._body is not None and self._body_pos != self._pos:
+                self._drop_body()
+            try:
+                if self._body is None:
+                    response = self._open_range(self._pos)
+                    self._body = response["Body"]
+                    self._body_pos = self._pos
+                data: bytes = self._body.read(want)
+                if not data:
+                    raise botocore.exceptions.IncompleteReadError(
+                        actual_bytes=self._pos, expected_bytes=self._size
+                    )
+            except RETRYABLE_STREAM_ERRORS as exc:
+                self._drop_body()
+                attempts += 1
+                if attempts > self._retries:
+                    raise StorageError(
+                        f"reading failed after {attempts} attempts: {type(exc).__name__}",
+                        bucket=self._bucket,
+                        key=self._key,
+                    ) from exc
+                continue
+            except SecureStoreError:
+                raise
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                self._drop_body()
+                raise translate_error(
+                    exc, bucket=self._bucket, key=self._key, action="read"
+                ) from exc
+            self._pos += len(data)
+            self._body_pos = self._pos
+            return data
+
+    def _drop_body(self) -> None:
+        if self._body is not None:
+            try:
+                self._body.close()
+            finally:
+                self._body = None
+
+    def close(self) -> None:
+        self._drop_body()
+        super().close()

@@ -1,0 +1,708 @@
+"""The :class:`SecureStore` facade: encrypted put, get, open, transfer, list, head, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import itertools
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import botocore.exceptions
+
+from securestore.errors import (
+    AccessDeniedError,
+    ConfigurationError,
+    KeyUnavailableError,
+    LocalFileError,
+    PolicyError,
+    SecureStoreError,
+    StorageError,
+)
+from securestore.location import validate_bucket_name, validate_key
+from securestore.modes import EncryptionMode, SseKms, SseS3, StoredEncryption
+from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
+from securestore.transfer import (
+    MiB,
+    Part,
+    ProgressCallback,
+    TransferConfig,
+    chunk_stream,
+    pwrite_all,
+    run_bounded,
+)
+from securestore.transport import Connection, translate_error
+
+__all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket"]
+
+logger = logging.getLogger(__name__)
+
+#: What ``put`` accepts: bytes, a binary file object (seekable or not), or an iterable of bytes.
+Body = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
+
+_STREAM_PIECE = 1 * MiB
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 reports about a stored object."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    encryption: StoredEncryption
+    last_modified: datetime.datetime | None = None
+    content_type: str | None = None
+    version_id: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (used by ``securestore head --json``)."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "etag": self.etag,
+            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
+            "content_type": self.content_type,
+            "version_id": self.version_id,
+            "encryption": {
+                "mode": self.encryption.sse_name,
+                "kms_key_id": self.encryption.kms_key_id,
+                "bucket_key_enabled": self.encryption.bucket_key_enabled,
+                "client_side": dict(self.encryption.client_side)
+                if self.encryption.client_side is not None
+                else None,
+            },
+            "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class ObjectSummary:
+    """One entry of a listing."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime.datetime | None
+    storage_class: str | None = None
+
+
+def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    if not metadata:
+        return {}
+    out = {}
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ConfigurationError("metadata names and values must be strings")
+        if not name or not name.isascii() or not all(c.isalnum() or c in "-_." for c in name):
+            raise ConfigurationError(
+                f"invalid metadata name {name!r}: use ASCII letters, digits, '-', '_' and '.'"
+            )
+        if not value.isascii():
+            raise ConfigurationError(f"metadata value of {name!r} must be ASCII")
+        out[name.lower()] = value
+    return out
+
+
+class SecureStore:
+    """Encrypted object storage in one S3 bucket.
+
+    Every write is encrypted with a mode (the store's default or one given per
+    call) and S3's answer is checked against it; every read can demand a mode.
+    All traffic goes over TLS-only connections (:class:`~securestore.transport.Connection`).
+
+    Args:
+        bucket: the bucket name.
+        encryption: the default mode for writes (:class:`~securestore.modes.SseS3` if omitted).
+        require: a mode every read demands unless a call says otherwise.
+        connection: where and how to connect (defaults follow boto3's
+            environment and config files).
+        transfer: part size and concurrency of multipart transfers.
+
+    Raises:
+        InvalidLocationError: the bucket name is invalid.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        encryption: EncryptionMode | None = None,
+        require: EncryptionMode | None = None,
+        connection: Connection | None = None,
+        transfer: TransferConfig | None = None,
+    ) -> None:
+        self.bucket = validate_bucket_name(bucket)
+        self.encryption = encryption or SseS3()
+        self.require = require
+        self.transfer = transfer or TransferConfig()
+        self.connection = connection or Connection()
+        self._key_arns: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SecureStore(bucket={self.bucket!r}, encryption={self.encryption!r})"
+
+    @property
+    def _s3(self) -> Any:
+        return self.connection.client("s3")
+
+    @contextlib.contextmanager
+    def _boundary(self, action: str, key: str | None = None) -> Iterator[None]:
+        """Translate botocore errors raised inside the block into securestore errors."""
+        try:
+            yield
+        except SecureStoreError:
+            raise
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate_error(exc, bucket=self.bucket, key=key, action=action) from exc
+
+    # -- KMS key checks -------------------------------------------------------------------
+
+    def _resolve_key_arn(self, key_id: str) -> str | None:
+        """Look up the ARN of a KMS key (cached); ``None`` if we may not ask KMS.
+
+        An unknown, disabled or deleted key is reported before any data is sent.
+        """
+        with self._lock:
+            if key_id in self._key_arns:
+                return self._key_arns[key_id]
+        region = _region_of_arn(key_id) or self.connection.region
+        try:
+            meta = self.connection.client("kms", region_name=region).describe_key(KeyId=key_id)[
+                "KeyMetadata"
+            ]
+        except botocore.exceptions.ClientError as exc:
+            err = translate_error(exc, bucket=self.bucket, action=f"looking up KMS key {key_id}")
+            if isinstance(err, AccessDeniedError) or exc.response.get("Error", {}).get("Code") in (
+                "AccessDeniedException",
+                "UnrecognizedClientException",
+            ):
+                # Not allowed to describe keys: S3 will still refuse an unusable key.
+                arn = None
+            else:
+                raise KeyUnavailableError(
+                    f"KMS key {key_id} is not usable: {exc.response.get('Error', {}).get('Code')}",
+                    bucket=self.bucket,
+                    hint="check the key id or alias, its region and that it is enabled",
+                ) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate_error(exc, bucket=self.bucket, action="looking up KMS key") from exc
+        else:
+            if meta.get("KeyState") not in (None, "Enabled"):
+                raise KeyUnavailableError(
+                    f"KMS key {key_id} is {meta.get('KeyState')}", bucket=self.bucket
+                )
+            arn = meta.get("Arn")
+        with self._lock:
+            self._key_arns[key_id] = arn
+        return arn
+
+    def _key_arn_for(self, mode: EncryptionMode) -> str | None:
+        key_id = mode.kms_key_id
+        return self._resolve_key_arn(key_id) if key_id else None
+
+    def _verify_write(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
+        stored = StoredEncryption.from_response(response)
+        arn = self._key_arn_for(mode)
+        check = mode.check_write if isinstance(mode, SseKms) else mode.check
+        reason = check(stored, resolved_key_arn=arn)
+        if reason is not None:
+            raise PolicyError(
+                f"S3 did not store the object as requested ({mode.name}): {reason}",
+                bucket=self.bucket,
+                key=key,
+                hint="a proxy, bucket policy or S3-compatible server may ignore encryption headers",
+            )
+
+    def _check_read(
+        self, require: EncryptionMode | None, stored: StoredEncryption, key: str
+    ) -> None:
+        mode = require if require is not None else self.require
+        if mode is None:
+            return
+        reason = mode.check(stored)
+        if reason is not None and mode.kms_key_id:
+            reason = mode.check(stored, resolved_key_arn=self._key_arn_for(mode))
+        if reason is not None:
+            raise PolicyError(
+                f"refusing to read: the object is {reason}", bucket=self.bucket, key=key
+            )
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        body: Body,
+        *,
+        encryption: EncryptionMode | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Store ``body`` under ``key``, encrypted with ``encryption`` (or the store's mode).
+
+        ``body`` may be bytes, a binary file object (seekable or not, of unknown
+        length) or an iterable of bytes. Bodies larger than one part are sent as
+        a multipart upload with bounded memory; a failed upload is aborted and
+        leaves any existing object untouched.
+
+        Raises:
+            PolicyError: S3 reports a different encryption than requested.
+            StorageError: S3 refused or failed the request (after retries).
+        """
+        validate_key(key)
+        mode = encryption or self.encryption
+        meta = _check_metadata(metadata)
+        size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
+        part_size = (
+            self.transfer.part_size_for(size) if size is not None else self.transfer.part_size
+        )
+        with self._boundary("put", key):
+            self._key_arn_for(mode)
+            return self._upload(
+                key, chunk_stream(body, part_size), mode, meta, content_type, progress
+            )
+
+    def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        key: str,
+        *,
+        encryption: EncryptionMode | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Upload a local file, with a concurrent multipart upload when it is large.
+
+        Raises:
+            LocalFileError: the file cannot be read.
+            PolicyError, StorageError: as for :meth:`put`.
+        """
+        validate_key(key)
+        source = Path(path)
+        try:
+            handle = source.open("rb")
+        except OSError as exc:
+            raise LocalFileError(
+                f"cannot read {source}: {exc.strerror or exc}", bucket=self.bucket, key=key
+            ) from exc
+        with handle:
+            if not source.is_file():
+                raise LocalFileError(f"not a regular file: {source}")
+            size = os.fstat(handle.fileno()).st_size
+            part_size = self.transfer.part_size_for(size)
+            mode = encryption or self.encryption
+            meta = _check_metadata(metadata)
+            with self._boundary("upload", key):
+                self._key_arn_for(mode)
+                return self._upload(
+                    key,
+                    _file_parts(handle.fileno(), size, part_size),
+                    mode,
+                    meta,
+                    content_type,
+                    progress,
+                )
+
+    def _upload(
+        self,
+        key: str,
+        parts: Iterator[Part],
+        mode: EncryptionMode,
+        metadata: dict[str, str],
+        content_type: str | None,
+        progress: ProgressCallback | None,
+    ) -> ObjectInfo:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, **mode.request_params()}
+        if metadata:
+            params["Metadata"] = metadata
+        if content_type:
+            params["ContentType"] = content_type
+        first = next(parts)
+        if first.last:
+            data = bytes(first.data)
+            response = self._s3.put_object(Body=data, **params)
+            if progress:
+                progress(len(data))
+            self._verify_single_write(mode, response, key)
+            return self._info_after_write(key, response, len(data), metadata, content_type)
+        return self._multipart(key, itertools.chain([first], parts), params, mode, progress)
+
+    def _verify_single_write(
+        self, mode: EncryptionMode, response: Mapping[str, Any], key: str
+    ) -> None:
+        try:
+            self._verify_write(mode, response, key)
+        except PolicyError as exc:
+            version = response.get("VersionId")
+            if version and version != "null":
+                # Undo the write: the previous version becomes current again.
+                with contextlib.suppress(
+                    botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
+                ):
+                    self._s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
+                    exc.message += "; the new version was deleted"
+            else:
+                exc.message += "; the object was written as S3 reports"
+            raise
+
+    def _multipart(
+        self,
+        key: str,
+        parts: Iterator[Part],
+        params: dict[str, Any],
+        mode: EncryptionMode,
+        progress: ProgressCallback | None,
+    ) -> ObjectInfo:
+        created = self._s3.create_multipart_upload(**params)
+        upload_id = created["UploadId"]
+        total = 0
+        try:
+            # Checked before any data is sent: a refused mode costs nothing.
+            self._verify_write(mode, created, key)
+
+            def send(part: Part) -> dict[str, Any]:
+                nonlocal total
+                data = bytes(part.data)
+                response = self._s3.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=part.number,
+                    Body=data,
+                )
+                total += len(data)
+                if progress:
+                    progress(len(data))
+                return {"PartNumber": part.number, "ETag": response["ETag"]}
+
+            done = run_bounded(parts, send, concurrency=self.transfer.concurrency)
+            completed = self._s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": done},
+            )
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+        self._verify_write(mode, completed, key)
+        return self._info_after_write(
+            key,
+            completed,
+            total,
+            params.get("Metadata", {}),
+            params.get("ContentType"),
+            fallback=created,
+        )
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            logger.warning(
+                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
+                "(AbortIncompleteMultipartUpload) will have to remove it",
+                upload_id,
+                self.bucket,
+                key,
+            )
+
+    def _info_after_write(
+        self,
+        key: str,
+        response: Mapping[str, Any],
+        size: int,
+        metadata: Mapping[str, str],
+        content_type: str | None,
+        fallback: Mapping[str, Any] | None = None,
+    ) -> ObjectInfo:
+        merged = {**(fallback or {}), **{k: v for k, v in response.items() if v is not None}}
+        return ObjectInfo(
+            bucket=self.bucket,
+            key=key,
+            size=size,
+            etag=str(response.get("ETag", "")),
+            encryption=StoredEncryption.from_response(merged),
+            content_type=content_type,
+            version_id=response.get("VersionId"),
+            metadata=dict(metadata),
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo:
+        """Describe the object: size, encryption mode and key, ETag, metadata.
+
+        Raises:
+            NotFoundError: no such bucket or object.
+        """
+        validate_key(key)
+        with self._boundary("head", key):
+            response = self._s3.head_object(Bucket=self.bucket, Key=key)
+        return self._info(key, response)
+
+    def _info(self, key: str, response: Mapping[str, Any]) -> ObjectInfo:
+        metadata = dict(response.get("Metadata") or {})
+        return ObjectInfo(
+            bucket=self.bucket,
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=str(response.get("ETag", "")),
+            encryption=StoredEncryption.from_response(response),
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            version_id=response.get("VersionId"),
+            metadata=metadata,
+        )
+
+    def _open_range(self, key: str, etag: str) -> Any:
+        def open_range(start: int) -> dict[str, Any]:
+            with self._boundary("read", key):
+                response: dict[str, Any] = self._s3.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes={start}-", IfMatch=etag
+                )
+            return response
+
+        return open_range
+
+    def open(self, key: str, *, require: EncryptionMode | None = None) -> ObjectReader:
+        """Open the object for streaming, seekable reads with constant memory.
+
+        The encryption check (``require``) happens before any byte is returned.
+
+        Raises:
+            NotFoundError: no such bucket or object.
+            PolicyError: the object is not stored with the required mode.
+        """
+        info = self.head(key)
+        self._check_read(require, info.encryption, key)
+        return ObjectReader(
+            self._open_range(key, info.etag),
+            size=info.size,
+            bucket=self.bucket,
+            key=key,
+            read_retries=self.transfer.read_retries,
+        )
+
+    def get(self, key: str, *, require: EncryptionMode | None = None) -> bytes:
+        """Return the whole object as bytes (use :meth:`open` for large objects).
+
+        Raises:
+            NotFoundError: no such bucket or object.
+            PolicyError: the object is not stored with the required mode.
+        """
+        validate_key(key)
+        with self._boundary("get", key):
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        try:
+            info = self._info(key, response)
+            self._check_read(require, info.encryption, key)
+        except BaseException:
+            response["Body"].close()
+            raise
+        with ObjectReader(
+            self._open_range(key, info.etag),
+            size=info.size,
+            bucket=self.bucket,
+            key=key,
+            read_retries=self.transfer.read_retries,
+            first_response=response,
+        ) as reader:
+            return reader.read_range(0, info.size)
+
+    def download_file(
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        require: EncryptionMode | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Download the object to ``path``, in parallel ranges when it is large.
+
+        Data goes to a temporary file beside ``path`` that is renamed over it
+        only when complete; on any failure it is removed and ``path`` is untouched.
+
+        Raises:
+            LocalFileError: the destination folder is missing or not writable.
+            NotFoundError, PolicyError, StorageError: as for :meth:`get`.
+        """
+        info = self.head(key)
+        self._check_read(require, info.encryption, key)
+        with _AtomicFile(Path(path)) as out:
+            self._fetch_into(key, info, out.fd, progress)
+        return info
+
+    def _fetch_into(
+        self, key: str, info: ObjectInfo, fd: int, progress: ProgressCallback | None
+    ) -> None:
+        part_size = self.transfer.part_size_for(info.size)
+        ranges = [
+            (start, min(start + part_size, info.size)) for start in range(0, info.size, part_size)
+        ]
+
+        def fetch(span: tuple[int, int]) -> None:
+            start, end = span
+            attempts = 0
+            while start < end:
+                try:
+                    with self._boundary("download", key):
+                        body = self._s3.get_object(
+                            Bucket=self.bucket,
+                            Key=key,
+                            Range=f"bytes={start}-{end - 1}",
+                            IfMatch=info.etag,
+                        )["Body"]
+                    with contextlib.closing(body):
+                        while start < end:
+                            piece = body.read(min(_STREAM_PIECE, end - start))
+                            if not piece:
+                                raise botocore.exceptions.IncompleteReadError(
+                                    actual_bytes=start, expected_bytes=end
+                                )
+                            pwrite_all(fd, piece, start)
+                            start += len(piece)
+                            if progress:
+                                progress(len(piece))
+                except RETRYABLE_STREAM_ERRORS as exc:
+                    attempts += 1
+                    if attempts > self.transfer.read_retries:
+                        raise StorageError(
+                            f"download failed after {attempts} attempts: {type(exc).__name__}",
+                            bucket=self.bucket,
+                            key=key,
+                        ) from exc
+
+        run_bounded(ranges, fetch, concurrency=self.transfer.concurrency)
+
+    # -- listing and deletion ---------------------------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[ObjectSummary]:
+        """Yield the objects under ``prefix``, lazily, one page at a time."""
+        paginator = self._s3.get_paginator("list_objects_v2")
+        with self._boundary("list"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield ObjectSummary(
+                        key=item["Key"],
+                        size=int(item.get("Size", 0)),
+                        etag=str(item.get("ETag", "")),
+                        last_modified=item.get("LastModified"),
+                        storage_class=item.get("StorageClass"),
+                    )
+
+    def delete(self, key: str) -> None:
+        """Delete the object (S3 semantics: deleting a missing key succeeds).
+
+        Raises:
+            NotFoundError: the bucket does not exist.
+        """
+        validate_key(key)
+        with self._boundary("delete", key):
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _region_of_arn(key_id: str) -> str | None:
+    parts = key_id.split(":")
+    return parts[3] if key_id.startswith("arn:") and len(parts) > 3 and parts[3] else None
+
+
+def _file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:
+    """Parts of a regular file, each read with ``pread`` only when its upload starts."""
+    count = max(1, -(-size // part_size))
+    for index in range(count):
+        offset = index * part_size
+        length = min(part_size, size - offset)
+        yield Part(index + 1, _pread_exactly(fd, length, offset), last=index == count - 1)
+
+
+def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
+    out = bytearray()
+    while len(out) < length:
+        piece = os.pread(fd, length - len(out), offset + len(out))
+        if not piece:
+            raise LocalFileError("the file shrank while it was being uploaded")
+        out += piece
+    return bytes(out)
+
+
+class _AtomicFile:
+    """A temporary file beside ``path`` that replaces ``path`` only on success."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+        self.tmp = ""
+
+    def __enter__(self) -> _AtomicFile:
+        folder = self.path.parent
+        if self.path.is_dir():
+            raise LocalFileError(f"destination is a directory: {self.path}")
+        try:
+            self.fd, self.tmp = tempfile.mkstemp(
+                dir=folder, prefix=f".{self.path.name}.", suffix=".securestore-partial"
+            )
+        except OSError as exc:
+            raise LocalFileError(
+                f"cannot write to {folder}: {exc.strerror or exc}",
+                hint="choose a destination in an existing, writable folder",
+            ) from exc
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                os.fsync(self.fd)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(self.fd, 0o666 & ~umask)
+        except OSError as error:
+            os.close(self.fd)
+            os.unlink(self.tmp)
+            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
+        os.close(self.fd)
+        if exc_type is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
+            return
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as error:
+            os.unlink(self.tmp)
+            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
+
+
+def create_bucket(connection: Connection, bucket: str, *, region: str | None = None) -> None:
+    """Create ``bucket`` in ``region`` (the connection's region by default).
+
+    Raises:
+        InvalidLocationError: the name is invalid.
+        StorageError: the bucket exists already or cannot be created.
+    """
+    validate_bucket_name(bucket)
+    region = region or connection.region
+    params: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        connection.client("s3", region_name=region).create_bucket(**params)
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise StorageError(f"bucket already exists ({code})", bucket=bucket, code=code) from exc
+        raise translate_error(exc, bucket=bucket, action="create bucket") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate_error(exc, bucket=bucket, action="create bucket") from exc

@@ -1,0 +1,323 @@
+"""TLS-only boto3 clients and translation of botocore errors.
+
+Every AWS call securestore makes goes through a client created by
+:class:`Connection`. Such a client
+
+* only talks to ``https://`` endpoints: a plain-HTTP endpoint is refused when the
+  connection is configured, and every request URL (including one rewritten by a
+  redirect) is checked again just before it is sent;
+* always verifies the server certificate, against the system/certifi bundle or a
+  caller-supplied CA bundle (there is no way to turn verification off);
+* negotiates TLS 1.2 or newer.
+
+Botocore exceptions are translated into :mod:`securestore.errors` at this
+boundary by :func:`translate_error`, with the original chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+from botocore.httpsession import URLLib3Session, create_urllib3_context
+
+from securestore.errors import (
+    AccessDeniedError,
+    ConfigurationError,
+    KeyUnavailableError,
+    NotFoundError,
+    PreconditionFailedError,
+    SecureStoreError,
+    StorageError,
+    TransportSecurityError,
+)
+
+__all__ = ["ChecksumMode", "Connection", "translate_error"]
+
+ChecksumMode = Literal["when_supported", "when_required"]
+
+#: The oldest protocol version any securestore connection accepts.
+MINIMUM_TLS_VERSION = ssl.TLSVersion.TLSv1_2
+
+
+def _check_https(url: str) -> None:
+    if urlsplit(url).scheme.lower() != "https":
+        raise TransportSecurityError(
+            f"refusing to send a request over {urlsplit(url).scheme or 'an unknown scheme'}://: "
+            "securestore only uses HTTPS",
+            hint="use an https:// endpoint; for a local server give it a certificate "
+            "(securestore local does) and pass its CA with --ca-bundle",
+        )
+
+
+class _TlsOnlySession(URLLib3Session):
+    """A botocore HTTP session that cannot speak plain HTTP or TLS below 1.2."""
+
+    def _get_ssl_context(self) -> ssl.SSLContext:
+        context: ssl.SSLContext = create_urllib3_context()
+        context.minimum_version = MINIMUM_TLS_VERSION
+        return context
+
+    def _setup_ssl_cert(self, conn: Any, url: str, verify: Any) -> None:
+        _check_https(url)
+        # ``verify`` is always a CA bundle path or True here; never let a falsy value through.
+        super()._setup_ssl_cert(conn, url, verify or True)  # type: ignore[misc]
+
+
+def _refuse_plain_http(request: Any, **_: Any) -> None:
+    _check_https(request.url)
+
+
+class Connection:
+    """Creates TLS-only boto3 clients that share one session and configuration.
+
+    Every argument is optional and follows boto3's conventions: credentials come
+    from the usual chain (environment, ``AWS_PROFILE``, config files, instance
+    roles); ``region`` defaults to ``AWS_REGION``/``AWS_DEFAULT_REGION``;
+    ``endpoint_url`` to ``AWS_ENDPOINT_URL_<SERVICE>`` or ``AWS_ENDPOINT_URL``;
+    ``ca_bundle`` to ``AWS_CA_BUNDLE``.
+
+    Args:
+        session: a ready boto3 session (wins over ``profile``).
+        profile: a named profile from the AWS config files.
+        region: the default region for clients.
+        endpoint_url: an ``https://`` URL of an S3-compatible (and KMS) endpoint.
+        ca_bundle: path of a PEM file of CA certificates to trust instead of the
+            default bundle. Verification itself can never be disabled.
+        checksum: ``request_checksum_calculation``. ``None`` keeps botocore's
+            default (``when_supported``) on AWS and uses ``when_required`` on a
+            custom endpoint, because several S3-compatible servers reject the
+            aws-chunked uploads that ``when_supported`` implies.
+        max_attempts: total attempts per request, with botocore's standard retries.
+        connect_timeout: seconds to wait for a connection.
+        read_timeout: seconds to wait for data on an open connection.
+        max_pool_connections: connections kept per client (size it to the
+            transfer concurrency).
+        environ: the environment to read defaults from (for tests).
+
+    Raises:
+        TransportSecurityError: the endpoint is not ``https://``.
+        ConfigurationError: the CA bundle does not exist, or an argument is invalid.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: boto3.Session | None = None,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        checksum: ChecksumMode | None = None,
+        max_attempts: int = 5,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_pool_connections: int = 32,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        if max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        self._env = env
+        self._endpoint_url = endpoint_url or env.get("AWS_ENDPOINT_URL") or None
+        if self._endpoint_url is not None:
+            _check_https(self._endpoint_url)
+        bundle = ca_bundle or env.get("AWS_CA_BUNDLE") or None
+        if bundle is not None and not os.path.isfile(bundle):
+            raise ConfigurationError(
+                f"CA bundle not found: {os.fspath(bundle)}",
+                hint="pass the PEM file that signed the endpoint's certificate",
+            )
+        self._verify: str | bool = os.fspath(bundle) if bundle is not None else True
+        try:
+            self._session = session or boto3.Session(profile_name=profile)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ConfigurationError(f"AWS profile not found: {profile}") from exc
+        self._region = region or self._session.region_name or "us-east-1"
+        if (
+            checksum is None
+            and self._endpoint_url is not None
+            and "AWS_REQUEST_CHECKSUM_CALCULATION" not in env
+        ):
+            checksum = "when_required"
+        self._timeouts = (connect_timeout, read_timeout)
+        self._pool_size = max_pool_connections
+        self._config = Config(
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=max_pool_connections,
+            request_checksum_calculation=checksum,
+            response_checksum_validation="when_required" if checksum == "when_required" else None,
+            s3={"addressing_style": "path"} if self._endpoint_url else None,
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def region(self) -> str:
+        """The default region of clients made by this connection."""
+        return self._region
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The custom endpoint, or ``None`` for AWS's own endpoints."""
+        return self._endpoint_url
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA bundle in use, or ``None`` for the default trust store."""
+        return self._verify if isinstance(self._verify, str) else None
+
+    def _service_endpoint(self, service: str) -> str | None:
+        specific = self._env.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}")
+        url = specific or self._endpoint_url
+        if url is not None:
+            _check_https(url)
+        return url
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        """Return a (cached, thread-safe) TLS-only boto3 client for ``service``."""
+        region = region_name or self._region
+        with self._lock:
+            cached = self._clients.get((service, region))
+            if cached is not None:
+                return cached
+            client = self._session.client(
+                service,  # type: ignore[call-overload]
+                region_name=region,
+                endpoint_url=self._service_endpoint(service),
+                verify=self._verify,
+                config=self._config,
+            )
+            _harden(client, self._verify, self._timeouts, self._pool_size)
+            self._clients[(service, region)] = client
+            return client
+
+
+def _harden(client: Any, verify: str | bool, timeouts: tuple[float, float], pool_size: int) -> None:
+    """Swap the client's HTTP session for a TLS-only one and guard every send."""
+    endpoint = client._endpoint
+    old = endpoint.http_session
+    endpoint.http_session = _TlsOnlySession(
+        verify=verify,  # type: ignore[arg-type]  # botocore's stub says bool; a path is valid
+        timeout=timeouts,  # type: ignore[arg-type]
+        max_pool_connections=pool_size,
+        proxies=old._proxy_config._proxies,
+    )
+    old.close()
+    client.meta.events.register_first("before-send", _refuse_plain_http)
+    _check_https(endpoint.host)
+
+
+_NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "404", "NoSuchVersion"}
+_DENIED = {
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AccountProblem",
+}
+_KMS = {
+    "KMS.NotFoundException",
+    "KMS.DisabledException",
+    "KMS.KMSInvalidStateException",
+    "KMS.AccessDeniedException",
+    "NotFoundException",
+    "DisabledException",
+    "KMSInvalidStateException",
+    "InvalidKeyUsageException",
+    "KMS.InvalidKeyUsageException",
+}
+_PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+def translate_error(
+    exc: BaseException, *, bucket: str | None = None, key: str | None = None, action: str = ""
+) -> SecureStoreError:
+    """Map a botocore exception to the securestore error it stands for.
+
+    The caller raises the result ``from exc``. Messages carry the S3 error code
+    and message but never request bodies, credentials or key material.
+    """
+    if isinstance(exc, SecureStoreError):
+        return exc
+    what = f"{action} failed" if action else "request failed"
+    if isinstance(exc, botocore.exceptions.SSLError):
+        return TransportSecurityError(
+            f"{what}: TLS handshake failed (untrusted certificate, wrong host name, "
+            "or a server without TLS 1.2+)",
+            bucket=bucket,
+            key=key,
+            hint="check the endpoint URL and pass the CA that signed its certificate "
+            "with --ca-bundle / AWS_CA_BUNDLE",
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "")) or str(
+            exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        )
+        detail = err.get("Message") or code
+        message = f"{what}: {code}: {detail}" if detail != code else f"{what}: {code}"
+        if code == "NoSuchBucket" or (code in ("404", "NotFound") and key is None):
+            return NotFoundError(
+                f"{what}: bucket does not exist",
+                bucket=bucket,
+                code=code,
+                hint="create it with 'securestore mb' or check the name",
+            )
+        if code in _NOT_FOUND:
+            return NotFoundError(f"{what}: no such object", bucket=bucket, key=key, code=code)
+        if code in _DENIED:
+            return AccessDeniedError(
+                message,
+                bucket=bucket,
+                key=key,
+                code=code,
+                hint="check the credentials and the bucket/key policies",
+            )
+        if code in _KMS or code.startswith("KMS."):
+            return KeyUnavailableError(
+                message,
+                bucket=bucket,
+                key=key,
+                hint="check the KMS key id, its state and key policy",
+            )
+        if code in _PRECONDITION:
+            return PreconditionFailedError(message, bucket=bucket, key=key, code=code)
+        if code in ("InvalidBucketName", "InvalidArgument", "InvalidRequest", "KeyTooLongError"):
+            return ConfigurationError(message, bucket=bucket, key=key)
+        return StorageError(message, bucket=bucket, key=key, code=code)
+    if isinstance(
+        exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return AccessDeniedError(
+            f"{what}: no AWS credentials found",
+            bucket=bucket,
+            key=key,
+            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run "
+            "'securestore local' and use the variables it prints",
+        )
+    if isinstance(
+        exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError
+    ):
+        return StorageError(
+            f"{what}: could not connect to the endpoint",
+            bucket=bucket,
+            key=key,
+            hint="check the endpoint URL and that the server is running",
+        )
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return StorageError(f"{what}: {type(exc).__name__}", bucket=bucket, key=key)
+    return StorageError(f"{what}: {type(exc).__name__}: {exc}", bucket=bucket, key=key)

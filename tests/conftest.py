@@ -1,0 +1,105 @@
+"""Fixtures: a real S3 + KMS endpoint (moto) over TLS on loopback, buckets and keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from securestore import Connection, SecureStore, TransferConfig, create_bucket
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A running TLS endpoint and the environment that points clients at it."""
+
+    url: str
+    ca_bundle: str
+    env: dict[str, str]
+
+    def connection(self, **kwargs: Any) -> Connection:
+        session = boto3.Session(
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.env["AWS_REGION"],
+        )
+        kwargs.setdefault("max_attempts", 2)
+        return Connection(
+            session=session, endpoint_url=self.url, ca_bundle=self.ca_bundle, environ={}, **kwargs
+        )
+
+
+@pytest.fixture(scope="session")
+def tls_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """moto's S3 and KMS served over HTTPS by ``securestore.local`` in a child process."""
+    state = tmp_path_factory.mktemp("endpoint-state")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.endpoint_server", str(state)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=10)
+        pytest.fail("the TLS endpoint did not start")
+    env = json.loads(line)
+    try:
+        yield Endpoint(env["AWS_ENDPOINT_URL"], env["AWS_CA_BUNDLE"], env)
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def connection(tls_endpoint: Endpoint) -> Connection:
+    """A TLS-only connection to the test endpoint."""
+    return tls_endpoint.connection()
+
+
+def unique_bucket_name(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def bucket(connection: Connection) -> str:
+    """A new, empty bucket."""
+    name = unique_bucket_name()
+    create_bucket(connection, name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def kms_key(connection: Connection) -> str:
+    """The ARN of a customer-managed KMS key on the test endpoint."""
+    arn: str = connection.client("kms").create_key(Description="securestore tests")[
+        "KeyMetadata"
+    ]["Arn"]
+    return arn
+
+
+SMALL_TRANSFER = TransferConfig(part_size=5 * 1024 * 1024, concurrency=3)
+
+
+@pytest.fixture
+def make_store(connection: Connection, bucket: str) -> Callable[..., SecureStore]:
+    """Build a store on the test bucket (small parts so multipart paths run quickly)."""
+
+    def make(**kwargs: Any) -> SecureStore:
+        kwargs.setdefault("connection", connection)
+        kwargs.setdefault("transfer", SMALL_TRANSFER)
+        return SecureStore(bucket, **kwargs)
+
+    return make
