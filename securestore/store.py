@@ -21,6 +21,7 @@ from securestore.errors import (
     ConfigurationError,
     KeyUnavailableError,
     LocalFileError,
+    NotFoundError,
     PolicyError,
     SecureStoreError,
     StorageError,
@@ -450,9 +451,28 @@ class SecureStore:
             NotFoundError: no such bucket or object.
         """
         validate_key(key)
-        with self._boundary("head", key):
-            response = self._s3.head_object(Bucket=self.bucket, Key=key)
+        try:
+            with self._boundary("head", key):
+                response = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except NotFoundError as exc:
+            # A HEAD 404 has no body to tell a missing key from a missing bucket.
+            raise self._which_missing(exc) from exc.__cause__
         return self._info(key, response)
+
+    def _which_missing(self, exc: NotFoundError) -> NotFoundError:
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as probe:
+            if str(probe.response.get("Error", {}).get("Code")) in ("404", "NoSuchBucket"):
+                return NotFoundError(
+                    f"{exc.message.split(':')[0]}: bucket does not exist",
+                    bucket=self.bucket,
+                    code="NoSuchBucket",
+                    hint="check the bucket name and region",
+                )
+        except botocore.exceptions.BotoCoreError:
+            pass
+        return exc
 
     def _info(self, key: str, response: Mapping[str, Any]) -> ObjectInfo:
         metadata = dict(response.get("Metadata") or {})
@@ -694,11 +714,31 @@ def create_bucket(connection: Connection, bucket: str, *, region: str | None = N
     """
     validate_bucket_name(bucket)
     region = region or connection.region
+    s3 = connection.client("s3", region_name=region)
+    # us-east-1 answers 200 to re-creating one's own bucket; ask first so that
+    # "already exists" is reported the same way in every region.
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise StorageError(
+                "bucket name is taken by another account",
+                bucket=bucket,
+                code=code,
+                hint="bucket names are global: choose another name",
+            ) from exc
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise translate_error(exc, bucket=bucket, action="create bucket") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate_error(exc, bucket=bucket, action="create bucket") from exc
+    else:
+        raise StorageError("bucket already exists", bucket=bucket, code="BucketAlreadyOwnedByYou")
     params: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         params["CreateBucketConfiguration"] = {"LocationConstraint": region}
     try:
-        connection.client("s3", region_name=region).create_bucket(**params)
+        s3.create_bucket(**params)
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):

@@ -45,7 +45,10 @@ def tls_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]
     state = tmp_path_factory.mktemp("endpoint-state")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.endpoint_server", str(state)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdin is not None
     line = proc.stdout.readline()
@@ -84,9 +87,9 @@ def bucket(connection: Connection) -> str:
 @pytest.fixture(scope="session")
 def kms_key(connection: Connection) -> str:
     """The ARN of a customer-managed KMS key on the test endpoint."""
-    arn: str = connection.client("kms").create_key(Description="securestore tests")[
-        "KeyMetadata"
-    ]["Arn"]
+    arn: str = connection.client("kms").create_key(Description="securestore tests")["KeyMetadata"][
+        "Arn"
+    ]
     return arn
 
 

@@ -1,0 +1,5 @@
+"""``python -m securestore_cli``."""
+
+from .main import main
+
+main()

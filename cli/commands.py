@@ -1,0 +1,258 @@
+"""Object commands: mb, put, get, ls, head, rm."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from securestore.errors import ConfigurationError, LocalFileError
+from securestore.location import S3Url
+from securestore.modes import EncryptionMode, parse_mode
+from securestore.store import ObjectInfo, SecureStore, create_bucket
+
+from .main import CliContext
+from .progress import transfer_progress
+
+SSE_CHOICES = click.Choice(["s3", "kms", "dsse-kms"], case_sensitive=False)
+
+
+def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
+    """Parse repeated ``K=V`` options into a dict; malformed pairs are usage errors."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigurationError(f"invalid {what} {pair!r}: expected KEY=VALUE")
+        if name in result:
+            raise ConfigurationError(f"{what} key {name!r} given twice")
+        result[name] = value
+    return result
+
+
+def build_sse(
+    sse: str | None, kms_key_id: str | None, context: dict[str, str], bucket_key: bool
+) -> EncryptionMode:
+    """The server-side mode chosen by ``--sse``/``--kms-key-id``/``--context``."""
+    if sse is None:
+        sse = "kms" if kms_key_id or context else "s3"
+    return parse_mode(sse, kms_key_id=kms_key_id, bucket_key=bucket_key, context=context or None)
+
+
+def store_for(obj: CliContext, url: S3Url, **kwargs: Any) -> SecureStore:
+    """A store on ``url``'s bucket using the global connection options."""
+    return SecureStore(url.bucket, connection=obj.connection, **kwargs)
+
+
+def say(obj: CliContext, message: str) -> None:
+    """A status line on stderr (stdout may carry object data), unless ``--quiet``."""
+    if not obj.quiet:
+        click.echo(message, err=True)
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+@click.command("mb")
+@click.argument("url", metavar="s3://BUCKET")
+@click.pass_obj
+def mb_command(obj: CliContext, url: str) -> None:
+    """Create a bucket."""
+    location = S3Url.parse(url)
+    if location.key:
+        raise ConfigurationError(f"mb takes a bucket, not an object: {url}")
+    create_bucket(obj.connection, location.bucket, region=obj.region)
+    say(obj, f"make_bucket: {location}")
+
+
+@click.command("put")
+@click.argument("source", metavar="SRC")
+@click.argument("url", metavar="s3://BUCKET/KEY")
+@click.option(
+    "--sse",
+    type=SSE_CHOICES,
+    help="Server-side encryption (default: s3, or kms with --kms-key-id).",
+)
+@click.option("--kms-key-id", metavar="ID", help="KMS key id, ARN or alias for --sse kms/dsse-kms.")
+@click.option(
+    "--context",
+    "context",
+    multiple=True,
+    metavar="K=V",
+    help="KMS encryption context pair (repeatable).",
+)
+@click.option("--no-bucket-key", is_flag=True, help="Do not use an S3 Bucket Key with --sse kms.")
+@click.option("--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable).")
+@click.option("--content-type", metavar="TYPE", help="The object's Content-Type.")
+@click.pass_obj
+def put_command(
+    obj: CliContext,
+    source: str,
+    url: str,
+    sse: str | None,
+    kms_key_id: str | None,
+    context: tuple[str, ...],
+    no_bucket_key: bool,
+    metadata: tuple[str, ...],
+    content_type: str | None,
+) -> None:
+    """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
+    location = S3Url.parse(url, require_key=True)
+    mode = build_sse(sse, kms_key_id, parse_pairs(context, "context"), not no_bucket_key)
+    meta = parse_pairs(metadata, "metadata")
+    store = store_for(obj, location, encryption=mode)
+    if source == "-":
+        with transfer_progress(obj.progress_enabled(), "put", None) as progress:
+            info = store.put(
+                location.key,
+                sys.stdin.buffer,
+                metadata=meta,
+                content_type=content_type,
+                progress=progress,
+            )
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise LocalFileError(f"no such file: {source}")
+        if path.is_dir():
+            raise LocalFileError(f"is a directory: {source}", hint="put uploads one file")
+        with transfer_progress(obj.progress_enabled(), "put", path.stat().st_size) as progress:
+            info = store.upload_file(
+                path, location.key, metadata=meta, content_type=content_type, progress=progress
+            )
+    say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
+
+
+def _require_mode(require: str | None, kms_key_id: str | None) -> EncryptionMode | None:
+    if require is None:
+        if kms_key_id:
+            raise ConfigurationError("--kms-key-id on get needs --require kms or dsse-kms")
+        return None
+    return parse_mode(require, kms_key_id=kms_key_id)
+
+
+@click.command("get")
+@click.argument("url", metavar="s3://BUCKET/KEY")
+@click.argument("dest", required=False, metavar="[DEST]")
+@click.option("--require", type=SSE_CHOICES, help="Refuse the object unless stored with this mode.")
+@click.option(
+    "--kms-key-id", metavar="ID", help="With --require kms/dsse-kms: the key it must use."
+)
+@click.pass_obj
+def get_command(
+    obj: CliContext, url: str, dest: str | None, require: str | None, kms_key_id: str | None
+) -> None:
+    """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
+    location = S3Url.parse(url, require_key=True)
+    mode = _require_mode(require, kms_key_id)
+    store = store_for(obj, location)
+    if dest is None or dest == "-":
+        with store.open(location.key, require=mode) as reader:
+            out = sys.stdout.buffer
+            for chunk in reader:
+                out.write(chunk)
+            out.flush()
+        return
+    target = Path(dest)
+    if target.is_dir():
+        target = target / Path(location.key).name
+    info = store.head(location.key)
+    with transfer_progress(obj.progress_enabled(), "get", info.size) as progress:
+        info = store.download_file(location.key, target, require=mode, progress=progress)
+    say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
+
+
+@click.command("ls")
+@click.argument("url", required=False, metavar="[s3://BUCKET[/PREFIX]]")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
+    """List objects under a prefix (or, without a URL, the buckets)."""
+    if url is None or url == "s3://":
+        buckets = obj.connection.client("s3").list_buckets().get("Buckets", [])
+        rows = [{"bucket": b["Name"], "created": b.get("CreationDate")} for b in buckets]
+        if as_json:
+            click.echo(json.dumps(rows, default=str, indent=2))
+        else:
+            for row in rows:
+                created = row["created"].strftime("%Y-%m-%d %H:%M:%S") if row["created"] else ""
+                click.echo(f"{created:19}  {row['bucket']}")
+        return
+    location = S3Url.parse(url)
+    entries = store_for(obj, location).list(location.key)
+    if as_json:
+        # Streamed element by element: constant memory for any listing size.
+        click.echo("[", nl=False)
+        for index, entry in enumerate(entries):
+            item = {
+                "key": entry.key,
+                "size": entry.size,
+                "etag": entry.etag,
+                "last_modified": entry.last_modified.isoformat() if entry.last_modified else None,
+                "storage_class": entry.storage_class,
+            }
+            click.echo(("," if index else "") + "\n  " + json.dumps(item), nl=False)
+        click.echo("\n]")
+        return
+    for entry in entries:
+        when = entry.last_modified.strftime("%Y-%m-%d %H:%M:%S") if entry.last_modified else ""
+        click.echo(f"{when:19} {entry.size:>12} {entry.key}")
+
+
+def _describe(info: ObjectInfo) -> str:
+    enc = info.encryption
+    lines = [
+        f"url:            s3://{info.bucket}/{info.key}",
+        f"size:           {info.size} ({_human(info.size)})",
+        f"etag:           {info.etag}",
+        f"last modified:  {info.last_modified.isoformat() if info.last_modified else '-'}",
+        f"content type:   {info.content_type or '-'}",
+        f"encryption:     {enc.sse_name}",
+    ]
+    if enc.kms_key_id:
+        lines.append(f"kms key:        {enc.kms_key_id}")
+    if enc.bucket_key_enabled is not None:
+        lines.append(f"bucket key:     {'enabled' if enc.bucket_key_enabled else 'disabled'}")
+    if enc.client_side is not None:
+        lines.append("client-side:    " + ", ".join(f"{k}={v}" for k, v in enc.client_side.items()))
+    if info.version_id:
+        lines.append(f"version:        {info.version_id}")
+    for name, value in sorted(info.metadata.items()):
+        lines.append(f"metadata:       {name}={value}")
+    return "\n".join(lines)
+
+
+@click.command("head")
+@click.argument("url", metavar="s3://BUCKET/KEY")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def head_command(obj: CliContext, url: str, as_json: bool) -> None:
+    """Show an object's size, encryption mode and key, ETag and metadata."""
+    location = S3Url.parse(url, require_key=True)
+    info = store_for(obj, location).head(location.key)
+    click.echo(json.dumps(info.to_dict(), indent=2) if as_json else _describe(info))
+
+
+@click.command("rm")
+@click.argument("url", metavar="s3://BUCKET/KEY")
+@click.pass_obj
+def rm_command(obj: CliContext, url: str) -> None:
+    """Delete an object (deleting a missing key succeeds, as in S3)."""
+    location = S3Url.parse(url, require_key=True)
+    store_for(obj, location).delete(location.key)
+    say(obj, f"delete: {location}")
+
+
+COMMANDS = (mb_command, put_command, get_command, ls_command, head_command, rm_command)
+
+__all__ = ["COMMANDS", "build_sse", "parse_pairs", "say", "store_for"]

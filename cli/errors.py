@@ -1,0 +1,66 @@
+"""How the CLI reports failures: one ``error:`` line, an optional ``hint:`` line, an exit code.
+
+Exit codes (also in ``securestore --help`` and the README):
+
+== ==========================================================================
+0  success
+1  the audit found failing checks at or above ``--fail-on``
+2  usage error: bad arguments, malformed ``s3://`` URL, unusable local file
+3  integrity or policy error: tampering, wrong key material, wrong encryption mode
+4  storage, keyring or transport error: S3/KMS refused or failed, missing
+   bucket or object, plain-HTTP or untrusted endpoint, the audit could not run
+5  internal error (a bug: please report it)
+130 interrupted (Ctrl-C)
+== ==========================================================================
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from securestore.errors import (
+    ConfigurationError,
+    IntegrityError,
+    PolicyError,
+    SecureStoreError,
+)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTEGRITY = 3
+EXIT_FAILURE = 4
+EXIT_INTERNAL = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 audit findings at or above --fail-on; 2 usage error; "
+    "3 integrity or policy error (tampering, wrong key, wrong encryption mode); "
+    "4 storage, keyring or transport error (including a missing object and a refused "
+    "http:// endpoint); 5 internal error; 130 interrupted."
+)
+
+
+def exit_code_for(error: SecureStoreError) -> int:
+    """The documented exit code for a library error."""
+    if isinstance(error, ConfigurationError):
+        return EXIT_USAGE
+    if isinstance(error, IntegrityError | PolicyError):
+        return EXIT_INTEGRITY
+    return EXIT_FAILURE
+
+
+def report(message: str, hint: str | None = None) -> None:
+    """Print the ``error:`` line (and ``hint:`` line) on stderr."""
+    # One line each, whatever the message contains.
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    if hint:
+        click.echo(f"hint: {' '.join(hint.split())}", err=True)
+
+
+def fail(error: SecureStoreError) -> None:
+    """Report a library error and exit with its code."""
+    report(str(error), error.hint)
+    sys.exit(exit_code_for(error))
