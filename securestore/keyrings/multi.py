@@ -1,0 +1,76 @@
+"""The multi-keyring: one generator plus children; all wrap, any one unwraps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from securestore.errors import ConfigurationError, KeyUnavailableError, NoMatchingKeyError
+from securestore.message.materials import (
+    DecryptionMaterials,
+    EncryptedDataKey,
+    EncryptionMaterials,
+    Keyring,
+    describe_edks,
+)
+
+__all__ = ["MultiKeyring"]
+
+
+class MultiKeyring:
+    """Combine keyrings.
+
+    On wrap, ``generator`` (if given) creates the data key and every child adds its
+    own wrapped copy; without a generator the materials must already hold a data
+    key. On unwrap, the generator then the children are tried in order and the
+    first success wins. If all fail, :class:`NoMatchingKeyError` lists every key
+    tried, unless a key service failed (:class:`KeyUnavailableError` is re-raised,
+    since the key might have matched).
+    """
+
+    def __init__(self, generator: Keyring | None = None, children: Sequence[Keyring] = ()) -> None:
+        if generator is None and not children:
+            raise ConfigurationError("a multi-keyring needs a generator or at least one child")
+        self.generator = generator
+        self.children = tuple(children)
+
+    def __repr__(self) -> str:
+        return f"MultiKeyring(generator={self.generator!r}, children={self.children!r})"
+
+    def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
+        """Let the generator create and wrap the data key, then every child wrap it too."""
+        if self.generator is not None:
+            materials = self.generator.wrap(materials)
+        elif materials.data_key is None:
+            raise ConfigurationError("a multi-keyring without a generator cannot create data keys")
+        for child in self.children:
+            materials = child.wrap(materials)
+        return materials
+
+    def unwrap(
+        self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]
+    ) -> DecryptionMaterials:
+        """Return the first successful unwrap among generator and children."""
+        if materials.data_key is not None:
+            return materials
+        tried: list[str] = []
+        unavailable: KeyUnavailableError | None = None
+        members = ([self.generator] if self.generator is not None else []) + list(self.children)
+        for keyring in members:
+            try:
+                result = keyring.unwrap(materials, encrypted_data_keys)
+            except NoMatchingKeyError as error:
+                tried.extend(error.tried)
+                continue
+            except KeyUnavailableError as error:
+                unavailable = unavailable or error
+                tried.append(f"{error.message} (unavailable)")
+                continue
+            if result.data_key is not None:
+                return result
+        if unavailable is not None:
+            raise unavailable
+        raise NoMatchingKeyError(
+            "none of the configured keys can decrypt this message; it was encrypted for: "
+            + describe_edks(encrypted_data_keys),
+            tried=tuple(tried),
+        )

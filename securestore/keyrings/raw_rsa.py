@@ -1,0 +1,122 @@
+"""The raw RSA keyring: data keys wrapped with RSA-OAEP (SHA-256, MGF1-SHA-256).
+
+Interoperable with the ESDK raw RSA keyring and ``RawMasterKey`` using
+``RSA_OAEP_SHA256_MGF1``. Provider id is the namespace, provider info the key
+name, ciphertext the OAEP output. A public key alone can wrap; unwrapping needs
+the private key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from securestore.errors import ConfigurationError, NoMatchingKeyError
+from securestore.message.materials import (
+    DecryptionMaterials,
+    EncryptedDataKey,
+    EncryptionMaterials,
+)
+
+__all__ = ["RawRsaKeyring", "load_private_key_pem", "load_public_key_pem"]
+
+_MIN_BITS = 2048
+
+
+def _oaep() -> padding.OAEP:
+    return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+
+
+def load_public_key_pem(data: bytes) -> rsa.RSAPublicKey:
+    """Load an RSA public key from PEM (SubjectPublicKeyInfo or PKCS#1)."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise ConfigurationError("not a PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ConfigurationError("the PEM public key is not an RSA key")
+    return key
+
+
+def load_private_key_pem(data: bytes, password: bytes | None = None) -> rsa.RSAPrivateKey:
+    """Load an RSA private key from PEM (PKCS#8 or PKCS#1, optionally encrypted)."""
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
+    except (ValueError, TypeError):
+        raise ConfigurationError("not a readable PEM private key (or wrong password)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigurationError("the PEM private key is not an RSA key")
+    return key
+
+
+class RawRsaKeyring:
+    """Wraps data keys with an RSA public key; unwraps with the private key."""
+
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        public_key: rsa.RSAPublicKey | None = None,
+        private_key: rsa.RSAPrivateKey | None = None,
+    ) -> None:
+        if not namespace or not name:
+            raise ConfigurationError("a raw RSA keyring needs a namespace and a key name")
+        if public_key is None and private_key is not None:
+            public_key = private_key.public_key()
+        if public_key is None:
+            raise ConfigurationError("a raw RSA keyring needs a public or a private key")
+        if public_key.key_size < _MIN_BITS:
+            raise ConfigurationError(f"RSA keys shorter than {_MIN_BITS} bits are refused")
+        if private_key is not None and (
+            private_key.public_key().public_numbers() != public_key.public_numbers()
+        ):
+            raise ConfigurationError("the RSA public and private keys do not match")
+        self.namespace = namespace
+        self.name = name
+        self._public = public_key
+        self._private = private_key
+
+    def __repr__(self) -> str:
+        return (
+            f"RawRsaKeyring(namespace={self.namespace!r}, name={self.name!r}, "
+            f"can_unwrap={self._private is not None})"
+        )
+
+    def describe(self) -> str:
+        """A secret-free description of the key, for error messages."""
+        return f"raw-rsa {self.namespace}/{self.name}"
+
+    def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
+        """Generate the data key if absent, then add a copy wrapped with the public key."""
+        data_key = materials.data_key
+        if data_key is None:
+            data_key = bytearray(os.urandom(materials.suite.key_length))
+        wrapped = self._public.encrypt(bytes(data_key), _oaep())
+        edk = EncryptedDataKey(self.namespace, self.name.encode("utf-8"), wrapped)
+        return materials.with_data_key(data_key, edk)
+
+    def unwrap(
+        self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]
+    ) -> DecryptionMaterials:
+        """Return materials with the first data key the private key unwraps, else raise."""
+        if materials.data_key is not None:
+            return materials
+        if self._private is not None:
+            name = self.name.encode("utf-8")
+            for edk in encrypted_data_keys:
+                if edk.provider_id != self.namespace or edk.provider_info != name:
+                    continue
+                try:
+                    plain = self._private.decrypt(edk.ciphertext, _oaep())
+                except ValueError:
+                    continue
+                if len(plain) == materials.suite.key_length:
+                    return materials.with_data_key(bytearray(plain))
+        raise NoMatchingKeyError(
+            "no encrypted data key could be unwrapped with the raw RSA key",
+            tried=(self.describe() + ("" if self._private else " (public key only)"),),
+        )

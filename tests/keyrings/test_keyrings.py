@@ -1,0 +1,125 @@
+"""Raw AES, raw RSA and multi-keyrings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from securestore.errors import ConfigurationError, KeyUnavailableError, NoMatchingKeyError
+from securestore.keyrings import (
+    DecryptionMaterials,
+    EncryptionMaterials,
+    Keyring,
+    MultiKeyring,
+    RawAesKeyring,
+    RawRsaKeyring,
+)
+from securestore.message import AlgorithmSuite, decrypt, encrypt
+
+SUITE = AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+KEY = os.urandom(32)
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def test_raw_aes_wrap_generates_and_unwraps() -> None:
+    keyring = RawAesKeyring("ns", "k", KEY)
+    assert isinstance(keyring, Keyring)
+    materials = keyring.wrap(EncryptionMaterials(SUITE, {"a": "b"}))
+    assert materials.data_key is not None and len(materials.data_key) == 32
+    (edk,) = materials.encrypted_data_keys
+    assert edk.provider_id == "ns"
+    assert edk.provider_info[:1] == b"k" and edk.provider_info[1:9] == bytes.fromhex(
+        "000000800000000c"
+    )
+    assert len(edk.provider_info) == 1 + 8 + 12
+    assert len(edk.ciphertext) == 32 + 16
+    out = keyring.unwrap(DecryptionMaterials(SUITE, {"a": "b"}), [edk])
+    assert out.data_key == materials.data_key
+    with pytest.raises(NoMatchingKeyError):  # the context is the AAD
+        keyring.unwrap(DecryptionMaterials(SUITE, {"a": "c"}), [edk])
+
+
+def test_no_key_material_in_repr_or_errors() -> None:
+    keyring = RawAesKeyring("ns", "k", KEY)
+    materials = keyring.wrap(EncryptionMaterials(SUITE, {}))
+    assert materials.data_key is not None
+    for text in (repr(keyring), repr(materials), str(materials)):
+        assert KEY.hex() not in text and bytes(materials.data_key).hex() not in text
+        assert "data_key=" not in text
+    with pytest.raises(NoMatchingKeyError) as info:
+        RawAesKeyring("ns", "k", os.urandom(32)).unwrap(
+            DecryptionMaterials(SUITE, {}), materials.encrypted_data_keys
+        )
+    assert KEY.hex() not in str(info.value)
+    assert info.value.tried == ("raw-aes ns/k",)
+
+
+def test_raw_aes_rejects_bad_keys() -> None:
+    with pytest.raises(ConfigurationError):
+        RawAesKeyring("ns", "k", b"short")
+
+
+def test_raw_rsa_public_only_encrypts(rsa_key: rsa.RSAPrivateKey) -> None:
+    public = RawRsaKeyring("ns", "rsa", public_key=rsa_key.public_key())
+    private = RawRsaKeyring("ns", "rsa", private_key=rsa_key)
+    message = encrypt(b"secret", public, frame_length=64)
+    with pytest.raises(NoMatchingKeyError, match="raw RSA") as info:
+        decrypt(message, public)
+    assert "public key only" in info.value.tried[0]
+    assert decrypt(message, private) == b"secret"
+    assert "can_unwrap=True" in repr(private)
+
+
+def test_raw_rsa_checks_key_pair(rsa_key: rsa.RSAPrivateKey) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(ConfigurationError, match="do not match"):
+        RawRsaKeyring("ns", "rsa", public_key=other.public_key(), private_key=rsa_key)
+    with pytest.raises(ConfigurationError):
+        RawRsaKeyring("ns", "rsa")
+
+
+def test_multi_keyring_all_wrap_any_unwraps(rsa_key: rsa.RSAPrivateKey) -> None:
+    aes = RawAesKeyring("ns", "aes", KEY)
+    rsa_ring = RawRsaKeyring("ns", "rsa", private_key=rsa_key)
+    multi = MultiKeyring(aes, [rsa_ring])
+    message = encrypt(b"data", multi, frame_length=64)
+    assert decrypt(message, aes) == b"data"
+    assert decrypt(message, rsa_ring) == b"data"
+    assert (
+        decrypt(message, MultiKeyring(children=[RawAesKeyring("x", "y", KEY), rsa_ring])) == b"data"
+    )
+
+
+def test_multi_keyring_without_generator_needs_a_key() -> None:
+    with pytest.raises(ConfigurationError):
+        MultiKeyring(children=[RawAesKeyring("ns", "aes", KEY)]).wrap(
+            EncryptionMaterials(SUITE, {})
+        )
+    with pytest.raises(ConfigurationError):
+        MultiKeyring()
+
+
+class _Down:
+    def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
+        raise KeyUnavailableError("KMS GenerateDataKey failed for key k: Throttling")
+
+    def unwrap(
+        self, materials: DecryptionMaterials, encrypted_data_keys: object
+    ) -> DecryptionMaterials:
+        raise KeyUnavailableError("KMS Decrypt failed for key k: Throttling")
+
+
+def test_multi_keyring_unavailable_child() -> None:
+    aes = RawAesKeyring("ns", "aes", KEY)
+    message = encrypt(b"data", aes, frame_length=64)
+    assert decrypt(message, MultiKeyring(children=[_Down(), aes])) == b"data"
+    with pytest.raises(KeyUnavailableError):
+        decrypt(
+            message, MultiKeyring(children=[_Down(), RawAesKeyring("ns", "aes", os.urandom(32))])
+        )
