@@ -112,6 +112,12 @@ class EncryptionMode(ABC):
     def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
         """Return ``None`` if ``stored`` satisfies this mode, else the reason it does not."""
 
+    def check_write(
+        self, stored: StoredEncryption, *, resolved_key_arn: str | None = None
+    ) -> str | None:
+        """Like :meth:`check`, for what S3 reports right after a write."""
+        return self.check(stored, resolved_key_arn=resolved_key_arn)
+
     @property
     def kms_key_id(self) -> str | None:
         """The KMS key this mode names, if any."""

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
+import io
 import itertools
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import botocore.exceptions
 
+from securestore.clientside import (
+    FORMAT_METADATA,
+    FORMAT_VALUE,
+    LENGTH_METADATA,
+    ClientSide,
+    ClientSideReader,
+    FetchRange,
+    FramedParts,
+    expected_context,
+    message_context,
+    read_header,
+)
 from securestore.errors import (
     AccessDeniedError,
     ConfigurationError,
+    KeyringError,
     KeyUnavailableError,
     LocalFileError,
     NotFoundError,
@@ -27,7 +42,16 @@ from securestore.errors import (
     StorageError,
 )
 from securestore.location import validate_bucket_name, validate_key
-from securestore.modes import EncryptionMode, SseKms, SseS3, StoredEncryption
+from securestore.message import (
+    DecryptingReader,
+    Decryptor,
+    Encryptor,
+    Header,
+    HeaderLimits,
+    Keyring,
+)
+from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
+from securestore.modes import EncryptionMode, SseS3, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
 from securestore.transfer import (
     MiB,
@@ -128,6 +152,9 @@ class SecureStore:
         connection: where and how to connect (defaults follow boto3's
             environment and config files).
         transfer: part size and concurrency of multipart transfers.
+        keyring: decrypts client-side objects read through a store whose own mode
+            is server-side (a :class:`~securestore.clientside.ClientSide` mode
+            brings its keyring).
 
     Raises:
         InvalidLocationError: the bucket name is invalid.
@@ -141,8 +168,12 @@ class SecureStore:
         require: EncryptionMode | None = None,
         connection: Connection | None = None,
         transfer: TransferConfig | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.bucket = validate_bucket_name(bucket)
+        self.keyring = keyring or (
+            encryption.keyring if isinstance(encryption, ClientSide) else None
+        )
         self.encryption = encryption or SseS3()
         self.require = require
         self.transfer = transfer or TransferConfig()
@@ -215,8 +246,7 @@ class SecureStore:
     def _verify_write(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
         stored = StoredEncryption.from_response(response)
         arn = self._key_arn_for(mode)
-        check = mode.check_write if isinstance(mode, SseKms) else mode.check
-        reason = check(stored, resolved_key_arn=arn)
+        reason = mode.check_write(stored, resolved_key_arn=arn)
         if reason is not None:
             raise PolicyError(
                 f"S3 did not store the object as requested ({mode.name}): {reason}",
@@ -266,13 +296,10 @@ class SecureStore:
         mode = encryption or self.encryption
         meta = _check_metadata(metadata)
         size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
-        part_size = (
-            self.transfer.part_size_for(size) if size is not None else self.transfer.part_size
-        )
         with self._boundary("put", key):
-            self._key_arn_for(mode)
+            plan = self._plan_write(key, mode, size, meta)
             return self._upload(
-                key, chunk_stream(body, part_size), mode, meta, content_type, progress
+                key, chunk_stream(body, plan.part_size), mode, plan, content_type, progress
             )
 
     def upload_file(
@@ -303,43 +330,65 @@ class SecureStore:
             if not source.is_file():
                 raise LocalFileError(f"not a regular file: {source}")
             size = os.fstat(handle.fileno()).st_size
-            part_size = self.transfer.part_size_for(size)
             mode = encryption or self.encryption
             meta = _check_metadata(metadata)
             with self._boundary("upload", key):
-                self._key_arn_for(mode)
+                plan = self._plan_write(key, mode, size, meta)
                 return self._upload(
                     key,
-                    _file_parts(handle.fileno(), size, part_size),
+                    _file_parts(handle.fileno(), size, plan.part_size),
                     mode,
-                    meta,
+                    plan,
                     content_type,
                     progress,
                 )
+
+    def _plan_write(
+        self, key: str, mode: EncryptionMode, size: int | None, metadata: dict[str, str]
+    ) -> _WritePlan:
+        """Check the mode's KMS key, and decide part size, body transform and metadata."""
+        self._key_arn_for(mode)
+        part_size = (
+            self.transfer.part_size_for(size) if size is not None else self.transfer.part_size
+        )
+        if not isinstance(mode, ClientSide):
+            return _WritePlan(part_size, None, metadata)
+        encryptor = Encryptor(
+            mode.keyring,
+            encryption_context=message_context(self.bucket, key, mode.context),
+            frame_length=mode.frame_length,
+        )
+        framing = FramedParts(
+            encryptor, FramedParts.frames_per_part_for(part_size, mode.frame_length)
+        )
+        marked = {**metadata, FORMAT_METADATA: FORMAT_VALUE}
+        if size is not None:
+            marked[LENGTH_METADATA] = str(size)
+        return _WritePlan(framing.plaintext_part_size, framing, marked)
 
     def _upload(
         self,
         key: str,
         parts: Iterator[Part],
         mode: EncryptionMode,
-        metadata: dict[str, str],
+        plan: _WritePlan,
         content_type: str | None,
         progress: ProgressCallback | None,
     ) -> ObjectInfo:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, **mode.request_params()}
-        if metadata:
-            params["Metadata"] = metadata
+        if plan.metadata:
+            params["Metadata"] = plan.metadata
         if content_type:
             params["ContentType"] = content_type
         first = next(parts)
         if first.last:
-            data = bytes(first.data)
+            data = plan.body(first)
             response = self._s3.put_object(Body=data, **params)
             if progress:
-                progress(len(data))
+                progress(len(first.data))
             self._verify_single_write(mode, response, key)
-            return self._info_after_write(key, response, len(data), metadata, content_type)
-        return self._multipart(key, itertools.chain([first], parts), params, mode, progress)
+            return self._info_after_write(key, response, len(data), plan.metadata, content_type)
+        return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
 
     def _verify_single_write(
         self, mode: EncryptionMode, response: Mapping[str, Any], key: str
@@ -365,6 +414,7 @@ class SecureStore:
         parts: Iterator[Part],
         params: dict[str, Any],
         mode: EncryptionMode,
+        plan: _WritePlan,
         progress: ProgressCallback | None,
     ) -> ObjectInfo:
         created = self._s3.create_multipart_upload(**params)
@@ -376,7 +426,7 @@ class SecureStore:
 
             def send(part: Part) -> dict[str, Any]:
                 nonlocal total
-                data = bytes(part.data)
+                data = plan.body(part)
                 response = self._s3.upload_part(
                     Bucket=self.bucket,
                     Key=key,
@@ -386,7 +436,7 @@ class SecureStore:
                 )
                 total += len(data)
                 if progress:
-                    progress(len(data))
+                    progress(len(part.data))
                 return {"PartNumber": part.number, "ETag": response["ETag"]}
 
             done = run_bounded(parts, send, concurrency=self.transfer.concurrency)
@@ -476,12 +526,16 @@ class SecureStore:
 
     def _info(self, key: str, response: Mapping[str, Any]) -> ObjectInfo:
         metadata = dict(response.get("Metadata") or {})
+        stored = StoredEncryption.from_response(response)
+        if FORMAT_METADATA in metadata:
+            marker = {k: v for k, v in metadata.items() if k.startswith("securestore-")}
+            stored = dataclasses.replace(stored, client_side=marker)
         return ObjectInfo(
             bucket=self.bucket,
             key=key,
             size=int(response.get("ContentLength", 0)),
             etag=str(response.get("ETag", "")),
-            encryption=StoredEncryption.from_response(response),
+            encryption=stored,
             last_modified=response.get("LastModified"),
             content_type=response.get("ContentType"),
             version_id=response.get("VersionId"),
@@ -498,17 +552,154 @@ class SecureStore:
 
         return open_range
 
-    def open(self, key: str, *, require: EncryptionMode | None = None) -> ObjectReader:
+    def _fetcher(self, key: str, etag: str) -> FetchRange:
+        """Exact ranged GETs of one object version, resumed if a body breaks mid-way."""
+
+        def fetch(start: int, end: int) -> bytes:
+            out = bytearray()
+            attempts = 0
+            while start + len(out) < end:
+                try:
+                    with self._boundary("read", key):
+                        body = self._s3.get_object(
+                            Bucket=self.bucket,
+                            Key=key,
+                            Range=f"bytes={start + len(out)}-{end - 1}",
+                            IfMatch=etag,
+                        )["Body"]
+                    with contextlib.closing(body):
+                        while start + len(out) < end:
+                            piece = body.read(min(_STREAM_PIECE, end - start - len(out)))
+                            if not piece:
+                                raise botocore.exceptions.IncompleteReadError(
+                                    actual_bytes=len(out), expected_bytes=end - start
+                                )
+                            out += piece
+                except RETRYABLE_STREAM_ERRORS as exc:
+                    attempts += 1
+                    if attempts > self.transfer.read_retries:
+                        raise StorageError(
+                            f"read failed after {attempts} attempts: {type(exc).__name__}",
+                            bucket=self.bucket,
+                            key=key,
+                        ) from exc
+            return bytes(out)
+
+        return fetch
+
+    def _client_side_for(
+        self, require: EncryptionMode | None, info: ObjectInfo
+    ) -> ClientSide | None:
+        """The client-side mode a read must decrypt with, or ``None`` for a plain SSE read.
+
+        A store whose mode is client-side decrypts every read, so an object
+        replaced by an unencrypted one is refused rather than returned. The
+        metadata marker only tells an SSE store that a keyring is needed.
+        """
+        mode = require if require is not None else self.require
+        if isinstance(mode, ClientSide):
+            return mode
+        if isinstance(self.encryption, ClientSide):
+            return self.encryption
+        if info.encryption.client_side is not None:
+            if self.keyring is None:
+                raise KeyringError(
+                    "the object is client-side encrypted and no keyring is configured",
+                    bucket=self.bucket,
+                    key=info.key,
+                    hint="pass keyring= (CLI: --key-file, --rsa-private-key or --kms-key-id)",
+                )
+            return ClientSide(self.keyring)
+        return None
+
+    def _open_client_side(
+        self,
+        key: str,
+        info: ObjectInfo,
+        mode: ClientSide,
+        context: Mapping[str, str] | None,
+        relocated: bool,
+    ) -> ClientSideReader:
+        fetch = self._fetcher(key, info.etag)
+        expected = expected_context(
+            self.bucket, key, mode.context if context is None else context, relocated=relocated
+        )
+        with self._boundary("read", key):
+            header = read_header(fetch, info.size, mode.header_limits)
+            decryptor = Decryptor(
+                header, mode.keyring, expected_context=expected, policy=mode.policy
+            )
+
+        def ciphertext() -> ObjectReader:
+            return ObjectReader(
+                self._open_range(key, info.etag),
+                size=info.size,
+                bucket=self.bucket,
+                key=key,
+                read_retries=self.transfer.read_retries,
+            )
+
+        if not header.suite.signed:
+            return ClientSideReader(
+                decryptor, ciphertext=ciphertext(), fetch=fetch, ciphertext_size=info.size
+            )
+
+        def restart() -> DecryptingReader:
+            return DecryptingReader(
+                io.BufferedReader(ciphertext(), _STREAM_PIECE),
+                mode.keyring,
+                expected_context=expected,
+                policy=mode.policy,
+                limits=mode.header_limits,
+            )
+
+        # Signed messages: the signature covers the whole message, so it is checked
+        # in a full streaming pass before any plaintext is handed out.
+        verified = 0
+        with restart() as stream:
+            for chunk in stream:
+                verified += len(chunk)
+        return ClientSideReader(
+            decryptor,
+            ciphertext=ciphertext(),
+            fetch=fetch,
+            ciphertext_size=info.size,
+            restart=restart,
+            plaintext_size=verified,
+        )
+
+    def open(
+        self,
+        key: str,
+        *,
+        require: EncryptionMode | None = None,
+        context: Mapping[str, str] | None = None,
+        relocated: bool = False,
+    ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
         The encryption check (``require``) happens before any byte is returned.
+        A client-side object is decrypted: a read fetches only the frames it
+        needs and authenticates each before returning it.
+
+        Args:
+            require: the mode the object must be stored with.
+            context: client-side only: encryption-context pairs the object must
+                carry (default: the mode's context).
+            relocated: client-side only: accept an object whose message is bound
+                to another bucket or key (it was copied or moved knowingly).
 
         Raises:
             NotFoundError: no such bucket or object.
             PolicyError: the object is not stored with the required mode.
+            IntegrityError: a client-side object is malformed or fails authentication.
+            KeyringError: no configured key can decrypt a client-side object.
         """
         info = self.head(key)
         self._check_read(require, info.encryption, key)
+        client_side = self._client_side_for(require, info)
+        if client_side is not None:
+            return self._open_client_side(key, info, client_side, context, relocated)
         return ObjectReader(
             self._open_range(key, info.etag),
             size=info.size,
@@ -517,31 +708,36 @@ class SecureStore:
             read_retries=self.transfer.read_retries,
         )
 
-    def get(self, key: str, *, require: EncryptionMode | None = None) -> bytes:
+    def get(
+        self,
+        key: str,
+        *,
+        require: EncryptionMode | None = None,
+        context: Mapping[str, str] | None = None,
+        relocated: bool = False,
+    ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
+        For a client-side object nothing is returned unless the whole message
+        (every frame, and the signature of a signed message) authenticated.
+
         Raises:
-            NotFoundError: no such bucket or object.
-            PolicyError: the object is not stored with the required mode.
+            NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
         """
-        validate_key(key)
-        with self._boundary("get", key):
-            response = self._s3.get_object(Bucket=self.bucket, Key=key)
-        try:
-            info = self._info(key, response)
-            self._check_read(require, info.encryption, key)
-        except BaseException:
-            response["Body"].close()
-            raise
-        with ObjectReader(
-            self._open_range(key, info.etag),
-            size=info.size,
-            bucket=self.bucket,
-            key=key,
-            read_retries=self.transfer.read_retries,
-            first_response=response,
-        ) as reader:
-            return reader.read_range(0, info.size)
+        with self.open(key, require=require, context=context, relocated=relocated) as reader:
+            if isinstance(reader, ClientSideReader):
+                return reader.read_range(0, reader.size)
+            return reader.read_range(0, reader.size)
+
+    def inspect(self, key: str) -> Header:
+        """Parse a client-side object's message header without decrypting anything.
+
+        Raises:
+            FormatError: the object is not an Encryption SDK message.
+        """
+        info = self.head(key)
+        with self._boundary("inspect", key):
+            return read_header(self._fetcher(key, info.etag), info.size, HeaderLimits())
 
     def download_file(
         self,
@@ -549,21 +745,39 @@ class SecureStore:
         path: str | os.PathLike[str],
         *,
         require: EncryptionMode | None = None,
+        context: Mapping[str, str] | None = None,
+        relocated: bool = False,
         progress: ProgressCallback | None = None,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
         Data goes to a temporary file beside ``path`` that is renamed over it
-        only when complete; on any failure it is removed and ``path`` is untouched.
+        only when complete (for a client-side object: when every frame, the
+        final one included, has authenticated); on any failure it is removed
+        and ``path`` is untouched.
 
         Raises:
             LocalFileError: the destination folder is missing or not writable.
-            NotFoundError, PolicyError, StorageError: as for :meth:`get`.
+            NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
+                as for :meth:`open`.
         """
         info = self.head(key)
         self._check_read(require, info.encryption, key)
-        with _AtomicFile(Path(path)) as out:
-            self._fetch_into(key, info, out.fd, progress)
+        client_side = self._client_side_for(require, info)
+        target = Path(path)
+        if client_side is None:
+            with _AtomicFile(target) as out:
+                self._fetch_into(key, info, out.fd, progress)
+            return info
+        reader = self._open_client_side(key, info, client_side, context, relocated)
+        with reader, _AtomicFile(target) as out:
+            if reader.layout is None:
+                for chunk in reader:
+                    pwrite_all(out.fd, chunk, reader.tell() - len(chunk))
+                    if progress:
+                        progress(len(chunk))
+            else:
+                self._decrypt_into(reader, out.fd, progress)
         return info
 
     def _fetch_into(
@@ -608,6 +822,30 @@ class SecureStore:
 
         run_bounded(ranges, fetch, concurrency=self.transfer.concurrency)
 
+    def _decrypt_into(
+        self, reader: ClientSideReader, fd: int, progress: ProgressCallback | None
+    ) -> None:
+        """Fetch frame-aligned ranges in parallel, authenticate and write each in place."""
+        layout = reader.layout
+        assert layout is not None
+        per_range = max(1, self.transfer.part_size // (layout.frame_length + _FRAME_OVERHEAD))
+        spans = [
+            (first, min(first + per_range - 1, layout.frame_count))
+            for first in range(1, layout.frame_count + 1, per_range)
+        ]
+
+        def fetch(span: tuple[int, int]) -> None:
+            first, last = span
+            lo, hi = layout.ciphertext_range(first, last)
+            plain = reader.decryptor.decrypt_frames(
+                first, reader.fetch(lo, hi), includes_final=last == layout.frame_count
+            )
+            pwrite_all(fd, plain, (first - 1) * layout.frame_length)
+            if progress:
+                progress(len(plain))
+
+        run_bounded(spans, fetch, concurrency=self.transfer.concurrency)
+
     # -- listing and deletion ---------------------------------------------------------------
 
     def list(self, prefix: str = "") -> Iterator[ObjectSummary]:
@@ -633,6 +871,19 @@ class SecureStore:
         validate_key(key)
         with self._boundary("delete", key):
             self._s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+@dataclass(frozen=True)
+class _WritePlan:
+    """How one write cuts and transforms its body, and the metadata it stores."""
+
+    part_size: int
+    transform: Callable[[Part], bytes] | None
+    metadata: dict[str, str]
+
+    def body(self, part: Part) -> bytes:
+        """The bytes to send for ``part``."""
+        return self.transform(part) if self.transform is not None else bytes(part.data)
 
 
 def _region_of_arn(key_id: str) -> str | None:
@@ -740,9 +991,11 @@ def create_bucket(connection: Connection, bucket: str, *, region: str | None = N
     try:
         s3.create_bucket(**params)
     except botocore.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise StorageError(f"bucket already exists ({code})", bucket=bucket, code=code) from exc
+        error_code = exc.response.get("Error", {}).get("Code")
+        if error_code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise StorageError(
+                f"bucket already exists ({error_code})", bucket=bucket, code=error_code
+            ) from exc
         raise translate_error(exc, bucket=bucket, action="create bucket") from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise translate_error(exc, bucket=bucket, action="create bucket") from exc

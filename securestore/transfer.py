@@ -192,7 +192,7 @@ def run_bounded(
     return [results[i] for i in sorted(results)]
 
 
-def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (``os.pwrite`` may write less than asked)."""
     view = memoryview(data)
     while view:

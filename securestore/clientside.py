@@ -1,0 +1,414 @@
+"""Client-side envelope encryption as a store mode (docs/format.md).
+
+Objects are AWS Encryption SDK messages (format version 2, suite 0x0478,
+framed). This module joins the pure message engine (:mod:`securestore.message`)
+to the store: which context an object is bound to, how multipart parts are
+made of whole frames, and a seekable reader that fetches and authenticates
+only the frames a read needs.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from securestore.errors import ConfigurationError, FormatError
+from securestore.message import (
+    DEFAULT_FRAME_LENGTH,
+    DecryptingReader,
+    DecryptPolicy,
+    Decryptor,
+    Encryptor,
+    Header,
+    HeaderLimits,
+    HeaderParser,
+    Keyring,
+    Layout,
+    validate_user_context,
+)
+from securestore.message.sizes import frame_for_offset
+from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.transfer import Part
+
+__all__ = [
+    "CONTEXT_BUCKET",
+    "CONTEXT_KEY",
+    "FORMAT_METADATA",
+    "FORMAT_VALUE",
+    "LENGTH_METADATA",
+    "ClientSide",
+    "ClientSideReader",
+    "FramedParts",
+    "expected_context",
+    "message_context",
+    "read_header",
+]
+
+#: User-metadata entries that mark a client-side object (informational only: never
+#: trusted for security decisions; the message itself is authenticated).
+FORMAT_METADATA = "securestore-format"
+FORMAT_VALUE = "aws-esdk-v2"
+LENGTH_METADATA = "securestore-plaintext-length"
+
+#: Encryption-context keys that bind a message to its location (docs/format.md).
+CONTEXT_BUCKET = "securestore:bucket"
+CONTEXT_KEY = "securestore:key"
+_RESERVED_PREFIX = "securestore:"
+
+_HEADER_PROBE = 4096
+
+
+@dataclass(frozen=True, eq=False)
+class ClientSide(EncryptionMode):
+    """Client-side envelope encryption with a keyring, optionally on top of SSE.
+
+    Args:
+        keyring: wraps a fresh data key per object on writes, unwraps it on reads.
+        sse: a server-side mode to apply as well (defence in depth); ``None``
+            leaves server-side encryption to the bucket's default.
+        context: additional encryption-context pairs; a read must present the
+            same pairs. Keys may not start with ``aws-crypto-`` or ``securestore:``.
+        frame_length: plaintext bytes per frame (the granularity of ranged reads).
+        policy: which algorithm suites reads accept (committing only, by default).
+        limits: bounds a hostile header cannot exceed (data keys, frame length).
+    """
+
+    keyring: Keyring
+    sse: EncryptionMode | None = None
+    context: Mapping[str, str] | None = field(default=None)
+    frame_length: int = DEFAULT_FRAME_LENGTH
+    policy: DecryptPolicy = DecryptPolicy.REQUIRE_COMMITTING
+    limits: HeaderLimits | None = None
+    name = "client-side"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sse, ClientSide):
+            raise ConfigurationError("sse= must be a server-side mode")
+        object.__setattr__(self, "context", _check_user_context(self.context or {}))
+        if not 1 <= self.frame_length <= self.header_limits.max_frame_length:
+            raise ConfigurationError(
+                f"frame_length must be between 1 and {self.header_limits.max_frame_length}"
+            )
+
+    @property
+    def header_limits(self) -> HeaderLimits:
+        """The limits applied when parsing headers."""
+        return self.limits or HeaderLimits()
+
+    @property
+    def kms_key_id(self) -> str | None:
+        return self.sse.kms_key_id if self.sse is not None else None
+
+    def request_params(self) -> dict[str, Any]:
+        return self.sse.request_params() if self.sse is not None else {}
+
+    def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
+        # The client-side layer is proven by decrypting, not by metadata.
+        if self.sse is None:
+            return None
+        return self.sse.check(stored, resolved_key_arn=resolved_key_arn)
+
+    def check_write(
+        self, stored: StoredEncryption, *, resolved_key_arn: str | None = None
+    ) -> str | None:
+        """The server-side layer's write check."""
+        if self.sse is None:
+            return None
+        return self.sse.check_write(stored, resolved_key_arn=resolved_key_arn)
+
+    def __str__(self) -> str:
+        return f"client-side + {self.sse.name}" if self.sse is not None else "client-side"
+
+
+def _check_user_context(context: Mapping[str, str]) -> dict[str, str]:
+    checked = validate_user_context(context)
+    for name in checked:
+        if name.startswith(_RESERVED_PREFIX):
+            raise ConfigurationError(
+                f"encryption context key {name!r} uses the reserved prefix {_RESERVED_PREFIX!r}"
+            )
+    return checked
+
+
+def message_context(bucket: str, key: str, user: Mapping[str, str] | None) -> dict[str, str]:
+    """The encryption context written into a message stored at ``bucket``/``key``."""
+    context = _check_user_context(user or {})
+    context[CONTEXT_BUCKET] = bucket
+    context[CONTEXT_KEY] = key
+    return context
+
+
+def expected_context(
+    bucket: str, key: str, user: Mapping[str, str] | None, *, relocated: bool = False
+) -> dict[str, str]:
+    """The pairs a message read from ``bucket``/``key`` must carry.
+
+    ``relocated`` drops the location binding, for reading an object that was
+    knowingly copied or moved.
+    """
+    context = _check_user_context(user or {})
+    if not relocated:
+        context[CONTEXT_BUCKET] = bucket
+        context[CONTEXT_KEY] = key
+    return context
+
+
+class FramedParts:
+    """Turns plaintext parts into message parts made of whole frames.
+
+    Part 1 starts with the header; the final frame closes the last part. Each
+    part is encrypted by whichever worker thread uploads it, so frames are
+    encrypted in parallel.
+    """
+
+    def __init__(self, encryptor: Encryptor, frames_per_part: int) -> None:
+        self.encryptor = encryptor
+        self.frames_per_part = frames_per_part
+        self.plaintext_part_size = frames_per_part * encryptor.frame_length
+
+    def __call__(self, part: Part) -> bytes:
+        frame_length = self.encryptor.frame_length
+        data = memoryview(part.data).cast("B")
+        first_seq = (part.number - 1) * self.frames_per_part + 1
+        count = max(1, -(-len(data) // frame_length)) if part.last else len(data) // frame_length
+        if not part.last and len(data) != self.plaintext_part_size:
+            raise ConfigurationError("a part that is not the last must hold whole frames")
+        header = self.encryptor.header_bytes if part.number == 1 else b""
+        sizes = [
+            self.encryptor.frame_size(
+                min(frame_length, len(data) - i * frame_length),
+                final=part.last and i == count - 1,
+            )
+            for i in range(count)
+        ]
+        out = bytearray(len(header) + sum(sizes))
+        out[: len(header)] = header
+        view = memoryview(out)
+        pos = len(header)
+        for i in range(count):
+            chunk = data[i * frame_length : (i + 1) * frame_length]
+            pos += self.encryptor.encrypt_frame_into(
+                first_seq + i, chunk, view[pos:], final=part.last and i == count - 1
+            )
+        return bytes(out)
+
+    @staticmethod
+    def frames_per_part_for(part_size: int, frame_length: int) -> int:
+        """Whole frames per part: the ciphertext of a part stays >= S3's 5 MiB minimum."""
+        return max(1, part_size // frame_length)
+
+
+#: Returns ciphertext bytes ``[start, end)`` of the stored object version.
+FetchRange = Callable[[int, int], bytes]
+
+
+def read_header(fetch: FetchRange, size: int, limits: HeaderLimits) -> Header:
+    """Fetch and parse the message header with as few small ranged GETs as it takes."""
+    parser = HeaderParser(limits=limits)
+    offset = 0
+    want = _HEADER_PROBE
+    while True:
+        if offset >= size:
+            raise FormatError("object ends inside the message header")
+        end = min(size, offset + max(want, parser.needed))
+        header = parser.feed(fetch(offset, end))
+        offset = end
+        if header is not None:
+            return header
+        want *= 4
+
+
+class ClientSideReader(io.RawIOBase):
+    """A seekable reader of the authenticated plaintext of a client-side object.
+
+    Unsigned messages (the suite securestore writes) allow true random access:
+    a read fetches only the frames that hold the requested bytes and
+    authenticates each before returning any of it. The end of the object is
+    reported only after the final frame has been authenticated.
+
+    Signed messages (0x0578, from other ESDK writers) are verified in a full
+    streaming pass when opened (the store does this), then decrypted in order;
+    seeking backwards restarts the stream. See docs/format.md, "Reading signed
+    messages".
+    """
+
+    def __init__(
+        self,
+        decryptor: Decryptor,
+        *,
+        ciphertext: io.RawIOBase,
+        fetch: FetchRange,
+        ciphertext_size: int,
+        restart: Callable[[], DecryptingReader] | None = None,
+        plaintext_size: int | None = None,
+        chunk_size: int = 1024 * 1024,
+    ) -> None:
+        super().__init__()
+        self.decryptor = decryptor
+        self.header = decryptor.header
+        self._ciphertext = ciphertext
+        self.fetch = fetch
+        self._pos = 0
+        self._chunk_size = chunk_size
+        self._frame_seq = 0
+        self._frame = b""
+        self._signed = self.header.suite.signed
+        self._restart = restart
+        self._stream: DecryptingReader | None = None
+        self._stream_pos = 0
+        if self._signed:
+            if restart is None or plaintext_size is None:
+                raise ConfigurationError("a signed message needs a verified stream to read")
+            self._layout: Layout | None = None
+            self._size = plaintext_size
+        else:
+            self._layout = Layout.from_ciphertext_length(
+                ciphertext_size, self.header.frame_length, self.header.length
+            )
+            self._size = self._layout.plaintext_length
+        self._final_checked = False
+
+    @property
+    def size(self) -> int:
+        """The plaintext length."""
+        return self._size
+
+    @property
+    def layout(self) -> Layout | None:
+        """Where each frame lies (``None`` for signed messages, which are read in order)."""
+        return self._layout
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
+        if base is None:
+            raise ValueError(f"invalid whence: {whence}")
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not view:
+            return 0
+        if self._pos >= self._size:
+            self._check_final()
+            return 0
+        # Fill the whole buffer (across frames) unless the end comes first, so that
+        # read(n) behaves like a buffered file rather than returning frame by frame.
+        filled = 0
+        while filled < len(view) and self._pos < self._size:
+            data = self._read_at(self._pos, len(view) - filled)
+            if not data:
+                break
+            view[filled : filled + len(data)] = data
+            filled += len(data)
+            self._pos += len(data)
+        return filled
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(self._chunk_size)
+            if not chunk:
+                return
+            yield chunk
+
+    def read_range(self, start: int, length: int) -> bytes:
+        """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs."""
+        if start < 0 or length < 0:
+            raise ConfigurationError("invalid range")
+        end = min(start + length, self._size)
+        if start >= end:
+            if start >= self._size:
+                self._check_final()
+            return b""
+        if self._layout is None:
+            self.seek(start)
+            out = bytearray()
+            while len(out) < end - start:
+                piece = self.read(end - start - len(out))
+                if not piece:
+                    break
+                out += piece
+            return bytes(out)
+        first, last = self._layout.frames_for_range(start, end)
+        lo, hi = self._layout.ciphertext_range(first, last)
+        final = last == self._layout.frame_count
+        plain = self.decryptor.decrypt_frames(first, self.fetch(lo, hi), includes_final=final)
+        if final:
+            self._final_checked = True
+        offset = start - (first - 1) * self._layout.frame_length
+        return bytes(plain[offset : offset + (end - start)])
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _read_at(self, pos: int, want: int) -> bytes:
+        if self._layout is None:
+            return self._read_signed(pos, want)
+        layout = self._layout
+        seq = min(frame_for_offset(pos, layout.frame_length), layout.frame_count)
+        if seq != self._frame_seq:
+            start = layout.frame_start(seq)
+            size = layout.frame_size(seq)
+            self._ciphertext.seek(start)
+            data = _read_exactly(self._ciphertext, size)
+            final = seq == layout.frame_count
+            self._frame = self.decryptor.decrypt_frame(seq, data, final=final)
+            self._frame_seq = seq
+            if final:
+                self._final_checked = True
+        offset = pos - (seq - 1) * layout.frame_length
+        return self._frame[offset : offset + want]
+
+    def _read_signed(self, pos: int, want: int) -> bytes:
+        assert self._restart is not None
+        if self._stream is None or pos < self._stream_pos:
+            self._stream = self._restart()
+            self._stream_pos = 0
+        while self._stream_pos < pos:
+            skipped = self._stream.read(min(self._chunk_size, pos - self._stream_pos))
+            if not skipped:
+                raise FormatError("message shorter than its verified length")
+            self._stream_pos += len(skipped)
+        data = self._stream.read(want)
+        self._stream_pos += len(data)
+        if self._stream_pos >= self._size:
+            self._final_checked = True
+        return data
+
+    def _check_final(self) -> None:
+        """Authenticate the final frame before reporting the end of the plaintext."""
+        if self._final_checked:
+            return
+        if self._layout is None:
+            return  # signed messages were verified whole when opened
+        seq = self._layout.frame_count
+        lo, hi = self._layout.ciphertext_range(seq, seq)
+        self.decryptor.decrypt_frames(seq, self.fetch(lo, hi), includes_final=True)
+        self._final_checked = True
+
+    def close(self) -> None:
+        self._frame = b""
+        self._ciphertext.close()
+        super().close()
+
+
+def _read_exactly(source: io.RawIOBase, size: int) -> bytes:
+    out = bytearray()
+    while len(out) < size:
+        piece = source.read(size - len(out))
+        if not piece:
+            raise FormatError("object ends inside a frame")
+        out += piece
+    return bytes(out)
