@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from securestore.clientside import ClientSide
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
 from securestore.store import ObjectInfo, SecureStore, create_bucket
 
+from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .main import CliContext
 from .progress import transfer_progress
 
 SSE_CHOICES = click.Choice(["s3", "kms", "dsse-kms"], case_sensitive=False)
+REQUIRE_CHOICES = click.Choice(["s3", "kms", "dsse-kms", "client-side"], case_sensitive=False)
 
 
 def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
@@ -81,17 +87,38 @@ def mb_command(obj: CliContext, url: str) -> None:
 @click.option(
     "--sse",
     type=SSE_CHOICES,
-    help="Server-side encryption (default: s3, or kms with --kms-key-id).",
+    help="Server-side encryption (default: s3, or kms with --kms-key-id; "
+    "with --client-side: none unless given).",
 )
-@click.option("--kms-key-id", metavar="ID", help="KMS key id, ARN or alias for --sse kms/dsse-kms.")
+@click.option(
+    "--kms-key-id",
+    "kms_key_ids",
+    multiple=True,
+    metavar="ID",
+    help="KMS key id, ARN or alias: the SSE-KMS key, or with --client-side a key "
+    "that wraps the data key (repeatable: any one of them decrypts).",
+)
 @click.option(
     "--context",
     "context",
     multiple=True,
     metavar="K=V",
-    help="KMS encryption context pair (repeatable).",
+    help="Encryption context pair (repeatable): KMS context for SSE, the message's "
+    "context for --client-side.",
 )
 @click.option("--no-bucket-key", is_flag=True, help="Do not use an S3 Bucket Key with --sse kms.")
+@click.option(
+    "--client-side",
+    is_flag=True,
+    help="Encrypt on this machine (AWS Encryption SDK format) before uploading. "
+    "Implied by --key-file and --rsa-public-key.",
+)
+@key_options(reading=False)
+@click.option(
+    "--sse-kms-key-id",
+    metavar="ID",
+    help="With --client-side --sse kms/dsse-kms: the server-side KMS key.",
+)
 @click.option("--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable).")
 @click.option("--content-type", metavar="TYPE", help="The object's Content-Type.")
 @click.pass_obj
@@ -100,16 +127,39 @@ def put_command(
     source: str,
     url: str,
     sse: str | None,
-    kms_key_id: str | None,
+    kms_key_ids: tuple[str, ...],
     context: tuple[str, ...],
     no_bucket_key: bool,
+    client_side: bool,
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    sse_kms_key_id: str | None,
     metadata: tuple[str, ...],
     content_type: str | None,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
     location = S3Url.parse(url, require_key=True)
-    mode = build_sse(sse, kms_key_id, parse_pairs(context, "context"), not no_bucket_key)
+    pairs = parse_pairs(context, "context")
     meta = parse_pairs(metadata, "metadata")
+    mode: EncryptionMode
+    if client_side or key_files or rsa_keys:
+        keyring = combine(
+            kms_keyrings(obj.connection, kms_key_ids)
+            + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
+        )
+        layer = (
+            parse_mode(sse, kms_key_id=sse_kms_key_id, bucket_key=not no_bucket_key)
+            if sse
+            else None
+        )
+        mode = ClientSide(keyring, sse=layer, context=pairs)
+    else:
+        if len(kms_key_ids) > 1:
+            raise ConfigurationError("several --kms-key-id need --client-side")
+        if sse_kms_key_id:
+            raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
+        mode = build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
     store = store_for(obj, location, encryption=mode)
     if source == "-":
         with transfer_progress(obj.progress_enabled(), "put", None) as progress:
@@ -133,42 +183,129 @@ def put_command(
     say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
 
 
-def _require_mode(require: str | None, kms_key_id: str | None) -> EncryptionMode | None:
-    if require is None:
-        if kms_key_id:
-            raise ConfigurationError("--kms-key-id on get needs --require kms or dsse-kms")
-        return None
-    return parse_mode(require, kms_key_id=kms_key_id)
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target`` and rename it over ``target``."""
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".securestore-partial"
+        )
+    except OSError as exc:
+        raise LocalFileError(f"cannot write to {target.parent}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """Parse ``START-END`` (inclusive, like HTTP ranges) or ``START-`` into (start, length)."""
+    start_text, sep, end_text = text.partition("-")
+    try:
+        start = int(start_text)
+        end = int(end_text) if end_text else None
+    except ValueError:
+        start, end = -1, None
+    if not sep or start < 0 or (end is not None and end < start):
+        raise ConfigurationError(
+            f"invalid range {text!r}: expected START-END (inclusive byte offsets) or START-"
+        )
+    return start, (end - start + 1) if end is not None else -1
 
 
 @click.command("get")
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @click.argument("dest", required=False, metavar="[DEST]")
-@click.option("--require", type=SSE_CHOICES, help="Refuse the object unless stored with this mode.")
 @click.option(
-    "--kms-key-id", metavar="ID", help="With --require kms/dsse-kms: the key it must use."
+    "--require", type=REQUIRE_CHOICES, help="Refuse the object unless stored with this mode."
+)
+@click.option(
+    "--kms-key-id",
+    "kms_key_ids",
+    multiple=True,
+    metavar="ID",
+    help="KMS key(s) for a client-side object; with --require kms/dsse-kms also the "
+    "key the object must use. Without any key option, client-side objects are "
+    "decrypted by KMS discovery limited to your own account.",
+)
+@key_options(reading=True)
+@click.option(
+    "--context",
+    "context",
+    multiple=True,
+    metavar="K=V",
+    help="Client-side: an encryption context pair the object must carry (repeatable).",
+)
+@click.option(
+    "--relocated",
+    is_flag=True,
+    help="Client-side: accept an object that was copied or moved from another key.",
+)
+@click.option(
+    "--range",
+    "byte_range",
+    metavar="START-END",
+    help="Only these bytes (inclusive offsets; END may be omitted).",
 )
 @click.pass_obj
 def get_command(
-    obj: CliContext, url: str, dest: str | None, require: str | None, kms_key_id: str | None
+    obj: CliContext,
+    url: str,
+    dest: str | None,
+    require: str | None,
+    kms_key_ids: tuple[str, ...],
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    context: tuple[str, ...],
+    relocated: bool,
+    byte_range: str | None,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     location = S3Url.parse(url, require_key=True)
-    mode = _require_mode(require, kms_key_id)
-    store = store_for(obj, location)
+    span = parse_range(byte_range) if byte_range else None
+    keyring = reading_keyring(obj.connection, kms_key_ids, key_files, rsa_keys, key_name)
+    mode: EncryptionMode | None = None
+    if require == "client-side":
+        mode = ClientSide(keyring)
+    elif require is not None:
+        mode = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
+    pairs = parse_pairs(context, "context") or None
+    store = store_for(obj, location, keyring=keyring)
     if dest is None or dest == "-":
-        with store.open(location.key, require=mode) as reader:
+        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
             out = sys.stdout.buffer
-            for chunk in reader:
-                out.write(chunk)
+            if span is not None:
+                start, length = span
+                out.write(reader.read_range(start, reader.size if length < 0 else length))
+            else:
+                for chunk in reader:
+                    out.write(chunk)
             out.flush()
         return
     target = Path(dest)
     if target.is_dir():
         target = target / Path(location.key).name
+    if span is not None:
+        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
+            start, length = span
+            data = reader.read_range(start, reader.size if length < 0 else length)
+        write_atomically(target, data)
+        say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(len(data))})")
+        return
     info = store.head(location.key)
     with transfer_progress(obj.progress_enabled(), "get", info.size) as progress:
-        info = store.download_file(location.key, target, require=mode, progress=progress)
+        info = store.download_file(
+            location.key,
+            target,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            progress=progress,
+        )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
 
 

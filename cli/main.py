@@ -157,7 +157,7 @@ def main_group(
 
 
 def _register() -> None:
-    for name in ("commands", "local", "audit"):
+    for name in ("commands", "keys", "local", "audit"):
         if importlib.util.find_spec(f"{__package__}.{name}") is None:
             continue
         module = importlib.import_module(f"{__package__}.{name}")

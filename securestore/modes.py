@@ -76,7 +76,7 @@ class StoredEncryption:
         if extras:
             text += f" ({'; '.join(extras)})"
         if self.client_side is not None:
-            text = f"client-side + {text}"
+            text = "client-side" if self.algorithm is None else f"client-side + {text}"
         return text
 
 

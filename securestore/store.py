@@ -19,6 +19,8 @@ from typing import IO, Any
 import botocore.exceptions
 
 from securestore.clientside import (
+    CONTEXT_BUCKET,
+    CONTEXT_KEY,
     FORMAT_METADATA,
     FORMAT_VALUE,
     LENGTH_METADATA,
@@ -33,9 +35,12 @@ from securestore.clientside import (
 from securestore.errors import (
     AccessDeniedError,
     ConfigurationError,
+    FormatError,
+    IntegrityError,
     KeyringError,
     KeyUnavailableError,
     LocalFileError,
+    NoMatchingKeyError,
     NotFoundError,
     PolicyError,
     SecureStoreError,
@@ -486,7 +491,7 @@ class SecureStore:
             key=key,
             size=size,
             etag=str(response.get("ETag", "")),
-            encryption=StoredEncryption.from_response(merged),
+            encryption=_with_marker(StoredEncryption.from_response(merged), metadata),
             content_type=content_type,
             version_id=response.get("VersionId"),
             metadata=dict(metadata),
@@ -526,10 +531,7 @@ class SecureStore:
 
     def _info(self, key: str, response: Mapping[str, Any]) -> ObjectInfo:
         metadata = dict(response.get("Metadata") or {})
-        stored = StoredEncryption.from_response(response)
-        if FORMAT_METADATA in metadata:
-            marker = {k: v for k, v in metadata.items() if k.startswith("securestore-")}
-            stored = dataclasses.replace(stored, client_side=marker)
+        stored = _with_marker(StoredEncryption.from_response(response), metadata)
         return ObjectInfo(
             bucket=self.bucket,
             key=key,
@@ -625,10 +627,24 @@ class SecureStore:
             self.bucket, key, mode.context if context is None else context, relocated=relocated
         )
         with self._boundary("read", key):
-            header = read_header(fetch, info.size, mode.header_limits)
-            decryptor = Decryptor(
-                header, mode.keyring, expected_context=expected, policy=mode.policy
-            )
+            try:
+                header = read_header(fetch, info.size, mode.header_limits)
+            except FormatError as exc:
+                if info.encryption.client_side is None:
+                    exc.message += "; the object does not look client-side encrypted"
+                raise
+            _check_location(header, expected, self.bucket, key)
+            try:
+                decryptor = Decryptor(
+                    header, mode.keyring, expected_context=expected, policy=mode.policy
+                )
+            except NoMatchingKeyError as exc:
+                exc.bucket, exc.key = self.bucket, key
+                exc.hint = exc.hint or (
+                    "give a key that the object was encrypted for "
+                    "(CLI: --key-file, --rsa-private-key or --kms-key-id)"
+                )
+                raise
 
         def ciphertext() -> ObjectReader:
             return ObjectReader(
@@ -873,6 +889,14 @@ class SecureStore:
             self._s3.delete_object(Bucket=self.bucket, Key=key)
 
 
+def _with_marker(stored: StoredEncryption, metadata: Mapping[str, str]) -> StoredEncryption:
+    """Note the client-side marker (informational: never trusted for security decisions)."""
+    if FORMAT_METADATA not in metadata:
+        return stored
+    marker = {k: v for k, v in metadata.items() if k.startswith("securestore-")}
+    return dataclasses.replace(stored, client_side=marker)
+
+
 @dataclass(frozen=True)
 class _WritePlan:
     """How one write cuts and transforms its body, and the metadata it stores."""
@@ -884,6 +908,25 @@ class _WritePlan:
     def body(self, part: Part) -> bytes:
         """The bytes to send for ``part``."""
         return self.transform(part) if self.transform is not None else bytes(part.data)
+
+
+def _check_location(header: Header, expected: Mapping[str, str], bucket: str, key: str) -> None:
+    """Say plainly when a message is bound to another location (copied or moved).
+
+    The header is not authenticated yet, so this only words the error better; the
+    decryptor's authenticated context check is what enforces the binding.
+    """
+    stored = header.encryption_context
+    for name in (CONTEXT_BUCKET, CONTEXT_KEY):
+        if name in expected and name in stored and stored[name] != expected[name]:
+            raise IntegrityError(
+                f"the object was encrypted for s3://{stored.get(CONTEXT_BUCKET, '?')}/"
+                f"{stored.get(CONTEXT_KEY, '?')}, not this location",
+                bucket=bucket,
+                key=key,
+                hint="if it was copied or moved on purpose, read it with relocated=True "
+                "(CLI: --relocated)",
+            )
 
 
 def _region_of_arn(key_id: str) -> str | None:

@@ -1,0 +1,212 @@
+"""``securestore audit``: the bucket encryption auditor on the command line.
+
+Exit codes: 0 nothing at or above ``--fail-on`` failed; 1 findings; 4 the audit
+itself could not run (raised library errors are mapped by the main group;
+audit-level errors in the report exit 4 here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from securestore.audit import (
+    AuditOptions,
+    EncryptionRequirement,
+    Registry,
+    Severity,
+    available_frameworks,
+    exit_status,
+    load_framework,
+    load_suppressions,
+    run_checks,
+)
+from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
+from securestore.audit.reports import FORMATS, TableReport, renderer_for
+from securestore.errors import ConfigurationError
+from securestore.location import validate_bucket_name
+
+__all__ = ["audit_command"]
+
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _client_factory(ctx: click.Context) -> ClientFactory:
+    """The one place that knows how the CLI context provides clients.
+
+    Assumes ``ctx.obj.connection`` with ``client(name, region_name=None)`` (the main
+    group's ``CliContext``).
+    """
+    connection = getattr(ctx.obj, "connection", None)
+    if connection is None:
+        raise ConfigurationError(
+            "no AWS connection configured for the audit",
+            hint="run it as 'securestore audit' so the global options are applied",
+        )
+    factory: ClientFactory = connection
+    return factory
+
+
+def _progress_enabled(ctx: click.Context) -> bool:
+    enabled = getattr(ctx.obj, "progress_enabled", None)
+    return bool(enabled()) if callable(enabled) else False
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("auditing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("", total=None)
+
+        def update(bucket: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=bucket)
+
+        yield update
+
+
+@click.command("audit")
+@click.argument("buckets", nargs=-1)
+@click.option("--all-buckets", is_flag=True, help="Audit every bucket the credentials can list.")
+@click.option("--region", help="Region for listing and account-level calls.")
+@click.option(
+    "--require",
+    type=click.Choice(["sse-s3", "kms", "dsse-kms"]),
+    default="sse-s3",
+    show_default=True,
+    help="Weakest default encryption accepted.",
+)
+@click.option(
+    "--allowed-kms-key",
+    "allowed_keys",
+    multiple=True,
+    metavar="KEY",
+    help="A KMS key id, ARN or alias buckets may use (repeatable).",
+)
+@click.option(
+    "--require-vpc-endpoint",
+    is_flag=True,
+    help="Fail buckets whose policy does not restrict access to VPC endpoints.",
+)
+@click.option(
+    "--framework",
+    type=click.Choice(available_frameworks()),
+    help="Run the checks a compliance framework maps and group the report by it.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to FILE instead of standard output.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(_SEVERITIES),
+    default="low",
+    show_default=True,
+    help="Exit 1 when a check of this severity or higher fails.",
+)
+@click.option(
+    "--sample-objects",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Inspect up to N objects per bucket (S3.OBJ.1).",
+)
+@click.option(
+    "--suppress",
+    "suppress_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON or TOML file of accepted findings (listed in the report).",
+)
+@click.option(
+    "--max-workers",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Buckets audited concurrently.",
+)
+@click.option("--show-all", is_flag=True, help="Table format: list passing results too.")
+@click.pass_context
+def audit_command(
+    ctx: click.Context,
+    buckets: tuple[str, ...],
+    all_buckets: bool,
+    region: str | None,
+    require: str,
+    allowed_keys: tuple[str, ...],
+    require_vpc_endpoint: bool,
+    framework: str | None,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    sample_objects: int,
+    suppress_file: Path | None,
+    max_workers: int,
+    show_all: bool,
+) -> None:
+    """Audit S3 buckets' encryption, TLS, public access and data protection."""
+    if bool(buckets) == all_buckets:
+        raise click.UsageError("name one or more BUCKETs or give --all-buckets, not both")
+    for name in buckets:
+        validate_bucket_name(name)
+    options = AuditOptions(
+        require=EncryptionRequirement.parse(require),
+        allowed_kms_keys=frozenset(allowed_keys),
+        require_vpc_endpoint=require_vpc_endpoint,
+        sample_objects=sample_objects,
+    )
+    suppressions = load_suppressions(suppress_file) if suppress_file else ()
+    chosen = load_framework(framework) if framework else None
+    registry = Registry.default()
+    with _progress(_progress_enabled(ctx)) as cb:
+        collector = Collector(
+            _client_factory(ctx),
+            options=options,
+            max_workers=max_workers,
+            progress=cb,
+            region=region,
+        )
+        collection = collector.collect(list(buckets) if buckets else None)
+    report = run_checks(
+        collection.snapshots,
+        registry=registry,
+        options=options,
+        suppressions=suppressions,
+        framework=chosen,
+        errors=collection.errors,
+        account_api_calls=collection.account_api_calls,
+    )
+    renderer: Any
+    if fmt == "table":
+        renderer = TableReport(
+            width=120 if output else Console().width,
+            color=output is None and sys.stdout.isatty(),
+            show_all=show_all,
+        )
+    else:
+        renderer = renderer_for(fmt)
+    text = renderer.render(report)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    ctx.exit(exit_status(report, Severity(fail_on)))
