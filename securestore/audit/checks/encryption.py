@@ -1,0 +1,164 @@
+"""Encryption at rest: ``S3.ENC.n``."""
+
+from __future__ import annotations
+
+from securestore.audit.check import check
+from securestore.audit.model import BucketSnapshot, Outcome, Severity, Status
+from securestore.audit.options import ALGORITHM_RANK, AuditOptions
+
+__all__ = ["CHECKS"]
+
+_NAMES = {"AES256": "SSE-S3", "aws:kms": "SSE-KMS", "aws:kms:dsse": "DSSE-KMS"}
+_DOC_DEFAULT = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-bucket-encryption.html"
+)
+_DOC_KMS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+_DOC_BUCKET_KEY = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html"
+
+
+def _describe(algorithm: str) -> str:
+    return _NAMES.get(algorithm, algorithm)
+
+
+@check(
+    "S3.ENC.1",
+    title="Default encryption is configured",
+    severity=Severity.HIGH,
+    rationale="""Without a default encryption rule, an object written without encryption
+        headers depends on S3's platform default; an explicit rule records the intended
+        protection and is what auditors and compliance frameworks look for.""",
+    remediation="""Set a default encryption rule: `securestore harden s3://BUCKET --sse kms
+        --kms-key-id KEY` or `aws s3api put-bucket-encryption`.""",
+    references=(_DOC_DEFAULT,),
+)
+def default_encryption(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when at least one default encryption rule exists."""
+    rules = snapshot.encryption.get()
+    if not rules:
+        return Outcome(Status.FAIL, "no default encryption configuration")
+    algorithms = [r.algorithm for r in rules]
+    return Outcome(
+        Status.PASS,
+        "default encryption: " + ", ".join(_describe(a) for a in algorithms),
+        {"algorithms": algorithms},
+    )
+
+
+@check(
+    "S3.ENC.2",
+    title="Default encryption meets the required algorithm",
+    severity=Severity.HIGH,
+    rationale="""SSE-S3 protects against lost disks; SSE-KMS adds an independent key
+        policy, CloudTrail records of every key use and the ability to revoke access by
+        disabling the key; DSSE-KMS adds a second layer. The caller chooses the floor
+        with `--require`.""",
+    remediation="""Change the default encryption to the required algorithm
+        (`securestore harden s3://BUCKET --sse kms --kms-key-id KEY`). Existing objects keep
+        their encryption until rewritten.""",
+    references=(_DOC_DEFAULT, _DOC_KMS),
+)
+def required_algorithm(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when every default rule is at least as strong as ``options.require``."""
+    rules = snapshot.encryption.get()
+    wanted = options.require
+    details = {"required": wanted.value, "algorithms": [r.algorithm for r in rules]}
+    if not rules:
+        return Outcome(Status.FAIL, f"no default encryption; {wanted.value} is required", details)
+    weak = [r.algorithm for r in rules if ALGORITHM_RANK.get(r.algorithm, 0) < wanted.rank]
+    if weak:
+        return Outcome(
+            Status.FAIL,
+            f"default encryption is {', '.join(_describe(a) for a in weak)}; "
+            f"{wanted.value} or stronger is required",
+            details,
+        )
+    return Outcome(
+        Status.PASS,
+        f"default encryption {', '.join(_describe(r.algorithm) for r in rules)} meets "
+        f"{wanted.value}",
+        details,
+    )
+
+
+@check(
+    "S3.ENC.3",
+    title="KMS default encryption uses a customer managed key",
+    severity=Severity.MEDIUM,
+    rationale="""The AWS managed key aws/s3 cannot have its key policy restricted,
+        cannot be shared across accounts and is not under your rotation and deletion
+        control. A customer managed key gives an independent access control layer.""",
+    remediation="""Create a customer managed symmetric KMS key and set it as the bucket's
+        default key (`securestore harden s3://BUCKET --sse kms --kms-key-id KEY`).""",
+    references=(_DOC_KMS,),
+)
+def customer_managed_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """SKIP without KMS; else PASS when every key in use is customer managed."""
+    refs = snapshot.kms_key_references()
+    if not refs:
+        return Outcome(Status.SKIP, "default encryption does not use KMS")
+    aws_managed = [ref for ref in refs if not snapshot.key(ref).customer_managed]
+    if aws_managed:
+        return Outcome(
+            Status.FAIL,
+            f"uses the AWS managed key {', '.join(aws_managed)}",
+            {"keys": list(refs), "aws_managed": aws_managed},
+        )
+    return Outcome(Status.PASS, f"customer managed key {', '.join(refs)}", {"keys": list(refs)})
+
+
+@check(
+    "S3.ENC.4",
+    title="S3 Bucket Key is enabled for SSE-KMS",
+    severity=Severity.LOW,
+    rationale="""Without a bucket key every object operation calls KMS: cost and KMS
+        request quotas grow with traffic, and throttling turns into failed reads and
+        writes.""",
+    remediation="""Enable the bucket key in the default encryption rule
+        (`BucketKeyEnabled: true`; `securestore harden` sets it).""",
+    references=(_DOC_BUCKET_KEY,),
+)
+def bucket_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """SKIP without SSE-KMS (DSSE-KMS has no bucket keys); PASS when every SSE-KMS rule
+    enables the bucket key."""
+    rules = [r for r in snapshot.encryption.get() if r.algorithm == "aws:kms"]
+    if not rules:
+        return Outcome(Status.SKIP, "default encryption does not use SSE-KMS")
+    if all(r.bucket_key_enabled for r in rules):
+        return Outcome(Status.PASS, "bucket key enabled")
+    return Outcome(Status.FAIL, "SSE-KMS without a bucket key: every object operation calls KMS")
+
+
+@check(
+    "S3.ENC.5",
+    title="KMS default encryption uses an allowed key",
+    severity=Severity.HIGH,
+    rationale="""An organisation that keeps an inventory of approved keys wants every
+        bucket's data under one of them, so that key policies, rotation and deletion
+        are governed centrally; a bucket under an unknown key escapes that control.""",
+    remediation="""Set the bucket's default key to one of the allowed keys
+        (`securestore harden s3://BUCKET --sse kms --kms-key-id KEY`).""",
+    references=(_DOC_KMS,),
+)
+def allowed_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """SKIP when no allow list is given or KMS is not used; else PASS when each key in
+    use is on ``options.allowed_kms_keys`` (by key id, ARN or alias)."""
+    if not options.allowed_kms_keys:
+        return Outcome(Status.SKIP, "no allowed KMS keys given")
+    refs = snapshot.kms_key_references()
+    if not refs:
+        return Outcome(Status.SKIP, "default encryption does not use KMS")
+    allowed = options.allowed_kms_keys
+    outside: list[str] = []
+    for ref in refs:
+        if ref in allowed:
+            continue
+        meta = snapshot.key(ref)
+        if not any(meta.matches(a) for a in allowed):
+            outside.append(ref)
+    details = {"keys": list(refs), "allowed": sorted(allowed)}
+    if outside:
+        return Outcome(Status.FAIL, f"key {', '.join(outside)} is not allowed", details)
+    return Outcome(Status.PASS, f"key {', '.join(refs)} is allowed", details)
+
+
+CHECKS = (default_encryption, required_algorithm, customer_managed_key, bucket_key, allowed_key)

@@ -1,0 +1,138 @@
+"""The KMS keys a bucket's default encryption uses: ``KMS.n``.
+
+Each check looks at every key the bucket's rules name; a bucket without KMS
+encryption is skipped. A definite failure on one key wins over a collection
+error on another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from securestore.audit.check import check
+from securestore.audit.model import (
+    BucketSnapshot,
+    KeySnapshot,
+    Outcome,
+    Severity,
+    Status,
+    Unavailable,
+)
+from securestore.audit.options import AuditOptions
+from securestore.audit.policy import parse_policy, public_statements
+from securestore.errors import ConfigurationError
+
+__all__ = ["CHECKS"]
+
+_DOC_ROTATION = "https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html"
+_DOC_DELETION = "https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html"
+_DOC_POLICY = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"
+
+# A verdict on one key: (status, message).
+_Verdict = tuple[Status, str]
+
+
+def _per_key(snapshot: BucketSnapshot, judge: Callable[[KeySnapshot], _Verdict]) -> Outcome:
+    refs = snapshot.kms_key_references()
+    if not refs:
+        return Outcome(Status.SKIP, "default encryption does not use KMS")
+    verdicts: dict[str, dict[str, str]] = {}
+    errors: list[str] = []
+    failures: list[str] = []
+    passes: list[str] = []
+    for ref in refs:
+        try:
+            status, message = judge(snapshot.key(ref))
+        except Unavailable as exc:
+            status, message = Status.ERROR, f"could not evaluate: {exc.error}"
+        except ConfigurationError as exc:
+            status, message = Status.ERROR, f"could not evaluate: {exc.message}"
+        verdicts[ref] = {"status": status.value, "message": message}
+        bucket = {Status.FAIL: failures, Status.ERROR: errors}.get(status, passes)
+        bucket.append(f"{ref}: {message}")
+    details: dict[str, Any] = {"keys": verdicts}
+    if failures:
+        return Outcome(Status.FAIL, "; ".join(failures), details)
+    if errors:
+        return Outcome(Status.ERROR, "; ".join(errors), details)
+    return Outcome(Status.PASS, "; ".join(passes), details)
+
+
+def _rotation(key: KeySnapshot) -> _Verdict:
+    if not key.customer_managed:
+        return Status.PASS, "AWS managed key (rotated by AWS every year)"
+    if key.key_spec != "SYMMETRIC_DEFAULT" or key.origin != "AWS_KMS":
+        return Status.SKIP, f"automatic rotation is not available for {key.key_spec}/{key.origin}"
+    if key.rotation_enabled.get():
+        return Status.PASS, "automatic rotation enabled"
+    return Status.FAIL, "automatic rotation is disabled"
+
+
+@check(
+    "KMS.1",
+    title="KMS keys in use have automatic rotation enabled",
+    severity=Severity.MEDIUM,
+    rationale="""Rotation limits how much data one key version protects and how long a
+        leaked key version stays useful; KMS keeps old versions to decrypt existing data.""",
+    remediation="""Enable rotation: `securestore harden s3://BUCKET` or
+        `aws kms enable-key-rotation --key-id KEY`.""",
+    references=(_DOC_ROTATION,),
+)
+def key_rotation(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when every customer managed symmetric key in use rotates automatically."""
+    return _per_key(snapshot, _rotation)
+
+
+def _state(key: KeySnapshot) -> _Verdict:
+    if key.state == "PendingDeletion" or key.deletion_date is not None:
+        when = f" on {key.deletion_date.date().isoformat()}" if key.deletion_date else ""
+        return Status.FAIL, f"key is pending deletion{when}: data becomes unreadable"
+    if key.state != "Enabled":
+        return Status.FAIL, f"key state is {key.state}: reads and writes fail"
+    return Status.PASS, "key enabled"
+
+
+@check(
+    "KMS.2",
+    title="KMS keys in use are enabled and not pending deletion",
+    severity=Severity.CRITICAL,
+    rationale="""A disabled key makes every object under it unreadable and every write
+        fail; a key pending deletion makes the data permanently unrecoverable once the
+        waiting period ends.""",
+    remediation="""Cancel the deletion (`aws kms cancel-key-deletion`) and enable the key
+        (`aws kms enable-key`), or re-encrypt the data under another key first.""",
+    references=(_DOC_DELETION,),
+)
+def key_state(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when every key in use is ``Enabled`` with no deletion scheduled."""
+    return _per_key(snapshot, _state)
+
+
+def _policy(key: KeySnapshot) -> _Verdict:
+    text = key.policy.get()
+    if not text:
+        return Status.PASS, "no key policy returned"
+    found = public_statements(parse_policy(text))
+    if found:
+        return Status.FAIL, "; ".join(reason for _, reason in found)
+    return Status.PASS, "key policy is not public"
+
+
+@check(
+    "KMS.3",
+    title="KMS key policies are not public",
+    severity=Severity.CRITICAL,
+    rationale="""A key policy that allows Principal "*" without a condition on the caller
+        lets any AWS account use or manage the key, bypassing the protection the key was
+        meant to add.""",
+    remediation="""Name the principals in the key policy or restrict them with
+        kms:CallerAccount / aws:PrincipalOrgID.""",
+    references=(_DOC_POLICY,),
+)
+def key_policy_not_public(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when no key in use has an Allow for everyone without a restricting condition."""
+    return _per_key(snapshot, _policy)
+
+
+CHECKS = (key_rotation, key_state, key_policy_not_public)

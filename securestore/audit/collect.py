@@ -1,0 +1,436 @@
+"""Collection: the only audit code that calls AWS.
+
+:class:`Collector` builds one :class:`~securestore.audit.model.BucketSnapshot`
+per bucket with bounded concurrency. Every API call that fails (AccessDenied,
+throttling after botocore's retries, a connection error) is recorded in the
+snapshot field it was meant to fill, so the checks that need it report ERROR;
+collection itself never raises for a per-bucket failure.
+
+Clients come from a factory with ``client(service_name, region_name=None)``,
+such as :class:`securestore.transport.Connection`; none are created at import
+time. The factory's clients should allow at least ``max_workers`` pooled
+connections (``Connection(max_pool_connections=...)``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import botocore.exceptions
+
+from securestore.audit.model import (
+    KMS_ALGORITHMS,
+    BucketSnapshot,
+    Collected,
+    CollectionError,
+    EncryptionRule,
+    Grant,
+    KeySnapshot,
+    LoggingConfig,
+    ObjectLockConfig,
+    ObjectSample,
+    PublicAccessBlock,
+    Versioning,
+)
+from securestore.audit.options import ALGORITHM_RANK, AuditOptions
+from securestore.errors import ConfigurationError, SecureStoreError
+from securestore.transport import translate_error
+
+__all__ = ["ClientFactory", "Collection", "Collector", "ProgressCallback"]
+
+T = TypeVar("T")
+
+#: ``progress(bucket, done, total)`` after each bucket.
+ProgressCallback = Callable[[str, int, int], None]
+
+# Error codes that mean "not configured", i.e. a valid empty value.
+_ABSENT = {
+    "GetBucketEncryption": {"ServerSideEncryptionConfigurationNotFoundError"},
+    "GetBucketPolicy": {"NoSuchBucketPolicy"},
+    "GetPublicAccessBlock": {"NoSuchPublicAccessBlockConfiguration"},
+    "GetBucketOwnershipControls": {"OwnershipControlsNotFoundError"},
+    "GetObjectLockConfiguration": {"ObjectLockConfigurationNotFoundError"},
+    "GetBucketReplication": {"ReplicationConfigurationNotFoundError"},
+}
+
+_HEAD_BYTES = 8
+
+
+class ClientFactory(Protocol):
+    """Anything that hands out boto3 clients (``securestore.transport.Connection``)."""
+
+    def client(self, service_name: str, region_name: str | None = None) -> Any:
+        """A boto3 client for ``service_name`` in ``region_name`` (default region if None)."""
+        ...
+
+
+class _Absent(Exception):  # noqa: N818 - control flow: the resource is not configured
+    pass
+
+
+@dataclass(frozen=True)
+class Collection:
+    """The result of collecting: snapshots plus audit-level errors and call counts."""
+
+    snapshots: tuple[BucketSnapshot, ...]
+    errors: tuple[str, ...] = ()
+    account_api_calls: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+
+class _Counter:
+    """Counts API calls; one per bucket plus one for account-level calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        """Count one call (thread-safe: key lookups share the account counter)."""
+        with self._lock:
+            self.calls += 1
+
+
+class Collector:
+    """Builds bucket snapshots through injected clients.
+
+    Args:
+        clients: a client factory (see :class:`ClientFactory`).
+        options: used for ``sample_objects`` and the encryption floor that
+            decides whether an object's first bytes are read.
+        max_workers: buckets collected at the same time.
+        progress: called after each bucket as ``progress(bucket, done, total)``.
+        region: the region for account-level and listing calls (the factory's
+            default when None).
+    """
+
+    def __init__(
+        self,
+        clients: ClientFactory,
+        *,
+        options: AuditOptions | None = None,
+        max_workers: int = 8,
+        progress: ProgressCallback | None = None,
+        region: str | None = None,
+    ) -> None:
+        if max_workers < 1:
+            raise ConfigurationError("max_workers must be at least 1")
+        self._clients = clients
+        self._options = options or AuditOptions()
+        self._max_workers = max_workers
+        self._progress = progress
+        self._region = region
+        self._keys: dict[tuple[str, str], Future[Collected[KeySnapshot]]] = {}
+        self._keys_lock = threading.Lock()
+        self._account = _Counter()
+
+    # -- public -------------------------------------------------------------------------------
+
+    def list_buckets(self) -> list[str]:
+        """Every bucket the credentials can list.
+
+        Raises:
+            SecureStoreError: listing failed (translated botocore error): the
+                audit cannot run.
+        """
+        s3 = self._clients.client("s3", region_name=self._region)
+        names: list[str] = []
+        try:
+            for page in s3.get_paginator("list_buckets").paginate():
+                self._account.add()
+                names.extend(b["Name"] for b in page.get("Buckets", []))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate_error(exc, action="ListBuckets") from exc
+        return sorted(names)
+
+    def collect(self, buckets: Sequence[str] | None = None) -> Collection:
+        """Snapshot ``buckets`` (all listable buckets when None).
+
+        A bucket that does not exist becomes an audit-level error; any other
+        failure is recorded per field.
+        """
+        errors: list[str] = []
+        names = list(buckets) if buckets is not None else self.list_buckets()
+        account_pab = self._account_public_access_block()
+        total = len(names)
+        done = 0
+        snapshots: list[BucketSnapshot] = []
+        with ThreadPoolExecutor(max_workers=self._max_workers,
+                                thread_name_prefix="securestore-audit") as pool:
+            futures = {pool.submit(self._snapshot, name, account_pab): name for name in names}
+            for future, name in futures.items():
+                snapshot = future.result()
+                done += 1
+                if self._progress is not None:
+                    self._progress(name, done, total)
+                if snapshot is None:
+                    errors.append(f"bucket {name} does not exist")
+                else:
+                    snapshots.append(snapshot)
+        return Collection(
+            snapshots=tuple(sorted(snapshots, key=lambda s: s.name)),
+            errors=tuple(errors),
+            account_api_calls=self._account.calls,
+            api_calls={s.name: s.api_calls for s in snapshots},
+        )
+
+    def key(self, reference: str, region: str) -> Collected[KeySnapshot]:
+        """Metadata of one KMS key (cached per reference and region, thread-safe)."""
+        cache_key = (reference, _key_region(reference) or region)
+        with self._keys_lock:
+            future = self._keys.get(cache_key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._keys[cache_key] = future
+        if owner:
+            future.set_result(self._describe_key(reference, cache_key[1]))
+        return future.result()
+
+    # -- account ------------------------------------------------------------------------------
+
+    def _account_public_access_block(self) -> Collected[PublicAccessBlock | None]:
+        sts = self._clients.client("sts", region_name=self._region)
+        ident = self._call(self._account, "GetCallerIdentity", sts.get_caller_identity)
+        if not ident.is_ok:
+            return Collected.failed(ident.error)  # type: ignore[arg-type]
+        account = ident.get()["Account"]
+        control = self._clients.client("s3control", region_name=self._region)
+        got = self._call(self._account, "GetPublicAccessBlock", control.get_public_access_block,
+                         AccountId=account)
+        return _map(got, lambda r: _pab(r["PublicAccessBlockConfiguration"]))
+
+    # -- buckets ------------------------------------------------------------------------------
+
+    def _snapshot(
+        self, name: str, account_pab: Collected[PublicAccessBlock | None]
+    ) -> BucketSnapshot | None:
+        counter = _Counter()
+        default = self._clients.client("s3", region_name=self._region)
+        location = self._call(counter, "GetBucketLocation", default.get_bucket_location,
+                              Bucket=name)
+        if location.error is not None and location.error.code == "NoSuchBucket":
+            return None
+        region = _map(location, lambda r: _region(r.get("LocationConstraint")))
+        s3 = self._clients.client("s3", region_name=region.value) if region.is_ok else default
+
+        def call(op: str, method: Callable[..., Any], **kwargs: Any) -> Collected[Any]:
+            return self._call(counter, op, method, Bucket=name, **kwargs)
+
+        encryption = _map(call("GetBucketEncryption", s3.get_bucket_encryption), _rules,
+                          absent=())
+        policy = _map(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
+        pab: Collected[PublicAccessBlock | None] = _map(
+            call("GetPublicAccessBlock", s3.get_public_access_block),
+            lambda r: _pab(r["PublicAccessBlockConfiguration"]),
+        )
+        acl = _map(call("GetBucketAcl", s3.get_bucket_acl), _grants)
+        ownership = _map(call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls),
+                         lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"])
+        versioning = _map(call("GetBucketVersioning", s3.get_bucket_versioning),
+                          lambda r: Versioning(r.get("Status"), r.get("MFADelete")))
+        logging = _map(call("GetBucketLogging", s3.get_bucket_logging), _logging)
+        lock = _map(call("GetObjectLockConfiguration", s3.get_object_lock_configuration), _lock)
+        replication = _map(call("GetBucketReplication", s3.get_bucket_replication),
+                           _replication)
+        keys: dict[str, Collected[KeySnapshot]] = {}
+        if encryption.is_ok:
+            key_region = region.value if region.is_ok and region.value else "us-east-1"
+            for rule in encryption.get():
+                if rule.algorithm in KMS_ALGORITHMS:
+                    ref = rule.kms_key_id or "alias/aws/s3"
+                    keys[ref] = self.key(ref, key_region)
+        objects = None
+        if self._options.sample_objects:
+            objects = self._sample(counter, s3, name)
+        return BucketSnapshot(
+            name=name,
+            region=region,
+            encryption=encryption,
+            policy=policy,
+            public_access_block=pab,
+            account_public_access_block=account_pab,
+            acl=acl,
+            ownership=ownership,
+            versioning=versioning,
+            logging=logging,
+            object_lock=lock,
+            replication=replication,
+            keys=keys,
+            objects=objects,
+            api_calls=counter.calls,
+        )
+
+    def _sample(
+        self, counter: _Counter, s3: Any, bucket: str
+    ) -> Collected[tuple[ObjectSample, ...]]:
+        listed = self._call(counter, "ListObjectsV2", s3.list_objects_v2, Bucket=bucket,
+                            MaxKeys=self._options.sample_objects)
+        if not listed.is_ok:
+            return Collected.failed(listed.error)  # type: ignore[arg-type]
+        samples = []
+        for item in listed.get().get("Contents", [])[: self._options.sample_objects]:
+            key = item["Key"]
+            head = self._call(counter, "HeadObject", s3.head_object, Bucket=bucket, Key=key)
+            if not head.is_ok:
+                samples.append(ObjectSample(key, error=head.error))
+                continue
+            h = head.get()
+            sse = h.get("ServerSideEncryption")
+            first: bytes | None = None
+            if ALGORITHM_RANK.get(sse or "", 0) < self._options.require.rank and h.get(
+                "ContentLength", 0
+            ):
+                got = self._call(counter, "GetObject", s3.get_object, Bucket=bucket, Key=key,
+                                 Range=f"bytes=0-{_HEAD_BYTES - 1}")
+                if got.is_ok:
+                    first = got.get()["Body"].read()
+            samples.append(ObjectSample(
+                key=key, sse=sse, kms_key_id=h.get("SSEKMSKeyId"),
+                metadata_keys=frozenset(k.lower() for k in h.get("Metadata", {})),
+                head=first,
+            ))
+        return Collected.ok(tuple(samples))
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _describe_key(self, reference: str, region: str) -> Collected[KeySnapshot]:
+        kms = self._clients.client("kms", region_name=region)
+        described = self._call(self._account, "DescribeKey", kms.describe_key, KeyId=reference)
+        if not described.is_ok:
+            return Collected.failed(described.error)  # type: ignore[arg-type]
+        meta = described.get()["KeyMetadata"]
+        key_id = meta["KeyId"]
+        manager = meta.get("KeyManager", "CUSTOMER")
+        if manager == "CUSTOMER":
+            rotation = _map(
+                self._call(self._account, "GetKeyRotationStatus", kms.get_key_rotation_status,
+                           KeyId=key_id),
+                lambda r: bool(r["KeyRotationEnabled"]),
+            )
+        else:
+            rotation = Collected.ok(True)
+        policy = _map(
+            self._call(self._account, "GetKeyPolicy", kms.get_key_policy, KeyId=key_id,
+                       PolicyName="default"),
+            lambda r: r.get("Policy"),
+        )
+        aliases = (reference,) if reference.startswith("alias/") else ()
+        return Collected.ok(KeySnapshot(
+            key_id=key_id,
+            arn=meta["Arn"],
+            manager=manager,
+            state=meta.get("KeyState", "Enabled" if meta.get("Enabled") else "Disabled"),
+            deletion_date=meta.get("DeletionDate"),
+            key_spec=meta.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            origin=meta.get("Origin", "AWS_KMS"),
+            aliases=aliases,
+            rotation_enabled=rotation,
+            policy=policy,
+        ))
+
+    # -- calls --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _call(
+        counter: _Counter, operation: str, method: Callable[..., Any], **kwargs: Any
+    ) -> Collected[Any]:
+        """One API call, counted; a failure becomes a CollectionError (or absence)."""
+        counter.add()
+        try:
+            return Collected.ok(method(**kwargs))
+        except botocore.exceptions.ClientError as exc:
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get(
+                "HTTPStatusCode", "Unknown"))
+            if code in _ABSENT.get(operation, ()):
+                return Collected.ok(_Absent())
+            return Collected.failed(CollectionError(operation, code, str(err.get("Message", ""))))
+        except (botocore.exceptions.BotoCoreError, SecureStoreError) as exc:
+            translated = translate_error(exc, action=operation)
+            return Collected.failed(CollectionError(operation, type(exc).__name__,
+                                                    translated.message))
+
+
+def _map(
+    collected: Collected[Any], convert: Callable[[Any], T], *, absent: Any = None
+) -> Collected[T]:
+    if not collected.is_ok:
+        return Collected.failed(collected.error)  # type: ignore[arg-type]
+    value = collected.get()
+    if isinstance(value, _Absent):
+        return Collected.ok(absent)
+    try:
+        return Collected.ok(convert(value))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        return Collected.failed(CollectionError("parse", "UnexpectedResponse", repr(exc)))
+
+
+def _region(constraint: str | None) -> str:
+    if not constraint:
+        return "us-east-1"
+    return "eu-west-1" if constraint == "EU" else constraint
+
+
+def _key_region(reference: str) -> str | None:
+    parts = reference.split(":")
+    return parts[3] if reference.startswith("arn:") and len(parts) > 4 and parts[3] else None
+
+
+def _rules(response: dict[str, Any]) -> tuple[EncryptionRule, ...]:
+    rules = []
+    for rule in response["ServerSideEncryptionConfiguration"]["Rules"]:
+        default = rule.get("ApplyServerSideEncryptionByDefault", {})
+        rules.append(EncryptionRule(
+            algorithm=default["SSEAlgorithm"],
+            kms_key_id=default.get("KMSMasterKeyID") or None,
+            bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
+        ))
+    return tuple(rules)
+
+
+def _pab(config: dict[str, Any]) -> PublicAccessBlock:
+    return PublicAccessBlock(
+        block_public_acls=bool(config.get("BlockPublicAcls")),
+        ignore_public_acls=bool(config.get("IgnorePublicAcls")),
+        block_public_policy=bool(config.get("BlockPublicPolicy")),
+        restrict_public_buckets=bool(config.get("RestrictPublicBuckets")),
+    )
+
+
+def _grants(response: dict[str, Any]) -> tuple[Grant, ...]:
+    out = []
+    for grant in response.get("Grants", []):
+        grantee = grant.get("Grantee", {})
+        kind = grantee.get("Type", "")
+        who = grantee.get("URI") or grantee.get("ID") or grantee.get("EmailAddress") or ""
+        out.append(Grant(kind, who, grant.get("Permission", "")))
+    return tuple(out)
+
+
+def _logging(response: dict[str, Any]) -> LoggingConfig | None:
+    enabled = response.get("LoggingEnabled")
+    if not enabled:
+        return None
+    return LoggingConfig(enabled["TargetBucket"], enabled.get("TargetPrefix", ""))
+
+
+def _lock(response: dict[str, Any]) -> ObjectLockConfig | None:
+    config = response.get("ObjectLockConfiguration", {})
+    if config.get("ObjectLockEnabled") != "Enabled":
+        return ObjectLockConfig(False)
+    retention = config.get("Rule", {}).get("DefaultRetention", {})
+    return ObjectLockConfig(True, retention.get("Mode"), retention.get("Days"),
+                            retention.get("Years"))
+
+
+def _replication(response: dict[str, Any]) -> tuple[str, ...] | None:
+    rules = response.get("ReplicationConfiguration", {}).get("Rules", [])
+    targets = sorted({r["Destination"]["Bucket"] for r in rules
+                      if r.get("Status") == "Enabled" and "Destination" in r})
+    return tuple(targets) or None
+

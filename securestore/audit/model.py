@@ -1,0 +1,459 @@
+"""The audit's data model: what collection produces and what checks return.
+
+Everything here is plain, immutable data so that checks are pure functions and
+tests build snapshots by hand. A snapshot field holds either the collected value
+or the :class:`CollectionError` that prevented collecting it; a check that reads
+a failed field yields an ``ERROR`` result, never a silent pass.
+
+"Not configured" is a value, not an error: a bucket without a policy has
+``policy == Collected.ok(None)``.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from securestore.audit.policy import Policy, parse_policy
+
+__all__ = [
+    "DEFAULT_S3_KEY_ALIAS",
+    "KMS_ALGORITHMS",
+    "AccountPublicAccess",
+    "BucketSnapshot",
+    "CheckMeta",
+    "Collected",
+    "CollectionError",
+    "EncryptionRule",
+    "Grant",
+    "KeySnapshot",
+    "LoggingConfig",
+    "ObjectLockConfig",
+    "ObjectSample",
+    "Outcome",
+    "PublicAccessBlock",
+    "Result",
+    "Severity",
+    "Status",
+    "Suppression",
+    "Unavailable",
+    "Versioning",
+]
+
+T = TypeVar("T")
+
+#: S3's algorithm values that use KMS.
+KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+
+#: The AWS managed key S3 uses when a KMS rule names no key.
+DEFAULT_S3_KEY_ALIAS = "alias/aws/s3"
+
+
+class Status(enum.StrEnum):
+    """The outcome of one check on one bucket."""
+
+    PASS = "PASS"  # noqa: S105 - a status, not a password
+    """The bucket meets the check."""
+    FAIL = "FAIL"
+    """The bucket does not meet the check: a finding."""
+    ERROR = "ERROR"
+    """The check could not be evaluated (for example an API call was denied)."""
+    SKIP = "SKIP"
+    """The check does not apply (for example no KMS key is in use)."""
+    INFO = "INFO"
+    """Informational: reported, never a failure."""
+
+
+class Severity(enum.StrEnum):
+    """How much a failing check matters; ordered from ``INFORMATIONAL`` to ``CRITICAL``."""
+
+    INFORMATIONAL = "informational"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for informational up to 4 for critical."""
+        return _SEVERITY_ORDER.index(self)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+
+_SEVERITY_ORDER = tuple(Severity)
+
+
+@dataclass(frozen=True)
+class CollectionError:
+    """Why a snapshot field could not be collected.
+
+    ``operation`` is the API operation (``GetBucketPolicy``), ``code`` the error
+    code (``AccessDenied``, ``Throttling``, ``EndpointConnectionError``).
+    """
+
+    operation: str
+    code: str
+    message: str = ""
+
+    def __str__(self) -> str:
+        detail = f": {self.message}" if self.message and self.message != self.code else ""
+        return f"{self.operation} failed with {self.code}{detail}"
+
+
+class Unavailable(Exception):  # noqa: N818 - a signal inside the audit, not an error class
+    """Raised by :meth:`Collected.get` when the field failed to collect.
+
+    The check runner turns it into an ``ERROR`` result; it never leaves the audit.
+    """
+
+    def __init__(self, error: CollectionError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Collected(Generic[T]):
+    """A collected value, or the error that prevented collecting it."""
+
+    value: T | None = None
+    error: CollectionError | None = None
+
+    @classmethod
+    def ok(cls, value: T) -> Collected[T]:
+        """A successfully collected value (which may be ``None`` for "not configured")."""
+        return cls(value=value)
+
+    @classmethod
+    def failed(cls, error: CollectionError) -> Collected[T]:
+        """A field whose collection failed."""
+        return cls(error=error)
+
+    @property
+    def is_ok(self) -> bool:
+        """True when the value was collected."""
+        return self.error is None
+
+    def get(self) -> T:
+        """Return the value, or raise :class:`Unavailable` if collection failed."""
+        if self.error is not None:
+            raise Unavailable(self.error)
+        return self.value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class EncryptionRule:
+    """One default-encryption rule of a bucket.
+
+    ``algorithm`` is S3's value: ``AES256``, ``aws:kms`` or ``aws:kms:dsse``.
+    """
+
+    algorithm: str
+    kms_key_id: str | None = None
+    bucket_key_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class PublicAccessBlock:
+    """The four public access block flags (bucket or account level)."""
+
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+    @classmethod
+    def all_on(cls) -> PublicAccessBlock:
+        """All four flags set."""
+        return cls(True, True, True, True)
+
+    def missing(self) -> tuple[str, ...]:
+        """The names (S3 spelling) of the flags that are off."""
+        flags = {
+            "BlockPublicAcls": self.block_public_acls,
+            "IgnorePublicAcls": self.ignore_public_acls,
+            "BlockPublicPolicy": self.block_public_policy,
+            "RestrictPublicBuckets": self.restrict_public_buckets,
+        }
+        return tuple(name for name, on in flags.items() if not on)
+
+
+AccountPublicAccess = PublicAccessBlock
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ACL grant: ``grantee_type`` is ``CanonicalUser``, ``Group`` or
+    ``AmazonCustomerByEmail``; ``grantee`` the id, URI or e-mail address."""
+
+    grantee_type: str
+    grantee: str
+    permission: str
+
+
+@dataclass(frozen=True)
+class Versioning:
+    """Versioning state: ``status`` is ``Enabled``, ``Suspended`` or ``None`` (never
+    enabled); ``mfa_delete`` is ``Enabled``, ``Disabled`` or ``None`` (not reported)."""
+
+    status: str | None = None
+    mfa_delete: str | None = None
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Server access logging target."""
+
+    target_bucket: str
+    target_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class ObjectLockConfig:
+    """Object Lock: whether it is enabled and the default retention, if any."""
+
+    enabled: bool
+    mode: str | None = None
+    days: int | None = None
+    years: int | None = None
+
+
+@dataclass(frozen=True)
+class ObjectSample:
+    """What HeadObject (and, when needed, the first bytes) told about one object.
+
+    ``metadata_keys`` are the user-metadata names without the ``x-amz-meta-``
+    prefix, lower case. ``head`` holds up to the first 8 bytes of the body when
+    they were read (only for objects that are not server-side encrypted as
+    required), else ``None``.
+    """
+
+    key: str
+    sse: str | None = None
+    kms_key_id: str | None = None
+    metadata_keys: frozenset[str] = frozenset()
+    head: bytes | None = None
+    error: CollectionError | None = None
+
+
+@dataclass(frozen=True)
+class KeySnapshot:
+    """The metadata of one KMS key a bucket uses.
+
+    ``manager`` is ``CUSTOMER`` or ``AWS``; ``state`` KMS's ``KeyState``
+    (``Enabled``, ``Disabled``, ``PendingDeletion``, ...). ``rotation_enabled`` and
+    ``policy`` (the key policy JSON text) are collected separately and may fail on
+    their own.
+    """
+
+    key_id: str
+    arn: str
+    manager: str
+    state: str
+    deletion_date: datetime | None = None
+    key_spec: str = "SYMMETRIC_DEFAULT"
+    origin: str = "AWS_KMS"
+    aliases: tuple[str, ...] = ()
+    rotation_enabled: Collected[bool] = field(default_factory=lambda: Collected.ok(False))
+    policy: Collected[str | None] = field(default_factory=lambda: Collected.ok(None))
+
+    @property
+    def customer_managed(self) -> bool:
+        """True for a customer managed key."""
+        return self.manager == "CUSTOMER"
+
+    def matches(self, reference: str) -> bool:
+        """True if ``reference`` (key id, key ARN, alias name or alias ARN) names this key."""
+        if reference in (self.key_id, self.arn):
+            return True
+        for alias in self.aliases:
+            if reference == alias or (reference.startswith("arn:") and reference.endswith(alias)):
+                return True
+        return False
+
+
+def _ok_none() -> Collected[Any]:
+    return Collected.ok(None)
+
+
+@dataclass(frozen=True)
+class BucketSnapshot:
+    """Everything the checks need to know about one bucket, as collected.
+
+    ``keys`` maps each KMS key reference that appears in the bucket's default
+    encryption rules (as written there) to that key's metadata.
+    ``objects`` is ``None`` when object sampling was not requested.
+    """
+
+    name: str
+    region: Collected[str] = field(default_factory=lambda: Collected.ok("us-east-1"))
+    partition: str = "aws"
+    account_id: str | None = None
+    encryption: Collected[tuple[EncryptionRule, ...]] = field(
+        default_factory=lambda: Collected.ok(())
+    )
+    policy: Collected[str | None] = field(default_factory=_ok_none)
+    public_access_block: Collected[PublicAccessBlock | None] = field(default_factory=_ok_none)
+    account_public_access_block: Collected[PublicAccessBlock | None] = field(
+        default_factory=_ok_none
+    )
+    acl: Collected[tuple[Grant, ...]] = field(default_factory=lambda: Collected.ok(()))
+    ownership: Collected[str | None] = field(default_factory=_ok_none)
+    versioning: Collected[Versioning] = field(default_factory=lambda: Collected.ok(Versioning()))
+    logging: Collected[LoggingConfig | None] = field(default_factory=_ok_none)
+    object_lock: Collected[ObjectLockConfig | None] = field(default_factory=_ok_none)
+    replication: Collected[tuple[str, ...] | None] = field(default_factory=_ok_none)
+    keys: Mapping[str, Collected[KeySnapshot]] = field(default_factory=dict)
+    objects: Collected[tuple[ObjectSample, ...]] | None = None
+    api_calls: int = 0
+
+    @property
+    def arn(self) -> str:
+        """The bucket's ARN (S3 bucket ARNs carry neither region nor account)."""
+        return f"arn:{self.partition}:s3:::{self.name}"
+
+    @property
+    def objects_arn(self) -> str:
+        """The ARN pattern of every object in the bucket."""
+        return f"{self.arn}/*"
+
+    def parsed_policy(self) -> Policy | None:
+        """The bucket policy, parsed; ``None`` when the bucket has none.
+
+        Raises:
+            Unavailable: the policy could not be collected.
+            ConfigurationError: the policy is malformed.
+        """
+        text = self.policy.get()
+        return parse_policy(text) if text else None
+
+    def kms_key_references(self) -> tuple[str, ...]:
+        """The KMS keys named by the default encryption rules, as written there.
+
+        A KMS rule without a key id uses the AWS managed key ``alias/aws/s3``.
+
+        Raises:
+            Unavailable: the encryption configuration could not be collected.
+        """
+        refs: list[str] = []
+        for rule in self.encryption.get():
+            if rule.algorithm in KMS_ALGORITHMS:
+                ref = rule.kms_key_id or DEFAULT_S3_KEY_ALIAS
+                if ref not in refs:
+                    refs.append(ref)
+        return tuple(refs)
+
+    def key(self, reference: str) -> KeySnapshot:
+        """The metadata of the key ``reference`` names.
+
+        Raises:
+            Unavailable: the key's metadata could not be collected (or never was).
+        """
+        collected = self.keys.get(reference)
+        if collected is None:
+            raise Unavailable(CollectionError("DescribeKey", "NotCollected", reference))
+        return collected.get()
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    """The stable description of a check.
+
+    ``id`` never changes once published (``S3.TLS.1``); ``references`` are URLs.
+    """
+
+    id: str
+    title: str
+    severity: Severity
+    rationale: str
+    remediation: str
+    references: tuple[str, ...] = ()
+
+    @property
+    def concern(self) -> str:
+        """The id without its number: ``S3.TLS`` for ``S3.TLS.1``, ``KMS`` for ``KMS.2``."""
+        return self.id.rsplit(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns: a status, a one-line message and details.
+
+    ``details`` holds JSON-compatible values (str, int, bool, lists, dicts).
+    """
+
+    status: Status
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An accepted finding: ``check_id`` on buckets matching ``bucket`` (a glob).
+
+    ``expires`` is the last day the suppression applies; ``None`` never expires.
+    """
+
+    check_id: str
+    bucket: str
+    reason: str
+    expires: date | None = None
+
+    def matches(self, check_id: str, bucket: str) -> bool:
+        """True if this suppression names ``check_id`` and ``bucket`` matches its glob."""
+        return check_id == self.check_id and fnmatch.fnmatchcase(bucket, self.bucket)
+
+    def expired(self, today: date) -> bool:
+        """True once ``today`` is past ``expires``."""
+        return self.expires is not None and today > self.expires
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check's outcome on one bucket, with the suppression that accepted it, if any."""
+
+    check: CheckMeta
+    bucket: str
+    status: Status
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    region: str | None = None
+    arn: str = ""
+    suppressed_by: Suppression | None = None
+
+    @property
+    def check_id(self) -> str:
+        """The check's stable id."""
+        return self.check.id
+
+    @property
+    def severity(self) -> Severity:
+        """The check's severity."""
+        return self.check.severity
+
+    @property
+    def suppressed(self) -> bool:
+        """True if an active suppression accepted this result."""
+        return self.suppressed_by is not None

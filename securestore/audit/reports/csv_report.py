@@ -1,0 +1,49 @@
+"""CSV: one row per result, with a header row."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from securestore.audit.runner import AuditReport
+
+__all__ = ["COLUMNS", "CsvReport"]
+
+COLUMNS = (
+    "bucket",
+    "check_id",
+    "severity",
+    "status",
+    "suppressed",
+    "title",
+    "message",
+    "region",
+    "arn",
+    "suppression_reason",
+)
+
+
+class CsvReport:
+    """RFC 4180 CSV with ``\\n`` line ends."""
+
+    def render(self, report: AuditReport) -> str:
+        """The report as CSV text."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for r in report.results:
+            writer.writerow(
+                [
+                    r.bucket,
+                    r.check_id,
+                    r.severity.value,
+                    r.status.value,
+                    "true" if r.suppressed else "false",
+                    r.check.title,
+                    r.message,
+                    r.region or "",
+                    r.arn,
+                    r.suppressed_by.reason if r.suppressed_by else "",
+                ]
+            )
+        return out.getvalue()

@@ -1,0 +1,109 @@
+"""GitHub-flavoured Markdown for pull-request comments."""
+
+from __future__ import annotations
+
+from securestore.audit.model import Result, Status
+from securestore.audit.reports.json_report import timestamp
+from securestore.audit.runner import AuditReport
+
+__all__ = ["MarkdownReport"]
+
+# GitHub emoji short codes: ASCII in the source, icons in a rendered comment.
+_ICON = {
+    Status.PASS: ":white_check_mark:",
+    Status.FAIL: ":x:",
+    Status.ERROR: ":warning:",
+    Status.SKIP: ":heavy_minus_sign:",
+    Status.INFO: ":information_source:",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _order(r: Result) -> tuple[int, str, str]:
+    return (-r.severity.rank, r.bucket, r.check_id)
+
+
+class MarkdownReport:
+    """A summary, the open findings by severity, suppressions, the framework view,
+    and every result in a collapsed section."""
+
+    def render(self, report: AuditReport) -> str:
+        """The report as Markdown."""
+        c = report.counts()
+        lines = [
+            "## securestore audit",
+            "",
+            f"{len(report.buckets)} bucket(s), {len(report.checks)} check(s), "
+            f"generated {timestamp(report)}: **{c['FAIL']} failed**, {c['ERROR']} error(s), "
+            f"{c['PASS']} passed, {c['SUPPRESSED']} suppressed, {c['SKIP']} skipped, "
+            f"{c['INFO']} informational.",
+            "",
+        ]
+        for error in report.errors:
+            lines.append(f"> **Audit error:** {_cell(error)}")
+            lines.append("")
+        findings = sorted(report.findings(), key=_order)
+        if findings:
+            lines += [
+                "### Findings",
+                "",
+                "| Severity | Bucket | Check | Status | Message |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            lines += [
+                f"| {r.severity.value} | `{r.bucket}` | {r.check_id} {_cell(r.check.title)} | "
+                f"{_ICON[r.status]} {r.status.value} | {_cell(r.message)} |"
+                for r in findings
+            ]
+            lines.append("")
+        else:
+            lines += ["No open findings.", ""]
+        if report.suppressions:
+            lines += [
+                "### Suppressions",
+                "",
+                "| Check | Bucket | State | Matched | Expires | Reason |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for s in report.suppressions:
+                sup = s.suppression
+                expires = sup.expires.isoformat() if sup.expires else "never"
+                lines.append(
+                    f"| {sup.check_id} | `{_cell(sup.bucket)}` | {s.state.value} | "
+                    f"{s.matched} | {expires} | {_cell(sup.reason)} |"
+                )
+            lines.append("")
+        if report.framework is not None:
+            fw = report.framework
+            lines += [
+                f"### {fw.name} {fw.version}",
+                "",
+                "| Requirement | Status | Passed | Failed | Errors | Checks |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for req in report.requirement_summaries():
+                lines.append(
+                    f"| {req.requirement.id} {_cell(req.requirement.title)} | "
+                    f"{_ICON[req.status]} {req.status.value} | {req.passed} | {req.failed} | "
+                    f"{req.errors} | {', '.join(req.requirement.checks)} |"
+                )
+            lines.append("")
+        lines += [
+            "<details><summary>All results</summary>",
+            "",
+            "| Bucket | Check | Severity | Status | Message |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in report.results:
+            status = f"{_ICON[r.status]} {r.status.value}"
+            if r.suppressed:
+                status += " (suppressed)"
+            lines.append(
+                f"| `{r.bucket}` | {r.check_id} | {r.severity.value} | {status} | "
+                f"{_cell(r.message)} |"
+            )
+        lines += ["", "</details>", ""]
+        return "\n".join(lines)

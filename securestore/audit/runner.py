@@ -1,0 +1,143 @@
+"""Running checks over snapshots, the resulting :class:`AuditReport`, and exit codes.
+
+Everything here is pure: snapshots in, a report out. Time is injected
+(``now``) so reports are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from securestore.audit.compliance import Framework, RequirementSummary, summarise
+from securestore.audit.model import BucketSnapshot, CheckMeta, Result, Severity, Status, Suppression
+from securestore.audit.options import AuditOptions
+from securestore.audit.registry import Registry
+from securestore.audit.suppress import SuppressionStatus, apply_suppressions
+
+__all__ = [
+    "EXIT_AUDIT_FAILED",
+    "EXIT_FINDINGS",
+    "EXIT_OK",
+    "AuditReport",
+    "exit_status",
+    "run_checks",
+]
+
+#: Nothing at or above the threshold failed.
+EXIT_OK = 0
+#: At least one unsuppressed FAIL or ERROR at or above the threshold.
+EXIT_FINDINGS = 1
+#: The audit itself could not run (for example the bucket list could not be read).
+EXIT_AUDIT_FAILED = 4
+
+TOOL_NAME = "securestore"
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The outcome of an audit: every result plus what is needed to render it.
+
+    ``checks`` are the checks that ran (SARIF rules come from them);
+    ``errors`` are audit-level problems (not per-check); ``api_calls`` counts
+    the AWS calls made per bucket (``""`` for account-level calls).
+    """
+
+    results: tuple[Result, ...]
+    checks: tuple[CheckMeta, ...]
+    buckets: tuple[str, ...]
+    generated_at: datetime
+    options: AuditOptions = field(default_factory=AuditOptions)
+    suppressions: tuple[SuppressionStatus, ...] = ()
+    framework: Framework | None = None
+    errors: tuple[str, ...] = ()
+    api_calls: Mapping[str, int] = field(default_factory=dict)
+    tool_version: str = "0.1.0"
+
+    def counts(self) -> dict[str, int]:
+        """Results per status (``PASS``...), plus ``SUPPRESSED`` for accepted ones.
+
+        Suppressed results are counted only under ``SUPPRESSED``.
+        """
+        counter: Counter[str] = Counter()
+        for r in self.results:
+            counter["SUPPRESSED" if r.suppressed else r.status.value] += 1
+        return {k: counter.get(k, 0) for k in [*(s.value for s in Status), "SUPPRESSED"]}
+
+    def findings(self, threshold: Severity = Severity.INFORMATIONAL) -> tuple[Result, ...]:
+        """Unsuppressed FAIL and ERROR results at or above ``threshold``."""
+        return tuple(
+            r
+            for r in self.results
+            if r.status in (Status.FAIL, Status.ERROR)
+            and not r.suppressed
+            and r.severity >= threshold
+        )
+
+    def requirement_summaries(self) -> tuple[RequirementSummary, ...]:
+        """Results grouped by the framework's requirements (empty without a framework)."""
+        if self.framework is None:
+            return ()
+        return summarise(self.framework, self.results)
+
+    @property
+    def total_api_calls(self) -> int:
+        """All AWS calls the collection made."""
+        return sum(self.api_calls.values())
+
+
+def run_checks(
+    snapshots: Iterable[BucketSnapshot],
+    *,
+    registry: Registry,
+    options: AuditOptions | None = None,
+    suppressions: Sequence[Suppression] = (),
+    framework: Framework | None = None,
+    errors: Sequence[str] = (),
+    account_api_calls: int = 0,
+    now: datetime | None = None,
+    tool_version: str = "0.1.0",
+) -> AuditReport:
+    """Run every check of ``registry`` on every snapshot and build the report.
+
+    With a ``framework`` only the checks it maps are run, so the report answers
+    exactly that framework. Results are ordered by bucket, then check id order
+    of the registry.
+    """
+    opts = options or AuditOptions()
+    when = now or datetime.now(UTC)
+    checks = [c for c in registry if framework is None or c.id in framework.check_ids]
+    snaps = sorted(snapshots, key=lambda s: s.name)
+    raw = [c.run(s, opts) for s in snaps for c in checks]
+    results, states = apply_suppressions(raw, suppressions, today=when.date())
+    calls = {s.name: s.api_calls for s in snaps}
+    if account_api_calls:
+        calls[""] = account_api_calls
+    return AuditReport(
+        results=results,
+        checks=tuple(c.meta for c in checks),
+        buckets=tuple(s.name for s in snaps),
+        generated_at=when,
+        options=opts,
+        suppressions=states,
+        framework=framework,
+        errors=tuple(errors),
+        api_calls=calls,
+        tool_version=tool_version,
+    )
+
+
+def exit_status(report: AuditReport, fail_on: Severity = Severity.LOW) -> int:
+    """The process exit code for CI.
+
+    ``4`` when the audit could not run (audit-level errors such as an unreadable
+    bucket list or a bucket that does not exist),
+    ``1`` when an unsuppressed FAIL or ERROR at or above ``fail_on`` remains,
+    else ``0``. An ERROR counts as a finding: a check that could not run is not
+    a pass.
+    """
+    if report.errors:
+        return EXIT_AUDIT_FAILED
+    return EXIT_FINDINGS if report.findings(fail_on) else EXIT_OK

@@ -1,0 +1,94 @@
+"""Snapshot builders and canonical policies for the audit tests (plain data, no AWS)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from securestore.audit import (
+    BucketSnapshot,
+    Collected,
+    CollectionError,
+    EncryptionRule,
+    KeySnapshot,
+    LoggingConfig,
+    ObjectLockConfig,
+    PublicAccessBlock,
+    Versioning,
+)
+
+BUCKET = "example-bucket"
+ARN = f"arn:aws:s3:::{BUCKET}"
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+TLS_STATEMENT: dict[str, Any] = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": [ARN, f"{ARN}/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    """A policy document's JSON text with ``statements``."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def denied(code: str = "AccessDenied", operation: str = "GetBucketPolicy") -> Collected[Any]:
+    """A field whose collection failed."""
+    return Collected.failed(CollectionError(operation, code, "Access Denied"))
+
+
+def customer_key(**changes: Any) -> KeySnapshot:
+    """A healthy customer managed key."""
+    key = KeySnapshot(
+        key_id=KEY_ID,
+        arn=KEY_ARN,
+        manager="CUSTOMER",
+        state="Enabled",
+        aliases=("alias/data",),
+        rotation_enabled=Collected.ok(True),
+        policy=Collected.ok(json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "kms:*", "Resource": "*"}]})),
+    )
+    return replace(key, **changes)
+
+
+def compliant(**changes: Any) -> BucketSnapshot:
+    """A bucket that passes every built-in check (with SSE-KMS)."""
+    snap = BucketSnapshot(
+        name=BUCKET,
+        region=Collected.ok("eu-west-1"),
+        account_id="111122223333",
+        encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True),)),
+        policy=Collected.ok(policy(TLS_STATEMENT, {
+            "Sid": "DenyOldTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [ARN, f"{ARN}/*"],
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+        }, {
+            "Sid": "OnlyFromVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [ARN, f"{ARN}/*"],
+            "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}},
+        })),
+        public_access_block=Collected.ok(PublicAccessBlock.all_on()),
+        account_public_access_block=Collected.ok(PublicAccessBlock.all_on()),
+        acl=Collected.ok(()),
+        ownership=Collected.ok("BucketOwnerEnforced"),
+        versioning=Collected.ok(Versioning("Enabled", "Enabled")),
+        logging=Collected.ok(None),
+        object_lock=Collected.ok(None),
+        replication=Collected.ok(None),
+        keys={KEY_ARN: Collected.ok(customer_key())},
+    )
+    snap = replace(
+        snap,
+        logging=Collected.ok(LoggingConfig("example-logs", "example-bucket/")),
+        object_lock=Collected.ok(ObjectLockConfig(True, "GOVERNANCE", days=30)),
+        replication=Collected.ok(("arn:aws:s3:::example-replica",)),
+    )
+    return replace(snap, **changes)
