@@ -1,0 +1,194 @@
+"""Client-side encryption through the CLI: keygen, put/get with each key kind, inspect, ranges."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from securestore_cli.main import main_group
+
+from tests.conftest import Endpoint
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(tls_endpoint: Endpoint) -> Run:
+    def invoke(*args: str, input: bytes | None = None) -> Result:
+        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env), input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def keys(run: Run, tmp_path: Path) -> dict[str, Path]:
+    aes = tmp_path / "k.aes"
+    assert run("keygen", "--aes", str(aes)).exit_code == 0
+    result = run("keygen", "--rsa", str(tmp_path / "rsa"))
+    assert result.exit_code == 0, result.stderr
+    return {"aes": aes, "rsa": tmp_path / "rsa.pem", "rsa_pub": tmp_path / "rsa.pub.pem"}
+
+
+def first_error(result: Result) -> str:
+    return next(line for line in result.stderr.splitlines() if line.startswith("error:"))
+
+
+def test_keygen_creates_private_files_and_never_overwrites(run: Run, keys: dict[str, Path]) -> None:
+    assert stat.S_IMODE(keys["aes"].stat().st_mode) == 0o600
+    assert stat.S_IMODE(keys["rsa"].stat().st_mode) == 0o600
+    before = keys["aes"].read_bytes()
+    again = run("keygen", "--aes", str(keys["aes"]))
+    assert again.exit_code == 2
+    assert "already exists" in first_error(again)
+    assert keys["aes"].read_bytes() == before
+    neither = run("keygen")
+    assert neither.exit_code == 2
+    assert first_error(neither) == "error: give exactly one of --aes FILE or --rsa PREFIX"
+
+
+def test_aes_round_trip_range_and_inspect(run: Run, bucket: str, keys: dict[str, Path]) -> None:
+    data = os.urandom(700_000)
+    url = f"s3://{bucket}/secret.bin"
+    put = run("put", "-", url, "--key-file", str(keys["aes"]), "--context", "team=a", input=data)
+    assert put.exit_code == 0, put.stderr
+    assert "client-side" in put.stderr
+    got = run("get", url, "--key-file", str(keys["aes"]))
+    assert got.exit_code == 0, got.stderr
+    assert got.stdout_bytes == data
+    part = run("get", url, "--key-file", str(keys["aes"]), "--range", "262140-262150")
+    assert part.stdout_bytes == data[262140:262151]
+    tail = run("get", url, "--key-file", str(keys["aes"]), "--range", "699990-")
+    assert tail.stdout_bytes == data[699990:]
+    header = json.loads(run("inspect", url, "--json").stdout)
+    assert header["suite"].startswith("0x0478")
+    assert header["encryption_context"] == {
+        "securestore:bucket": bucket,
+        "securestore:key": "secret.bin",
+        "team": "a",
+    }
+    assert header["encrypted_data_keys"] == ["securestore default"]
+    # Raw bytes in S3 are not the plaintext.
+    raw = run("get", url, "--require", "s3")
+    assert raw.exit_code != 0 or data not in raw.stdout_bytes
+
+
+def test_rsa_public_key_encrypts_private_key_decrypts(
+    run: Run, bucket: str, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
+    url = f"s3://{bucket}/rsa.bin"
+    assert run("put", str(src), url, "--rsa-public-key", str(keys["rsa_pub"])).exit_code == 0
+    out = tmp_path / "out"
+    result = run("get", url, str(out), "--rsa-private-key", str(keys["rsa"]))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == src.read_bytes()
+
+
+def test_kms_keyring_and_account_discovery(run: Run, bucket: str, kms_key: str) -> None:
+    data = b"kms wrapped" * 1000
+    url = f"s3://{bucket}/kms.bin"
+    put = run("put", "-", url, "--client-side", "--kms-key-id", kms_key, "--sse", "s3", input=data)
+    assert put.exit_code == 0, put.stderr
+    head = json.loads(run("head", url, "--json").stdout)
+    assert head["encryption"]["mode"] == "sse-s3"
+    assert head["encryption"]["client_side"]["securestore-format"] == "aws-esdk-v2"
+    assert run("get", url).stdout_bytes == data  # discovery in the caller's account
+    assert run("get", url, "--kms-key-id", kms_key).stdout_bytes == data
+    required = run("get", url, "--require", "client-side")
+    assert required.exit_code == 0 and required.stdout_bytes == data
+
+
+def test_wrong_key_is_a_keyring_error_and_writes_nothing(
+    run: Run, bucket: str, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    url = f"s3://{bucket}/x"
+    assert run("put", "-", url, "--key-file", str(keys["aes"]), input=b"data").exit_code == 0
+    other = tmp_path / "other.aes"
+    assert run("keygen", "--aes", str(other)).exit_code == 0
+    dest = tmp_path / "dest"
+    result = run("get", url, str(dest), "--key-file", str(other))
+    assert result.exit_code == 4
+    assert "the message was encrypted for: securestore default" in first_error(result)
+    assert not dest.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dest")]
+    key_bytes = keys["aes"].read_text().strip()
+    assert key_bytes not in result.stderr + result.stdout
+
+
+def test_context_mismatch_and_relocation(
+    run: Run, bucket: str, keys: dict[str, Path], connection
+) -> None:
+    url = f"s3://{bucket}/ctx"
+    aes = str(keys["aes"])
+    assert run("put", "-", url, "--key-file", aes, "--context", "team=a", input=b"v").exit_code == 0
+    wrong = run("get", url, "--key-file", aes, "--context", "team=b")
+    assert wrong.exit_code == 3
+    assert wrong.stdout_bytes == b""
+    assert run("get", url, "--key-file", aes, "--context", "team=a").stdout_bytes == b"v"
+    connection.client("s3").copy_object(
+        Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "ctx"}
+    )
+    moved = run("get", f"s3://{bucket}/copy", "--key-file", aes)
+    assert moved.exit_code == 3
+    assert first_error(moved).startswith(f"error: the object was encrypted for s3://{bucket}/ctx")
+    relocated = run("get", f"s3://{bucket}/copy", "--key-file", aes, "--relocated")
+    assert relocated.exit_code == 0 and relocated.stdout_bytes == b"v"
+
+
+def test_tampered_object_is_refused_without_output(
+    run: Run, bucket: str, keys: dict[str, Path], connection, tmp_path: Path
+) -> None:
+    url = f"s3://{bucket}/t"
+    aes = str(keys["aes"])
+    assert run("put", "-", url, "--key-file", aes, input=os.urandom(10_000)).exit_code == 0
+    s3 = connection.client("s3")
+    body = bytearray(s3.get_object(Bucket=bucket, Key="t")["Body"].read())
+    body[-40] ^= 1
+    s3.put_object(
+        Bucket=bucket, Key="t", Body=bytes(body), Metadata={"securestore-format": "aws-esdk-v2"}
+    )
+    to_stdout = run("get", url, "--key-file", aes)
+    assert to_stdout.exit_code == 3
+    assert to_stdout.stdout_bytes == b""
+    dest = tmp_path / "out"
+    to_file = run("get", url, str(dest), "--key-file", aes)
+    assert to_file.exit_code == 3
+    assert first_error(to_file).startswith("error: authentication failed")
+    assert list(tmp_path.iterdir()) == [] or not dest.exists()
+
+
+def test_group_readable_key_file_is_refused(run: Run, keys: dict[str, Path], bucket: str) -> None:
+    keys["aes"].chmod(0o644)
+    result = run("put", "-", f"s3://{bucket}/k", "--key-file", str(keys["aes"]), input=b"x")
+    assert result.exit_code == 2
+    assert "accessible by group or others" in first_error(result)
+    assert run("ls", f"s3://{bucket}").stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--range", "5-1"], "error: invalid range '5-1'"),
+        (["--range", "abc"], "error: invalid range 'abc'"),
+        (["--range", "-5"], "error: invalid range '-5'"),
+    ],
+)
+def test_bad_ranges(run: Run, bucket: str, args: list[str], error: str) -> None:
+    result = run("get", f"s3://{bucket}/any", *args)
+    assert result.exit_code == 2
+    assert first_error(result).startswith(error)
+
+
+def test_plain_object_read_as_client_side_is_refused(run: Run, bucket: str) -> None:
+    url = f"s3://{bucket}/plain"
+    assert run("put", "-", url, input=b"not encrypted client-side").exit_code == 0
+    result = run("get", url, "--require", "client-side", "--kms-key-id", "alias/none")
+    assert result.exit_code == 3
+    assert "does not look client-side encrypted" in first_error(result)
+    assert result.stdout_bytes == b""
