@@ -169,9 +169,9 @@ def test_require_refuses_other_mode_and_leaves_no_file(run, bucket: str, tmp_pat
         (["get"], 2, "error: Missing argument"),
         (["frobnicate"], 2, "error: No such command 'frobnicate'"),
         (
-            ["get", "s3://bucket-x/key", "--kms-key-id", "k"],
+            ["put", "-", "s3://bucket-x/key", "--kms-key-id", "a", "--kms-key-id", "b"],
             2,
-            "error: --kms-key-id on get needs --require kms or dsse-kms",
+            "error: several --kms-key-id need --client-side",
         ),
     ],
 )
