@@ -1,10 +1,13 @@
 """securestore: encrypted object storage on Amazon S3 and S3-compatible stores.
 
 The facade is :class:`SecureStore`; encryption modes are :class:`SseS3`,
-:class:`SseKms` and :class:`DsseKms`; every connection is TLS-only
+:class:`SseKms`, :class:`DsseKms` and :class:`ClientSide` (AWS Encryption SDK
+messages, with keyrings :class:`AwsKmsKeyring`, :class:`RawAesKeyring`,
+:class:`RawRsaKeyring`, :class:`MultiKeyring`); every connection is TLS-only
 (:class:`Connection`); errors derive from :class:`SecureStoreError`.
 """
 
+from securestore.clientside import ClientSide, ClientSideReader
 from securestore.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -24,7 +27,17 @@ from securestore.errors import (
     TransferError,
     TransportSecurityError,
 )
+from securestore.keyrings import (
+    AwsKmsDiscoveryKeyring,
+    AwsKmsKeyring,
+    DiscoveryFilter,
+    Keyring,
+    MultiKeyring,
+    RawAesKeyring,
+    RawRsaKeyring,
+)
 from securestore.location import S3Url
+from securestore.message import DecryptPolicy, HeaderLimits
 from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
 from securestore.reader import ObjectReader
 from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
@@ -36,16 +49,25 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
+    "AwsKmsDiscoveryKeyring",
+    "AwsKmsKeyring",
+    "ClientSide",
+    "ClientSideReader",
     "ConfigurationError",
     "Connection",
+    "DecryptPolicy",
+    "DiscoveryFilter",
     "DsseKms",
     "EncryptionMode",
     "FormatError",
+    "HeaderLimits",
     "IntegrityError",
     "InvalidLocationError",
     "KeyUnavailableError",
+    "Keyring",
     "KeyringError",
     "LocalFileError",
+    "MultiKeyring",
     "NoMatchingKeyError",
     "NotFoundError",
     "ObjectInfo",
@@ -53,6 +75,8 @@ __all__ = [
     "ObjectSummary",
     "PolicyError",
     "PreconditionFailedError",
+    "RawAesKeyring",
+    "RawRsaKeyring",
     "S3Url",
     "SecureStore",
     "SecureStoreError",
