@@ -18,8 +18,8 @@ from securestore.errors import ConfigurationError, FormatError
 from securestore.message import (
     DEFAULT_FRAME_LENGTH,
     DecryptingReader,
-    DecryptPolicy,
     Decryptor,
+    DecryptPolicy,
     Encryptor,
     Header,
     HeaderLimits,

@@ -14,15 +14,15 @@ with ``raise ... from`` so the original stays available as ``__cause__``.
     ├── StorageError                S3 refused or failed a request
     │   ├── NotFoundError           no such bucket, key or upload
     │   ├── AccessDeniedError       credentials lack permission
-    │   └── PreconditionFailedError a conditional write lost a race
+    │   ├── PreconditionFailedError the object changed while being read
+    │   └── TransferError           a transfer gave up after its retries
     ├── KeyringError                data key could not be wrapped or unwrapped
     │   ├── NoMatchingKeyError      no keyring could decrypt any stored data key
     │   └── KeyUnavailableError     the key service failed or refused the key
     ├── IntegrityError              the stored bytes are not what was written
     │   ├── FormatError             malformed message (safe to detail)
     │   └── AuthenticationError     authentication failed (one fixed message)
-    ├── PolicyError                 object stored with a mode other than demanded
-    └── TransferError               a transfer could not complete (after retries)
+    └── PolicyError                 object stored with a mode other than demanded
 
 Messages name the bucket and key where known and never contain key material,
 plaintext or credentials.
@@ -192,5 +192,5 @@ class PolicyError(SecureStoreError):
     """An object is stored, or was reported stored, with a mode other than demanded."""
 
 
-class TransferError(SecureStoreError):
-    """A transfer could not complete; partial state was cleaned up."""
+class TransferError(StorageError):
+    """A transfer gave up after its retries; partial state was cleaned up."""

@@ -16,7 +16,7 @@ from typing import Any
 import botocore.exceptions
 import urllib3.exceptions
 
-from securestore.errors import SecureStoreError, StorageError
+from securestore.errors import SecureStoreError, TransferError
 from securestore.transport import translate_error
 
 __all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader"]
@@ -140,7 +140,7 @@ class ObjectReader(io.RawIOBase):
                 self._drop_body()
                 attempts += 1
                 if attempts > self._retries:
-                    raise StorageError(
+                    raise TransferError(
                         f"reading failed after {attempts} attempts: {type(exc).__name__}",
                         bucket=self._bucket,
                         key=self._key,

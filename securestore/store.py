@@ -45,6 +45,7 @@ from securestore.errors import (
     PolicyError,
     SecureStoreError,
     StorageError,
+    TransferError,
 )
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import (
@@ -580,7 +581,7 @@ class SecureStore:
                 except RETRYABLE_STREAM_ERRORS as exc:
                     attempts += 1
                     if attempts > self.transfer.read_retries:
-                        raise StorageError(
+                        raise TransferError(
                             f"read failed after {attempts} attempts: {type(exc).__name__}",
                             bucket=self.bucket,
                             key=key,
@@ -741,8 +742,6 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
         """
         with self.open(key, require=require, context=context, relocated=relocated) as reader:
-            if isinstance(reader, ClientSideReader):
-                return reader.read_range(0, reader.size)
             return reader.read_range(0, reader.size)
 
     def inspect(self, key: str) -> Header:
@@ -830,7 +829,7 @@ class SecureStore:
                 except RETRYABLE_STREAM_ERRORS as exc:
                     attempts += 1
                     if attempts > self.transfer.read_retries:
-                        raise StorageError(
+                        raise TransferError(
                             f"download failed after {attempts} attempts: {type(exc).__name__}",
                             bucket=self.bucket,
                             key=key,

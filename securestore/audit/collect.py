@@ -147,20 +147,31 @@ class Collector:
             raise translate_error(exc, action="ListBuckets") from exc
         return sorted(names)
 
-    def collect(self, buckets: Sequence[str] | None = None) -> Collection:
+    def collect(
+        self, buckets: Sequence[str] | None = None, *, account_level: bool = True
+    ) -> Collection:
         """Snapshot ``buckets`` (all listable buckets when None).
 
         A bucket that does not exist becomes an audit-level error; any other
-        failure is recorded per field.
+        failure is recorded per field. With ``account_level=False`` the
+        account's public access block is not read (``securestore harden`` needs
+        only the bucket) and the field records ``NotCollected``.
         """
         errors: list[str] = []
         names = list(buckets) if buckets is not None else self.list_buckets()
-        account_pab = self._account_public_access_block()
+        account_pab: Collected[PublicAccessBlock | None] = (
+            self._account_public_access_block()
+            if account_level
+            else Collected.failed(
+                CollectionError("GetPublicAccessBlock", "NotCollected", "not requested")
+            )
+        )
         total = len(names)
         done = 0
         snapshots: list[BucketSnapshot] = []
-        with ThreadPoolExecutor(max_workers=self._max_workers,
-                                thread_name_prefix="securestore-audit") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self._max_workers, thread_name_prefix="securestore-audit"
+        ) as pool:
             futures = {pool.submit(self._snapshot, name, account_pab): name for name in names}
             for future, name in futures.items():
                 snapshot = future.result()
@@ -200,8 +211,12 @@ class Collector:
             return Collected.failed(ident.error)  # type: ignore[arg-type]
         account = ident.get()["Account"]
         control = self._clients.client("s3control", region_name=self._region)
-        got = self._call(self._account, "GetPublicAccessBlock", control.get_public_access_block,
-                         AccountId=account)
+        got = self._call(
+            self._account,
+            "GetPublicAccessBlock",
+            control.get_public_access_block,
+            AccountId=account,
+        )
         return _map(got, lambda r: _pab(r["PublicAccessBlockConfiguration"]))
 
     # -- buckets ------------------------------------------------------------------------------
@@ -211,8 +226,9 @@ class Collector:
     ) -> BucketSnapshot | None:
         counter = _Counter()
         default = self._clients.client("s3", region_name=self._region)
-        location = self._call(counter, "GetBucketLocation", default.get_bucket_location,
-                              Bucket=name)
+        location = self._call(
+            counter, "GetBucketLocation", default.get_bucket_location, Bucket=name
+        )
         if location.error is not None and location.error.code == "NoSuchBucket":
             return None
         region = _map(location, lambda r: _region(r.get("LocationConstraint")))
@@ -221,22 +237,24 @@ class Collector:
         def call(op: str, method: Callable[..., Any], **kwargs: Any) -> Collected[Any]:
             return self._call(counter, op, method, Bucket=name, **kwargs)
 
-        encryption = _map(call("GetBucketEncryption", s3.get_bucket_encryption), _rules,
-                          absent=())
+        encryption = _map(call("GetBucketEncryption", s3.get_bucket_encryption), _rules, absent=())
         policy = _map(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
         pab: Collected[PublicAccessBlock | None] = _map(
             call("GetPublicAccessBlock", s3.get_public_access_block),
             lambda r: _pab(r["PublicAccessBlockConfiguration"]),
         )
         acl = _map(call("GetBucketAcl", s3.get_bucket_acl), _grants)
-        ownership = _map(call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls),
-                         lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"])
-        versioning = _map(call("GetBucketVersioning", s3.get_bucket_versioning),
-                          lambda r: Versioning(r.get("Status"), r.get("MFADelete")))
+        ownership = _map(
+            call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls),
+            lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+        )
+        versioning = _map(
+            call("GetBucketVersioning", s3.get_bucket_versioning),
+            lambda r: Versioning(r.get("Status"), r.get("MFADelete")),
+        )
         logging = _map(call("GetBucketLogging", s3.get_bucket_logging), _logging)
         lock = _map(call("GetObjectLockConfiguration", s3.get_object_lock_configuration), _lock)
-        replication = _map(call("GetBucketReplication", s3.get_bucket_replication),
-                           _replication)
+        replication = _map(call("GetBucketReplication", s3.get_bucket_replication), _replication)
         keys: dict[str, Collected[KeySnapshot]] = {}
         if encryption.is_ok:
             key_region = region.value if region.is_ok and region.value else "us-east-1"
@@ -268,8 +286,13 @@ class Collector:
     def _sample(
         self, counter: _Counter, s3: Any, bucket: str
     ) -> Collected[tuple[ObjectSample, ...]]:
-        listed = self._call(counter, "ListObjectsV2", s3.list_objects_v2, Bucket=bucket,
-                            MaxKeys=self._options.sample_objects)
+        listed = self._call(
+            counter,
+            "ListObjectsV2",
+            s3.list_objects_v2,
+            Bucket=bucket,
+            MaxKeys=self._options.sample_objects,
+        )
         if not listed.is_ok:
             return Collected.failed(listed.error)  # type: ignore[arg-type]
         samples = []
@@ -285,15 +308,25 @@ class Collector:
             if ALGORITHM_RANK.get(sse or "", 0) < self._options.require.rank and h.get(
                 "ContentLength", 0
             ):
-                got = self._call(counter, "GetObject", s3.get_object, Bucket=bucket, Key=key,
-                                 Range=f"bytes=0-{_HEAD_BYTES - 1}")
+                got = self._call(
+                    counter,
+                    "GetObject",
+                    s3.get_object,
+                    Bucket=bucket,
+                    Key=key,
+                    Range=f"bytes=0-{_HEAD_BYTES - 1}",
+                )
                 if got.is_ok:
                     first = got.get()["Body"].read()
-            samples.append(ObjectSample(
-                key=key, sse=sse, kms_key_id=h.get("SSEKMSKeyId"),
-                metadata_keys=frozenset(k.lower() for k in h.get("Metadata", {})),
-                head=first,
-            ))
+            samples.append(
+                ObjectSample(
+                    key=key,
+                    sse=sse,
+                    kms_key_id=h.get("SSEKMSKeyId"),
+                    metadata_keys=frozenset(k.lower() for k in h.get("Metadata", {})),
+                    head=first,
+                )
+            )
         return Collected.ok(tuple(samples))
 
     # -- keys ---------------------------------------------------------------------------------
@@ -308,30 +341,38 @@ class Collector:
         manager = meta.get("KeyManager", "CUSTOMER")
         if manager == "CUSTOMER":
             rotation = _map(
-                self._call(self._account, "GetKeyRotationStatus", kms.get_key_rotation_status,
-                           KeyId=key_id),
+                self._call(
+                    self._account, "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=key_id
+                ),
                 lambda r: bool(r["KeyRotationEnabled"]),
             )
         else:
             rotation = Collected.ok(True)
         policy = _map(
-            self._call(self._account, "GetKeyPolicy", kms.get_key_policy, KeyId=key_id,
-                       PolicyName="default"),
+            self._call(
+                self._account,
+                "GetKeyPolicy",
+                kms.get_key_policy,
+                KeyId=key_id,
+                PolicyName="default",
+            ),
             lambda r: r.get("Policy"),
         )
         aliases = (reference,) if reference.startswith("alias/") else ()
-        return Collected.ok(KeySnapshot(
-            key_id=key_id,
-            arn=meta["Arn"],
-            manager=manager,
-            state=meta.get("KeyState", "Enabled" if meta.get("Enabled") else "Disabled"),
-            deletion_date=meta.get("DeletionDate"),
-            key_spec=meta.get("KeySpec", "SYMMETRIC_DEFAULT"),
-            origin=meta.get("Origin", "AWS_KMS"),
-            aliases=aliases,
-            rotation_enabled=rotation,
-            policy=policy,
-        ))
+        return Collected.ok(
+            KeySnapshot(
+                key_id=key_id,
+                arn=meta["Arn"],
+                manager=manager,
+                state=meta.get("KeyState", "Enabled" if meta.get("Enabled") else "Disabled"),
+                deletion_date=meta.get("DeletionDate"),
+                key_spec=meta.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                origin=meta.get("Origin", "AWS_KMS"),
+                aliases=aliases,
+                rotation_enabled=rotation,
+                policy=policy,
+            )
+        )
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -345,15 +386,18 @@ class Collector:
             return Collected.ok(method(**kwargs))
         except botocore.exceptions.ClientError as exc:
             err = exc.response.get("Error", {})
-            code = str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get(
-                "HTTPStatusCode", "Unknown"))
+            code = str(
+                err.get("Code")
+                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown")
+            )
             if code in _ABSENT.get(operation, ()):
                 return Collected.ok(_Absent())
             return Collected.failed(CollectionError(operation, code, str(err.get("Message", ""))))
         except (botocore.exceptions.BotoCoreError, SecureStoreError) as exc:
             translated = translate_error(exc, action=operation)
-            return Collected.failed(CollectionError(operation, type(exc).__name__,
-                                                    translated.message))
+            return Collected.failed(
+                CollectionError(operation, type(exc).__name__, translated.message)
+            )
 
 
 def _map(
@@ -385,11 +429,13 @@ def _rules(response: dict[str, Any]) -> tuple[EncryptionRule, ...]:
     rules = []
     for rule in response["ServerSideEncryptionConfiguration"]["Rules"]:
         default = rule.get("ApplyServerSideEncryptionByDefault", {})
-        rules.append(EncryptionRule(
-            algorithm=default["SSEAlgorithm"],
-            kms_key_id=default.get("KMSMasterKeyID") or None,
-            bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
-        ))
+        rules.append(
+            EncryptionRule(
+                algorithm=default["SSEAlgorithm"],
+                kms_key_id=default.get("KMSMasterKeyID") or None,
+                bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
+            )
+        )
     return tuple(rules)
 
 
@@ -424,13 +470,18 @@ def _lock(response: dict[str, Any]) -> ObjectLockConfig | None:
     if config.get("ObjectLockEnabled") != "Enabled":
         return ObjectLockConfig(False)
     retention = config.get("Rule", {}).get("DefaultRetention", {})
-    return ObjectLockConfig(True, retention.get("Mode"), retention.get("Days"),
-                            retention.get("Years"))
+    return ObjectLockConfig(
+        True, retention.get("Mode"), retention.get("Days"), retention.get("Years")
+    )
 
 
 def _replication(response: dict[str, Any]) -> tuple[str, ...] | None:
     rules = response.get("ReplicationConfiguration", {}).get("Rules", [])
-    targets = sorted({r["Destination"]["Bucket"] for r in rules
-                      if r.get("Status") == "Enabled" and "Destination" in r})
+    targets = sorted(
+        {
+            r["Destination"]["Bucket"]
+            for r in rules
+            if r.get("Status") == "Enabled" and "Destination" in r
+        }
+    )
     return tuple(targets) or None
-
