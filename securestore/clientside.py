@@ -30,6 +30,7 @@ from securestore.message import (
 )
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.reader import seek_target
 from securestore.transfer import Part
 
 __all__ = [
@@ -290,12 +291,7 @@ class ClientSideReader(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
-        if base is None:
-            raise ValueError(f"invalid whence: {whence}")
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
+        self._pos = seek_target(self._pos, self._size, offset, whence)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:

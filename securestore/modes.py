@@ -152,33 +152,47 @@ def _encode_context(context: Mapping[str, str] | None) -> dict[str, Any]:
     return {"SSEKMSEncryptionContext": base64.b64encode(payload.encode()).decode()}
 
 
-def _check_kms(
-    mode: SseKms | DsseKms,
-    algorithm: str,
-    stored: StoredEncryption,
-    resolved_key_arn: str | None,
-) -> str | None:
-    if stored.algorithm != algorithm:
-        return f"stored as {stored.sse_name}, not {mode.name}"
-    # Some S3-compatible servers do not report the key; a key they do report must match.
-    if (
-        mode.key_id is not None
-        and stored.kms_key_id
-        and not kms_key_matches(mode.key_id, stored.kms_key_id, resolved_key_arn)
-    ):
-        return f"stored with KMS key {stored.kms_key_id}, not {mode.key_id}"
-    return None
+@dataclass(frozen=True)
+class _KmsMode(EncryptionMode):
+    """What SSE-KMS and DSSE-KMS share: a key, an optional context, the algorithm name."""
 
+    key_id: str | None = None
+    context: Mapping[str, str] | None = field(default=None, hash=False, kw_only=True)
+    algorithm = AWS_KMS
 
-def _check_context(context: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    if context is not None:
-        _encode_context(context)
-        return dict(context)
-    return None
+    def __post_init__(self) -> None:
+        if self.context is not None:
+            _encode_context(self.context)
+            object.__setattr__(self, "context", dict(self.context))
+        if self.key_id is not None and not self.key_id.strip():
+            raise ConfigurationError("an empty KMS key id was given")
+
+    @property
+    def kms_key_id(self) -> str | None:
+        return self.key_id
+
+    def request_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"ServerSideEncryption": self.algorithm}
+        if self.key_id:
+            params["SSEKMSKeyId"] = self.key_id
+        params.update(_encode_context(self.context))
+        return params
+
+    def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
+        if stored.algorithm != self.algorithm:
+            return f"stored as {stored.sse_name}, not {self.name}"
+        # Some S3-compatible servers do not report the key; a key they do report must match.
+        if (
+            self.key_id is not None
+            and stored.kms_key_id
+            and not kms_key_matches(self.key_id, stored.kms_key_id, resolved_key_arn)
+        ):
+            return f"stored with KMS key {stored.kms_key_id}, not {self.key_id}"
+        return None
 
 
 @dataclass(frozen=True)
-class SseKms(EncryptionMode):
+class SseKms(_KmsMode):
     """Server-side encryption with a KMS key.
 
     Args:
@@ -189,32 +203,11 @@ class SseKms(EncryptionMode):
         context: an additional KMS encryption context (string pairs).
     """
 
-    key_id: str | None = None
-    bucket_key: bool = True
-    context: Mapping[str, str] | None = field(default=None, hash=False)
+    bucket_key: bool = field(default=True, kw_only=True)
     name = "sse-kms"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "context", _check_context(self.context))
-        if self.key_id is not None and not self.key_id.strip():
-            raise ConfigurationError("an empty KMS key id was given")
-
-    @property
-    def kms_key_id(self) -> str | None:
-        return self.key_id
-
     def request_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "ServerSideEncryption": AWS_KMS,
-            "BucketKeyEnabled": self.bucket_key,
-        }
-        if self.key_id:
-            params["SSEKMSKeyId"] = self.key_id
-        params.update(_encode_context(self.context))
-        return params
-
-    def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
-        return _check_kms(self, AWS_KMS, stored, resolved_key_arn)
+        return {**super().request_params(), "BucketKeyEnabled": self.bucket_key}
 
     def check_write(
         self, stored: StoredEncryption, *, resolved_key_arn: str | None = None
@@ -227,31 +220,16 @@ class SseKms(EncryptionMode):
 
 
 @dataclass(frozen=True)
-class DsseKms(EncryptionMode):
-    """Dual-layer server-side encryption with a KMS key (``aws:kms:dsse``)."""
+class DsseKms(_KmsMode):
+    """Dual-layer server-side encryption with a KMS key (``aws:kms:dsse``).
 
-    key_id: str | None = None
-    context: Mapping[str, str] | None = field(default=None, hash=False)
+    Args:
+        key_id: key id, key ARN, alias name or alias ARN (``None``: the ``aws/s3`` key).
+        context: an additional KMS encryption context (string pairs).
+    """
+
     name = "dsse-kms"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "context", _check_context(self.context))
-        if self.key_id is not None and not self.key_id.strip():
-            raise ConfigurationError("an empty KMS key id was given")
-
-    @property
-    def kms_key_id(self) -> str | None:
-        return self.key_id
-
-    def request_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"ServerSideEncryption": AWS_KMS_DSSE}
-        if self.key_id:
-            params["SSEKMSKeyId"] = self.key_id
-        params.update(_encode_context(self.context))
-        return params
-
-    def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
-        return _check_kms(self, AWS_KMS_DSSE, stored, resolved_key_arn)
+    algorithm = AWS_KMS_DSSE
 
 
 def parse_mode(

@@ -19,7 +19,7 @@ import urllib3.exceptions
 from securestore.errors import SecureStoreError, TransferError
 from securestore.transport import translate_error
 
-__all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader"]
+__all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader", "seek_target"]
 
 #: Errors that mean "the response body broke", after which a ranged GET can resume.
 RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
@@ -35,6 +35,17 @@ RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
 
 #: Opens ``bytes=start-`` of the object and returns the GetObject response.
 OpenRange = Callable[[int], dict[str, Any]]
+
+
+def seek_target(position: int, size: int, offset: int, whence: int) -> int:
+    """The absolute position a ``seek(offset, whence)`` moves to (``io`` semantics)."""
+    bases = {io.SEEK_SET: 0, io.SEEK_CUR: position, io.SEEK_END: size}
+    if whence not in bases:
+        raise ValueError(f"invalid whence: {whence}")
+    target = bases[whence] + offset
+    if target < 0:
+        raise ValueError("negative seek position")
+    return target
 
 
 class ObjectReader(io.RawIOBase):
@@ -81,18 +92,8 @@ class ObjectReader(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            target = offset
-        elif whence == io.SEEK_CUR:
-            target = self._pos + offset
-        elif whence == io.SEEK_END:
-            target = self._size + offset
-        else:
-            raise ValueError(f"invalid whence: {whence}")
-        if target < 0:
-            raise ValueError("negative seek position")
-        self._pos = target
-        return target
+        self._pos = seek_target(self._pos, self._size, offset, whence)
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")

@@ -555,37 +555,45 @@ class SecureStore:
 
         return open_range
 
+    def _stream_range(
+        self, key: str, etag: str, start: int, end: int, sink: Callable[[int, bytes], None]
+    ) -> None:
+        """Hand bytes ``[start, end)`` of one object version to ``sink(offset, piece)``.
+
+        A body that breaks mid-way is resumed from where it stopped, a bounded
+        number of times; the ETag condition keeps every piece from one version.
+        """
+        attempts = 0
+        while start < end:
+            try:
+                with self._boundary("read", key):
+                    body = self._s3.get_object(
+                        Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=etag
+                    )["Body"]
+                with contextlib.closing(body):
+                    while start < end:
+                        piece = body.read(min(_STREAM_PIECE, end - start))
+                        if not piece:
+                            raise botocore.exceptions.IncompleteReadError(
+                                actual_bytes=start, expected_bytes=end
+                            )
+                        sink(start, piece)
+                        start += len(piece)
+            except RETRYABLE_STREAM_ERRORS as exc:
+                attempts += 1
+                if attempts > self.transfer.read_retries:
+                    raise TransferError(
+                        f"read failed after {attempts} attempts: {type(exc).__name__}",
+                        bucket=self.bucket,
+                        key=key,
+                    ) from exc
+
     def _fetcher(self, key: str, etag: str) -> FetchRange:
-        """Exact ranged GETs of one object version, resumed if a body breaks mid-way."""
+        """Exact ranged GETs of one object version, returned as bytes."""
 
         def fetch(start: int, end: int) -> bytes:
             out = bytearray()
-            attempts = 0
-            while start + len(out) < end:
-                try:
-                    with self._boundary("read", key):
-                        body = self._s3.get_object(
-                            Bucket=self.bucket,
-                            Key=key,
-                            Range=f"bytes={start + len(out)}-{end - 1}",
-                            IfMatch=etag,
-                        )["Body"]
-                    with contextlib.closing(body):
-                        while start + len(out) < end:
-                            piece = body.read(min(_STREAM_PIECE, end - start - len(out)))
-                            if not piece:
-                                raise botocore.exceptions.IncompleteReadError(
-                                    actual_bytes=len(out), expected_bytes=end - start
-                                )
-                            out += piece
-                except RETRYABLE_STREAM_ERRORS as exc:
-                    attempts += 1
-                    if attempts > self.transfer.read_retries:
-                        raise TransferError(
-                            f"read failed after {attempts} attempts: {type(exc).__name__}",
-                            bucket=self.bucket,
-                            key=key,
-                        ) from exc
+            self._stream_range(key, etag, start, end, lambda _, piece: out.extend(piece))
             return bytes(out)
 
         return fetch
@@ -803,37 +811,13 @@ class SecureStore:
             (start, min(start + part_size, info.size)) for start in range(0, info.size, part_size)
         ]
 
+        def write(offset: int, piece: bytes) -> None:
+            pwrite_all(fd, piece, offset)
+            if progress:
+                progress(len(piece))
+
         def fetch(span: tuple[int, int]) -> None:
-            start, end = span
-            attempts = 0
-            while start < end:
-                try:
-                    with self._boundary("download", key):
-                        body = self._s3.get_object(
-                            Bucket=self.bucket,
-                            Key=key,
-                            Range=f"bytes={start}-{end - 1}",
-                            IfMatch=info.etag,
-                        )["Body"]
-                    with contextlib.closing(body):
-                        while start < end:
-                            piece = body.read(min(_STREAM_PIECE, end - start))
-                            if not piece:
-                                raise botocore.exceptions.IncompleteReadError(
-                                    actual_bytes=start, expected_bytes=end
-                                )
-                            pwrite_all(fd, piece, start)
-                            start += len(piece)
-                            if progress:
-                                progress(len(piece))
-                except RETRYABLE_STREAM_ERRORS as exc:
-                    attempts += 1
-                    if attempts > self.transfer.read_retries:
-                        raise TransferError(
-                            f"download failed after {attempts} attempts: {type(exc).__name__}",
-                            bucket=self.bucket,
-                            key=key,
-                        ) from exc
+            self._stream_range(key, info.etag, span[0], span[1], write)
 
         run_bounded(ranges, fetch, concurrency=self.transfer.concurrency)
 

@@ -65,6 +65,12 @@ class _TlsOnlySession(URLLib3Session):
         context.minimum_version = MINIMUM_TLS_VERSION
         return context
 
+    def send(self, request: Any) -> Any:
+        # Checked here, outside botocore's catch-all that would turn it into a retried
+        # HTTPClientError; _setup_ssl_cert below is the second line of defence.
+        _check_https(request.url)
+        return super().send(request)
+
     def _setup_ssl_cert(self, conn: Any, url: str, verify: Any) -> None:
         _check_https(url)
         # ``verify`` is always a CA bundle path or True here; never let a falsy value through.
@@ -73,6 +79,12 @@ class _TlsOnlySession(URLLib3Session):
 
 def _refuse_plain_http(request: Any, **_: Any) -> None:
     _check_https(request.url)
+
+
+def _no_region_redirects(context: dict[str, Any], **_: Any) -> None:
+    # botocore's redirectors skip requests they believe were redirected already.
+    context.setdefault("s3_redirect", {})["redirected"] = True
+    context["s3_redirected"] = True
 
 
 class Connection:
@@ -150,7 +162,7 @@ class Connection:
         self._timeouts = (connect_timeout, read_timeout)
         self._pool_size = max_pool_connections
         self._config = Config(
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=max_pool_connections,
@@ -198,6 +210,10 @@ class Connection:
                 config=self._config,
             )
             _harden(client, self._verify, self._timeouts, self._pool_size)
+            if service == "s3" and self._service_endpoint(service) is not None:
+                # S3's region redirects only make sense on AWS; a custom endpoint
+                # answering 301 without a region would send botocore round in circles.
+                client.meta.events.register("before-call.s3", _no_region_redirects)
             self._clients[(service, region)] = client
             return client
 
@@ -219,6 +235,8 @@ def _harden(client: Any, verify: str | bool, timeouts: tuple[float, float], pool
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "404", "NoSuchVersion"}
 _DENIED = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
     "AccessDenied",
     "403",
     "Forbidden",
@@ -230,6 +248,9 @@ _DENIED = {
     "AccountProblem",
 }
 _KMS = {
+    "KeyUnavailableException",
+    "KMSInternalException",
+    "DependencyTimeoutException",
     "KMS.NotFoundException",
     "KMS.DisabledException",
     "KMS.KMSInvalidStateException",
@@ -253,6 +274,10 @@ def translate_error(
     """
     if isinstance(exc, SecureStoreError):
         return exc
+    if isinstance(exc, botocore.exceptions.HTTPClientError):
+        inner = exc.kwargs.get("error")
+        if isinstance(inner, SecureStoreError):
+            return inner
     what = f"{action} failed" if action else "request failed"
     if isinstance(exc, botocore.exceptions.SSLError):
         return TransportSecurityError(
