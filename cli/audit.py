@@ -1,8 +1,9 @@
-"""``securestore audit``: the bucket encryption auditor on the command line.
+"""``securestore audit`` and ``securestore harden``: the auditor on the command line.
 
-Exit codes: 0 nothing at or above ``--fail-on`` failed; 1 findings; 4 the audit
-itself could not run (raised library errors are mapped by the main group;
-audit-level errors in the report exit 4 here).
+``audit`` exit codes: 0 nothing at or above ``--fail-on`` failed; 1 findings; 4 the
+audit itself could not run (raised library errors are mapped by the main group;
+audit-level errors in the report exit 4 here). ``harden`` exits 0 when the bucket
+is hardened (or would be, with ``--dry-run``); its errors are library errors.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from securestore.audit import (
     run_checks,
 )
 from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
+from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
 from securestore.errors import ConfigurationError
-from securestore.location import validate_bucket_name
+from securestore.location import S3Url, validate_bucket_name
 
-__all__ = ["audit_command"]
+__all__ = ["COMMANDS", "audit_command", "harden_command"]
 
 _SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -210,3 +212,75 @@ def audit_command(
     else:
         click.echo(text, nl=False)
     ctx.exit(exit_status(report, Severity(fail_on)))
+
+
+@click.command("harden")
+@click.argument("url", metavar="s3://BUCKET")
+@click.option(
+    "--sse",
+    type=click.Choice(["s3", "kms"]),
+    help="Default encryption to configure: SSE-S3, or SSE-KMS with a bucket key "
+    "[default: kms with --kms-key-id, else s3].",
+)
+@click.option(
+    "--kms-key-id",
+    metavar="KEY",
+    help="Customer managed KMS key (id, ARN or alias) for --sse kms; its rotation is enabled.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
+@click.pass_context
+def harden_command(
+    ctx: click.Context, url: str, sse: str | None, kms_key_id: str | None, dry_run: bool
+) -> None:
+    """Fix a bucket's encryption, TLS-only policy and public access block.
+
+    Prints the changes as diffs, then applies them (unless --dry-run): default
+    encryption (SSE-KMS with the S3 Bucket Key, or SSE-S3), rotation of the KMS
+    key, a TLS-only Deny merged into the bucket policy (no statement is removed),
+    and all four bucket public access block settings. Running it again changes
+    nothing. The account-level public access block is left alone.
+    """
+    location = S3Url.parse(url)
+    if location.key:
+        raise ConfigurationError(f"harden takes a bucket, not an object: {url}")
+    mode = sse or ("kms" if kms_key_id else "s3")
+    factory = _client_factory(ctx)
+    quiet = bool(getattr(ctx.obj, "quiet", False))
+    region = getattr(ctx.obj, "region", None)
+    planned = plan_bucket(
+        factory,
+        location.bucket,
+        sse="kms" if mode == "kms" else "s3",
+        kms_key_id=kms_key_id,
+        region=region,
+    )
+    show = dry_run or not quiet
+    for note in planned.notes if show else ():
+        click.echo(f"note: {note}")
+    if planned.empty:
+        if show:
+            click.echo(f"{location}: already hardened, nothing to change")
+        return
+    if show:
+        count = len(planned.changes)
+        click.echo(f"{location}: {count} change{'s' if count != 1 else ''}")
+        for change in planned.changes:
+            click.echo(f"# {change.summary}")
+            click.echo(change.diff(), nl=False)
+    if dry_run:
+        click.echo("dry run: nothing was changed")
+        return
+
+    def done(applied: AppliedChange) -> None:
+        if not quiet:
+            label = "applied" if applied.outcome is ApplyOutcome.APPLIED else applied.outcome
+            click.echo(f"{label}: {applied.message}")
+
+    results = apply(planned, factory, on_applied=done)
+    if not quiet:
+        made = sum(1 for r in results if r.outcome is not ApplyOutcome.ALREADY_DONE)
+        click.echo(f"{location}: hardened ({made} of {len(results)} planned changes made)")
+
+
+#: The commands this module adds to ``securestore``.
+COMMANDS = (audit_command, harden_command)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from securestore.errors import ConfigurationError, LocalFileError
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
 from securestore.store import ObjectInfo, SecureStore, create_bucket
+from securestore.transfer import AtomicFile, pwrite_all
 
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .main import CliContext
@@ -183,24 +181,6 @@ def put_command(
     say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``target`` and rename it over ``target``."""
-    try:
-        fd, tmp = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".securestore-partial"
-        )
-    except OSError as exc:
-        raise LocalFileError(f"cannot write to {target.parent}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def parse_range(text: str) -> tuple[int, int]:
     """Parse ``START-END`` (inclusive, like HTTP ranges) or ``START-`` into (start, length)."""
     start_text, sep, end_text = text.partition("-")
@@ -293,7 +273,8 @@ def get_command(
         with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
             start, length = span
             data = reader.read_range(start, reader.size if length < 0 else length)
-        write_atomically(target, data)
+        with AtomicFile(target) as out:
+            pwrite_all(out.fd, data, 0)
         say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(len(data))})")
         return
     info = store.head(location.key)

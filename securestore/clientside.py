@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from securestore.errors import ConfigurationError, FormatError
+from securestore.errors import ConfigurationError, FormatError, IntegrityError
 from securestore.message import (
     DEFAULT_FRAME_LENGTH,
     DecryptingReader,
@@ -30,7 +30,7 @@ from securestore.message import (
 )
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
-from securestore.reader import seek_target
+from securestore.reader import check_open, seek_target
 from securestore.transfer import Part
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "ClientSide",
     "ClientSideReader",
     "FramedParts",
+    "check_location",
     "expected_context",
     "message_context",
     "read_header",
@@ -173,7 +174,8 @@ class FramedParts:
         frame_length = self.encryptor.frame_length
         data = memoryview(part.data).cast("B")
         first_seq = (part.number - 1) * self.frames_per_part + 1
-        count = max(1, -(-len(data) // frame_length)) if part.last else len(data) // frame_length
+        # The last part ends with a short (possibly empty) final frame: sizes.frame_count.
+        count = len(data) // frame_length + (1 if part.last else 0)
         if not part.last and len(data) != self.plaintext_part_size:
             raise ConfigurationError("a part that is not the last must hold whole frames")
         header = self.encryptor.header_bytes if part.number == 1 else b""
@@ -197,8 +199,9 @@ class FramedParts:
 
     @staticmethod
     def frames_per_part_for(part_size: int, frame_length: int) -> int:
-        """Whole frames per part: the ciphertext of a part stays >= S3's 5 MiB minimum."""
-        return max(1, part_size // frame_length)
+        """Whole frames per part, rounded up so every part but the last holds at least
+        ``part_size`` bytes (S3's 5 MiB minimum, and the 10,000-part plan, both hold)."""
+        return max(1, -(-part_size // frame_length))
 
 
 #: Returns ciphertext bytes ``[start, end)`` of the stored object version.
@@ -288,13 +291,16 @@ class ClientSideReader(io.RawIOBase):
         return True
 
     def tell(self) -> int:
+        check_open(self)
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        check_open(self)
         self._pos = seek_target(self._pos, self._size, offset, whence)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
+        check_open(self)
         view = memoryview(buffer).cast("B")
         if not view:
             return 0
@@ -322,6 +328,7 @@ class ClientSideReader(io.RawIOBase):
 
     def read_range(self, start: int, length: int) -> bytes:
         """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs."""
+        check_open(self)
         if start < 0 or length < 0:
             raise ConfigurationError("invalid range")
         end = min(start + length, self._size)
@@ -339,6 +346,10 @@ class ClientSideReader(io.RawIOBase):
                 out += piece
             return bytes(out)
         first, last = self._layout.frames_for_range(start, end)
+        if end == self._size:
+            # Other writers may end a message with an empty final frame after the
+            # last data: a read to the end must authenticate it too.
+            last = self._layout.frame_count
         lo, hi = self._layout.ciphertext_range(first, last)
         final = last == self._layout.frame_count
         plain = self.decryptor.decrypt_frames(first, self.fetch(lo, hi), includes_final=final)
@@ -408,3 +419,22 @@ def _read_exactly(source: io.RawIOBase, size: int) -> bytes:
             raise FormatError("object ends inside a frame")
         out += piece
     return bytes(out)
+
+
+def check_location(header: Header, expected: Mapping[str, str], bucket: str, key: str) -> None:
+    """Say plainly when a message is bound to another location (copied or moved).
+
+    The header is not authenticated yet, so this only words the error better; the
+    decryptor's authenticated context check is what enforces the binding.
+    """
+    stored = header.encryption_context
+    for name in (CONTEXT_BUCKET, CONTEXT_KEY):
+        if name in expected and name in stored and stored[name] != expected[name]:
+            raise IntegrityError(
+                f"the object was encrypted for s3://{stored.get(CONTEXT_BUCKET, '?')}/"
+                f"{stored.get(CONTEXT_KEY, '?')}, not this location",
+                bucket=bucket,
+                key=key,
+                hint="if it was copied or moved on purpose, read it with relocated=True "
+                "(CLI: --relocated)",
+            )

@@ -19,7 +19,7 @@ import urllib3.exceptions
 from securestore.errors import SecureStoreError, TransferError
 from securestore.transport import translate_error
 
-__all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader", "seek_target"]
+__all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader", "check_open", "seek_target"]
 
 #: Errors that mean "the response body broke", after which a ranged GET can resume.
 RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
@@ -35,6 +35,11 @@ RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
 
 #: Opens ``bytes=start-`` of the object and returns the GetObject response.
 OpenRange = Callable[[int], dict[str, Any]]
+
+
+def check_open(stream: io.IOBase) -> None:
+    if stream.closed:
+        raise ValueError("I/O operation on closed file")
 
 
 def seek_target(position: int, size: int, offset: int, whence: int) -> int:
@@ -89,13 +94,16 @@ class ObjectReader(io.RawIOBase):
         return True
 
     def tell(self) -> int:
+        check_open(self)
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        check_open(self)
         self._pos = seek_target(self._pos, self._size, offset, whence)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
+        check_open(self)
         view = memoryview(buffer).cast("B")
         want = min(len(view), self._size - self._pos)
         if want <= 0:
@@ -106,6 +114,7 @@ class ObjectReader(io.RawIOBase):
 
     def read_range(self, start: int, length: int) -> bytes:
         """Return ``length`` bytes from ``start`` (fewer at the end of the object)."""
+        check_open(self)
         self.seek(start)
         out = bytearray()
         while len(out) < length:

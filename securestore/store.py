@@ -9,7 +9,6 @@ import io
 import itertools
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +18,6 @@ from typing import IO, Any
 import botocore.exceptions
 
 from securestore.clientside import (
-    CONTEXT_BUCKET,
-    CONTEXT_KEY,
     FORMAT_METADATA,
     FORMAT_VALUE,
     LENGTH_METADATA,
@@ -28,6 +25,7 @@ from securestore.clientside import (
     ClientSideReader,
     FetchRange,
     FramedParts,
+    check_location,
     expected_context,
     message_context,
     read_header,
@@ -36,7 +34,6 @@ from securestore.errors import (
     AccessDeniedError,
     ConfigurationError,
     FormatError,
-    IntegrityError,
     KeyringError,
     KeyUnavailableError,
     LocalFileError,
@@ -60,11 +57,13 @@ from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, SseS3, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
 from securestore.transfer import (
+    AtomicFile,
     MiB,
     Part,
     ProgressCallback,
     TransferConfig,
     chunk_stream,
+    file_parts,
     pwrite_all,
     run_bounded,
 )
@@ -78,6 +77,7 @@ logger = logging.getLogger(__name__)
 Body = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 
 _STREAM_PIECE = 1 * MiB
+_RESERVED_METADATA_PREFIX = "securestore-"
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,11 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
         if not name or not name.isascii() or not all(c.isalnum() or c in "-_." for c in name):
             raise ConfigurationError(
                 f"invalid metadata name {name!r}: use ASCII letters, digits, '-', '_' and '.'"
+            )
+        if name.lower().startswith(_RESERVED_METADATA_PREFIX):
+            raise ConfigurationError(
+                f"metadata name {name!r} is reserved: names starting with "
+                f"{_RESERVED_METADATA_PREFIX!r} describe how securestore wrote the object"
             )
         if not value.isascii():
             raise ConfigurationError(f"metadata value of {name!r} must be ASCII")
@@ -342,7 +347,7 @@ class SecureStore:
                 plan = self._plan_write(key, mode, size, meta)
                 return self._upload(
                     key,
-                    _file_parts(handle.fileno(), size, plan.part_size),
+                    file_parts(handle.fileno(), size, plan.part_size),
                     mode,
                     plan,
                     content_type,
@@ -392,13 +397,11 @@ class SecureStore:
             response = self._s3.put_object(Body=data, **params)
             if progress:
                 progress(len(first.data))
-            self._verify_single_write(mode, response, key)
+            self._verify_or_undo(mode, response, key)
             return self._info_after_write(key, response, len(data), plan.metadata, content_type)
         return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
 
-    def _verify_single_write(
-        self, mode: EncryptionMode, response: Mapping[str, Any], key: str
-    ) -> None:
+    def _verify_or_undo(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
         try:
             self._verify_write(mode, response, key)
         except PolicyError as exc:
@@ -425,13 +428,11 @@ class SecureStore:
     ) -> ObjectInfo:
         created = self._s3.create_multipart_upload(**params)
         upload_id = created["UploadId"]
-        total = 0
         try:
             # Checked before any data is sent: a refused mode costs nothing.
             self._verify_write(mode, created, key)
 
-            def send(part: Part) -> dict[str, Any]:
-                nonlocal total
+            def send(part: Part) -> tuple[dict[str, Any], int]:
                 data = plan.body(part)
                 response = self._s3.upload_part(
                     Bucket=self.bucket,
@@ -440,12 +441,13 @@ class SecureStore:
                     PartNumber=part.number,
                     Body=data,
                 )
-                total += len(data)
                 if progress:
                     progress(len(part.data))
-                return {"PartNumber": part.number, "ETag": response["ETag"]}
+                return {"PartNumber": part.number, "ETag": response["ETag"]}, len(data)
 
-            done = run_bounded(parts, send, concurrency=self.transfer.concurrency)
+            sent = run_bounded(parts, send, concurrency=self.transfer.concurrency)
+            done = [entry for entry, _ in sent]
+            total = sum(size for _, size in sent)
             completed = self._s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -455,7 +457,7 @@ class SecureStore:
         except BaseException:
             self._abort(key, upload_id)
             raise
-        self._verify_write(mode, completed, key)
+        self._verify_or_undo(mode, completed, key)
         return self._info_after_write(
             key,
             completed,
@@ -642,7 +644,7 @@ class SecureStore:
                 if info.encryption.client_side is None:
                     exc.message += "; the object does not look client-side encrypted"
                 raise
-            _check_location(header, expected, self.bucket, key)
+            check_location(header, expected, self.bucket, key)
             try:
                 decryptor = Decryptor(
                     header, mode.keyring, expected_context=expected, policy=mode.policy
@@ -789,11 +791,11 @@ class SecureStore:
         client_side = self._client_side_for(require, info)
         target = Path(path)
         if client_side is None:
-            with _AtomicFile(target) as out:
+            with AtomicFile(target) as out:
                 self._fetch_into(key, info, out.fd, progress)
             return info
         reader = self._open_client_side(key, info, client_side, context, relocated)
-        with reader, _AtomicFile(target) as out:
+        with reader, AtomicFile(target) as out:
             if reader.layout is None:
                 for chunk in reader:
                     pwrite_all(out.fd, chunk, reader.tell() - len(chunk))
@@ -893,93 +895,9 @@ class _WritePlan:
         return self.transform(part) if self.transform is not None else bytes(part.data)
 
 
-def _check_location(header: Header, expected: Mapping[str, str], bucket: str, key: str) -> None:
-    """Say plainly when a message is bound to another location (copied or moved).
-
-    The header is not authenticated yet, so this only words the error better; the
-    decryptor's authenticated context check is what enforces the binding.
-    """
-    stored = header.encryption_context
-    for name in (CONTEXT_BUCKET, CONTEXT_KEY):
-        if name in expected and name in stored and stored[name] != expected[name]:
-            raise IntegrityError(
-                f"the object was encrypted for s3://{stored.get(CONTEXT_BUCKET, '?')}/"
-                f"{stored.get(CONTEXT_KEY, '?')}, not this location",
-                bucket=bucket,
-                key=key,
-                hint="if it was copied or moved on purpose, read it with relocated=True "
-                "(CLI: --relocated)",
-            )
-
-
 def _region_of_arn(key_id: str) -> str | None:
     parts = key_id.split(":")
     return parts[3] if key_id.startswith("arn:") and len(parts) > 3 and parts[3] else None
-
-
-def _file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:
-    """Parts of a regular file, each read with ``pread`` only when its upload starts."""
-    count = max(1, -(-size // part_size))
-    for index in range(count):
-        offset = index * part_size
-        length = min(part_size, size - offset)
-        yield Part(index + 1, _pread_exactly(fd, length, offset), last=index == count - 1)
-
-
-def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
-    out = bytearray()
-    while len(out) < length:
-        piece = os.pread(fd, length - len(out), offset + len(out))
-        if not piece:
-            raise LocalFileError("the file shrank while it was being uploaded")
-        out += piece
-    return bytes(out)
-
-
-class _AtomicFile:
-    """A temporary file beside ``path`` that replaces ``path`` only on success."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-        self.tmp = ""
-
-    def __enter__(self) -> _AtomicFile:
-        folder = self.path.parent
-        if self.path.is_dir():
-            raise LocalFileError(f"destination is a directory: {self.path}")
-        try:
-            self.fd, self.tmp = tempfile.mkstemp(
-                dir=folder, prefix=f".{self.path.name}.", suffix=".securestore-partial"
-            )
-        except OSError as exc:
-            raise LocalFileError(
-                f"cannot write to {folder}: {exc.strerror or exc}",
-                hint="choose a destination in an existing, writable folder",
-            ) from exc
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                os.fsync(self.fd)
-                umask = os.umask(0)
-                os.umask(umask)
-                os.fchmod(self.fd, 0o666 & ~umask)
-        except OSError as error:
-            os.close(self.fd)
-            os.unlink(self.tmp)
-            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
-        os.close(self.fd)
-        if exc_type is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp)
-            return
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as error:
-            os.unlink(self.tmp)
-            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
 
 
 def create_bucket(connection: Connection, bucket: str, *, region: str | None = None) -> None:

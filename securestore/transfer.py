@@ -10,18 +10,31 @@ temporary file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, LocalFileError
 
-__all__ = ["MiB", "Part", "ProgressCallback", "TransferConfig", "chunk_stream", "run_bounded"]
+__all__ = [
+    "AtomicFile",
+    "MiB",
+    "Part",
+    "ProgressCallback",
+    "TransferConfig",
+    "chunk_stream",
+    "file_parts",
+    "pwrite_all",
+    "run_bounded",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -199,3 +212,68 @@ def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> No
         written = os.pwrite(fd, view, offset)
         view = view[written:]
         offset += written
+
+
+def file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:
+    """Parts of a regular file, each read with ``pread`` only when its upload starts."""
+    count = max(1, -(-size // part_size))
+    for index in range(count):
+        offset = index * part_size
+        length = min(part_size, size - offset)
+        yield Part(index + 1, _pread_exactly(fd, length, offset), last=index == count - 1)
+
+
+def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
+    out = bytearray()
+    while len(out) < length:
+        piece = os.pread(fd, length - len(out), offset + len(out))
+        if not piece:
+            raise LocalFileError("the file shrank while it was being uploaded")
+        out += piece
+    return bytes(out)
+
+
+class AtomicFile:
+    """A temporary file beside ``path`` that replaces ``path`` only on success."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+        self.tmp = ""
+
+    def __enter__(self) -> AtomicFile:
+        folder = self.path.parent
+        if self.path.is_dir():
+            raise LocalFileError(f"destination is a directory: {self.path}")
+        try:
+            self.fd, self.tmp = tempfile.mkstemp(
+                dir=folder, prefix=f".{self.path.name}.", suffix=".securestore-partial"
+            )
+        except OSError as exc:
+            raise LocalFileError(
+                f"cannot write to {folder}: {exc.strerror or exc}",
+                hint="choose a destination in an existing, writable folder",
+            ) from exc
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                os.fsync(self.fd)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(self.fd, 0o666 & ~umask)
+        except OSError as error:
+            os.close(self.fd)
+            os.unlink(self.tmp)
+            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
+        os.close(self.fd)
+        if exc_type is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
+            return
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as error:
+            os.unlink(self.tmp)
+            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error

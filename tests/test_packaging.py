@@ -20,7 +20,9 @@ def test_all_is_sorted_and_complete() -> None:
 
 
 def test_every_package_is_listed_in_pyproject() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {"securestore_cli"}
     for init in (ROOT / "securestore").rglob("*"):
         if init.is_dir() and init.name != "__pycache__" and any(init.glob("*.py")):

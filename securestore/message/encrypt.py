@@ -176,21 +176,22 @@ class Encryptor:
             signer.update(self.header_bytes)
         yield self.header_bytes
         size = self.frame_length
-        current, ahead = bytearray(size), bytearray(size)
-        filled = _read_full(source, current)
+        buffer = bytearray(size)
         seq = 1
         while True:
-            more = _read_full(source, ahead) if filled == size else 0
-            final = more == 0
+            filled = _read_full(source, buffer)
+            # A short frame (possibly empty) is the final one, so a plaintext that is a
+            # multiple of the frame length ends with an empty final frame, as the ESDK
+            # writes it (docs/format.md, section 5).
+            final = filled < size
             if seq > MAX_SEQUENCE_NUMBER:
                 raise ConfigurationError("plaintext too long for the frame length")
-            frame = self._cipher.encrypt_frame(seq, memoryview(current)[:filled], final=final)
+            frame = self._cipher.encrypt_frame(seq, memoryview(buffer)[:filled], final=final)
             if signer is not None:
                 signer.update(frame)
             yield frame
             if final:
                 break
-            current, ahead, filled = ahead, current, more
             seq += 1
         if signer is not None:
             yield signer.footer()

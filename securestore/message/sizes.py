@@ -2,9 +2,10 @@
 
 Plain functions relating plaintext length, ciphertext length and frame numbers,
 used to plan ranged reads. Frames are numbered from 1, as on the wire. We write
-``max(1, ceil(n / F))`` frames, the last one final (full length when ``n`` is a
-multiple of ``F``). Other writers may add an empty final frame instead; the
-:class:`Layout` read back from a ciphertext length describes both.
+``n // F + 1`` frames: the final one holds ``n % F`` bytes, so it is empty when
+``n`` is a multiple of ``F`` (as the ESDK writes; ESDK 3.x readers refuse a
+full-length final frame). Other writers may end with a full final frame
+instead; the :class:`Layout` read back from a ciphertext length describes both.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ def _check_frame_length(frame_length: int) -> None:
 
 
 def frame_count(plaintext_length: int, frame_length: int) -> int:
-    """Number of frames we write for ``plaintext_length`` bytes (at least one)."""
+    """Number of frames we write for ``plaintext_length`` bytes (the final one is short)."""
     _check_frame_length(frame_length)
     if plaintext_length < 0:
         raise ConfigurationError("plaintext length must not be negative")
-    return max(1, -(-plaintext_length // frame_length))
+    return plaintext_length // frame_length + 1
 
 
 def body_length(plaintext_length: int, frame_length: int) -> int:

@@ -52,9 +52,21 @@ def customer_key(**changes: Any) -> KeySnapshot:
         state="Enabled",
         aliases=("alias/data",),
         rotation_enabled=Collected.ok(True),
-        policy=Collected.ok(json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-            "Action": "kms:*", "Resource": "*"}]})),
+        policy=Collected.ok(
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            )
+        ),
     )
     return replace(key, **changes)
 
@@ -66,15 +78,27 @@ def compliant(**changes: Any) -> BucketSnapshot:
         region=Collected.ok("eu-west-1"),
         account_id="111122223333",
         encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True),)),
-        policy=Collected.ok(policy(TLS_STATEMENT, {
-            "Sid": "DenyOldTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [ARN, f"{ARN}/*"],
-            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-        }, {
-            "Sid": "OnlyFromVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [ARN, f"{ARN}/*"],
-            "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}},
-        })),
+        policy=Collected.ok(
+            policy(
+                TLS_STATEMENT,
+                {
+                    "Sid": "DenyOldTls",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [ARN, f"{ARN}/*"],
+                    "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+                },
+                {
+                    "Sid": "OnlyFromVpce",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [ARN, f"{ARN}/*"],
+                    "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}},
+                },
+            )
+        ),
         public_access_block=Collected.ok(PublicAccessBlock.all_on()),
         account_public_access_block=Collected.ok(PublicAccessBlock.all_on()),
         acl=Collected.ok(()),

@@ -41,8 +41,12 @@ Run = Callable[..., Result]
 
 
 def test_compliant_fixture_passes_every_check(registry: Registry) -> None:
-    opts = AuditOptions(require=EncryptionRequirement.KMS, allowed_kms_keys=frozenset({KEY_ID}),
-                        require_vpc_endpoint=True, sample_objects=1)
+    opts = AuditOptions(
+        require=EncryptionRequirement.KMS,
+        allowed_kms_keys=frozenset({KEY_ID}),
+        require_vpc_endpoint=True,
+        sample_objects=1,
+    )
     snap = replace(compliant(), objects=Collected.ok((ObjectSample("k", sse="aws:kms"),)))
     statuses = {c.id: c.run(snap, opts).status for c in registry}
     assert statuses == dict.fromkeys(registry.ids, Status.PASS)
@@ -52,9 +56,18 @@ def test_every_check_reports_error_when_its_input_failed(registry: Registry) -> 
     """A failed API call is never a silent pass: each check that needs it says ERROR."""
     failed = denied()
     snap = BucketSnapshot(
-        name="b", encryption=failed, policy=failed, public_access_block=failed,
-        account_public_access_block=failed, acl=failed, ownership=failed, versioning=failed,
-        logging=failed, object_lock=failed, replication=failed, objects=failed,
+        name="b",
+        encryption=failed,
+        policy=failed,
+        public_access_block=failed,
+        account_public_access_block=failed,
+        acl=failed,
+        ownership=failed,
+        versioning=failed,
+        logging=failed,
+        object_lock=failed,
+        replication=failed,
+        objects=failed,
     )
     opts = AuditOptions(allowed_kms_keys=frozenset({"k"}))
     results = {c.id: c.run(snap, opts) for c in registry}
@@ -65,19 +78,23 @@ def test_every_check_reports_error_when_its_input_failed(registry: Registry) -> 
 
 # --- encryption ------------------------------------------------------------------------------
 
+
 def test_enc1_no_default_encryption_fails(run: Run) -> None:
     assert run("S3.ENC.1", compliant(encryption=Collected.ok(()))).status is Status.FAIL
 
 
-@pytest.mark.parametrize(("algorithm", "require", "status"), [
-    ("AES256", "sse-s3", Status.PASS),
-    ("AES256", "kms", Status.FAIL),
-    ("aws:kms", "kms", Status.PASS),
-    ("aws:kms", "dsse-kms", Status.FAIL),
-    ("aws:kms:dsse", "dsse-kms", Status.PASS),
-    ("aws:kms:dsse", "sse-s3", Status.PASS),
-    ("SOMETHING", "sse-s3", Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("algorithm", "require", "status"),
+    [
+        ("AES256", "sse-s3", Status.PASS),
+        ("AES256", "kms", Status.FAIL),
+        ("aws:kms", "kms", Status.PASS),
+        ("aws:kms", "dsse-kms", Status.FAIL),
+        ("aws:kms:dsse", "dsse-kms", Status.PASS),
+        ("aws:kms:dsse", "sse-s3", Status.PASS),
+        ("SOMETHING", "sse-s3", Status.FAIL),
+    ],
+)
 def test_enc2_required_algorithm(run: Run, algorithm: str, require: str, status: Status) -> None:
     snap = compliant(encryption=Collected.ok((EncryptionRule(algorithm, KEY_ARN, True),)))
     result = run("S3.ENC.2", snap, require=EncryptionRequirement.parse(require))
@@ -87,8 +104,10 @@ def test_enc2_required_algorithm(run: Run, algorithm: str, require: str, status:
 
 def test_enc3_aws_managed_key_fails_and_sse_s3_skips(run: Run) -> None:
     aws_key = customer_key(manager="AWS", key_id="aws-id", arn="arn:aws:kms:eu-west-1:1:key/aws")
-    snap = compliant(encryption=Collected.ok((EncryptionRule("aws:kms", None, True),)),
-                     keys={"alias/aws/s3": Collected.ok(aws_key)})
+    snap = compliant(
+        encryption=Collected.ok((EncryptionRule("aws:kms", None, True),)),
+        keys={"alias/aws/s3": Collected.ok(aws_key)},
+    )
     result = run("S3.ENC.3", snap)
     assert result.status is Status.FAIL and "alias/aws/s3" in result.message
     sse_s3 = compliant(encryption=Collected.ok((EncryptionRule("AES256"),)))
@@ -109,19 +128,23 @@ def test_enc4_bucket_key(run: Run) -> None:
     assert run("S3.ENC.4", dsse).status is Status.SKIP
 
 
-@pytest.mark.parametrize(("allowed", "status"), [
-    (set(), Status.SKIP),
-    ({KEY_ARN}, Status.PASS),
-    ({KEY_ID}, Status.PASS),
-    ({"alias/data"}, Status.PASS),
-    ({"arn:aws:kms:eu-west-1:111122223333:alias/data"}, Status.PASS),
-    ({"alias/other", "other-id"}, Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("allowed", "status"),
+    [
+        (set(), Status.SKIP),
+        ({KEY_ARN}, Status.PASS),
+        ({KEY_ID}, Status.PASS),
+        ({"alias/data"}, Status.PASS),
+        ({"arn:aws:kms:eu-west-1:111122223333:alias/data"}, Status.PASS),
+        ({"alias/other", "other-id"}, Status.FAIL),
+    ],
+)
 def test_enc5_allowed_keys(run: Run, allowed: set[str], status: Status) -> None:
     assert run("S3.ENC.5", compliant(), allowed_kms_keys=frozenset(allowed)).status is status
 
 
 # --- transport ---------------------------------------------------------------------------------
+
 
 def tls_result(run: Run, *statements: dict[str, Any]) -> Result:
     return run("S3.TLS.1", compliant(policy=Collected.ok(policy(*statements))))
@@ -153,8 +176,11 @@ def test_tls1_tls_version_form_passes_and_names_the_form(run: Run) -> None:
 
 
 def test_tls1_both_forms_in_separate_statements_report_both(run: Run) -> None:
-    version = {**TLS_STATEMENT, "Sid": "V",
-               "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}}
+    version = {
+        **TLS_STATEMENT,
+        "Sid": "V",
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+    }
     result = tls_result(run, TLS_STATEMENT, version)
     assert result.details["forms"] == ["aws:SecureTransport", "s3:TlsVersion"]
 
@@ -208,23 +234,36 @@ def test_tls1_not_action_trap_fails(run: Run) -> None:
 
 
 def test_tls1_extra_condition_narrows_the_deny(run: Run) -> None:
-    st = {**TLS_STATEMENT, "Condition": {"Bool": {"aws:SecureTransport": "false"},
-                                         "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+    st = {
+        **TLS_STATEMENT,
+        "Condition": {
+            "Bool": {"aws:SecureTransport": "false"},
+            "IpAddress": {"aws:SourceIp": "10.0.0.0/8"},
+        },
+    }
     result = tls_result(run, st)
     assert result.status is Status.FAIL and "AND-ed" in result.message
 
 
 def test_tls1_allow_with_secure_transport_true_is_not_enforcement(run: Run) -> None:
-    allow = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-             "Action": "s3:*", "Resource": [ARN, f"{ARN}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": "s3:*",
+        "Resource": [ARN, f"{ARN}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+    }
     assert tls_result(run, allow).status is Status.FAIL
 
 
 def test_tls1_allow_statements_beside_the_deny_do_not_matter(run: Run) -> None:
-    allow = {"Sid": "Readers", "Effect": "Allow",
-             "Principal": {"AWS": "arn:aws:iam::111122223333:role/reader"},
-             "Action": "s3:GetObject", "Resource": f"{ARN}/*"}
+    allow = {
+        "Sid": "Readers",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:role/reader"},
+        "Action": "s3:GetObject",
+        "Resource": f"{ARN}/*",
+    }
     assert tls_result(run, allow, TLS_STATEMENT).status is Status.PASS
 
 
@@ -256,21 +295,25 @@ def test_tls1_no_policy_and_malformed_policy(run: Run) -> None:
     assert broken.status is Status.ERROR and "malformed policy" in broken.message
 
 
-@pytest.mark.parametrize(("condition", "status"), [
-    ({"NumericLessThan": {"s3:TlsVersion": "1.2"}}, Status.PASS),
-    ({"NumericLessThan": {"s3:TlsVersion": 1.3}}, Status.PASS),
-    ({"NumericLessThanEquals": {"s3:TlsVersion": "1.1"}}, Status.PASS),
-    ({"NumericLessThanIfExists": {"s3:TlsVersion": "1.2"}}, Status.PASS),
-    ({"NumericLessThan": {"s3:TlsVersion": "1.1"}}, Status.FAIL),
-    ({"NumericGreaterThan": {"s3:TlsVersion": "1.2"}}, Status.FAIL),
-    ({"Bool": {"aws:SecureTransport": "false"}}, Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("condition", "status"),
+    [
+        ({"NumericLessThan": {"s3:TlsVersion": "1.2"}}, Status.PASS),
+        ({"NumericLessThan": {"s3:TlsVersion": 1.3}}, Status.PASS),
+        ({"NumericLessThanEquals": {"s3:TlsVersion": "1.1"}}, Status.PASS),
+        ({"NumericLessThanIfExists": {"s3:TlsVersion": "1.2"}}, Status.PASS),
+        ({"NumericLessThan": {"s3:TlsVersion": "1.1"}}, Status.FAIL),
+        ({"NumericGreaterThan": {"s3:TlsVersion": "1.2"}}, Status.FAIL),
+        ({"Bool": {"aws:SecureTransport": "false"}}, Status.FAIL),
+    ],
+)
 def test_tls2_minimum_version(run: Run, condition: dict[str, Any], status: Status) -> None:
     snap = compliant(policy=Collected.ok(policy({**TLS_STATEMENT, "Condition": condition})))
     assert run("S3.TLS.2", snap).status is status
 
 
 # --- public access -----------------------------------------------------------------------------
+
 
 def test_public1_and_2_list_missing_flags(run: Run) -> None:
     partial = PublicAccessBlock(True, True, False, False)
@@ -292,20 +335,32 @@ def test_public3_acl_grants(run: Run) -> None:
     assert "ignored: IgnorePublicAcls" in result.message
 
 
-@pytest.mark.parametrize(("ownership", "status"), [
-    ("BucketOwnerEnforced", Status.PASS), ("BucketOwnerPreferred", Status.FAIL),
-    ("ObjectWriter", Status.FAIL), (None, Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("ownership", "status"),
+    [
+        ("BucketOwnerEnforced", Status.PASS),
+        ("BucketOwnerPreferred", Status.FAIL),
+        ("ObjectWriter", Status.FAIL),
+        (None, Status.FAIL),
+    ],
+)
 def test_public4_ownership(run: Run, ownership: str | None, status: Status) -> None:
     assert run("S3.PUBLIC.4", compliant(ownership=Collected.ok(ownership))).status is status
 
 
 def test_public5_public_policy(run: Run) -> None:
-    public = {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-              "Resource": f"{ARN}/*"}
-    snap = compliant(policy=Collected.ok(policy(TLS_STATEMENT, public)),
-                     public_access_block=Collected.ok(PublicAccessBlock()),
-                     account_public_access_block=Collected.ok(None))
+    public = {
+        "Sid": "Open",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"{ARN}/*",
+    }
+    snap = compliant(
+        policy=Collected.ok(policy(TLS_STATEMENT, public)),
+        public_access_block=Collected.ok(PublicAccessBlock()),
+        account_public_access_block=Collected.ok(None),
+    )
     result = run("S3.PUBLIC.5", snap)
     assert result.status is Status.FAIL
     assert result.details["statements"] == ["Open"]
@@ -314,13 +369,17 @@ def test_public5_public_policy(run: Run) -> None:
 
 # --- data protection ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("versioning", "v_status", "mfa_status"), [
-    (Versioning("Enabled", "Enabled"), Status.PASS, Status.PASS),
-    (Versioning("Enabled", "Disabled"), Status.PASS, Status.FAIL),
-    (Versioning("Enabled", None), Status.PASS, Status.FAIL),
-    (Versioning("Suspended", None), Status.FAIL, Status.FAIL),
-    (Versioning(None, None), Status.FAIL, Status.FAIL),
-])
+
+@pytest.mark.parametrize(
+    ("versioning", "v_status", "mfa_status"),
+    [
+        (Versioning("Enabled", "Enabled"), Status.PASS, Status.PASS),
+        (Versioning("Enabled", "Disabled"), Status.PASS, Status.FAIL),
+        (Versioning("Enabled", None), Status.PASS, Status.FAIL),
+        (Versioning("Suspended", None), Status.FAIL, Status.FAIL),
+        (Versioning(None, None), Status.FAIL, Status.FAIL),
+    ],
+)
 def test_data1_and_2_versioning_and_mfa_delete(
     run: Run, versioning: Versioning, v_status: Status, mfa_status: Status
 ) -> None:
@@ -349,6 +408,7 @@ def test_data5_replication_is_informational(run: Run) -> None:
 
 # --- network -----------------------------------------------------------------------------------
 
+
 def test_net1_informational_unless_required(run: Run) -> None:
     snap = compliant(policy=Collected.ok(policy(TLS_STATEMENT)))
     assert run("S3.NET.1", snap).status is Status.INFO
@@ -357,6 +417,7 @@ def test_net1_informational_unless_required(run: Run) -> None:
 
 
 # --- sampled objects ---------------------------------------------------------------------------
+
 
 def test_obj1_skipped_unless_sampling(run: Run) -> None:
     assert run("S3.OBJ.1", compliant(objects=None)).status is Status.SKIP
@@ -370,8 +431,9 @@ def test_obj1_recognises_client_side_objects(run: Run) -> None:
         ObjectSample("plain", sse="AES256", head=b"hello"),
         ObjectSample("none", sse=None),
     )
-    result = run("S3.OBJ.1", compliant(objects=Collected.ok(samples)),
-                 require=EncryptionRequirement.KMS)
+    result = run(
+        "S3.OBJ.1", compliant(objects=Collected.ok(samples)), require=EncryptionRequirement.KMS
+    )
     assert result.status is Status.FAIL
     assert result.details["not_encrypted_as_required"] == ["plain", "none"]
     assert result.details["client_side"] == 2
@@ -389,6 +451,7 @@ def test_obj1_object_errors_are_reported(run: Run) -> None:
 
 # --- KMS ---------------------------------------------------------------------------------------
 
+
 def test_kms1_rotation(run: Run) -> None:
     no_rotation = customer_key(rotation_enabled=Collected.ok(False))
     off = compliant(keys={KEY_ARN: Collected.ok(no_rotation)})
@@ -399,33 +462,56 @@ def test_kms1_rotation(run: Run) -> None:
     assert run("KMS.1", aws).status is Status.PASS
 
 
-@pytest.mark.parametrize(("changes", "status"), [
-    ({}, Status.PASS),
-    ({"state": "Disabled"}, Status.FAIL),
-    ({"state": "PendingDeletion", "deletion_date": datetime(2027, 1, 2, tzinfo=UTC)}, Status.FAIL),
-])
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({}, Status.PASS),
+        ({"state": "Disabled"}, Status.FAIL),
+        (
+            {"state": "PendingDeletion", "deletion_date": datetime(2027, 1, 2, tzinfo=UTC)},
+            Status.FAIL,
+        ),
+    ],
+)
 def test_kms2_state(run: Run, changes: dict[str, Any], status: Status) -> None:
     snap = compliant(keys={KEY_ARN: Collected.ok(customer_key(**changes))})
     assert run("KMS.2", snap).status is status
 
 
 def test_kms3_public_key_policy(run: Run) -> None:
-    public = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*",
-                                        "Resource": "*"}]})
+    public = json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}
+    )
     snap = compliant(keys={KEY_ARN: Collected.ok(customer_key(policy=Collected.ok(public)))})
     assert run("KMS.3", snap).status is Status.FAIL
-    restricted = json.dumps({"Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
-        "Condition": {"StringEquals": {"kms:CallerAccount": "111122223333",
-                                       "kms:ViaService": "s3.eu-west-1.amazonaws.com"}}}]})
+    restricted = json.dumps(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "kms:Decrypt",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:CallerAccount": "111122223333",
+                            "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                        }
+                    },
+                }
+            ]
+        }
+    )
     snap = compliant(keys={KEY_ARN: Collected.ok(customer_key(policy=Collected.ok(restricted)))})
     assert run("KMS.3", snap).status is Status.PASS
 
 
 def test_kms_failure_on_one_key_wins_over_error_on_another(run: Run) -> None:
     rules = (EncryptionRule("aws:kms", KEY_ARN, True), EncryptionRule("aws:kms", "other", True))
-    snap = compliant(encryption=Collected.ok(rules), keys={
-        KEY_ARN: Collected.ok(customer_key(state="Disabled")), "other": denied()})
+    snap = compliant(
+        encryption=Collected.ok(rules),
+        keys={KEY_ARN: Collected.ok(customer_key(state="Disabled")), "other": denied()},
+    )
     result = run("KMS.2", snap)
     assert result.status is Status.FAIL
     assert result.details["keys"]["other"]["status"] == "ERROR"

@@ -39,16 +39,28 @@ def test_json_report_and_findings_exit_one(connection: Connection, audited: str)
     assert statuses["S3.TLS.1"] == "PASS" and statuses["S3.ENC.1"] == "FAIL"
 
 
-def test_fail_on_threshold_and_suppressions(connection: Connection, audited: str,
-                                            tmp_path: Path) -> None:
+def test_fail_on_threshold_and_suppressions(
+    connection: Connection, audited: str, tmp_path: Path
+) -> None:
     sup = tmp_path / "suppress.json"
     failing = json.loads(invoke(connection, audited, "--format", "json")[1])["results"]
-    entries = [{"check_id": r["check_id"], "bucket": audited, "reason": "accepted in test"}
-               for r in failing if r["status"] in ("FAIL", "ERROR")]
+    entries = [
+        {"check_id": r["check_id"], "bucket": audited, "reason": "accepted in test"}
+        for r in failing
+        if r["status"] in ("FAIL", "ERROR")
+    ]
     sup.write_text(json.dumps(entries))
     out_file = tmp_path / "report.md"
-    code, _ = invoke(connection, audited, "--suppress", str(sup), "--format", "markdown",
-                     "--output", str(out_file))
+    code, _ = invoke(
+        connection,
+        audited,
+        "--suppress",
+        str(sup),
+        "--format",
+        "markdown",
+        "--output",
+        str(out_file),
+    )
     assert code == 0
     assert "accepted in test" in out_file.read_text()
 

@@ -43,29 +43,60 @@ def _strip_account_host(request: Any, **_: Any) -> None:
 
 def _tls_policy(bucket: str) -> str:
     arn = f"arn:aws:s3:::{bucket}"
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": False}}}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [arn, f"{arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": False}},
+                }
+            ],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def buckets(connection: Connection, kms_key: str) -> dict[str, str]:
     s3 = connection.client("s3")
-    names = {"plain": unique_bucket_name("audit-plain"),
-             "hardened": unique_bucket_name("audit-hard")}
+    names = {
+        "plain": unique_bucket_name("audit-plain"),
+        "hardened": unique_bucket_name("audit-hard"),
+    }
     for name in names.values():
         s3.create_bucket(Bucket=name)
     hard = names["hardened"]
-    s3.put_bucket_encryption(Bucket=hard, ServerSideEncryptionConfiguration={"Rules": [{
-        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
-                                               "KMSMasterKeyID": kms_key},
-        "BucketKeyEnabled": True}]})
-    s3.put_public_access_block(Bucket=hard, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(
+        Bucket=hard,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": kms_key,
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=hard,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     s3.put_bucket_versioning(Bucket=hard, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_ownership_controls(Bucket=hard, OwnershipControls={
-        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    s3.put_bucket_ownership_controls(
+        Bucket=hard, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
     s3.put_bucket_policy(Bucket=hard, Policy=_tls_policy(hard))
     s3.put_object(Bucket=names["plain"], Key="a.txt", Body=b"hello")
     connection.client("kms").enable_key_rotation(KeyId=kms_key)
@@ -76,9 +107,12 @@ def test_collects_snapshots_and_checks_judge_them(
     connection: Connection, buckets: dict[str, str], kms_key: str
 ) -> None:
     seen: list[tuple[str, int, int]] = []
-    collector = Collector(_LocalS3Control(connection), max_workers=4,
-                          progress=lambda b, d, t: seen.append((b, d, t)),
-                          options=AuditOptions(sample_objects=5))
+    collector = Collector(
+        _LocalS3Control(connection),
+        max_workers=4,
+        progress=lambda b, d, t: seen.append((b, d, t)),
+        options=AuditOptions(sample_objects=5),
+    )
     collection = collector.collect(sorted(buckets.values()))
     assert not collection.errors
     assert [d for _, d, _ in seen] == [1, 2] and {t for _, _, t in seen} == {2}
@@ -93,11 +127,24 @@ def test_collects_snapshots_and_checks_judge_them(
     assert plain.policy.get() is None and plain.public_access_block.get() is None
     assert plain.objects is not None and [o.key for o in plain.objects.get()] == ["a.txt"]
 
-    report = run_checks(collection.snapshots, registry=Registry.builtin(),
-                        account_api_calls=collection.account_api_calls)
+    report = run_checks(
+        collection.snapshots,
+        registry=Registry.builtin(),
+        account_api_calls=collection.account_api_calls,
+    )
     by = {(r.bucket, r.check_id): r.status for r in report.results}
-    for check_id in ("S3.ENC.1", "S3.ENC.3", "S3.ENC.4", "S3.TLS.1", "S3.PUBLIC.1",
-                     "S3.PUBLIC.4", "S3.DATA.1", "KMS.1", "KMS.2", "KMS.3"):
+    for check_id in (
+        "S3.ENC.1",
+        "S3.ENC.3",
+        "S3.ENC.4",
+        "S3.TLS.1",
+        "S3.PUBLIC.1",
+        "S3.PUBLIC.4",
+        "S3.DATA.1",
+        "KMS.1",
+        "KMS.2",
+        "KMS.3",
+    ):
         assert by[(hard.name, check_id)] is Status.PASS, check_id
     for check_id in ("S3.ENC.1", "S3.TLS.1", "S3.PUBLIC.1", "S3.DATA.1"):
         assert by[(plain.name, check_id)] is Status.FAIL, check_id
@@ -109,8 +156,9 @@ def test_missing_bucket_is_an_audit_error(connection: Connection) -> None:
     assert collection.errors == ("bucket no-such-bucket-xyz-123 does not exist",)
 
 
-def test_access_denied_becomes_error_results(connection: Connection,
-                                             buckets: dict[str, str]) -> None:
+def test_access_denied_becomes_error_results(
+    connection: Connection, buckets: dict[str, str]
+) -> None:
     """An API call that fails yields ERROR for the checks that needed it, never a pass."""
     import botocore.exceptions
 
@@ -123,12 +171,16 @@ def test_access_denied_becomes_error_results(connection: Connection,
             class Proxy:
                 def __getattr__(self, name: str) -> Any:
                     if name == "get_bucket_policy":
+
                         def deny(**_: Any) -> Any:
                             raise botocore.exceptions.ClientError(
                                 {"Error": {"Code": "AccessDenied", "Message": "nope"}},
-                                "GetBucketPolicy")
+                                "GetBucketPolicy",
+                            )
+
                         return deny
                     return getattr(client, name)
+
             return Proxy()
 
     collection = Collector(Denying(connection)).collect([buckets["hardened"]])

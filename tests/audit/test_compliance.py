@@ -11,8 +11,12 @@ from securestore.errors import ConfigurationError
 from .builders import compliant
 
 EXPECTED = {
-    "aws-fsbp", "cis-aws-foundations", "fedramp-moderate-r5", "hipaa-security-rule",
-    "nist-800-53-r5", "pci-dss-4.0",
+    "aws-fsbp",
+    "cis-aws-foundations",
+    "fedramp-moderate-r5",
+    "hipaa-security-rule",
+    "nist-800-53-r5",
+    "pci-dss-4.0",
 }
 
 
@@ -38,22 +42,25 @@ def test_requirement_ids_unique_and_nonempty() -> None:
         assert all(r.checks for r in fw.requirements), fw.id
 
 
-@pytest.mark.parametrize(("framework", "requirement", "check_id"), [
-    ("cis-aws-foundations", "2.1.1", "S3.TLS.1"),
-    ("cis-aws-foundations", "2.1.4", "S3.PUBLIC.1"),
-    ("cis-aws-foundations", "3.6", "KMS.1"),
-    ("aws-fsbp", "S3.5", "S3.TLS.1"),
-    ("aws-fsbp", "S3.1", "S3.PUBLIC.2"),
-    ("aws-fsbp", "S3.8", "S3.PUBLIC.1"),
-    ("aws-fsbp", "KMS.4", "KMS.1"),
-    ("pci-dss-4.0", "4.2.1", "S3.TLS.1"),
-    ("pci-dss-4.0", "3.5.1", "S3.ENC.2"),
-    ("hipaa-security-rule", "164.312(e)(1)", "S3.TLS.1"),
-    ("hipaa-security-rule", "164.312(a)(2)(iv)", "S3.ENC.1"),
-    ("nist-800-53-r5", "SC-8(1)", "S3.TLS.1"),
-    ("nist-800-53-r5", "SC-28(1)", "S3.ENC.2"),
-    ("fedramp-moderate-r5", "SC-12", "KMS.1"),
-])
+@pytest.mark.parametrize(
+    ("framework", "requirement", "check_id"),
+    [
+        ("cis-aws-foundations", "2.1.1", "S3.TLS.1"),
+        ("cis-aws-foundations", "2.1.4", "S3.PUBLIC.1"),
+        ("cis-aws-foundations", "3.6", "KMS.1"),
+        ("aws-fsbp", "S3.5", "S3.TLS.1"),
+        ("aws-fsbp", "S3.1", "S3.PUBLIC.2"),
+        ("aws-fsbp", "S3.8", "S3.PUBLIC.1"),
+        ("aws-fsbp", "KMS.4", "KMS.1"),
+        ("pci-dss-4.0", "4.2.1", "S3.TLS.1"),
+        ("pci-dss-4.0", "3.5.1", "S3.ENC.2"),
+        ("hipaa-security-rule", "164.312(e)(1)", "S3.TLS.1"),
+        ("hipaa-security-rule", "164.312(a)(2)(iv)", "S3.ENC.1"),
+        ("nist-800-53-r5", "SC-8(1)", "S3.TLS.1"),
+        ("nist-800-53-r5", "SC-28(1)", "S3.ENC.2"),
+        ("fedramp-moderate-r5", "SC-12", "KMS.1"),
+    ],
+)
 def test_known_mappings(framework: str, requirement: str, check_id: str) -> None:
     fw = load_framework(framework)
     assert requirement in {r.id for r in fw.requirements_for(check_id)}

@@ -35,8 +35,9 @@ def ep(value: str) -> metadata.EntryPoint:
 
 
 @pytest.mark.usefixtures("plugin_module")
-@pytest.mark.parametrize("value", ["acme_audit_plugin:CHECKS", "acme_audit_plugin:single",
-                                   "acme_audit_plugin:factory"])
+@pytest.mark.parametrize(
+    "value", ["acme_audit_plugin:CHECKS", "acme_audit_plugin:single", "acme_audit_plugin:factory"]
+)
 def test_plugin_forms(value: str) -> None:
     assert [c.id for c in load_plugins([ep(value)])] == ["ACME.1"]
 
@@ -51,8 +52,15 @@ def test_bad_plugins_name_the_entry_point() -> None:
 
 def test_builtin_ids_are_unique_grouped_and_stable() -> None:
     ids = Registry.builtin().ids
-    assert ids[:7] == ("S3.ENC.1", "S3.ENC.2", "S3.ENC.3", "S3.ENC.4", "S3.ENC.5",
-                       "S3.TLS.1", "S3.TLS.2")
+    assert ids[:7] == (
+        "S3.ENC.1",
+        "S3.ENC.2",
+        "S3.ENC.3",
+        "S3.ENC.4",
+        "S3.ENC.5",
+        "S3.TLS.1",
+        "S3.TLS.2",
+    )
     assert len(ids) == len(set(ids)) == 22
 
 

@@ -47,12 +47,21 @@ def sample_report(framework: str | None = None) -> AuditReport:
     bad = compliant(
         name="legacy-data",
         encryption=Collected.ok((EncryptionRule("AES256"),)),
-        policy=Collected.ok(policy({"Sid": "Uploads", "Effect": "Deny", "Principal": "*",
-                                    "Action": "s3:PutObject",
-                                    "Resource": "arn:aws:s3:::legacy-data/*",
-                                    "Condition": {"Bool": {"aws:SecureTransport": False}}})),
-        acl=Collected.ok((Grant("Group", "http://acs.amazonaws.com/groups/global/AllUsers",
-                                "READ"),)),
+        policy=Collected.ok(
+            policy(
+                {
+                    "Sid": "Uploads",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": "arn:aws:s3:::legacy-data/*",
+                    "Condition": {"Bool": {"aws:SecureTransport": False}},
+                }
+            )
+        ),
+        acl=Collected.ok(
+            (Grant("Group", "http://acs.amazonaws.com/groups/global/AllUsers", "READ"),)
+        ),
         versioning=Collected.ok(Versioning("Suspended")),
         logging=denied("AccessDenied", "GetBucketLogging"),
         keys={},

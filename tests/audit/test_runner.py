@@ -30,9 +30,15 @@ def test_clean_report_exits_zero(registry: Registry) -> None:
     assert report.counts()["FAIL"] == 0
 
 
-@pytest.mark.parametrize(("threshold", "code"), [
-    (Severity.LOW, 1), (Severity.MEDIUM, 1), (Severity.HIGH, 0), (Severity.CRITICAL, 0),
-])
+@pytest.mark.parametrize(
+    ("threshold", "code"),
+    [
+        (Severity.LOW, 1),
+        (Severity.MEDIUM, 1),
+        (Severity.HIGH, 0),
+        (Severity.CRITICAL, 0),
+    ],
+)
 def test_threshold(registry: Registry, threshold: Severity, code: int) -> None:
     snap = compliant(versioning=Collected.ok(Versioning("Suspended")))  # DATA.1 medium, DATA.2 low
     report = run_checks([snap], registry=registry, now=NOW)
@@ -69,7 +75,8 @@ def test_audit_level_error_exits_four(registry: Registry) -> None:
 
 def test_framework_restricts_checks(registry: Registry) -> None:
     fw = load_framework("cis-aws-foundations")
-    report = run_checks([compliant()], registry=registry, framework=fw,
-                        options=AuditOptions(), now=NOW)
+    report = run_checks(
+        [compliant()], registry=registry, framework=fw, options=AuditOptions(), now=NOW
+    )
     assert {c.id for c in report.checks} == fw.check_ids
     assert [s.status for s in report.requirement_summaries()] == [Status.PASS] * 5

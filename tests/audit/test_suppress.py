@@ -16,23 +16,33 @@ from .builders import compliant
 
 def test_toml_and_json_forms(tmp_path: Path) -> None:
     toml = tmp_path / "s.toml"
-    toml.write_text('[[suppression]]\ncheck_id = "S3.DATA.4"\nbucket = "logs-*"\n'
-                    'reason = "log buckets"\nexpires = 2027-06-30\n')
+    toml.write_text(
+        '[[suppression]]\ncheck_id = "S3.DATA.4"\nbucket = "logs-*"\n'
+        'reason = "log buckets"\nexpires = 2027-06-30\n'
+    )
     js = tmp_path / "s.json"
-    js.write_text('{"suppressions": [{"check_id": "S3.DATA.4", "bucket": "logs-*", '
-                  '"reason": "log buckets", "expires": "2027-06-30"}]}')
+    js.write_text(
+        '{"suppressions": [{"check_id": "S3.DATA.4", "bucket": "logs-*", '
+        '"reason": "log buckets", "expires": "2027-06-30"}]}'
+    )
     expected = (Suppression("S3.DATA.4", "logs-*", "log buckets", date(2027, 6, 30)),)
     assert load_suppressions(toml) == expected
     assert load_suppressions(js) == expected
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("{", "not valid JSON"),
-    ('[{"check_id": "S3.TLS.1", "bucket": "b"}]', "reason is required"),
-    ('[{"check_id": "S3.TLS.1", "bucket": "b", "reason": "r", "expires": "soon"}]', "YYYY-MM-DD"),
-    ('[{"check_id": "S3.TLS.1", "bucket": "b", "reason": "r", "typo": 1}]', "unknown field"),
-    ('"x"', "expected a list"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('[{"check_id": "S3.TLS.1", "bucket": "b"}]', "reason is required"),
+        (
+            '[{"check_id": "S3.TLS.1", "bucket": "b", "reason": "r", "expires": "soon"}]',
+            "YYYY-MM-DD",
+        ),
+        ('[{"check_id": "S3.TLS.1", "bucket": "b", "reason": "r", "typo": 1}]', "unknown field"),
+        ('"x"', "expected a list"),
+    ],
+)
 def test_malformed_files(text: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         parse_suppressions(text)
@@ -47,8 +57,9 @@ def test_apply_marks_matches_and_reports_expired_and_unused(registry) -> None:  
     from securestore.audit import AuditOptions, Collected
 
     snap = compliant(logging=Collected.ok(None), ownership=Collected.ok(None))
-    results = [registry.get(i).run(snap, AuditOptions()) for i in ("S3.DATA.4", "S3.PUBLIC.4",
-                                                                  "S3.ENC.1")]
+    results = [
+        registry.get(i).run(snap, AuditOptions()) for i in ("S3.DATA.4", "S3.PUBLIC.4", "S3.ENC.1")
+    ]
     sups = [
         Suppression("S3.DATA.4", "example-*", "logs elsewhere", date(2026, 12, 31)),
         Suppression("S3.PUBLIC.4", "example-bucket", "legacy", date(2026, 1, 1)),
@@ -56,8 +67,11 @@ def test_apply_marks_matches_and_reports_expired_and_unused(registry) -> None:  
     ]
     out, states = apply_suppressions(results, sups, today=date(2026, 11, 28))
     assert [r.suppressed for r in out] == [True, False, False]
-    assert [s.state for s in states] == [SuppressionState.ACTIVE, SuppressionState.EXPIRED,
-                                         SuppressionState.UNUSED]
+    assert [s.state for s in states] == [
+        SuppressionState.ACTIVE,
+        SuppressionState.EXPIRED,
+        SuppressionState.UNUSED,
+    ]
     assert states[0].matched == 1
     # the expiry day itself still suppresses
     out, _ = apply_suppressions(results, sups[:1], today=date(2026, 12, 31))

@@ -75,8 +75,8 @@ def _rotation(key: KeySnapshot) -> _Verdict:
     severity=Severity.MEDIUM,
     rationale="""Rotation limits how much data one key version protects and how long a
         leaked key version stays useful; KMS keeps old versions to decrypt existing data.""",
-    remediation="""Enable rotation: `securestore harden s3://BUCKET` or
-        `aws kms enable-key-rotation --key-id KEY`.""",
+    remediation="""Enable rotation: `securestore harden s3://BUCKET --sse kms --kms-key-id KEY`
+        (for the key it configures) or `aws kms enable-key-rotation --key-id KEY`.""",
     references=(_DOC_ROTATION,),
 )
 def key_rotation(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:

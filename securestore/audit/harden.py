@@ -1,0 +1,726 @@
+"""Fixing what the audit finds: plan a bucket's hardening, then apply it.
+
+Planning is pure: :func:`plan` turns a :class:`~securestore.audit.model.BucketSnapshot`
+into a :class:`HardenPlan`, a list of changes that each carry a human-readable
+unified diff. :func:`apply` makes the boto3 calls; :func:`plan_bucket` reads the
+bucket (through :class:`~securestore.audit.collect.Collector`) and plans.
+
+What a plan can contain, in the order it is applied:
+
+1. default encryption: SSE-S3, or SSE-KMS under the given customer managed key
+   with the S3 Bucket Key enabled (``S3.ENC.1``-``S3.ENC.4``);
+2. automatic rotation of that key (``KMS.1``);
+3. a TLS-only Deny merged into the bucket policy (``S3.TLS.1``);
+4. all four bucket-level public access block settings (``S3.PUBLIC.1``).
+
+The policy is written before the public access block because S3 refuses a
+``PutBucketPolicy`` whose document is public once ``BlockPublicPolicy`` is on,
+and harden keeps every existing statement, public or not.
+
+Rules that keep harden safe to run repeatedly and on shared buckets:
+
+* it never removes or rewrites a policy statement: the TLS statement is appended,
+  and only when the existing ``aws:SecureTransport`` statements do not already
+  enforce TLS by the analysis ``S3.TLS.1`` uses (:func:`merge_tls_statement`);
+* it never weakens encryption: a bucket already under SSE-KMS or DSSE-KMS keeps
+  it when ``sse="s3"`` is asked, and DSSE-KMS is kept when ``sse="kms"`` is asked;
+* :func:`apply` re-reads the bucket policy right before writing it and merges into
+  what it finds, so a statement added since planning is kept. S3 has no
+  conditional ``PutBucketPolicy``, so a change landing between that read and the
+  write can still be lost; the window is one round trip;
+* a second plan on a hardened bucket is empty.
+
+The account-level public access block (``S3.PUBLIC.2``) is out of scope: it changes
+every bucket of the account, which a per-bucket command should not do silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import botocore.exceptions
+
+from securestore.audit.collect import ClientFactory, Collector
+from securestore.audit.model import (
+    KMS_ALGORITHMS,
+    BucketSnapshot,
+    Collected,
+    EncryptionRule,
+    KeySnapshot,
+    PublicAccessBlock,
+)
+from securestore.audit.policy import Policy, analyse_tls, parse_policy, public_statements
+from securestore.errors import (
+    AccessDeniedError,
+    ConfigurationError,
+    KeyUnavailableError,
+    NotFoundError,
+    StorageError,
+)
+from securestore.transport import translate_error
+
+__all__ = [
+    "POLICY_SIZE_LIMIT",
+    "TLS_SID",
+    "AppliedChange",
+    "ApplyOutcome",
+    "Change",
+    "ChangeKind",
+    "EncryptionChange",
+    "HardenPlan",
+    "KeyRotationChange",
+    "PolicyChange",
+    "PublicAccessBlockChange",
+    "Sse",
+    "apply",
+    "merge_tls_statement",
+    "plan",
+    "plan_bucket",
+    "tls_enforced",
+    "tls_statement",
+]
+
+#: The server-side encryption harden configures: SSE-S3 or SSE-KMS.
+Sse = Literal["s3", "kms"]
+
+#: The Sid of the TLS-only statement (a number is appended if it is taken).
+TLS_SID = "DenyInsecureTransport"
+
+#: S3's limit on the size of a bucket policy, in bytes.
+POLICY_SIZE_LIMIT = 20 * 1024
+
+_POLICY_VERSION = "2012-10-17"
+
+
+class ChangeKind(enum.StrEnum):
+    """What a change configures."""
+
+    ENCRYPTION = "default-encryption"
+    KEY_ROTATION = "key-rotation"
+    POLICY = "bucket-policy"
+    PUBLIC_ACCESS_BLOCK = "public-access-block"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One planned change: what it is, and its before/after text for the diff.
+
+    ``target`` names what changes (``s3://bucket`` or a KMS key ARN);
+    ``before`` is empty when nothing is configured yet.
+    """
+
+    kind: ChangeKind
+    target: str
+    summary: str
+    before: str
+    after: str
+
+    def diff(self) -> str:
+        """A unified diff of ``before`` to ``after``, labelled with the target and kind."""
+        lines = difflib.unified_diff(
+            self.before.splitlines(),
+            self.after.splitlines(),
+            fromfile=f"{self.target} {self.kind} (current)",
+            tofile=f"{self.target} {self.kind} (hardened)",
+            lineterm="",
+        )
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncryptionChange(Change):
+    """Set the bucket's default encryption to ``configuration`` (S3's
+    ``ServerSideEncryptionConfiguration``)."""
+
+    configuration: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRotationChange(Change):
+    """Enable automatic rotation of the KMS key ``key_id`` in ``region``."""
+
+    key_id: str
+    region: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyChange(Change):
+    """Merge a TLS-only Deny into the bucket policy.
+
+    ``document`` is the merged policy as planned; :func:`apply` re-reads the
+    policy and merges into the current one instead when it changed meanwhile.
+    """
+
+    bucket_arn: str
+    statement: Mapping[str, Any] = field(hash=False)
+    previous: Mapping[str, Any] | None = field(hash=False)
+    document: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublicAccessBlockChange(Change):
+    """Turn on all four bucket-level public access block settings."""
+
+    configuration: Mapping[str, bool] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class HardenPlan:
+    """What harden would change on one bucket; empty when the bucket is already hardened.
+
+    ``notes`` explain what harden deliberately leaves alone (a stronger
+    encryption it does not weaken, a public statement it does not remove).
+    """
+
+    bucket: str
+    region: str
+    sse: Sse
+    kms_key_id: str | None
+    changes: tuple[Change, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to change."""
+        return not self.changes
+
+    def diff(self) -> str:
+        """Every change's diff, in the order they are applied."""
+        return "".join(change.diff() for change in self.changes)
+
+
+class ApplyOutcome(enum.StrEnum):
+    """What :func:`apply` did with one change."""
+
+    APPLIED = "applied"
+    """Written as planned."""
+    MERGED = "merged"
+    """The policy changed after planning; the statement was merged into the new one."""
+    ALREADY_DONE = "already-done"
+    """The policy changed after planning and already enforces TLS: nothing written."""
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    """One change as :func:`apply` carried it out."""
+
+    change: Change
+    outcome: ApplyOutcome
+    message: str
+
+
+# --- the TLS statement -----------------------------------------------------------------------
+
+
+def tls_statement(bucket_arn: str, sid: str = TLS_SID) -> dict[str, Any]:
+    """The TLS-only Deny for ``bucket_arn``: every principal, every S3 action, the
+    bucket and its objects, when ``aws:SecureTransport`` is false."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def tls_enforced(policy: Policy | None, bucket_arn: str) -> bool:
+    """True if the policy's ``aws:SecureTransport`` statements alone make the bucket TLS-only.
+
+    The verdict is :func:`~securestore.audit.policy.analyse_tls`'s (the one behind
+    ``S3.TLS.1``) on those statements only: an ``s3:TlsVersion`` deny passes
+    ``S3.TLS.1`` but does not refuse plain HTTP (the key is absent from HTTP
+    requests), so it does not make the TLS statement redundant.
+    """
+    if policy is None:
+        return False
+    secure_transport = tuple(
+        st for st in policy.statements if any(c.key == "aws:securetransport" for c in st.conditions)
+    )
+    narrowed = Policy(version=policy.version, id=policy.id, statements=secure_transport)
+    return analyse_tls(narrowed, bucket_arn).enforced
+
+
+def merge_tls_statement(
+    document: Mapping[str, Any] | None, bucket_arn: str
+) -> dict[str, Any] | None:
+    """``document`` with the TLS-only statement appended, or ``None`` when it already
+    enforces TLS (see :func:`tls_enforced`).
+
+    Every existing statement and top-level element is kept as it is; a single
+    ``Statement`` object becomes a one-element list. The new statement's Sid is
+    :data:`TLS_SID`, numbered (``DenyInsecureTransport2``...) if that is taken.
+
+    Raises:
+        ConfigurationError: ``document`` is not a valid policy, or the merged
+            policy would exceed :data:`POLICY_SIZE_LIMIT`.
+    """
+    if document is not None and not isinstance(document, Mapping):
+        raise ConfigurationError("malformed policy: the document is not a JSON object")
+    parsed = parse_policy(document) if document else None
+    if tls_enforced(parsed, bucket_arn):
+        return None
+    merged: dict[str, Any] = dict(document) if document else {"Version": _POLICY_VERSION}
+    existing = merged.get("Statement", [])
+    statements = [existing] if isinstance(existing, Mapping) else list(existing)
+    taken = {st.sid.lower() for st in parsed.statements if st.sid} if parsed else set()
+    merged["Statement"] = [*statements, tls_statement(bucket_arn, _free_sid(taken))]
+    size = len(_compact(merged).encode("utf-8"))
+    if size > POLICY_SIZE_LIMIT:
+        raise ConfigurationError(
+            f"the merged bucket policy would be {size} bytes, over S3's limit of "
+            f"{POLICY_SIZE_LIMIT}",
+            hint="shorten the existing policy, then run harden again",
+        )
+    return merged
+
+
+def _free_sid(taken: set[str]) -> str:
+    sid, n = TLS_SID, 1
+    while sid.lower() in taken:
+        n += 1
+        sid = f"{TLS_SID}{n}"
+    return sid
+
+
+def _compact(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _pretty(document: Mapping[str, Any] | None) -> str:
+    return json.dumps(document, indent=2) + "\n" if document is not None else ""
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def plan(
+    snapshot: BucketSnapshot,
+    *,
+    sse: Sse,
+    kms_key_id: str | None = None,
+    key: KeySnapshot | None = None,
+) -> HardenPlan:
+    """Plan the changes that harden ``snapshot``'s bucket (pure: no AWS calls).
+
+    Args:
+        snapshot: the bucket as collected; ``region``, ``encryption``, ``policy``
+            and ``public_access_block`` must have been collected.
+        sse: ``"s3"`` for SSE-S3 or ``"kms"`` for SSE-KMS with a bucket key.
+        kms_key_id: the customer managed key for ``sse="kms"`` (id, ARN or alias).
+        key: that key's metadata; when omitted it is looked up in
+            ``snapshot.keys``, and rotation is planned if the key is unknown.
+
+    Raises:
+        ConfigurationError: invalid arguments, a malformed existing policy, or a
+            key that is not a customer managed symmetric key.
+        KeyUnavailableError: the key is disabled or pending deletion.
+        AccessDeniedError, StorageError: a field the plan needs was not collected.
+    """
+    _check_arguments(sse, kms_key_id)
+    region = _need(snapshot.region, snapshot.name) or "us-east-1"
+    if kms_key_id and key is None:
+        key = _known_key(snapshot, kms_key_id)
+    if key is not None:
+        _usable(key)
+    notes: list[str] = []
+    changes: list[Change] = []
+    encryption = _encryption_change(snapshot, sse, kms_key_id, key, notes)
+    if encryption is not None:
+        changes.append(encryption)
+    if sse == "kms" and (encryption is not None or _uses_key(snapshot, kms_key_id, key)):
+        rotation = _rotation_change(kms_key_id, key, region)
+        if rotation is not None:
+            changes.append(rotation)
+    policy_change = _policy_change(snapshot, notes)
+    if policy_change is not None:
+        changes.append(policy_change)
+    block = _public_access_block_change(snapshot)
+    if block is not None:
+        changes.append(block)
+    return HardenPlan(
+        bucket=snapshot.name,
+        region=region,
+        sse=sse,
+        kms_key_id=kms_key_id,
+        changes=tuple(changes),
+        notes=tuple(notes),
+    )
+
+
+def _check_arguments(sse: str, kms_key_id: str | None) -> None:
+    if sse not in ("s3", "kms"):
+        raise ConfigurationError(f"unknown server-side encryption {sse!r}", hint="use s3 or kms")
+    if sse == "kms" and not kms_key_id:
+        raise ConfigurationError(
+            "SSE-KMS needs a key", hint="pass --kms-key-id with a customer managed key"
+        )
+    if sse == "s3" and kms_key_id:
+        raise ConfigurationError(
+            "a KMS key was given for SSE-S3", hint="use --sse kms with --kms-key-id"
+        )
+
+
+def _need(collected: Collected[Any], bucket: str) -> Any:
+    """The collected value, or the library error that explains why it is missing."""
+    error = collected.error
+    if error is None:
+        return collected.value
+    message = f"cannot plan: {error}"
+    if error.code in ("AccessDenied", "403", "Forbidden"):
+        raise AccessDeniedError(
+            message, bucket=bucket, code=error.code, hint="harden needs read access to the bucket"
+        )
+    raise StorageError(message, bucket=bucket, code=error.code)
+
+
+def _known_key(snapshot: BucketSnapshot, reference: str) -> KeySnapshot | None:
+    direct = snapshot.keys.get(reference)
+    if direct is not None and direct.is_ok:
+        return direct.value
+    for collected in snapshot.keys.values():
+        if collected.is_ok and collected.value is not None and collected.value.matches(reference):
+            return collected.value
+    return None
+
+
+def _usable(key: KeySnapshot) -> None:
+    if not key.customer_managed:
+        raise ConfigurationError(
+            f"KMS key {key.arn} is AWS managed",
+            hint="harden configures a customer managed key (S3.ENC.3); create one with "
+            "'aws kms create-key'",
+        )
+    if key.key_spec != "SYMMETRIC_DEFAULT":
+        raise ConfigurationError(
+            f"KMS key {key.arn} is {key.key_spec}; S3 needs a symmetric key",
+            hint="pass a SYMMETRIC_DEFAULT customer managed key",
+        )
+    if key.state != "Enabled" or key.deletion_date is not None:
+        raise KeyUnavailableError(
+            f"KMS key {key.arn} is {key.state}: data written under it could not be read",
+            hint="enable the key (or cancel its deletion), or pass another key",
+        )
+
+
+def _same_key(
+    snapshot: BucketSnapshot, rule: EncryptionRule, reference: str, key: KeySnapshot | None
+) -> bool:
+    configured = rule.kms_key_id
+    if configured is None:
+        return False
+    if configured == reference or (key is not None and key.matches(configured)):
+        return True
+    known = snapshot.keys.get(configured)
+    return (
+        key is not None
+        and known is not None
+        and known.is_ok
+        and known.value is not None
+        and known.value.key_id == key.key_id
+    )
+
+
+def _uses_key(snapshot: BucketSnapshot, reference: str | None, key: KeySnapshot | None) -> bool:
+    if reference is None or not snapshot.encryption.is_ok:
+        return False
+    return any(
+        rule.algorithm in KMS_ALGORITHMS and _same_key(snapshot, rule, reference, key)
+        for rule in snapshot.encryption.value or ()
+    )
+
+
+def _rules_document(rules: tuple[EncryptionRule, ...]) -> dict[str, Any] | None:
+    if not rules:
+        return None
+    out = []
+    for rule in rules:
+        default: dict[str, Any] = {"SSEAlgorithm": rule.algorithm}
+        if rule.kms_key_id:
+            default["KMSMasterKeyID"] = rule.kms_key_id
+        out.append(
+            {
+                "ApplyServerSideEncryptionByDefault": default,
+                "BucketKeyEnabled": rule.bucket_key_enabled,
+            }
+        )
+    return {"Rules": out}
+
+
+def _encryption_change(
+    snapshot: BucketSnapshot,
+    sse: Sse,
+    reference: str | None,
+    key: KeySnapshot | None,
+    notes: list[str],
+) -> EncryptionChange | None:
+    rules: tuple[EncryptionRule, ...] = _need(snapshot.encryption, snapshot.name) or ()
+    target = f"s3://{snapshot.name}"
+    if any(r.algorithm == "aws:kms:dsse" for r in rules):
+        notes.append("default encryption is DSSE-KMS, which is kept: harden never weakens it")
+        return None
+    if sse == "s3":
+        if rules:
+            if any(r.algorithm in KMS_ALGORITHMS for r in rules):
+                notes.append(
+                    "default encryption is already SSE-KMS and is kept: harden never weakens it"
+                )
+            return None
+        wanted = EncryptionRule("AES256")
+        summary = "set default encryption to SSE-S3"
+    else:
+        assert reference is not None
+        if (
+            len(rules) == 1
+            and rules[0].algorithm == "aws:kms"
+            and rules[0].bucket_key_enabled
+            and _same_key(snapshot, rules[0], reference, key)
+        ):
+            return None
+        key_ref = key.arn if key is not None else reference
+        wanted = EncryptionRule("aws:kms", key_ref, bucket_key_enabled=True)
+        summary = f"set default encryption to SSE-KMS with key {key_ref} and the S3 Bucket Key"
+    configuration = _rules_document((wanted,))
+    assert configuration is not None
+    return EncryptionChange(
+        kind=ChangeKind.ENCRYPTION,
+        target=target,
+        summary=summary,
+        before=_pretty(_rules_document(rules)),
+        after=_pretty(configuration),
+        configuration=configuration,
+    )
+
+
+def _rotation_change(
+    reference: str | None, key: KeySnapshot | None, bucket_region: str
+) -> KeyRotationChange | None:
+    if reference is None:
+        return None
+    if key is not None and key.rotation_enabled.is_ok and key.rotation_enabled.value:
+        return None
+    if key is None:
+        before = "KeyRotationEnabled: unknown\n"
+    elif key.rotation_enabled.is_ok:
+        before = "KeyRotationEnabled: false\n"
+    else:
+        before = f"KeyRotationEnabled: unknown ({key.rotation_enabled.error})\n"
+    arn = key.arn if key is not None else reference
+    parts = arn.split(":")
+    region = parts[3] if arn.startswith("arn:") and len(parts) > 4 and parts[3] else bucket_region
+    return KeyRotationChange(
+        kind=ChangeKind.KEY_ROTATION,
+        target=arn,
+        summary=f"enable automatic rotation of KMS key {arn}",
+        before=before,
+        after="KeyRotationEnabled: true\n",
+        key_id=key.key_id if key is not None else reference,
+        region=region,
+    )
+
+
+def _policy_change(snapshot: BucketSnapshot, notes: list[str]) -> PolicyChange | None:
+    text: str | None = _need(snapshot.policy, snapshot.name)
+    document = _load(text) if text else None
+    merged = merge_tls_statement(document, snapshot.arn)
+    if document:
+        for st, _ in public_statements(parse_policy(document)):
+            notes.append(
+                f"bucket policy statement {st.label} allows public access; harden keeps it "
+                "(it never removes statements) and RestrictPublicBuckets limits it to AWS "
+                "services and the bucket owner's account: review it (S3.PUBLIC.5)"
+            )
+    if merged is None:
+        return None
+    statement = merged["Statement"][-1]
+    return PolicyChange(
+        kind=ChangeKind.POLICY,
+        target=f"s3://{snapshot.name}",
+        summary=f"add TLS-only Deny statement {statement['Sid']} to the bucket policy",
+        before=_pretty(document),
+        after=_pretty(merged),
+        bucket_arn=snapshot.arn,
+        statement=statement,
+        previous=document,
+        document=merged,
+    )
+
+
+def _load(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"malformed policy: invalid JSON ({exc.msg})") from exc
+    if not isinstance(document, dict):
+        raise ConfigurationError("malformed policy: the document is not a JSON object")
+    return document
+
+
+def _block_document(block: PublicAccessBlock) -> dict[str, bool]:
+    return {
+        "BlockPublicAcls": block.block_public_acls,
+        "IgnorePublicAcls": block.ignore_public_acls,
+        "BlockPublicPolicy": block.block_public_policy,
+        "RestrictPublicBuckets": block.restrict_public_buckets,
+    }
+
+
+def _public_access_block_change(snapshot: BucketSnapshot) -> PublicAccessBlockChange | None:
+    current: PublicAccessBlock | None = _need(snapshot.public_access_block, snapshot.name)
+    if current is not None and not current.missing():
+        return None
+    wanted = _block_document(PublicAccessBlock.all_on())
+    missing = current.missing() if current is not None else tuple(wanted)
+    return PublicAccessBlockChange(
+        kind=ChangeKind.PUBLIC_ACCESS_BLOCK,
+        target=f"s3://{snapshot.name}",
+        summary="turn on bucket public access block " + ", ".join(missing),
+        before=_pretty(_block_document(current) if current is not None else None),
+        after=_pretty(wanted),
+        configuration=wanted,
+    )
+
+
+# --- I/O -------------------------------------------------------------------------------------
+
+#: ``on_applied(done)`` after each change :func:`apply` carries out.
+AppliedCallback = Callable[[AppliedChange], None]
+
+
+def plan_bucket(
+    clients: ClientFactory,
+    bucket: str,
+    *,
+    sse: Sse,
+    kms_key_id: str | None = None,
+    region: str | None = None,
+) -> HardenPlan:
+    """Read ``bucket`` (and the KMS key) through ``clients`` and :func:`plan` its hardening.
+
+    Raises:
+        NotFoundError: the bucket does not exist.
+        KeyUnavailableError: the KMS key cannot be described (missing, no access).
+        ConfigurationError, AccessDeniedError, StorageError: see :func:`plan`.
+    """
+    _check_arguments(sse, kms_key_id)
+    collector = Collector(clients, max_workers=1, region=region)
+    collection = collector.collect([bucket], account_level=False)
+    if not collection.snapshots:
+        raise NotFoundError(
+            "bucket does not exist", bucket=bucket, hint="check the name, or create it first"
+        )
+    snapshot = collection.snapshots[0]
+    key: KeySnapshot | None = None
+    if sse == "kms" and kms_key_id:
+        bucket_region = _need(snapshot.region, bucket) or "us-east-1"
+        described = collector.key(kms_key_id, bucket_region)
+        if described.error is not None:
+            raise KeyUnavailableError(
+                f"KMS key {kms_key_id} cannot be used: {described.error}",
+                bucket=bucket,
+                hint="check the key id and that the credentials may describe it",
+            )
+        key = described.value
+    return plan(snapshot, sse=sse, kms_key_id=kms_key_id, key=key)
+
+
+def apply(
+    plan: HardenPlan,
+    clients: ClientFactory,
+    *,
+    on_applied: AppliedCallback | None = None,
+) -> tuple[AppliedChange, ...]:
+    """Carry out ``plan``'s changes in order; each call is idempotent.
+
+    The bucket policy is re-read right before it is written, and the TLS
+    statement merged into what is found then (see the module docstring).
+    ``on_applied`` is called after each change, so a caller can report progress
+    before a later change fails.
+
+    Raises:
+        SecureStoreError: a call failed (translated from botocore); the changes
+            before it remain applied.
+    """
+    done: list[AppliedChange] = []
+    s3 = clients.client("s3", region_name=plan.region)
+    for change in plan.changes:
+        if isinstance(change, EncryptionChange):
+            _call(
+                plan,
+                s3.put_bucket_encryption,
+                "PutBucketEncryption",
+                Bucket=plan.bucket,
+                ServerSideEncryptionConfiguration=change.configuration,
+            )
+            result = AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
+        elif isinstance(change, KeyRotationChange):
+            kms = clients.client("kms", region_name=change.region)
+            _call(plan, kms.enable_key_rotation, "EnableKeyRotation", KeyId=change.key_id)
+            result = AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
+        elif isinstance(change, PolicyChange):
+            result = _apply_policy(plan, change, s3)
+        elif isinstance(change, PublicAccessBlockChange):
+            _call(
+                plan,
+                s3.put_public_access_block,
+                "PutPublicAccessBlock",
+                Bucket=plan.bucket,
+                PublicAccessBlockConfiguration=change.configuration,
+            )
+            result = AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
+        else:
+            raise ConfigurationError(f"unknown change kind {change.kind}")
+        done.append(result)
+        if on_applied is not None:
+            on_applied(result)
+    return tuple(done)
+
+
+def _apply_policy(plan: HardenPlan, change: PolicyChange, s3: Any) -> AppliedChange:
+    current_text = _read_policy(plan, s3)
+    current = _load(current_text) if current_text else None
+    merged = merge_tls_statement(current, change.bucket_arn)
+    if merged is None:
+        return AppliedChange(
+            change,
+            ApplyOutcome.ALREADY_DONE,
+            "the bucket policy changed since planning and already denies plain HTTP: "
+            "nothing written",
+        )
+    _call(
+        plan, s3.put_bucket_policy, "PutBucketPolicy", Bucket=plan.bucket, Policy=_compact(merged)
+    )
+    if current == (dict(change.previous) if change.previous is not None else None):
+        return AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
+    sid = merged["Statement"][-1]["Sid"]
+    return AppliedChange(
+        change,
+        ApplyOutcome.MERGED,
+        f"the bucket policy changed since planning; added TLS-only Deny statement {sid} to "
+        "the current policy, keeping every statement",
+    )
+
+
+def _read_policy(plan: HardenPlan, s3: Any) -> str | None:
+    try:
+        text: str = s3.get_bucket_policy(Bucket=plan.bucket)["Policy"]
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+            return None
+        raise translate_error(exc, bucket=plan.bucket, action="GetBucketPolicy") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate_error(exc, bucket=plan.bucket, action="GetBucketPolicy") from exc
+    return text
+
+
+def _call(plan: HardenPlan, method: Callable[..., Any], operation: str, **kwargs: Any) -> None:
+    try:
+        method(**kwargs)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise translate_error(exc, bucket=plan.bucket, action=operation) from exc

@@ -1,0 +1,266 @@
+"""``harden`` against moto over TLS: apply, re-audit, idempotence, dry run, the CLI.
+
+moto treats a conditional Deny as unconditional, so after the TLS-only policy is
+attached object I/O is refused: these tests check configuration and policy
+content, never enforcement, and use a fresh bucket each.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from securestore_cli.main import main_group
+
+from securestore import Connection
+from securestore.audit import (
+    AuditOptions,
+    EncryptionRequirement,
+    Registry,
+    Status,
+    run_checks,
+)
+from securestore.audit.collect import Collector
+from securestore.audit.harden import (
+    TLS_SID,
+    ApplyOutcome,
+    ChangeKind,
+    apply,
+    plan_bucket,
+    tls_statement,
+)
+from securestore.errors import KeyUnavailableError, NotFoundError
+
+from ..conftest import Endpoint, unique_bucket_name
+
+OTHER: dict[str, Any] = {
+    "Sid": "AllowAuditor",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:role/auditor"},
+    "Action": "s3:GetBucketPolicy",
+    "Resource": "arn:aws:s3:::{bucket}",
+}
+
+
+@pytest.fixture
+def harden_key(connection: Connection) -> str:
+    """A new customer managed key with rotation off (harden must turn it on)."""
+    kms = connection.client("kms")
+    arn: str = kms.create_key(Description="harden tests")["KeyMetadata"]["Arn"]
+    assert kms.get_key_rotation_status(KeyId=arn)["KeyRotationEnabled"] is False
+    return arn
+
+
+@pytest.fixture
+def fresh(connection: Connection) -> str:
+    """A new bucket with one unrelated policy statement harden must keep."""
+    name = unique_bucket_name("harden")
+    s3 = connection.client("s3")
+    s3.create_bucket(Bucket=name)
+    statement = {**OTHER, "Resource": OTHER["Resource"].format(bucket=name)}
+    s3.put_bucket_policy(
+        Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    return name
+
+
+def audit(connection: Connection, bucket: str, **options: Any) -> dict[str, Status]:
+    opts = AuditOptions(**options)
+    collection = Collector(connection, options=opts).collect([bucket], account_level=False)
+    report = run_checks(collection.snapshots, registry=Registry.builtin(), options=opts)
+    return {r.check_id: r.status for r in report.results}
+
+
+def state(connection: Connection, bucket: str) -> dict[str, Any]:
+    """The raw configuration harden touches, for before/after comparisons."""
+    s3 = connection.client("s3")
+    out: dict[str, Any] = {"policy": json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])}
+    for name, call in (
+        ("encryption", s3.get_bucket_encryption),
+        ("block", s3.get_public_access_block),
+    ):
+        try:
+            response = call(Bucket=bucket)
+        except s3.exceptions.ClientError as exc:
+            out[name] = exc.response["Error"]["Code"]
+        else:
+            response.pop("ResponseMetadata", None)
+            out[name] = response
+    return out
+
+
+def test_harden_kms_then_checks_pass_and_second_run_is_empty(
+    connection: Connection, fresh: str, harden_key: str
+) -> None:
+    before = audit(connection, fresh)
+    assert before["S3.TLS.1"] is Status.FAIL and before["S3.ENC.1"] is Status.FAIL
+
+    planned = plan_bucket(connection, fresh, sse="kms", kms_key_id=harden_key)
+    assert [c.kind for c in planned.changes] == [
+        ChangeKind.ENCRYPTION,
+        ChangeKind.KEY_ROTATION,
+        ChangeKind.POLICY,
+        ChangeKind.PUBLIC_ACCESS_BLOCK,
+    ]
+    done = apply(planned, connection)
+    assert [a.outcome for a in done] == [ApplyOutcome.APPLIED] * 4
+
+    after = audit(
+        connection,
+        fresh,
+        require=EncryptionRequirement.KMS,
+        allowed_kms_keys=frozenset({harden_key}),
+    )
+    for check_id in (
+        "S3.ENC.1",
+        "S3.ENC.2",
+        "S3.ENC.3",
+        "S3.ENC.4",
+        "S3.ENC.5",
+        "S3.TLS.1",
+        "S3.PUBLIC.1",
+        "KMS.1",
+    ):
+        assert after[check_id] is Status.PASS, check_id
+
+    policy = state(connection, fresh)["policy"]
+    assert policy["Statement"] == [
+        {**OTHER, "Resource": f"arn:aws:s3:::{fresh}"},
+        tls_statement(f"arn:aws:s3:::{fresh}"),
+    ]
+    assert plan_bucket(connection, fresh, sse="kms", kms_key_id=harden_key).empty
+
+
+def test_harden_sse_s3_passes_its_checks(connection: Connection, fresh: str) -> None:
+    apply(plan_bucket(connection, fresh, sse="s3"), connection)
+    after = audit(connection, fresh)
+    for check_id in ("S3.ENC.1", "S3.ENC.2", "S3.TLS.1", "S3.PUBLIC.1"):
+        assert after[check_id] is Status.PASS, check_id
+    for check_id in ("S3.ENC.3", "S3.ENC.4", "KMS.1"):
+        assert after[check_id] is Status.SKIP, check_id
+    assert plan_bucket(connection, fresh, sse="s3").empty
+
+
+def test_concurrent_policy_change_is_kept(connection: Connection, fresh: str) -> None:
+    planned = plan_bucket(connection, fresh, sse="s3")
+    s3 = connection.client("s3")
+    current = json.loads(s3.get_bucket_policy(Bucket=fresh)["Policy"])
+    added = {
+        "Sid": "AddedMeanwhile",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": f"arn:aws:s3:::{fresh}",
+    }
+    current["Statement"].append(added)
+    s3.put_bucket_policy(Bucket=fresh, Policy=json.dumps(current))
+
+    outcomes = {a.change.kind: a.outcome for a in apply(planned, connection)}
+    assert outcomes[ChangeKind.POLICY] is ApplyOutcome.MERGED
+    statements = state(connection, fresh)["policy"]["Statement"]
+    assert [s["Sid"] for s in statements] == ["AllowAuditor", "AddedMeanwhile", TLS_SID]
+
+
+def test_plan_errors_are_library_errors(connection: Connection, fresh: str) -> None:
+    with pytest.raises(NotFoundError):
+        plan_bucket(connection, unique_bucket_name("missing"), sse="s3")
+    with pytest.raises(KeyUnavailableError, match="cannot be used"):
+        plan_bucket(
+            connection,
+            fresh,
+            sse="kms",
+            kms_key_id="arn:aws:kms:us-east-1:123456789012:key/"
+            "00000000-0000-0000-0000-000000000000",
+        )
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def cli(endpoint: Endpoint, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main_group, list(args), env=endpoint.env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_dry_run_changes_nothing(
+    tls_endpoint: Endpoint, connection: Connection, fresh: str, harden_key: str
+) -> None:
+    before = state(connection, fresh)
+    code, out, err = cli(
+        tls_endpoint, "harden", f"s3://{fresh}", "--kms-key-id", harden_key, "--dry-run"
+    )
+    assert (code, err) == (0, "")
+    assert state(connection, fresh) == before
+    assert out.startswith(f"s3://{fresh}: 4 changes\n")
+    assert f"--- s3://{fresh} bucket-policy (current)" in out
+    assert '+      "Sid": "DenyInsecureTransport",' in out
+    assert "+KeyRotationEnabled: true" in out
+    assert out.endswith("dry run: nothing was changed\n")
+    rotation = connection.client("kms").get_key_rotation_status(KeyId=harden_key)
+    assert rotation["KeyRotationEnabled"] is False
+
+
+def test_cli_applies_then_reports_nothing_to_do(
+    tls_endpoint: Endpoint, connection: Connection, fresh: str, harden_key: str
+) -> None:
+    code, out, err = cli(
+        tls_endpoint, "harden", f"s3://{fresh}", "--sse", "kms", "--kms-key-id", harden_key
+    )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"s3://{fresh}: 4 changes"
+    applied = [line for line in lines if line.startswith("applied: ")]
+    assert applied == [
+        f"applied: set default encryption to SSE-KMS with key {harden_key} and the S3 Bucket Key",
+        f"applied: enable automatic rotation of KMS key {harden_key}",
+        f"applied: add TLS-only Deny statement {TLS_SID} to the bucket policy",
+        "applied: turn on bucket public access block BlockPublicAcls, IgnorePublicAcls, "
+        "BlockPublicPolicy, RestrictPublicBuckets",
+    ]
+    assert lines[-1] == f"s3://{fresh}: hardened (4 of 4 planned changes made)"
+
+    code, out, err = cli(tls_endpoint, "harden", f"s3://{fresh}", "--kms-key-id", harden_key)
+    assert (code, out, err) == (0, f"s3://{fresh}: already hardened, nothing to change\n", "")
+
+
+def test_cli_quiet_prints_nothing(tls_endpoint: Endpoint, fresh: str) -> None:
+    assert cli(tls_endpoint, "-q", "harden", f"s3://{fresh}") == (0, "", "")
+    assert cli(tls_endpoint, "harden", f"s3://{fresh}", "--sse", "s3")[1] == (
+        f"s3://{fresh}: already hardened, nothing to change\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["s3://bad_bucket!"], 2, "error: invalid bucket name"),
+        (["s3://some-bucket/key"], 2, "error: harden takes a bucket, not an object"),
+        (["s3://some-bucket", "--sse", "kms"], 2, "error: SSE-KMS needs a key"),
+        (
+            ["s3://some-bucket", "--sse", "s3", "--kms-key-id", "k"],
+            2,
+            "error: a KMS key was given for SSE-S3",
+        ),
+        (["s3://some-bucket", "--sse", "dsse"], 2, "error: Invalid value for '--sse'"),
+        (["s3://no-such-bucket-harden-1"], 4, "error: bucket does not exist"),
+    ],
+)
+def test_cli_errors_exit_codes(
+    tls_endpoint: Endpoint, args: list[str], code: int, message: str
+) -> None:
+    got, out, err = cli(tls_endpoint, "harden", *args)
+    assert got == code
+    assert out == ""
+    assert err.startswith(message), err
+    assert "\nhint: " in err or code == 2
+
+
+def test_cli_missing_key_exits_four(tls_endpoint: Endpoint, fresh: str) -> None:
+    code, out, err = cli(
+        tls_endpoint, "harden", f"s3://{fresh}", "--kms-key-id", "alias/no-such-key"
+    )
+    assert (code, out) == (4, "")
+    assert err.startswith("error: KMS key alias/no-such-key cannot be used")
+    assert "hint: check the key id" in err

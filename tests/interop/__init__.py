@@ -1,0 +1,1 @@
+"""Interop checks against other implementations, run on demand (see docs/interop.md)."""

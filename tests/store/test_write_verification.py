@@ -1,0 +1,217 @@
+"""Post-write verification: S3's answer to every write is checked against the mode asked for.
+
+A botocore ``after-call`` handler on a connection of the test's own rewrites what
+S3 reports, as a proxy or a non-conforming server would.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from securestore import (
+    Connection,
+    DsseKms,
+    NotFoundError,
+    PolicyError,
+    SecureStore,
+    SseKms,
+    SseS3,
+    TransferConfig,
+)
+from tests.store.conftest import PART, list_uploads
+
+BIG = random.Random(3).randbytes(PART + 1)
+
+
+def report(connection: Connection, operation: str, **fields: Any) -> list[str]:
+    """Make S3's answer to ``operation`` report ``fields`` (``None`` removes a field)."""
+    calls: list[str] = []
+
+    def rewrite(parsed: dict[str, Any], **_: Any) -> None:
+        calls.append(operation)
+        for name, value in fields.items():
+            if value is None:
+                parsed.pop(name, None)
+            else:
+                parsed[name] = value
+
+    connection.client("s3").meta.events.register(f"after-call.s3.{operation}", rewrite)
+    return calls
+
+
+def count(connection: Connection, operation: str) -> list[str]:
+    sent: list[str] = []
+    connection.client("s3").meta.events.register(
+        f"before-send.s3.{operation}", lambda **_: sent.append(operation)
+    )
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("mode_name", "fields"),
+    [
+        ("sse-kms", {"ServerSideEncryption": "AES256", "SSEKMSKeyId": None}),
+        ("sse-kms", {"ServerSideEncryption": None, "SSEKMSKeyId": None}),
+        ("sse-kms", {"SSEKMSKeyId": "arn:aws:kms:us-east-1:123456789012:key/other"}),
+        ("sse-kms", {"BucketKeyEnabled": False}),
+        ("sse-s3", {"ServerSideEncryption": None}),
+        ("sse-s3", {"ServerSideEncryption": "aws:kms"}),
+        ("dsse-kms", {"ServerSideEncryption": "aws:kms"}),
+    ],
+    ids=[
+        "kms-reported-as-s3",
+        "kms-reported-unencrypted",
+        "kms-other-key",
+        "kms-bucket-key-refused",
+        "s3-reported-unencrypted",
+        "s3-reported-as-kms",
+        "dsse-reported-as-kms",
+    ],
+)
+def test_single_put_reported_differently_is_a_policy_error(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    kms_key: str,
+    mode_name: str,
+    fields: dict[str, Any],
+) -> None:
+    mode = {"sse-kms": SseKms(kms_key), "sse-s3": SseS3(), "dsse-kms": DsseKms(kms_key)}[mode_name]
+    store = fault_store(encryption=mode)
+    calls = report(fault_connection, "PutObject", **fields)
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", b"data")
+    assert calls == ["PutObject"]
+    assert (info.value.bucket, info.value.key) == (store.bucket, "obj")
+    assert mode.name in str(info.value)
+    # Unversioned: S3 kept the write, and the message says so.
+    assert "written as S3 reports" in str(info.value)
+
+
+def test_put_reported_as_asked_passes(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
+) -> None:
+    """Control: the handler alone (reporting what S3 really did) changes nothing."""
+    store = fault_store(encryption=SseKms(kms_key))
+    calls = report(fault_connection, "PutObject", ServerSideEncryption="aws:kms")
+    store.put("obj", b"data")
+    assert calls == ["PutObject"]
+    assert store.get("obj") == b"data"
+
+
+def test_upload_file_reported_differently_is_a_policy_error(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection, tmp_path: Any
+) -> None:
+    store = fault_store()
+    report(fault_connection, "PutObject", ServerSideEncryption=None)
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"file body")
+    with pytest.raises(PolicyError):
+        store.upload_file(source, "obj")
+
+
+def test_versioned_single_put_is_undone(
+    new_connection: Callable[..., Connection], versioned_bucket: str, kms_key: str
+) -> None:
+    connection = new_connection()
+    store = SecureStore(versioned_bucket, encryption=SseKms(kms_key), connection=connection)
+    first = store.put("obj", b"version one")
+    assert first.version_id
+    report(connection, "PutObject", ServerSideEncryption="AES256")
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", b"version two")
+    assert "new version was deleted" in str(info.value)
+    versions = connection.client("s3").list_object_versions(Bucket=versioned_bucket)
+    assert [v["VersionId"] for v in versions.get("Versions", [])] == [first.version_id]
+    assert versions.get("DeleteMarkers", []) == []
+    assert store.get("obj") == b"version one"
+    assert store.head("obj").version_id == first.version_id
+
+
+def test_versioned_single_put_into_empty_key_is_undone(
+    new_connection: Callable[..., Connection], versioned_bucket: str
+) -> None:
+    connection = new_connection()
+    store = SecureStore(versioned_bucket, connection=connection)
+    report(connection, "PutObject", ServerSideEncryption=None)
+    with pytest.raises(PolicyError):
+        store.put("obj", b"unwanted")
+    with pytest.raises(NotFoundError):
+        store.head("obj")
+
+
+@pytest.mark.parametrize("previous", [False, True], ids=["no-previous", "previous"])
+def test_multipart_refused_at_create_sends_no_data(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    bucket: str,
+    kms_key: str,
+    previous: bool,
+) -> None:
+    store = fault_store(encryption=SseKms(kms_key))
+    if previous:
+        store.put("obj", b"previous object")
+    report(fault_connection, "CreateMultipartUpload", ServerSideEncryption="AES256")
+    parts = count(fault_connection, "UploadPart")
+    aborts = count(fault_connection, "AbortMultipartUpload")
+    with pytest.raises(PolicyError):
+        store.put("obj", BIG)
+    assert parts == []
+    assert aborts == ["AbortMultipartUpload"]
+    assert list_uploads(fault_connection, bucket) == []
+    if previous:
+        assert store.get("obj") == b"previous object"
+    else:
+        with pytest.raises(NotFoundError):
+            store.head("obj")
+
+
+def test_multipart_upload_file_refused_at_create(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    bucket: str,
+    tmp_path: Any,
+) -> None:
+    store = fault_store()
+    report(fault_connection, "CreateMultipartUpload", ServerSideEncryption=None)
+    source = tmp_path / "big.bin"
+    source.write_bytes(BIG)
+    with pytest.raises(PolicyError):
+        store.upload_file(source, "obj")
+    assert list_uploads(fault_connection, bucket) == []
+    with pytest.raises(NotFoundError):
+        store.head("obj")
+
+
+def test_multipart_refused_at_complete_is_a_policy_error(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
+) -> None:
+    store = fault_store(encryption=SseKms(kms_key))
+    report(fault_connection, "CompleteMultipartUpload", ServerSideEncryption="AES256")
+    with pytest.raises(PolicyError):
+        store.put("obj", BIG)
+
+
+def test_versioned_multipart_refused_at_complete_is_undone(
+    new_connection: Callable[..., Connection], versioned_bucket: str
+) -> None:
+    """Like a single put: the completed but refused version is deleted."""
+    connection = new_connection()
+    store = SecureStore(
+        versioned_bucket,
+        connection=connection,
+        transfer=TransferConfig(part_size=PART, concurrency=2),
+    )
+    first = store.put("obj", b"version one")
+    report(connection, "CompleteMultipartUpload", ServerSideEncryption="aws:kms")
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", BIG)
+    assert "new version was deleted" in str(info.value)
+    assert store.get("obj") == b"version one"
+    assert store.head("obj").version_id == first.version_id
+    versions = connection.client("s3").list_object_versions(Bucket=versioned_bucket)
+    assert [v["VersionId"] for v in versions.get("Versions", [])] == [first.version_id]
+    assert list_uploads(connection, versioned_bucket) == []
