@@ -248,12 +248,18 @@ def get_command(
     location = S3Url.parse(url, require_key=True)
     span = parse_range(byte_range) if byte_range else None
     keyring = reading_keyring(obj.connection, kms_key_ids, key_files, rsa_keys, key_name)
-    mode: EncryptionMode | None = None
-    if require == "client-side":
-        mode = ClientSide(keyring)
-    elif require is not None:
-        mode = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
     pairs = parse_pairs(context, "context") or None
+    sse: EncryptionMode | None = None
+    if require not in (None, "client-side"):
+        sse = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
+    # Naming a key (other than the SSE-KMS key of --require kms) or a context means the
+    # object must decrypt: an object without the marker is then refused, never returned raw.
+    client_side_read = (
+        require == "client-side"
+        or bool(key_files or rsa_keys or pairs or relocated)
+        or (bool(kms_key_ids) and sse is None)
+    )
+    mode = ClientSide(keyring, sse=sse) if client_side_read else sse
     store = store_for(obj, location, keyring=keyring)
     if dest is None or dest == "-":
         with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:

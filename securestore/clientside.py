@@ -170,7 +170,7 @@ class FramedParts:
         self.frames_per_part = frames_per_part
         self.plaintext_part_size = frames_per_part * encryptor.frame_length
 
-    def __call__(self, part: Part) -> bytes:
+    def __call__(self, part: Part) -> bytearray:
         frame_length = self.encryptor.frame_length
         data = memoryview(part.data).cast("B")
         first_seq = (part.number - 1) * self.frames_per_part + 1
@@ -195,7 +195,7 @@ class FramedParts:
             pos += self.encryptor.encrypt_frame_into(
                 first_seq + i, chunk, view[pos:], final=part.last and i == count - 1
             )
-        return bytes(out)
+        return out
 
     @staticmethod
     def frames_per_part_for(part_size: int, frame_length: int) -> int:
@@ -205,7 +205,7 @@ class FramedParts:
 
 
 #: Returns ciphertext bytes ``[start, end)`` of the stored object version.
-FetchRange = Callable[[int, int], bytes]
+FetchRange = Callable[[int, int], bytes | bytearray]
 
 
 def read_header(fetch: FetchRange, size: int, limits: HeaderLimits) -> Header:

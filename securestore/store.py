@@ -40,6 +40,7 @@ from securestore.errors import (
     NoMatchingKeyError,
     NotFoundError,
     PolicyError,
+    PreconditionFailedError,
     SecureStoreError,
     StorageError,
     TransferError,
@@ -434,16 +435,20 @@ class SecureStore:
 
             def send(part: Part) -> tuple[dict[str, Any], int]:
                 data = plan.body(part)
+                number, plain_size = part.number, len(part.data)
+                # Drop the plaintext while the ciphertext is sent (run_bounded keeps no
+                # other reference), so a part is held once, not twice.
+                del part
                 response = self._s3.upload_part(
                     Bucket=self.bucket,
                     Key=key,
                     UploadId=upload_id,
-                    PartNumber=part.number,
+                    PartNumber=number,
                     Body=data,
                 )
                 if progress:
-                    progress(len(part.data))
-                return {"PartNumber": part.number, "ETag": response["ETag"]}, len(data)
+                    progress(plain_size)
+                return {"PartNumber": number, "ETag": response["ETag"]}, len(data)
 
             sent = run_bounded(parts, send, concurrency=self.transfer.concurrency)
             done = [entry for entry, _ in sent]
@@ -533,7 +538,8 @@ class SecureStore:
         return exc
 
     def _info(self, key: str, response: Mapping[str, Any]) -> ObjectInfo:
-        metadata = dict(response.get("Metadata") or {})
+        # Metadata names travel as HTTP headers, whose case servers do not all keep.
+        metadata = {name.lower(): value for name, value in (response.get("Metadata") or {}).items()}
         stored = _with_marker(StoredEncryption.from_response(response), metadata)
         return ObjectInfo(
             bucket=self.bucket,
@@ -547,42 +553,72 @@ class SecureStore:
             metadata=metadata,
         )
 
+    def _get_range(self, key: str, etag: str, first: int, last: int | None = None) -> Any:
+        """GET bytes ``first..last`` (inclusive; to the end if ``None``) of version ``etag``.
+
+        The request is conditional on the ETag, and the answer's ETag is checked
+        as well, since not every S3-compatible server honours ``If-Match``.
+        """
+        span = f"bytes={first}-" if last is None else f"bytes={first}-{last}"
+        with self._boundary("read", key):
+            response: dict[str, Any] = self._s3.get_object(
+                Bucket=self.bucket, Key=key, Range=span, IfMatch=etag
+            )
+        answered = response.get("ETag")
+        if answered is not None and answered != etag:
+            response["Body"].close()
+            raise PreconditionFailedError(
+                "the object changed while it was being read",
+                bucket=self.bucket,
+                key=key,
+                code="PreconditionFailed",
+                hint="read it again",
+            )
+        return response
+
     def _open_range(self, key: str, etag: str) -> Any:
         def open_range(start: int) -> dict[str, Any]:
-            with self._boundary("read", key):
-                response: dict[str, Any] = self._s3.get_object(
-                    Bucket=self.bucket, Key=key, Range=f"bytes={start}-", IfMatch=etag
-                )
+            response: dict[str, Any] = self._get_range(key, etag, start)
             return response
 
         return open_range
 
     def _stream_range(
-        self, key: str, etag: str, start: int, end: int, sink: Callable[[int, bytes], None]
+        self,
+        key: str,
+        etag: str,
+        start: int,
+        end: int,
+        window: Callable[[int, int], memoryview],
+        commit: Callable[[int, memoryview], None] | None = None,
     ) -> None:
-        """Hand bytes ``[start, end)`` of one object version to ``sink(offset, piece)``.
+        """Read bytes ``[start, end)`` of one object version straight into buffers.
 
-        A body that breaks mid-way is resumed from where it stopped, a bounded
-        number of times; the ETag condition keeps every piece from one version.
+        ``window(offset, remaining)`` gives the writable view the next read fills
+        (a slice of the caller's output, or a reused scratch buffer), and
+        ``commit(offset, filled)`` is told what arrived. Reading into place avoids
+        the copies that dominated downloads. A body that breaks is resumed from where
+        it stopped; ``read_retries`` consecutive failures without progress give up
+        (the same rule as :class:`~securestore.reader.ObjectReader`).
         """
         attempts = 0
         while start < end:
+            resumed_at = start
             try:
-                with self._boundary("read", key):
-                    body = self._s3.get_object(
-                        Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=etag
-                    )["Body"]
+                body = self._get_range(key, etag, start, end - 1)["Body"]
                 with contextlib.closing(body):
                     while start < end:
-                        piece = body.read(min(_STREAM_PIECE, end - start))
-                        if not piece:
+                        view = window(start, end - start)
+                        count = body.readinto(view)
+                        if not count:
                             raise botocore.exceptions.IncompleteReadError(
                                 actual_bytes=start, expected_bytes=end
                             )
-                        sink(start, piece)
-                        start += len(piece)
+                        if commit is not None:
+                            commit(start, view[:count])
+                        start += count
             except RETRYABLE_STREAM_ERRORS as exc:
-                attempts += 1
+                attempts = 1 if start > resumed_at else attempts + 1
                 if attempts > self.transfer.read_retries:
                     raise TransferError(
                         f"read failed after {attempts} attempts: {type(exc).__name__}",
@@ -591,12 +627,13 @@ class SecureStore:
                     ) from exc
 
     def _fetcher(self, key: str, etag: str) -> FetchRange:
-        """Exact ranged GETs of one object version, returned as bytes."""
+        """Exact ranged GETs of one object version, read into one buffer of the exact size."""
 
-        def fetch(start: int, end: int) -> bytes:
-            out = bytearray()
-            self._stream_range(key, etag, start, end, lambda _, piece: out.extend(piece))
-            return bytes(out)
+        def fetch(start: int, end: int) -> bytearray:
+            out = bytearray(end - start)
+            view = memoryview(out)
+            self._stream_range(key, etag, start, end, lambda at, _: view[at - start :])
+            return out
 
         return fetch
 
@@ -813,13 +850,22 @@ class SecureStore:
             (start, min(start + part_size, info.size)) for start in range(0, info.size, part_size)
         ]
 
-        def write(offset: int, piece: bytes) -> None:
+        scratch = threading.local()
+
+        def window(_: int, remaining: int) -> memoryview:
+            # One reused buffer per worker thread: no allocation per piece.
+            if not hasattr(scratch, "view"):
+                scratch.view = memoryview(bytearray(_STREAM_PIECE))
+            view: memoryview = scratch.view
+            return view[: min(remaining, len(view))]
+
+        def write(offset: int, piece: memoryview) -> None:
             pwrite_all(fd, piece, offset)
             if progress:
                 progress(len(piece))
 
         def fetch(span: tuple[int, int]) -> None:
-            self._stream_range(key, info.etag, span[0], span[1], write)
+            self._stream_range(key, info.etag, span[0], span[1], window, write)
 
         run_bounded(ranges, fetch, concurrency=self.transfer.concurrency)
 
@@ -887,10 +933,10 @@ class _WritePlan:
     """How one write cuts and transforms its body, and the metadata it stores."""
 
     part_size: int
-    transform: Callable[[Part], bytes] | None
+    transform: Callable[[Part], bytes | bytearray] | None
     metadata: dict[str, str]
 
-    def body(self, part: Part) -> bytes:
+    def body(self, part: Part) -> bytes | bytearray:
         """The bytes to send for ``part``."""
         return self.transform(part) if self.transform is not None else bytes(part.data)
 

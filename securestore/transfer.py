@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import os
 import tempfile
@@ -182,14 +183,19 @@ def run_bounded(
         else:
             results[index] = future.result()
 
+    iterator = iter(tasks)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="securestore") as pool:
         try:
-            for index, task in enumerate(tasks):
+            for index in itertools.count():
+                # Take a slot before producing the next task, so that no task (an
+                # upload part, say) waits in memory for a worker.
                 slots.acquire()
-                if cancel.is_set():
+                task = next(iterator, _END) if not cancel.is_set() else _END
+                if task is _END:
                     slots.release()
                     break
-                future = pool.submit(work, task)
+                future = pool.submit(_unbox, work, [task])
+                del task
                 future.add_done_callback(functools.partial(done, index))
                 futures.append(future)
         except BaseException:
@@ -203,6 +209,14 @@ def run_bounded(
     if failure:
         raise failure[0]
     return [results[i] for i in sorted(results)]
+
+
+_END = object()
+
+
+def _unbox(work: Callable[[Any], Any], box: list[Any]) -> Any:
+    # The worker gets the only reference to its task, so it can release it early.
+    return work(box.pop())
 
 
 def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
@@ -224,7 +238,10 @@ def file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:
 
 
 def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
-    out = bytearray()
+    data = os.pread(fd, length, offset)
+    if len(data) == length:  # the usual case: no copy
+        return data
+    out = bytearray(data)
     while len(out) < length:
         piece = os.pread(fd, length - len(out), offset + len(out))
         if not piece:

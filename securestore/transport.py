@@ -264,6 +264,37 @@ _KMS = {
 _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 
+_BROKEN = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)
+
+
+def _broken_connection(exc: BaseException) -> bool:
+    """Whether an SSL error is a connection that broke after the handshake.
+
+    botocore reports both a refused certificate and a reset TLS stream as SSLError;
+    only the first is a transport-security problem.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return False
+        if isinstance(current, _BROKEN):
+            return True
+        kwargs = getattr(current, "kwargs", None)
+        linked = [
+            kwargs.get("error") if isinstance(kwargs, dict) else None,
+            current.__cause__,
+            current.__context__,
+            *(arg for arg in current.args if isinstance(arg, BaseException)),
+        ]
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+    return False
+
+
 def translate_error(
     exc: BaseException, *, bucket: str | None = None, key: str | None = None, action: str = ""
 ) -> SecureStoreError:
@@ -279,6 +310,13 @@ def translate_error(
         if isinstance(inner, SecureStoreError):
             return inner
     what = f"{action} failed" if action else "request failed"
+    if isinstance(exc, botocore.exceptions.SSLError) and _broken_connection(exc):
+        return StorageError(
+            f"{what}: the TLS connection broke mid-request",
+            bucket=bucket,
+            key=key,
+            hint="a network or server fault; retry, or raise max_attempts",
+        )
     if isinstance(exc, botocore.exceptions.SSLError):
         return TransportSecurityError(
             f"{what}: TLS handshake failed (untrusted certificate, wrong host name, "

@@ -425,14 +425,6 @@ def test_certificate_failure_is_a_transport_security_error() -> None:
     assert isinstance(err, TransportSecurityError)
 
 
-@pytest.mark.xfail(
-    reason="BUG: translate_error (securestore/transport.py) maps every botocore SSLError to "
-    "TransportSecurityError('TLS handshake failed (untrusted certificate...)'), but a "
-    "connection reset while writing a request body over an established TLS connection "
-    "also surfaces as SSLError(SSLEOFError): a network fault is reported as a certificate "
-    "problem (seen in about half the runs of a persistent mid-request reset)",
-    strict=True,
-)
 def test_tls_eof_mid_request_is_a_storage_error_not_a_certificate_error() -> None:
     cause = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
     err = translate_error(_botocore_ssl_error(cause), bucket="b", key="k", action="put")

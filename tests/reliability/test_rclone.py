@@ -318,13 +318,6 @@ def test_client_side_round_trip(
 # -- library bugs that rclone exposes ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: SecureStore._info/_with_marker (securestore/store.py) looks up the "
-    "'securestore-format' metadata marker case-sensitively; rclone (like any server may: "
-    "HTTP header names are case-insensitive) returns 'Securestore-Format', so a store with "
-    "an SSE mode and keyring= returns the ciphertext of a client-side object as its plaintext",
-    strict=True,
-)
 def test_sse_store_with_keyring_decrypts_client_side_objects(
     rclone_connection: Connection, rclone_bucket: str
 ) -> None:
@@ -335,12 +328,6 @@ def test_sse_store_with_keyring_decrypts_client_side_objects(
     assert reader.get("cs") == data
 
 
-@pytest.mark.xfail(
-    reason="BUG: ObjectReader / SecureStore._open_range and _stream_range (securestore/store.py) "
-    "rely only on the server honouring If-Match; rclone ignores it, so a reader whose object "
-    "is replaced returns bytes of two versions. The response ETag should be checked too",
-    strict=True,
-)
 def test_reader_refuses_a_replaced_object(
     rclone_connection: Connection, rclone_bucket: str
 ) -> None:

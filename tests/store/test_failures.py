@@ -99,6 +99,11 @@ def test_download_resumes_a_broken_range(
             self._left -= len(data)
             return data
 
+        def readinto(self, buffer: Any) -> int:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+
         def close(self) -> None:
             self._body.close()
 
