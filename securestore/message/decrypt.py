@@ -16,7 +16,13 @@ import struct
 from collections.abc import Iterator, Mapping
 from typing import IO, Protocol
 
-from securestore.errors import AuthenticationError, FormatError, NoMatchingKeyError, PolicyError
+from securestore.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FormatError,
+    NoMatchingKeyError,
+    PolicyError,
+)
 from securestore.message.context import PUBLIC_KEY_CONTEXT_KEY
 from securestore.message.derivation import commitment_key, content_key
 from securestore.message.frames import (
@@ -129,9 +135,24 @@ class Decryptor:
         ``includes_final`` says whether ``data`` ends with the final frame; bytes after
         it are not allowed. Raises on any malformed or unauthentic frame.
         """
+        out = bytearray(len(memoryview(data)))
+        written = self.decrypt_frames_into(first_seq, data, out, includes_final=includes_final)
+        del out[written:]
+        return out
+
+    def decrypt_frames_into(
+        self, first_seq: int, data: Buffer, out: bytearray | memoryview, *, includes_final: bool
+    ) -> int:
+        """Like :meth:`decrypt_frames`, into ``out`` (at least ``len(data)`` bytes, reusable).
+
+        Returns the plaintext length. On failure, what ``out`` holds is not plaintext
+        to be used: callers discard it.
+        """
         view = memoryview(data).cast("B")
         size = self.frame_length + REGULAR_FRAME_OVERHEAD
-        out = bytearray(len(view))
+        target = memoryview(out).cast("B")
+        if len(target) < len(view):
+            raise ConfigurationError("output buffer smaller than the ciphertext")
         pos = written = 0
         seq = first_seq
         while pos < len(view):
@@ -148,7 +169,7 @@ class Decryptor:
             if end > len(view):
                 raise FormatError(f"frame {seq} is truncated")
             written += self._cipher.decrypt_frame_into(
-                seq, view[pos:end], memoryview(out)[written:], final=is_final
+                seq, view[pos:end], target[written:], final=is_final
             )
             pos = end
             seq += 1
@@ -159,8 +180,7 @@ class Decryptor:
                 raise FormatError("the range does not end with the final frame")
         if pos != len(view):
             raise FormatError("bytes after the final frame")
-        del out[written:]
-        return out
+        return written
 
     def new_verifier(self) -> MessageVerifier | None:
         """A signature verifier primed with the header bytes, or ``None`` for unsigned suites."""
