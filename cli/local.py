@@ -16,7 +16,7 @@ import click
 
 from securestore.local import LocalEndpoint, default_state_dir
 
-from .errors import EXIT_INTEGRITY, EXIT_OK
+from .errors import EXIT_FINDINGS, EXIT_INTEGRITY, EXIT_OK
 
 
 @click.command("local")
@@ -206,6 +206,28 @@ def _tour(endpoint: LocalEndpoint, work: Path) -> None:
 
     _step("listing")
     _run(["ls", f"s3://{bucket}"])
+
+    _step("audit a new bucket: it has no default encryption, TLS-only policy or public block")
+    audited = "securestore-audit-demo"
+    _run(["mb", f"s3://{audited}"])
+    # The account-level public access block is set once per account by an administrator.
+    account = Connection().client("sts").get_caller_identity()["Account"]
+    Connection().client("s3control").put_public_access_block(
+        AccountId=account,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    _run(["audit", audited, "--fail-on", "high"], expect=EXIT_FINDINGS)
+
+    _step("harden it: SSE-KMS default encryption with a bucket key, key rotation, TLS-only policy")
+    _run(["harden", f"s3://{audited}", "--sse", "kms", "--kms-key-id", key_arn])
+
+    _step("re-audit: nothing of high severity fails any more")
+    _run(["audit", audited, "--fail-on", "high"])
 
 
 COMMANDS = (local_command, demo_command)

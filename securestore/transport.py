@@ -81,6 +81,23 @@ def _refuse_plain_http(request: Any, **_: Any) -> None:
     _check_https(request.url)
 
 
+class _AccountHostPrefix:
+    """Undo S3 Control's ``{account}.host`` addressing on a custom endpoint.
+
+    AWS serves S3 Control at per-account host names; an S3-compatible endpoint
+    is one host, and ``123456789012.127.0.0.1`` does not resolve.
+    """
+
+    def __init__(self, netloc: str) -> None:
+        self._netloc = netloc
+
+    def __call__(self, request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        prefix, _, rest = parts.netloc.partition(".")
+        if prefix.isdigit() and len(prefix) == 12 and rest == self._netloc:
+            request.url = parts._replace(netloc=rest).geturl()
+
+
 def _no_region_redirects(context: dict[str, Any], **_: Any) -> None:
     # botocore's redirectors skip requests they believe were redirected already.
     context.setdefault("s3_redirect", {})["redirected"] = True
@@ -210,7 +227,12 @@ class Connection:
                 config=self._config,
             )
             _harden(client, self._verify, self._timeouts, self._pool_size)
-            if service == "s3" and self._service_endpoint(service) is not None:
+            endpoint = self._service_endpoint(service)
+            if service == "s3control" and endpoint is not None:
+                client.meta.events.register(
+                    "before-sign.s3-control", _AccountHostPrefix(urlsplit(endpoint).netloc)
+                )
+            if service == "s3" and endpoint is not None:
                 # S3's region redirects only make sense on AWS; a custom endpoint
                 # answering 301 without a region would send botocore round in circles.
                 client.meta.events.register("before-call.s3", _no_region_redirects)
