@@ -32,8 +32,9 @@ from securestore.audit import (
 from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, LocalFileError
 from securestore.location import S3Url, validate_bucket_name
+from securestore.transfer import AtomicFile, pwrite_all
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
@@ -208,7 +209,13 @@ def audit_command(
         renderer = renderer_for(fmt)
     text = renderer.render(report)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            with AtomicFile(output) as out:
+                pwrite_all(out.fd, text.encode("utf-8"), 0)
+        except LocalFileError:
+            raise
+        except OSError as exc:
+            raise LocalFileError(f"cannot write {output}: {exc.strerror or exc}") from exc
     else:
         click.echo(text, nl=False)
     ctx.exit(exit_status(report, Severity(fail_on)))

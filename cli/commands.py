@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +15,7 @@ from securestore.clientside import ClientSide
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
-from securestore.store import ObjectInfo, SecureStore, create_bucket
+from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
 from securestore.transfer import AtomicFile, pwrite_all
 
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
@@ -22,6 +23,7 @@ from .main import CliContext
 from .progress import transfer_progress
 
 SSE_CHOICES = click.Choice(["s3", "kms", "dsse-kms"], case_sensitive=False)
+_RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
 REQUIRE_CHOICES = click.Choice(["s3", "kms", "dsse-kms", "client-side"], case_sensitive=False)
 
 
@@ -140,6 +142,8 @@ def put_command(
     location = S3Url.parse(url, require_key=True)
     pairs = parse_pairs(context, "context")
     meta = parse_pairs(metadata, "metadata")
+    if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
+        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     mode: EncryptionMode
     if client_side or key_files or rsa_keys:
         keyring = combine(
@@ -183,13 +187,10 @@ def put_command(
 
 def parse_range(text: str) -> tuple[int, int]:
     """Parse ``START-END`` (inclusive, like HTTP ranges) or ``START-`` into (start, length)."""
-    start_text, sep, end_text = text.partition("-")
-    try:
-        start = int(start_text)
-        end = int(end_text) if end_text else None
-    except ValueError:
-        start, end = -1, None
-    if not sep or start < 0 or (end is not None and end < start):
+    match = _RANGE_RE.fullmatch(text)
+    start = int(match.group(1)) if match else -1
+    end = int(match.group(2)) if match and match.group(2) else None
+    if start < 0 or (end is not None and end < start):
         raise ConfigurationError(
             f"invalid range {text!r}: expected START-END (inclusive byte offsets) or START-"
         )
@@ -246,6 +247,8 @@ def get_command(
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     location = S3Url.parse(url, require_key=True)
+    if any(not key_id.strip() for key_id in kms_key_ids):
+        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     span = parse_range(byte_range) if byte_range else None
     keyring = reading_keyring(obj.connection, kms_key_ids, key_files, rsa_keys, key_name)
     pairs = parse_pairs(context, "context") or None
@@ -303,14 +306,17 @@ def get_command(
 def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
     """List objects under a prefix (or, without a URL, the buckets)."""
     if url is None or url == "s3://":
-        buckets = obj.connection.client("s3").list_buckets().get("Buckets", [])
-        rows = [{"bucket": b["Name"], "created": b.get("CreationDate")} for b in buckets]
+        buckets = list_buckets(obj.connection)
         if as_json:
-            click.echo(json.dumps(rows, default=str, indent=2))
+            rows = [
+                {"bucket": name, "created": created.isoformat() if created else None}
+                for name, created in buckets
+            ]
+            click.echo(json.dumps(rows, indent=2))
         else:
-            for row in rows:
-                created = row["created"].strftime("%Y-%m-%d %H:%M:%S") if row["created"] else ""
-                click.echo(f"{created:19}  {row['bucket']}")
+            for name, created in buckets:
+                when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
+                click.echo(f"{when:19}  {name}")
         return
     location = S3Url.parse(url)
     entries = store_for(obj, location).list(location.key)

@@ -23,7 +23,7 @@ def validate_bucket_name(name: str) -> str:
     reason = None
     if not 3 <= len(name) <= 63:
         reason = "must be 3 to 63 characters long"
-    elif not _BUCKET_RE.match(name):
+    elif not _BUCKET_RE.fullmatch(name):
         reason = (
             "may contain only lowercase letters, digits, dots and hyphens, "
             "and must start and end with a letter or digit"

@@ -52,9 +52,14 @@ class StoredEncryption:
     def from_response(cls, response: Mapping[str, Any]) -> StoredEncryption:
         """Read the SSE fields of a PutObject/HeadObject/GetObject/... response."""
         bucket_key = response.get("BucketKeyEnabled")
+        algorithm = response.get("ServerSideEncryption")
+        key_id = response.get("SSEKMSKeyId")
+        for name, value in (("ServerSideEncryption", algorithm), ("SSEKMSKeyId", key_id)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"malformed {name} in the response: not a string")
         return cls(
-            algorithm=response.get("ServerSideEncryption"),
-            kms_key_id=response.get("SSEKMSKeyId"),
+            algorithm=algorithm,
+            kms_key_id=key_id,
             bucket_key_enabled=None if bucket_key is None else bool(bucket_key),
         )
 

@@ -115,6 +115,9 @@ class ObjectReader(io.RawIOBase):
     def read_range(self, start: int, length: int) -> bytes:
         """Return ``length`` bytes from ``start`` (fewer at the end of the object)."""
         check_open(self)
+        if start < 0 or length < 0:
+            raise ValueError("invalid range")
+        length = max(0, min(length, self._size - start))  # never allocate beyond the object
         self.seek(start)
         out = bytearray()
         while len(out) < length:

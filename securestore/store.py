@@ -70,7 +70,7 @@ from securestore.transfer import (
 )
 from securestore.transport import Connection, translate_error
 
-__all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket"]
+__all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket", "list_buckets"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +144,14 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
                 f"metadata name {name!r} is reserved: names starting with "
                 f"{_RESERVED_METADATA_PREFIX!r} describe how securestore wrote the object"
             )
-        if not value.isascii():
-            raise ConfigurationError(f"metadata value of {name!r} must be ASCII")
+        if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ConfigurationError(
+                f"metadata value of {name!r} must be ASCII without control characters"
+            )
+        if name.lower() in out:
+            raise ConfigurationError(
+                f"metadata names {name!r} and another differ only in case (S3 keeps one)"
+            )
         out[name.lower()] = value
     return out
 
@@ -1010,3 +1016,16 @@ def create_bucket(connection: Connection, bucket: str, *, region: str | None = N
         raise translate_error(exc, bucket=bucket, action="create bucket") from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise translate_error(exc, bucket=bucket, action="create bucket") from exc
+
+
+def list_buckets(connection: Connection) -> list[tuple[str, datetime.datetime | None]]:
+    """The buckets the credentials can list, as (name, creation date) pairs.
+
+    Raises:
+        AccessDeniedError, StorageError, TransportSecurityError: as translated from S3.
+    """
+    try:
+        response = connection.client("s3").list_buckets()
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise translate_error(exc, action="list buckets") from exc
+    return [(b["Name"], b.get("CreationDate")) for b in response.get("Buckets", [])]

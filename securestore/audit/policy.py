@@ -22,9 +22,8 @@ finding.
 
 from __future__ import annotations
 
-import functools
 import json
-import re
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,14 +88,32 @@ _EVERYONE = ("*", "*")
 
 
 def wildcard_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    """True if IAM wildcard ``pattern`` (``*`` and ``?``) matches all of ``value``."""
-    return _compile(pattern, ignore_case).fullmatch(value) is not None
+    """True if IAM wildcard ``pattern`` (``*`` and ``?``) matches all of ``value``.
 
-
-@functools.lru_cache(maxsize=4096)
-def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+    A greedy matcher that backtracks only to the last ``*``: O(len(pattern) *
+    len(value)) at worst, so a crafted policy cannot make the audit hang (a
+    translated regular expression can take exponential time).
+    """
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    p = v = 0
+    star, mark = -1, 0
+    while v < len(value):
+        if p < len(pattern) and pattern[p] in ("?", value[v]) and pattern[p] != "*":
+            p += 1
+            v += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark = p, v
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            mark += 1
+            v = mark
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
 
 
 def pattern_covers_prefix(pattern: str, prefix: str, *, ignore_case: bool = False) -> bool:
@@ -554,9 +571,10 @@ def _tls_threshold(cond: Condition) -> float | None:
     """The lowest TLS version a NumericLessThan[Equals] condition lets through."""
     try:
         values = [float(v) for v in cond.values]
-    except ValueError:
+    except (TypeError, ValueError):
         return None
-    if not values:
+    # IAM never matches NaN or infinities: such a condition denies nothing.
+    if not values or not all(math.isfinite(v) for v in values):
         return None
     if cond.base == "numericlessthan":
         return max(values)

@@ -9,6 +9,8 @@ from region name to client); this module creates none. botocore errors become
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,6 +36,38 @@ __all__ = [
 PROVIDER_ID = "aws-kms"
 # KMS answers these when the ciphertext is not for this key or the context differs.
 _NOT_OURS = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+
+
+class _RedactKeyMaterial(logging.Filter):
+    """Keep plaintext data keys out of botocore's DEBUG logs.
+
+    At DEBUG, botocore logs request parameters and response bodies; for KMS those
+    carry the plaintext data key (``Plaintext`` of GenerateDataKey, Encrypt and
+    Decrypt). Such records keep their first words and lose the rest.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is not ours to judge
+            return True
+        if "Plaintext" in text:
+            record.msg = "%s: [redacted by securestore: carries KMS key material]"
+            record.args = (text.split(":", 1)[0][:120],)
+        return True
+
+
+_REDACTION_LOCK = threading.Lock()
+_REDACTED_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.hooks", "botocore.auth")
+
+
+def _redact_botocore_logs() -> None:
+    """Install the redacting filter on botocore's loggers once per process."""
+    with _REDACTION_LOCK:
+        for name in _REDACTED_LOGGERS:
+            target = logging.getLogger(name)
+            if not any(isinstance(f, _RedactKeyMaterial) for f in target.filters):
+                target.addFilter(_RedactKeyMaterial())
 
 
 class KmsClient(Protocol):
@@ -134,6 +168,7 @@ class AwsKmsKeyring:
         client_factory: ClientFactory | None = None,
         grant_tokens: Sequence[str] = (),
     ) -> None:
+        _redact_botocore_logs()
         if not key_id:
             raise ConfigurationError("a KMS keyring needs a key id")
         if client is None:
@@ -243,6 +278,7 @@ class AwsKmsDiscoveryKeyring:
         discovery_filter: DiscoveryFilter | None = None,
         grant_tokens: Sequence[str] = (),
     ) -> None:
+        _redact_botocore_logs()
         self._factory = client_factory
         self._clients: dict[str, KmsClient] = {}
         self.discovery_filter = discovery_filter

@@ -61,7 +61,8 @@ def _create(path: Path, data: bytes, mode: int) -> None:
 
 def _read_secret(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as error:
         raise ConfigurationError(f"cannot open key file {path}: {error.strerror}") from error
     try:
