@@ -10,7 +10,7 @@ only the frames a read needs.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from securestore.message import (
 )
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
-from securestore.reader import check_open, seek_target
+from securestore.reader import SeekableReader, check_open
 from securestore.transfer import Part
 
 __all__ = [
@@ -224,7 +224,7 @@ def read_header(fetch: FetchRange, size: int, limits: HeaderLimits) -> Header:
         want *= 4
 
 
-class ClientSideReader(io.RawIOBase):
+class ClientSideReader(SeekableReader):
     """A seekable reader of the authenticated plaintext of a client-side object.
 
     Unsigned messages (the suite securestore writes) allow true random access:
@@ -249,55 +249,33 @@ class ClientSideReader(io.RawIOBase):
         plaintext_size: int | None = None,
         chunk_size: int = 1024 * 1024,
     ) -> None:
-        super().__init__()
+        header = decryptor.header
+        self._layout: Layout | None = None
+        if header.suite.signed:
+            if restart is None or plaintext_size is None:
+                raise ConfigurationError("a signed message needs a verified stream to read")
+            size = plaintext_size
+        else:
+            self._layout = Layout.from_ciphertext_length(
+                ciphertext_size, header.frame_length, header.length
+            )
+            size = self._layout.plaintext_length
+        super().__init__(size, chunk_size)
         self.decryptor = decryptor
-        self.header = decryptor.header
+        self.header = header
         self._ciphertext = ciphertext
         self.fetch = fetch
-        self._pos = 0
-        self._chunk_size = chunk_size
         self._frame_seq = 0
         self._frame = b""
-        self._signed = self.header.suite.signed
         self._restart = restart
         self._stream: DecryptingReader | None = None
         self._stream_pos = 0
-        if self._signed:
-            if restart is None or plaintext_size is None:
-                raise ConfigurationError("a signed message needs a verified stream to read")
-            self._layout: Layout | None = None
-            self._size = plaintext_size
-        else:
-            self._layout = Layout.from_ciphertext_length(
-                ciphertext_size, self.header.frame_length, self.header.length
-            )
-            self._size = self._layout.plaintext_length
         self._final_checked = False
-
-    @property
-    def size(self) -> int:
-        """The plaintext length."""
-        return self._size
 
     @property
     def layout(self) -> Layout | None:
         """Where each frame lies (``None`` for signed messages, which are read in order)."""
         return self._layout
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        check_open(self)
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        check_open(self)
-        self._pos = seek_target(self._pos, self._size, offset, whence)
-        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         check_open(self)
@@ -318,13 +296,6 @@ class ClientSideReader(io.RawIOBase):
             filled += len(data)
             self._pos += len(data)
         return filled
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            chunk = self.read(self._chunk_size)
-            if not chunk:
-                return
-            yield chunk
 
     def read_range(self, start: int, length: int) -> bytes:
         """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs."""

@@ -19,7 +19,13 @@ import urllib3.exceptions
 from securestore.errors import SecureStoreError, TransferError
 from securestore.transport import translate_error
 
-__all__ = ["RETRYABLE_STREAM_ERRORS", "ObjectReader", "check_open", "seek_target"]
+__all__ = [
+    "RETRYABLE_STREAM_ERRORS",
+    "ObjectReader",
+    "SeekableReader",
+    "check_open",
+    "seek_target",
+]
 
 #: Errors that mean "the response body broke", after which a ranged GET can resume.
 RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
@@ -53,7 +59,48 @@ def seek_target(position: int, size: int, offset: int, whence: int) -> int:
     return target
 
 
-class ObjectReader(io.RawIOBase):
+class SeekableReader(io.RawIOBase):
+    """What both object readers share: position, size, seeking, chunk iteration.
+
+    Iterating yields chunks of ``chunk_size`` bytes (not lines). Use a reader as a
+    context manager, or call :meth:`close`, to release its connection.
+    """
+
+    def __init__(self, size: int, chunk_size: int) -> None:
+        super().__init__()
+        self._size = size
+        self._pos = 0
+        self._chunk_size = chunk_size
+
+    @property
+    def size(self) -> int:
+        """The length in bytes of what the reader returns."""
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        check_open(self)
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        check_open(self)
+        self._pos = seek_target(self._pos, self._size, offset, whence)
+        return self._pos
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(self._chunk_size)
+            if not chunk:
+                return
+            yield chunk
+
+
+class ObjectReader(SeekableReader):
     """A read-only, seekable file object over one version of an S3 object.
 
     Iterating yields chunks of ``chunk_size`` bytes (not lines). Use it as a
@@ -71,36 +118,13 @@ class ObjectReader(io.RawIOBase):
         chunk_size: int = 1024 * 1024,
         first_response: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(size, chunk_size)
         self._open_range = open_range
-        self._size = size
         self._bucket = bucket
         self._key = key
         self._retries = read_retries
-        self._chunk_size = chunk_size
-        self._pos = 0
         self._body: Any = first_response["Body"] if first_response is not None else None
         self._body_pos = 0
-
-    @property
-    def size(self) -> int:
-        """The object's length in bytes."""
-        return self._size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        check_open(self)
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        check_open(self)
-        self._pos = seek_target(self._pos, self._size, offset, whence)
-        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         check_open(self)
@@ -126,13 +150,6 @@ class ObjectReader(io.RawIOBase):
                 break
             out += piece
         return bytes(out)
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            chunk = self.read(self._chunk_size)
-            if not chunk:
-                return
-            yield chunk
 
     def _read_some(self, want: int) -> bytes:
         attempts = 0
