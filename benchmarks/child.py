@@ -1,0 +1,123 @@
+"""One transfer in a fresh process, so that its peak memory is its own.
+
+``python -m benchmarks.child OP KEY [PATH]`` with the endpoint in ``BENCH_S3_*``
+variables and the hex wrapping key in ``BENCH_WRAPPING_KEY``. Prints one JSON
+line: seconds of the transfer alone (imports and set-up excluded), seconds spent
+in ``fsync``, and the peak RSS (``VmHWM``) before and after the transfer.
+
+OPs: ``ss-put``/``ss-get`` (securestore client-side ``upload_file``/``download_file``),
+``ss-pipe-put`` (``put`` from stdin, a pipe of unknown length), ``boto-put``/``boto-get``
+(plain boto3 ``upload_file``/``download_file``; the get is followed by an ``fsync``
+so that both sides can be compared with and without durability).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.endpoints import S3Endpoint
+from benchmarks.timing import MiB
+
+PART_SIZE = 8 * MiB
+CONCURRENCY = 4
+
+
+def vm_hwm_kib() -> int:
+    """Peak resident set size of this process, KiB (``VmHWM``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+class _FsyncTimer:
+    """Wraps ``os.fsync`` to add up the seconds it takes."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._real = os.fsync
+
+    def __call__(self, fd: Any) -> None:
+        start = time.perf_counter()
+        self._real(fd)
+        self.seconds += time.perf_counter() - start
+
+
+def _securestore(endpoint: S3Endpoint) -> Any:
+    from securestore import SecureStore, TransferConfig
+    from securestore.clientside import ClientSide
+    from securestore.keyrings import RawAesKeyring
+
+    key = bytes.fromhex(os.environ["BENCH_WRAPPING_KEY"])
+    return SecureStore(
+        endpoint.bucket,
+        encryption=ClientSide(RawAesKeyring("bench", "key", key)),
+        connection=endpoint.connection(),
+        transfer=TransferConfig(part_size=PART_SIZE, concurrency=CONCURRENCY),
+    )
+
+
+def _boto3(endpoint: S3Endpoint) -> tuple[Any, Any]:
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=PART_SIZE,
+        multipart_chunksize=PART_SIZE,
+        max_concurrency=CONCURRENCY,
+        use_threads=True,
+    )
+    return endpoint.boto3_client(), config
+
+
+def main(argv: list[str]) -> None:
+    op, key = argv[0], argv[1]
+    path = argv[2] if len(argv) > 2 else ""
+    endpoint = S3Endpoint.from_env(os.environ)
+    timer = _FsyncTimer()
+    os.fsync = timer
+    if op.startswith("ss-"):
+        store = _securestore(endpoint)
+        client: Any = store.connection.client("s3")
+    else:
+        client, config = _boto3(endpoint)
+    client.list_objects_v2(Bucket=endpoint.bucket, MaxKeys=1)  # connect, warm the pool
+    before = vm_hwm_kib()
+    start = time.perf_counter()
+    if op == "ss-put":
+        store.upload_file(path, key)
+    elif op == "ss-get":
+        store.download_file(key, path)
+    elif op == "ss-pipe-put":
+        store.put(key, sys.stdin.buffer)
+    elif op == "boto-put":
+        client.upload_file(path, endpoint.bucket, key, Config=config)
+    elif op == "boto-get":
+        client.download_file(endpoint.bucket, key, path, Config=config)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    else:
+        raise SystemExit(f"unknown op {op}")
+    seconds = time.perf_counter() - start
+    print(
+        json.dumps(
+            {
+                "op": op,
+                "seconds": seconds,
+                "fsync_seconds": timer.seconds,
+                "vmhwm_before_kib": before,
+                "vmhwm_kib": vm_hwm_kib(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
