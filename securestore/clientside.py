@@ -9,12 +9,13 @@ only the frames a read needs.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from securestore.errors import ConfigurationError, FormatError, IntegrityError
+from securestore.errors import ConfigurationError, FormatError, IntegrityError, SecureStoreError
 from securestore.message import (
     DEFAULT_FRAME_LENGTH,
     DecryptingReader,
@@ -248,8 +249,10 @@ class ClientSideReader(SeekableReader):
         restart: Callable[[], DecryptingReader] | None = None,
         plaintext_size: int | None = None,
         chunk_size: int = 1024 * 1024,
+        location: tuple[str, str] | None = None,
     ) -> None:
         header = decryptor.header
+        self._location = location
         self._layout: Layout | None = None
         if header.suite.signed:
             if restart is None or plaintext_size is None:
@@ -279,6 +282,20 @@ class ClientSideReader(SeekableReader):
 
     def readinto(self, buffer: Any) -> int:
         check_open(self)
+        with self._named():
+            return self._readinto(buffer)
+
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        """Give errors the object's bucket and key (the authentication message stays fixed)."""
+        try:
+            yield
+        except SecureStoreError as exc:
+            if exc.bucket is None and self._location is not None:
+                exc.bucket, exc.key = self._location
+            raise
+
+    def _readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if not view:
             return 0
@@ -300,6 +317,10 @@ class ClientSideReader(SeekableReader):
     def read_range(self, start: int, length: int) -> bytes:
         """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs."""
         check_open(self)
+        with self._named():
+            return self._read_range(start, length)
+
+    def _read_range(self, start: int, length: int) -> bytes:
         if start < 0 or length < 0:
             raise ConfigurationError("invalid range")
         end = min(start + length, self._size)

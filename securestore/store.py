@@ -208,10 +208,16 @@ class SecureStore:
 
     @contextlib.contextmanager
     def _boundary(self, action: str, key: str | None = None) -> Iterator[None]:
-        """Translate botocore errors raised inside the block into securestore errors."""
+        """Translate botocore errors raised inside the block into securestore errors.
+
+        Library errors raised inside (a failed authentication, say) are given the
+        bucket and key, so every message names the object concerned.
+        """
         try:
             yield
-        except SecureStoreError:
+        except SecureStoreError as exc:
+            if exc.bucket is None:
+                exc.bucket, exc.key = self.bucket, key
             raise
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise translate_error(exc, bucket=self.bucket, key=key, action=action) from exc
@@ -713,7 +719,11 @@ class SecureStore:
 
         if not header.suite.signed:
             return ClientSideReader(
-                decryptor, ciphertext=ciphertext(), fetch=fetch, ciphertext_size=info.size
+                decryptor,
+                ciphertext=ciphertext(),
+                fetch=fetch,
+                ciphertext_size=info.size,
+                location=(self.bucket, key),
             )
 
         def restart() -> DecryptingReader:
@@ -728,7 +738,7 @@ class SecureStore:
         # Signed messages: the signature covers the whole message, so it is checked
         # in a full streaming pass before any plaintext is handed out.
         verified = 0
-        with restart() as stream:
+        with self._boundary("read", key), restart() as stream:
             for chunk in stream:
                 verified += len(chunk)
         return ClientSideReader(
@@ -738,6 +748,7 @@ class SecureStore:
             ciphertext_size=info.size,
             restart=restart,
             plaintext_size=verified,
+            location=(self.bucket, key),
         )
 
     def open(
@@ -840,7 +851,7 @@ class SecureStore:
                 self._fetch_into(key, info, out.fd, progress)
             return info
         reader = self._open_client_side(key, info, client_side, context, relocated)
-        with reader, AtomicFile(target) as out:
+        with self._boundary("download", key), reader, AtomicFile(target) as out:
             if reader.layout is None:
                 for chunk in reader:
                     pwrite_all(out.fd, chunk, reader.tell() - len(chunk))
