@@ -223,7 +223,7 @@ def _tour(endpoint: LocalEndpoint, work: Path) -> None:
     )
     _run(["audit", audited, "--fail-on", "high"], expect=EXIT_FINDINGS)
 
-    _step("harden it: SSE-KMS default encryption with a bucket key, key rotation, TLS-only policy")
+    _step("harden it: SSE-KMS by default with a bucket key, key rotation, TLS-only policy")
     _run(["harden", f"s3://{audited}", "--sse", "kms", "--kms-key-id", key_arn])
 
     _step("re-audit: nothing of high severity fails any more")

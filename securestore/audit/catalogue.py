@@ -205,7 +205,11 @@ this order:
    among other actions count), and its `Sid` (`DenyInsecureTransport`) is
    numbered if taken. An `s3:TlsVersion` deny alone does not make the statement
    redundant: plain HTTP requests carry no TLS version.
-4. **The bucket public access block** (`S3.PUBLIC.1`): all four settings.
+4. **A minimum-TLS-version statement** (`S3.TLS.2`): `Deny` for the same
+   principal, actions and resources when `s3:TlsVersion` is `NumericLessThan`
+   `1.2` (`Sid` `DenyOutdatedTls`), added unless the policy already denies TLS
+   older than 1.2 by `S3.TLS.2`'s analysis.
+5. **The bucket public access block** (`S3.PUBLIC.1`): all four settings.
 
 The policy is re-read right before it is written and the statement merged into
 what is found then, so a statement added by someone else since the plan is

@@ -10,7 +10,8 @@ What a plan can contain, in the order it is applied:
 1. default encryption: SSE-S3, or SSE-KMS under the given customer managed key
    with the S3 Bucket Key enabled (``S3.ENC.1``-``S3.ENC.4``);
 2. automatic rotation of that key (``KMS.1``);
-3. a TLS-only Deny merged into the bucket policy (``S3.TLS.1``);
+3. TLS Deny statements merged into the bucket policy: one refusing plain HTTP
+   (``S3.TLS.1``), one refusing TLS older than 1.2 (``S3.TLS.2``);
 4. all four bucket-level public access block settings (``S3.PUBLIC.1``).
 
 The policy is written before the public access block because S3 refuses a
@@ -19,9 +20,9 @@ and harden keeps every existing statement, public or not.
 
 Rules that keep harden safe to run repeatedly and on shared buckets:
 
-* it never removes or rewrites a policy statement: the TLS statement is appended,
-  and only when the existing ``aws:SecureTransport`` statements do not already
-  enforce TLS by the analysis ``S3.TLS.1`` uses (:func:`merge_tls_statement`);
+* it never removes or rewrites a policy statement: the TLS statements are
+  appended, each only when the existing statements do not already do its job by
+  the analysis the audit uses (:func:`merge_tls_statement`);
 * it never weakens encryption: a bucket already under SSE-KMS or DSSE-KMS keeps
   it when ``sse="s3"`` is asked, and DSSE-KMS is kept when ``sse="kms"`` is asked;
 * :func:`apply` re-reads the bucket policy right before writing it and merges into
@@ -54,7 +55,13 @@ from securestore.audit.model import (
     KeySnapshot,
     PublicAccessBlock,
 )
-from securestore.audit.policy import Policy, analyse_tls, parse_policy, public_statements
+from securestore.audit.policy import (
+    Policy,
+    analyse_min_tls,
+    analyse_tls,
+    parse_policy,
+    public_statements,
+)
 from securestore.errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -67,6 +74,7 @@ from securestore.transport import translate_error
 __all__ = [
     "POLICY_SIZE_LIMIT",
     "TLS_SID",
+    "TLS_VERSION_SID",
     "AppliedChange",
     "ApplyOutcome",
     "Change",
@@ -83,6 +91,7 @@ __all__ = [
     "plan_bucket",
     "tls_enforced",
     "tls_statement",
+    "tls_version_statement",
 ]
 
 #: The server-side encryption harden configures: SSE-S3 or SSE-KMS.
@@ -90,6 +99,9 @@ Sse = Literal["s3", "kms"]
 
 #: The Sid of the TLS-only statement (a number is appended if it is taken).
 TLS_SID = "DenyInsecureTransport"
+
+#: The Sid of the minimum-TLS-version statement (numbered likewise).
+TLS_VERSION_SID = "DenyOutdatedTls"
 
 #: S3's limit on the size of a bucket policy, in bytes.
 POLICY_SIZE_LIMIT = 20 * 1024
@@ -230,6 +242,19 @@ def tls_statement(bucket_arn: str, sid: str = TLS_SID) -> dict[str, Any]:
     }
 
 
+def tls_version_statement(bucket_arn: str, sid: str = TLS_VERSION_SID) -> dict[str, Any]:
+    """The Deny of TLS older than 1.2 for ``bucket_arn`` (plain HTTP carries no
+    ``s3:TlsVersion``, so this complements :func:`tls_statement`, never replaces it)."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+    }
+
+
 def tls_enforced(policy: Policy | None, bucket_arn: str) -> bool:
     """True if the policy's ``aws:SecureTransport`` statements alone make the bucket TLS-only.
 
@@ -250,12 +275,13 @@ def tls_enforced(policy: Policy | None, bucket_arn: str) -> bool:
 def merge_tls_statement(
     document: Mapping[str, Any] | None, bucket_arn: str
 ) -> dict[str, Any] | None:
-    """``document`` with the TLS-only statement appended, or ``None`` when it already
-    enforces TLS (see :func:`tls_enforced`).
+    """``document`` with the TLS statements it lacks appended, or ``None`` when it has both.
 
-    Every existing statement and top-level element is kept as it is; a single
-    ``Statement`` object becomes a one-element list. The new statement's Sid is
-    :data:`TLS_SID`, numbered (``DenyInsecureTransport2``...) if that is taken.
+    The TLS-only statement is added unless :func:`tls_enforced`; the minimum-version
+    statement unless ``S3.TLS.2``'s analysis finds TLS < 1.2 denied already. Every
+    existing statement and top-level element is kept as it is; a single
+    ``Statement`` object becomes a one-element list. New Sids are :data:`TLS_SID`
+    and :data:`TLS_VERSION_SID`, numbered (``DenyInsecureTransport2``...) if taken.
 
     Raises:
         ConfigurationError: ``document`` is not a valid policy, or the merged
@@ -264,13 +290,18 @@ def merge_tls_statement(
     if document is not None and not isinstance(document, Mapping):
         raise ConfigurationError("malformed policy: the document is not a JSON object")
     parsed = parse_policy(document) if document else None
-    if tls_enforced(parsed, bucket_arn):
+    taken = {st.sid.lower() for st in parsed.statements if st.sid} if parsed else set()
+    added: list[dict[str, Any]] = []
+    if not tls_enforced(parsed, bucket_arn):
+        added.append(tls_statement(bucket_arn, _free_sid(taken, TLS_SID)))
+    if not analyse_min_tls(parsed, bucket_arn).enforced:
+        added.append(tls_version_statement(bucket_arn, _free_sid(taken, TLS_VERSION_SID)))
+    if not added:
         return None
     merged: dict[str, Any] = dict(document) if document else {"Version": _POLICY_VERSION}
     existing = merged.get("Statement", [])
     statements = [existing] if isinstance(existing, Mapping) else list(existing)
-    taken = {st.sid.lower() for st in parsed.statements if st.sid} if parsed else set()
-    merged["Statement"] = [*statements, tls_statement(bucket_arn, _free_sid(taken))]
+    merged["Statement"] = [*statements, *added]
     size = len(_compact(merged).encode("utf-8"))
     if size > POLICY_SIZE_LIMIT:
         raise ConfigurationError(
@@ -281,12 +312,19 @@ def merge_tls_statement(
     return merged
 
 
-def _free_sid(taken: set[str]) -> str:
-    sid, n = TLS_SID, 1
+def _free_sid(taken: set[str], base: str) -> str:
+    sid, n = base, 1
     while sid.lower() in taken:
         n += 1
-        sid = f"{TLS_SID}{n}"
+        sid = f"{base}{n}"
+    taken.add(sid.lower())
     return sid
+
+
+def _added_sids(previous: Mapping[str, Any] | None, merged: Mapping[str, Any]) -> list[str]:
+    before = previous.get("Statement", []) if previous else []
+    count = 1 if isinstance(before, Mapping) else len(before)
+    return [str(st.get("Sid")) for st in merged["Statement"][count:]]
 
 
 def _compact(document: Mapping[str, Any]) -> str:
@@ -538,11 +576,13 @@ def _policy_change(snapshot: BucketSnapshot, notes: list[str]) -> PolicyChange |
             )
     if merged is None:
         return None
-    statement = merged["Statement"][-1]
+    sids = _added_sids(document, merged)
+    statement = merged["Statement"][-len(sids)]
     return PolicyChange(
         kind=ChangeKind.POLICY,
         target=f"s3://{snapshot.name}",
-        summary=f"add TLS-only Deny statement {statement['Sid']} to the bucket policy",
+        summary=f"add TLS Deny statement{'s' if len(sids) > 1 else ''} {', '.join(sids)} "
+        "to the bucket policy",
         before=_pretty(document),
         after=_pretty(merged),
         bucket_arn=snapshot.arn,
@@ -690,19 +730,19 @@ def _apply_policy(plan: HardenPlan, change: PolicyChange, s3: Any) -> AppliedCha
         return AppliedChange(
             change,
             ApplyOutcome.ALREADY_DONE,
-            "the bucket policy changed since planning and already denies plain HTTP: "
-            "nothing written",
+            "the bucket policy changed since planning and already denies plain HTTP and "
+            "TLS older than 1.2: nothing written",
         )
     _call(
         plan, s3.put_bucket_policy, "PutBucketPolicy", Bucket=plan.bucket, Policy=_compact(merged)
     )
     if current == (dict(change.previous) if change.previous is not None else None):
         return AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
-    sid = merged["Statement"][-1]["Sid"]
+    sids = ", ".join(_added_sids(current, merged))
     return AppliedChange(
         change,
         ApplyOutcome.MERGED,
-        f"the bucket policy changed since planning; added TLS-only Deny statement {sid} to "
+        f"the bucket policy changed since planning; added TLS Deny statement(s) {sids} to "
         "the current policy, keeping every statement",
     )
 

@@ -26,6 +26,7 @@ from securestore.audit import (
 from securestore.audit.harden import (
     POLICY_SIZE_LIMIT,
     TLS_SID,
+    TLS_VERSION_SID,
     ApplyOutcome,
     ChangeKind,
     EncryptionChange,
@@ -37,6 +38,7 @@ from securestore.audit.harden import (
     merge_tls_statement,
     plan,
     tls_statement,
+    tls_version_statement,
 )
 from securestore.errors import (
     AccessDeniedError,
@@ -62,6 +64,10 @@ DENY_UNENCRYPTED: dict[str, Any] = {
     "Resource": f"{ARN}/*",
     "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}},
 }
+
+
+#: What harden adds to a policy without either: no plain HTTP, no TLS older than 1.2.
+TLS_PAIR = [tls_statement(ARN), tls_version_statement(ARN)]
 
 
 def bare(**changes: Any) -> BucketSnapshot:
@@ -122,7 +128,7 @@ def test_bare_bucket_kms_plan_has_every_change_in_apply_order() -> None:
     assert isinstance(rotation, KeyRotationChange)
     assert (rotation.key_id, rotation.region) == (KEY_ID, "eu-west-1")
     assert isinstance(pol, PolicyChange)
-    assert pol.document == {"Version": "2012-10-17", "Statement": [tls_statement(ARN)]}
+    assert pol.document == {"Version": "2012-10-17", "Statement": TLS_PAIR}
     assert isinstance(block, PublicAccessBlockChange)
     assert set(block.configuration.values()) == {True} and len(block.configuration) == 4
     assert (p.bucket, p.region, p.notes) == (BUCKET, "eu-west-1", ())
@@ -170,6 +176,7 @@ def test_plan_then_checks_pass_on_the_result() -> None:
         "S3.ENC.4",
         "S3.ENC.5",
         "S3.TLS.1",
+        "S3.TLS.2",
         "S3.PUBLIC.1",
         "KMS.1",
     ):
@@ -199,7 +206,7 @@ def test_policy_with_only_allow_statements_gets_the_deny_appended() -> None:
         "Resource": f"{ARN}/*",
     }
     p = plan(with_policy(ALLOW_READ, public), sse="s3")
-    assert policy_change(p).document["Statement"] == [ALLOW_READ, public, tls_statement(ARN)]
+    assert policy_change(p).document["Statement"] == [ALLOW_READ, public, *TLS_PAIR]
     (note,) = p.notes
     assert "Public allows public access" in note and "S3.PUBLIC.5" in note
 
@@ -212,16 +219,16 @@ def test_policy_with_only_allow_statements_gets_the_deny_appended() -> None:
         {"Version": "2012-10-17", "Statement": []},
     ],
 )
-def test_empty_policies_get_a_one_statement_policy(document: dict[str, Any]) -> None:
+def test_empty_policies_get_the_two_tls_statements(document: dict[str, Any]) -> None:
     merged = merge_tls_statement(document, ARN)
     assert merged is not None
-    assert merged["Statement"] == [tls_statement(ARN)]
+    assert merged["Statement"] == TLS_PAIR
     assert merged["Version"] == "2012-10-17"
 
 
 def test_single_statement_object_becomes_a_list() -> None:
     merged = merge_tls_statement({"Version": "2012-10-17", "Statement": ALLOW_READ}, ARN)
-    assert merged is not None and merged["Statement"] == [ALLOW_READ, tls_statement(ARN)]
+    assert merged is not None and merged["Statement"] == [ALLOW_READ, *TLS_PAIR]
 
 
 @pytest.mark.parametrize(
@@ -252,8 +259,13 @@ def test_single_statement_object_becomes_a_list() -> None:
 )
 def test_equivalent_tls_statement_is_not_duplicated(statement: dict[str, Any]) -> None:
     snap = with_policy(ALLOW_READ, statement)
-    assert merge_tls_statement(json.loads(snap.policy.get() or ""), ARN) is None
-    assert ChangeKind.POLICY not in kinds(plan(snap, sse="s3"))
+    merged = merge_tls_statement(json.loads(snap.policy.get() or ""), ARN)
+    # Only the minimum-version statement is added: plain HTTP is refused already.
+    assert merged is not None
+    assert merged["Statement"] == [ALLOW_READ, statement, tls_version_statement(ARN)]
+    with_both = with_policy(ALLOW_READ, statement, tls_version_statement(ARN, "Min"))
+    assert merge_tls_statement(json.loads(with_both.policy.get() or ""), ARN) is None
+    assert ChangeKind.POLICY not in kinds(plan(with_both, sse="s3"))
 
 
 def test_split_statements_that_jointly_cover_count_as_equivalent() -> None:
@@ -266,12 +278,11 @@ def test_split_statements_that_jointly_cover_count_as_equivalent() -> None:
         "Condition": cond,
     }
     objects_part = {**bucket_part, "Resource": f"{ARN}/*"}
-    assert (
-        merge_tls_statement(
-            json.loads(with_policy(bucket_part, objects_part).policy.get() or ""), ARN
-        )
-        is None
+    merged = merge_tls_statement(
+        json.loads(with_policy(bucket_part, objects_part).policy.get() or ""), ARN
     )
+    assert merged is not None
+    assert merged["Statement"] == [bucket_part, objects_part, tls_version_statement(ARN)]
 
 
 @pytest.mark.parametrize(
@@ -294,9 +305,12 @@ def test_split_statements_that_jointly_cover_count_as_equivalent() -> None:
 )
 def test_insufficient_tls_statement_is_kept_and_ours_added(statement: dict[str, Any]) -> None:
     change = policy_change(plan(with_policy(statement), sse="s3"))
-    existing, added = change.document["Statement"]
+    existing, added, *rest = change.document["Statement"]
     assert existing == statement
     assert added == tls_statement(ARN, f"{TLS_SID}2")  # the existing one holds the Sid
+    # An existing s3:TlsVersion deny already does the second statement's job.
+    denies_old_tls = "s3:TlsVersion" in json.dumps(statement)
+    assert rest == ([] if denies_old_tls else [tls_version_statement(ARN)])
 
 
 @pytest.mark.parametrize(
@@ -311,7 +325,7 @@ def test_sid_does_not_collide(sids: list[str], expected: str) -> None:
     statements = [{**ALLOW_READ, "Sid": sid} for sid in sids]
     change = policy_change(plan(with_policy(*statements), sse="s3"))
     assert change.statement["Sid"] == expected
-    assert [s["Sid"] for s in change.document["Statement"]] == [*sids, expected]
+    assert [s["Sid"] for s in change.document["Statement"]] == [*sids, expected, TLS_VERSION_SID]
 
 
 def test_policy_diff_is_a_unified_diff_of_the_json() -> None:
@@ -512,12 +526,14 @@ def test_apply_merges_into_a_policy_changed_after_planning() -> None:
     done = {a.change.kind: a for a in apply(p, clients)}
     assert done[ChangeKind.POLICY].outcome is ApplyOutcome.MERGED
     written = json.loads(clients.s3.policy or "")
-    assert written["Statement"] == [ALLOW_READ, DENY_UNENCRYPTED, tls_statement(ARN)]
+    assert written["Statement"] == [ALLOW_READ, DENY_UNENCRYPTED, *TLS_PAIR]
 
 
 def test_apply_skips_the_policy_when_a_concurrent_change_already_enforces_tls() -> None:
     p = plan(with_policy(ALLOW_READ), sse="s3")
-    concurrent = json.dumps({"Statement": [ALLOW_READ, TLS_STATEMENT]})
+    concurrent = json.dumps(
+        {"Statement": [ALLOW_READ, TLS_STATEMENT, tls_version_statement(ARN, "Meanwhile")]}
+    )
     clients = FakeClients(policy=concurrent)
     done = {a.change.kind: a for a in apply(p, clients)}
     assert done[ChangeKind.POLICY].outcome is ApplyOutcome.ALREADY_DONE

@@ -25,11 +25,13 @@ from securestore.audit import (
 from securestore.audit.collect import Collector
 from securestore.audit.harden import (
     TLS_SID,
+    TLS_VERSION_SID,
     ApplyOutcome,
     ChangeKind,
     apply,
     plan_bucket,
     tls_statement,
+    tls_version_statement,
 )
 from securestore.errors import KeyUnavailableError, NotFoundError
 
@@ -120,6 +122,7 @@ def test_harden_kms_then_checks_pass_and_second_run_is_empty(
         "S3.ENC.4",
         "S3.ENC.5",
         "S3.TLS.1",
+        "S3.TLS.2",
         "S3.PUBLIC.1",
         "KMS.1",
     ):
@@ -129,6 +132,7 @@ def test_harden_kms_then_checks_pass_and_second_run_is_empty(
     assert policy["Statement"] == [
         {**OTHER, "Resource": f"arn:aws:s3:::{fresh}"},
         tls_statement(f"arn:aws:s3:::{fresh}"),
+        tls_version_statement(f"arn:aws:s3:::{fresh}"),
     ]
     assert plan_bucket(connection, fresh, sse="kms", kms_key_id=harden_key).empty
 
@@ -160,7 +164,12 @@ def test_concurrent_policy_change_is_kept(connection: Connection, fresh: str) ->
     outcomes = {a.change.kind: a.outcome for a in apply(planned, connection)}
     assert outcomes[ChangeKind.POLICY] is ApplyOutcome.MERGED
     statements = state(connection, fresh)["policy"]["Statement"]
-    assert [s["Sid"] for s in statements] == ["AllowAuditor", "AddedMeanwhile", TLS_SID]
+    assert [s["Sid"] for s in statements] == [
+        "AllowAuditor",
+        "AddedMeanwhile",
+        TLS_SID,
+        TLS_VERSION_SID,
+    ]
 
 
 def test_plan_errors_are_library_errors(connection: Connection, fresh: str) -> None:
@@ -215,7 +224,7 @@ def test_cli_applies_then_reports_nothing_to_do(
     assert applied == [
         f"applied: set default encryption to SSE-KMS with key {harden_key} and the S3 Bucket Key",
         f"applied: enable automatic rotation of KMS key {harden_key}",
-        f"applied: add TLS-only Deny statement {TLS_SID} to the bucket policy",
+        f"applied: add TLS Deny statements {TLS_SID}, {TLS_VERSION_SID} to the bucket policy",
         "applied: turn on bucket public access block BlockPublicAcls, IgnorePublicAcls, "
         "BlockPublicPolicy, RestrictPublicBuckets",
     ]
