@@ -42,6 +42,7 @@ __all__ = [
     "LENGTH_METADATA",
     "ClientSide",
     "ClientSideReader",
+    "HEADER_PROBE",
     "FramedParts",
     "check_location",
     "expected_context",
@@ -60,7 +61,9 @@ CONTEXT_BUCKET = "securestore:bucket"
 CONTEXT_KEY = "securestore:key"
 _RESERVED_PREFIX = "securestore:"
 
-_HEADER_PROBE = 4096
+#: Bytes read from the start of an object when it is opened: enough for the header
+#: of a message with several wrapped data keys.
+HEADER_PROBE = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,11 +212,18 @@ class FramedParts:
 FetchRange = Callable[[int, int], bytes | bytearray]
 
 
-def read_header(fetch: FetchRange, size: int, limits: HeaderLimits) -> Header:
-    """Fetch and parse the message header with as few small ranged GETs as it takes."""
+def read_header(
+    fetch: FetchRange, size: int, limits: HeaderLimits, *, first: bytes = b""
+) -> Header:
+    """Parse the message header from ``first`` (the object's first bytes, when the
+    caller has them already) and as few further small ranged GETs as it takes."""
     parser = HeaderParser(limits=limits)
-    offset = 0
-    want = _HEADER_PROBE
+    if first:
+        header = parser.feed(first)
+        if header is not None:
+            return header
+    offset = len(first)
+    want = HEADER_PROBE
     while True:
         if offset >= size:
             raise FormatError("object ends inside the message header")

@@ -20,6 +20,7 @@ import botocore.exceptions
 from securestore.clientside import (
     FORMAT_METADATA,
     FORMAT_VALUE,
+    HEADER_PROBE,
     LENGTH_METADATA,
     ClientSide,
     ClientSideReader,
@@ -676,6 +677,37 @@ class SecureStore:
             return ClientSide(self.keyring)
         return None
 
+    def _probe(self, key: str, require: EncryptionMode | None) -> tuple[ObjectInfo, bytes]:
+        """What :meth:`head` tells, plus the object's first bytes, in one request.
+
+        A ranged GET of the first :data:`HEADER_PROBE` bytes answers with the same
+        headers as HEAD and brings the message header of a client-side object
+        along, saving a round trip on every open. A read that demands a
+        server-side mode uses HEAD, so that a refused object sends no byte at all;
+        so does a probe whose body breaks (the header is then fetched with retries).
+        """
+        mode = require if require is not None else self.require
+        if mode is not None and not isinstance(mode, ClientSide):
+            return self.head(key), b""
+        validate_key(key)
+        try:
+            with self._boundary("read", key):
+                response = self._s3.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes=0-{HEADER_PROBE - 1}"
+                )
+        except StorageError as exc:
+            if exc.code == "InvalidRange":  # an empty object has no byte 0
+                return self.head(key), b""
+            raise
+        with self._boundary("read", key), contextlib.closing(response["Body"]) as body:
+            try:
+                first: bytes = body.read()
+            except RETRYABLE_STREAM_ERRORS:
+                return self.head(key), b""
+        total = _range_total(response.get("ContentRange"))
+        size = total if total is not None else int(response.get("ContentLength", len(first)))
+        return self._info(key, {**response, "ContentLength": size}), first[:HEADER_PROBE]
+
     def _open_client_side(
         self,
         key: str,
@@ -683,6 +715,7 @@ class SecureStore:
         mode: ClientSide,
         context: Mapping[str, str] | None,
         relocated: bool,
+        first: bytes = b"",
     ) -> ClientSideReader:
         fetch = self._fetcher(key, info.etag)
         expected = expected_context(
@@ -690,7 +723,7 @@ class SecureStore:
         )
         with self._boundary("read", key):
             try:
-                header = read_header(fetch, info.size, mode.header_limits)
+                header = read_header(fetch, info.size, mode.header_limits, first=first)
             except FormatError as exc:
                 if info.encryption.client_side is None:
                     exc.message += "; the object does not look client-side encrypted"
@@ -778,11 +811,11 @@ class SecureStore:
             IntegrityError: a client-side object is malformed or fails authentication.
             KeyringError: no configured key can decrypt a client-side object.
         """
-        info = self.head(key)
+        info, first = self._probe(key, require)
         self._check_read(require, info.encryption, key)
         client_side = self._client_side_for(require, info)
         if client_side is not None:
-            return self._open_client_side(key, info, client_side, context, relocated)
+            return self._open_client_side(key, info, client_side, context, relocated, first)
         return ObjectReader(
             self._open_range(key, info.etag),
             size=info.size,
@@ -842,7 +875,7 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
-        info = self.head(key)
+        info, first = self._probe(key, require)
         self._check_read(require, info.encryption, key)
         client_side = self._client_side_for(require, info)
         target = Path(path)
@@ -850,7 +883,7 @@ class SecureStore:
             with AtomicFile(target) as out:
                 self._fetch_into(key, info, out.fd, progress)
             return info
-        reader = self._open_client_side(key, info, client_side, context, relocated)
+        reader = self._open_client_side(key, info, client_side, context, relocated, first)
         with self._boundary("download", key), reader, AtomicFile(target) as out:
             if reader.layout is None:
                 for chunk in reader:
@@ -977,6 +1010,14 @@ class _WritePlan:
     def body(self, part: Part) -> bytes | bytearray:
         """The bytes to send for ``part``."""
         return self.transform(part) if self.transform is not None else bytes(part.data)
+
+
+def _range_total(content_range: str | None) -> int | None:
+    """The object size from ``Content-Range: bytes 0-4095/12345``, if present."""
+    if not content_range or "/" not in content_range:
+        return None
+    total = content_range.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
 
 
 def _region_of_arn(key_id: str) -> str | None:
