@@ -117,7 +117,7 @@ def run(fixture: Fixture, size_mib: int, repeat: int) -> Section:
     )
     table.rows.append(
         [
-            "securestore open() (HEAD + header probe)",
+            "securestore open() (one 4 KiB GET: metadata and header)",
             str(result["open_requests"]),
             fmt_bytes(result["open_bytes"]),
             "—",
@@ -158,6 +158,6 @@ def run(fixture: Fixture, size_mib: int, repeat: int) -> Section:
     section.notes.append(
         f"Frame length {frame // 1024} KiB: the read spans {frames_read} frames "
         f"({fmt_bytes(result['read_bytes'])}); the header is {result['header_length']} B, "
-        f"fetched by open() with a {result['open_bytes']} B probe. open() also sends a HEAD."
+        f"fetched by open() with a {result['open_bytes']} B probe, the only request open() sends."
     )
     return section
