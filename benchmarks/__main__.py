@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Section]:
         fixture = Fixture(endpoint, workdir, os.urandom(32))
         if "transfer" in args.selected:
             say(f"transfer: {args.size_mib} MiB, each transfer in its own process")
-            done(transfer.run(fixture, args.size_mib, rounds=1 if quick else 2))
+            done(transfer.run(fixture, args.size_mib, rounds=1 if quick else 3))
         if "ranged" in args.selected:
             say("ranged: 1 MiB from the middle")
             done(ranged.run(fixture, args.size_mib, repeat=5 if quick else 9))
