@@ -286,8 +286,9 @@ def get_command(
             pwrite_all(out.fd, data, 0)
         say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(len(data))})")
         return
-    info = store.head(location.key)
-    with transfer_progress(obj.progress_enabled(), "get", info.size) as progress:
+    # Only a progress bar needs the size up front; otherwise download_file finds it.
+    total = store.head(location.key).size if obj.progress_enabled() else None
+    with transfer_progress(obj.progress_enabled(), "get", total) as progress:
         info = store.download_file(
             location.key,
             target,
