@@ -36,9 +36,12 @@ def local_command(port: int, state_dir: Path | None) -> None:
     """Serve S3 and KMS (moto) over TLS on 127.0.0.1 until Ctrl-C.
 
     Prints the environment variables that point every other securestore
-    command (and boto3, and the AWS CLI) at it. Data lives in memory only.
+    command (and boto3, and the AWS CLI) at it, and creates a KMS key with the
+    alias ``alias/securestore-local`` to try SSE-KMS and client-side encryption
+    with. Data lives in memory only.
     """
     endpoint = LocalEndpoint(port=port, state_dir=state_dir).start()
+    _create_local_key(endpoint)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -46,6 +49,7 @@ def local_command(port: int, state_dir: Path | None) -> None:
         click.echo("# when this process stops. Run in another shell:")
         for name, value in endpoint.environment().items():
             click.echo(f"export {name}={shlex.quote(value)}")
+        click.echo(f"# A KMS key to try: --kms-key-id {LOCAL_KEY_ALIAS}")
         click.echo("# Press Ctrl-C to stop.", err=True)
         while not stop.wait(0.5):
             pass
@@ -55,6 +59,20 @@ def local_command(port: int, state_dir: Path | None) -> None:
         signal.signal(signal.SIGTERM, previous)
         endpoint.stop()
         click.echo("# stopped; the data is gone", err=True)
+
+
+#: The alias of the KMS key ``securestore local`` creates.
+LOCAL_KEY_ALIAS = "alias/securestore-local"
+
+
+def _create_local_key(endpoint: LocalEndpoint) -> None:
+    from securestore.transport import Connection
+
+    env = endpoint.environment()
+    with _environment(env):
+        kms = Connection().client("kms")
+        key_id = kms.create_key(Description="securestore local")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=LOCAL_KEY_ALIAS, TargetKeyId=key_id)
 
 
 @contextlib.contextmanager
