@@ -277,7 +277,8 @@ class SecureStore:
                 f"S3 did not store the object as requested ({mode.name}): {reason}",
                 bucket=self.bucket,
                 key=key,
-                hint="a proxy, bucket policy or S3-compatible server may ignore encryption headers",
+                hint="a proxy, bucket policy or S3-compatible server may ignore encryption "
+                "headers; on a server without SSE, encrypt client-side (--client-side)",
             )
 
     def _check_read(
@@ -416,19 +417,28 @@ class SecureStore:
         return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
 
     def _verify_or_undo(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
+        """Check a completed write; if S3 stored it otherwise than asked, remove it.
+
+        Data the caller wanted encrypted one way must not stay stored another way:
+        on a versioned bucket the new version is deleted (the previous one becomes
+        current again); otherwise the object itself is deleted.
+        """
         try:
             self._verify_write(mode, response, key)
         except PolicyError as exc:
             version = response.get("VersionId")
-            if version and version != "null":
-                # Undo the write: the previous version becomes current again.
-                with contextlib.suppress(
-                    botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
-                ):
-                    self._s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
-                    exc.message += "; the new version was deleted"
+            versioned = bool(version) and version != "null"
+            extra = {"VersionId": version} if versioned else {}
+            try:
+                self._s3.delete_object(Bucket=self.bucket, Key=key, **extra)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                exc.message += "; it could not be deleted: remove it by hand"
             else:
-                exc.message += "; the object was written as S3 reports"
+                exc.message += (
+                    "; the new version was deleted"
+                    if versioned
+                    else "; the object as stored was deleted"
+                )
             raise
 
     def _multipart(

@@ -87,8 +87,10 @@ def test_single_put_reported_differently_is_a_policy_error(
     assert calls == ["PutObject"]
     assert (info.value.bucket, info.value.key) == (store.bucket, "obj")
     assert mode.name in str(info.value)
-    # Unversioned: S3 kept the write, and the message says so.
-    assert "written as S3 reports" in str(info.value)
+    # Unversioned: what S3 stored otherwise than asked is deleted, and the message says so.
+    assert "the object as stored was deleted" in str(info.value)
+    with pytest.raises(NotFoundError):
+        store.head("obj")
 
 
 def test_put_reported_as_asked_passes(
