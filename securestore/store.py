@@ -240,10 +240,7 @@ class SecureStore:
             ]
         except botocore.exceptions.ClientError as exc:
             err = translate_error(exc, bucket=self.bucket, action=f"looking up KMS key {key_id}")
-            if isinstance(err, AccessDeniedError) or exc.response.get("Error", {}).get("Code") in (
-                "AccessDeniedException",
-                "UnrecognizedClientException",
-            ):
+            if isinstance(err, AccessDeniedError):
                 # Not allowed to describe keys: S3 will still refuse an unusable key.
                 arn = None
             else:
@@ -281,10 +278,14 @@ class SecureStore:
                 "headers; on a server without SSE, encrypt client-side (--client-side)",
             )
 
+    def _required(self, require: EncryptionMode | None) -> EncryptionMode | None:
+        """The mode a read demands: the call's, else the store's."""
+        return require if require is not None else self.require
+
     def _check_read(
         self, require: EncryptionMode | None, stored: StoredEncryption, key: str
     ) -> None:
-        mode = require if require is not None else self.require
+        mode = self._required(require)
         if mode is None:
             return
         reason = mode.check(stored)
@@ -671,7 +672,7 @@ class SecureStore:
         replaced by an unencrypted one is refused rather than returned. The
         metadata marker only tells an SSE store that a keyring is needed.
         """
-        mode = require if require is not None else self.require
+        mode = self._required(require)
         if isinstance(mode, ClientSide):
             return mode
         if isinstance(self.encryption, ClientSide):
@@ -696,7 +697,7 @@ class SecureStore:
         server-side mode uses HEAD, so that a refused object sends no byte at all;
         so does a probe whose body breaks (the header is then fetched with retries).
         """
-        mode = require if require is not None else self.require
+        mode = self._required(require)
         if mode is not None and not isinstance(mode, ClientSide):
             return self.head(key), b""
         validate_key(key)
@@ -717,6 +718,14 @@ class SecureStore:
         total = _range_total(response.get("ContentRange"))
         size = total if total is not None else int(response.get("ContentLength", len(first)))
         return self._info(key, {**response, "ContentLength": size}), first[:HEADER_PROBE]
+
+    def _prepare_read(
+        self, key: str, require: EncryptionMode | None
+    ) -> tuple[ObjectInfo, bytes, ClientSide | None]:
+        """Describe the object, enforce ``require``, and say how it must be decrypted."""
+        info, first = self._probe(key, require)
+        self._check_read(require, info.encryption, key)
+        return info, first, self._client_side_for(require, info)
 
     def _open_client_side(
         self,
@@ -821,9 +830,7 @@ class SecureStore:
             IntegrityError: a client-side object is malformed or fails authentication.
             KeyringError: no configured key can decrypt a client-side object.
         """
-        info, first = self._probe(key, require)
-        self._check_read(require, info.encryption, key)
-        client_side = self._client_side_for(require, info)
+        info, first, client_side = self._prepare_read(key, require)
         if client_side is not None:
             return self._open_client_side(key, info, client_side, context, relocated, first)
         return ObjectReader(
@@ -885,9 +892,7 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
-        info, first = self._probe(key, require)
-        self._check_read(require, info.encryption, key)
-        client_side = self._client_side_for(require, info)
+        info, first, client_side = self._prepare_read(key, require)
         target = Path(path)
         if client_side is None:
             with AtomicFile(target) as out:

@@ -160,7 +160,6 @@ def run_bounded(
     work: Callable[[Any], Any],
     *,
     concurrency: int,
-    cancel: threading.Event | None = None,
 ) -> list[Any]:
     """Run ``work`` on each task with at most ``concurrency`` tasks in flight.
 
@@ -168,7 +167,7 @@ def run_bounded(
     bounds memory for streamed uploads. The first exception stops the intake,
     waits for running tasks and is re-raised. Results come back in task order.
     """
-    cancel = cancel or threading.Event()
+    cancel = threading.Event()
     results: dict[int, Any] = {}
     slots = threading.Semaphore(concurrency)
     futures: list[Future[Any]] = []
