@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 import traceback
@@ -157,18 +155,12 @@ def main_group(
 
 
 def _register() -> None:
-    for name in ("commands", "keys", "local", "audit"):
-        if importlib.util.find_spec(f"{__package__}.{name}") is None:
-            continue
-        module = importlib.import_module(f"{__package__}.{name}")
-        commands = getattr(module, "COMMANDS", None) or (
-            getattr(module, "audit_command", None),
-            getattr(module, "harden_command", None),
-        )
-        for command in commands:
-            if isinstance(command, click.Command):
-                main_group.add_command(command)
+    # Imported here: the command modules import CliContext from this one.
+    from . import audit, commands, keys, local
 
+    for module in (commands, keys, local, audit):
+        for command in module.COMMANDS:
+            main_group.add_command(command)
 
 _register()
 
