@@ -339,14 +339,7 @@ class ClientSideReader(SeekableReader):
                 self._check_final()
             return b""
         if self._layout is None:
-            self.seek(start)
-            out = bytearray()
-            while len(out) < end - start:
-                piece = self.read(end - start - len(out))
-                if not piece:
-                    break
-                out += piece
-            return bytes(out)
+            return self._read_sequential(start, end - start)
         first, last = self._layout.frames_for_range(start, end)
         if end == self._size:
             # Other writers may end a message with an empty final frame after the

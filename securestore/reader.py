@@ -92,6 +92,17 @@ class SeekableReader(io.RawIOBase):
         self._pos = seek_target(self._pos, self._size, offset, whence)
         return self._pos
 
+    def _read_sequential(self, start: int, length: int) -> bytes:
+        """Seek to ``start`` and read until ``length`` bytes or the end, through ``read``."""
+        self.seek(start)
+        out = bytearray()
+        while len(out) < length:
+            piece = self.read(length - len(out))
+            if not piece:
+                break
+            out += piece
+        return bytes(out)
+
     def __iter__(self) -> Iterator[bytes]:
         while True:
             chunk = self.read(self._chunk_size)
@@ -142,14 +153,7 @@ class ObjectReader(SeekableReader):
         if start < 0 or length < 0:
             raise ValueError("invalid range")
         length = max(0, min(length, self._size - start))  # never allocate beyond the object
-        self.seek(start)
-        out = bytearray()
-        while len(out) < length:
-            piece = self.read(length - len(out))
-            if not piece:
-                break
-            out += piece
-        return bytes(out)
+        return self._read_sequential(start, length)
 
     def _read_some(self, want: int) -> bytes:
         attempts = 0
