@@ -162,6 +162,7 @@ def _register() -> None:
         for command in module.COMMANDS:
             main_group.add_command(command)
 
+
 _register()
 
 
