@@ -33,8 +33,8 @@ from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
 from securestore.errors import ConfigurationError, LocalFileError
+from securestore.localfile import AtomicFile, pwrite_all
 from securestore.location import S3Url, validate_bucket_name
-from securestore.transfer import AtomicFile, pwrite_all
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 

@@ -13,10 +13,10 @@ import click
 
 from securestore.clientside import ClientSide
 from securestore.errors import ConfigurationError, LocalFileError
+from securestore.localfile import AtomicFile, pwrite_all
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
 from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
-from securestore.transfer import AtomicFile, pwrite_all
 
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .main import CliContext

@@ -4,36 +4,31 @@ Memory is bounded by design: an upload holds at most ``concurrency + 1`` parts
 in memory (the producer only reads the next part when a worker is free) and a
 download streams each range to its place in the destination file in small
 pieces. A failed upload is aborted, so no multipart upload is left behind and
-the existing object is never replaced; a failed download removes its
-temporary file.
+the existing object is never replaced. Writing downloads to local files
+lives in :mod:`securestore.localfile`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from securestore.errors import ConfigurationError, LocalFileError
 
 __all__ = [
-    "AtomicFile",
     "MiB",
     "Part",
     "ProgressCallback",
     "TransferConfig",
     "chunk_stream",
     "file_parts",
-    "pwrite_all",
     "run_bounded",
 ]
 
@@ -218,15 +213,6 @@ def _unbox(work: Callable[[Any], Any], box: list[Any]) -> Any:
     return work(box.pop())
 
 
-def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
-    """Write all of ``data`` at ``offset`` (``os.pwrite`` may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
-
-
 def file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:
     """Parts of a regular file, each read with ``pread`` only when its upload starts."""
     count = max(1, -(-size // part_size))
@@ -247,49 +233,3 @@ def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
             raise LocalFileError("the file shrank while it was being uploaded")
         out += piece
     return bytes(out)
-
-
-class AtomicFile:
-    """A temporary file beside ``path`` that replaces ``path`` only on success."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-        self.tmp = ""
-
-    def __enter__(self) -> AtomicFile:
-        folder = self.path.parent
-        if self.path.is_dir():
-            raise LocalFileError(f"destination is a directory: {self.path}")
-        try:
-            self.fd, self.tmp = tempfile.mkstemp(
-                dir=folder, prefix=f".{self.path.name}.", suffix=".securestore-partial"
-            )
-        except OSError as exc:
-            raise LocalFileError(
-                f"cannot write to {folder}: {exc.strerror or exc}",
-                hint="choose a destination in an existing, writable folder",
-            ) from exc
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                os.fsync(self.fd)
-                umask = os.umask(0)
-                os.umask(umask)
-                os.fchmod(self.fd, 0o666 & ~umask)
-        except OSError as error:
-            os.close(self.fd)
-            os.unlink(self.tmp)
-            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
-        os.close(self.fd)
-        if exc_type is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp)
-            return
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as error:
-            os.unlink(self.tmp)
-            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error

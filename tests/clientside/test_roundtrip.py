@@ -248,7 +248,7 @@ def test_known_size_is_planned_within_10000_parts(
     # Planning only (the object would be 50 GiB): the private seam is the only way in.
     store = cs_store(aes_keyring, frame_length=100_000)
     size = 10_000 * PART
-    plan = store._plan_write("huge", store.encryption, size, {})
+    plan = store._writes.plan("huge", store.encryption, size, {})
     assert -(-size // plan.part_size) <= 10_000
 
 

@@ -1,0 +1,212 @@
+"""One bucket as the store's read and write paths see it.
+
+:class:`BucketAccess` holds the S3 client, translates botocore errors at the
+boundary, resolves KMS keys and turns S3 responses into :class:`ObjectInfo`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.exceptions
+
+from securestore.clientside import FORMAT_METADATA
+from securestore.errors import (
+    AccessDeniedError,
+    KeyUnavailableError,
+    NotFoundError,
+    SecureStoreError,
+)
+from securestore.location import validate_key
+from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.transfer import TransferConfig
+from securestore.transport import Connection, translate_error
+
+__all__ = ["BucketAccess", "ObjectInfo", "ObjectSummary"]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 reports about a stored object."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    encryption: StoredEncryption
+    last_modified: datetime.datetime | None = None
+    content_type: str | None = None
+    version_id: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (used by ``securestore head --json``)."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "etag": self.etag,
+            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
+            "content_type": self.content_type,
+            "version_id": self.version_id,
+            "encryption": {
+                "mode": self.encryption.sse_name,
+                "kms_key_id": self.encryption.kms_key_id,
+                "bucket_key_enabled": self.encryption.bucket_key_enabled,
+                "client_side": dict(self.encryption.client_side)
+                if self.encryption.client_side is not None
+                else None,
+            },
+            "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class ObjectSummary:
+    """One entry of a listing."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime.datetime | None
+    storage_class: str | None = None
+
+
+class BucketAccess:
+    """The S3 client of one bucket, with error translation and KMS key look-ups."""
+
+    def __init__(self, bucket: str, connection: Connection, transfer: TransferConfig) -> None:
+        self.bucket = bucket
+        self.connection = connection
+        self.transfer = transfer
+        self._key_arns: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def s3(self) -> Any:
+        """The connection's S3 client."""
+        return self.connection.client("s3")
+
+    @contextlib.contextmanager
+    def boundary(self, action: str, key: str | None = None) -> Iterator[None]:
+        """Translate botocore errors raised inside the block into securestore errors.
+
+        Library errors raised inside (a failed authentication, say) are given the
+        bucket and key, so every message names the object concerned.
+        """
+        try:
+            yield
+        except SecureStoreError as exc:
+            if exc.bucket is None:
+                exc.bucket, exc.key = self.bucket, key
+            raise
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate_error(exc, bucket=self.bucket, key=key, action=action) from exc
+
+    def resolve_key_arn(self, key_id: str) -> str | None:
+        """Look up the ARN of a KMS key (cached); ``None`` if we may not ask KMS.
+
+        An unknown, disabled or deleted key is reported before any data is sent.
+        """
+        with self._lock:
+            if key_id in self._key_arns:
+                return self._key_arns[key_id]
+        region = _region_of_arn(key_id) or self.connection.region
+        try:
+            meta = self.connection.client("kms", region_name=region).describe_key(KeyId=key_id)[
+                "KeyMetadata"
+            ]
+        except botocore.exceptions.ClientError as exc:
+            err = translate_error(exc, bucket=self.bucket, action=f"looking up KMS key {key_id}")
+            if isinstance(err, AccessDeniedError):
+                # Not allowed to describe keys: S3 will still refuse an unusable key.
+                arn = None
+            else:
+                raise KeyUnavailableError(
+                    f"KMS key {key_id} is not usable: {exc.response.get('Error', {}).get('Code')}",
+                    bucket=self.bucket,
+                    hint="check the key id or alias, its region and that it is enabled",
+                ) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate_error(exc, bucket=self.bucket, action="looking up KMS key") from exc
+        else:
+            if meta.get("KeyState") not in (None, "Enabled"):
+                raise KeyUnavailableError(
+                    f"KMS key {key_id} is {meta.get('KeyState')}", bucket=self.bucket
+                )
+            arn = meta.get("Arn")
+        with self._lock:
+            self._key_arns[key_id] = arn
+        return arn
+
+    def key_arn_for(self, mode: EncryptionMode) -> str | None:
+        """The ARN of the mode's KMS key, if it names one (see :meth:`resolve_key_arn`)."""
+        key_id = mode.kms_key_id
+        return self.resolve_key_arn(key_id) if key_id else None
+
+    def head(self, key: str) -> ObjectInfo:
+        """Describe the object: size, encryption mode and key, ETag, metadata.
+
+        Raises:
+            NotFoundError: no such bucket or object.
+        """
+        validate_key(key)
+        try:
+            with self.boundary("head", key):
+                response = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except NotFoundError as exc:
+            # A HEAD 404 has no body to tell a missing key from a missing bucket.
+            raise self.which_missing(exc) from exc.__cause__
+        return self.info(key, response)
+
+    def which_missing(self, exc: NotFoundError) -> NotFoundError:
+        """Tell a missing bucket from a missing key (a 404 to HEAD has no body)."""
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as probe:
+            if str(probe.response.get("Error", {}).get("Code")) in ("404", "NoSuchBucket"):
+                return NotFoundError(
+                    f"{exc.message.split(':')[0]}: bucket does not exist",
+                    bucket=self.bucket,
+                    code="NoSuchBucket",
+                    hint="check the bucket name and region",
+                )
+        except botocore.exceptions.BotoCoreError:
+            pass
+        return exc
+
+    def info(self, key: str, response: Mapping[str, Any]) -> ObjectInfo:
+        """An :class:`ObjectInfo` from a HEAD or GET response."""
+        # Metadata names travel as HTTP headers, whose case servers do not all keep.
+        metadata = {name.lower(): value for name, value in (response.get("Metadata") or {}).items()}
+        stored = with_marker(StoredEncryption.from_response(response), metadata)
+        return ObjectInfo(
+            bucket=self.bucket,
+            key=key,
+            size=int(response.get("ContentLength", 0)),
+            etag=str(response.get("ETag", "")),
+            encryption=stored,
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            version_id=response.get("VersionId"),
+            metadata=metadata,
+        )
+
+
+def with_marker(stored: StoredEncryption, metadata: Mapping[str, str]) -> StoredEncryption:
+    """Note the client-side marker (informational: never trusted for security decisions)."""
+    if FORMAT_METADATA not in metadata:
+        return stored
+    marker = {k: v for k, v in metadata.items() if k.startswith("securestore-")}
+    return dataclasses.replace(stored, client_side=marker)
+
+
+def _region_of_arn(key_id: str) -> str | None:
+    parts = key_id.split(":")
+    return parts[3] if key_id.startswith("arn:") and len(parts) > 3 and parts[3] else None

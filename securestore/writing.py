@@ -1,0 +1,263 @@
+"""The store's write path: plan a write, send it (one PUT or a multipart upload), verify it.
+
+Every write is checked against what S3 reports having stored; a write stored
+otherwise than asked is undone, and a failed multipart upload is aborted so
+that it never replaces the existing object.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+from securestore.bucket import BucketAccess, ObjectInfo, with_marker
+from securestore.clientside import (
+    FORMAT_METADATA,
+    FORMAT_VALUE,
+    LENGTH_METADATA,
+    ClientSide,
+    FramedParts,
+    message_context,
+)
+from securestore.errors import ConfigurationError, PolicyError
+from securestore.message import Encryptor
+from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.transfer import Part, ProgressCallback, run_bounded
+
+__all__ = ["WritePath", "WritePlan", "check_metadata"]
+
+logger = logging.getLogger(__name__)
+
+_RESERVED_METADATA_PREFIX = "securestore-"
+
+
+def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Validate user metadata and return it with lower-case names.
+
+    Raises:
+        ConfigurationError: a name or value S3 would mangle, or a reserved name.
+    """
+    if not metadata:
+        return {}
+    out = {}
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ConfigurationError("metadata names and values must be strings")
+        if not name or not name.isascii() or not all(c.isalnum() or c in "-_." for c in name):
+            raise ConfigurationError(
+                f"invalid metadata name {name!r}: use ASCII letters, digits, '-', '_' and '.'"
+            )
+        if name.lower().startswith(_RESERVED_METADATA_PREFIX):
+            raise ConfigurationError(
+                f"metadata name {name!r} is reserved: names starting with "
+                f"{_RESERVED_METADATA_PREFIX!r} describe how securestore wrote the object"
+            )
+        if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ConfigurationError(
+                f"metadata value of {name!r} must be ASCII without control characters"
+            )
+        if name.lower() in out:
+            raise ConfigurationError(
+                f"metadata names {name!r} and another differ only in case (S3 keeps one)"
+            )
+        out[name.lower()] = value
+    return out
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """How one write cuts and transforms its body, and the metadata it stores."""
+
+    part_size: int
+    transform: Callable[[Part], bytes | bytearray] | None
+    metadata: dict[str, str]
+
+    def body(self, part: Part) -> bytes | bytearray:
+        """The bytes to send for ``part``."""
+        return self.transform(part) if self.transform is not None else bytes(part.data)
+
+
+class WritePath:
+    """Writes of one bucket: planning, sending, verification and undo."""
+
+    def __init__(self, access: BucketAccess) -> None:
+        self.access = access
+        self.bucket = access.bucket
+
+    def plan(
+        self, key: str, mode: EncryptionMode, size: int | None, metadata: dict[str, str]
+    ) -> WritePlan:
+        """Check the mode's KMS key, and decide part size, body transform and metadata."""
+        self.access.key_arn_for(mode)
+        transfer = self.access.transfer
+        part_size = transfer.part_size_for(size) if size is not None else transfer.part_size
+        if not isinstance(mode, ClientSide):
+            return WritePlan(part_size, None, metadata)
+        encryptor = Encryptor(
+            mode.keyring,
+            encryption_context=message_context(self.bucket, key, mode.context),
+            frame_length=mode.frame_length,
+        )
+        framing = FramedParts(
+            encryptor, FramedParts.frames_per_part_for(part_size, mode.frame_length)
+        )
+        marked = {**metadata, FORMAT_METADATA: FORMAT_VALUE}
+        if size is not None:
+            marked[LENGTH_METADATA] = str(size)
+        return WritePlan(framing.plaintext_part_size, framing, marked)
+
+    def upload(
+        self,
+        key: str,
+        parts: Iterator[Part],
+        mode: EncryptionMode,
+        plan: WritePlan,
+        content_type: str | None,
+        progress: ProgressCallback | None,
+    ) -> ObjectInfo:
+        """Send ``parts`` under ``key`` (one PUT if there is only one), then verify."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, **mode.request_params()}
+        if plan.metadata:
+            params["Metadata"] = plan.metadata
+        if content_type:
+            params["ContentType"] = content_type
+        first = next(parts)
+        if first.last:
+            data = plan.body(first)
+            response = self.access.s3.put_object(Body=data, **params)
+            if progress:
+                progress(len(first.data))
+            self._verify_or_undo(mode, response, key)
+            return self._info_after_write(key, response, len(data), plan.metadata, content_type)
+        return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
+
+    def _verify(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
+        stored = StoredEncryption.from_response(response)
+        arn = self.access.key_arn_for(mode)
+        reason = mode.check_write(stored, resolved_key_arn=arn)
+        if reason is not None:
+            raise PolicyError(
+                f"S3 did not store the object as requested ({mode.name}): {reason}",
+                bucket=self.bucket,
+                key=key,
+                hint="a proxy, bucket policy or S3-compatible server may ignore encryption "
+                "headers; on a server without SSE, encrypt client-side (--client-side)",
+            )
+
+    def _verify_or_undo(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
+        """Check a completed write; if S3 stored it otherwise than asked, remove it.
+
+        Data the caller wanted encrypted one way must not stay stored another way:
+        on a versioned bucket the new version is deleted (the previous one becomes
+        current again); otherwise the object itself is deleted.
+        """
+        try:
+            self._verify(mode, response, key)
+        except PolicyError as exc:
+            version = response.get("VersionId")
+            versioned = bool(version) and version != "null"
+            extra = {"VersionId": version} if versioned else {}
+            try:
+                self.access.s3.delete_object(Bucket=self.bucket, Key=key, **extra)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                exc.message += "; it could not be deleted: remove it by hand"
+            else:
+                exc.message += (
+                    "; the new version was deleted"
+                    if versioned
+                    else "; the object as stored was deleted"
+                )
+            raise
+
+    def _multipart(
+        self,
+        key: str,
+        parts: Iterator[Part],
+        params: dict[str, Any],
+        mode: EncryptionMode,
+        plan: WritePlan,
+        progress: ProgressCallback | None,
+    ) -> ObjectInfo:
+        s3 = self.access.s3
+        created = s3.create_multipart_upload(**params)
+        upload_id = created["UploadId"]
+        try:
+            # Checked before any data is sent: a refused mode costs nothing.
+            self._verify(mode, created, key)
+
+            def send(part: Part) -> tuple[dict[str, Any], int]:
+                data = plan.body(part)
+                number, plain_size = part.number, len(part.data)
+                # Drop the plaintext while the ciphertext is sent (run_bounded keeps no
+                # other reference), so a part is held once, not twice.
+                del part
+                response = s3.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                )
+                if progress:
+                    progress(plain_size)
+                return {"PartNumber": number, "ETag": response["ETag"]}, len(data)
+
+            sent = run_bounded(parts, send, concurrency=self.access.transfer.concurrency)
+            done = [entry for entry, _ in sent]
+            total = sum(size for _, size in sent)
+            completed = s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": done},
+            )
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+        self._verify_or_undo(mode, completed, key)
+        return self._info_after_write(
+            key,
+            completed,
+            total,
+            params.get("Metadata", {}),
+            params.get("ContentType"),
+            fallback=created,
+        )
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.access.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            logger.warning(
+                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
+                "(AbortIncompleteMultipartUpload) will have to remove it",
+                upload_id,
+                self.bucket,
+                key,
+            )
+
+    def _info_after_write(
+        self,
+        key: str,
+        response: Mapping[str, Any],
+        size: int,
+        metadata: Mapping[str, str],
+        content_type: str | None,
+        fallback: Mapping[str, Any] | None = None,
+    ) -> ObjectInfo:
+        merged = {**(fallback or {}), **{k: v for k, v in response.items() if v is not None}}
+        return ObjectInfo(
+            bucket=self.bucket,
+            key=key,
+            size=size,
+            etag=str(response.get("ETag", "")),
+            encryption=with_marker(StoredEncryption.from_response(merged), metadata),
+            content_type=content_type,
+            version_id=response.get("VersionId"),
+            metadata=dict(metadata),
+        )
