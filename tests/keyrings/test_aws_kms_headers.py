@@ -241,3 +241,24 @@ def test_strict_keyring_refuses_an_invalid_key_id(key_id: str) -> None:
 def test_discovery_refuses_an_invalid_region() -> None:
     with pytest.raises(ConfigurationError, match="invalid region"):
         AwsKmsDiscoveryKeyring(client_factory=lambda r: NotOurs(), region="us-east-1.evil")
+
+
+def test_a_multi_keyring_reports_the_skipped_data_keys(kms: Any) -> None:
+    message, _ = _message(kms, [HOSTILE["region-with-host"]])
+    other = str(kms.create_key()["KeyMetadata"]["Arn"])
+    multi = MultiKeyring(children=[AwsKmsKeyring(other, client=kms), NotOursKeyring()])
+    with pytest.raises(NoMatchingKeyError) as info:
+        decrypt(message, multi)
+    message_text = str(info.value)
+    assert "unusable data keys: aws-kms 'arn:aws:kms:us-east-1.attacker.example:" in message_text
+    assert message_text.count("attacker.example' is not a region name") == 1
+
+
+class NotOursKeyring:
+    """A keyring that matches nothing (a second member of the multi-keyring)."""
+
+    def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
+        raise NotImplementedError
+
+    def unwrap(self, materials: DecryptionMaterials, edks: Sequence[EncryptedDataKey]) -> Any:
+        raise NoMatchingKeyError("not ours", tried=("nothing",))
