@@ -5,6 +5,12 @@ KMS as provider info. The encryption context is passed to every KMS call, so
 KMS binds it too. KMS clients are injected (a boto3 KMS client, or a callable
 from region name to client); this module creates none. botocore errors become
 :class:`KeyUnavailableError` naming the key, never key bytes.
+
+Provider info is read from an unauthenticated header: only valid key ARNs
+(:mod:`securestore.keyrings.kms_arn`) are used, others are skipped and listed,
+escaped, in the :class:`NoMatchingKeyError`; one failing data key never stops
+the next from being tried. Multi-Region keys follow the ESDK's MRK-aware
+keyrings (spec ``framework/aws-kms/aws-kms-mrk-*.md``).
 """
 
 from __future__ import annotations
@@ -133,6 +139,8 @@ def _code(error: ClientError) -> str:
 
 def _unavailable(operation: str, key_id: str, error: Exception) -> KeyUnavailableError:
     detail = _code(error) if isinstance(error, ClientError) else type(error).__name__
+    if not detail.isalnum():  # the endpoint chose it: escape it
+        detail = quote(detail)
     return KeyUnavailableError(f"KMS {operation} failed for key {key_id}: {detail}")
 
 
