@@ -224,10 +224,11 @@ def test_the_client_cache_is_bounded() -> None:
     assert created == [*regions, regions[0]]
 
 
-@pytest.mark.parametrize("info", NOT_ARNS.values(), ids=NOT_ARNS.keys())
+BAD_ARNS = {name: info for name, info in NOT_ARNS.items() if info.startswith(b"arn:")}
+
+
+@pytest.mark.parametrize("info", BAD_ARNS.values(), ids=BAD_ARNS.keys())
 def test_strict_keyring_refuses_an_invalid_configured_arn(info: bytes) -> None:
-    if not info.startswith(b"arn:aws:kms:"):
-        pytest.skip("not even an ARN: handled by the key id syntax below")
     with pytest.raises(ConfigurationError, match="invalid KMS key id"):
         AwsKmsKeyring(info.decode("utf-8", "replace"), client=NotOurs())
 
