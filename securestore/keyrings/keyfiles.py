@@ -16,7 +16,8 @@ OpenSSH's ``StrictModes`` does for its key files:
 - a file that group or others may access (any of the 077 mode bits);
 - a file owned by anyone but the effective user or root: root itself therefore
   refuses another user's key file, since that user could change it;
-- a file whose directory, or any directory above it, is owned by anyone but the
+- a file whose directory, or any directory above it (as written and with
+  symlinks resolved), is owned by anyone but the
   effective user or root, or is writable by group or others, since whoever may
   write there can replace the file. A group/world-writable directory with the
   sticky bit (``/tmp``) is accepted, since there only the file's owner (us or
@@ -85,10 +86,19 @@ def _check_owner(path: Path, info: os.stat_result) -> None:
         )
 
 
-def _check_directories(path: Path, info: os.stat_result) -> None:
+def _directories(path: Path) -> list[Path]:
+    """Every directory above ``path``, as written and with symlinks resolved."""
+    found: list[Path] = []
+    for start in (Path(os.path.abspath(path)).parent, Path(os.path.realpath(path)).parent):
+        for directory in (start, *start.parents):
+            if directory not in found:
+                found.append(directory)
+    return found
+
+
+def _check_directories(path: Path) -> None:
     """Refuse a key file that someone else could replace (see the module docstring)."""
-    directory = Path(os.path.abspath(path)).parent
-    while True:
+    for directory in _directories(path):
         try:
             folder = os.stat(directory)
         except OSError as error:
@@ -101,16 +111,12 @@ def _check_directories(path: Path, info: os.stat_result) -> None:
                 " (not you or root), who could replace it",
                 hint="move the key file to a directory of your own, such as ~/.securestore",
             )
-        writable = folder.st_mode & 0o022
-        if writable and not folder.st_mode & stat.S_ISVTX:
+        if folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX:
             raise LocalFileError(
                 f"key file {path} is in directory {directory}, which group or others may"
                 f" write (mode {stat.S_IMODE(folder.st_mode):o}), so it could be replaced",
                 hint=f"run: chmod go-w {directory} (or move the key file elsewhere)",
             )
-        if directory.parent == directory:
-            return
-        directory = directory.parent
 
 
 def _read_secret(path: Path) -> bytes:
@@ -130,7 +136,7 @@ def _read_secret(path: Path) -> bytes:
                 hint=f"run: chmod 600 {path}",
             )
         _check_owner(path, info)
-        _check_directories(path, info)
+        _check_directories(path)
         if info.st_size > _MAX_KEY_FILE:
             raise LocalFileError(f"key file {path} is too large to be a key")
         with os.fdopen(fd, "rb", closefd=False) as handle:

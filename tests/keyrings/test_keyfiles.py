@@ -178,3 +178,17 @@ def test_rsa_private_key_files_get_the_same_owner_check(tmp_path: Path) -> None:
     os.chown(private, OTHER_UID, -1)
     with pytest.raises(LocalFileError, match=f"owned by uid {OTHER_UID}"):
         load_rsa_private_key_file(private)
+
+
+def test_the_directories_behind_a_symlinked_directory_are_checked(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "keys").mkdir(parents=True)
+    generate_aes_key_file(shared / "keys" / "k.key")
+    shared.chmod(0o777)  # anyone may swap "keys" for their own directory
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "keys").symlink_to(shared / "keys")
+    with pytest.raises(LocalFileError, match=f"directory {shared}, which"):
+        load_aes_key_file(home / "keys" / "k.key")
+    shared.chmod(0o755)
+    assert len(load_aes_key_file(home / "keys" / "k.key")) == 32
