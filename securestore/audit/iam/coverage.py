@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from securestore.audit.iam.conditions import Context, condition_holds, probe_values
 from securestore.audit.iam.document import Condition, Policy, Statement, arn_partition
 
-__all__ = ["STATE_LIMIT", "Coverage", "RequestClass", "deny_coverage", "statement_conditions_hold"]
+__all__ = [
+    "STATE_LIMIT",
+    "WORK_LIMIT",
+    "Coverage",
+    "RequestClass",
+    "deny_coverage",
+    "statement_conditions_hold",
+]
 
-#: Where the search gives up on a crafted policy (and the checks fail closed).
+#: Where the search gives up on a crafted policy (and the checks fail closed): the
+#: states explored, and the (pattern, position) steps taken (well under a second).
 STATE_LIMIT = 20_000
+WORK_LIMIT = 300_000
 
 
 # --- conditions over a request ---------------------------------------------------------------
@@ -152,7 +161,10 @@ def deny_coverage(
                 for a in known_actions
                 if not (_mask(st.matches_action(a) for st in counted) & r_mask & p_mask)
             ]
-            what = ", ".join(named[:5]) if named else ", ".join(sorted(open_actions)[:3])
+            if named:
+                what = ", ".join(named[:5])
+            else:
+                what = "unlisted actions such as " + ", ".join(sorted(open_actions)[:2])
             if len(named) > 5:
                 what += f" and {len(named) - 5} more"
             several = r_witness is not None and len(object_atoms) > 1
@@ -269,13 +281,14 @@ def _atoms(
     ignore_case: bool,
 ) -> dict[int, str] | None:
     """Every set of statements that some string ``prefix + (1 or more chars)`` is
-    matched by exactly, with one such string each; ``None`` past :data:`STATE_LIMIT`.
+    matched by exactly, with one such string each; ``None`` past the work limits.
 
     ``elements`` holds per statement (included patterns, excluded patterns): a
     string belongs to the statement if it matches an included pattern, or, for
     an exclusion list, none of the excluded ones. The search walks the product
-    of the patterns' automata over the characters they mention plus one that
-    stands for every other character.
+    of the patterns' automata (a state is the set of live (pattern, position)
+    pairs, so patterns that can no longer match cost nothing) over the
+    characters the patterns mention plus one that stands for every other one.
     """
     fold = str.lower if ignore_case else str
     patterns: list[str] = []
@@ -288,32 +301,43 @@ def _atoms(
     literals = {ch for p in patterns for ch in p if ch not in "*?"}
     other = next(c for c in "xqz0~\u00a7\u2603\x01" if c not in literals)
     alphabet = [other, *sorted(literals)]
+    has_exclusion = [exc is not None for _, exc in elements]
 
-    def close(p: str, states: Iterable[int]) -> frozenset[int]:
-        out: set[int] = set()
-        for s in states:
-            while s not in out:
-                out.add(s)
-                if s < len(p) and p[s] == "*":
-                    s += 1
-                else:
-                    break
-        return frozenset(out)
+    def close(k: int, pos: int) -> list[tuple[int, int]]:
+        """``pos`` and the positions after the ``*`` run at it (a star matches nothing)."""
+        p = patterns[k]
+        out = [(k, pos)]
+        while pos < len(p) and p[pos] == "*":
+            pos += 1
+            out.append((k, pos))
+        return out
 
-    def step(p: str, states: frozenset[int], ch: str) -> frozenset[int]:
-        nxt = [s if p[s] == "*" else s + 1 for s in states if s < len(p) and p[s] in ("*", "?", ch)]
-        return close(p, nxt)
+    State = frozenset[tuple[int, int]]  # noqa: N806 - a local type alias
+    cache: dict[tuple[State, str], State] = {}
+    budget = [WORK_LIMIT]
 
-    start = tuple(close(p, [0]) for p in patterns)
-    for ch in fold(prefix):
-        start = tuple(step(p, s, ch) for p, s in zip(patterns, start, strict=True))
+    def step(state: State, ch: str) -> State:
+        hit = cache.get((state, ch))
+        if hit is None:
+            budget[0] -= len(state) + 1
+            nxt: set[tuple[int, int]] = set()
+            for k, pos in state:
+                p = patterns[k]
+                if pos < len(p):
+                    c = p[pos]
+                    if c == "*":
+                        nxt.update(close(k, pos))
+                    elif c == "?" or c == ch:
+                        nxt.update(close(k, pos + 1))
+            hit = cache[(state, ch)] = frozenset(nxt)
+        return hit
 
-    def membership(state: tuple[frozenset[int], ...]) -> int:
+    def membership(state: State) -> int:
         hit = [False] * len(elements)
-        has_exclusion = [elements[i][1] is not None for i in range(len(elements))]
         excluded = [False] * len(elements)
-        for (i, negated), p, s in zip(owners, patterns, state, strict=True):
-            if len(p) in s:
+        for k, pos in state:
+            if pos == len(patterns[k]):
+                i, negated = owners[k]
                 if negated:
                     excluded[i] = True
                 else:
@@ -322,19 +346,25 @@ def _atoms(
             (not excluded[i]) if has_exclusion[i] else hit[i] for i in range(len(elements))
         )
 
+    start: State = frozenset(pair for k in range(len(patterns)) for pair in close(k, 0))
+    for ch in fold(prefix):
+        start = step(start, ch)
+    # Every state reached by at least one character after the prefix, with the
+    # first string that reaches it (the start state counts only if re-entered).
     found: dict[int, str] = {}
-    seen = {start}
-    frontier: list[tuple[tuple[frozenset[int], ...], str]] = [(start, "")]
+    seen: set[State] = set()
+    frontier: list[tuple[State, str]] = [(start, "")]
     while frontier:
-        nxt: list[tuple[tuple[frozenset[int], ...], str]] = []
+        later: list[tuple[State, str]] = []
         for state, text in frontier:
             for ch in alphabet:
-                new = tuple(step(p, s, ch) for p, s in zip(patterns, state, strict=True))
+                new = step(state, ch)
+                if budget[0] < 0 or len(seen) >= STATE_LIMIT:
+                    return None
+                if new in seen:
+                    continue
+                seen.add(new)
                 found.setdefault(membership(new), prefix + text + ch)
-                if new not in seen:
-                    if len(seen) >= STATE_LIMIT:
-                        return None
-                    seen.add(new)
-                    nxt.append((new, text + ch))
-        frontier = nxt
+                later.append((new, text + ch))
+        frontier = later
     return found
