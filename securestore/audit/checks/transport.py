@@ -58,8 +58,9 @@ def _failure(cov: Coverage, missing: str) -> str:
         leaves the rest open.""",
     remediation="""Add a statement {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": ["arn:aws:s3:::BUCKET", "arn:aws:s3:::BUCKET/*"], "Condition": {"Bool":
-        {"aws:SecureTransport": "false"}}}; `securestore harden` merges it into the existing
-        policy without removing any statement.""",
+        {"aws:SecureTransport": "false"}}} (arn:aws-cn: or arn:aws-us-gov: in those
+        partitions); `securestore harden` merges it into the existing policy without
+        removing any statement.""",
     references=(_DOC_TLS,),
 )
 def tls_only(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
