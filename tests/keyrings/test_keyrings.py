@@ -123,3 +123,26 @@ def test_multi_keyring_unavailable_child() -> None:
         decrypt(
             message, MultiKeyring(children=[_Down(), RawAesKeyring("ns", "aes", os.urandom(32))])
         )
+
+
+def test_raw_aes_unwraps_only_its_own_namespace_and_key_name() -> None:
+    # Same key bytes, same name length: only the namespace and name filters can
+    # refuse (the wrapping AAD is the context, which does not name the key).
+    materials = RawAesKeyring("ns-a", "key-a", KEY).wrap(EncryptionMaterials(SUITE, {}))
+    edks = materials.encrypted_data_keys
+    request = DecryptionMaterials(SUITE, {})
+    assert RawAesKeyring("ns-a", "key-a", KEY).unwrap(request, edks).data_key == materials.data_key
+    for namespace, name in (("ns-a", "key-b"), ("ns-b", "key-a")):
+        with pytest.raises(NoMatchingKeyError):
+            RawAesKeyring(namespace, name, KEY).unwrap(request, edks)
+
+
+def test_raw_rsa_unwraps_only_its_own_namespace_and_key_name(rsa_key: rsa.RSAPrivateKey) -> None:
+    ring = RawRsaKeyring("ns-a", "key-a", private_key=rsa_key)
+    materials = ring.wrap(EncryptionMaterials(SUITE, {}))
+    edks = materials.encrypted_data_keys
+    request = DecryptionMaterials(SUITE, {})
+    assert ring.unwrap(request, edks).data_key == materials.data_key
+    for namespace, name in (("ns-b", "key-a"), ("ns-a", "key-b")):
+        with pytest.raises(NoMatchingKeyError):
+            RawRsaKeyring(namespace, name, private_key=rsa_key).unwrap(request, edks)
