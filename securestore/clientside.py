@@ -10,6 +10,7 @@ only the frames a read needs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class ClientSide(EncryptionMode):
         frame_length: plaintext bytes per frame (the granularity of ranged reads).
         policy: which algorithm suites reads accept (committing only, by default).
         limits: bounds a hostile header cannot exceed (data keys, frame length).
+        max_data_keys: the most encrypted data keys a message may carry (default 10),
+            on writes (a put with more keys is refused before anything is sent) and on
+            reads; overrides ``limits.max_encrypted_data_keys``.
     """
 
     keyring: Keyring
@@ -87,6 +91,7 @@ class ClientSide(EncryptionMode):
     frame_length: int = DEFAULT_FRAME_LENGTH
     policy: DecryptPolicy = DecryptPolicy.REQUIRE_COMMITTING
     limits: HeaderLimits | None = None
+    max_data_keys: int | None = None
     name = "client-side"
 
     def __post_init__(self) -> None:
@@ -100,8 +105,11 @@ class ClientSide(EncryptionMode):
 
     @property
     def header_limits(self) -> HeaderLimits:
-        """The limits applied when parsing headers."""
-        return self.limits or HeaderLimits()
+        """The limits applied when parsing headers (and the data-key cap on writes)."""
+        limits = self.limits or HeaderLimits()
+        if self.max_data_keys is None:
+            return limits
+        return dataclasses.replace(limits, max_encrypted_data_keys=self.max_data_keys)
 
     @property
     def kms_key_id(self) -> str | None:

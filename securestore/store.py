@@ -384,6 +384,7 @@ class SecureStore:
             mode.keyring,
             encryption_context=message_context(self.bucket, key, mode.context),
             frame_length=mode.frame_length,
+            max_data_keys=mode.header_limits.max_encrypted_data_keys,
         )
         framing = FramedParts(
             encryptor, FramedParts.frames_per_part_for(part_size, mode.frame_length)
@@ -860,15 +861,17 @@ class SecureStore:
         with self.open(key, require=require, context=context, relocated=relocated) as reader:
             return reader.read_range(0, reader.size)
 
-    def inspect(self, key: str) -> Header:
+    def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """Parse a client-side object's message header without decrypting anything.
+
+        ``limits`` bounds the header (default :class:`HeaderLimits`).
 
         Raises:
             FormatError: the object is not an Encryption SDK message.
         """
         info = self.head(key)
         with self._boundary("inspect", key):
-            return read_header(self._fetcher(key, info.etag), info.size, HeaderLimits())
+            return read_header(self._fetcher(key, info.etag), info.size, limits or HeaderLimits())
 
     def download_file(
         self,
