@@ -431,7 +431,18 @@ def check_location(header: Header, expected: Mapping[str, str], bucket: str, key
     decryptor's authenticated context check is what enforces the binding.
     """
     stored = header.encryption_context
-    for name in (CONTEXT_BUCKET, CONTEXT_KEY):
+    location = (CONTEXT_BUCKET, CONTEXT_KEY)
+    if all(name in expected and name not in stored for name in location):
+        # Written by another tool: a reader may authenticate pairs that a message does
+        # not store (docs/format.md), but securestore's location pairs are always stored.
+        raise IntegrityError(
+            "the message carries no securestore location (securestore:bucket, "
+            "securestore:key): it was not written by securestore for this location",
+            bucket=bucket,
+            key=key,
+            hint="if you trust where it came from, read it with relocated=True (CLI: --relocated)",
+        )
+    for name in location:
         if name in expected and name in stored and stored[name] != expected[name]:
             raise IntegrityError(
                 f"the object was encrypted for s3://{stored.get(CONTEXT_BUCKET, '?')}/"
