@@ -667,6 +667,12 @@ def plan_bucket(
                 hint="check the key id and that the credentials may describe it",
             )
         key = described.value
+        if key is not None and not key.exists:
+            raise KeyUnavailableError(
+                f"KMS key {kms_key_id} cannot be used: it does not exist",
+                bucket=bucket,
+                hint="check the key id, alias and region",
+            )
     return plan(snapshot, sse=sse, kms_key_id=kms_key_id, key=key)
 
 
