@@ -88,7 +88,7 @@ class StubEndpoint:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -126,7 +126,8 @@ class StubEndpoint:
         self._thread: threading.Thread | None = None
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Canned:
-        conn = http.client.HTTPSConnection(*self._upstream, context=self._client_context, timeout=30)
+        host, port = self._upstream
+        conn = http.client.HTTPSConnection(host, port, context=self._client_context, timeout=30)
         try:
             headers = {k: v for k, v in headers.items() if k.lower() != "connection"}
             conn.request(method, path, body=body or None, headers=headers)

@@ -52,6 +52,6 @@ class CsvReport:
             )
         for error in report.errors:
             writer.writerow(
-                ["", "AUDIT", "high", "ERROR", "false", "The audit could not run", error, "", "", ""]
+                ["", "AUDIT", "high", "ERROR", "false", "The audit could not run", error] + [""] * 3
             )
         return out.getvalue()
