@@ -155,11 +155,11 @@ def test_sarif_structure_for_code_scanning() -> None:
     assert [r["ruleId"] for r in suppressed] == ["S3.DATA.2"]
 
 
-def test_ocsf_detection_finding_fields() -> None:
+def test_ocsf_compliance_finding_fields() -> None:
     findings = json.loads(renderer_for("ocsf").render(sample_report()))
     assert len(findings) == 44
     for f in findings:
-        assert (f["class_uid"], f["category_uid"], f["type_uid"]) == (2004, 2, 200401)
+        assert (f["class_uid"], f["category_uid"], f["type_uid"]) == (2003, 2, 200301)
         assert 1 <= f["severity_id"] <= 5
         assert f["resources"][0]["type"] == "AWS::S3::Bucket"
 
