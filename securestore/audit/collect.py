@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 import botocore.exceptions
 
 from securestore.audit.model import (
+    CROSS_ACCOUNT,
     DEFAULT_S3_KEY_ALIAS,
     KMS_ALGORITHMS,
     BucketSnapshot,
@@ -71,10 +72,6 @@ _HEAD_BYTES = 8
 
 # Key origins whose key material KMS cannot rotate automatically.
 _NO_ROTATION_ORIGINS = frozenset({"EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
-
-#: ``CollectionError.code`` of a key policy that cannot be read by design:
-#: GetKeyPolicy does not work across accounts.
-CROSS_ACCOUNT = "CrossAccount"
 
 
 class ClientFactory(Protocol):

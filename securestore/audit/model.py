@@ -22,6 +22,7 @@ from securestore.audit.policy import Policy, parse_policy
 
 __all__ = [
     "AUDIT_LEVEL_CODES",
+    "CROSS_ACCOUNT",
     "DEFAULT_S3_KEY_ALIAS",
     "KEY_NOT_FOUND",
     "KMS_ALGORITHMS",
@@ -140,6 +141,10 @@ AUDIT_LEVEL_CODES = frozenset(
 
 #: ``KeySnapshot.state`` of a configured key KMS does not know.
 KEY_NOT_FOUND = "NotFound"
+
+#: ``CollectionError.code`` of a key policy that cannot be read by design:
+#: KMS serves GetKeyPolicy only to the key's own account.
+CROSS_ACCOUNT = "CrossAccount"
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def test_builtin_ids_are_unique_grouped_and_stable() -> None:
         "S3.TLS.1",
         "S3.TLS.2",
     )
-    assert len(ids) == len(set(ids)) == 22
+    assert len(ids) == len(set(ids)) == 23
 
 
 def test_duplicate_and_invalid_ids() -> None:
