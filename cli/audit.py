@@ -190,6 +190,8 @@ def audit_command(
             max_workers=max_workers,
             progress=cb,
             region=region,
+            trail_buckets=chosen is not None
+            and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
         )
         collection = collector.collect(list(buckets) if buckets else None)
     report = run_checks(

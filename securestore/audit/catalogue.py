@@ -83,7 +83,11 @@ needed it and never aborts or stalls the audit; every wait is bounded.
 An `ERROR` result (a call the check needed was denied or failed) counts as a
 finding: a check that could not run is not a pass. `--fail-on` takes `low`
 (the default), `medium`, `high` or `critical`; checks of severity
-`informational` never fail the run. Suppressed results never fail it either,
+`informational` never fail the run. A public-access finding that a public access
+block setting currently neutralises (`S3.PUBLIC.3` with `IgnorePublicAcls`,
+`S3.PUBLIC.5` with `RestrictPublicBuckets`) stays a `FAIL` but is reported as
+mitigated: severity `low` and `mitigated_by` in its details, as Security Hub's
+S3.2/S3.3 count such buckets as blocked. Suppressed results never fail it either,
 but stay listed in every report.
 
 ### GitHub Actions: SARIF to code scanning, JUnit to the test report
@@ -319,6 +323,13 @@ def _frameworks_section(frameworks: Sequence[Framework]) -> str:
         "`--framework ID` runs only the checks a framework maps and groups the report by its",
         "requirements. The mappings are data files in `securestore/audit/compliance/`;",
         "requirement titles are paraphrases, ids are as the framework publishes them.",
+        "",
+        "A requirement is judged by its own definition, whatever the audit's options say:",
+        "`aws-fsbp` S3.17 (KMS keys at rest) runs `S3.ENC.2` with `--require kms`, so an",
+        "SSE-S3 bucket fails it even under the default `--require sse-s3`; `cis-aws-foundations`",
+        "3.4 (access logging of the CloudTrail bucket) applies to the buckets a trail delivers",
+        "its logs to (read with `cloudtrail:DescribeTrails`), and `S3.DATA.4` is skipped on the",
+        "others. Where it cannot be told whether a bucket receives trail logs, it is judged.",
         "",
         "| Id | Framework | Version | Requirements |",
         "|----|-----------|---------|--------------|",

@@ -126,6 +126,9 @@ class Collector:
         progress: called after each bucket as ``progress(bucket, done, total)``.
         region: the region for account-level and listing calls (the factory's
             default when None).
+        trail_buckets: also read which buckets CloudTrail delivers logs to (one
+            DescribeTrails call for the account), for framework requirements
+            about CloudTrail buckets only (CIS 3.4).
         wait_timeout: the longest wait, in seconds, for one bucket's collection
             or for a KMS key another bucket is describing; past it the bucket
             (or key) is recorded as failed and the audit goes on. botocore's own
@@ -140,6 +143,7 @@ class Collector:
         max_workers: int = 8,
         progress: ProgressCallback | None = None,
         region: str | None = None,
+        trail_buckets: bool = False,
         wait_timeout: float = 600.0,
     ) -> None:
         if max_workers < 1:
@@ -147,6 +151,7 @@ class Collector:
         if wait_timeout <= 0:
             raise ConfigurationError("wait_timeout must be positive")
         self._wait_timeout = wait_timeout
+        self._trail_buckets = trail_buckets
         self._clients = clients
         self._options = options or AuditOptions()
         self._max_workers = max_workers
@@ -198,6 +203,7 @@ class Collector:
                 CollectionError("GetPublicAccessBlock", "NotCollected", "not requested")
             )
         )
+        trails = self._trail_bucket_names() if self._trail_buckets else None
         total = len(names)
         done = 0
         snapshots: list[BucketSnapshot] = []
@@ -206,7 +212,9 @@ class Collector:
         )
         stuck = False
         try:
-            futures = {pool.submit(self._snapshot, name, account_pab): name for name in names}
+            futures = {
+                pool.submit(self._snapshot, name, account_pab, trails): name for name in names
+            }
             for future, name in futures.items():
                 try:
                     snapshot = future.result(timeout=self._wait_timeout)
@@ -291,6 +299,19 @@ class Collector:
                 CollectionError("GetCallerIdentity", type(exc).__name__, str(exc))
             )
 
+    def _trail_bucket_names(self) -> Collected[frozenset[str]]:
+        """The buckets any trail (of any region) delivers its logs to."""
+        trail = self._clients.client("cloudtrail", region_name=self._region)
+        got = self._call(
+            self._account, "DescribeTrails", trail.describe_trails, includeShadowTrails=True
+        )
+        return _map(
+            got,
+            lambda r: frozenset(
+                str(t["S3BucketName"]) for t in r.get("trailList", []) if t.get("S3BucketName")
+            ),
+        )
+
     def _account_public_access_block(self) -> Collected[PublicAccessBlock | None]:
         ident = self._caller_account()
         if not ident.is_ok:
@@ -307,7 +328,10 @@ class Collector:
     # -- buckets ------------------------------------------------------------------------------
 
     def _snapshot(
-        self, name: str, account_pab: Collected[PublicAccessBlock | None]
+        self,
+        name: str,
+        account_pab: Collected[PublicAccessBlock | None],
+        trails: Collected[frozenset[str]] | None = None,
     ) -> BucketSnapshot | None:
         counter = _Counter()
         default = self._clients.client("s3", region_name=self._region)
@@ -373,6 +397,7 @@ class Collector:
             objects=objects,
             api_calls=counter.calls,
             every_call_failed=counter.calls > 0 and counter.failed == counter.calls,
+            cloudtrail_bucket=None if trails is None else _map(trails, lambda t: name in t),
         )
 
     def _sample(

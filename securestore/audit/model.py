@@ -393,6 +393,9 @@ class BucketSnapshot:
     ``objects`` is ``None`` when object sampling was not requested.
     ``account_id`` is the audited account (the credentials' account);
     ``every_call_failed`` says that collection got no answer at all.
+    ``cloudtrail_bucket`` says whether a trail delivers its logs to the bucket
+    (``None``: not collected; only frameworks with CloudTrail-only requirements
+    need it).
     """
 
     name: str
@@ -417,6 +420,7 @@ class BucketSnapshot:
     objects: Collected[tuple[ObjectSample, ...]] | None = None
     api_calls: int = 0
     every_call_failed: bool = False
+    cloudtrail_bucket: Collected[bool] | None = None
 
     @property
     def arn(self) -> str:
@@ -427,6 +431,20 @@ class BucketSnapshot:
     def objects_arn(self) -> str:
         """The ARN pattern of every object in the bucket."""
         return f"{self.arn}/*"
+
+    def effective_public_access_block(self) -> PublicAccessBlock:
+        """The union of the bucket and account flags, counting only collected values."""
+        parts = [
+            c.value
+            for c in (self.public_access_block, self.account_public_access_block)
+            if c.is_ok and c.value is not None
+        ]
+        return PublicAccessBlock(
+            block_public_acls=any(p.block_public_acls for p in parts),
+            ignore_public_acls=any(p.ignore_public_acls for p in parts),
+            block_public_policy=any(p.block_public_policy for p in parts),
+            restrict_public_buckets=any(p.restrict_public_buckets for p in parts),
+        )
 
     def parsed_policy(self) -> Policy | None:
         """The bucket policy, parsed; ``None`` when the bucket has none.
@@ -531,6 +549,7 @@ class Result:
     region: str | None = None
     arn: str = ""
     suppressed_by: Suppression | None = None
+    severity_override: Severity | None = None
 
     @property
     def check_id(self) -> str:
@@ -539,8 +558,9 @@ class Result:
 
     @property
     def severity(self) -> Severity:
-        """The check's severity."""
-        return self.check.severity
+        """This result's severity: the check's, unless the finding is mitigated
+        (``severity_override``, with the reason in ``details["mitigated_by"]``)."""
+        return self.severity_override or self.check.severity
 
     @property
     def suppressed(self) -> bool:
