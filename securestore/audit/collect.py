@@ -31,6 +31,21 @@ from typing import Any, Protocol, TypeVar
 
 import botocore.exceptions
 
+from securestore.audit.answers import (
+    Absent,
+    acl_grants,
+    alias_arns,
+    arn_account,
+    bucket_region,
+    encryption_rules,
+    key_metadata,
+    logging_config,
+    map_answer,
+    object_lock,
+    public_access_block,
+    reference_region,
+    replication_targets,
+)
 from securestore.audit.model import (
     CROSS_ACCOUNT,
     DEFAULT_S3_KEY_ALIAS,
@@ -38,11 +53,7 @@ from securestore.audit.model import (
     BucketSnapshot,
     Collected,
     CollectionError,
-    EncryptionRule,
-    Grant,
     KeySnapshot,
-    LoggingConfig,
-    ObjectLockConfig,
     ObjectSample,
     PublicAccessBlock,
     Versioning,
@@ -80,10 +91,6 @@ class ClientFactory(Protocol):
     def client(self, service_name: str, region_name: str | None = None) -> Any:
         """A boto3 client for ``service_name`` in ``region_name`` (default region if None)."""
         ...
-
-
-class _Absent(Exception):  # noqa: N818 - control flow: the resource is not configured
-    pass
 
 
 @dataclass(frozen=True)
@@ -253,7 +260,7 @@ class Collector:
         the thread describing the key reaches every bucket that shares it as a
         recorded error.
         """
-        cache_key = (reference, _key_region(reference) or region)
+        cache_key = (reference, reference_region(reference) or region)
         with self._keys_lock:
             future = self._keys.get(cache_key)
             owner = future is None
@@ -289,7 +296,7 @@ class Collector:
             try:
                 sts = self._clients.client("sts", region_name=self._region)
                 ident = self._call(self._account, "GetCallerIdentity", sts.get_caller_identity)
-                future.set_result(_map(ident, lambda r: str(r["Account"])))
+                future.set_result(map_answer(ident, lambda r: str(r["Account"])))
             except BaseException as exc:
                 future.set_exception(exc)
         try:
@@ -305,7 +312,7 @@ class Collector:
         got = self._call(
             self._account, "DescribeTrails", trail.describe_trails, includeShadowTrails=True
         )
-        return _map(
+        return map_answer(
             got,
             lambda r: frozenset(
                 str(t["S3BucketName"]) for t in r.get("trailList", []) if t.get("S3BucketName")
@@ -323,7 +330,7 @@ class Collector:
             control.get_public_access_block,
             AccountId=ident.get(),
         )
-        return _map(got, lambda r: _pab(r["PublicAccessBlockConfiguration"]))
+        return map_answer(got, lambda r: public_access_block(r["PublicAccessBlockConfiguration"]))
 
     # -- buckets ------------------------------------------------------------------------------
 
@@ -344,30 +351,36 @@ class Collector:
             # The endpoint or the credentials failed: every other call would fail
             # the same way, each after its retries. Record it everywhere instead.
             return _unreachable(name, location.error, account_pab, counter.calls)
-        region = _map(location, lambda r: _region(r.get("LocationConstraint")))
+        region = map_answer(location, lambda r: bucket_region(r.get("LocationConstraint")))
         s3 = self._clients.client("s3", region_name=region.value) if region.is_ok else default
 
         def call(op: str, method: Callable[..., Any], **kwargs: Any) -> Collected[Any]:
             return self._call(counter, op, method, Bucket=name, **kwargs)
 
-        encryption = _map(call("GetBucketEncryption", s3.get_bucket_encryption), _rules, absent=())
-        policy = _map(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
-        pab: Collected[PublicAccessBlock | None] = _map(
-            call("GetPublicAccessBlock", s3.get_public_access_block),
-            lambda r: _pab(r["PublicAccessBlockConfiguration"]),
+        encryption = map_answer(
+            call("GetBucketEncryption", s3.get_bucket_encryption), encryption_rules, absent=()
         )
-        acl = _map(call("GetBucketAcl", s3.get_bucket_acl), _grants)
-        ownership = _map(
+        policy = map_answer(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
+        pab: Collected[PublicAccessBlock | None] = map_answer(
+            call("GetPublicAccessBlock", s3.get_public_access_block),
+            lambda r: public_access_block(r["PublicAccessBlockConfiguration"]),
+        )
+        acl = map_answer(call("GetBucketAcl", s3.get_bucket_acl), acl_grants)
+        ownership = map_answer(
             call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls),
             lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
         )
-        versioning = _map(
+        versioning = map_answer(
             call("GetBucketVersioning", s3.get_bucket_versioning),
             lambda r: Versioning(r.get("Status"), r.get("MFADelete")),
         )
-        logging = _map(call("GetBucketLogging", s3.get_bucket_logging), _logging)
-        lock = _map(call("GetObjectLockConfiguration", s3.get_object_lock_configuration), _lock)
-        replication = _map(call("GetBucketReplication", s3.get_bucket_replication), _replication)
+        logging = map_answer(call("GetBucketLogging", s3.get_bucket_logging), logging_config)
+        lock = map_answer(
+            call("GetObjectLockConfiguration", s3.get_object_lock_configuration), object_lock
+        )
+        replication = map_answer(
+            call("GetBucketReplication", s3.get_bucket_replication), replication_targets
+        )
         keys: dict[str, Collected[KeySnapshot]] = {}
         if encryption.is_ok:
             key_region = region.value if region.is_ok and region.value else "us-east-1"
@@ -397,7 +410,7 @@ class Collector:
             objects=objects,
             api_calls=counter.calls,
             every_call_failed=counter.calls > 0 and counter.failed == counter.calls,
-            cloudtrail_bucket=None if trails is None else _map(trails, lambda t: name in t),
+            cloudtrail_bucket=None if trails is None else map_answer(trails, lambda t: name in t),
         )
 
     def _sample(
@@ -460,7 +473,7 @@ class Collector:
         described = self._call(self._account, "DescribeKey", kms.describe_key, KeyId=reference)
         if described.error is not None and described.error.code == "NotFoundException":
             return Collected.ok(KeySnapshot.not_found(reference))
-        meta = _map(described, _key_metadata)
+        meta = map_answer(described, key_metadata)
         if not meta.is_ok:
             return Collected.failed(meta.error)  # type: ignore[arg-type]
         m = meta.get()
@@ -475,14 +488,14 @@ class Collector:
         elif spec != "SYMMETRIC_DEFAULT" or origin in _NO_ROTATION_ORIGINS:
             rotation = Collected.ok(False)  # KMS.1 skips such keys by their spec/origin
         else:
-            rotation = _map(
+            rotation = map_answer(
                 self._call(
                     self._account, "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=arn
                 ),
                 lambda r: bool(r["KeyRotationEnabled"]),
             )
         caller = self._caller_account()
-        owner = _arn_account(arn)
+        owner = arn_account(arn)
         local = caller.is_ok and owner == caller.value
         if caller.is_ok and not local:
             policy: Collected[str | None] = Collected.failed(
@@ -495,7 +508,7 @@ class Collector:
             )
             aliases: Collected[tuple[str, ...]] = Collected.ok(())
         else:
-            policy = _map(
+            policy = map_answer(
                 self._call(
                     self._account,
                     "GetKeyPolicy",
@@ -505,9 +518,9 @@ class Collector:
                 ),
                 lambda r: r.get("Policy"),
             )
-            aliases = _map(
+            aliases = map_answer(
                 self._call(self._account, "ListAliases", kms.list_aliases, KeyId=str(m["KeyId"])),
-                _alias_arns,
+                alias_arns,
             )
         return Collected.ok(
             KeySnapshot(
@@ -547,7 +560,7 @@ class Collector:
                 or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown")
             )
             if code in _ABSENT.get(operation, ()):
-                return Collected.ok(_Absent())
+                return Collected.ok(Absent())
             counter.fail()
             return Collected.failed(CollectionError(operation, code, str(err.get("Message", ""))))
         except Exception as exc:
@@ -557,23 +570,6 @@ class Collector:
             else:
                 message = f"unexpected answer: {exc}"
             return Collected.failed(CollectionError(operation, type(exc).__name__, message))
-
-
-def _key_metadata(response: dict[str, Any]) -> dict[str, Any]:
-    meta = response["KeyMetadata"]
-    for name in ("KeyId", "Arn"):
-        if not isinstance(meta.get(name), str) or not meta[name]:
-            raise ValueError(f"DescribeKey answered without KeyMetadata.{name}")
-    return dict(meta)
-
-
-def _alias_arns(response: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(str(a["AliasArn"]) for a in response.get("Aliases", [])))
-
-
-def _arn_account(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if arn.startswith("arn:") and len(parts) > 5 and parts[4] else None
 
 
 def _unreachable(
@@ -628,90 +624,3 @@ def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
         first = next((c.error for c in fields if c.error is not None), None)
         out.append(f"bucket {snapshot.name}: every API call failed ({first})")
     return out
-
-
-def _map(
-    collected: Collected[Any], convert: Callable[[Any], T], *, absent: Any = None
-) -> Collected[T]:
-    if not collected.is_ok:
-        return Collected.failed(collected.error)  # type: ignore[arg-type]
-    value = collected.get()
-    if isinstance(value, _Absent):
-        return Collected.ok(absent)
-    try:
-        return Collected.ok(convert(value))
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        return Collected.failed(CollectionError("parse", "UnexpectedResponse", repr(exc)))
-
-
-def _region(constraint: str | None) -> str:
-    if not constraint:
-        return "us-east-1"
-    return "eu-west-1" if constraint == "EU" else constraint
-
-
-def _key_region(reference: str) -> str | None:
-    parts = reference.split(":")
-    return parts[3] if reference.startswith("arn:") and len(parts) > 4 and parts[3] else None
-
-
-def _rules(response: dict[str, Any]) -> tuple[EncryptionRule, ...]:
-    rules = []
-    for rule in response["ServerSideEncryptionConfiguration"]["Rules"]:
-        default = rule.get("ApplyServerSideEncryptionByDefault", {})
-        rules.append(
-            EncryptionRule(
-                algorithm=default["SSEAlgorithm"],
-                kms_key_id=default.get("KMSMasterKeyID") or None,
-                bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
-            )
-        )
-    return tuple(rules)
-
-
-def _pab(config: dict[str, Any]) -> PublicAccessBlock:
-    return PublicAccessBlock(
-        block_public_acls=bool(config.get("BlockPublicAcls")),
-        ignore_public_acls=bool(config.get("IgnorePublicAcls")),
-        block_public_policy=bool(config.get("BlockPublicPolicy")),
-        restrict_public_buckets=bool(config.get("RestrictPublicBuckets")),
-    )
-
-
-def _grants(response: dict[str, Any]) -> tuple[Grant, ...]:
-    out = []
-    for grant in response.get("Grants", []):
-        grantee = grant.get("Grantee", {})
-        kind = grantee.get("Type", "")
-        who = grantee.get("URI") or grantee.get("ID") or grantee.get("EmailAddress") or ""
-        out.append(Grant(kind, who, grant.get("Permission", "")))
-    return tuple(out)
-
-
-def _logging(response: dict[str, Any]) -> LoggingConfig | None:
-    enabled = response.get("LoggingEnabled")
-    if not enabled:
-        return None
-    return LoggingConfig(enabled["TargetBucket"], enabled.get("TargetPrefix", ""))
-
-
-def _lock(response: dict[str, Any]) -> ObjectLockConfig | None:
-    config = response.get("ObjectLockConfiguration", {})
-    if config.get("ObjectLockEnabled") != "Enabled":
-        return ObjectLockConfig(False)
-    retention = config.get("Rule", {}).get("DefaultRetention", {})
-    return ObjectLockConfig(
-        True, retention.get("Mode"), retention.get("Days"), retention.get("Years")
-    )
-
-
-def _replication(response: dict[str, Any]) -> tuple[str, ...] | None:
-    rules = response.get("ReplicationConfiguration", {}).get("Rules", [])
-    targets = sorted(
-        {
-            r["Destination"]["Bucket"]
-            for r in rules
-            if r.get("Status") == "Enabled" and "Destination" in r
-        }
-    )
-    return tuple(targets) or None
