@@ -3,7 +3,10 @@
 ``audit`` exit codes: 0 nothing at or above ``--fail-on`` failed; 1 findings; 4 the
 audit itself could not run (raised library errors are mapped by the main group;
 audit-level errors in the report exit 4 here). ``harden`` exits 0 when the bucket
-is hardened (or would be, with ``--dry-run``); its errors are library errors.
+is hardened (or would be, with ``--dry-run``), 1 when a step was not possible (the
+other changes are still made); its errors are library errors. The changes harden
+applied are always reported, on standard error under ``--quiet``, so a failure
+after them never hides what was changed.
 """
 
 from __future__ import annotations
@@ -187,6 +190,8 @@ def audit_command(
             max_workers=max_workers,
             progress=cb,
             region=region,
+            trail_buckets=chosen is not None
+            and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
         )
         collection = collector.collect(list(buckets) if buckets else None)
     report = run_checks(
@@ -264,10 +269,12 @@ def harden_command(
     show = dry_run or not quiet
     for note in planned.notes if show else ():
         click.echo(f"note: {note}")
+    for reason in planned.not_possible:
+        click.echo(f"not possible: {reason}", err=True)
     if planned.empty:
-        if show:
+        if show and planned.complete:
             click.echo(f"{location}: already hardened, nothing to change")
-        return
+        ctx.exit(0 if planned.complete else 1)
     if show:
         count = len(planned.changes)
         click.echo(f"{location}: {count} change{'s' if count != 1 else ''}")
@@ -276,17 +283,19 @@ def harden_command(
             click.echo(change.diff(), nl=False)
     if dry_run:
         click.echo("dry run: nothing was changed")
-        return
+        ctx.exit(0 if planned.complete else 1)
 
     def done(applied: AppliedChange) -> None:
-        if not quiet:
-            label = "applied" if applied.outcome is ApplyOutcome.APPLIED else applied.outcome
-            click.echo(f"{label}: {applied.message}")
+        # Always said, even under -q: a later failure must not hide what changed.
+        label = "applied" if applied.outcome is ApplyOutcome.APPLIED else applied.outcome
+        click.echo(f"{label}: {applied.message}", err=quiet)
 
     results = apply(planned, factory, on_applied=done)
+    made = sum(1 for r in results if r.outcome is not ApplyOutcome.ALREADY_DONE)
     if not quiet:
-        made = sum(1 for r in results if r.outcome is not ApplyOutcome.ALREADY_DONE)
-        click.echo(f"{location}: hardened ({made} of {len(results)} planned changes made)")
+        partly = "" if planned.complete else "partly "
+        click.echo(f"{location}: {partly}hardened ({made} of {len(results)} planned changes made)")
+    ctx.exit(0 if planned.complete else 1)
 
 
 #: The commands this module adds to ``securestore``.

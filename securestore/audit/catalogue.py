@@ -67,13 +67,28 @@ _CI = """\
 | 1 | findings: at least one unsuppressed `FAIL` or `ERROR` at or above `--fail-on` |
 | 2 | usage error (bad option, malformed suppression file, invalid bucket name) |
 | 4 | the audit could not run: the bucket list could not be read, a named bucket \
-does not exist, credentials or the endpoint failed |
+does not exist, the endpoint could not be reached, the credentials are missing, invalid \
+or expired, or every call for a bucket failed |
 | 5 | internal error (a bug) |
+
+Exit code 4 wins over 0 and 1 whatever `--fail-on` and `--framework` say: an
+audit that could not run never looks like a pass. Such audit-level errors are
+listed in every format: the table and Markdown print them first, JSON has them
+in `errors`, SARIF sets `executionSuccessful: false` with one
+`toolExecutionNotifications` entry each, JUnit adds an `audit` suite (counted in
+the root totals), OCSF adds a finding with `status_code` `AUDIT_ERROR` and CSV a
+row with check id `AUDIT`. A single malformed answer (an unparsable error body,
+a KMS answer without a key ARN) is recorded as the `ERROR` of the checks that
+needed it and never aborts or stalls the audit; every wait is bounded.
 
 An `ERROR` result (a call the check needed was denied or failed) counts as a
 finding: a check that could not run is not a pass. `--fail-on` takes `low`
 (the default), `medium`, `high` or `critical`; checks of severity
-`informational` never fail the run. Suppressed results never fail it either,
+`informational` never fail the run. A public-access finding that a public access
+block setting currently neutralises (`S3.PUBLIC.3` with `IgnorePublicAcls`,
+`S3.PUBLIC.5` with `RestrictPublicBuckets`) stays a `FAIL` but is reported as
+mitigated: severity `low` and `mitigated_by` in its details, as Security Hub's
+S3.2/S3.3 count such buckets as blocked. Suppressed results never fail it either,
 but stay listed in every report.
 
 ### GitHub Actions: SARIF to code scanning, JUnit to the test report
@@ -194,8 +209,9 @@ this order:
 1. **Default encryption** (`S3.ENC.1`-`S3.ENC.4`): SSE-KMS under the given
    customer managed key with the S3 Bucket Key enabled, or SSE-S3. It never
    weakens encryption: `--sse s3` keeps an existing SSE-KMS or DSSE-KMS rule, and
-   `--sse kms` keeps DSSE-KMS. An AWS managed, asymmetric, disabled or
-   deletion-pending key is refused.
+   `--sse kms` keeps DSSE-KMS. An AWS managed, asymmetric, disabled,
+   deletion-pending or missing key is refused, and so is a key of another
+   region than the bucket (SSE-KMS needs a key in the bucket's region).
 2. **Key rotation** (`KMS.1`): automatic rotation of that key.
 3. **A TLS-only bucket policy statement** (`S3.TLS.1`): `Deny` for
    `Principal "*"`, `Action "s3:*"`, the bucket and `bucket/*` (ARNs in the
@@ -227,9 +243,17 @@ Running `harden` again on a hardened bucket prints
 block (`S3.PUBLIC.2`) is out of scope: it affects every bucket of the account;
 set it with `aws s3control put-public-access-block --account-id ID`.
 
-Exit codes: 0 done (or nothing to do, or a dry run); 2 invalid arguments or a
-malformed existing policy; 4 S3 or KMS refused or failed (missing bucket or
-key, access denied). Changes made before a failure stay made and are printed.
+When the TLS statements would push the bucket policy over S3's limit of 20 KB
+(20,480 bytes of compact JSON), the policy is left as it is and the step is
+reported as `not possible: ...` on standard error; the encryption, rotation and
+public access block changes are still made, and harden exits 1.
+
+Exit codes: 0 done (or nothing to do, or a dry run); 1 the bucket was only
+partly hardened (a step was not possible, see above; also for a dry run); 2
+invalid arguments (including a key of another region) or a malformed existing
+policy; 4 S3 or KMS refused or failed (missing bucket or key, access denied).
+Changes made before a failure stay made and are always printed: on standard
+output, or on standard error under `--quiet`.
 
 From Python:
 
@@ -298,8 +322,11 @@ The audit only reads. Per bucket: `s3:GetBucketLocation`,
 `s3:GetBucketOwnershipControls`, `s3:GetBucketVersioning`,
 `s3:GetBucketLogging`, `s3:GetBucketObjectLockConfiguration`,
 `s3:GetReplicationConfiguration`; for the account: `s3:ListAllMyBuckets` (with
-`--all-buckets`) and `s3:GetAccountPublicAccessBlock`; per KMS key in use:
-`kms:DescribeKey`, `kms:GetKeyRotationStatus`, `kms:GetKeyPolicy`; with
+`--all-buckets`), `sts:GetCallerIdentity` and `s3:GetAccountPublicAccessBlock`;
+per KMS key in use: `kms:DescribeKey`, `kms:GetKeyRotationStatus` and, for keys
+of the audited account, `kms:GetKeyPolicy` and `kms:ListAliases` (KMS serves key
+policies and aliases only to the key's own account; keys are addressed by ARN,
+so keys of other accounts are read where they live); with
 `--sample-objects`: `s3:ListBucket` and `s3:GetObject` (a HEAD, and the first 8
 bytes of objects that are not encrypted as required). A denied call turns the
 checks that need it into `ERROR`, never into a pass.
@@ -343,6 +370,13 @@ def _frameworks_section(frameworks: Sequence[Framework]) -> str:
         "`--framework ID` runs only the checks a framework maps and groups the report by its",
         "requirements. The mappings are data files in `securestore/audit/compliance/`;",
         "requirement titles are paraphrases, ids are as the framework publishes them.",
+        "",
+        "A requirement is judged by its own definition, whatever the audit's options say:",
+        "`aws-fsbp` S3.17 (KMS keys at rest) runs `S3.ENC.2` with `--require kms`, so an",
+        "SSE-S3 bucket fails it even under the default `--require sse-s3`; `cis-aws-foundations`",
+        "3.4 (access logging of the CloudTrail bucket) applies to the buckets a trail delivers",
+        "its logs to (read with `cloudtrail:DescribeTrails`), and `S3.DATA.4` is skipped on the",
+        "others. Where it cannot be told whether a bucket receives trail logs, it is judged.",
         "",
         "| Id | Framework | Version | Requirements |",
         "|----|-----------|---------|--------------|",

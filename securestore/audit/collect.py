@@ -4,7 +4,15 @@
 per bucket with bounded concurrency. Every API call that fails (AccessDenied,
 throttling after botocore's retries, a connection error) is recorded in the
 snapshot field it was meant to fill, so the checks that need it report ERROR;
-collection itself never raises for a per-bucket failure.
+collection itself never raises for a per-bucket failure. Whatever a call does
+(an unparsable answer included) becomes a recorded error, every shared result
+is completed, and every wait is bounded.
+
+Some failures say the audit as a whole could not run, not that one permission
+is missing: connection and credential failures
+(:data:`~securestore.audit.model.AUDIT_LEVEL_CODES`) and a bucket for which
+every call failed. Those are also listed in :attr:`Collection.errors`, which
+makes the audit exit 4.
 
 Clients come from a factory with ``client(service_name, region_name=None)``,
 such as :class:`securestore.transport.Connection`; none are created at import
@@ -17,21 +25,35 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import botocore.exceptions
 
+from securestore.audit.answers import (
+    Absent,
+    acl_grants,
+    alias_arns,
+    arn_account,
+    bucket_region,
+    encryption_rules,
+    key_metadata,
+    logging_config,
+    map_answer,
+    object_lock,
+    public_access_block,
+    reference_region,
+    replication_targets,
+)
 from securestore.audit.model import (
+    CROSS_ACCOUNT,
+    DEFAULT_S3_KEY_ALIAS,
     KMS_ALGORITHMS,
     BucketSnapshot,
     Collected,
     CollectionError,
-    EncryptionRule,
-    Grant,
     KeySnapshot,
-    LoggingConfig,
-    ObjectLockConfig,
     ObjectSample,
     PublicAccessBlock,
     Versioning,
@@ -59,6 +81,9 @@ _ABSENT = {
 
 _HEAD_BYTES = 8
 
+# Key origins whose key material KMS cannot rotate automatically.
+_NO_ROTATION_ORIGINS = frozenset({"EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
+
 
 class ClientFactory(Protocol):
     """Anything that hands out boto3 clients (``securestore.transport.Connection``)."""
@@ -66,10 +91,6 @@ class ClientFactory(Protocol):
     def client(self, service_name: str, region_name: str | None = None) -> Any:
         """A boto3 client for ``service_name`` in ``region_name`` (default region if None)."""
         ...
-
-
-class _Absent(Exception):  # noqa: N818 - control flow: the resource is not configured
-    pass
 
 
 @dataclass(frozen=True)
@@ -87,12 +108,18 @@ class _Counter:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.failed = 0
         self._lock = threading.Lock()
 
     def add(self) -> None:
         """Count one call (thread-safe: key lookups share the account counter)."""
         with self._lock:
             self.calls += 1
+
+    def fail(self) -> None:
+        """Count one failed call."""
+        with self._lock:
+            self.failed += 1
 
 
 class Collector:
@@ -106,6 +133,13 @@ class Collector:
         progress: called after each bucket as ``progress(bucket, done, total)``.
         region: the region for account-level and listing calls (the factory's
             default when None).
+        trail_buckets: also read which buckets CloudTrail delivers logs to (one
+            DescribeTrails call for the account), for framework requirements
+            about CloudTrail buckets only (CIS 3.4).
+        wait_timeout: the longest wait, in seconds, for one bucket's collection
+            or for a KMS key another bucket is describing; past it the bucket
+            (or key) is recorded as failed and the audit goes on. botocore's own
+            timeouts and retries normally end every call long before.
     """
 
     def __init__(
@@ -116,9 +150,15 @@ class Collector:
         max_workers: int = 8,
         progress: ProgressCallback | None = None,
         region: str | None = None,
+        trail_buckets: bool = False,
+        wait_timeout: float = 600.0,
     ) -> None:
         if max_workers < 1:
             raise ConfigurationError("max_workers must be at least 1")
+        if wait_timeout <= 0:
+            raise ConfigurationError("wait_timeout must be positive")
+        self._wait_timeout = wait_timeout
+        self._trail_buckets = trail_buckets
         self._clients = clients
         self._options = options or AuditOptions()
         self._max_workers = max_workers
@@ -127,6 +167,7 @@ class Collector:
         self._keys: dict[tuple[str, str], Future[Collected[KeySnapshot]]] = {}
         self._keys_lock = threading.Lock()
         self._account = _Counter()
+        self._caller: Future[Collected[str]] | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -159,6 +200,9 @@ class Collector:
         """
         errors: list[str] = []
         names = list(buckets) if buckets is not None else self.list_buckets()
+        caller = self._caller_account()
+        if caller.error is not None and caller.error.audit_level:
+            errors.append(f"account: {caller.error}")
         account_pab: Collected[PublicAccessBlock | None] = (
             self._account_public_access_block()
             if account_level
@@ -166,22 +210,42 @@ class Collector:
                 CollectionError("GetPublicAccessBlock", "NotCollected", "not requested")
             )
         )
+        trails = self._trail_bucket_names() if self._trail_buckets else None
         total = len(names)
         done = 0
         snapshots: list[BucketSnapshot] = []
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=self._max_workers, thread_name_prefix="securestore-audit"
-        ) as pool:
-            futures = {pool.submit(self._snapshot, name, account_pab): name for name in names}
+        )
+        stuck = False
+        try:
+            futures = {
+                pool.submit(self._snapshot, name, account_pab, trails): name for name in names
+            }
             for future, name in futures.items():
-                snapshot = future.result()
+                try:
+                    snapshot = future.result(timeout=self._wait_timeout)
+                except FutureTimeout:
+                    stuck = True
+                    errors.append(
+                        f"bucket {name}: collection did not finish within {self._wait_timeout:g} s"
+                    )
+                    snapshot = None
+                except Exception as exc:  # a bug must cost one bucket, not the audit
+                    errors.append(f"bucket {name}: collection failed: {type(exc).__name__}: {exc}")
+                    snapshot = None
+                else:
+                    if snapshot is None:
+                        errors.append(f"bucket {name} does not exist")
+                    else:
+                        snapshots.append(snapshot)
+                        errors.extend(_bucket_errors(snapshot))
                 done += 1
                 if self._progress is not None:
                     self._progress(name, done, total)
-                if snapshot is None:
-                    errors.append(f"bucket {name} does not exist")
-                else:
-                    snapshots.append(snapshot)
+        finally:
+            # A stuck call must not hold the audit: do not join threads that overran.
+            pool.shutdown(wait=not stuck, cancel_futures=True)
         return Collection(
             snapshots=tuple(sorted(snapshots, key=lambda s: s.name)),
             errors=tuple(errors),
@@ -190,8 +254,13 @@ class Collector:
         )
 
     def key(self, reference: str, region: str) -> Collected[KeySnapshot]:
-        """Metadata of one KMS key (cached per reference and region, thread-safe)."""
-        cache_key = (reference, _key_region(reference) or region)
+        """Metadata of one KMS key (cached per reference and region, thread-safe).
+
+        Never raises and never waits longer than ``wait_timeout``: a failure of
+        the thread describing the key reaches every bucket that shares it as a
+        recorded error.
+        """
+        cache_key = (reference, reference_region(reference) or region)
         with self._keys_lock:
             future = self._keys.get(cache_key)
             owner = future is None
@@ -199,30 +268,77 @@ class Collector:
                 future = Future()
                 self._keys[cache_key] = future
         if owner:
-            future.set_result(self._describe_key(reference, cache_key[1]))
-        return future.result()
+            try:
+                future.set_result(self._describe_key(reference, cache_key[1]))
+            except BaseException as exc:  # complete the future whatever happens
+                future.set_exception(exc)
+        try:
+            return future.result(timeout=self._wait_timeout)
+        except FutureTimeout:
+            return Collected.failed(
+                CollectionError(
+                    "DescribeKey", "Timeout", f"no answer within {self._wait_timeout:g} s"
+                )
+            )
+        except Exception as exc:
+            return Collected.failed(CollectionError("DescribeKey", type(exc).__name__, str(exc)))
 
     # -- account ------------------------------------------------------------------------------
 
+    def _caller_account(self) -> Collected[str]:
+        """The credentials' account (GetCallerIdentity, once per collector)."""
+        with self._keys_lock:
+            future = self._caller
+            owner = future is None
+            if future is None:
+                future = self._caller = Future()
+        if owner:
+            try:
+                sts = self._clients.client("sts", region_name=self._region)
+                ident = self._call(self._account, "GetCallerIdentity", sts.get_caller_identity)
+                future.set_result(map_answer(ident, lambda r: str(r["Account"])))
+            except BaseException as exc:
+                future.set_exception(exc)
+        try:
+            return future.result(timeout=self._wait_timeout)
+        except Exception as exc:
+            return Collected.failed(
+                CollectionError("GetCallerIdentity", type(exc).__name__, str(exc))
+            )
+
+    def _trail_bucket_names(self) -> Collected[frozenset[str]]:
+        """The buckets any trail (of any region) delivers its logs to."""
+        trail = self._clients.client("cloudtrail", region_name=self._region)
+        got = self._call(
+            self._account, "DescribeTrails", trail.describe_trails, includeShadowTrails=True
+        )
+        return map_answer(
+            got,
+            lambda r: frozenset(
+                str(t["S3BucketName"]) for t in r.get("trailList", []) if t.get("S3BucketName")
+            ),
+        )
+
     def _account_public_access_block(self) -> Collected[PublicAccessBlock | None]:
-        sts = self._clients.client("sts", region_name=self._region)
-        ident = self._call(self._account, "GetCallerIdentity", sts.get_caller_identity)
+        ident = self._caller_account()
         if not ident.is_ok:
             return Collected.failed(ident.error)  # type: ignore[arg-type]
-        account = ident.get()["Account"]
         control = self._clients.client("s3control", region_name=self._region)
         got = self._call(
             self._account,
             "GetPublicAccessBlock",
             control.get_public_access_block,
-            AccountId=account,
+            AccountId=ident.get(),
         )
-        return _map(got, lambda r: _pab(r["PublicAccessBlockConfiguration"]))
+        return map_answer(got, lambda r: public_access_block(r["PublicAccessBlockConfiguration"]))
 
     # -- buckets ------------------------------------------------------------------------------
 
     def _snapshot(
-        self, name: str, account_pab: Collected[PublicAccessBlock | None]
+        self,
+        name: str,
+        account_pab: Collected[PublicAccessBlock | None],
+        trails: Collected[frozenset[str]] | None = None,
     ) -> BucketSnapshot | None:
         counter = _Counter()
         default = self._clients.client("s3", region_name=self._region)
@@ -231,43 +347,55 @@ class Collector:
         )
         if location.error is not None and location.error.code == "NoSuchBucket":
             return None
-        region = _map(location, lambda r: _region(r.get("LocationConstraint")))
+        if location.error is not None and location.error.audit_level:
+            # The endpoint or the credentials failed: every other call would fail
+            # the same way, each after its retries. Record it everywhere instead.
+            return _unreachable(name, location.error, account_pab, counter.calls)
+        region = map_answer(location, lambda r: bucket_region(r.get("LocationConstraint")))
         s3 = self._clients.client("s3", region_name=region.value) if region.is_ok else default
 
         def call(op: str, method: Callable[..., Any], **kwargs: Any) -> Collected[Any]:
             return self._call(counter, op, method, Bucket=name, **kwargs)
 
-        encryption = _map(call("GetBucketEncryption", s3.get_bucket_encryption), _rules, absent=())
-        policy = _map(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
-        pab: Collected[PublicAccessBlock | None] = _map(
-            call("GetPublicAccessBlock", s3.get_public_access_block),
-            lambda r: _pab(r["PublicAccessBlockConfiguration"]),
+        encryption = map_answer(
+            call("GetBucketEncryption", s3.get_bucket_encryption), encryption_rules, absent=()
         )
-        acl = _map(call("GetBucketAcl", s3.get_bucket_acl), _grants)
-        ownership = _map(
+        policy = map_answer(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
+        pab: Collected[PublicAccessBlock | None] = map_answer(
+            call("GetPublicAccessBlock", s3.get_public_access_block),
+            lambda r: public_access_block(r["PublicAccessBlockConfiguration"]),
+        )
+        acl = map_answer(call("GetBucketAcl", s3.get_bucket_acl), acl_grants)
+        ownership = map_answer(
             call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls),
             lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
         )
-        versioning = _map(
+        versioning = map_answer(
             call("GetBucketVersioning", s3.get_bucket_versioning),
             lambda r: Versioning(r.get("Status"), r.get("MFADelete")),
         )
-        logging = _map(call("GetBucketLogging", s3.get_bucket_logging), _logging)
-        lock = _map(call("GetObjectLockConfiguration", s3.get_object_lock_configuration), _lock)
-        replication = _map(call("GetBucketReplication", s3.get_bucket_replication), _replication)
+        logging = map_answer(call("GetBucketLogging", s3.get_bucket_logging), logging_config)
+        lock = map_answer(
+            call("GetObjectLockConfiguration", s3.get_object_lock_configuration), object_lock
+        )
+        replication = map_answer(
+            call("GetBucketReplication", s3.get_bucket_replication), replication_targets
+        )
         keys: dict[str, Collected[KeySnapshot]] = {}
         if encryption.is_ok:
             key_region = region.value if region.is_ok and region.value else "us-east-1"
             for rule in encryption.get():
                 if rule.algorithm in KMS_ALGORITHMS:
-                    ref = rule.kms_key_id or "alias/aws/s3"
+                    ref = rule.kms_key_id or DEFAULT_S3_KEY_ALIAS
                     keys[ref] = self.key(ref, key_region)
         objects = None
         if self._options.sample_objects:
             objects = self._sample(counter, s3, name)
+        caller = self._caller_account()
         return BucketSnapshot(
             name=name,
             region=region,
+            account_id=caller.value if caller.is_ok else None,
             encryption=encryption,
             policy=policy,
             public_access_block=pab,
@@ -281,6 +409,8 @@ class Collector:
             keys=keys,
             objects=objects,
             api_calls=counter.calls,
+            every_call_failed=counter.calls > 0 and counter.failed == counter.calls,
+            cloudtrail_bucket=None if trails is None else map_answer(trails, lambda t: name in t),
         )
 
     def _sample(
@@ -316,8 +446,15 @@ class Collector:
                     Key=key,
                     Range=f"bytes=0-{_HEAD_BYTES - 1}",
                 )
-                if got.is_ok:
+                if not got.is_ok:
+                    samples.append(ObjectSample(key, sse=sse, error=got.error))
+                    continue
+                try:
                     first = got.get()["Body"].read()
+                except Exception as exc:  # a broken body is this object's error, not a crash
+                    failed = CollectionError("GetObject", type(exc).__name__, str(exc))
+                    samples.append(ObjectSample(key, sse=sse, error=failed))
+                    continue
             samples.append(
                 ObjectSample(
                     key=key,
@@ -334,41 +471,68 @@ class Collector:
     def _describe_key(self, reference: str, region: str) -> Collected[KeySnapshot]:
         kms = self._clients.client("kms", region_name=region)
         described = self._call(self._account, "DescribeKey", kms.describe_key, KeyId=reference)
-        if not described.is_ok:
-            return Collected.failed(described.error)  # type: ignore[arg-type]
-        meta = described.get()["KeyMetadata"]
-        key_id = meta["KeyId"]
-        manager = meta.get("KeyManager", "CUSTOMER")
-        if manager == "CUSTOMER":
-            rotation = _map(
+        if described.error is not None and described.error.code == "NotFoundException":
+            return Collected.ok(KeySnapshot.not_found(reference))
+        meta = map_answer(described, key_metadata)
+        if not meta.is_ok:
+            return Collected.failed(meta.error)  # type: ignore[arg-type]
+        m = meta.get()
+        arn = str(m["Arn"])
+        manager = str(m.get("KeyManager", "CUSTOMER"))
+        origin = str(m.get("Origin", "AWS_KMS"))
+        spec = str(m.get("KeySpec", "SYMMETRIC_DEFAULT"))
+        # The ARN, never the bare key id: a bare id is resolved in the caller's
+        # account, so a key of another account would be looked up in the wrong one.
+        if manager != "CUSTOMER":
+            rotation: Collected[bool] = Collected.ok(True)
+        elif spec != "SYMMETRIC_DEFAULT" or origin in _NO_ROTATION_ORIGINS:
+            rotation = Collected.ok(False)  # KMS.1 skips such keys by their spec/origin
+        else:
+            rotation = map_answer(
                 self._call(
-                    self._account, "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=key_id
+                    self._account, "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=arn
                 ),
                 lambda r: bool(r["KeyRotationEnabled"]),
             )
+        caller = self._caller_account()
+        owner = arn_account(arn)
+        local = caller.is_ok and owner == caller.value
+        if caller.is_ok and not local:
+            policy: Collected[str | None] = Collected.failed(
+                CollectionError(
+                    "GetKeyPolicy",
+                    CROSS_ACCOUNT,
+                    f"the key belongs to account {owner}; KMS serves key policies "
+                    "only to the key's own account",
+                )
+            )
+            aliases: Collected[tuple[str, ...]] = Collected.ok(())
         else:
-            rotation = Collected.ok(True)
-        policy = _map(
-            self._call(
-                self._account,
-                "GetKeyPolicy",
-                kms.get_key_policy,
-                KeyId=key_id,
-                PolicyName="default",
-            ),
-            lambda r: r.get("Policy"),
-        )
-        aliases = (reference,) if reference.startswith("alias/") else ()
+            policy = map_answer(
+                self._call(
+                    self._account,
+                    "GetKeyPolicy",
+                    kms.get_key_policy,
+                    KeyId=arn,
+                    PolicyName="default",
+                ),
+                lambda r: r.get("Policy"),
+            )
+            aliases = map_answer(
+                self._call(self._account, "ListAliases", kms.list_aliases, KeyId=str(m["KeyId"])),
+                alias_arns,
+            )
         return Collected.ok(
             KeySnapshot(
-                key_id=key_id,
-                arn=meta["Arn"],
+                key_id=str(m["KeyId"]),
+                arn=arn,
                 manager=manager,
-                state=meta.get("KeyState", "Enabled" if meta.get("Enabled") else "Disabled"),
-                deletion_date=meta.get("DeletionDate"),
-                key_spec=meta.get("KeySpec", "SYMMETRIC_DEFAULT"),
-                origin=meta.get("Origin", "AWS_KMS"),
-                aliases=aliases,
+                state=str(m.get("KeyState", "Enabled" if m.get("Enabled") else "Disabled")),
+                deletion_date=m.get("DeletionDate"),
+                key_spec=spec,
+                origin=origin,
+                # Unreadable aliases only cost alias matches (S3.ENC.5 then fails closed).
+                aliases=(aliases.value or ()) if aliases.is_ok else (),
                 rotation_enabled=rotation,
                 policy=policy,
             )
@@ -380,7 +544,12 @@ class Collector:
     def _call(
         counter: _Counter, operation: str, method: Callable[..., Any], **kwargs: Any
     ) -> Collected[Any]:
-        """One API call, counted; a failure becomes a CollectionError (or absence)."""
+        """One API call, counted; any failure becomes a CollectionError (or absence).
+
+        Everything is caught, not only botocore's documented errors: an answer
+        botocore cannot parse (a 403 with an empty body raises its
+        ``ResponseParserError``) must cost this field, not the audit.
+        """
         counter.add()
         try:
             return Collected.ok(method(**kwargs))
@@ -391,97 +560,67 @@ class Collector:
                 or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown")
             )
             if code in _ABSENT.get(operation, ()):
-                return Collected.ok(_Absent())
+                return Collected.ok(Absent())
+            counter.fail()
             return Collected.failed(CollectionError(operation, code, str(err.get("Message", ""))))
-        except (botocore.exceptions.BotoCoreError, SecureStoreError) as exc:
-            translated = translate_error(exc, action=operation)
-            return Collected.failed(
-                CollectionError(operation, type(exc).__name__, translated.message)
-            )
+        except Exception as exc:
+            counter.fail()
+            if isinstance(exc, botocore.exceptions.BotoCoreError | SecureStoreError):
+                message = translate_error(exc, action=operation).message
+            else:
+                message = f"unexpected answer: {exc}"
+            return Collected.failed(CollectionError(operation, type(exc).__name__, message))
 
 
-def _map(
-    collected: Collected[Any], convert: Callable[[Any], T], *, absent: Any = None
-) -> Collected[T]:
-    if not collected.is_ok:
-        return Collected.failed(collected.error)  # type: ignore[arg-type]
-    value = collected.get()
-    if isinstance(value, _Absent):
-        return Collected.ok(absent)
-    try:
-        return Collected.ok(convert(value))
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        return Collected.failed(CollectionError("parse", "UnexpectedResponse", repr(exc)))
-
-
-def _region(constraint: str | None) -> str:
-    if not constraint:
-        return "us-east-1"
-    return "eu-west-1" if constraint == "EU" else constraint
-
-
-def _key_region(reference: str) -> str | None:
-    parts = reference.split(":")
-    return parts[3] if reference.startswith("arn:") and len(parts) > 4 and parts[3] else None
-
-
-def _rules(response: dict[str, Any]) -> tuple[EncryptionRule, ...]:
-    rules = []
-    for rule in response["ServerSideEncryptionConfiguration"]["Rules"]:
-        default = rule.get("ApplyServerSideEncryptionByDefault", {})
-        rules.append(
-            EncryptionRule(
-                algorithm=default["SSEAlgorithm"],
-                kms_key_id=default.get("KMSMasterKeyID") or None,
-                bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
-            )
-        )
-    return tuple(rules)
-
-
-def _pab(config: dict[str, Any]) -> PublicAccessBlock:
-    return PublicAccessBlock(
-        block_public_acls=bool(config.get("BlockPublicAcls")),
-        ignore_public_acls=bool(config.get("IgnorePublicAcls")),
-        block_public_policy=bool(config.get("BlockPublicPolicy")),
-        restrict_public_buckets=bool(config.get("RestrictPublicBuckets")),
+def _unreachable(
+    name: str,
+    error: CollectionError,
+    account_pab: Collected[PublicAccessBlock | None],
+    calls: int,
+) -> BucketSnapshot:
+    """A snapshot whose every field records ``error`` (nothing else was asked)."""
+    failed: Collected[Any] = Collected.failed(error)
+    return BucketSnapshot(
+        name=name,
+        region=failed,
+        encryption=failed,
+        policy=failed,
+        public_access_block=failed,
+        account_public_access_block=account_pab,
+        acl=failed,
+        ownership=failed,
+        versioning=failed,
+        logging=failed,
+        object_lock=failed,
+        replication=failed,
+        api_calls=calls,
+        every_call_failed=True,
     )
 
 
-def _grants(response: dict[str, Any]) -> tuple[Grant, ...]:
-    out = []
-    for grant in response.get("Grants", []):
-        grantee = grant.get("Grantee", {})
-        kind = grantee.get("Type", "")
-        who = grantee.get("URI") or grantee.get("ID") or grantee.get("EmailAddress") or ""
-        out.append(Grant(kind, who, grant.get("Permission", "")))
-    return tuple(out)
-
-
-def _logging(response: dict[str, Any]) -> LoggingConfig | None:
-    enabled = response.get("LoggingEnabled")
-    if not enabled:
-        return None
-    return LoggingConfig(enabled["TargetBucket"], enabled.get("TargetPrefix", ""))
-
-
-def _lock(response: dict[str, Any]) -> ObjectLockConfig | None:
-    config = response.get("ObjectLockConfiguration", {})
-    if config.get("ObjectLockEnabled") != "Enabled":
-        return ObjectLockConfig(False)
-    retention = config.get("Rule", {}).get("DefaultRetention", {})
-    return ObjectLockConfig(
-        True, retention.get("Mode"), retention.get("Days"), retention.get("Years")
+def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
+    """The audit-level errors of one bucket: connection and credential failures
+    (once per error code), or every call having failed."""
+    fields: tuple[Collected[Any], ...] = (
+        snapshot.region,
+        snapshot.encryption,
+        snapshot.policy,
+        snapshot.public_access_block,
+        snapshot.acl,
+        snapshot.ownership,
+        snapshot.versioning,
+        snapshot.logging,
+        snapshot.object_lock,
+        snapshot.replication,
+        *snapshot.keys.values(),
     )
-
-
-def _replication(response: dict[str, Any]) -> tuple[str, ...] | None:
-    rules = response.get("ReplicationConfiguration", {}).get("Rules", [])
-    targets = sorted(
-        {
-            r["Destination"]["Bucket"]
-            for r in rules
-            if r.get("Status") == "Enabled" and "Destination" in r
-        }
-    )
-    return tuple(targets) or None
+    seen: dict[str, CollectionError] = {}
+    for collected in fields:
+        error = collected.error
+        if error is not None and error.audit_level and error.code not in seen:
+            seen[error.code] = error
+    out = [f"bucket {snapshot.name}: {error}" for error in seen.values()]
+    if snapshot.every_call_failed and not out:
+        first = next((c.error for c in fields if c.error is not None), None)
+        out.append(f"bucket {snapshot.name}: every API call failed ({first})")
+    return out

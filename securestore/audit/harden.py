@@ -188,6 +188,9 @@ class HardenPlan:
 
     ``notes`` explain what harden deliberately leaves alone (a stronger
     encryption it does not weaken, a public statement it does not remove).
+    ``not_possible`` lists the steps harden cannot carry out (the TLS statements
+    would push the bucket policy over S3's size limit); the other changes are
+    still planned, and the bucket is then only partly hardened.
     """
 
     bucket: str
@@ -196,6 +199,12 @@ class HardenPlan:
     kms_key_id: str | None
     changes: tuple[Change, ...]
     notes: tuple[str, ...] = ()
+    not_possible: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """True when every step harden would take is in ``changes`` (or not needed)."""
+        return not self.not_possible
 
     @property
     def empty(self) -> bool:
@@ -268,7 +277,10 @@ def tls_enforced(policy: Policy | None, bucket_arn: str) -> bool:
 
 
 def merge_tls_statement(
-    document: Mapping[str, Any] | None, bucket_arn: str
+    document: Mapping[str, Any] | None,
+    bucket_arn: str,
+    *,
+    limit: int | None = POLICY_SIZE_LIMIT,
 ) -> dict[str, Any] | None:
     """``document`` with the TLS statements it lacks appended, or ``None`` when it has both.
 
@@ -280,7 +292,8 @@ def merge_tls_statement(
 
     Raises:
         ConfigurationError: ``document`` is not a valid policy, or the merged
-            policy would exceed :data:`POLICY_SIZE_LIMIT`.
+            policy would exceed ``limit`` bytes (:data:`POLICY_SIZE_LIMIT`;
+            ``None``: not checked here).
     """
     if document is not None and not isinstance(document, Mapping):
         raise ConfigurationError("malformed policy: the document is not a JSON object")
@@ -297,14 +310,18 @@ def merge_tls_statement(
     existing = merged.get("Statement", [])
     statements = [existing] if isinstance(existing, Mapping) else list(existing)
     merged["Statement"] = [*statements, *added]
-    size = len(_compact(merged).encode("utf-8"))
-    if size > POLICY_SIZE_LIMIT:
+    size = policy_size(merged)
+    if limit is not None and size > limit:
         raise ConfigurationError(
-            f"the merged bucket policy would be {size} bytes, over S3's limit of "
-            f"{POLICY_SIZE_LIMIT}",
+            f"the merged bucket policy would be {size} bytes, over S3's limit of {limit}",
             hint="shorten the existing policy, then run harden again",
         )
     return merged
+
+
+def policy_size(document: Mapping[str, Any]) -> int:
+    """The size S3 counts for ``document``: its compact JSON, in bytes."""
+    return len(_compact(document).encode("utf-8"))
 
 
 def _free_sid(taken: set[str], base: str) -> str:
@@ -362,7 +379,14 @@ def plan(
         key = _known_key(snapshot, kms_key_id)
     if key is not None:
         _usable(key)
+        if sse == "kms" and key.region is not None and key.region != region:
+            raise ConfigurationError(
+                f"KMS key {key.arn} is in {key.region}, the bucket in {region}: SSE-KMS "
+                "needs a key in the bucket's region",
+                hint=f"pass a customer managed key of {region}",
+            )
     notes: list[str] = []
+    not_possible: list[str] = []
     changes: list[Change] = []
     encryption = _encryption_change(snapshot, sse, kms_key_id, key, notes)
     if encryption is not None:
@@ -371,7 +395,7 @@ def plan(
         rotation = _rotation_change(kms_key_id, key, region)
         if rotation is not None:
             changes.append(rotation)
-    policy_change = _policy_change(snapshot, notes)
+    policy_change = _policy_change(snapshot, notes, not_possible)
     if policy_change is not None:
         changes.append(policy_change)
     block = _public_access_block_change(snapshot)
@@ -384,6 +408,7 @@ def plan(
         kms_key_id=kms_key_id,
         changes=tuple(changes),
         notes=tuple(notes),
+        not_possible=tuple(not_possible),
     )
 
 
@@ -558,10 +583,21 @@ def _rotation_change(
     )
 
 
-def _policy_change(snapshot: BucketSnapshot, notes: list[str]) -> PolicyChange | None:
+def _policy_change(
+    snapshot: BucketSnapshot, notes: list[str], not_possible: list[str]
+) -> PolicyChange | None:
     text: str | None = _need(snapshot.policy, snapshot.name)
     document = _load(text) if text else None
-    merged = merge_tls_statement(document, snapshot.arn)
+    merged = merge_tls_statement(document, snapshot.arn, limit=None)
+    if merged is not None and policy_size(merged) > POLICY_SIZE_LIMIT:
+        # Not a reason to drop the encryption and public access fixes: plan them,
+        # and report this step as not possible.
+        not_possible.append(
+            f"the TLS statements would make the bucket policy {policy_size(merged)} bytes, "
+            f"over S3's limit of {POLICY_SIZE_LIMIT}: shorten the policy, then run harden "
+            "again (S3.TLS.1, S3.TLS.2)"
+        )
+        merged = None
     if document:
         for st, _ in tls_locks(parse_policy(document)):
             notes.append(
@@ -667,6 +703,12 @@ def plan_bucket(
                 hint="check the key id and that the credentials may describe it",
             )
         key = described.value
+        if key is not None and not key.exists:
+            raise KeyUnavailableError(
+                f"KMS key {kms_key_id} cannot be used: it does not exist",
+                bucket=bucket,
+                hint="check the key id, alias and region",
+            )
     return plan(snapshot, sse=sse, kms_key_id=kms_key_id, key=key)
 
 

@@ -21,7 +21,10 @@ from typing import Any, Generic, TypeVar
 from securestore.audit.iam import Policy, parse_policy, partition_for_region
 
 __all__ = [
+    "AUDIT_LEVEL_CODES",
+    "CROSS_ACCOUNT",
     "DEFAULT_S3_KEY_ALIAS",
+    "KEY_NOT_FOUND",
     "KMS_ALGORITHMS",
     "AccountPublicAccess",
     "BucketSnapshot",
@@ -105,6 +108,44 @@ class Severity(enum.StrEnum):
 
 _SEVERITY_ORDER = tuple(Severity)
 
+#: Error codes that mean the audit as a whole could not talk to AWS (the endpoint
+#: is unreachable, or the credentials are missing, invalid or expired), not that
+#: one permission is missing: they make the audit fail (exit 4), never only a check.
+AUDIT_LEVEL_CODES = frozenset(
+    {
+        # connection
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ProxyConnectionError",
+        "ReadTimeoutError",
+        "SSLError",
+        "TransportSecurityError",
+        # credentials
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "UnknownCredentialError",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "UnrecognizedClientException",
+        "AuthFailure",
+    }
+)
+
+#: ``KeySnapshot.state`` of a configured key KMS does not know.
+KEY_NOT_FOUND = "NotFound"
+
+#: ``CollectionError.code`` of a key policy that cannot be read by design:
+#: KMS serves GetKeyPolicy only to the key's own account.
+CROSS_ACCOUNT = "CrossAccount"
+
 
 @dataclass(frozen=True)
 class CollectionError:
@@ -121,6 +162,11 @@ class CollectionError:
     def __str__(self) -> str:
         detail = f": {self.message}" if self.message and self.message != self.code else ""
         return f"{self.operation} failed with {self.code}{detail}"
+
+    @property
+    def audit_level(self) -> bool:
+        """True for connection and credential failures (:data:`AUDIT_LEVEL_CODES`)."""
+        return self.code in AUDIT_LEVEL_CODES
 
 
 class Unavailable(Exception):  # noqa: N818 - a signal inside the audit, not an error class
@@ -263,9 +309,11 @@ class KeySnapshot:
     """The metadata of one KMS key a bucket uses.
 
     ``manager`` is ``CUSTOMER`` or ``AWS``; ``state`` KMS's ``KeyState``
-    (``Enabled``, ``Disabled``, ``PendingDeletion``, ...). ``rotation_enabled`` and
-    ``policy`` (the key policy JSON text) are collected separately and may fail on
-    their own.
+    (``Enabled``, ``Disabled``, ``PendingDeletion``, ...) or :data:`KEY_NOT_FOUND`
+    for a configured key KMS does not know. ``aliases`` are the ARNs of the key's
+    aliases, as ListAliases reports them in the key's own account and region.
+    ``rotation_enabled`` and ``policy`` (the key policy JSON text) are collected
+    separately and may fail on their own.
     """
 
     key_id: str
@@ -279,19 +327,57 @@ class KeySnapshot:
     rotation_enabled: Collected[bool] = field(default_factory=lambda: Collected.ok(False))
     policy: Collected[str | None] = field(default_factory=lambda: Collected.ok(None))
 
+    @classmethod
+    def not_found(cls, reference: str) -> KeySnapshot:
+        """A configured key that does not exist (DescribeKey: NotFoundException)."""
+        missing: CollectionError = CollectionError("DescribeKey", "NotFoundException", reference)
+        return cls(
+            key_id=reference,
+            arn=reference,
+            manager="UNKNOWN",
+            state=KEY_NOT_FOUND,
+            rotation_enabled=Collected.failed(missing),
+            policy=Collected.failed(missing),
+        )
+
+    @property
+    def exists(self) -> bool:
+        """False for a configured key that KMS does not know."""
+        return self.state != KEY_NOT_FOUND
+
     @property
     def customer_managed(self) -> bool:
         """True for a customer managed key."""
         return self.manager == "CUSTOMER"
 
+    @property
+    def account(self) -> str | None:
+        """The account that owns the key (from its ARN), if known."""
+        parts = self.arn.split(":")
+        return parts[4] if self.arn.startswith("arn:") and len(parts) > 5 and parts[4] else None
+
+    @property
+    def region(self) -> str | None:
+        """The key's region (from its ARN), if known."""
+        parts = self.arn.split(":")
+        return parts[3] if self.arn.startswith("arn:") and len(parts) > 5 and parts[3] else None
+
     def matches(self, reference: str) -> bool:
-        """True if ``reference`` (key id, key ARN, alias name or alias ARN) names this key."""
-        if reference in (self.key_id, self.arn):
+        """True if ``reference`` names this key.
+
+        A key ARN must be this key's ARN and an alias ARN one of its alias ARNs
+        (same account, region and name: an alias of the same name elsewhere is
+        another key). A key id or a bare alias name names this key when it is
+        this key's id or the name of one of its aliases (which exist only in the
+        key's own account and region).
+        """
+        if reference == self.arn:
             return True
-        for alias in self.aliases:
-            if reference == alias or (reference.startswith("arn:") and reference.endswith(alias)):
-                return True
-        return False
+        if reference.startswith("arn:"):
+            return ":alias/" in reference and reference in self.aliases
+        if reference.startswith("alias/"):
+            return any(a.endswith(":" + reference) for a in self.aliases)
+        return reference == self.key_id
 
 
 def _ok_none() -> Collected[Any]:
@@ -305,6 +391,11 @@ class BucketSnapshot:
     ``keys`` maps each KMS key reference that appears in the bucket's default
     encryption rules (as written there) to that key's metadata.
     ``objects`` is ``None`` when object sampling was not requested.
+    ``account_id`` is the audited account (the credentials' account);
+    ``every_call_failed`` says that collection got no answer at all.
+    ``cloudtrail_bucket`` says whether a trail delivers its logs to the bucket
+    (``None``: not collected; only frameworks with CloudTrail-only requirements
+    need it).
     """
 
     name: str
@@ -328,6 +419,8 @@ class BucketSnapshot:
     keys: Mapping[str, Collected[KeySnapshot]] = field(default_factory=dict)
     objects: Collected[tuple[ObjectSample, ...]] | None = None
     api_calls: int = 0
+    every_call_failed: bool = False
+    cloudtrail_bucket: Collected[bool] | None = None
 
     @property
     def arn(self) -> str:
@@ -343,6 +436,20 @@ class BucketSnapshot:
     def objects_arn(self) -> str:
         """The ARN pattern of every object in the bucket."""
         return f"{self.arn}/*"
+
+    def effective_public_access_block(self) -> PublicAccessBlock:
+        """The union of the bucket and account flags, counting only collected values."""
+        parts = [
+            c.value
+            for c in (self.public_access_block, self.account_public_access_block)
+            if c.is_ok and c.value is not None
+        ]
+        return PublicAccessBlock(
+            block_public_acls=any(p.block_public_acls for p in parts),
+            ignore_public_acls=any(p.ignore_public_acls for p in parts),
+            block_public_policy=any(p.block_public_policy for p in parts),
+            restrict_public_buckets=any(p.restrict_public_buckets for p in parts),
+        )
 
     def parsed_policy(self) -> Policy | None:
         """The bucket policy, parsed; ``None`` when the bucket has none.
@@ -447,6 +554,7 @@ class Result:
     region: str | None = None
     arn: str = ""
     suppressed_by: Suppression | None = None
+    severity_override: Severity | None = None
 
     @property
     def check_id(self) -> str:
@@ -455,8 +563,9 @@ class Result:
 
     @property
     def severity(self) -> Severity:
-        """The check's severity."""
-        return self.check.severity
+        """This result's severity: the check's, unless the finding is mitigated
+        (``severity_override``, with the reason in ``details["mitigated_by"]``)."""
+        return self.severity_override or self.check.severity
 
     @property
     def suppressed(self) -> bool:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from securestore.audit.check import Check
 from securestore.audit.compliance import Framework, RequirementSummary, summarise
 from securestore.audit.model import BucketSnapshot, CheckMeta, Result, Severity, Status, Suppression
-from securestore.audit.options import AuditOptions
+from securestore.audit.options import AuditOptions, EncryptionRequirement
 from securestore.audit.registry import Registry
 from securestore.audit.suppress import SuppressionStatus, apply_suppressions
 
@@ -21,6 +22,7 @@ __all__ = [
     "EXIT_AUDIT_FAILED",
     "EXIT_FINDINGS",
     "EXIT_OK",
+    "MITIGATED_SEVERITY",
     "AuditReport",
     "exit_status",
     "run_checks",
@@ -34,6 +36,17 @@ EXIT_FINDINGS = 1
 EXIT_AUDIT_FAILED = 4
 
 TOOL_NAME = "securestore"
+
+#: The severity of a public-access finding that a public access block setting
+#: currently neutralises (as Security Hub's S3.2/S3.3 count such buckets as
+#: blocked): still a FAIL, since turning the setting off exposes the bucket.
+MITIGATED_SEVERITY = Severity.LOW
+
+# Check id -> (PublicAccessBlock attribute, S3's name of the setting) that neutralises it.
+_MITIGATIONS = {
+    "S3.PUBLIC.3": ("ignore_public_acls", "IgnorePublicAcls"),
+    "S3.PUBLIC.5": ("restrict_public_buckets", "RestrictPublicBuckets"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,14 +116,21 @@ def run_checks(
     """Run every check of ``registry`` on every snapshot and build the report.
 
     With a ``framework`` only the checks it maps are run, so the report answers
-    exactly that framework. Results are ordered by bucket, then check id order
-    of the registry.
+    exactly that framework, and each by the framework's definition: options a
+    requirement fixes override ``options``, and checks of requirements limited
+    to some buckets are skipped on the others. Public-access findings that a
+    public access block setting neutralises get :data:`MITIGATED_SEVERITY`.
+    Results are ordered by bucket, then check id order of the registry.
     """
     opts = options or AuditOptions()
     when = now or datetime.now(UTC)
     checks = [c for c in registry if framework is None or c.id in framework.check_ids]
     snaps = sorted(snapshots, key=lambda s: s.name)
-    raw = [c.run(s, opts) for s in snaps for c in checks]
+    raw = [
+        _not_applicable(c, s, framework) or _mitigate(c.run(s, _options(c, framework, opts)), s)
+        for s in snaps
+        for c in checks
+    ]
     results, states = apply_suppressions(raw, suppressions, today=when.date())
     calls = {s.name: s.api_calls for s in snaps}
     if account_api_calls:
@@ -126,6 +146,54 @@ def run_checks(
         errors=tuple(errors),
         api_calls=calls,
         tool_version=tool_version,
+    )
+
+
+def _options(check: Check, framework: Framework | None, options: AuditOptions) -> AuditOptions:
+    """``options`` with what the framework's requirements for ``check`` fix."""
+    if framework is None:
+        return options
+    fixed = framework.options_for(check.id)
+    if "require" in fixed:
+        return replace(options, require=EncryptionRequirement.parse(fixed["require"]))
+    return options
+
+
+def _not_applicable(
+    check: Check, snapshot: BucketSnapshot, framework: Framework | None
+) -> Result | None:
+    """A SKIP when every requirement mapping ``check`` is about other buckets."""
+    if framework is None:
+        return None
+    scopes = framework.scopes_for(check.id)
+    if not scopes or None in scopes:
+        return None
+    known = snapshot.cloudtrail_bucket
+    if scopes != {"cloudtrail-buckets"} or known is None or not known.is_ok or known.value:
+        return None  # unknown: judged like any bucket rather than skipped unseen
+    ids = ", ".join(r.id for r in framework.requirements_for(check.id))
+    return Result(
+        check=check.meta,
+        bucket=snapshot.name,
+        status=Status.SKIP,
+        message=f"not applicable: {framework.id} {ids} is about CloudTrail buckets, and no "
+        "trail delivers its logs to this bucket",
+        region=snapshot.region.value if snapshot.region.is_ok else None,
+        arn=snapshot.arn,
+    )
+
+
+def _mitigate(result: Result, snapshot: BucketSnapshot) -> Result:
+    entry = _MITIGATIONS.get(result.check_id)
+    if entry is None or result.status is not Status.FAIL:
+        return result
+    attribute, setting = entry
+    if not getattr(snapshot.effective_public_access_block(), attribute):
+        return result
+    return replace(
+        result,
+        severity_override=min(result.severity, MITIGATED_SEVERITY),
+        details={**result.details, "mitigated_by": setting},
     )
 
 

@@ -50,7 +50,7 @@ def customer_key(**changes: Any) -> KeySnapshot:
         arn=KEY_ARN,
         manager="CUSTOMER",
         state="Enabled",
-        aliases=("alias/data",),
+        aliases=("arn:aws:kms:eu-west-1:111122223333:alias/data",),
         rotation_enabled=Collected.ok(True),
         policy=Collected.ok(
             json.dumps(

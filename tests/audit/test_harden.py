@@ -348,13 +348,35 @@ def test_malformed_policy_refuses_to_plan() -> None:
         plan(bare(policy=Collected.ok('{"Statement": [{"Effect": "Perhaps"}]}')), sse="s3")
 
 
-def test_merged_policy_over_the_size_limit_is_refused() -> None:
+def _big_policy() -> BucketSnapshot:
     big = [
         {**ALLOW_READ, "Sid": f"S{i}", "Resource": [f"{ARN}/{'x' * 200}/{i}"]}
         for i in range(POLICY_SIZE_LIMIT // 300)
     ]
+    return with_policy(*big)
+
+
+def test_merged_policy_over_the_size_limit_is_refused() -> None:
+    document = json.loads(_big_policy().policy.get() or "")
     with pytest.raises(ConfigurationError, match="over S3's limit"):
-        plan(with_policy(*big), sse="s3")
+        merge_tls_statement(document, ARN)
+
+
+def test_policy_over_the_size_limit_keeps_the_other_fixes() -> None:
+    """The TLS statements do not fit: encryption and public access are still planned,
+    and the policy step is reported as not possible."""
+    p = plan(_big_policy(), sse="s3")
+    assert kinds(p) == [ChangeKind.ENCRYPTION, ChangeKind.PUBLIC_ACCESS_BLOCK]
+    assert not p.complete and not p.empty
+    (reason,) = p.not_possible
+    assert "over S3's limit of 20480" in reason and "S3.TLS.1" in reason
+
+
+def test_kms_key_of_another_region_is_refused() -> None:
+    other = KEY_ARN.replace("eu-west-1", "us-west-2")
+    key = customer_key(arn=other)
+    with pytest.raises(ConfigurationError, match="needs a key in the bucket's region"):
+        plan(bare(), sse="kms", kms_key_id=other, key=key)
 
 
 # --- encryption and keys ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ and use a fresh bucket each.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from securestore.audit import (
 )
 from securestore.audit.collect import Collector
 from securestore.audit.harden import (
+    POLICY_SIZE_LIMIT,
     TLS_SID,
     TLS_VERSION_SID,
     ApplyOutcome,
@@ -36,6 +38,7 @@ from securestore.audit.harden import (
 from securestore.errors import KeyUnavailableError, NotFoundError
 
 from ..conftest import Endpoint, unique_bucket_name
+from .stub import Canned, StubEndpoint, StubRequest
 
 OTHER: dict[str, Any] = {
     "Sid": "AllowAuditor",
@@ -234,8 +237,18 @@ def test_cli_applies_then_reports_nothing_to_do(
     assert (code, out, err) == (0, f"s3://{fresh}: already hardened, nothing to change\n", "")
 
 
-def test_cli_quiet_prints_nothing(tls_endpoint: Endpoint, fresh: str) -> None:
-    assert cli(tls_endpoint, "-q", "harden", f"s3://{fresh}") == (0, "", "")
+def test_cli_quiet_reports_applied_changes_on_stderr_only(
+    tls_endpoint: Endpoint, fresh: str
+) -> None:
+    code, out, err = cli(tls_endpoint, "-q", "harden", f"s3://{fresh}")
+    assert (code, out) == (0, "")
+    assert err.splitlines() == [
+        "applied: set default encryption to SSE-S3",
+        "applied: add TLS Deny statements DenyInsecureTransport, DenyOutdatedTls to the "
+        "bucket policy",
+        "applied: turn on bucket public access block BlockPublicAcls, IgnorePublicAcls, "
+        "BlockPublicPolicy, RestrictPublicBuckets",
+    ]
     assert cli(tls_endpoint, "harden", f"s3://{fresh}", "--sse", "s3")[1] == (
         f"s3://{fresh}: already hardened, nothing to change\n"
     )
@@ -273,3 +286,71 @@ def test_cli_missing_key_exits_four(tls_endpoint: Endpoint, fresh: str) -> None:
     assert (code, out) == (4, "")
     assert err.startswith("error: KMS key alias/no-such-key cannot be used")
     assert "hint: check the key id" in err
+
+
+# --- partial hardening, failures after changes, keys of another region ----------------------
+
+
+def test_cli_quiet_failure_still_reports_what_was_applied(
+    tls_endpoint: Endpoint, fresh: str, tmp_path: Path
+) -> None:
+    """S3 refuses the last step: the changes made before it are on stderr under -q."""
+
+    def refuse_block(request: StubRequest) -> Canned | None:
+        if request.method == "PUT" and "publicAccessBlock" in request.query:
+            return Canned(
+                403,
+                b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+                {"Content-Type": "application/xml"},
+            )
+        return None
+
+    with StubEndpoint(tls_endpoint.url, tls_endpoint.ca_bundle, tmp_path, refuse_block) as stub:
+        env = {**tls_endpoint.env, "AWS_ENDPOINT_URL": stub.url}
+        result = CliRunner().invoke(main_group, ["-q", "harden", f"s3://{fresh}"], env=env)
+    assert result.exit_code == 4 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "applied: set default encryption to SSE-S3"
+    assert lines[1].startswith("applied: add TLS Deny statements")
+    assert lines[2].startswith("error: PutPublicAccessBlock failed")
+
+
+def test_cli_policy_over_the_size_limit_applies_the_rest_and_exits_one(
+    tls_endpoint: Endpoint, connection: Connection
+) -> None:
+    name = unique_bucket_name("harden-big")
+    s3 = connection.client("s3")
+    s3.create_bucket(Bucket=name)
+    statements = [
+        {
+            "Sid": f"S{i}",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:role/reader"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{name}/{'x' * 200}/{i}",
+        }
+        for i in range(POLICY_SIZE_LIMIT // 300)
+    ]
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    s3.put_bucket_policy(Bucket=name, Policy=document)
+    code, out, err = cli(tls_endpoint, "harden", f"s3://{name}")
+    assert code == 1
+    assert err.startswith("not possible: the TLS statements would make the bucket policy")
+    assert "applied: set default encryption to SSE-S3" in out
+    assert f"s3://{name}: partly hardened (2 of 2 planned changes made)" in out
+    after = state(connection, name)
+    assert "ServerSideEncryptionConfiguration" in after["encryption"]
+    assert after["block"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert s3.get_bucket_policy(Bucket=name)["Policy"] == document  # untouched
+
+
+def test_cli_kms_key_of_another_region_is_refused(
+    tls_endpoint: Endpoint, connection: Connection, fresh: str
+) -> None:
+    other = connection.client("kms", region_name="us-west-2")
+    arn = other.create_key(Description="other region")["KeyMetadata"]["Arn"]
+    before = state(connection, fresh)
+    code, out, err = cli(tls_endpoint, "harden", f"s3://{fresh}", "--kms-key-id", arn)
+    assert (code, out) == (2, "")
+    assert "needs a key in the bucket's region" in err and "\nhint: " in err
+    assert state(connection, fresh) == before

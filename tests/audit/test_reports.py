@@ -155,11 +155,11 @@ def test_sarif_structure_for_code_scanning() -> None:
     assert [r["ruleId"] for r in suppressed] == ["S3.DATA.2"]
 
 
-def test_ocsf_detection_finding_fields() -> None:
+def test_ocsf_compliance_finding_fields() -> None:
     findings = json.loads(renderer_for("ocsf").render(sample_report()))
-    assert len(findings) == len(sample_report().results)
+    assert len(findings) == len(sample_report().results) + len(sample_report().errors)
     for f in findings:
-        assert (f["class_uid"], f["category_uid"], f["type_uid"]) == (2004, 2, 200401)
+        assert (f["class_uid"], f["category_uid"], f["type_uid"]) == (2003, 2, 200301)
         assert 1 <= f["severity_id"] <= 5
         assert f["resources"][0]["type"] == "AWS::S3::Bucket"
 
@@ -174,7 +174,7 @@ def test_junit_counts_match_results() -> None:
 
 def test_csv_round_trips() -> None:
     rows = list(csv.DictReader(io.StringIO(renderer_for("csv").render(sample_report()))))
-    assert len(rows) == len(sample_report().results)
+    assert len(rows) == len(sample_report().results) + len(sample_report().errors)
     assert rows[0].keys() >= {"check_id", "bucket", "status", "severity"}
 
 

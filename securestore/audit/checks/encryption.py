@@ -96,6 +96,13 @@ def customer_managed_key(snapshot: BucketSnapshot, options: AuditOptions) -> Out
     refs = snapshot.kms_key_references()
     if not refs:
         return Outcome(Status.SKIP, "default encryption does not use KMS")
+    missing = [ref for ref in refs if not snapshot.key(ref).exists]
+    if missing:
+        return Outcome(
+            Status.FAIL,
+            f"key {', '.join(missing)} does not exist: every write under it fails",
+            {"keys": list(refs), "missing": missing},
+        )
     aws_managed = [ref for ref in refs if not snapshot.key(ref).customer_managed]
     if aws_managed:
         return Outcome(
@@ -141,7 +148,13 @@ def bucket_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
 )
 def allowed_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     """SKIP when no allow list is given or KMS is not used; else PASS when each key in
-    use is on ``options.allowed_kms_keys`` (by key id, ARN or alias)."""
+    use is on ``options.allowed_kms_keys``.
+
+    Entries are compared as keys, not as strings: a key ARN or id names that key,
+    an alias (name or ARN) the key it points to in the key's own account and
+    region (aliases come from ListAliases there). An alias ARN of another account
+    or region names another key, even with the same alias name.
+    """
     if not options.allowed_kms_keys:
         return Outcome(Status.SKIP, "no allowed KMS keys given")
     refs = snapshot.kms_key_references()

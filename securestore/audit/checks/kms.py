@@ -2,7 +2,9 @@
 
 Each check looks at every key the bucket's rules name; a bucket without KMS
 encryption is skipped. A definite failure on one key wins over a collection
-error on another.
+error on another; the check is skipped only when it is skipped for every key.
+A configured key that does not exist fails KMS.2 (every write under it fails)
+and is skipped by the others.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 from securestore.audit.check import check
 from securestore.audit.model import (
+    CROSS_ACCOUNT,
     BucketSnapshot,
+    CollectionError,
     KeySnapshot,
     Outcome,
     Severity,
@@ -33,7 +37,12 @@ _DOC_POLICY = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policie
 _Verdict = tuple[Status, str]
 
 
-def _per_key(snapshot: BucketSnapshot, judge: Callable[[KeySnapshot], _Verdict]) -> Outcome:
+def _per_key(
+    snapshot: BucketSnapshot,
+    judge: Callable[[KeySnapshot], _Verdict],
+    *,
+    missing: _Verdict | None = None,
+) -> Outcome:
     refs = snapshot.kms_key_references()
     if not refs:
         return Outcome(Status.SKIP, "default encryption does not use KMS")
@@ -41,27 +50,52 @@ def _per_key(snapshot: BucketSnapshot, judge: Callable[[KeySnapshot], _Verdict])
     errors: list[str] = []
     failures: list[str] = []
     passes: list[str] = []
+    skips: list[str] = []
     for ref in refs:
         try:
-            status, message = judge(snapshot.key(ref))
+            key = snapshot.key(ref)
+            if not key.exists:
+                status, message = missing or (Status.SKIP, "the key does not exist (see KMS.2)")
+            else:
+                status, message = judge(key)
         except Unavailable as exc:
-            status, message = Status.ERROR, f"could not evaluate: {exc.error}"
+            if exc.error.code == CROSS_ACCOUNT:
+                status, message = Status.SKIP, f"not readable here: {exc.error.message}"
+            else:
+                status, message = Status.ERROR, f"could not evaluate: {exc.error}"
         except ConfigurationError as exc:
             status, message = Status.ERROR, f"could not evaluate: {exc.message}"
         verdicts[ref] = {"status": status.value, "message": message}
-        bucket = {Status.FAIL: failures, Status.ERROR: errors}.get(status, passes)
-        bucket.append(f"{ref}: {message}")
+        group = {Status.FAIL: failures, Status.ERROR: errors, Status.SKIP: skips}.get(
+            status, passes
+        )
+        group.append(f"{ref}: {message}")
     details: dict[str, Any] = {"keys": verdicts}
     if failures:
         return Outcome(Status.FAIL, "; ".join(failures), details)
     if errors:
         return Outcome(Status.ERROR, "; ".join(errors), details)
-    return Outcome(Status.PASS, "; ".join(passes), details)
+    if not passes:
+        return Outcome(Status.SKIP, "; ".join(skips), details)
+    return Outcome(Status.PASS, "; ".join(passes + skips), details)
+
+
+_NO_ROTATION_ORIGINS = {
+    "EXTERNAL": "imported key material",
+    "AWS_CLOUDHSM": "a CloudHSM key store",
+    "EXTERNAL_KEY_STORE": "an external key store",
+}
 
 
 def _rotation(key: KeySnapshot) -> _Verdict:
     if not key.customer_managed:
         return Status.PASS, "AWS managed key (rotated by AWS every year)"
+    if key.origin in _NO_ROTATION_ORIGINS:
+        return (
+            Status.SKIP,
+            f"KMS cannot rotate keys with {_NO_ROTATION_ORIGINS[key.origin]} "
+            f"(origin {key.origin}): rotate it manually",
+        )
     if key.key_spec != "SYMMETRIC_DEFAULT" or key.origin != "AWS_KMS":
         return Status.SKIP, f"automatic rotation is not available for {key.key_spec}/{key.origin}"
     if key.rotation_enabled.get():
@@ -105,8 +139,10 @@ def _state(key: KeySnapshot) -> _Verdict:
     references=(_DOC_DELETION,),
 )
 def key_state(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
-    """PASS when every key in use is ``Enabled`` with no deletion scheduled."""
-    return _per_key(snapshot, _state)
+    """PASS when every key in use is ``Enabled`` with no deletion scheduled; a key that
+    does not exist fails."""
+    missing = (Status.FAIL, "key does not exist: every write under it fails")
+    return _per_key(snapshot, _state, missing=missing)
 
 
 def _policy(key: KeySnapshot) -> _Verdict:
@@ -135,4 +171,38 @@ def key_policy_not_public(snapshot: BucketSnapshot, options: AuditOptions) -> Ou
     return _per_key(snapshot, _policy)
 
 
-CHECKS = (key_rotation, key_state, key_policy_not_public)
+@check(
+    "KMS.4",
+    title="KMS keys in use belong to the audited account",
+    severity=Severity.HIGH,
+    rationale="""A key of another account stays under that account's control: it can
+        disable the key, schedule its deletion or change its key policy, and every object
+        under the key becomes unreadable. Its key policy cannot even be read from here
+        (KMS.3 is skipped for it).""",
+    remediation="""Encrypt the bucket under a key of its own account (`securestore harden
+        s3://BUCKET --sse kms --kms-key-id KEY`), or record why the other account is
+        trusted with a suppression.""",
+    references=(_DOC_POLICY,),
+)
+def key_in_account(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when every key in use belongs to the audited account (the credentials')."""
+
+    def judge(key: KeySnapshot) -> _Verdict:
+        if snapshot.account_id is None:
+            raise Unavailable(
+                CollectionError("GetCallerIdentity", "NotCollected", "the audited account")
+            )
+        if key.account is None:
+            raise Unavailable(CollectionError("DescribeKey", "NoArn", key.key_id))
+        if key.account != snapshot.account_id:
+            return (
+                Status.FAIL,
+                f"key belongs to account {key.account}, not {snapshot.account_id}: that "
+                "account can disable it and make the data unreadable",
+            )
+        return Status.PASS, f"key belongs to account {key.account}"
+
+    return _per_key(snapshot, judge)
+
+
+CHECKS = (key_rotation, key_state, key_policy_not_public, key_in_account)

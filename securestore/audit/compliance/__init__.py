@@ -7,13 +7,19 @@ One JSON file per framework lives beside this module (package data)::
 
 Requirement titles are short paraphrases; the ids are as the framework
 publishes them. A requirement lists every check that provides evidence for it.
+
+A requirement is judged by its own definition, not by the audit's options:
+``"options": {"require": "kms"}`` runs its checks with that encryption floor
+whatever ``--require`` says (FSBP S3.17 asks for KMS keys), and
+``"applies_to": "cloudtrail-buckets"`` limits it to the buckets CloudTrail
+delivers logs to (CIS 3.4); on other buckets its checks are skipped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -21,6 +27,7 @@ from securestore.audit.model import Result, Status
 from securestore.errors import ConfigurationError
 
 __all__ = [
+    "APPLIES_TO",
     "Framework",
     "Requirement",
     "RequirementSummary",
@@ -31,13 +38,27 @@ __all__ = [
 ]
 
 
+#: The values ``applies_to`` may take: the buckets a requirement is about.
+APPLIES_TO = frozenset({"cloudtrail-buckets"})
+
+#: The audit options a requirement may fix (see the module docstring).
+_OPTIONS = frozenset({"require"})
+
+
 @dataclass(frozen=True)
 class Requirement:
-    """One requirement (control) of a framework and the checks that evidence it."""
+    """One requirement (control) of a framework and the checks that evidence it.
+
+    ``options`` are audit options the requirement's definition fixes
+    (``{"require": "kms"}``); ``applies_to`` limits it to some buckets
+    (``"cloudtrail-buckets"``), ``None`` for every bucket.
+    """
 
     id: str
     title: str
     checks: tuple[str, ...]
+    options: Mapping[str, str] = field(default_factory=dict, hash=False)
+    applies_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,17 @@ class Framework:
     def requirements_for(self, check_id: str) -> tuple[Requirement, ...]:
         """The requirements that reference ``check_id``."""
         return tuple(r for r in self.requirements if check_id in r.checks)
+
+    def options_for(self, check_id: str) -> dict[str, str]:
+        """The audit options the requirements mapping ``check_id`` fix (merged)."""
+        merged: dict[str, str] = {}
+        for requirement in self.requirements_for(check_id):
+            merged.update(requirement.options)
+        return merged
+
+    def scopes_for(self, check_id: str) -> frozenset[str | None]:
+        """The ``applies_to`` of every requirement mapping ``check_id``."""
+        return frozenset(r.applies_to for r in self.requirements_for(check_id))
 
 
 def available_frameworks() -> tuple[str, ...]:
@@ -102,12 +134,21 @@ def _parse(data: Any, name: str) -> Framework:
                     id=str(r["id"]),
                     title=str(r["title"]),
                     checks=tuple(str(c) for c in r["checks"]),
+                    options={str(k): str(v) for k, v in r.get("options", {}).items()},
+                    applies_to=str(r["applies_to"]) if r.get("applies_to") else None,
                 )
                 for r in data["requirements"]
             ),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"malformed framework file {name}.json: {exc}") from exc
+    for requirement in framework.requirements:
+        unknown = set(requirement.options) - _OPTIONS
+        if unknown or (requirement.applies_to not in (None, *APPLIES_TO)):
+            raise ConfigurationError(
+                f"malformed framework file {name}.json: requirement {requirement.id} has "
+                f"unknown options {sorted(unknown)} or applies_to {requirement.applies_to!r}"
+            )
     if framework.id != name:
         raise ConfigurationError(f"framework file {name}.json declares id {framework.id!r}")
     return framework

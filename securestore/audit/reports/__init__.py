@@ -4,7 +4,7 @@
 table      rich table for terminals (failures by default, ``show_all`` for all)
 json       versioned JSON (schema shipped as ``audit-report.schema.json``)
 sarif      SARIF 2.1.0 for code-scanning tools
-ocsf       OCSF Detection Finding (class_uid 2004) JSON array
+ocsf       OCSF Compliance Finding (class_uid 2003) JSON array
 junit      JUnit XML (one suite per bucket) for CI test reporters
 markdown   GitHub-flavoured Markdown for pull-request comments
 csv        one row per result

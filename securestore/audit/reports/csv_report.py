@@ -1,4 +1,8 @@
-"""CSV: one row per result, with a header row."""
+"""CSV: one row per result, with a header row.
+
+Each audit-level error (the audit could not run) is one more row with check id
+``AUDIT`` and status ``ERROR``, so a spreadsheet of the report cannot look clean.
+"""
 
 from __future__ import annotations
 
@@ -45,5 +49,9 @@ class CsvReport:
                     r.arn,
                     r.suppressed_by.reason if r.suppressed_by else "",
                 ]
+            )
+        for error in report.errors:
+            writer.writerow(
+                ["", "AUDIT", "high", "ERROR", "false", "The audit could not run", error] + [""] * 3
             )
         return out.getvalue()

@@ -2,6 +2,9 @@
 
 FAIL becomes ``<failure>``, ERROR ``<error>``, SKIP and suppressed results
 ``<skipped>``; PASS and INFO pass (INFO with its message in ``<system-out>``).
+Audit-level errors form one more suite, ``audit``, counted in the root totals.
+Characters XML 1.0 cannot carry (control characters from policy text) are
+written as ``\\xNN`` escapes, so the document always parses.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Sequence
 
 from securestore.audit.model import Result, Status
 from securestore.audit.reports.json_report import timestamp
+from securestore.audit.reports.text import xml_text
 from securestore.audit.runner import AuditReport
 
 __all__ = ["JunitReport"]
@@ -34,41 +38,40 @@ class JunitReport:
     def render(self, report: AuditReport) -> str:
         """The report as a JUnit XML document."""
         when = timestamp(report)
-        root = ET.Element(
-            "testsuites",
-            {"name": "securestore audit", **_counts(report.results), "timestamp": when},
-        )
+        totals = _counts(report.results)
+        if report.errors:
+            totals["tests"] = str(int(totals["tests"]) + 1)
+            totals["errors"] = str(int(totals["errors"]) + 1)
+        root = ET.Element("testsuites", {"name": "securestore audit", **totals, "timestamp": when})
         for bucket in report.buckets:
             results = [r for r in report.results if r.bucket == bucket]
             suite = ET.SubElement(
-                root, "testsuite", {"name": bucket, **_counts(results), "timestamp": when}
+                root, "testsuite", {"name": xml_text(bucket), **_counts(results), "timestamp": when}
             )
             for r in results:
                 case = ET.SubElement(
                     suite,
                     "testcase",
                     {
-                        "classname": f"s3.{bucket}",
-                        "name": f"{r.check_id} {r.check.title}",
+                        "classname": xml_text(f"s3.{bucket}"),
+                        "name": xml_text(f"{r.check_id} {r.check.title}"),
                     },
                 )
+                message = xml_text(r.message)
                 if r.suppressed_by is not None:
-                    ET.SubElement(
-                        case,
-                        "skipped",
-                        {"message": f"suppressed: {r.suppressed_by.reason} ({r.message})"},
-                    )
+                    reason = xml_text(r.suppressed_by.reason)
+                    ET.SubElement(case, "skipped", {"message": f"suppressed: {reason} ({message})"})
                 elif r.status is Status.FAIL:
                     el = ET.SubElement(
-                        case, "failure", {"message": r.message, "type": r.severity.value}
+                        case, "failure", {"message": message, "type": r.severity.value}
                     )
-                    el.text = f"{r.check.rationale}\n\nRemediation: {r.check.remediation}"
+                    el.text = xml_text(f"{r.check.rationale}\n\nRemediation: {r.check.remediation}")
                 elif r.status is Status.ERROR:
-                    ET.SubElement(case, "error", {"message": r.message, "type": "ERROR"})
+                    ET.SubElement(case, "error", {"message": message, "type": "ERROR"})
                 elif r.status is Status.SKIP:
-                    ET.SubElement(case, "skipped", {"message": r.message})
+                    ET.SubElement(case, "skipped", {"message": message})
                 elif r.status is Status.INFO:
-                    ET.SubElement(case, "system-out").text = r.message
+                    ET.SubElement(case, "system-out").text = message
         if report.errors:
             suite = ET.SubElement(
                 root,
@@ -85,7 +88,9 @@ class JunitReport:
             case = ET.SubElement(
                 suite, "testcase", {"classname": "securestore", "name": "audit could run"}
             )
-            ET.SubElement(case, "error", {"message": "; ".join(report.errors), "type": "ERROR"})
+            ET.SubElement(
+                case, "error", {"message": xml_text("; ".join(report.errors)), "type": "ERROR"}
+            )
         ET.indent(root)
         body = ET.tostring(root, encoding="unicode")
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

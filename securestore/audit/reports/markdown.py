@@ -1,9 +1,16 @@
-"""GitHub-flavoured Markdown for pull-request comments."""
+"""GitHub-flavoured Markdown for pull-request comments.
+
+Every text that comes from the audited account or a suppression file (policy
+text, Sids, messages, reasons, bucket globs) is escaped: raw HTML is written as
+entities and control characters as ``\\xNN``, so a comment shows the text and
+never renders or executes it.
+"""
 
 from __future__ import annotations
 
 from securestore.audit.model import Result, Status
 from securestore.audit.reports.json_report import timestamp
+from securestore.audit.reports.text import printable
 from securestore.audit.runner import AuditReport
 
 __all__ = ["MarkdownReport"]
@@ -19,7 +26,17 @@ _ICON = {
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """One table cell (or line) of untrusted text."""
+    text = text.replace("\n", " ")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return printable(text.replace("\\", "\\\\").replace("|", "\\|"))
+
+
+def _code(text: str) -> str:
+    """Untrusted text as an inline code span (a backtick in it cannot end the span)."""
+    if any(c in text for c in "`|\n"):
+        return f"<code>{_cell(text)}</code>"
+    return f"`{printable(text)}`"
 
 
 def _order(r: Result) -> tuple[int, str, str]:
@@ -54,7 +71,7 @@ class MarkdownReport:
                 "| --- | --- | --- | --- | --- |",
             ]
             lines += [
-                f"| {r.severity.value} | `{r.bucket}` | {r.check_id} {_cell(r.check.title)} | "
+                f"| {r.severity.value} | {_code(r.bucket)} | {r.check_id} {_cell(r.check.title)} | "
                 f"{_ICON[r.status]} {r.status.value} | {_cell(r.message)} |"
                 for r in findings
             ]
@@ -72,7 +89,7 @@ class MarkdownReport:
                 sup = s.suppression
                 expires = sup.expires.isoformat() if sup.expires else "never"
                 lines.append(
-                    f"| {sup.check_id} | `{_cell(sup.bucket)}` | {s.state.value} | "
+                    f"| {_cell(sup.check_id)} | {_code(sup.bucket)} | {s.state.value} | "
                     f"{s.matched} | {expires} | {_cell(sup.reason)} |"
                 )
             lines.append("")
@@ -102,7 +119,7 @@ class MarkdownReport:
             if r.suppressed:
                 status += " (suppressed)"
             lines.append(
-                f"| `{r.bucket}` | {r.check_id} | {r.severity.value} | {status} | "
+                f"| {_code(r.bucket)} | {r.check_id} | {r.severity.value} | {status} | "
                 f"{_cell(r.message)} |"
             )
         lines += ["", "</details>", ""]

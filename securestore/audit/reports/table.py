@@ -2,7 +2,10 @@
 
 By default only findings (FAIL, ERROR) and suppressed results are listed, with
 a summary line; ``show_all`` lists every result. ``width`` and ``color`` make
-the output reproducible in tests.
+the output reproducible in tests. Text from the audited account or a
+suppression file is passed as plain :class:`~rich.text.Text` (never parsed as
+rich markup) with control characters shown as ``\\xNN`` escapes, so it cannot
+drive the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from securestore.audit.model import Result, Severity, Status
+from securestore.audit.reports.text import printable
 from securestore.audit.runner import AuditReport
 
 __all__ = ["TableReport"]
@@ -32,6 +36,11 @@ _SEVERITY_STYLE = {
     Severity.LOW: "blue",
     Severity.INFORMATIONAL: "dim",
 }
+
+
+def _plain(text: str, style: str = "") -> Text:
+    """Untrusted text as a cell: no markup, no control characters."""
+    return Text(printable(text), style=style)
 
 
 class TableReport:
@@ -56,7 +65,7 @@ class TableReport:
             legacy_windows=False,
         )
         for error in report.errors:
-            console.print(Text(f"audit error: {error}", style="bold red"))
+            console.print(_plain(f"audit error: {error}", "bold red"))
         rows = (
             report.results
             if self._show_all
@@ -89,11 +98,11 @@ class TableReport:
             if r.suppressed:
                 status = Text(f"{r.status.value} (suppressed)", style="dim")
             table.add_row(
-                r.bucket,
-                r.check_id,
+                _plain(r.bucket),
+                _plain(r.check_id),
                 Text(r.severity.value, style=_SEVERITY_STYLE[r.severity]),
                 status,
-                r.message,
+                _plain(r.message),
             )
         return table
 
@@ -105,12 +114,12 @@ class TableReport:
         for s in report.suppressions:
             sup = s.suppression
             table.add_row(
-                sup.check_id,
-                sup.bucket,
+                _plain(sup.check_id),
+                _plain(sup.bucket),
                 s.state.value,
                 str(s.matched),
                 sup.expires.isoformat() if sup.expires else "never",
-                sup.reason,
+                _plain(sup.reason),
             )
         return table
 
@@ -123,8 +132,8 @@ class TableReport:
             table.add_column(name, overflow="fold")
         for s in report.requirement_summaries():
             table.add_row(
-                s.requirement.id,
-                s.requirement.title,
+                _plain(s.requirement.id),
+                _plain(s.requirement.title),
                 Text(s.status.value, style=_STATUS_STYLE[s.status]),
                 str(s.passed),
                 str(s.failed),

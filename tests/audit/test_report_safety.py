@@ -1,0 +1,119 @@
+"""Reports stay well-formed and inert whatever the audited account wrote.
+
+OCSF output is validated against the OCSF models (``py-ocsf-models``), JUnit
+output with a real XML parser, and the table and Markdown formats are checked
+for terminal control sequences and raw HTML coming from policy Sids,
+messages and suppression reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+import pytest
+from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+from securestore.audit import (
+    AuditReport,
+    Collected,
+    Registry,
+    Suppression,
+    load_framework,
+    run_checks,
+)
+from securestore.audit.reports import TableReport, renderer_for
+
+from .builders import compliant, policy
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+# A Sid and a reason that try to drive a terminal (clear screen, set the title,
+# a C1 CSI, a bidi override), to inject rich markup, and to render HTML.
+HOSTILE = (
+    "A\x1b[2J\x1b]0;pwned\x07\x9b31m\u202e[bold red]x[/bold red]<img src=x onerror=alert(1)>\x00Z"
+)
+
+
+def hostile_report(*, errors: tuple[str, ...] = ()) -> AuditReport:
+    snap = compliant(
+        name="hostile",
+        policy=Collected.ok(
+            policy(
+                {
+                    "Sid": HOSTILE,
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": "arn:aws:s3:::hostile/*",
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            )
+        ),
+    )
+    report = run_checks(
+        [snap],
+        registry=Registry.builtin(),
+        suppressions=[Suppression("S3.TLS.2", "hostile", f"reason {HOSTILE}")],
+        framework=None,
+        errors=errors,
+        now=NOW,
+    )
+    assert any(HOSTILE in r.message for r in report.results)  # the Sid reaches a message
+    return report
+
+
+@pytest.mark.parametrize("framework", [None, "cis-aws-foundations"])
+def test_ocsf_validates_as_compliance_findings(framework: str | None) -> None:
+    snap = compliant()
+    report = run_checks(
+        [snap],
+        registry=Registry.builtin(),
+        framework=load_framework(framework) if framework else None,
+        errors=("bucket gone: GetBucketLocation failed with EndpointConnectionError",),
+        now=NOW,
+    )
+    findings = json.loads(renderer_for("ocsf").render(report))
+    assert len(findings) == len(report.results) + 1
+    fields = set(ComplianceFinding.model_fields)
+    for raw in findings:
+        model = ComplianceFinding.model_validate(raw)
+        assert model.class_uid == 2003 and int(model.type_uid) == 200301
+        assert model.compliance.control
+        # Nothing outside the class (but the cloud profile and unmapped data).
+        assert set(raw) - fields <= {"cloud", "unmapped"}, set(raw) - fields
+    audit = [f for f in findings if f["status_code"] == "AUDIT_ERROR"]
+    assert len(audit) == 1 and audit[0]["compliance"]["status_id"] == 0
+
+
+def test_junit_parses_with_control_characters_and_counts_audit_errors() -> None:
+    report = hostile_report(errors=("bucket x: every API call failed \x1b\x00",))
+    text = renderer_for("junit").render(report)
+    root = ET.fromstring(text)  # noqa: S314 - our own report; expat rejects ill-formed XML
+    suites = list(root)
+    for name in ("tests", "failures", "errors", "skipped"):
+        assert int(root.get(name, "-1")) == sum(int(s.get(name, "0")) for s in suites), name
+    assert any(s.get("name") == "audit" for s in suites)
+    assert "\\x1b" in text and "\x1b" not in text
+
+
+def test_table_escapes_control_sequences_and_markup() -> None:
+    report = hostile_report()
+    for color in (False, True):
+        out = TableReport(width=400, color=color, show_all=True).render(report)
+        body = out.replace("\x1b[", "") if not color else out
+        # Only rich's own SGR sequences may remain, never the policy's.
+        assert "\x1b]0;" not in out and "\x07" not in out and "\x9b" not in out
+        assert "\u202e" not in out and "\x00" not in out
+        assert "\x1b[2J" not in out
+        assert "[bold red]x[/bold red]" in out  # shown literally, not interpreted
+        assert "\\x1b[2J" in body
+
+
+def test_markdown_escapes_html_and_control_sequences() -> None:
+    out = renderer_for("markdown").render(hostile_report(errors=("<script>x</script>",)))
+    assert "<img" not in out and "<script>" not in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "\x1b" not in out and "\x07" not in out and "\x00" not in out and "\u202e" not in out
+    assert "reason A\\x1b[2J" in out
