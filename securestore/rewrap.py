@@ -229,10 +229,11 @@ class Rewrapper:
     # -- the header ---------------------------------------------------------------------------
 
     def _carriers(self, rewrite_edks: Sequence[Any]) -> list[Keyring]:
-        """Keyrings that can re-wrap old data keys for a new context: the caller's own,
-        and one KMS keyring per KMS key the message names (KMS Encrypt with the new
-        context; needs ``kms:Encrypt`` on that key)."""
-        carriers = list(_flatten(self.keyring))
+        """Keyrings that can re-wrap old data keys for a new context: one KMS keyring
+        per KMS key the message names (KMS Encrypt with the new context; needs
+        ``kms:Encrypt`` on that key), then the caller's own. KMS first, so that a
+        discovery keyring of the caller (which cannot wrap) is never picked."""
+        carriers: list[Keyring] = []
         seen: set[str] = set()
         for edk in rewrite_edks:
             if edk.provider_id != KMS_PROVIDER_ID:
@@ -247,7 +248,7 @@ class Rewrapper:
             seen.add(arn_text)
             client = self.access.connection.client("kms", region_name=arn.region)
             carriers.append(AwsKmsKeyring(arn_text, client=client))
-        return carriers
+        return carriers + list(_flatten(self.keyring))
 
     # -- the public operation -----------------------------------------------------------------
 

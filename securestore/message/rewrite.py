@@ -359,9 +359,19 @@ def rewrap_header(
     for name, value in (expected_context or {}).items():
         if header.encryption_context.get(name) != value:
             raise AuthenticationError()
-    materials = keyring.unwrap(
-        DecryptionMaterials(header.suite, header.encryption_context), header.encrypted_data_keys
-    )
+    try:
+        materials = keyring.unwrap(
+            DecryptionMaterials(header.suite, header.encryption_context),
+            header.encrypted_data_keys,
+        )
+    except NoMatchingKeyError as error:
+        if "encrypted for:" in error.message:
+            raise
+        raise NoMatchingKeyError(
+            f"{error.message}; the message was encrypted for: "
+            + describe_edks(header.encrypted_data_keys),
+            tried=error.tried,
+        ) from None
     data_key = materials.data_key
     if data_key is None:
         raise AuthenticationError()

@@ -290,3 +290,40 @@ def test_versioned_race_at_completion_is_undone(
         store.rewrap("k", add=[rsa_public_keyring])
     assert calls
     assert raw.get("k") == theirs
+
+
+def test_sse_kms_of_the_source_is_kept(
+    store_on: Callable[..., SecureStore],
+    bucket: str,
+    aes_keyring: RawAesKeyring,
+    rsa_public_keyring: RawRsaKeyring,
+    kms_key: str,
+) -> None:
+    from securestore import SseKms
+
+    store = store_on(bucket, aes_keyring, sse=SseKms(kms_key))
+    for key, size in (("small", 10), ("large", 6 * MiB)):
+        store.put(key, os.urandom(size))
+        before = store.head(key).encryption
+        store.rewrap(key, add=[rsa_public_keyring])
+        after = store.head(key).encryption
+        assert after.sse_name == before.sse_name == "sse-kms"
+        assert after.kms_key_id == before.kms_key_id
+
+
+def test_context_change_with_kms_discovery_rewraps_through_the_named_key(
+    store_on: Callable[..., SecureStore],
+    own_connection: Connection,
+    bucket: str,
+    kms_keyring: AwsKmsKeyring,
+) -> None:
+    from securestore import AwsKmsDiscoveryKeyring
+
+    store_on(bucket, kms_keyring).put("k", b"discovered")
+    discovery = AwsKmsDiscoveryKeyring(
+        client_factory=lambda region: own_connection.client("kms", region)
+    )
+    store = store_on(bucket, discovery)
+    result = store.rewrap("k", context={"stage": "2"})
+    assert len(result.rewrapped) == 1
+    assert store_on(bucket, kms_keyring, context={"stage": "2"}).get("k") == b"discovered"
