@@ -139,3 +139,16 @@ def test_recursive_skips_plain_objects_and_reports_failures(
     assert entries["p/two"]["method"] == "single-put"
     got = run("get", f"s3://{bucket}/p/one", "--rsa-private-key", keys["rsa"])
     assert got.stdout_bytes == b"d"
+
+
+def test_kms_discovery_and_a_context_change(run: Run, bucket: str, kms_key: str) -> None:
+    url = f"s3://{bucket}/kms.bin"
+    put = run("put", "-", url, "--client-side", "--kms-key-id", kms_key, input=b"kms body")
+    assert put.exit_code == 0, put.stderr
+    # No key option: KMS discovery in the caller's account unwraps; the KMS data key
+    # is re-wrapped for the new context through its own key (discovery cannot wrap).
+    changed = run("rewrap", url, "--context", "stage=2")
+    assert changed.exit_code == 0, changed.stderr
+    got = run("get", url, "--kms-key-id", kms_key, "--context", "stage=2")
+    assert got.exit_code == 0, got.stderr
+    assert got.stdout_bytes == b"kms body"
