@@ -134,6 +134,7 @@ def put_command(
     key_files: tuple[str, ...],
     rsa_keys: tuple[str, ...],
     key_name: str,
+    max_data_keys: int | None,
     sse_kms_key_id: str | None,
     metadata: tuple[str, ...],
     content_type: str | None,
@@ -155,12 +156,14 @@ def put_command(
             if sse
             else None
         )
-        mode = ClientSide(keyring, sse=layer, context=pairs)
+        mode = ClientSide(keyring, sse=layer, context=pairs, max_data_keys=max_data_keys)
     else:
         if len(kms_key_ids) > 1:
             raise ConfigurationError("several --kms-key-id need --client-side")
         if sse_kms_key_id:
             raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
+        if max_data_keys is not None:
+            raise ConfigurationError("--max-data-keys goes with --client-side")
         mode = build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
     store = store_for(obj, location, encryption=mode)
     if source == "-":
@@ -241,6 +244,7 @@ def get_command(
     key_files: tuple[str, ...],
     rsa_keys: tuple[str, ...],
     key_name: str,
+    max_data_keys: int | None,
     context: tuple[str, ...],
     relocated: bool,
     byte_range: str | None,
@@ -259,10 +263,10 @@ def get_command(
     # object must decrypt: an object without the marker is then refused, never returned raw.
     client_side_read = (
         require == "client-side"
-        or bool(key_files or rsa_keys or pairs or relocated)
+        or bool(key_files or rsa_keys or pairs or relocated or max_data_keys)
         or (bool(kms_key_ids) and sse is None)
     )
-    mode = ClientSide(keyring, sse=sse) if client_side_read else sse
+    mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys) if client_side_read else sse
     store = store_for(obj, location, keyring=keyring)
     if dest is None or dest == "-":
         with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:

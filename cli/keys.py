@@ -29,6 +29,8 @@ from securestore.keyrings import (
     load_rsa_public_key_file,
 )
 from securestore.location import S3Url
+from securestore.message import HeaderLimits
+from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
 from securestore.transport import Connection
 
 from .main import CliContext
@@ -77,12 +79,25 @@ def key_options(*, reading: bool) -> Callable[[F], F]:
                     show_default=True,
                     help="Name of the raw AES/RSA key inside the message.",
                 ),
+                max_data_keys_option(),
             ]
         ):
             func = option(func)
         return func
 
     return decorate
+
+
+def max_data_keys_option() -> Callable[[F], F]:
+    """``--max-data-keys N``: the most encrypted data keys a message may carry."""
+    return click.option(
+        "--max-data-keys",
+        type=click.IntRange(1, 0xFFFF),
+        metavar="N",
+        help="Client-side: the most wrapped data keys a message may carry (put refuses "
+        f"more; get and inspect refuse headers with more). [default: "
+        f"{DEFAULT_MAX_ENCRYPTED_DATA_KEYS}]",
+    )
 
 
 def raw_keyrings(
@@ -226,13 +241,17 @@ def keygen_command(
 @click.command("inspect")
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@max_data_keys_option()
 @click.pass_obj
-def inspect_command(obj: CliContext, url: str, as_json: bool) -> None:
+def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int | None) -> None:
     """Show a client-side object's message header without decrypting it."""
     from securestore.store import SecureStore
 
     location = S3Url.parse(url, require_key=True)
-    header = SecureStore(location.bucket, connection=obj.connection).inspect(location.key)
+    limits = HeaderLimits(max_encrypted_data_keys=max_data_keys or DEFAULT_MAX_ENCRYPTED_DATA_KEYS)
+    header = SecureStore(location.bucket, connection=obj.connection).inspect(
+        location.key, limits=limits
+    )
     edks = [edk.describe() for edk in header.encrypted_data_keys]
     data: dict[str, Any] = {
         "format": f"AWS Encryption SDK message v{header.version}",

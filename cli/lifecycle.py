@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from securestore.clientside import ClientSide
 from securestore.errors import ConfigurationError, FormatError, SecureStoreError
 from securestore.location import S3Url
 from securestore.message import Keyring
@@ -115,6 +116,7 @@ def rewrap_command(
     key_files: tuple[str, ...],
     rsa_keys: tuple[str, ...],
     key_name: str,
+    max_data_keys: int | None,
     add_key_file: tuple[str, ...],
     add_rsa_public_key: tuple[str, ...],
     add_kms_key_id: tuple[str, ...],
@@ -163,7 +165,9 @@ def rewrap_command(
         raise ConfigurationError(
             "nothing to change: give --add-*, --remove-*, --context or --remove-context"
         )
-    store = SecureStore(location.bucket, connection=connection, keyring=unwrap)
+    # A client-side mode only to carry the header limits (--max-data-keys) to rewrap.
+    mode = ClientSide(unwrap, max_data_keys=max_data_keys)
+    store = SecureStore(location.bucket, connection=connection, encryption=mode)
     if not recursive:
         result = store.rewrap(location.key, **changes)
         if as_json:

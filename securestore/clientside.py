@@ -10,6 +10,7 @@ only the frames a read needs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class ClientSide(EncryptionMode):
         frame_length: plaintext bytes per frame (the granularity of ranged reads).
         policy: which algorithm suites reads accept (committing only, by default).
         limits: bounds a hostile header cannot exceed (data keys, frame length).
+        max_data_keys: the most encrypted data keys a message may carry (default 10),
+            on writes (a put with more keys is refused before anything is sent) and on
+            reads; overrides ``limits.max_encrypted_data_keys``.
     """
 
     keyring: Keyring
@@ -87,6 +91,7 @@ class ClientSide(EncryptionMode):
     frame_length: int = DEFAULT_FRAME_LENGTH
     policy: DecryptPolicy = DecryptPolicy.REQUIRE_COMMITTING
     limits: HeaderLimits | None = None
+    max_data_keys: int | None = None
     name = "client-side"
 
     def __post_init__(self) -> None:
@@ -100,8 +105,11 @@ class ClientSide(EncryptionMode):
 
     @property
     def header_limits(self) -> HeaderLimits:
-        """The limits applied when parsing headers."""
-        return self.limits or HeaderLimits()
+        """The limits applied when parsing headers (and the data-key cap on writes)."""
+        limits = self.limits or HeaderLimits()
+        if self.max_data_keys is None:
+            return limits
+        return dataclasses.replace(limits, max_encrypted_data_keys=self.max_data_keys)
 
     @property
     def kms_key_id(self) -> str | None:
@@ -423,7 +431,18 @@ def check_location(header: Header, expected: Mapping[str, str], bucket: str, key
     decryptor's authenticated context check is what enforces the binding.
     """
     stored = header.encryption_context
-    for name in (CONTEXT_BUCKET, CONTEXT_KEY):
+    location = (CONTEXT_BUCKET, CONTEXT_KEY)
+    if all(name in expected and name not in stored for name in location):
+        # Written by another tool: a reader may authenticate pairs that a message does
+        # not store (docs/format.md), but securestore's location pairs are always stored.
+        raise IntegrityError(
+            "the message carries no securestore location (securestore:bucket, "
+            "securestore:key): it was not written by securestore for this location",
+            bucket=bucket,
+            key=key,
+            hint="if you trust where it came from, read it with relocated=True (CLI: --relocated)",
+        )
+    for name in location:
         if name in expected and name in stored and stored[name] != expected[name]:
             raise IntegrityError(
                 f"the object was encrypted for s3://{stored.get(CONTEXT_BUCKET, '?')}/"

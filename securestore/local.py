@@ -11,12 +11,15 @@ imported only when an endpoint starts.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import ipaddress
+import json
 import logging
 import os
 import ssl
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +199,93 @@ def issue_certificate(
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+#: The TLS version (``"1.2"``, ``"1.3"``) of the request this thread serves, set
+#: only while the embedded endpoint serves one.
+_REQUEST_TLS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "securestore_local_tls", default=None
+)
+_TRANSPORT_KEYS = ("aws:securetransport", "s3:tlsversion")
+
+
+def _transport_aware_policy(policy_text: str, tls_version: str) -> str | None:
+    """The bucket policy as moto should judge a request over TLS ``tls_version``.
+
+    moto evaluates no Bool or Numeric condition (it treats a Deny with one as
+    unconditional, so a TLS-only bucket refuses everything). Here the
+    ``aws:SecureTransport`` (always true: the endpoint serves TLS only) and
+    ``s3:TlsVersion`` conditions are decided by securestore's IAM evaluator: a
+    statement whose transport condition fails is dropped, and a holding one is
+    removed from the statement, which moto then judges as before. ``None``: no
+    statement is left.
+    """
+    from securestore.audit.iam import condition_holds, parse_policy
+
+    document = json.loads(policy_text)
+    raw = document.get("Statement", [])
+    context = {"aws:securetransport": ("true",), "s3:tlsversion": (tls_version,)}
+    kept: list[Any] = []
+    for statement in [raw] if isinstance(raw, dict) else raw:
+        applies = True
+        rest: dict[str, dict[str, Any]] = {}
+        for operator, block in (statement.get("Condition") or {}).items():
+            for key, values in block.items():
+                if key.lower() not in _TRANSPORT_KEYS:
+                    rest.setdefault(operator, {})[key] = values
+                    continue
+                probe = {"Effect": "Deny", "Action": "*", "Condition": {operator: {key: values}}}
+                (cond,) = parse_policy({"Statement": [probe]}).statements[0].conditions
+                applies = applies and condition_holds(cond, context)
+        if applies:
+            narrowed = {k: v for k, v in statement.items() if k != "Condition"}
+            if rest:
+                narrowed["Condition"] = rest
+            kept.append(narrowed)
+    return json.dumps({**document, "Statement": kept}) if kept else None
+
+
+def _honour_transport_conditions(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Make moto's bucket policy evaluation honour the transport conditions for the
+    requests ``app`` serves (see :func:`_transport_aware_policy`); returns the
+    wrapped WSGI app. Other users of moto in this process (``mock_aws``) are not
+    affected: the patched method defers to moto's unless a request of this
+    endpoint is being served.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.get_permission
+    if not getattr(original, "_securestore_transport", False):
+
+        def get_permission(bucket: Any, action: str, resource: str) -> Any:
+            tls = _REQUEST_TLS.get()
+            if tls is None or bucket.policy is None:
+                return original(bucket, action, resource)
+            try:
+                policy = _transport_aware_policy(bucket.policy.decode(), tls)
+            except (ValueError, TypeError, AttributeError):
+                return original(bucket, action, resource)
+            if policy is None:
+                return PermissionResult.NEUTRAL
+            return IAMPolicy(policy).is_action_permitted(action, resource)
+
+        get_permission._securestore_transport = True  # type: ignore[attr-defined]
+        FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
+
+    versions = {"TLSv1.2": "1.2", "TLSv1.3": "1.3"}
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        version = str(getattr(environ.get("werkzeug.socket"), "version", lambda: None)())
+        # The endpoint refuses anything older than TLS 1.2 (see start()).
+        token = _REQUEST_TLS.set(versions.get(version, "1.2"))
+        try:
+            result: Iterable[bytes] = app(environ, start_response)
+            return result
+        finally:
+            _REQUEST_TLS.reset(token)
+
+    return serve
+
+
 class LocalEndpoint:
     """moto's S3 and KMS served over HTTPS on loopback, in a background thread.
 
@@ -237,7 +327,7 @@ class LocalEndpoint:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _honour_transport_conditions(DomainDispatcherApplication(create_backend_app))
         # One line per request on stderr would drown the CLI's own output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         try:

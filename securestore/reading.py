@@ -324,11 +324,11 @@ class ReadPath:
             read_retries=self.access.transfer.read_retries,
         )
 
-    def inspect(self, key: str) -> Header:
+    def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """See :meth:`securestore.store.SecureStore.inspect`."""
         info = self.access.head(key)
         with self.access.boundary("inspect", key):
-            return read_header(self._fetcher(key, info.etag), info.size, HeaderLimits())
+            return read_header(self._fetcher(key, info.etag), info.size, limits or HeaderLimits())
 
     def download(
         self,

@@ -39,7 +39,7 @@ from securestore.errors import (
     StorageError,
 )
 from securestore.keyrings import AwsKmsDiscoveryKeyring, AwsKmsKeyring, MultiKeyring
-from securestore.keyrings.aws_kms import parse_key_arn
+from securestore.keyrings.kms_arn import parse_key_arn
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import HeaderLimits, Keyring, Layout
 from securestore.message.rewrite import KMS_PROVIDER_ID, ContextChange, HeaderRewrite, rewrap_header

@@ -19,7 +19,7 @@ from securestore.bucket import BucketAccess, ObjectInfo, ObjectSummary
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.errors import ConfigurationError, LocalFileError, StorageError
 from securestore.location import validate_bucket_name, validate_key
-from securestore.message import Header, Keyring
+from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader
 from securestore.reading import ReadPath
@@ -219,13 +219,15 @@ class SecureStore:
         with self.open(key, require=require, context=context, relocated=relocated) as reader:
             return reader.read_range(0, reader.size)
 
-    def inspect(self, key: str) -> Header:
+    def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """Parse a client-side object's message header without decrypting anything.
+
+        ``limits`` bounds the header (default :class:`HeaderLimits`).
 
         Raises:
             FormatError: the object is not an Encryption SDK message.
         """
-        return self._reads.inspect(key)
+        return self._reads.inspect(key, limits=limits)
 
     def download_file(
         self,

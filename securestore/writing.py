@@ -102,6 +102,7 @@ class WritePath:
             mode.keyring,
             encryption_context=message_context(self.bucket, key, mode.context),
             frame_length=mode.frame_length,
+            max_data_keys=mode.header_limits.max_encrypted_data_keys,
         )
         framing = FramedParts(
             encryptor, FramedParts.frames_per_part_for(part_size, mode.frame_length)

@@ -51,7 +51,8 @@ securestore harden s3://my-bucket --sse kms --kms-key-id alias/data --dry-run
 
 Contents: [running the audit in CI](#running-the-audit-in-ci) ·
 [report formats](#report-formats) · [suppressions](#suppressions) ·
-[compliance frameworks](#compliance-frameworks) · [harden](#harden) ·
+[compliance frameworks](#compliance-frameworks) ·
+[how policies are judged](#how-policies-are-judged) · [harden](#harden) ·
 [permissions](#permissions) · [check catalogue](#check-catalogue)
 """
 
@@ -197,18 +198,20 @@ this order:
    deletion-pending key is refused.
 2. **Key rotation** (`KMS.1`): automatic rotation of that key.
 3. **A TLS-only bucket policy statement** (`S3.TLS.1`): `Deny` for
-   `Principal "*"`, `Action "s3:*"`, the bucket and `bucket/*`, when
-   `aws:SecureTransport` is `false`. It is merged into the existing policy:
-   every statement is kept as it is, the statement is not added when the
-   existing `aws:SecureTransport` statements already enforce TLS (judged by the
-   same policy analysis as `S3.TLS.1`, so the JSON-boolean form or `s3:*` listed
-   among other actions count), and its `Sid` (`DenyInsecureTransport`) is
-   numbered if taken. An `s3:TlsVersion` deny alone does not make the statement
-   redundant: plain HTTP requests carry no TLS version.
+   `Principal "*"`, `Action "s3:*"`, the bucket and `bucket/*` (ARNs in the
+   bucket's partition: `arn:aws-cn:` in China, `arn:aws-us-gov:` in GovCloud),
+   when `aws:SecureTransport` is `false`. It is merged into the existing policy:
+   every statement is kept as it is, and the statement is added whenever the
+   policy evaluator (see [how policies are judged](#how-policies-are-judged))
+   finds a plain-HTTP request the existing statements do not deny: a list of
+   actions short of `s3:*`, a `NotAction`, or an `s3:TlsVersion` deny alone
+   (plain HTTP carries no TLS version) all get it. Its `Sid`
+   (`DenyInsecureTransport`) is numbered if taken.
 4. **A minimum-TLS-version statement** (`S3.TLS.2`): `Deny` for the same
    principal, actions and resources when `s3:TlsVersion` is `NumericLessThan`
-   `1.2` (`Sid` `DenyOutdatedTls`), added unless the policy already denies TLS
-   older than 1.2 by `S3.TLS.2`'s analysis.
+   `1.2` (`Sid` `DenyOutdatedTls`), added unless the evaluator finds every
+   request over TLS 1.0 and 1.1 denied already. A statement that denies HTTPS
+   too (`S3.TLS.3`) is kept and noted: harden never rewrites statements.
 5. **The bucket public access block** (`S3.PUBLIC.1`): all four settings.
 
 The policy is re-read right before it is written and the statement merged into
@@ -240,6 +243,50 @@ apply(plan, connection)
 
 `securestore.audit.harden.plan(snapshot, sse=..., kms_key_id=..., key=...)` is
 the pure planner behind it, for snapshots you collected yourself.
+"""
+
+_POLICIES = """\
+## How policies are judged
+
+Bucket and key policies are judged by IAM's evaluation rules, by one evaluator
+(`securestore/audit/iam/`) that `S3.TLS.*`, `S3.PUBLIC.5`, `S3.NET.1`, `KMS.3` and
+`harden` all ask. It reasons about classes of requests, not statement shapes:
+
+- **S3.TLS.1** asks whether every plain-HTTP request, by every principal, to
+  every S3 action on the bucket and on every object, is denied. Actions and
+  resources are covered exactly: `s3:*`, `*`, or a `NotAction` that exempts no
+  `s3:` action covers every action; a list of actions, `s3:Get*` plus
+  `s3:Put*`, or `NotAction s3:GetObjectLegalHold` leaves actions such as
+  `s3:ReplicateObject` or `s3:PutBucketVersioning` open, and the finding names
+  them. `bucket/?*` covers every object; Denies split over several statements
+  count together.
+- **Conditions** follow IAM: a condition on a key absent from the request is
+  false, except `...IfExists` (true), `Null`, the negated operators
+  (`StringNotEquals`, `NotIpAddress`, ...: true) and `ForAllValues:` (true). A
+  plain-HTTP request has no `s3:TlsVersion`, so `NumericLessThan s3:TlsVersion
+  1.2` alone does not deny it: that form meets CIS 4.0.1's TLS-version
+  remediation (and `S3.TLS.2`), never `S3.TLS.1`. A Deny counts only if all its
+  conditions hold for every request of the class: an extra condition on
+  another key (`aws:SourceIp`) makes it partial, an extra `Null
+  aws:SecureTransport false` or a `ForAllValues:Bool` form does not.
+- **S3.TLS.2** asks the same for requests over TLS 1.0 and 1.1; **S3.TLS.3**
+  reports a Deny whose transport condition also holds over TLS 1.3, such as
+  `Bool aws:SecureTransport ["false", "true"]`: the bucket locks itself.
+- **S3.PUBLIC.5 and KMS.3** use S3's definition of public (Block Public Access
+  documentation): an Allow to `"*"` or with `NotPrincipal` is public unless a
+  condition on the caller's account, organisation, network or source restricts
+  it with fixed values. Wildcards (`vpc-*`, `o-*`, `arn:aws:iam::*:role/*`),
+  policy variables (`${aws:PrincipalAccount}`), `...IfExists`, negated
+  operators, and `aws:SourceIp` ranges that together cover every IPv4 or every
+  IPv6 address (`0.0.0.0/1` plus `128.0.0.0/1`) do not restrict.
+- **S3.NET.1** asks whether every request that comes through no VPC endpoint,
+  or through an endpoint and VPC the policy does not name, is denied.
+- **Malformed policies** that AWS would refuse (`"Effect": "deny"`, both
+  `Action` and `NotAction`, an unknown operator) are an `ERROR` naming the
+  problem, never a verdict.
+
+Bucket ARNs are written in the bucket's partition (`aws`, `aws-cn`,
+`aws-us-gov`), from its region.
 """
 
 _PERMISSIONS = """\
@@ -374,6 +421,7 @@ def render_catalogue(
         _formats_section(),
         _SUPPRESSIONS.format(),
         _frameworks_section(fws),
+        _POLICIES,
         _HARDEN,
         _PERMISSIONS,
         _catalogue_section(checks, fws),

@@ -57,10 +57,11 @@ from securestore.audit.model import (
 )
 from securestore.audit.policy import (
     Policy,
-    analyse_min_tls,
-    analyse_tls,
+    minimum_tls,
     parse_policy,
     public_statements,
+    tls_locks,
+    tls_only,
 )
 from securestore.errors import (
     AccessDeniedError,
@@ -256,20 +257,14 @@ def tls_version_statement(bucket_arn: str, sid: str = TLS_VERSION_SID) -> dict[s
 
 
 def tls_enforced(policy: Policy | None, bucket_arn: str) -> bool:
-    """True if the policy's ``aws:SecureTransport`` statements alone make the bucket TLS-only.
+    """True if the policy already denies every plain-HTTP request, by every principal,
+    to every S3 action on the bucket and its objects.
 
-    The verdict is :func:`~securestore.audit.policy.analyse_tls`'s (the one behind
-    ``S3.TLS.1``) on those statements only: an ``s3:TlsVersion`` deny passes
-    ``S3.TLS.1`` but does not refuse plain HTTP (the key is absent from HTTP
-    requests), so it does not make the TLS statement redundant.
+    The verdict is :func:`~securestore.audit.policy.tls_only`'s, the one behind
+    ``S3.TLS.1``: an ``s3:TlsVersion`` Deny alone does not count (plain HTTP
+    carries no TLS version), nor does a list of actions short of ``s3:*``.
     """
-    if policy is None:
-        return False
-    secure_transport = tuple(
-        st for st in policy.statements if any(c.key == "aws:securetransport" for c in st.conditions)
-    )
-    narrowed = Policy(version=policy.version, id=policy.id, statements=secure_transport)
-    return analyse_tls(narrowed, bucket_arn).enforced
+    return tls_only(policy, bucket_arn).denied
 
 
 def merge_tls_statement(
@@ -289,12 +284,12 @@ def merge_tls_statement(
     """
     if document is not None and not isinstance(document, Mapping):
         raise ConfigurationError("malformed policy: the document is not a JSON object")
-    parsed = parse_policy(document) if document else None
+    parsed = parse_policy({"Statement": [], **document}) if document else None
     taken = {st.sid.lower() for st in parsed.statements if st.sid} if parsed else set()
     added: list[dict[str, Any]] = []
     if not tls_enforced(parsed, bucket_arn):
         added.append(tls_statement(bucket_arn, _free_sid(taken, TLS_SID)))
-    if not analyse_min_tls(parsed, bucket_arn).enforced:
+    if not minimum_tls(parsed, bucket_arn).denied:
         added.append(tls_version_statement(bucket_arn, _free_sid(taken, TLS_VERSION_SID)))
     if not added:
         return None
@@ -568,6 +563,11 @@ def _policy_change(snapshot: BucketSnapshot, notes: list[str]) -> PolicyChange |
     document = _load(text) if text else None
     merged = merge_tls_statement(document, snapshot.arn)
     if document:
+        for st, _ in tls_locks(parse_policy(document)):
+            notes.append(
+                f"bucket policy statement {st.label} denies requests over TLS too; harden "
+                "keeps it (it never rewrites statements): fix its condition (S3.TLS.3)"
+            )
         for st, _ in public_statements(parse_policy(document)):
             notes.append(
                 f"bucket policy statement {st.label} allows public access; harden keeps it "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from securestore.audit.policy import Policy, parse_policy
+from securestore.audit.iam import Policy, parse_policy, partition_for_region
 
 __all__ = [
     "DEFAULT_S3_KEY_ALIAS",
@@ -331,8 +331,13 @@ class BucketSnapshot:
 
     @property
     def arn(self) -> str:
-        """The bucket's ARN (S3 bucket ARNs carry neither region nor account)."""
-        return f"arn:{self.partition}:s3:::{self.name}"
+        """The bucket's ARN (S3 bucket ARNs carry neither region nor account), in the
+        partition of its region (``arn:aws-cn:``, ``arn:aws-us-gov:``) unless
+        ``partition`` names another one."""
+        partition = self.partition
+        if partition == "aws" and self.region.is_ok:
+            partition = partition_for_region(self.region.value)
+        return f"arn:{partition}:s3:::{self.name}"
 
     @property
     def objects_arn(self) -> str:

@@ -5,19 +5,40 @@ KMS as provider info. The encryption context is passed to every KMS call, so
 KMS binds it too. KMS clients are injected (a boto3 KMS client, or a callable
 from region name to client); this module creates none. botocore errors become
 :class:`KeyUnavailableError` naming the key, never key bytes.
+
+Provider info is read from an unauthenticated header: only valid key ARNs
+(:mod:`securestore.keyrings.kms_arn`) are used, others are skipped and listed,
+escaped, in the :class:`NoMatchingKeyError`; one failing data key never stops
+the next from being tried. Multi-Region keys follow the ESDK's MRK-aware
+keyrings (spec ``framework/aws-kms/aws-kms-mrk-*.md``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from securestore.errors import ConfigurationError, KeyUnavailableError, NoMatchingKeyError
+from securestore.errors import (
+    ConfigurationError,
+    KeyUnavailableError,
+    NoMatchingKeyError,
+    SecureStoreError,
+)
+from securestore.keyrings.kms_arn import (
+    KeyArn,
+    check_arn,
+    check_identifier,
+    is_region,
+    mrk_match,
+    parse_key_arn,
+    quote,
+)
 from securestore.message.materials import (
     DecryptionMaterials,
     EncryptedDataKey,
@@ -25,11 +46,14 @@ from securestore.message.materials import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CLIENTS",
     "PROVIDER_ID",
     "AwsKmsDiscoveryKeyring",
     "AwsKmsKeyring",
     "DiscoveryFilter",
+    "KeyArn",
     "KmsClient",
+    "mrk_match",
     "parse_key_arn",
 ]
 
@@ -88,27 +112,25 @@ class KmsClient(Protocol):
 
 ClientFactory = Callable[[str], KmsClient]
 
-
-@dataclass(frozen=True)
-class KeyArn:
-    """The parts of a KMS key ARN ``arn:PARTITION:kms:REGION:ACCOUNT:key/ID``."""
-
-    partition: str
-    region: str
-    account: str
-    resource_type: str
-    resource_id: str
+#: Clients kept by a discovery keyring: a hostile header cannot make it hold more.
+DEFAULT_MAX_CLIENTS = 8
 
 
-def parse_key_arn(value: str) -> KeyArn | None:
-    """Split a KMS ARN, or return ``None`` when ``value`` is not one."""
-    parts = value.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kms":
-        return None
-    kind, _, resource_id = parts[5].partition("/")
-    if not all((parts[1], parts[3], parts[4], resource_id)) or kind not in ("key", "alias"):
-        return None
-    return KeyArn(parts[1], parts[3], parts[4], kind, resource_id)
+def _edk_key_arn(provider_info: bytes) -> KeyArn | str:
+    """The key ARN an ``aws-kms`` data key names, or why it cannot be used."""
+    try:
+        text = provider_info.decode("utf-8")
+    except UnicodeDecodeError:
+        return "provider info is not UTF-8"
+    arn = check_arn(text)
+    if isinstance(arn, KeyArn) and arn.resource_type != "key":
+        return "an alias ARN, not a key ARN"
+    return arn
+
+
+def _skipped(provider_info: bytes, reason: str) -> str:
+    text = provider_info.decode("utf-8", "replace")
+    return f"aws-kms {quote(text)} (skipped: {reason})"
 
 
 def _code(error: ClientError) -> str:
@@ -117,6 +139,8 @@ def _code(error: ClientError) -> str:
 
 def _unavailable(operation: str, key_id: str, error: Exception) -> KeyUnavailableError:
     detail = _code(error) if isinstance(error, ClientError) else type(error).__name__
+    if not detail.isalnum():  # the endpoint chose it: escape it
+        detail = quote(detail)
     return KeyUnavailableError(f"KMS {operation} failed for key {key_id}: {detail}")
 
 
@@ -134,7 +158,11 @@ def _decrypt_one(
     materials: DecryptionMaterials,
     grant_tokens: Sequence[str],
 ) -> bytearray | None:
-    """Ask KMS to decrypt ``edk`` with ``key_id``; ``None`` if KMS says it is not ours."""
+    """Ask KMS to decrypt ``edk`` with ``key_id``; ``None`` if KMS says it is not ours.
+
+    A response naming another key than ``key_id`` is refused: KMS would only do that
+    if it used a key we did not ask for (spec: the response KeyId MUST equal it).
+    """
     try:
         response = client.decrypt(
             KeyId=key_id,
@@ -148,16 +176,30 @@ def _decrypt_one(
         raise _unavailable("Decrypt", key_id, error) from error
     except BotoCoreError as error:
         raise _unavailable("Decrypt", key_id, error) from error
-    if response.get("KeyId") != key_id:
-        return None
+    answered = response.get("KeyId")
+    if answered != key_id:
+        shown = quote(answered) if isinstance(answered, str) else "no key"
+        raise KeyUnavailableError(
+            f"KMS Decrypt for key {key_id} answered for {shown}; refused",
+            hint="check the KMS endpoint in use: a genuine KMS names the key it used",
+        )
     return _key_bytes(response, materials.suite.key_length, key_id)
+
+
+def _no_match(message: str, tried: Sequence[str], skipped: Sequence[str]) -> NoMatchingKeyError:
+    if skipped:
+        message += "; unusable data keys: " + "; ".join(skipped)
+    return NoMatchingKeyError(message, tried=(*tried, *skipped))
 
 
 class AwsKmsKeyring:
     """One KMS key: generates or wraps data keys on encrypt, unwraps only its own on decrypt.
 
     ``key_id`` should be a key ARN (needed for decryption; an alias can only encrypt).
-    Give ``client``, or ``client_factory`` (called with the ARN's region).
+    Give ``client``, or ``client_factory`` (called with the ARN's region). A
+    multi-Region key (``key/mrk-...``) also decrypts data keys wrapped by any of its
+    replicas (or its primary), calling KMS with ``key_id`` in its own region, as the
+    ESDK's MRK-aware keyring does.
     """
 
     def __init__(
@@ -171,6 +213,9 @@ class AwsKmsKeyring:
         _redact_botocore_logs()
         if not key_id:
             raise ConfigurationError("a KMS keyring needs a key id")
+        problem = check_identifier(key_id)
+        if problem is not None:
+            raise ConfigurationError(f"invalid KMS key id {quote(key_id)}: {problem}")
         if client is None:
             arn = parse_key_arn(key_id)
             if client_factory is None or arn is None:
@@ -214,35 +259,49 @@ class AwsKmsKeyring:
             raise _unavailable(operation, self.key_id, error) from error
         arn = response.get("KeyId")
         blob = response.get("CiphertextBlob")
-        if not isinstance(arn, str) or parse_key_arn(arn) is None or not isinstance(blob, bytes):
+        if (
+            not isinstance(arn, str)
+            or not isinstance(blob, bytes)
+            or isinstance(_edk_key_arn(arn.encode("utf-8")), str)
+        ):
             raise KeyUnavailableError(f"KMS returned a malformed response for key {self.key_id}")
         edk = EncryptedDataKey(PROVIDER_ID, arn.encode("utf-8"), blob)
         return materials.with_data_key(data_key, edk)
 
-    def _matches(self, provider_info: bytes) -> bool:
-        try:
-            info = provider_info.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        arn = parse_key_arn(info)
-        if arn is None or arn.resource_type != "key":
-            return False
-        return info == self.key_id
-
     def unwrap(
         self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]
     ) -> DecryptionMaterials:
-        """Decrypt the first data key wrapped under exactly this key."""
+        """Decrypt the first data key wrapped under this key (or a replica of it).
+
+        Data keys whose provider info is no valid key ARN are skipped and reported;
+        a KMS failure on one data key does not stop the next from being tried.
+        """
         if materials.data_key is not None:
             return materials
+        skipped: list[str] = []
+        failure: KeyUnavailableError | None = None
         for edk in encrypted_data_keys:
-            if edk.provider_id != PROVIDER_ID or not self._matches(edk.provider_info):
+            if edk.provider_id != PROVIDER_ID:
                 continue
-            data_key = _decrypt_one(self._client, self.key_id, edk, materials, self._grant_tokens)
+            arn = _edk_key_arn(edk.provider_info)
+            if isinstance(arn, str):
+                skipped.append(_skipped(edk.provider_info, arn))
+                continue
+            if not mrk_match(self.key_id, str(arn)):
+                continue
+            try:
+                data_key = _decrypt_one(
+                    self._client, self.key_id, edk, materials, self._grant_tokens
+                )
+            except KeyUnavailableError as error:
+                failure = failure or error
+                continue
             if data_key is not None:
                 return materials.with_data_key(data_key)
-        raise NoMatchingKeyError(
-            "no encrypted data key could be unwrapped with the KMS key", tried=(self.describe(),)
+        if failure is not None:
+            raise failure
+        raise _no_match(
+            "no encrypted data key could be unwrapped with the KMS key", [self.describe()], skipped
         )
 
 
@@ -264,11 +323,47 @@ class DiscoveryFilter:
         return arn.partition == self.partition and arn.account in self.account_ids
 
 
+class _ClientCache:
+    """A small thread-safe LRU of KMS clients by region."""
+
+    def __init__(self, factory: ClientFactory, size: int) -> None:
+        if size < 1:
+            raise ConfigurationError("a discovery keyring must keep at least one client")
+        self._factory = factory
+        self._size = size
+        self._clients: OrderedDict[str, KmsClient] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def get(self, region: str) -> KmsClient:
+        """The client for ``region``, created on first use; the oldest unused one goes."""
+        with self._lock:
+            client = self._clients.get(region)
+            if client is not None:
+                self._clients.move_to_end(region)
+                return client
+            client = self._factory(region)
+            self._clients[region] = client
+            while len(self._clients) > self._size:
+                self._clients.popitem(last=False)
+            return client
+
+
 class AwsKmsDiscoveryKeyring:
     """Decrypts with whichever KMS key a message names (optionally filtered); cannot encrypt.
 
-    ``client_factory`` maps a region name to a KMS client; it is called lazily and the
-    clients are cached.
+    ``client_factory`` maps a region name to a KMS client; it is called lazily and at
+    most ``max_clients`` clients are kept. Without ``region`` each data key is
+    decrypted in its key's own region. With ``region`` the keyring is the ESDK's
+    MRK-aware discovery keyring for that region (spec
+    ``framework/aws-kms/aws-kms-mrk-discovery-keyring.md``): it only calls KMS in
+    ``region``, uses a multi-Region key through its replica there, and skips
+    single-region keys of other regions.
+
+    Data keys whose provider info is not a valid key ARN are skipped and reported;
+    one failing data key never stops the next from being tried.
     """
 
     def __init__(
@@ -277,60 +372,77 @@ class AwsKmsDiscoveryKeyring:
         client_factory: ClientFactory,
         discovery_filter: DiscoveryFilter | None = None,
         grant_tokens: Sequence[str] = (),
+        region: str | None = None,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         _redact_botocore_logs()
-        self._factory = client_factory
-        self._clients: dict[str, KmsClient] = {}
+        if region is not None and not is_region(region):
+            raise ConfigurationError(f"invalid region name {quote(region)}")
+        self._clients = _ClientCache(client_factory, max_clients)
         self.discovery_filter = discovery_filter
+        self.region = region
         self._grant_tokens = tuple(grant_tokens)
 
     def __repr__(self) -> str:
-        return f"AwsKmsDiscoveryKeyring(discovery_filter={self.discovery_filter!r})"
+        return (
+            f"AwsKmsDiscoveryKeyring(discovery_filter={self.discovery_filter!r}, "
+            f"region={self.region!r})"
+        )
 
     def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
         """Refused: discovery keyrings only decrypt."""
         raise ConfigurationError("a KMS discovery keyring cannot encrypt")
 
-    def _client(self, region: str) -> KmsClient:
-        client = self._clients.get(region)
-        if client is None:
-            client = self._clients[region] = self._factory(region)
-        return client
+    def _target(self, arn: KeyArn) -> KeyArn | str:
+        """The key to call KMS with for a data key of ``arn``, or why there is none."""
+        if self.discovery_filter is not None and not self.discovery_filter.allows(arn):
+            return "excluded by the discovery filter"
+        if self.region is None or arn.region == self.region:
+            return arn
+        if arn.multi_region:
+            return arn.in_region(self.region)
+        return f"a single-region key outside {self.region}"
+
+    def _attempt(
+        self, arn: KeyArn, edk: EncryptedDataKey, materials: DecryptionMaterials
+    ) -> bytearray | None:
+        try:
+            client = self._clients.get(arn.region)
+        except (BotoCoreError, ClientError, ValueError) as error:
+            raise _unavailable("client creation", str(arn), error) from error
+        return _decrypt_one(client, str(arn), edk, materials, self._grant_tokens)
 
     def unwrap(
         self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]
     ) -> DecryptionMaterials:
-        """Try each ``aws-kms`` data key whose ARN passes the filter, in order."""
+        """Try each usable ``aws-kms`` data key that passes the filter, in order."""
         if materials.data_key is not None:
             return materials
         tried: list[str] = []
-        unavailable: KeyUnavailableError | None = None
+        skipped: list[str] = []
+        failure: SecureStoreError | None = None
         for edk in encrypted_data_keys:
             if edk.provider_id != PROVIDER_ID:
                 continue
+            arn = _edk_key_arn(edk.provider_info)
+            if isinstance(arn, str):
+                skipped.append(_skipped(edk.provider_info, arn))
+                continue
+            target = self._target(arn)
+            if isinstance(target, str):
+                tried.append(f"aws-kms {arn} ({target})")
+                continue
+            tried.append(f"aws-kms {target}")
             try:
-                key_id = edk.provider_info.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            arn = parse_key_arn(key_id)
-            if arn is None or arn.resource_type != "key":
-                continue
-            if self.discovery_filter is not None and not self.discovery_filter.allows(arn):
-                tried.append(f"aws-kms {key_id} (excluded by the discovery filter)")
-                continue
-            tried.append(f"aws-kms {key_id}")
-            try:
-                data_key = _decrypt_one(
-                    self._client(arn.region), key_id, edk, materials, self._grant_tokens
-                )
-            except KeyUnavailableError as error:
-                unavailable = unavailable or error
+                data_key = self._attempt(target, edk, materials)
+            except SecureStoreError as error:
+                # The next data key may still work; the first failure is reported if none does.
+                failure = failure or error
                 continue
             if data_key is not None:
                 return materials.with_data_key(data_key)
-        if unavailable is not None:
-            raise unavailable
-        raise NoMatchingKeyError(
-            "no KMS key could unwrap any encrypted data key",
-            tried=tuple(tried) or ("aws-kms discovery (no aws-kms keys in the message)",),
-        )
+        if failure is not None:
+            raise failure
+        if not tried and not skipped:
+            tried.append("aws-kms discovery (no aws-kms keys in the message)")
+        raise _no_match("no KMS key could unwrap any encrypted data key", tried, skipped)

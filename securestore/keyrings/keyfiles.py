@@ -1,13 +1,27 @@
-"""Key files: create AES and RSA key files safely, and load them with a permission check.
+"""Key files: create AES and RSA key files safely, and load them with ownership checks.
 
 AES key file format: one line holding the base64 of the key (32 bytes for
-AES-256), then a newline. On reading, a file of exactly 16, 24 or 32 raw bytes
-is also accepted. RSA keys are PEM: PKCS#8 for the private key (optionally
-encrypted with a password), SubjectPublicKeyInfo for the public key.
+AES-256), then a newline. On reading, base64 is tried first (with or without the
+newline); a file that is not base64 of a key is taken as raw key bytes. Only
+32-byte (AES-256) keys are accepted unless the caller passes
+``allow_short_keys=True`` (then 16 and 24 bytes too). RSA keys are PEM: PKCS#8
+for the private key (optionally encrypted with a password),
+SubjectPublicKeyInfo for the public key.
 
 Secret files are created with ``O_CREAT | O_EXCL`` and mode 0600 from the start,
 so they never exist with wider permissions, and an existing file is never
-overwritten. Loading refuses a secret file that group or others may access.
+overwritten. Loading a secret file (AES key, RSA private key) refuses, as
+OpenSSH's ``StrictModes`` does for its key files:
+
+- a file that group or others may access (any of the 077 mode bits);
+- a file owned by anyone but the effective user or root: root itself therefore
+  refuses another user's key file, since that user could change it;
+- a file whose directory, or any directory above it (as written and with
+  symlinks resolved), is owned by anyone but the
+  effective user or root, or is writable by group or others, since whoever may
+  write there can replace the file. A group/world-writable directory with the
+  sticky bit (``/tmp``) is accepted, since there only the file's owner (us or
+  root, checked above) may rename or remove it.
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, LocalFileError
 from securestore.keyrings.raw_rsa import load_private_key_pem, load_public_key_pem
 
 __all__ = [
@@ -59,23 +73,72 @@ def _create(path: Path, data: bytes, mode: int) -> None:
     os.close(fd)
 
 
+def _trusted_owner(uid: int) -> bool:
+    return uid in (os.geteuid(), 0)
+
+
+def _check_owner(path: Path, info: os.stat_result) -> None:
+    if not _trusted_owner(info.st_uid):
+        raise LocalFileError(
+            f"key file {path} is owned by uid {info.st_uid}, not by you (uid {os.geteuid()})"
+            " or root; its owner could change it",
+            hint=f"use a key file of your own: cp {path} NEW && chmod 600 NEW",
+        )
+
+
+def _directories(path: Path) -> list[Path]:
+    """Every directory above ``path``, as written and with symlinks resolved."""
+    found: list[Path] = []
+    for start in (Path(os.path.abspath(path)).parent, Path(os.path.realpath(path)).parent):
+        for directory in (start, *start.parents):
+            if directory not in found:
+                found.append(directory)
+    return found
+
+
+def _check_directories(path: Path) -> None:
+    """Refuse a key file that someone else could replace (see the module docstring)."""
+    for directory in _directories(path):
+        try:
+            folder = os.stat(directory)
+        except OSError as error:
+            raise LocalFileError(
+                f"cannot check directory {directory} of key file {path}: {error.strerror}"
+            ) from error
+        if not _trusted_owner(folder.st_uid):
+            raise LocalFileError(
+                f"key file {path} is in directory {directory}, owned by uid {folder.st_uid}"
+                " (not you or root), who could replace it",
+                hint="move the key file to a directory of your own, such as ~/.securestore",
+            )
+        if folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX:
+            raise LocalFileError(
+                f"key file {path} is in directory {directory}, which group or others may"
+                f" write (mode {stat.S_IMODE(folder.st_mode):o}), so it could be replaced",
+                hint=f"run: chmod go-w {directory} (or move the key file elsewhere)",
+            )
+
+
 def _read_secret(path: Path) -> bytes:
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as error:
-        raise ConfigurationError(f"cannot open key file {path}: {error.strerror}") from error
+        raise LocalFileError(f"cannot open key file {path}: {error.strerror}") from error
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ConfigurationError(f"key file {path} is not a regular file")
+            raise LocalFileError(f"key file {path} is not a regular file")
         if info.st_mode & 0o077:
-            raise ConfigurationError(
+            raise LocalFileError(
                 f"key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}"
+                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}",
+                hint=f"run: chmod 600 {path}",
             )
+        _check_owner(path, info)
+        _check_directories(path)
         if info.st_size > _MAX_KEY_FILE:
-            raise ConfigurationError(f"key file {path} is too large to be a key")
+            raise LocalFileError(f"key file {path} is too large to be a key")
         with os.fdopen(fd, "rb", closefd=False) as handle:
             return handle.read(_MAX_KEY_FILE + 1)
     finally:
@@ -88,19 +151,46 @@ def generate_aes_key_file(path: str | os.PathLike[str]) -> None:
     _create(Path(path), base64.b64encode(key) + b"\n", _SECRET_MODE)
 
 
-def load_aes_key_file(path: str | os.PathLike[str]) -> bytearray:
-    """Read an AES key file (base64 line or raw bytes) after checking its permissions."""
-    data = _read_secret(Path(path))
-    if len(data) in (16, 24, 32):
-        return bytearray(data)
+_KEY_LENGTHS = (16, 24, 32)
+_WHITESPACE = b" \t\r\n"
+
+
+def _decode_aes_key(path: str | os.PathLike[str], data: bytes) -> bytes:
+    """The key in ``data``: base64 when it decodes to a key length, else raw bytes."""
     try:
-        key = base64.b64decode(data.strip(), validate=True)
+        decoded = base64.b64decode(data.strip(_WHITESPACE), validate=True)
     except (binascii.Error, ValueError):
+        decoded = b""
+    if len(decoded) in _KEY_LENGTHS:
+        return decoded
+    # Raw bytes only when the file is not base64 of a key (checked first), so that a
+    # base64 key saved without its newline is never used as its ASCII text.
+    if len(data) in _KEY_LENGTHS:
+        return data
+    hint = "create one with: securestore keygen --aes FILE"
+    if decoded:
         raise ConfigurationError(
-            f"key file {path} holds neither base64 nor a raw AES key"
-        ) from None
-    if len(key) not in (16, 24, 32):
-        raise ConfigurationError(f"key file {path} does not hold a 128, 192 or 256-bit key")
+            f"key file {path} holds base64 of {len(decoded)} bytes, "
+            "not of a 128, 192 or 256-bit key",
+            hint=hint,
+        )
+    raise ConfigurationError(f"key file {path} holds neither base64 nor a raw AES key", hint=hint)
+
+
+def load_aes_key_file(path: str | os.PathLike[str], *, allow_short_keys: bool = False) -> bytearray:
+    """Read an AES key file (base64 line, or raw bytes) after the checks of this module.
+
+    The key must be 32 bytes (AES-256); ``allow_short_keys=True`` also accepts 16-
+    and 24-byte keys. Raises :class:`LocalFileError` for a file that cannot be used
+    and :class:`ConfigurationError` for one that holds no acceptable key.
+    """
+    key = _decode_aes_key(path, _read_secret(Path(path)))
+    if len(key) != 32 and not allow_short_keys:
+        raise ConfigurationError(
+            f"key file {path} holds a {len(key) * 8}-bit key; an AES-256 key file needs 256 bits",
+            hint="create one with: securestore keygen --aes FILE "
+            "(shorter keys need allow_short_keys=True in the library)",
+        )
     return bytearray(key)
 
 

@@ -69,8 +69,13 @@ class MultiKeyring:
                 return result
         if unavailable is not None:
             raise unavailable
+        # Skipped entries are already escaped by the keyring that skipped them.
+        skipped = sorted({entry for entry in tried if "(skipped: " in entry})
+        unusable = "; unusable data keys: " + "; ".join(skipped) if skipped else ""
         raise NoMatchingKeyError(
-            "none of the configured keys can decrypt this message; it was encrypted for: "
+            "none of the configured keys can decrypt this message"
+            + unusable
+            + "; it was encrypted for: "
             + describe_edks(encrypted_data_keys),
             tried=tuple(tried),
         )

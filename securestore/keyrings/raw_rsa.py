@@ -1,9 +1,17 @@
 """The raw RSA keyring: data keys wrapped with RSA-OAEP (SHA-256, MGF1-SHA-256).
 
-Interoperable with the ESDK raw RSA keyring and ``RawMasterKey`` using
-``RSA_OAEP_SHA256_MGF1``. Provider id is the namespace, provider info the key
-name, ciphertext the OAEP output. A public key alone can wrap; unwrapping needs
-the private key.
+Interoperable with the ESDK raw RSA keyring and ``RawMasterKey``. Provider id is
+the namespace, provider info the key name, ciphertext the RSA output. A public
+key alone can wrap; unwrapping needs the private key.
+
+Wrapping always uses OAEP with SHA-256 (MGF1 with SHA-256). Unwrapping also
+accepts OAEP with SHA-1, SHA-384 and SHA-512 (MGF1 with the same hash), which
+other ESDK writers may be configured with; the padding is not recorded in the
+message, so each is tried. PKCS#1 v1.5 invites padding-oracle (Bleichenbacher)
+attacks and is read only behind ``allow_legacy_pkcs1=True``; then a failed
+unwrap of a matching key yields a random data key instead of an error, so that
+every failure ends in the one authentication error of the header tag and no
+outcome tells a well-padded ciphertext from a bad one (the TLS countermeasure).
 """
 
 from __future__ import annotations
@@ -26,8 +34,16 @@ __all__ = ["RawRsaKeyring", "load_private_key_pem", "load_public_key_pem"]
 _MIN_BITS = 2048
 
 
-def _oaep() -> padding.OAEP:
-    return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+_OAEP_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (
+    hashes.SHA256,  # what we write, so tried first
+    hashes.SHA1,
+    hashes.SHA384,
+    hashes.SHA512,
+)
+
+
+def _oaep(algorithm: type[hashes.HashAlgorithm] = hashes.SHA256) -> padding.OAEP:
+    return padding.OAEP(mgf=padding.MGF1(algorithm()), algorithm=algorithm(), label=None)
 
 
 def load_public_key_pem(data: bytes) -> rsa.RSAPublicKey:
@@ -53,7 +69,13 @@ def load_private_key_pem(data: bytes, password: bytes | None = None) -> rsa.RSAP
 
 
 class RawRsaKeyring:
-    """Wraps data keys with an RSA public key; unwraps with the private key."""
+    """Wraps data keys with an RSA public key (OAEP-SHA-256); unwraps with the private key.
+
+    ``allow_legacy_pkcs1`` additionally unwraps PKCS#1 v1.5 (see the module
+    docstring for what that costs): with it, a message whose data key for this
+    key name does not unwrap fails with :class:`AuthenticationError` when decrypted,
+    not with :class:`NoMatchingKeyError`.
+    """
 
     def __init__(
         self,
@@ -62,6 +84,7 @@ class RawRsaKeyring:
         *,
         public_key: rsa.RSAPublicKey | None = None,
         private_key: rsa.RSAPrivateKey | None = None,
+        allow_legacy_pkcs1: bool = False,
     ) -> None:
         if not namespace or not name:
             raise ConfigurationError("a raw RSA keyring needs a namespace and a key name")
@@ -79,11 +102,13 @@ class RawRsaKeyring:
         self.name = name
         self._public = public_key
         self._private = private_key
+        self.allow_legacy_pkcs1 = allow_legacy_pkcs1
 
     def __repr__(self) -> str:
+        legacy = ", allow_legacy_pkcs1=True" if self.allow_legacy_pkcs1 else ""
         return (
             f"RawRsaKeyring(namespace={self.namespace!r}, name={self.name!r}, "
-            f"can_unwrap={self._private is not None})"
+            f"can_unwrap={self._private is not None}{legacy})"
         )
 
     def describe(self) -> str:
@@ -107,16 +132,42 @@ class RawRsaKeyring:
             return materials
         if self._private is not None:
             name = self.name.encode("utf-8")
+            length = materials.suite.key_length
             for edk in encrypted_data_keys:
                 if edk.provider_id != self.namespace or edk.provider_info != name:
                     continue
-                try:
-                    plain = self._private.decrypt(edk.ciphertext, _oaep())
-                except ValueError:
-                    continue
-                if len(plain) == materials.suite.key_length:
+                plain = self._unwrap_oaep(self._private, edk.ciphertext, length)
+                if plain is None and self.allow_legacy_pkcs1:
+                    plain = _unwrap_pkcs1(self._private, edk.ciphertext, length)
+                if plain is not None:
                     return materials.with_data_key(bytearray(plain))
         raise NoMatchingKeyError(
             "no encrypted data key could be unwrapped with the raw RSA key",
             tried=(self.describe() + ("" if self._private else " (public key only)"),),
         )
+
+    @staticmethod
+    def _unwrap_oaep(key: rsa.RSAPrivateKey, ciphertext: bytes, length: int) -> bytes | None:
+        for algorithm in _OAEP_HASHES:
+            try:
+                plain = key.decrypt(ciphertext, _oaep(algorithm))
+            except ValueError:
+                continue
+            if len(plain) == length:
+                return plain
+        return None
+
+
+def _unwrap_pkcs1(key: rsa.RSAPrivateKey, ciphertext: bytes, length: int) -> bytes:
+    """PKCS#1 v1.5, with any failure replaced by a random key (never an error).
+
+    OpenSSL's implicit rejection already answers bad padding with a synthetic
+    message; a wrong length is answered the same way here, so that only the
+    header tag, with its one fixed error, ever decides.
+    """
+    substitute = os.urandom(length)
+    try:
+        plain = key.decrypt(ciphertext, padding.PKCS1v15())
+    except ValueError:
+        return substitute
+    return plain if len(plain) == length else substitute

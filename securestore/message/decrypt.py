@@ -1,4 +1,4 @@
-"""Decryption: :class:`Decryptor` (random access), :class:`DecryptingReader` and helpers.
+"""Decryption: :class:`DecryptingReader`, :func:`decrypt` and helpers (and :class:`Decryptor`).
 
 No plaintext of a frame is ever released before that frame's tag verified. For
 signing suites the final frame's plaintext is also held back until the footer
@@ -11,30 +11,20 @@ not the signature; :func:`verify_signature` checks that in a separate pass.
 
 from __future__ import annotations
 
-import hmac
 import struct
 from collections.abc import Iterator, Mapping
 from typing import IO, Protocol
 
-from securestore.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    FormatError,
-    NoMatchingKeyError,
-    PolicyError,
-)
-from securestore.message.context import PUBLIC_KEY_CONTEXT_KEY
-from securestore.message.derivation import commitment_key, content_key
+from securestore.errors import AuthenticationError, FormatError
+from securestore.message.decryptor import Decryptor
 from securestore.message.frames import (
     FINAL_FRAME_OVERHEAD,
     MAX_SEQUENCE_NUMBER,
     REGULAR_FRAME_OVERHEAD,
     SEQUENCE_NUMBER_END,
-    FrameCipher,
 )
-from securestore.message.header import Header, HeaderLimits, parse, parse_from, serialize
-from securestore.message.materials import DecryptionMaterials, Keyring, describe_edks, wipe
-from securestore.message.signature import MessageVerifier
+from securestore.message.header import Header, HeaderLimits, parse, parse_from
+from securestore.message.materials import Keyring
 from securestore.message.suites import DecryptPolicy
 
 __all__ = [
@@ -50,146 +40,6 @@ Buffer = bytes | bytearray | memoryview
 
 class _Writable(Protocol):
     def write(self, data: bytes | bytearray | memoryview, /) -> object: ...
-
-
-class Decryptor:
-    """An authenticated header and the frame decryptor for its message.
-
-    Construction checks, in order: the decrypt policy, that the header's context
-    contains ``expected_context``, the signature-key rule of the suite, then
-    unwraps the data key with ``keyring``, checks the key commitment and the header
-    tag. ``decrypt_frame``/``decrypt_frame_into`` are thread-safe.
-    """
-
-    def __init__(
-        self,
-        header: Header,
-        keyring: Keyring,
-        *,
-        expected_context: Mapping[str, str] | None = None,
-        policy: DecryptPolicy = DecryptPolicy.REQUIRE_COMMITTING,
-    ) -> None:
-        suite = header.suite
-        if not policy.allows(suite):
-            raise PolicyError(
-                f"algorithm suite 0x{suite.value:04x} does not commit to its key; "
-                "reading it needs DecryptPolicy.ALLOW_NON_COMMITTING"
-            )
-        context = header.encryption_context
-        for name, value in (expected_context or {}).items():
-            if context.get(name) != value:
-                raise AuthenticationError()
-        has_public_key = PUBLIC_KEY_CONTEXT_KEY in context
-        if suite.signed != has_public_key:
-            raise FormatError(
-                "the signature key in the encryption context does not match the suite"
-            )
-        try:
-            materials = keyring.unwrap(
-                DecryptionMaterials(suite, context), header.encrypted_data_keys
-            )
-        except NoMatchingKeyError as error:
-            if "encrypted for:" in error.message:
-                raise
-            raise NoMatchingKeyError(
-                f"{error.message}; the message was encrypted for: "
-                + describe_edks(header.encrypted_data_keys),
-                tried=error.tried,
-            ) from None
-        data_key = materials.data_key
-        if data_key is None or len(data_key) != suite.key_length:
-            raise AuthenticationError()
-        try:
-            key = content_key(suite, data_key, header.message_id)
-            if suite.committing:
-                expected = commitment_key(suite, data_key, header.message_id)
-                if not hmac.compare_digest(expected, header.suite_data):
-                    raise AuthenticationError()
-        finally:
-            wipe(data_key)
-        self._cipher = FrameCipher(suite, key, header.message_id, header.frame_length)
-        self._cipher.verify_header(header.body, header.iv, header.auth_tag)
-        self.header = header
-
-    def __repr__(self) -> str:
-        return f"Decryptor(suite={self.header.suite.name}, frame_length={self.header.frame_length})"
-
-    @property
-    def frame_length(self) -> int:
-        """The message's frame length."""
-        return self.header.frame_length
-
-    def decrypt_frame(self, seq: int, frame: Buffer, *, final: bool) -> bytes:
-        """Authenticate and decrypt serialized frame ``seq`` (sequence field checked)."""
-        return self._cipher.decrypt_frame(seq, frame, final=final)
-
-    def decrypt_frame_into(
-        self, seq: int, frame: Buffer, out: bytearray | memoryview, *, final: bool
-    ) -> int:
-        """Decrypt frame ``seq`` into ``out``; return the plaintext length."""
-        return self._cipher.decrypt_frame_into(seq, frame, out, final=final)
-
-    def decrypt_frames(self, first_seq: int, data: Buffer, *, includes_final: bool) -> bytearray:
-        """Decrypt consecutive whole frames starting at ``first_seq`` (a ranged read).
-
-        ``includes_final`` says whether ``data`` ends with the final frame; bytes after
-        it are not allowed. Raises on any malformed or unauthentic frame.
-        """
-        out = bytearray(len(memoryview(data)))
-        written = self.decrypt_frames_into(first_seq, data, out, includes_final=includes_final)
-        del out[written:]
-        return out
-
-    def decrypt_frames_into(
-        self, first_seq: int, data: Buffer, out: bytearray | memoryview, *, includes_final: bool
-    ) -> int:
-        """Like :meth:`decrypt_frames`, into ``out`` (at least ``len(data)`` bytes, reusable).
-
-        Returns the plaintext length. On failure, what ``out`` holds is not plaintext
-        to be used: callers discard it.
-        """
-        view = memoryview(data).cast("B")
-        size = self.frame_length + REGULAR_FRAME_OVERHEAD
-        target = memoryview(out).cast("B")
-        if len(target) < len(view):
-            raise ConfigurationError("output buffer smaller than the ciphertext")
-        pos = written = 0
-        seq = first_seq
-        while pos < len(view):
-            is_final = bytes(view[pos : pos + 4]) == SEQUENCE_NUMBER_END
-            if is_final:
-                if not includes_final:
-                    raise FormatError(f"frame {seq} is final but more frames were expected")
-                if pos + 24 > len(view):
-                    raise FormatError(f"final frame {seq} is truncated")
-                length = int.from_bytes(view[pos + 20 : pos + 24], "big")
-                end = pos + length + FINAL_FRAME_OVERHEAD
-            else:
-                end = pos + size
-            if end > len(view):
-                raise FormatError(f"frame {seq} is truncated")
-            written += self._cipher.decrypt_frame_into(
-                seq, view[pos:end], target[written:], final=is_final
-            )
-            pos = end
-            seq += 1
-            if is_final:
-                break
-        else:
-            if includes_final:
-                raise FormatError("the range does not end with the final frame")
-        if pos != len(view):
-            raise FormatError("bytes after the final frame")
-        return written
-
-    def new_verifier(self) -> MessageVerifier | None:
-        """A signature verifier primed with the header bytes, or ``None`` for unsigned suites."""
-        suite = self.header.suite
-        if not suite.signed:
-            return None
-        verifier = MessageVerifier(suite, self.header.encryption_context[PUBLIC_KEY_CONTEXT_KEY])
-        verifier.update(serialize(self.header))
-        return verifier
 
 
 class _Source:

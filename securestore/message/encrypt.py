@@ -16,7 +16,13 @@ from securestore.errors import ConfigurationError, KeyringError
 from securestore.message.context import PUBLIC_KEY_CONTEXT_KEY, validate_user_context
 from securestore.message.derivation import commitment_key, content_key
 from securestore.message.frames import MAX_SEQUENCE_NUMBER, FrameCipher
-from securestore.message.header import ESDK_MAX_FRAME_LENGTH, Header, serialize, serialize_body
+from securestore.message.header import (
+    DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
+    ESDK_MAX_FRAME_LENGTH,
+    Header,
+    serialize,
+    serialize_body,
+)
 from securestore.message.materials import EncryptedDataKey, EncryptionMaterials, Keyring, wipe
 from securestore.message.signature import MessageSigner
 from securestore.message.sizes import ciphertext_length, frame_count
@@ -37,8 +43,11 @@ class _Writable(Protocol):
 class Encryptor:
     """One message being written: its header and a frame encryptor.
 
-    The constructor asks ``keyring`` to generate and wrap a fresh data key. Frames
-    are numbered from 1; the last one must be written with ``final=True``.
+    The constructor asks ``keyring`` to generate and wrap a fresh data key, and
+    refuses (:class:`ConfigurationError`, before any byte exists) when the keyrings
+    produce more than ``max_data_keys`` encrypted data keys: the default readers
+    would refuse such a message. Frames are numbered from 1; the last one must be
+    written with ``final=True``.
     ``encrypt_frame``/``encrypt_frame_into`` are thread-safe. For signing suites use
     :meth:`iter_message`, which hashes the message in order and appends the footer.
     """
@@ -50,7 +59,10 @@ class Encryptor:
         encryption_context: Mapping[str, str] | None = None,
         frame_length: int = DEFAULT_FRAME_LENGTH,
         suite: AlgorithmSuite = DEFAULT_SUITE,
+        max_data_keys: int = DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
     ) -> None:
+        if not 1 <= max_data_keys <= 0xFFFF:
+            raise ConfigurationError("max_data_keys must be between 1 and 65535")
         if suite.message_version != 2:
             raise ConfigurationError("only committing suites (0x0478, 0x0578) can be written")
         context = validate_user_context(encryption_context or {})
@@ -61,6 +73,15 @@ class Encryptor:
         data_key = materials.data_key
         if data_key is None or not materials.encrypted_data_keys:
             raise KeyringError("the keyring produced no data key")
+        count = len(materials.encrypted_data_keys)
+        if count > max_data_keys:
+            wipe(data_key)
+            raise ConfigurationError(
+                f"the keyrings produced {count} encrypted data keys; the limit is "
+                f"{max_data_keys}, so the message could not be read back by default",
+                hint="use fewer keys, or raise the limit with max_data_keys / "
+                "--max-data-keys on the writer and on every reader",
+            )
         try:
             self._setup(
                 suite,
@@ -225,10 +246,15 @@ def encrypt_stream(
     encryption_context: Mapping[str, str] | None = None,
     frame_length: int = DEFAULT_FRAME_LENGTH,
     suite: AlgorithmSuite = DEFAULT_SUITE,
+    max_data_keys: int = DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
 ) -> Header:
     """Encrypt everything read from ``source`` into ``sink``; return the header written."""
     encryptor = Encryptor(
-        keyring, encryption_context=encryption_context, frame_length=frame_length, suite=suite
+        keyring,
+        encryption_context=encryption_context,
+        frame_length=frame_length,
+        suite=suite,
+        max_data_keys=max_data_keys,
     )
     for piece in encryptor.iter_message(source):
         sink.write(piece)
@@ -242,13 +268,18 @@ def encrypt(
     encryption_context: Mapping[str, str] | None = None,
     frame_length: int = DEFAULT_FRAME_LENGTH,
     suite: AlgorithmSuite = DEFAULT_SUITE,
+    max_data_keys: int = DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
 ) -> bytearray:
     """Encrypt ``plaintext`` in memory and return the whole message.
 
     The result is a ``bytearray`` so that no copy of a large message is needed.
     """
     encryptor = Encryptor(
-        keyring, encryption_context=encryption_context, frame_length=frame_length, suite=suite
+        keyring,
+        encryption_context=encryption_context,
+        frame_length=frame_length,
+        suite=suite,
+        max_data_keys=max_data_keys,
     )
     data = memoryview(plaintext).cast("B")
     size = encryptor.frame_length

@@ -45,7 +45,10 @@ ESDK_MAX_FRAME_LENGTH: Final = 2**31 - 1
 class HeaderLimits:
     """Bounds a hostile header cannot exceed.
 
-    ``max_frame_length`` is what a reader is willing to buffer for one frame.
+    ``max_encrypted_data_keys`` caps the data keys a reader will look at (each may
+    cost a key-service call); writers enforce the same cap, so that what they write
+    stays readable. ``max_frame_length`` is what a reader is willing to buffer for
+    one frame.
     """
 
     max_encrypted_data_keys: int = DEFAULT_MAX_ENCRYPTED_DATA_KEYS
@@ -53,7 +56,9 @@ class HeaderLimits:
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_encrypted_data_keys <= 0xFFFF:
-            raise ConfigurationError("max_encrypted_data_keys must be between 1 and 65535")
+            raise ConfigurationError(
+                "max_encrypted_data_keys (max_data_keys) must be between 1 and 65535"
+            )
         if not 1 <= self.max_frame_length <= ESDK_MAX_FRAME_LENGTH:
             raise ConfigurationError("max_frame_length must be between 1 and 2**31 - 1")
 
@@ -186,9 +191,11 @@ def _parse(data: memoryview, limits: HeaderLimits) -> Header:
     if edk_count == 0:
         raise FormatError("header has no encrypted data keys")
     if edk_count > limits.max_encrypted_data_keys:
+        # A limit, not damage: the writer may simply have used many keys.
         raise FormatError(
             f"header has {edk_count} encrypted data keys; the limit is "
-            f"{limits.max_encrypted_data_keys}"
+            f"{limits.max_encrypted_data_keys}",
+            hint="raise the limit with max_data_keys / --max-data-keys if you trust the writer",
         )
     edks = []
     for index in range(edk_count):

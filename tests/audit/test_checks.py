@@ -153,8 +153,7 @@ def tls_result(run: Run, *statements: dict[str, Any]) -> Result:
 def test_tls1_canonical_string_condition_passes(run: Run) -> None:
     result = tls_result(run, TLS_STATEMENT)
     assert result.status is Status.PASS
-    assert result.details["forms"] == ["aws:SecureTransport"]
-    assert result.details["all_s3_actions"] is True
+    assert result.details["statements"] == ["DenyInsecureTransport"]
 
 
 def test_tls1_json_boolean_false_passes(run: Run) -> None:
@@ -167,12 +166,19 @@ def test_tls1_case_insensitive_key_and_value(run: Run) -> None:
     assert tls_result(run, st).status is Status.PASS
 
 
-def test_tls1_tls_version_form_passes_and_names_the_form(run: Run) -> None:
+def test_tls1_tls_version_form_alone_does_not_deny_plain_http(run: Run) -> None:
+    """Plain HTTP carries no s3:TlsVersion: NumericLessThan on an absent key is false."""
     st = {**TLS_STATEMENT, "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}}
     result = tls_result(run, st)
-    assert result.status is Status.PASS
-    assert result.details["forms"] == ["s3:TlsVersion"]
-    assert "note" in result.details
+    assert result.status is Status.FAIL
+    assert "CIS 4.0.1" in result.details["note"] and "not S3.TLS.1" in result.message
+    snap = compliant(policy=Collected.ok(policy(st)))
+    assert run("S3.TLS.2", snap).status is Status.PASS
+
+
+def test_tls1_tls_version_if_exists_form_denies_plain_http(run: Run) -> None:
+    st = {**TLS_STATEMENT, "Condition": {"NumericLessThanIfExists": {"s3:TlsVersion": 1.2}}}
+    assert tls_result(run, st).status is Status.PASS
 
 
 def test_tls1_both_forms_in_separate_statements_report_both(run: Run) -> None:
@@ -182,34 +188,36 @@ def test_tls1_both_forms_in_separate_statements_report_both(run: Run) -> None:
         "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
     }
     result = tls_result(run, TLS_STATEMENT, version)
-    assert result.details["forms"] == ["aws:SecureTransport", "s3:TlsVersion"]
+    assert result.status is Status.PASS
+    assert result.details["statements"] == ["DenyInsecureTransport"]
 
 
 def test_tls1_tls_version_below_12_threshold_fails(run: Run) -> None:
     st = {**TLS_STATEMENT, "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.1"}}}
     result = tls_result(run, st)
     assert result.status is Status.FAIL
-    assert "still allows TLS 1.0" in result.message
+    assert 'NumericLessThan s3:tlsversion ["1.1"] does not hold' in result.message
 
 
 def test_tls1_secure_transport_true_is_wrong_way_round(run: Run) -> None:
     st = {**TLS_STATEMENT, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
     result = tls_result(run, st)
-    assert result.status is Status.FAIL and "not when it is false" in result.message
+    assert result.status is Status.FAIL
+    assert 'Bool aws:securetransport ["true"] does not hold' in result.message
 
 
 def test_tls1_objects_only_resource_fails_with_reason(run: Run) -> None:
     result = tls_result(run, {**TLS_STATEMENT, "Resource": f"{ARN}/*"})
     assert result.status is Status.FAIL
-    assert "covers objects only" in result.message
-    assert "s3:ListBucket" in result.details["uncovered_actions"]["bucket"]
+    assert "does not cover the bucket itself" in result.message
+    assert any("s3:ListBucket" in g and "on the bucket" in g for g in result.details["open"])
 
 
 def test_tls1_uploads_only_action_fails_with_reason(run: Run) -> None:
     result = tls_result(run, {**TLS_STATEMENT, "Action": "s3:PutObject"})
     assert result.status is Status.FAIL
-    assert "denies uploads only" in result.message
-    assert "s3:GetObject" in result.details["uncovered_actions"]["objects"]
+    assert "does not cover every S3 action (s3:*)" in result.message
+    assert any("s3:GetObject," in g and "on objects" in g for g in result.details["open"])
 
 
 def test_tls1_narrower_principal_fails(run: Run) -> None:
@@ -217,6 +225,7 @@ def test_tls1_narrower_principal_fails(run: Run) -> None:
     result = tls_result(run, st)
     assert result.status is Status.FAIL
     assert "applies only to AWS:arn:aws:iam::111122223333:root" in result.message
+    assert "for anonymous callers" in result.message
 
 
 def test_tls1_not_principal_trap_fails(run: Run) -> None:
@@ -242,7 +251,8 @@ def test_tls1_extra_condition_narrows_the_deny(run: Run) -> None:
         },
     }
     result = tls_result(run, st)
-    assert result.status is Status.FAIL and "AND-ed" in result.message
+    assert result.status is Status.FAIL
+    assert 'IpAddress aws:sourceip ["10.0.0.0/8"] does not hold for all' in result.message
 
 
 def test_tls1_allow_with_secure_transport_true_is_not_enforcement(run: Run) -> None:
@@ -267,21 +277,21 @@ def test_tls1_allow_statements_beside_the_deny_do_not_matter(run: Run) -> None:
     assert tls_result(run, allow, TLS_STATEMENT).status is Status.PASS
 
 
-def test_tls1_listed_actions_cover_catalogue_but_not_s3_star(run: Run) -> None:
+def test_tls1_listed_actions_leave_other_s3_actions_open(run: Run) -> None:
     from securestore.audit.policy import BUCKET_ACTIONS, OBJECT_ACTIONS
 
     st = {**TLS_STATEMENT, "Action": [*OBJECT_ACTIONS, *BUCKET_ACTIONS]}
     result = tls_result(run, st)
-    assert result.status is Status.PASS
-    assert result.details["all_s3_actions"] is False
-    assert "not s3:*" in result.message
+    assert result.status is Status.FAIL
+    assert "does not cover every S3 action (s3:*)" in result.message
 
 
 def test_tls1_other_bucket_resource_fails(run: Run) -> None:
     st = {**TLS_STATEMENT, "Resource": ["arn:aws:s3:::other", "arn:aws:s3:::other/*"]}
     result = tls_result(run, st)
     assert result.status is Status.FAIL
-    assert f"does not name {ARN}" in result.message
+    assert "does not cover the bucket itself" in result.message
+    assert "does not cover every object" in result.message
 
 
 def test_tls1_wildcard_resource_covers_the_bucket(run: Run) -> None:
@@ -413,7 +423,7 @@ def test_net1_informational_unless_required(run: Run) -> None:
     snap = compliant(policy=Collected.ok(policy(TLS_STATEMENT)))
     assert run("S3.NET.1", snap).status is Status.INFO
     assert run("S3.NET.1", snap, require_vpc_endpoint=True).status is Status.FAIL
-    assert run("S3.NET.1", compliant()).details["forms"] == ["aws:SourceVpce"]
+    assert run("S3.NET.1", compliant()).details["statements"] == ["OnlyFromVpce"]
 
 
 # --- sampled objects ---------------------------------------------------------------------------

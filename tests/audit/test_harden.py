@@ -308,8 +308,9 @@ def test_insufficient_tls_statement_is_kept_and_ours_added(statement: dict[str, 
     existing, added, *rest = change.document["Statement"]
     assert existing == statement
     assert added == tls_statement(ARN, f"{TLS_SID}2")  # the existing one holds the Sid
-    # An existing s3:TlsVersion deny already does the second statement's job.
-    denies_old_tls = "s3:TlsVersion" in json.dumps(statement)
+    # An existing s3:TlsVersion deny already does the second statement's job, and so
+    # does the inverted one (it denies every HTTPS request, old TLS included).
+    denies_old_tls = "s3:TlsVersion" in json.dumps(statement) or "true" in json.dumps(statement)
     assert rest == ([] if denies_old_tls else [tls_version_statement(ARN)])
 
 

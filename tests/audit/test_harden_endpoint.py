@@ -1,8 +1,8 @@
 """``harden`` against moto over TLS: apply, re-audit, idempotence, dry run, the CLI.
 
-moto treats a conditional Deny as unconditional, so after the TLS-only policy is
-attached object I/O is refused: these tests check configuration and policy
-content, never enforcement, and use a fresh bucket each.
+These tests check configuration and policy content, not moto's enforcement of
+it (test_harden_local.py covers the embedded endpoint's transport conditions),
+and use a fresh bucket each.
 """
 
 from __future__ import annotations

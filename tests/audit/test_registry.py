@@ -52,7 +52,7 @@ def test_bad_plugins_name_the_entry_point() -> None:
 
 def test_builtin_ids_are_unique_grouped_and_stable() -> None:
     ids = Registry.builtin().ids
-    assert ids[:7] == (
+    assert ids[:8] == (
         "S3.ENC.1",
         "S3.ENC.2",
         "S3.ENC.3",
@@ -60,8 +60,9 @@ def test_builtin_ids_are_unique_grouped_and_stable() -> None:
         "S3.ENC.5",
         "S3.TLS.1",
         "S3.TLS.2",
+        "S3.TLS.3",
     )
-    assert len(ids) == len(set(ids)) == 22
+    assert len(ids) == len(set(ids)) == 23
 
 
 def test_duplicate_and_invalid_ids() -> None:

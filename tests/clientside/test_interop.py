@@ -186,7 +186,7 @@ def test_esdk_message_without_location_needs_relocated(
     )
     raw.put("unbound", message, marker=False)
     store = cs_store(aes_keyring)
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(IntegrityError, match="carries no securestore location"):
         store.get("unbound")
     assert store.get("unbound", relocated=True) == plaintext
     assert store.get("unbound", relocated=True, context={"a": "b"}) == plaintext

@@ -103,3 +103,36 @@ def test_mode_frame_length_must_fit_its_own_limits(aes_keyring: RawAesKeyring) -
         ClientSide(aes_keyring, frame_length=2 * F, limits=HeaderLimits(max_frame_length=F))
     with pytest.raises(ConfigurationError):
         ClientSide(aes_keyring, frame_length=0)
+
+
+def test_writes_enforce_the_data_key_limit(
+    cs_store: Callable[..., SecureStore], aes_keyring: RawAesKeyring, raw: Raw, tmp_path: Path
+) -> None:
+    eleven = MultiKeyring(
+        generator=aes_keyring,
+        children=[RawAesKeyring(NAMESPACE, f"extra-{i}", AES_KEY) for i in range(10)],
+    )
+    with pytest.raises(ConfigurationError, match="11 encrypted data keys; the limit is 10") as info:
+        cs_store(eleven, frame_length=F).put("eleven", b"payload")
+    assert info.value.hint is not None and "max_data_keys" in info.value.hint
+    with pytest.raises(ConfigurationError):
+        cs_store(eleven, frame_length=F).upload_file(_file(tmp_path), "eleven")
+    assert raw.s3.list_objects_v2(Bucket=raw.bucket).get("KeyCount") == 0
+    cs_store(eleven, frame_length=F, max_data_keys=11).put("eleven", b"payload")
+    caught = assert_rejected(cs_store(aes_keyring), "eleven", tmp_path / "read", FormatError)
+    assert caught.hint == (
+        "raise the limit with max_data_keys / --max-data-keys if you trust the writer"
+    )
+    assert cs_store(aes_keyring, max_data_keys=11).get("eleven") == b"payload"
+    limited = ClientSide(
+        aes_keyring, frame_length=F, limits=HeaderLimits(max_frame_length=F), max_data_keys=11
+    )
+    assert limited.header_limits == HeaderLimits(max_encrypted_data_keys=11, max_frame_length=F)
+    with pytest.raises(ConfigurationError):
+        ClientSide(aes_keyring, max_data_keys=0)
+
+
+def _file(folder: Path) -> Path:
+    path = folder / "source.bin"
+    path.write_bytes(b"payload")
+    return path

@@ -30,7 +30,7 @@ from securestore.audit import (
     Status,
 )
 from securestore.audit.model import Outcome, Unavailable
-from securestore.audit.policy import analyse_min_tls, analyse_tls, parse_policy
+from securestore.audit.policy import minimum_tls, parse_policy, tls_only
 from securestore.errors import ConfigurationError
 from tests.audit.builders import ARN, KEY_ARN, KEY_ID, compliant, customer_key, policy
 from tests.fuzz.profiles import FUZZ, examples
@@ -103,9 +103,9 @@ def test_tls_analysis_counts_only_statements_that_deny(raw: list[Any]) -> None:
         parsed = parse_policy({"Statement": raw})
     except ConfigurationError:
         return
-    for analyse in (analyse_tls, analyse_min_tls):
+    for analyse in (tls_only, minimum_tls):
         coverage = analyse(parsed, ARN)
-        if coverage.enforced:
+        if coverage.denied:
             assert any(s.is_deny for s in parsed.statements)
             assert coverage.statements
 

@@ -53,6 +53,25 @@ def test_aes_key_file_is_0600_even_with_an_open_umask(tmp_path: Path) -> None:
     assert text.endswith(b"\n") and text.count(b"\n") == 1
     assert len(base64.b64decode(text.strip(), validate=True)) == 32
     assert text.strip().decode() not in result.stdout + result.stderr
+    assert load_aes_key_file(path) == base64.b64decode(text)  # what keygen writes loads
+
+
+def test_a_key_file_in_a_world_writable_directory_is_refused_with_a_hint(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    assert keygen("--aes", folder / "team.key").exit_code == 0
+    folder.chmod(0o777)
+    result = CliRunner().invoke(
+        main_group, ["get", "s3://bucket/key", "-", "--key-file", str(folder / "team.key")]
+    )
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: key file {folder}/team.key is in directory {folder}")
+    assert lines[1] == f"hint: run: chmod go-w {folder} (or move the key file elsewhere)"
+    folder.chmod(0o1777)  # sticky, like /tmp: accepted
+    assert len(load_aes_key_file(folder / "team.key")) == 32
 
 
 def test_rsa_key_files_private_0600_public_0644(tmp_path: Path) -> None:

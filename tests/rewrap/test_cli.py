@@ -152,3 +152,12 @@ def test_kms_discovery_and_a_context_change(run: Run, bucket: str, kms_key: str)
     got = run("get", url, "--kms-key-id", kms_key, "--context", "stage=2")
     assert got.exit_code == 0, got.stderr
     assert got.stdout_bytes == b"kms body"
+
+
+def test_max_data_keys_caps_the_new_header(run: Run, bucket: str, keys: dict[str, str]) -> None:
+    url = f"s3://{bucket}/cap.bin"
+    assert run("put", "-", url, "--key-file", keys["old"], input=b"x").exit_code == 0
+    args = ["rewrap", url, "--key-file", keys["old"], "--add-key-file", keys["new"]]
+    capped = run(*args, "--max-data-keys", "1")
+    assert capped.exit_code == 2 and "limit is 1" in _errors(capped)[0]
+    assert run(*args, "--max-data-keys", "2").exit_code == 0

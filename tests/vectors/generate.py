@@ -5,10 +5,13 @@
 Each vector is a small JSON file headed by its expected outcome (``success``,
 ``header failure``, ``payload failure`` or ``no match``), with the raw AES key
 that should decrypt it, the expected context, the ciphertext (base64) and, for
-successes, the plaintext (hex). Sources: the aws-encryption-sdk (the oracle) and
-our own engine through its deterministic seam; failures are derived from them
-by precise damage. Regenerating produces new random bytes, which is fine: the
-test only checks each file against its own expectation.
+successes, the plaintext (hex); payload failures hold ``released``, the
+authenticated plaintext (hex) a streaming reader hands out before the error
+(whole frames before the damage, never the final frame). Sources: the
+aws-encryption-sdk (the oracle) and our own engine through its deterministic
+seam; failures are derived from them by precise damage. Regenerating produces
+new random bytes, which is fine: the test only checks each file against its own
+expectation.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def _write(
     *,
     key_name: str = NAME,
     context: dict[str, str] | None = None,
+    released: bytes | None = None,
 ) -> None:
     record: dict[str, Any] = {
         "expect": expect,
@@ -49,6 +53,8 @@ def _write(
     }
     if plaintext is not None:
         record["plaintext"] = plaintext.hex()
+    if released is not None:
+        record["released"] = released.hex()
     (HERE / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
@@ -127,6 +133,7 @@ def main() -> None:
         "tag of frame 2 flipped",
         damaged(header.length + 2 * (FRAME + 32) - 1),
         None,
+        released=text[:FRAME],
     )
     _write(
         "final-frame-ciphertext-flipped",
@@ -134,6 +141,7 @@ def main() -> None:
         "a byte of the final frame",
         damaged(len(ours) - 20),
         None,
+        released=text[: 2 * FRAME],
     )
     _write(
         "truncated-final-frame",
@@ -141,8 +149,16 @@ def main() -> None:
         "the final frame is missing",
         ours[: header.length + 2 * (FRAME + 32)],
         None,
+        released=text[: 2 * FRAME],
     )
-    _write("appended-bytes", "payload failure", "bytes after the final frame", ours + b"\x00", None)
+    _write(
+        "appended-bytes",
+        "payload failure",
+        "bytes after the final frame",
+        ours + b"\x00",
+        None,
+        released=text[: 2 * FRAME],
+    )
     _write("wrong-key-name", "no match", "keyring names another key", ours, None, key_name="other")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from securestore.audit.check import check
 from securestore.audit.model import BucketSnapshot, Outcome, Severity, Status
 from securestore.audit.options import AuditOptions
-from securestore.audit.policy import analyse_vpc_restriction
+from securestore.audit.policy import vpc_restriction
 
 __all__ = ["CHECKS"]
 
@@ -30,21 +30,21 @@ _DOC_VPCE = (
     references=(_DOC_VPCE,),
 )
 def vpc_endpoint(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
-    """PASS when a Deny outside named VPC endpoints/VPCs covers the bucket; otherwise
-    INFO, or FAIL when ``options.require_vpc_endpoint`` is set."""
-    cov = analyse_vpc_restriction(snapshot.parsed_policy(), snapshot.arn)
-    if cov.enforced:
+    """PASS when Denies refuse every request, to every S3 action on the bucket and its
+    objects, that comes through no VPC endpoint or through one the policy does not
+    name; otherwise INFO, or FAIL when ``options.require_vpc_endpoint`` is set."""
+    cov = vpc_restriction(snapshot.parsed_policy(), snapshot.arn)
+    if cov.denied:
         return Outcome(
             Status.PASS,
-            f"access restricted by {' and '.join(cov.forms)} (statement "
-            f"{', '.join(cov.statements)})",
-            {"forms": list(cov.forms), "statements": list(cov.statements)},
+            f"requests from other networks are denied (statement {', '.join(cov.statements)})",
+            {"statements": list(cov.statements)},
         )
     status = Status.FAIL if options.require_vpc_endpoint else Status.INFO
-    message = "access is not restricted to VPC endpoints"
-    if cov.reasons:
-        message += ": " + "; ".join(cov.reasons)
-    return Outcome(status, message, {"reasons": list(cov.reasons)})
+    message = "access is not restricted to VPC endpoints: " + "; ".join(
+        [*cov.gaps[:3], *cov.reasons]
+    )
+    return Outcome(status, message, {"open": list(cov.gaps), "reasons": list(cov.reasons)})
 
 
 CHECKS = (vpc_endpoint,)

@@ -1,7 +1,7 @@
 """Encryption in transit: ``S3.TLS.n``.
 
-Both checks read the parsed bucket policy; the analysis itself lives in
-:mod:`securestore.audit.policy`.
+The checks read the parsed bucket policy and ask
+:mod:`securestore.audit.policy` (IAM semantics, see :mod:`securestore.audit.iam`).
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from securestore.audit.check import check
+from securestore.audit.iam import Coverage
 from securestore.audit.model import BucketSnapshot, Outcome, Severity, Status
 from securestore.audit.options import AuditOptions
-from securestore.audit.policy import DenyCoverage, analyse_min_tls, analyse_tls
+from securestore.audit.policy import minimum_tls, tls_locks
+from securestore.audit.policy import tls_only as tls_only_coverage
 
 __all__ = ["CHECKS"]
 
@@ -24,32 +26,25 @@ _DOC_TLS_VERSION = (
 )
 
 _TLS_VERSION_NOTE = (
-    "s3:TlsVersion is absent from plain-HTTP requests, so a NumericLessThan form alone does "
-    "not deny HTTP; CIS 4.0.1 accepts it, but adding Bool aws:SecureTransport false is safer"
+    "a plain-HTTP request carries no s3:TlsVersion key and a condition on an absent key is "
+    "false (only ...IfExists matches), so a NumericLessThan s3:TlsVersion Deny alone does not "
+    "deny HTTP: it meets CIS 4.0.1's TLS-version remediation for 2.1.1, not S3.TLS.1"
 )
 
 
-def _details(cov: DenyCoverage) -> dict[str, Any]:
-    details: dict[str, Any] = {
-        "forms": list(cov.forms),
-        "statements": list(cov.statements),
-        "all_s3_actions": cov.all_actions,
-    }
-    gaps = {target: list(actions) for target, actions in cov.uncovered.items() if actions}
-    if gaps and cov.statements:
-        details["uncovered_actions"] = gaps
+def _details(cov: Coverage) -> dict[str, Any]:
+    details: dict[str, Any] = {"statements": list(cov.statements)}
+    if not cov.denied:
+        details["open"] = list(cov.gaps)
     if cov.reasons:
         details["reasons"] = list(cov.reasons)
     return details
 
 
-def _failure(cov: DenyCoverage, missing: str) -> str:
-    if cov.reasons:
-        return missing + ": " + "; ".join(cov.reasons)
-    if cov.statements:
-        gaps = [f"{target}: {', '.join(acts)}" for target, acts in cov.uncovered.items() if acts]
-        return missing + ": not denied for " + "; ".join(gaps)
-    return missing
+def _failure(cov: Coverage, missing: str) -> str:
+    """``missing``, what stays open (or that no Deny applies), then why other Denies
+    did not count."""
+    return "; ".join([f"{missing}: {cov.gaps[0]}", *cov.gaps[1:], *cov.reasons])
 
 
 @check(
@@ -63,33 +58,30 @@ def _failure(cov: DenyCoverage, missing: str) -> str:
         leaves the rest open.""",
     remediation="""Add a statement {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": ["arn:aws:s3:::BUCKET", "arn:aws:s3:::BUCKET/*"], "Condition": {"Bool":
-        {"aws:SecureTransport": "false"}}}; `securestore harden` merges it into the existing
-        policy without removing any statement.""",
+        {"aws:SecureTransport": "false"}}} (arn:aws-cn: or arn:aws-us-gov: in those
+        partitions); `securestore harden` merges it into the existing policy without
+        removing any statement.""",
     references=(_DOC_TLS,),
 )
 def tls_only(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
-    """PASS when Deny statements for ``*`` with an insecure-transport condition cover
-    every S3 action on the bucket and ``bucket/*``; the matched forms are reported."""
+    """PASS when the policy's Denies refuse every plain-HTTP request, by every
+    principal, to every S3 action on the bucket and every object (IAM semantics)."""
     policy = snapshot.parsed_policy()
     if policy is None:
         return Outcome(Status.FAIL, "no bucket policy: plain HTTP requests are accepted")
-    cov = analyse_tls(policy, snapshot.arn)
+    cov = tls_only_coverage(policy, snapshot.arn)
     details = _details(cov)
-    if not cov.enforced:
-        return Outcome(
-            Status.FAIL,
-            _failure(
-                cov,
-                'no Deny for Principal "*" on every S3 action when '
-                "aws:SecureTransport is false or s3:TlsVersion < 1.2",
-            ),
-            details,
-        )
-    message = f"TLS-only via {' and '.join(cov.forms)} (statement {', '.join(cov.statements)})"
-    if cov.forms == ("s3:TlsVersion",):
-        details["note"] = _TLS_VERSION_NOTE
-    if not cov.all_actions:
-        message += "; covers the listed S3 actions, not s3:*"
+    if not cov.denied:
+        message = _failure(cov, "plain HTTP is accepted")
+        if minimum_tls(policy, snapshot.arn).denied:
+            details["note"] = _TLS_VERSION_NOTE
+            message += "; " + _TLS_VERSION_NOTE
+        return Outcome(Status.FAIL, message, details)
+    message = f"plain HTTP denied to everyone (statement {', '.join(cov.statements)})"
+    locks = tls_locks(policy)
+    if locks:
+        details["locks"] = [st.label for st, _ in locks]
+        message += "; but HTTPS is denied too (see S3.TLS.3)"
     return Outcome(Status.PASS, message, details)
 
 
@@ -106,24 +98,48 @@ def tls_only(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     references=(_DOC_TLS_VERSION,),
 )
 def minimum_tls_version(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
-    """PASS when Deny statements for ``*`` on ``s3:TlsVersion`` below 1.2 (or higher)
-    cover every S3 action on the bucket and its objects."""
+    """PASS when the policy's Denies refuse every request over TLS 1.0 or 1.1, by
+    every principal, to every S3 action on the bucket and every object."""
     policy = snapshot.parsed_policy()
     if policy is None:
         return Outcome(Status.FAIL, "no bucket policy: TLS 1.0 and 1.1 are not denied")
-    cov = analyse_min_tls(policy, snapshot.arn)
+    cov = minimum_tls(policy, snapshot.arn)
     details = _details(cov)
-    if not cov.enforced:
+    if not cov.denied:
         return Outcome(
             Status.FAIL,
-            _failure(cov, 'no Deny for Principal "*" on every S3 action when s3:TlsVersion < 1.2'),
+            _failure(cov, "TLS older than 1.2 is accepted"),
             details,
         )
     return Outcome(
-        Status.PASS,
-        f"TLS below 1.2 denied (statement {', '.join(cov.statements)})",
-        details,
+        Status.PASS, f"TLS below 1.2 denied (statement {', '.join(cov.statements)})", details
     )
 
 
-CHECKS = (tls_only, minimum_tls_version)
+@check(
+    "S3.TLS.3",
+    title="Bucket policy does not deny requests that use TLS",
+    severity=Severity.HIGH,
+    rationale="""A transport condition that also holds over HTTPS, such as Bool
+        aws:SecureTransport ["false", "true"] or NumericLessThan s3:TlsVersion 1.4, turns a
+        TLS-only Deny into a Deny of every request it covers: the bucket locks out its own
+        users and applications, and only the account root can repair the policy.""",
+    remediation="""Make the condition false for secure requests: Bool aws:SecureTransport
+        "false" alone, and NumericLessThan s3:TlsVersion "1.2" (or "1.3" if every client
+        supports TLS 1.3).""",
+    references=(_DOC_TLS,),
+)
+def tls_not_locked(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """FAIL for each Deny whose aws:SecureTransport/s3:TlsVersion conditions also hold
+    for a request over TLS 1.3."""
+    locks = tls_locks(snapshot.parsed_policy())
+    if not locks:
+        return Outcome(Status.PASS, "no transport condition denies requests over TLS")
+    return Outcome(
+        Status.FAIL,
+        "; ".join(reason for _, reason in locks),
+        {"statements": [st.label for st, _ in locks]},
+    )
+
+
+CHECKS = (tls_only, minimum_tls_version, tls_not_locked)
