@@ -17,12 +17,13 @@ import botocore.exceptions
 
 from securestore.bucket import BucketAccess, ObjectInfo, ObjectSummary
 from securestore.clientside import ClientSide, ClientSideReader
-from securestore.errors import LocalFileError, StorageError
+from securestore.errors import ConfigurationError, LocalFileError, StorageError
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader
 from securestore.reading import ReadPath
+from securestore.rewrap import KeyChanges, Rewrapper, RewrapResult
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
 from securestore.transport import Connection, translate_error
 from securestore.writing import WritePath, check_metadata
@@ -257,6 +258,60 @@ class SecureStore:
             context=context,
             relocated=relocated,
             progress=progress,
+        )
+
+    def rewrap(
+        self,
+        key: str,
+        *,
+        add: Iterable[Keyring] = (),
+        remove: Iterable[Keyring] = (),
+        remove_kms_keys: Iterable[str] = (),
+        context: Mapping[str, str] | None = None,
+        remove_context: Iterable[str] = (),
+        expect_context: Mapping[str, str] | None = None,
+        keyring: Keyring | None = None,
+        relocated: bool = False,
+        destination: tuple[str, str] | None = None,
+        delete_old_versions: bool = False,
+        dry_run: bool = False,
+    ) -> RewrapResult:
+        """Re-wrap a client-side object server-side: new header, body copied by S3.
+
+        Adds data keys (``add``: keyrings that wrap it), removes them (``remove``:
+        those a keyring unwraps; ``remove_kms_keys``: those naming a KMS key ARN),
+        sets or removes encryption-context pairs, and binds the message to where
+        it is written: in place, or a copy at ``destination`` (bucket, key).
+        ``keyring`` (default: the store's) unwraps the data key; the old message
+        must carry ``expect_context`` (default: the mode's context). See
+        :mod:`securestore.rewrap` and docs/format.md, "Re-wrapping".
+
+        Raises:
+            PreconditionFailedError: the object changed or a concurrent write was seen.
+            KeyringError, IntegrityError, PolicyError, ConfigurationError, StorageError.
+        """
+        unwrap = keyring or self.keyring
+        if unwrap is None:
+            raise ConfigurationError("rewrap needs a keyring that unwraps the object")
+        mode = self.encryption
+        limits = mode.header_limits if isinstance(mode, ClientSide) else None
+        if expect_context is None and isinstance(mode, ClientSide):
+            expect_context = mode.context
+        changes = KeyChanges(
+            add=tuple(add),
+            remove=tuple(remove),
+            remove_kms_keys=tuple(remove_kms_keys),
+            set_context=context,
+            remove_context=tuple(remove_context),
+        )
+        return Rewrapper(self._access, unwrap, limits=limits).run(
+            key,
+            changes,
+            destination=destination,
+            context=expect_context,
+            relocated=relocated,
+            delete_old_versions=delete_old_versions,
+            dry_run=dry_run,
         )
 
     # -- listing and deletion ---------------------------------------------------------------
