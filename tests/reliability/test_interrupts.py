@@ -337,3 +337,24 @@ def test_signal_during_stalled_get_exits_at_once_without_partial_file(
     assert elapsed < EXIT_WITHIN, err
     assert "Traceback" not in err
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+def test_put_of_a_fifo_without_writer_is_refused_at_once(
+    tls_endpoint: Endpoint, make_proxy: ProxyFactory, connection: Connection, tmp_path: Path
+) -> None:
+    """``securestore put FIFO`` blocked forever in open() when nothing wrote to the FIFO."""
+    bucket = unique_bucket_name("fifo")
+    create_bucket(connection, bucket)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    proc = _cli(tls_endpoint, proxy, "put", str(fifo), f"s3://{bucket}/obj", cwd=tmp_path)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("put of a FIFO blocked")
+    assert proc.returncode == 2, err
+    assert "not a regular file" in err.decode()
