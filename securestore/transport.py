@@ -326,7 +326,10 @@ def _broken_connection(exc: BaseException) -> bool:
             return False
         if isinstance(current, _BROKEN):
             return True
-        if isinstance(current, ssl.SSLError) and current.reason in _DAMAGED_RECORD_REASONS:
+        if (
+            isinstance(current, ssl.SSLError)
+            and getattr(current, "reason", None) in _DAMAGED_RECORD_REASONS
+        ):
             return True
         kwargs = getattr(current, "kwargs", None)
         linked = [
