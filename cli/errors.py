@@ -11,6 +11,7 @@ Exit codes (also in ``securestore --help`` and the README):
    bucket or object, plain-HTTP or untrusted endpoint, the audit could not run
 5  internal error (a bug: please report it)
 130 interrupted (Ctrl-C)
+143 terminated by SIGTERM (129: SIGHUP), cleaned up as after Ctrl-C
 == ==========================================================================
 """
 
@@ -39,7 +40,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 audit findings at or above --fail-on; 2 usage error; "
     "3 integrity or policy error (tampering, wrong key, wrong encryption mode); "
     "4 storage, keyring or transport error (including a missing object and a refused "
-    "http:// endpoint); 5 internal error; 130 interrupted."
+    "http:// endpoint); 5 internal error; 130 interrupted; 143/129 SIGTERM/SIGHUP."
 )
 
 

@@ -43,7 +43,7 @@ from securestore.message import DecryptingReader, Decryptor, Header, HeaderLimit
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
-from securestore.transfer import MiB, ProgressCallback, run_bounded
+from securestore.transfer import MiB, ProgressCallback, RetryBudget, check_cancelled, run_bounded
 
 __all__ = ["ReadPath"]
 
@@ -123,12 +123,13 @@ class ReadPath:
         (a slice of the caller's output, or a reused scratch buffer), and
         ``commit(offset, filled)`` is told what arrived. Reading into place avoids
         the copies that dominated downloads. A body that breaks is resumed from where
-        it stopped; ``read_retries`` consecutive failures without progress give up
-        (the same rule as :class:`~securestore.reader.ObjectReader`).
+        it stopped, within one :class:`~securestore.transfer.RetryBudget` (the same rule
+        as :class:`~securestore.reader.ObjectReader`): a connection that keeps breaking
+        after a few bytes ends in :class:`TransferError`, never in an endless loop.
+        Nothing is written once the batch this runs in was cancelled.
         """
-        attempts = 0
+        budget = RetryBudget(self.access.transfer.read_retries)
         while start < end:
-            resumed_at = start
             try:
                 body = self._get_range(key, etag, start, end - 1)["Body"]
                 with contextlib.closing(body):
@@ -139,14 +140,17 @@ class ReadPath:
                             raise botocore.exceptions.IncompleteReadError(
                                 actual_bytes=start, expected_bytes=end
                             )
+                        check_cancelled()
                         if commit is not None:
                             commit(start, view[:count])
                         start += count
+                        budget.progressed(count)
             except RETRYABLE_STREAM_ERRORS as exc:
-                attempts = 1 if start > resumed_at else attempts + 1
-                if attempts > self.access.transfer.read_retries:
+                reason = budget.failed()
+                if reason is not None:
                     raise TransferError(
-                        f"read failed after {attempts} attempts: {type(exc).__name__}",
+                        f"read failed after {budget.failures} attempts ({reason}): "
+                        f"{type(exc).__name__}",
                         bucket=self.bucket,
                         key=key,
                     ) from exc

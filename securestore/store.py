@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -137,14 +138,18 @@ class SecureStore:
         validate_key(key)
         source = Path(path)
         try:
-            handle = source.open("rb")
+            # Checked before opening: opening a FIFO without a writer blocks forever.
+            if not stat.S_ISREG(os.stat(source).st_mode):
+                raise _not_regular(source)
+            # O_NONBLOCK: a FIFO swapped in after the check cannot block the open either.
+            handle = os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
         except OSError as exc:
             raise LocalFileError(
                 f"cannot read {source}: {exc.strerror or exc}", bucket=self.bucket, key=key
             ) from exc
         with handle:
-            if not source.is_file():
-                raise LocalFileError(f"not a regular file: {source}")
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _not_regular(source)
             size = os.fstat(handle.fileno()).st_size
             mode = encryption or self.encryption
             meta = check_metadata(metadata)
@@ -339,6 +344,13 @@ class SecureStore:
         validate_key(key)
         with self._access.boundary("delete", key):
             self._access.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _not_regular(source: Path) -> LocalFileError:
+    return LocalFileError(
+        f"not a regular file: {source}",
+        hint="to upload from a pipe or device, pass a file object to put() (CLI: put - < SOURCE)",
+    )
 
 
 def create_bucket(connection: Connection, bucket: str, *, region: str | None = None) -> None:

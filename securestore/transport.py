@@ -288,12 +288,32 @@ _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 _BROKEN = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)
 
+#: OpenSSL reasons that mean a TLS record arrived damaged (a flipped bit on the wire),
+#: on our side or reported by the peer's alert: the connection broke, trust is not in
+#: question (a certificate problem is an SSLCertVerificationError or a handshake alert).
+_DAMAGED_RECORD_REASONS = frozenset(
+    {
+        "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
+        "BAD_RECORD_MAC",
+        "SSLV3_ALERT_BAD_RECORD_MAC",
+        "TLSV1_ALERT_RECORD_OVERFLOW",
+        "RECORD_OVERFLOW",
+        "ENCRYPTED_LENGTH_TOO_LONG",
+        "DATA_LENGTH_TOO_LONG",
+        "PACKET_LENGTH_TOO_LONG",
+        "BAD_LENGTH",
+        "UNEXPECTED_RECORD",
+        "UNEXPECTED_EOF_WHILE_READING",
+    }
+)
+
 
 def _broken_connection(exc: BaseException) -> bool:
     """Whether an SSL error is a connection that broke after the handshake.
 
-    botocore reports both a refused certificate and a reset TLS stream as SSLError;
-    only the first is a transport-security problem.
+    botocore reports a refused certificate, a reset TLS stream and a damaged TLS
+    record (bad record MAC) alike as SSLError; only the first is a
+    transport-security problem.
     """
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
@@ -305,6 +325,11 @@ def _broken_connection(exc: BaseException) -> bool:
         if isinstance(current, ssl.SSLCertVerificationError):
             return False
         if isinstance(current, _BROKEN):
+            return True
+        if (
+            isinstance(current, ssl.SSLError)
+            and getattr(current, "reason", None) in _DAMAGED_RECORD_REASONS
+        ):
             return True
         kwargs = getattr(current, "kwargs", None)
         linked = [
