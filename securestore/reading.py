@@ -41,7 +41,7 @@ from securestore.localfile import AtomicFile, pwrite_all
 from securestore.location import validate_key
 from securestore.message import DecryptingReader, Decryptor, Header, HeaderLimits, Keyring
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
-from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
 from securestore.transfer import MiB, ProgressCallback, run_bounded
 
@@ -75,7 +75,13 @@ class ReadPath:
             reason = mode.check(stored, resolved_key_arn=self.access.key_arn_for(mode))
         if reason is not None:
             raise PolicyError(
-                f"refusing to read: the object is {reason}", bucket=self.bucket, key=key
+                f"refusing to read: the object is {reason}",
+                bucket=self.bucket,
+                key=key,
+                hint="the server did not say which KMS key the object uses; demand the mode "
+                "without a key id to accept any KMS key"
+                if reason.startswith(UNREPORTED_KEY)
+                else None,
             )
 
     def _get_range(self, key: str, etag: str, first: int, last: int | None = None) -> Any:
