@@ -49,7 +49,12 @@ class SecureStore:
         transfer: part size and concurrency of multipart transfers.
         keyring: decrypts client-side objects read through a store whose own mode
             is server-side (a :class:`~securestore.clientside.ClientSide` mode
-            brings its keyring).
+            brings its keyring). With a keyring in play every read must be a
+            message that authenticates.
+        allow_plaintext: **weakens reads**: with a keyring in play, an object that
+            is not a client-side message is returned as stored, unauthenticated,
+            instead of being refused (anyone who can write to the bucket can then
+            substitute content). The default for every read; see :meth:`open`.
 
     Raises:
         InvalidLocationError: the bucket name is invalid.
@@ -64,8 +69,10 @@ class SecureStore:
         connection: Connection | None = None,
         transfer: TransferConfig | None = None,
         keyring: Keyring | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
         self.bucket = validate_bucket_name(bucket)
+        self.allow_plaintext = allow_plaintext
         self.keyring = keyring or (
             encryption.keyring if isinstance(encryption, ClientSide) else None
         )
@@ -83,6 +90,9 @@ class SecureStore:
     def _required(self, require: EncryptionMode | None) -> EncryptionMode | None:
         """The mode a read demands: the call's, else the store's."""
         return require if require is not None else self.require
+
+    def _plaintext_allowed(self, allow_plaintext: bool | None) -> bool:
+        return self.allow_plaintext if allow_plaintext is None else allow_plaintext
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -175,12 +185,18 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool | None = None,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
         The encryption check (``require``) happens before any byte is returned.
-        A client-side object is decrypted: a read fetches only the frames it
-        needs and authenticates each before returning it.
+        Whether the object is decrypted depends only on what the caller set up,
+        never on the object's metadata: with a keyring in play (a client-side
+        ``require`` or store mode, or the store's ``keyring=``) the object must be
+        a message; a read fetches only the frames it needs and authenticates each
+        before returning it. Without a keyring, an object that begins like a
+        client-side message is refused (:class:`KeyringError`) rather than
+        returned as ciphertext.
 
         Args:
             require: the mode the object must be stored with.
@@ -188,15 +204,29 @@ class SecureStore:
                 carry (default: the mode's context).
             relocated: client-side only: accept an object whose message is bound
                 to another bucket or key (it was copied or moved knowingly).
+            allow_plaintext: **weakens the read** (default: the store's setting):
+                with a keyring in play, an object that does not begin like a
+                message is returned as stored, unauthenticated, instead of raising
+                :class:`FormatError`. An object that does begin like one is still
+                decrypted and authenticated, never returned as ciphertext.
 
         Raises:
             NotFoundError: no such bucket or object.
             PolicyError: the object is not stored with the required mode.
-            IntegrityError: a client-side object is malformed or fails authentication.
-            KeyringError: no configured key can decrypt a client-side object.
+            IntegrityError: with a keyring in play, the object is not a message
+                (:class:`FormatError`), or it fails authentication
+                (:class:`AuthenticationError`), or its authenticated header lacks
+                an expected context pair or location (the base class, whose
+                message names the context keys, never their values).
+            KeyringError: no configured key can decrypt a client-side object, or
+                no keyring is in play and the object is client-side encrypted.
         """
         return self._reads.open(
-            key, require=self._required(require), context=context, relocated=relocated
+            key,
+            require=self._required(require),
+            context=context,
+            relocated=relocated,
+            allow_plaintext=self._plaintext_allowed(allow_plaintext),
         )
 
     def get(
@@ -206,16 +236,24 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool | None = None,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
         For a client-side object nothing is returned unless the whole message
         (every frame, and the signature of a signed message) authenticated.
+        ``allow_plaintext`` weakens the read as described for :meth:`open`.
 
         Raises:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
         """
-        with self.open(key, require=require, context=context, relocated=relocated) as reader:
+        with self.open(
+            key,
+            require=require,
+            context=context,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             return reader.read_range(0, reader.size)
 
     def inspect(self, key: str) -> Header:
@@ -234,14 +272,16 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool | None = None,
         progress: ProgressCallback | None = None,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
         Data goes to a temporary file beside ``path`` that is renamed over it
         only when complete (for a client-side object: when every frame, the
-        final one included, has authenticated); on any failure it is removed
-        and ``path`` is untouched.
+        final one included, and the signature of a signed message, have
+        authenticated); on any failure it is removed and ``path`` is untouched.
+        ``allow_plaintext`` weakens the read as described for :meth:`open`.
 
         Raises:
             LocalFileError: the destination folder is missing or not writable.
@@ -254,6 +294,7 @@ class SecureStore:
             require=self._required(require),
             context=context,
             relocated=relocated,
+            allow_plaintext=self._plaintext_allowed(allow_plaintext),
             progress=progress,
         )
 
