@@ -192,7 +192,7 @@ def _tour(endpoint: LocalEndpoint, work: Path) -> None:
     if not filecmp.cmp(sample, copy, shallow=False):
         raise click.ClickException("the client-side round trip changed the bytes")
     click.echo("bytes verified: decrypted with the AES key file")
-    _run(["get", url, str(work / "copy-kms.csv")])
+    _run(["get", url, str(work / "copy-kms.csv"), "--client-side"])
     if not filecmp.cmp(sample, work / "copy-kms.csv", shallow=False):
         raise click.ClickException("the KMS discovery round trip changed the bytes")
     click.echo("bytes verified: decrypted through KMS (discovery limited to this account)")
