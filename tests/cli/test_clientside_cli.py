@@ -284,3 +284,33 @@ def test_require_dsse_kms_with_a_key_is_checked(
     wrong = run("get", url, str(tmp_path / "x"), "--require", "dsse-kms", "--kms-key-id", other)
     assert wrong.exit_code == 3
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "tampered"])
+def test_damaged_object_get_to_file_is_all_or_nothing_stdout_gets_a_prefix(
+    run: Run, bucket: str, keys: dict[str, Path], connection, tmp_path: Path, damage: str
+) -> None:
+    """To a file: nothing changes. To stdout: only an authenticated prefix, then exit 3."""
+    url = f"s3://{bucket}/big"
+    aes = str(keys["aes"])
+    data = os.urandom(3 * 1024 * 1024 + 5)  # several 1 MiB pieces of output
+    assert run("put", "-", url, "--key-file", aes, input=data).exit_code == 0
+    s3 = connection.client("s3")
+    body = bytearray(s3.get_object(Bucket=bucket, Key="big")["Body"].read())
+    if damage == "truncated":
+        del body[-100_000:]
+    else:
+        body[-100_000] ^= 1
+    _replace_with_plaintext(connection, bucket, "big", bytes(body))
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    existing = folder / "existing.bin"
+    existing.write_bytes(b"previous")
+    to_file = run("get", url, str(existing), "--key-file", aes)
+    assert to_file.exit_code == 3
+    assert existing.read_bytes() == b"previous"
+    assert [p.name for p in folder.iterdir()] == ["existing.bin"]
+    to_stdout = run("get", url, "--key-file", aes)
+    assert to_stdout.exit_code == 3
+    released = to_stdout.stdout_bytes
+    assert len(released) < len(data) and data.startswith(released)
