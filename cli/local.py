@@ -152,7 +152,8 @@ def _tour(endpoint: LocalEndpoint, work: Path) -> None:
         url = f"s3://{bucket}/{sse}/report.csv"
         copy = work / f"copy-{sse}.csv"
         _run(["put", str(sample), url, "--sse", sse, *extra])
-        _run(["get", url, str(copy), "--require", sse])
+        demanded_key = [] if sse == "s3" else ["--kms-key-id", key_arn]  # must be confirmed
+        _run(["get", url, str(copy), "--require", sse, *demanded_key])
         if not filecmp.cmp(sample, copy, shallow=False):
             raise click.ClickException(f"round trip through {sse} changed the bytes")
         click.echo("bytes verified: the download is identical to the original")
