@@ -290,9 +290,15 @@ def get_command(
         )
         assert keyring is not None
         mode = ClientSide(keyring, sse=sse)
-    store = store_for(obj, location, allow_plaintext=allow_plaintext)
+    store = store_for(obj, location)
     if dest is None or dest == "-":
-        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
+        with store.open(
+            location.key,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             out = sys.stdout.buffer
             if span is not None:
                 start, length = span
@@ -306,7 +312,13 @@ def get_command(
     if target.is_dir():
         target = target / Path(location.key).name
     if span is not None:
-        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
+        with store.open(
+            location.key,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             start, length = span
             data = reader.read_range(start, reader.size if length < 0 else length)
         with AtomicFile(target) as out:
@@ -322,6 +334,7 @@ def get_command(
             require=mode,
             context=pairs,
             relocated=relocated,
+            allow_plaintext=allow_plaintext,
             progress=progress,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")

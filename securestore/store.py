@@ -51,10 +51,6 @@ class SecureStore:
             is server-side (a :class:`~securestore.clientside.ClientSide` mode
             brings its keyring). With a keyring in play every read must be a
             message that authenticates.
-        allow_plaintext: **weakens reads**: with a keyring in play, an object that
-            is not a client-side message is returned as stored, unauthenticated,
-            instead of being refused (anyone who can write to the bucket can then
-            substitute content). The default for every read; see :meth:`open`.
 
     Raises:
         InvalidLocationError: the bucket name is invalid.
@@ -69,10 +65,8 @@ class SecureStore:
         connection: Connection | None = None,
         transfer: TransferConfig | None = None,
         keyring: Keyring | None = None,
-        allow_plaintext: bool = False,
     ) -> None:
         self.bucket = validate_bucket_name(bucket)
-        self.allow_plaintext = allow_plaintext
         self.keyring = keyring or (
             encryption.keyring if isinstance(encryption, ClientSide) else None
         )
@@ -90,9 +84,6 @@ class SecureStore:
     def _required(self, require: EncryptionMode | None) -> EncryptionMode | None:
         """The mode a read demands: the call's, else the store's."""
         return require if require is not None else self.require
-
-    def _plaintext_allowed(self, allow_plaintext: bool | None) -> bool:
-        return self.allow_plaintext if allow_plaintext is None else allow_plaintext
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -185,7 +176,7 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
-        allow_plaintext: bool | None = None,
+        allow_plaintext: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
@@ -204,11 +195,12 @@ class SecureStore:
                 carry (default: the mode's context).
             relocated: client-side only: accept an object whose message is bound
                 to another bucket or key (it was copied or moved knowingly).
-            allow_plaintext: **weakens the read** (default: the store's setting):
-                with a keyring in play, an object that does not begin like a
-                message is returned as stored, unauthenticated, instead of raising
-                :class:`FormatError`. An object that does begin like one is still
-                decrypted and authenticated, never returned as ciphertext.
+            allow_plaintext: **weakens the read** (per call on purpose, so that it is
+                visible where it is used): with a keyring in play, an object that
+                does not begin like a message is returned as stored,
+                unauthenticated, instead of raising :class:`FormatError`. An
+                object that does begin like one is still decrypted and
+                authenticated, never returned as ciphertext.
 
         Raises:
             NotFoundError: no such bucket or object.
@@ -226,7 +218,7 @@ class SecureStore:
             require=self._required(require),
             context=context,
             relocated=relocated,
-            allow_plaintext=self._plaintext_allowed(allow_plaintext),
+            allow_plaintext=allow_plaintext,
         )
 
     def get(
@@ -236,7 +228,7 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
-        allow_plaintext: bool | None = None,
+        allow_plaintext: bool = False,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
@@ -272,7 +264,7 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
-        allow_plaintext: bool | None = None,
+        allow_plaintext: bool = False,
         progress: ProgressCallback | None = None,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
@@ -294,7 +286,7 @@ class SecureStore:
             require=self._required(require),
             context=context,
             relocated=relocated,
-            allow_plaintext=self._plaintext_allowed(allow_plaintext),
+            allow_plaintext=allow_plaintext,
             progress=progress,
         )
 

@@ -104,16 +104,6 @@ def test_allow_plaintext_returns_a_non_message_as_stored(
     assert store.get(KEY, allow_plaintext=True, **read) == b""
 
 
-def test_store_level_allow_plaintext(
-    make_store: Callable[..., SecureStore], aes_keyring: RawAesKeyring, raw: Raw
-) -> None:
-    raw.put(KEY, PLAIN, marker=False)
-    lenient = make_store(keyring=aes_keyring, allow_plaintext=True)
-    assert lenient.get(KEY) == PLAIN
-    with pytest.raises(FormatError):
-        lenient.get(KEY, allow_plaintext=False)
-
-
 def test_allow_plaintext_still_decrypts_and_authenticates_messages(
     keyring_store: tuple[SecureStore, dict[str, Any]],
     written: bytes,
