@@ -305,13 +305,15 @@ class ReadPath:
             try:
                 header = read_header(fetch, info.size, mode.header_limits, first=first)
             except FormatError as exc:
-                exc.message = f"the object is not a valid client-side message: {exc.message}"
-                exc.hint = exc.hint or (
-                    "someone who can write to the bucket may have replaced it; if it is meant "
-                    "to be stored without client-side encryption, read it with "
-                    "allow_plaintext=True (CLI: --allow-plaintext), which accepts "
-                    "unauthenticated content"
-                )
+                # A well-formed header past this reader's limits keeps its own wording.
+                if not looks_like_message(first, info.size):
+                    exc.message = f"the object is not a valid client-side message: {exc.message}"
+                    exc.hint = exc.hint or (
+                        "someone who can write to the bucket may have replaced it; if it is "
+                        "meant to be stored without client-side encryption, read it with "
+                        "allow_plaintext=True (CLI: --allow-plaintext), which accepts "
+                        "unauthenticated content"
+                    )
                 raise
             check_location(header, expected, self.bucket, key)
             try:

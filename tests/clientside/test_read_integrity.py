@@ -27,8 +27,8 @@ from securestore import (
     SecureStore,
 )
 from securestore.clientside import CONTEXT_BUCKET, CONTEXT_KEY, ClientSide
-from securestore.keyrings import RawAesKeyring
-from securestore.message import DecryptionMaterials, parse
+from securestore.keyrings import MultiKeyring, RawAesKeyring
+from securestore.message import DecryptionMaterials, HeaderLimits, parse
 from securestore.message.derivation import content_key
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD, FrameCipher
 from tests.clientside.conftest import (
@@ -311,3 +311,21 @@ def test_signed_message_is_unwrapped_once_per_open(
         assert reader.read(F + 1) == plaintext[: F + 1]
         assert reader.read_range(2 * F, 9) == plaintext[2 * F : 2 * F + 9]
     assert counting.unwraps == 1
+
+
+def test_header_over_the_readers_limits_keeps_its_own_wording(
+    make_store: Callable[..., SecureStore], aes_keyring: RawAesKeyring
+) -> None:
+    """A well-formed message past the reader's limits is not called a non-message."""
+    other = RawAesKeyring(NAMESPACE, "second", bytes(32))
+    writer = make_store(
+        encryption=ClientSide(MultiKeyring(generator=aes_keyring, children=[other]))
+    )
+    writer.put(KEY, b"two data keys")
+    strict = make_store(encryption=ClientSide(aes_keyring, limits=HeaderLimits(1)))
+    with pytest.raises(FormatError) as caught:
+        strict.get(KEY)
+    assert "limit is 1" in caught.value.message
+    assert "not a valid client-side message" not in caught.value.message
+    with pytest.raises(FormatError):
+        strict.get(KEY, allow_plaintext=True)  # never returned as ciphertext
