@@ -211,11 +211,24 @@ def parse_range(text: str) -> tuple[int, int]:
     "kms_key_ids",
     multiple=True,
     metavar="ID",
-    help="KMS key(s) for a client-side object; with --require kms/dsse-kms also the "
-    "key the object must use. Without any key option, client-side objects are "
-    "decrypted by KMS discovery limited to your own account.",
+    help="KMS key(s) that decrypt a client-side object; with --require kms/dsse-kms "
+    "instead the server-side key the object must use.",
 )
 @key_options(reading=True)
+@click.option(
+    "--client-side",
+    is_flag=True,
+    help="Decrypt a client-side object; without a key option, by KMS discovery limited "
+    "to your own account. Implied by --key-file, --rsa-private-key, --kms-key-id "
+    "(without --require kms/dsse-kms), --context and --relocated. Without any of "
+    "them, get is a plain server-side read, which refuses client-side objects.",
+)
+@click.option(
+    "--allow-plaintext",
+    is_flag=True,
+    help="WEAKENS the read: with a client-side read, return an object that is not a "
+    "client-side message as stored, unauthenticated, instead of refusing it (exit 3).",
+)
 @click.option(
     "--context",
     "context",
@@ -245,6 +258,8 @@ def get_command(
     rsa_keys: tuple[str, ...],
     key_name: str,
     max_data_keys: int | None,
+    client_side: bool,
+    allow_plaintext: bool,
     context: tuple[str, ...],
     relocated: bool,
     byte_range: str | None,
@@ -254,22 +269,40 @@ def get_command(
     if any(not key_id.strip() for key_id in kms_key_ids):
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     span = parse_range(byte_range) if byte_range else None
-    keyring = reading_keyring(obj.connection, kms_key_ids, key_files, rsa_keys, key_name)
     pairs = parse_pairs(context, "context") or None
     sse: EncryptionMode | None = None
     if require not in (None, "client-side"):
         sse = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
-    # Naming a key (other than the SSE-KMS key of --require kms) or a context means the
-    # object must decrypt: an object without the marker is then refused, never returned raw.
+    # The options alone decide whether the object must decrypt, never its metadata
+    # (anyone who can write to the bucket sets that). With --require kms/dsse-kms,
+    # --kms-key-id names the server-side key, not a client-side one.
+    client_kms_keys = kms_key_ids if sse is None else ()
     client_side_read = (
-        require == "client-side"
-        or bool(key_files or rsa_keys or pairs or relocated or max_data_keys)
-        or (bool(kms_key_ids) and sse is None)
+        client_side
+        or require == "client-side"
+        or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
     )
-    mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys) if client_side_read else sse
-    store = store_for(obj, location, keyring=keyring)
+    if allow_plaintext and not client_side_read:
+        raise ConfigurationError(
+            "--allow-plaintext only applies to client-side reads",
+            hint="add --client-side or a key option (a plain read returns objects as stored)",
+        )
+    mode: EncryptionMode | None = sse
+    if client_side_read:
+        keyring = reading_keyring(
+            obj.connection, client_kms_keys, key_files, rsa_keys, key_name, discovery=True
+        )
+        assert keyring is not None
+        mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys)
+    store = store_for(obj, location)
     if dest is None or dest == "-":
-        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
+        with store.open(
+            location.key,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             out = sys.stdout.buffer
             if span is not None:
                 start, length = span
@@ -283,7 +316,13 @@ def get_command(
     if target.is_dir():
         target = target / Path(location.key).name
     if span is not None:
-        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
+        with store.open(
+            location.key,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             start, length = span
             data = reader.read_range(start, reader.size if length < 0 else length)
         with AtomicFile(target) as out:
@@ -299,6 +338,7 @@ def get_command(
             require=mode,
             context=pairs,
             relocated=relocated,
+            allow_plaintext=allow_plaintext,
             progress=progress,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")

@@ -144,7 +144,7 @@ def combine(keyrings: Sequence[Keyring]) -> Keyring:
 class AccountDiscoveryKeyring:
     """KMS discovery limited to the caller's own account (looked up on first use).
 
-    Used by ``get`` when no key is named: it decrypts data keys wrapped by any
+    Used by ``get --client-side`` when no key is named: it decrypts data keys wrapped by any
     KMS key of the caller's account, and never a key of another account.
     """
 
@@ -188,13 +188,19 @@ def reading_keyring(
     key_files: Sequence[str],
     rsa_keys: Sequence[str],
     key_name: str,
-) -> Keyring:
-    """The keyring ``get`` decrypts with: the named keys, else KMS discovery in your account."""
+    *,
+    discovery: bool,
+) -> Keyring | None:
+    """The keyring ``get`` decrypts with, chosen from the options alone.
+
+    The named keys; else, with ``discovery`` (``--client-side``), KMS discovery in
+    your own account; else ``None``: a plain server-side read.
+    """
     keyrings = kms_keyrings(connection, kms_key_ids) + raw_keyrings(
         key_files, rsa_keys, key_name, reading=True
     )
     if not keyrings:
-        return AccountDiscoveryKeyring(connection)
+        return AccountDiscoveryKeyring(connection) if discovery else None
     return keyrings[0] if len(keyrings) == 1 else MultiKeyring(children=keyrings)
 
 

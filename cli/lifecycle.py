@@ -144,7 +144,9 @@ def rewrap_command(
         if not value.strip():
             raise ConfigurationError("an empty KMS key id was given (is a variable unset?)")
     connection = obj.connection
-    unwrap = reading_keyring(connection, kms_key_ids, key_files, rsa_keys, key_name)
+    # No key option: unwrap with KMS discovery in your own account (as get --client-side).
+    unwrap = reading_keyring(connection, kms_key_ids, key_files, rsa_keys, key_name, discovery=True)
+    assert unwrap is not None
     name = add_key_name or key_name
     add: list[Keyring] = kms_keyrings(connection, add_kms_key_id) + raw_keyrings(
         add_key_file, add_rsa_public_key, name, reading=False

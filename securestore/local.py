@@ -286,6 +286,30 @@ def _honour_transport_conditions(app: Callable[..., Any]) -> Callable[..., Any]:
     return serve
 
 
+def _report_dsse_key_ids() -> None:
+    """Make moto report the KMS key of DSSE-KMS objects, as S3 does.
+
+    moto keeps the key id of a DSSE-KMS write but sends
+    ``x-amz-server-side-encryption-aws-kms-key-id`` for SSE-KMS objects only, so a
+    read or write that demands a DSSE key could not be confirmed (and is refused).
+    This wraps the response headers of moto's stored objects, in this process only.
+    """
+    from moto.s3.models import FakeKey
+
+    original: Any = vars(FakeKey)["response_dict"]  # the property object itself
+    if getattr(original.fget, "reports_dsse_key", False):
+        return
+
+    def response_dict(self: Any) -> dict[str, Any]:
+        headers: dict[str, Any] = original.fget(self)
+        if self.encryption == "aws:kms:dsse" and self.kms_key_id is not None:
+            headers.setdefault("x-amz-server-side-encryption-aws-kms-key-id", self.kms_key_id)
+        return headers
+
+    response_dict.reports_dsse_key = True  # type: ignore[attr-defined]
+    setattr(FakeKey, "response_dict", property(response_dict))  # noqa: B010
+
+
 class LocalEndpoint:
     """moto's S3 and KMS served over HTTPS on loopback, in a background thread.
 
@@ -323,6 +347,7 @@ class LocalEndpoint:
                 "the embedded endpoint needs moto",
                 hint="pip install 'securestore[local]'",
             ) from exc
+        _report_dsse_key_ids()
         self.certificates = ensure_certificates(self._state_dir, hosts=(self._host, "localhost"))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

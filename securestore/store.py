@@ -51,7 +51,8 @@ class SecureStore:
         transfer: part size and concurrency of multipart transfers.
         keyring: decrypts client-side objects read through a store whose own mode
             is server-side (a :class:`~securestore.clientside.ClientSide` mode
-            brings its keyring).
+            brings its keyring). With a keyring in play every read must be a
+            message that authenticates.
 
     Raises:
         InvalidLocationError: the bucket name is invalid.
@@ -181,12 +182,18 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
         The encryption check (``require``) happens before any byte is returned.
-        A client-side object is decrypted: a read fetches only the frames it
-        needs and authenticates each before returning it.
+        Whether the object is decrypted depends only on what the caller set up,
+        never on the object's metadata: with a keyring in play (a client-side
+        ``require`` or store mode, or the store's ``keyring=``) the object must be
+        a message; a read fetches only the frames it needs and authenticates each
+        before returning it. Without a keyring, an object that begins like a
+        client-side message is refused (:class:`KeyringError`) rather than
+        returned as ciphertext.
 
         Args:
             require: the mode the object must be stored with.
@@ -194,15 +201,30 @@ class SecureStore:
                 carry (default: the mode's context).
             relocated: client-side only: accept an object whose message is bound
                 to another bucket or key (it was copied or moved knowingly).
+            allow_plaintext: **weakens the read** (per call on purpose, so that it is
+                visible where it is used): with a keyring in play, an object that
+                does not begin like a message is returned as stored,
+                unauthenticated, instead of raising :class:`FormatError`. An
+                object that does begin like one is still decrypted and
+                authenticated, never returned as ciphertext.
 
         Raises:
             NotFoundError: no such bucket or object.
             PolicyError: the object is not stored with the required mode.
-            IntegrityError: a client-side object is malformed or fails authentication.
-            KeyringError: no configured key can decrypt a client-side object.
+            IntegrityError: with a keyring in play, the object is not a message
+                (:class:`FormatError`), or it fails authentication
+                (:class:`AuthenticationError`), or its authenticated header lacks
+                an expected context pair or location (the base class, whose
+                message names the context keys, never their values).
+            KeyringError: no configured key can decrypt a client-side object, or
+                no keyring is in play and the object is client-side encrypted.
         """
         return self._reads.open(
-            key, require=self._required(require), context=context, relocated=relocated
+            key,
+            require=self._required(require),
+            context=context,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
         )
 
     def get(
@@ -212,16 +234,24 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool = False,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
         For a client-side object nothing is returned unless the whole message
         (every frame, and the signature of a signed message) authenticated.
+        ``allow_plaintext`` weakens the read as described for :meth:`open`.
 
         Raises:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
         """
-        with self.open(key, require=require, context=context, relocated=relocated) as reader:
+        with self.open(
+            key,
+            require=require,
+            context=context,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             return reader.read_range(0, reader.size)
 
     def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
@@ -242,14 +272,16 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool = False,
         progress: ProgressCallback | None = None,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
         Data goes to a temporary file beside ``path`` that is renamed over it
         only when complete (for a client-side object: when every frame, the
-        final one included, has authenticated); on any failure it is removed
-        and ``path`` is untouched.
+        final one included, and the signature of a signed message, have
+        authenticated); on any failure it is removed and ``path`` is untouched.
+        ``allow_plaintext`` weakens the read as described for :meth:`open`.
 
         Raises:
             LocalFileError: the destination folder is missing or not writable.
@@ -262,6 +294,7 @@ class SecureStore:
             require=self._required(require),
             context=context,
             relocated=relocated,
+            allow_plaintext=allow_plaintext,
             progress=progress,
         )
 

@@ -283,8 +283,8 @@ CASES = [
         "get-key-file-on-unencrypted-object",
         "get s3://{b}/plain {work}/out --key-file {keys}/team.key --context team=a",
         3,
-        "error: unsupported message format version 253; the object does not look client-side "
-        "encrypted",
+        "error: the object is not a valid client-side message: unsupported message format "
+        "version 253",
     ),
     # ls, head, rm, mb
     case(
@@ -451,15 +451,15 @@ INTEGRITY = [
         "get-context-mismatch",
         "get s3://{b}/cs --key-file {keys}/team.key --context team=b",
         3,
-        "error: authentication failed: the object was modified, truncated or encrypted with "
-        "another key (s3://{b}/cs)",
+        "error: the object's encryption context does not have the expected value for 'team' "
+        "(s3://{b}/cs)",
     ),
     case(
         "get-unencrypted-object-with-key-file",
         "get s3://{b}/plain --key-file {keys}/team.key",
         3,
-        "error: unsupported message format version 253; the object does not look client-side "
-        "encrypted (s3://{b}/plain)",
+        "error: the object is not a valid client-side message: unsupported message format "
+        "version 253 (s3://{b}/plain)",
     ),
 ]
 

@@ -307,3 +307,28 @@ def test_versioned_multipart_refused_at_complete_is_undone(
     versions = connection.client("s3").list_object_versions(Bucket=versioned_bucket)
     assert [v["VersionId"] for v in versions.get("Versions", [])] == [first.version_id]
     assert list_uploads(connection, versioned_bucket) == []
+
+
+@pytest.mark.parametrize("mode_name", ["sse-kms", "dsse-kms"])
+def test_write_whose_key_is_not_reported_is_a_policy_error(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    kms_key: str,
+    mode_name: str,
+) -> None:
+    """A demanded key the server does not confirm after the write is not accepted."""
+    mode = {"sse-kms": SseKms(kms_key), "dsse-kms": DsseKms(kms_key)}[mode_name]
+    store = fault_store(encryption=mode)
+    report(fault_connection, "PutObject", SSEKMSKeyId=None)
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", b"data")
+    assert "cannot be confirmed" in str(info.value)
+
+
+def test_dsse_write_with_a_key_is_confirmed_by_the_embedded_endpoint(
+    make_store: Callable[..., SecureStore], kms_key: str
+) -> None:
+    store = make_store(encryption=DsseKms(kms_key))
+    info = store.put("obj", b"data")
+    assert info.encryption.kms_key_id == kms_key
+    assert store.get("obj", require=DsseKms(kms_key)) == b"data"
