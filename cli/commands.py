@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
-from securestore.clientside import ClientSide
+from securestore.clientside import ClientSide, ClientSideReader
 from securestore.errors import ConfigurationError, LocalFileError
-from securestore.localfile import AtomicFile, pwrite_all
+from securestore.localfile import AtomicFile
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
+from securestore.reader import ObjectReader
 from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
 
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
@@ -164,6 +166,8 @@ def put_command(
         mode = build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
     store = store_for(obj, location, encryption=mode)
     if source == "-":
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise LocalFileError("standard input is closed", hint="redirect it, or give a file")
         with transfer_progress(obj.progress_enabled(), "put", None) as progress:
             info = store.put(
                 location.key,
@@ -231,6 +235,11 @@ def parse_range(text: str) -> tuple[int, int]:
     metavar="START-END",
     help="Only these bytes (inclusive offsets; END may be omitted).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace DEST even if it is read-only (as cp -f does).",
+)
 @click.pass_obj
 def get_command(
     obj: CliContext,
@@ -244,6 +253,7 @@ def get_command(
     context: tuple[str, ...],
     relocated: bool,
     byte_range: str | None,
+    force: bool,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     location = S3Url.parse(url, require_key=True)
@@ -265,11 +275,10 @@ def get_command(
     mode = ClientSide(keyring, sse=sse) if client_side_read else sse
     store = store_for(obj, location, keyring=keyring)
     if dest is None or dest == "-":
+        out = _stdout()
         with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
-            out = sys.stdout.buffer
             if span is not None:
-                start, length = span
-                out.write(reader.read_range(start, reader.size if length < 0 else length))
+                copy_range(reader, *span, out.write)
             else:
                 for chunk in reader:
                     out.write(chunk)
@@ -280,11 +289,14 @@ def get_command(
         target = target / Path(location.key).name
     if span is not None:
         with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
-            start, length = span
-            data = reader.read_range(start, reader.size if length < 0 else length)
-        with AtomicFile(target) as out:
-            pwrite_all(out.fd, data, 0)
-        say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(len(data))})")
+            # A client-side range is fresh plaintext: owner-only, like download_file's files.
+            private = isinstance(reader, ClientSideReader)
+            destination = AtomicFile(
+                target, create_mode=0o600 if private else 0o666, overwrite_readonly=force
+            )
+            with destination as file:
+                written = copy_range(reader, *span, file.write_at)
+        say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(written)})")
         return
     # Only a progress bar needs the size up front; otherwise download_file finds it.
     total = store.head(location.key).size if obj.progress_enabled() else None
@@ -296,8 +308,77 @@ def get_command(
             context=pairs,
             relocated=relocated,
             progress=progress,
+            overwrite_readonly=force,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
+
+
+#: The most of a ``--range`` held at once: ranges stream like whole objects.
+RANGE_PIECE = 4 * 1024 * 1024
+
+
+def copy_range(
+    reader: ObjectReader | ClientSideReader,
+    start: int,
+    length: int,
+    write: Callable[[bytes, int], object],
+) -> int:
+    """Copy ``length`` bytes (all to the end if negative) from ``start`` in bounded pieces.
+
+    ``write(piece, offset)`` gets each piece with its offset in the output. A range
+    that reaches the end of a client-side object ends with its final frame
+    authenticated (``read_range`` checks it). Returns the number of bytes copied.
+    """
+    end = reader.size if length < 0 else min(reader.size, start + length)
+    offset = start
+    while True:
+        piece = reader.read_range(offset, min(RANGE_PIECE, max(0, end - offset)))
+        if piece:
+            write(piece, offset - start)
+            offset += len(piece)
+        if not piece or offset >= end:
+            return offset - start
+
+
+class _Stdout:
+    """Standard output for object data: a full disk is a usage error, not a bug.
+
+    A reader that went away (``| head``) stays a BrokenPipeError, which the CLI
+    ends quietly, as other Unix tools do.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes, _offset: int = 0) -> None:
+        self._call(self._stream.write, data)
+
+    def flush(self) -> None:
+        self._call(self._stream.flush)
+
+    @staticmethod
+    def _call(action: Callable[..., object], *args: bytes) -> None:
+        try:
+            action(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            hint = (
+                "free space on the file system stdout goes to"
+                if exc.errno == errno.ENOSPC
+                else None
+            )
+            raise LocalFileError(
+                f"cannot write to standard output: {exc.strerror or exc}", hint=hint
+            ) from exc
+
+
+def _stdout() -> _Stdout:
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise LocalFileError(
+            "standard output is closed", hint="redirect it, or give a destination file"
+        )
+    return _Stdout(sys.stdout.buffer)
 
 
 @click.command("ls")

@@ -339,19 +339,45 @@ class ReadPath:
         context: Mapping[str, str] | None,
         relocated: bool,
         progress: ProgressCallback | None,
+        mode: int | None = None,
+        overwrite_readonly: bool = False,
     ) -> ObjectInfo:
         """See :meth:`securestore.store.SecureStore.download_file`."""
         info, first, client_side = self._prepare_read(key, require)
         target = Path(path)
         if client_side is None:
-            with AtomicFile(target) as out:
-                self._fetch_into(key, info, out.fd, progress)
+            plain = ObjectReader(
+                self._open_range(key, info.etag),
+                size=info.size,
+                bucket=self.bucket,
+                key=key,
+                read_retries=self.access.transfer.read_retries,
+            )
+            destination = AtomicFile(
+                target,
+                create_mode=0o666 if mode is None else mode,
+                overwrite_readonly=overwrite_readonly,
+            )
+            with plain, destination as out:
+                if out.stream:  # a device or FIFO: in order, through one reader
+                    for chunk in plain:
+                        out.write_at(chunk, plain.tell() - len(chunk))
+                        if progress:
+                            progress(len(chunk))
+                else:
+                    self._fetch_into(key, info, out.fd, progress)
             return info
         reader = self._open_client_side(key, info, client_side, context, relocated, first)
-        with self.access.boundary("download", key), reader, AtomicFile(target) as out:
-            if reader.layout is None:
+        # Freshly decrypted plaintext: a new file is the caller's alone unless asked otherwise.
+        destination = AtomicFile(
+            target,
+            create_mode=0o600 if mode is None else mode,
+            overwrite_readonly=overwrite_readonly,
+        )
+        with self.access.boundary("download", key), reader, destination as out:
+            if reader.layout is None or out.stream:
                 for chunk in reader:
-                    pwrite_all(out.fd, chunk, reader.tell() - len(chunk))
+                    out.write_at(chunk, reader.tell() - len(chunk))
                     if progress:
                         progress(len(chunk))
             else:
