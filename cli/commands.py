@@ -23,6 +23,7 @@ from securestore.store import ObjectInfo, SecureStore, create_bucket, list_bucke
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .main import CliContext
 from .progress import transfer_progress
+from .text import printable
 
 SSE_CHOICES = click.Choice(["s3", "kms", "dsse-kms"], case_sensitive=False)
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
@@ -57,9 +58,12 @@ def store_for(obj: CliContext, url: S3Url, **kwargs: Any) -> SecureStore:
 
 
 def say(obj: CliContext, message: str) -> None:
-    """A status line on stderr (stdout may carry object data), unless ``--quiet``."""
+    """A status line on stderr (stdout may carry object data), unless ``--quiet``.
+
+    Non-printable characters (in object keys, say) are escaped.
+    """
     if not obj.quiet:
-        click.echo(message, err=True)
+        click.echo(printable(message), err=True)
 
 
 def _human(size: int) -> str:
@@ -398,7 +402,7 @@ def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
         else:
             for name, created in buckets:
                 when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
-                click.echo(f"{when:19}  {name}")
+                click.echo(f"{when:19}  {printable(name)}")
         return
     location = S3Url.parse(url)
     entries = store_for(obj, location).list(location.key)
@@ -418,7 +422,7 @@ def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
         return
     for entry in entries:
         when = entry.last_modified.strftime("%Y-%m-%d %H:%M:%S") if entry.last_modified else ""
-        click.echo(f"{when:19} {entry.size:>12} {entry.key}")
+        click.echo(f"{when:19} {entry.size:>12} {printable(entry.key)}")
 
 
 def _describe(info: ObjectInfo) -> str:
@@ -441,7 +445,8 @@ def _describe(info: ObjectInfo) -> str:
         lines.append(f"version:        {info.version_id}")
     for name, value in sorted(info.metadata.items()):
         lines.append(f"metadata:       {name}={value}")
-    return "\n".join(lines)
+    # Everything here came from the server: escape each line (not the newlines).
+    return "\n".join(printable(line) for line in lines)
 
 
 @click.command("head")

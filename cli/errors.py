@@ -27,6 +27,8 @@ from securestore.errors import (
     SecureStoreError,
 )
 
+from .text import printable
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -54,10 +56,11 @@ def exit_code_for(error: SecureStoreError) -> int:
 
 def report(message: str, hint: str | None = None) -> None:
     """Print the ``error:`` line (and ``hint:`` line) on stderr."""
-    # One line each, whatever the message contains.
-    click.echo(f"error: {' '.join(message.split())}", err=True)
+    # One line each, whatever the message contains: bucket and key names, header
+    # fields and servers' texts in it are escaped (see cli/text.py), line breaks included.
+    click.echo(f"error: {printable(message.strip())}", err=True)
     if hint:
-        click.echo(f"hint: {' '.join(hint.split())}", err=True)
+        click.echo(f"hint: {printable(hint.strip())}", err=True)
 
 
 def fail(error: SecureStoreError) -> None:

@@ -242,7 +242,7 @@ class AtomicFile:
         path = self.path
         try:
             info = path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # creating it says what is wrong
             if path.is_symlink():
                 raise LocalFileError(
                     f"not writing through a dangling symbolic link: {path}",

@@ -287,9 +287,16 @@ def test_a_full_disk_is_a_local_file_error_and_changes_nothing(
 
 
 def test_a_full_device_and_a_full_stdout_are_local_file_errors(
-    tls_endpoint: Endpoint, url: str
+    tls_endpoint: Endpoint, url: str, tmp_path: Path
 ) -> None:
-    for args, stdout in ((["/dev/full"], subprocess.DEVNULL), (["-"], "/dev/full")):
+    # A private full device, never /dev/full itself: code that replaces its destination
+    # (the bug this guards against) would turn the machine's /dev/full into a file.
+    device = tmp_path / "full"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
+    for args, stdout in (([str(device)], subprocess.DEVNULL), (["-"], "/dev/full")):
         with open(stdout, "wb") if isinstance(stdout, str) else contextlib.nullcontext() as out:
             done = subprocess.run(
                 [sys.executable, "-m", "securestore_cli", "get", url, *args],
@@ -303,3 +310,4 @@ def test_a_full_device_and_a_full_stdout_are_local_file_errors(
         assert done.returncode == 2, done.stderr
         assert b"error: cannot write" in done.stderr and b"No space left" in done.stderr
         assert b"Traceback" not in done.stderr
+    assert stat.S_ISCHR(device.stat().st_mode)
