@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import re
 import sys
@@ -20,6 +21,7 @@ from securestore.modes import EncryptionMode, parse_mode
 from securestore.reader import ObjectReader
 from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
 
+from .errors import require_stdout
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .main import CliContext
 from .progress import transfer_progress
@@ -378,10 +380,7 @@ class _Stdout:
 
 
 def _stdout() -> _Stdout:
-    if sys.stdout is None:  # started with stdout closed (>&-)
-        raise LocalFileError(
-            "standard output is closed", hint="redirect it, or give a destination file"
-        )
+    require_stdout()
     return _Stdout(sys.stdout.buffer)
 
 
@@ -391,6 +390,7 @@ def _stdout() -> _Stdout:
 @click.pass_obj
 def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
     """List objects under a prefix (or, without a URL, the buckets)."""
+    require_stdout()
     if url is None or url == "s3://":
         buckets = list_buckets(obj.connection)
         if as_json:
@@ -407,9 +407,14 @@ def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
     location = S3Url.parse(url)
     entries = store_for(obj, location).list(location.key)
     if as_json:
-        # Streamed element by element: constant memory for any listing size.
+        # Streamed element by element: constant memory for any listing size. The first
+        # page is fetched before "[" is printed, so that a failed listing (a missing
+        # bucket) prints nothing; a failure on a later page leaves the array unclosed,
+        # which no JSON parser mistakes for a complete listing.
+        first = next(entries, None)
         click.echo("[", nl=False)
-        for index, entry in enumerate(entries):
+        rest = entries if first is None else itertools.chain([first], entries)
+        for index, entry in enumerate(rest):
             item = {
                 "key": entry.key,
                 "size": entry.size,
@@ -455,6 +460,7 @@ def _describe(info: ObjectInfo) -> str:
 @click.pass_obj
 def head_command(obj: CliContext, url: str, as_json: bool) -> None:
     """Show an object's size, encryption mode and key, ETag and metadata."""
+    require_stdout()
     location = S3Url.parse(url, require_key=True)
     info = store_for(obj, location).head(location.key)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else _describe(info))

@@ -23,6 +23,7 @@ import click
 from securestore.errors import (
     ConfigurationError,
     IntegrityError,
+    LocalFileError,
     PolicyError,
     SecureStoreError,
 )
@@ -67,3 +68,14 @@ def fail(error: SecureStoreError) -> None:
     """Report a library error and exit with its code."""
     report(str(error), error.hint)
     sys.exit(exit_code_for(error))
+
+
+def require_stdout() -> None:
+    """Refuse to run a command whose output would vanish: stdout was closed (``>&-``).
+
+    Python then has no ``sys.stdout`` and click would drop every line silently.
+    """
+    if sys.stdout is None:
+        raise LocalFileError(
+            "standard output is closed", hint="redirect it, or give a destination file"
+        )

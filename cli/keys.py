@@ -31,6 +31,7 @@ from securestore.keyrings import (
 from securestore.location import S3Url
 from securestore.transport import Connection
 
+from .errors import require_stdout
 from .main import CliContext
 from .text import printable
 
@@ -232,6 +233,7 @@ def inspect_command(obj: CliContext, url: str, as_json: bool) -> None:
     """Show a client-side object's message header without decrypting it."""
     from securestore.store import SecureStore
 
+    require_stdout()
     location = S3Url.parse(url, require_key=True)
     header = SecureStore(location.bucket, connection=obj.connection).inspect(location.key)
     edks = [edk.describe() for edk in header.encrypted_data_keys]
