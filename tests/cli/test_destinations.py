@@ -311,3 +311,31 @@ def test_a_full_device_and_a_full_stdout_are_local_file_errors(
         assert b"error: cannot write" in done.stderr and b"No space left" in done.stderr
         assert b"Traceback" not in done.stderr
     assert stat.S_ISCHR(device.stat().st_mode)
+
+
+def test_download_file_of_a_client_side_object_streams_into_a_fifo(
+    make_store: Callable[..., SecureStore], aes_keyring: RawAesKeyring, tmp_path: Path
+) -> None:
+    big = os.urandom(3 * 1024 * 1024 + 5)  # several parallel ranges for a file
+    store = make_store(keyring=aes_keyring)
+    store.put("cs", big, encryption=ClientSide(aes_keyring, frame_length=64 * 1024))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = bytearray()
+
+    def read() -> None:
+        with open(fifo, "rb") as handle:
+            while piece := handle.read(65536):
+                received.extend(piece)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        store.download_file("cs", fifo)
+    finally:
+        if reader.is_alive():
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+    assert bytes(received) == big
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
