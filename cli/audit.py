@@ -36,7 +36,7 @@ from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
 from securestore.errors import ConfigurationError, LocalFileError
-from securestore.localfile import AtomicFile, pwrite_all
+from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
@@ -216,7 +216,7 @@ def audit_command(
     if output is not None:
         try:
             with AtomicFile(output) as out:
-                pwrite_all(out.fd, text.encode("utf-8"), 0)
+                out.write_at(text.encode("utf-8"), 0)
         except LocalFileError:
             raise
         except OSError as exc:

@@ -395,17 +395,49 @@ class ReadPath:
         relocated: bool,
         allow_plaintext: bool,
         progress: ProgressCallback | None,
+        mode: int | None = None,
+        overwrite_readonly: bool = False,
     ) -> ObjectInfo:
         """See :meth:`securestore.store.SecureStore.download_file`."""
         info, first, client_side = self._prepare_read(key, require, allow_plaintext)
         target = Path(path)
         if client_side is None:
-            with AtomicFile(target) as out:
-                self._fetch_into(key, info, out.fd, progress)
+            plain = ObjectReader(
+                self._open_range(key, info.etag),
+                size=info.size,
+                bucket=self.bucket,
+                key=key,
+                read_retries=self.access.transfer.read_retries,
+            )
+            destination = AtomicFile(
+                target,
+                create_mode=0o666 if mode is None else mode,
+                overwrite_readonly=overwrite_readonly,
+            )
+            with plain, destination as out:
+                if out.stream:  # a device or FIFO: in order, through one reader
+                    for chunk in plain:
+                        out.write_at(chunk, plain.tell() - len(chunk))
+                        if progress:
+                            progress(len(chunk))
+                else:
+                    self._fetch_into(key, info, out.fd, progress)
             return info
         reader = self._open_client_side(key, info, client_side, context, relocated, first)
-        with self.access.boundary("download", key), reader, AtomicFile(target) as out:
-            self._decrypt_into(key, info.etag, reader, out.fd, progress)
+        # Freshly decrypted plaintext: a new file is the caller's alone unless asked otherwise.
+        destination = AtomicFile(
+            target,
+            create_mode=0o600 if mode is None else mode,
+            overwrite_readonly=overwrite_readonly,
+        )
+        with self.access.boundary("download", key), reader, destination as out:
+            if out.stream:
+                for chunk in reader:
+                    out.write_at(chunk, reader.tell() - len(chunk))
+                    if progress:
+                        progress(len(chunk))
+            else:
+                self._decrypt_into(key, info.etag, reader, out.fd, progress)
         return info
 
     def _fetch_into(

@@ -274,6 +274,8 @@ class SecureStore:
         relocated: bool = False,
         allow_plaintext: bool = False,
         progress: ProgressCallback | None = None,
+        mode: int | None = None,
+        overwrite_readonly: bool = False,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
@@ -282,9 +284,20 @@ class SecureStore:
         final one included, and the signature of a signed message, have
         authenticated); on any failure it is removed and ``path`` is untouched.
         ``allow_plaintext`` weakens the read as described for :meth:`open`.
+        A symbolic link is followed (its target is replaced); a device or FIFO
+        (``/dev/null``, ``/dev/stdout``) is written in order instead, and then
+        receives a prefix on failure. See :mod:`securestore.localfile`.
+
+        Args:
+            mode: permission bits of a new file, minus the umask (default: 0o600
+                for a client-side object, 0o666 otherwise). A replaced file
+                keeps its own mode, and its owner and group where permitted.
+            overwrite_readonly: replace a destination the caller has no write
+                permission for (refused by default, as ``cp`` does).
 
         Raises:
-            LocalFileError: the destination folder is missing or not writable.
+            LocalFileError: the destination folder is missing or not writable, the
+                destination is read-only, or the disk is full (``path`` untouched).
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
@@ -296,6 +309,8 @@ class SecureStore:
             relocated=relocated,
             allow_plaintext=allow_plaintext,
             progress=progress,
+            mode=mode,
+            overwrite_readonly=overwrite_readonly,
         )
 
     def rewrap(

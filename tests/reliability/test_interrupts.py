@@ -215,10 +215,13 @@ def test_reader_whose_connections_keep_breaking_fails_in_bounded_time(
     direct.put("obj", os.urandom(2 * MiB))
     proxy.add(Rule(Truncate(after=300), method="GET", header="Range", times=None))
     started = time.monotonic()
-    with store.open("obj") as reader, pytest.raises(TransferError, match="less than"):
+    # open() itself reads the first bytes (to tell a message from a plain object), so
+    # the bounded failure may come from open or from the reads after it.
+    with pytest.raises(TransferError, match="less than"), store.open("obj") as reader:
         _read_all(reader)
     assert time.monotonic() - started < 30
-    assert _gets(proxy) <= store.transfer.read_retries + 3
+    gets = _gets(proxy)
+    assert gets <= store.transfer.read_retries + 3, gets
 
 
 # -- the CLI under signals --------------------------------------------------------------------
