@@ -88,6 +88,75 @@ class _DiscardedError(Exception):
     """Raised into the upload when the file is discarded, so the store aborts it."""
 
 
+class _Upload:
+    """The worker side of a write: ``put`` in a thread, fed from a bounded queue.
+
+    It holds no reference to its file, so a file dropped unclosed is collected
+    (and its ``__del__`` aborts the upload) while the thread still runs.
+    """
+
+    def __init__(self, store: SecureStore, key: str) -> None:
+        self.queue: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
+        self.discarded = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(store, key), name=f"securestore-put {key}", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, store: SecureStore, key: str) -> None:
+        try:
+            store.put(key, self._chunks())
+        except _DiscardedError:
+            pass
+        except BaseException as exc:  # handed to the writing thread
+            self.error = exc
+
+    def _chunks(self) -> Iterator[bytes]:
+        while True:
+            try:
+                item = self.queue.get(timeout=_POLL)
+            except queue.Empty:
+                item = b""
+            if self.discarded.is_set():
+                raise _DiscardedError
+            if item is None:
+                return
+            if item:
+                yield item
+
+    def send(self, item: bytes | None, path: str) -> None:
+        """Queue ``item`` (``None``: the end), raising the upload's error if it failed."""
+        while True:
+            self.raise_failure(path)
+            try:
+                self.queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def raise_failure(self, path: str) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            self.discarded.set()
+            raise error
+        if not self.thread.is_alive():
+            raise TransferError(f"the upload of {path} stopped")
+
+    def finish(self) -> None:
+        """Wait for the upload to complete; raise its error if it failed."""
+        self.thread.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def abort(self) -> None:
+        """Make the upload fail (the store aborts it) and wait until it has."""
+        self.discarded.set()
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join()
+
+
 class SecureStoreWriteFile(io.RawIOBase):
     """A write-only file whose bytes are encrypted and uploaded while they are written.
 
@@ -101,38 +170,7 @@ class SecureStoreWriteFile(io.RawIOBase):
         self.path = path
         self._pending = bytearray()
         self._written = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
-        self._discarded = threading.Event()
-        self._error: BaseException | None = None
-        self._worker = threading.Thread(
-            target=self._upload, args=(store, key), name=f"securestore-put {key}", daemon=True
-        )
-        self._worker.start()
-
-    # -- the upload thread -------------------------------------------------------------------
-
-    def _upload(self, store: SecureStore, key: str) -> None:
-        try:
-            store.put(key, self._chunks())
-        except _DiscardedError:
-            pass
-        except BaseException as exc:  # handed to the writing thread
-            self._error = exc
-
-    def _chunks(self) -> Iterator[bytes]:
-        while True:
-            try:
-                item = self._queue.get(timeout=_POLL)
-            except queue.Empty:
-                item = b""
-            if self._discarded.is_set():
-                raise _DiscardedError
-            if item is None:
-                return
-            if item:
-                yield item
-
-    # -- the file ------------------------------------------------------------------------------
+        self._upload = _Upload(store, key)
 
     def writable(self) -> bool:
         return True
@@ -148,26 +186,9 @@ class SecureStoreWriteFile(io.RawIOBase):
         self._pending += view
         self._written += len(view)
         while len(self._pending) >= _WRITE_PIECE:
-            self._send(bytes(self._pending[:_WRITE_PIECE]))
+            self._upload.send(bytes(self._pending[:_WRITE_PIECE]), self.path)
             del self._pending[:_WRITE_PIECE]
         return len(view)
-
-    def _send(self, item: bytes | None) -> None:
-        while True:
-            self._raise_failure()
-            try:
-                self._queue.put(item, timeout=_POLL)
-                return
-            except queue.Full:
-                continue
-
-    def _raise_failure(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._discarded.set()
-            raise error
-        if not self._worker.is_alive():
-            raise TransferError(f"the upload of {self.path} stopped")
 
     def close(self) -> None:
         """Finish the upload; the object exists (encrypted, verified) when this returns.
@@ -179,13 +200,10 @@ class SecureStoreWriteFile(io.RawIOBase):
             return
         try:
             if self._pending:
-                self._send(bytes(self._pending))
+                self._upload.send(bytes(self._pending), self.path)
                 self._pending.clear()
-            self._send(None)
-            self._worker.join()
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
+            self._upload.send(None, self.path)
+            self._upload.finish()
         except BaseException:
             self.discard()
             raise
@@ -194,10 +212,8 @@ class SecureStoreWriteFile(io.RawIOBase):
 
     def discard(self) -> None:
         """Abort the upload: nothing is stored and the file is closed."""
-        self._discarded.set()
         self._pending.clear()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join()
+        self._upload.abort()
         super().close()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

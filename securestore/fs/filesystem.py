@@ -35,6 +35,8 @@ from .options import StoreFactory, StoreOptions, names, pairs
 __all__ = ["PROTOCOL", "SecureStoreFileSystem"]
 
 PROTOCOL = "securestore"
+#: Plaintext sizes remembered per object version (bucket, key, ETag).
+_SIZE_CACHE = 4096
 
 
 class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
@@ -128,6 +130,7 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self.exact_sizes = exact_sizes
         self._stores: dict[str, SecureStore] = {}
         self._clients: dict[str, Any] = {}
+        self._sizes: dict[tuple[str, str, str], int] = {}
 
     # -- paths and stores --------------------------------------------------------------------
 
@@ -204,6 +207,17 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """The size a read returns: from the header and stored length for a message."""
         if not self._client_side(store, info):
             return info.size
+        # One header fetch per object version: pyarrow and DuckDB ask info() often.
+        version = (store.bucket, info.key, info.etag)
+        if version in self._sizes:
+            return self._sizes[version]
+        size = self._measure(store, info)
+        if len(self._sizes) >= _SIZE_CACHE:
+            self._sizes.pop(next(iter(self._sizes)))
+        self._sizes[version] = size
+        return size
+
+    def _measure(self, store: SecureStore, info: ObjectInfo) -> int:
         header = store.inspect(info.key)
         if not header.suite.signed:
             return Layout.from_ciphertext_length(
