@@ -338,6 +338,8 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
                         )
                     )
         except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                raise FileNotFoundError(path) from exc
             raise translate_error(exc, bucket=bucket, action="list") from exc
         if not entries and key:
             entries = [self.info(path)]  # ls of a file lists the file, as in s3fs

@@ -34,6 +34,8 @@ def test_prefixes_behave_as_directories(bucket: str, cs_fs: SecureStoreFileSyste
         cs_fs.info(f"{bucket}/missing.txt")
     with pytest.raises(FileNotFoundError):
         cs_fs.ls(f"{bucket}/missing")
+    with pytest.raises(FileNotFoundError):
+        cs_fs.ls("no-such-bucket-fsspec-test/x")
 
 
 def test_exists_and_rm(bucket: str, cs_fs: SecureStoreFileSystem) -> None:
