@@ -4,11 +4,13 @@ Directories are key prefixes, as in s3fs: ``mkdir`` and ``rmdir`` of a prefix
 do nothing and a prefix exists while an object lies under it.
 
 Sizes: :meth:`SecureStoreFileSystem.info` reports the plaintext size of a
-client-side object, computed from its message header and the stored length
-(two small requests, no key unwrapping). Listings (:meth:`ls`, ``find``,
-``glob``) come from S3's listing, one request per 1,000 keys, so their
-``size`` is the stored (ciphertext) size unless the filesystem was made with
-``exact_sizes=True``, which costs two requests per object listed.
+client-side object, computed from its message header and the stored length (a
+HEAD and one small ranged GET, no key unwrapping; remembered per ETag). The
+header is not authenticated yet, so the size is informational: reads
+authenticate every frame. Listings (:meth:`ls`, ``find``, ``glob``) come from
+S3's listing, one request per 1,000 keys, so their ``size`` is the stored
+(ciphertext) size unless the filesystem was made with ``exact_sizes=True``,
+which costs two requests per object version listed.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any
 import botocore.exceptions
 from fsspec.spec import AbstractFileSystem
 
-from securestore.clientside import ClientSide
+from securestore.clientside import ClientSide, read_header
 from securestore.errors import NotFoundError
 from securestore.keyrings.options import DEFAULT_KEY_NAME
-from securestore.message import Keyring, Layout
+from securestore.message import HeaderLimits, Keyring, Layout
 from securestore.store import ObjectInfo, SecureStore, create_bucket
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
@@ -218,7 +220,31 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return size
 
     def _measure(self, store: SecureStore, info: ObjectInfo) -> int:
-        header = store.inspect(info.key)
+        s3 = self._s3(store.bucket)
+
+        def fetch(start: int, end: int) -> bytes:
+            # Pinned to the version HEAD described, so size and header belong together.
+            try:
+                body = s3.get_object(
+                    Bucket=store.bucket,
+                    Key=info.key,
+                    Range=f"bytes={start}-{end - 1}",
+                    IfMatch=info.etag,
+                )["Body"]
+                with contextlib.closing(body):
+                    data: bytes = body.read()
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                raise translate_error(
+                    exc, bucket=store.bucket, key=info.key, action="read"
+                ) from exc
+            return data
+
+        limits = (
+            self.options.require.header_limits
+            if isinstance(self.options.require, ClientSide)
+            else HeaderLimits()
+        )
+        header = read_header(fetch, info.size, limits)
         if not header.suite.signed:
             return Layout.from_ciphertext_length(
                 info.size, header.frame_length, header.length

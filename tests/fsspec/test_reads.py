@@ -60,7 +60,11 @@ def test_info_reports_plaintext_size_and_ls_makes_no_object_request(
     layout = Layout.from_ciphertext_length(len(raw), header.frame_length, header.length)
     assert layout.plaintext_length == len(payload) < len(raw)
 
+    counter.reset()
     info = fs.info(f"securestore://{bucket}/dir/a.bin")
+    assert counter.requests == 1  # the header; the size comes from HEAD
+    fs.info(f"{bucket}/dir/a.bin")
+    assert counter.requests == 1  # remembered for this ETag
     assert info["type"] == "file"
     assert info["size"] == len(payload)
     assert info["stored_size"] == len(raw)
@@ -107,6 +111,8 @@ def test_client_side_filesystem_refuses_plaintext_objects(
     connection.client("s3").put_object(Bucket=bucket, Key="plain.csv", Body=b"a,b\n1,2\n")
     with pytest.raises(IntegrityError):
         cs_fs.cat_file(f"{bucket}/plain.csv")
+    with pytest.raises(IntegrityError):
+        cs_fs.info(f"{bucket}/plain.csv")
     with pytest.raises(IntegrityError):
         pd.read_csv(f"securestore://{bucket}/plain.csv", storage_options=cs_fs.storage_options)
 
