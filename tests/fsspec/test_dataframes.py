@@ -88,6 +88,11 @@ def test_duckdb_reads_through_a_registered_filesystem(
     total, count = con.execute(query, [url]).fetchone()
     assert count == 500
     assert total == pytest.approx(df["c2"].sum())
+    with cs_fs.open(f"{bucket}/duck/u.parquet", "wb") as out:
+        df.to_parquet(out)
+    glob = f"securestore://{bucket}/duck/*.parquet"
+    (count,) = con.execute("SELECT count(*) FROM read_parquet($1)", [glob]).fetchone()
+    assert count == 1000
 
 
 def test_polars_reads_and_writes(bucket: str, cs_fs: SecureStoreFileSystem) -> None:
