@@ -10,13 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import crypto, frames, ranged, report, transfer
+from benchmarks import crypto, frames, fsspec_parquet, ranged, report, transfer
 from benchmarks.endpoints import Fixture, RcloneS3, find_rclone
 from benchmarks.report import Section
 from benchmarks.timing import MiB
 
-NAMES = ("crypto", "transfer", "ranged", "frames")
-NEEDS_SERVER = {"transfer", "ranged", "frames"}
+NAMES = ("crypto", "transfer", "ranged", "frames", "fsspec")
+NEEDS_SERVER = {"transfer", "ranged", "frames", "fsspec"}
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
@@ -105,6 +105,10 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Section]:
                     repeat=5 if quick else 9,
                 )
             )
+        if "fsspec" in args.selected:
+            parquet_mib = min(args.size_mib, 32 if quick else 512)
+            say(f"fsspec: 2 of 20 columns of a {parquet_mib} MiB Parquet file vs s3fs")
+            done(fsspec_parquet.run(fixture, parquet_mib, repeat=3 if quick else 5))
     return sections
 
 

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from securestore.errors import ConfigurationError, KeyUnavailableError
+from securestore.errors import ConfigurationError
 from securestore.keyrings import (
-    AwsKmsDiscoveryKeyring,
-    AwsKmsKeyring,
-    DecryptionMaterials,
-    DiscoveryFilter,
-    EncryptedDataKey,
-    EncryptionMaterials,
     Keyring,
     MultiKeyring,
-    RawAesKeyring,
-    RawRsaKeyring,
     generate_aes_key_file,
     generate_rsa_key_files,
-    load_aes_key_file,
-    load_rsa_private_key_file,
-    load_rsa_public_key_file,
+)
+from securestore.keyrings.options import (
+    DEFAULT_KEY_NAME,
+    AccountDiscoveryKeyring,
+    combine,
+    kms_keyrings,
+    raw_keyrings,
 )
 from securestore.location import S3Url
 from securestore.message import HeaderLimits
@@ -36,10 +31,6 @@ from securestore.transport import Connection
 from .errors import require_stdout
 from .main import CliContext
 from .text import printable
-
-#: The raw keyrings' key namespace; the key name defaults to ``default`` (``--key-name``).
-KEY_NAMESPACE = "securestore"
-DEFAULT_KEY_NAME = "default"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,88 +91,6 @@ def max_data_keys_option() -> Callable[[F], F]:
         f"more; get and inspect refuse headers with more). [default: "
         f"{DEFAULT_MAX_ENCRYPTED_DATA_KEYS}]",
     )
-
-
-def raw_keyrings(
-    key_files: Sequence[str], rsa_keys: Sequence[str], key_name: str, *, reading: bool
-) -> list[Keyring]:
-    """Raw AES and RSA keyrings from key files (permissions checked)."""
-    keyrings: list[Keyring] = []
-    for path in key_files:
-        keyrings.append(RawAesKeyring(KEY_NAMESPACE, key_name, load_aes_key_file(path)))
-    for path in rsa_keys:
-        if reading:
-            keyrings.append(
-                RawRsaKeyring(KEY_NAMESPACE, key_name, private_key=load_rsa_private_key_file(path))
-            )
-        else:
-            keyrings.append(
-                RawRsaKeyring(KEY_NAMESPACE, key_name, public_key=load_rsa_public_key_file(path))
-            )
-    return keyrings
-
-
-def kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring]:
-    """Strict KMS keyrings, each using a client in its key's region."""
-    keyrings: list[Keyring] = []
-    for key_id in key_ids:
-        if key_id.startswith("arn:"):
-            # The key's own region, taken from its ARN.
-            factory = lambda region: connection.client("kms", region)  # noqa: E731
-            keyrings.append(AwsKmsKeyring(key_id, client_factory=factory))
-        else:
-            keyrings.append(AwsKmsKeyring(key_id, client=connection.client("kms")))
-    return keyrings
-
-
-def combine(keyrings: Sequence[Keyring]) -> Keyring:
-    """One keyring from several: the first generates the data key, all wrap it."""
-    if not keyrings:
-        raise ConfigurationError("no key given")
-    if len(keyrings) == 1:
-        return keyrings[0]
-    return MultiKeyring(generator=keyrings[0], children=keyrings[1:])
-
-
-class AccountDiscoveryKeyring:
-    """KMS discovery limited to the caller's own account (looked up on first use).
-
-    Used by ``get --client-side`` when no key is named: it decrypts data keys wrapped by any
-    KMS key of the caller's account, and never a key of another account.
-    """
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self._inner: AwsKmsDiscoveryKeyring | None = None
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return "AccountDiscoveryKeyring()"
-
-    def _keyring(self) -> AwsKmsDiscoveryKeyring:
-        with self._lock:
-            if self._inner is None:
-                try:
-                    arn = self._connection.client("sts").get_caller_identity()["Arn"]
-                except Exception as exc:
-                    raise KeyUnavailableError(
-                        "cannot look up your AWS account for KMS discovery",
-                        hint="name the key with --kms-key-id, --key-file or --rsa-private-key",
-                    ) from exc
-                parts = str(arn).split(":")
-                self._inner = AwsKmsDiscoveryKeyring(
-                    client_factory=lambda region: self._connection.client("kms", region),
-                    discovery_filter=DiscoveryFilter(parts[1], [parts[4]]),
-                )
-            return self._inner
-
-    def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
-        raise ConfigurationError("KMS discovery can only decrypt")
-
-    def unwrap(
-        self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]
-    ) -> DecryptionMaterials:
-        return self._keyring().unwrap(materials, encrypted_data_keys)
 
 
 def reading_keyring(
