@@ -16,6 +16,7 @@ boundary by :func:`translate_error`, with the original chained as ``__cause__``.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import ssl
@@ -80,6 +81,8 @@ class _TlsOnlySession(URLLib3Session):
 
 #: botocore's rule for region names (a DNS label that is not all digits), checked here so
 #: that a bad region is a usage error when the connection is made, not a failure later.
+#: Clients kept per connection, one per (service, region): enough for every region in use.
+_MAX_CLIENTS = 32
 _REGION = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
 
 
@@ -254,7 +257,8 @@ class Connection:
             response_checksum_validation="when_required" if checksum == "when_required" else None,
             s3={"addressing_style": "path"} if self._endpoint_url else None,
         )
-        self._clients: dict[tuple[str, str], Any] = {}
+        # Bounded: region names can come from hostile message headers (KMS discovery).
+        self._clients: collections.OrderedDict[tuple[str, str], Any] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -285,6 +289,7 @@ class Connection:
         with self._lock:
             cached = self._clients.get((service, region))
             if cached is not None:
+                self._clients.move_to_end((service, region))
                 return cached
             client = self._session.client(
                 service,  # type: ignore[call-overload]
@@ -304,6 +309,8 @@ class Connection:
                 # answering 301 without a region would send botocore round in circles.
                 client.meta.events.register("before-call.s3", _no_region_redirects)
             self._clients[(service, region)] = client
+            while len(self._clients) > _MAX_CLIENTS:
+                self._clients.popitem(last=False)
             return client
 
 

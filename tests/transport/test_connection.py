@@ -310,3 +310,15 @@ def test_store_errors_chain_the_botocore_error(tls_endpoint: Endpoint, bucket: s
     assert isinstance(cause, botocore.exceptions.ClientError)
     assert cause.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert (info.value.bucket, info.value.key) == (bucket, "missing")
+
+
+def test_client_cache_is_bounded() -> None:
+    """Regions can come from hostile message headers: the per-region cache has a bound."""
+    from securestore import transport
+
+    conn = Connection(region="us-east-1")
+    first = conn.client("kms", "us-east-1")
+    for n in range(transport._MAX_CLIENTS + 5):
+        conn.client("kms", f"xx-test-{n}")
+    assert len(conn._clients) == transport._MAX_CLIENTS
+    assert conn.client("kms", "us-east-1") is not first  # evicted, built anew
