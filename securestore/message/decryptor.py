@@ -174,19 +174,7 @@ def _authenticate(
 ) -> FrameCipher:
     """Unwrap the data key, check the commitment and the header tag; return the cipher."""
     suite = header.suite
-    try:
-        materials = keyring.unwrap(DecryptionMaterials(suite, context), header.encrypted_data_keys)
-    except NoMatchingKeyError as error:
-        if "encrypted for:" in error.message:
-            raise
-        raise NoMatchingKeyError(
-            f"{error.message}; the message was encrypted for: "
-            + describe_edks(header.encrypted_data_keys),
-            tried=error.tried,
-        ) from None
-    data_key = materials.data_key
-    if data_key is None or len(data_key) != suite.key_length:
-        raise AuthenticationError()
+    data_key = unwrap_data_key(header, keyring, context)
     try:
         key = content_key(suite, data_key, header.message_id)
         if suite.committing:
@@ -199,6 +187,31 @@ def _authenticate(
     # The required-but-not-stored pairs follow the body in the tag's AAD (empty: nothing).
     cipher.verify_header(header.body + serialize_context(reproduced), header.iv, header.auth_tag)
     return cipher
+
+
+def unwrap_data_key(header: Header, keyring: Keyring, context: Mapping[str, str]) -> bytearray:
+    """The header's data key as ``keyring`` unwraps it (the caller wipes it after use).
+
+    Raises:
+        NoMatchingKeyError: no EDK is for ``keyring`` (the message names those it has).
+        AuthenticationError: the keyring returned no key, or one of the wrong length.
+    """
+    try:
+        materials = keyring.unwrap(
+            DecryptionMaterials(header.suite, context), header.encrypted_data_keys
+        )
+    except NoMatchingKeyError as error:
+        if "encrypted for:" in error.message:
+            raise
+        raise NoMatchingKeyError(
+            f"{error.message}; the message was encrypted for: "
+            + describe_edks(header.encrypted_data_keys),
+            tried=error.tried,
+        ) from None
+    data_key = materials.data_key
+    if data_key is None or len(data_key) != header.suite.key_length:
+        raise AuthenticationError()
+    return data_key
 
 
 def _authenticates_without(header: Header, keyring: Keyring) -> bool:

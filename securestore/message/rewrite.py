@@ -29,6 +29,7 @@ from securestore.errors import (
     PolicyError,
 )
 from securestore.message.context import PUBLIC_KEY_CONTEXT_KEY, validate_user_context
+from securestore.message.decryptor import unwrap_data_key
 from securestore.message.derivation import commitment_key, content_key
 from securestore.message.frames import FrameCipher
 from securestore.message.header import (
@@ -359,22 +360,7 @@ def rewrap_header(
     for name, value in (expected_context or {}).items():
         if header.encryption_context.get(name) != value:
             raise AuthenticationError()
-    try:
-        materials = keyring.unwrap(
-            DecryptionMaterials(header.suite, header.encryption_context),
-            header.encrypted_data_keys,
-        )
-    except NoMatchingKeyError as error:
-        if "encrypted for:" in error.message:
-            raise
-        raise NoMatchingKeyError(
-            f"{error.message}; the message was encrypted for: "
-            + describe_edks(header.encrypted_data_keys),
-            tried=error.tried,
-        ) from None
-    data_key = materials.data_key
-    if data_key is None:
-        raise AuthenticationError()
+    data_key = unwrap_data_key(header, keyring, header.encryption_context)
     try:
         return rewrite_header(
             header,
