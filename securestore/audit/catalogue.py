@@ -321,7 +321,8 @@ The audit only reads. Per bucket: `s3:GetBucketLocation`,
 `s3:GetBucketPublicAccessBlock`, `s3:GetBucketAcl`,
 `s3:GetBucketOwnershipControls`, `s3:GetBucketVersioning`,
 `s3:GetBucketLogging`, `s3:GetBucketObjectLockConfiguration`,
-`s3:GetReplicationConfiguration`; for the account: `s3:ListAllMyBuckets` (with
+`s3:GetReplicationConfiguration` and, when `S3.DATA.6` is selected,
+`s3:GetLifecycleConfiguration`; for the account: `s3:ListAllMyBuckets` (with
 `--all-buckets`), `sts:GetCallerIdentity` and `s3:GetAccountPublicAccessBlock`;
 per KMS key in use: `kms:DescribeKey`, `kms:GetKeyRotationStatus` and, for keys
 of the audited account, `kms:GetKeyPolicy` and `kms:ListAliases` (KMS serves key
@@ -332,7 +333,10 @@ bytes of objects that are not encrypted as required). A denied call turns the
 checks that need it into `ERROR`, never into a pass.
 
 `harden` also needs `s3:PutEncryptionConfiguration`, `s3:PutBucketPolicy`,
-`s3:PutBucketPublicAccessBlock` and `kms:EnableKeyRotation`.
+`s3:PutBucketPublicAccessBlock`, `s3:GetLifecycleConfiguration`,
+`s3:PutLifecycleConfiguration` and `kms:EnableKeyRotation`. The lifecycle rule
+it adds (`--abort-multipart-days`, default 7) is merged into the existing
+configuration, which S3 replaces as a whole on every write: no rule is removed.
 """
 
 

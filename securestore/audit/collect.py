@@ -39,6 +39,7 @@ from securestore.audit.answers import (
     bucket_region,
     encryption_rules,
     key_metadata,
+    lifecycle_rules,
     logging_config,
     map_answer,
     object_lock,
@@ -77,6 +78,7 @@ _ABSENT = {
     "GetBucketOwnershipControls": {"OwnershipControlsNotFoundError"},
     "GetObjectLockConfiguration": {"ObjectLockConfigurationNotFoundError"},
     "GetBucketReplication": {"ReplicationConfigurationNotFoundError"},
+    "GetBucketLifecycleConfiguration": {"NoSuchLifecycleConfiguration"},
 }
 
 _HEAD_BYTES = 8
@@ -136,6 +138,8 @@ class Collector:
         trail_buckets: also read which buckets CloudTrail delivers logs to (one
             DescribeTrails call for the account), for framework requirements
             about CloudTrail buckets only (CIS 3.4).
+        lifecycle: read each bucket's lifecycle rules (``S3.DATA.6``); when
+            False the field records ``NotCollected``.
         wait_timeout: the longest wait, in seconds, for one bucket's collection
             or for a KMS key another bucket is describing; past it the bucket
             (or key) is recorded as failed and the audit goes on. botocore's own
@@ -151,6 +155,7 @@ class Collector:
         progress: ProgressCallback | None = None,
         region: str | None = None,
         trail_buckets: bool = False,
+        lifecycle: bool = True,
         wait_timeout: float = 600.0,
     ) -> None:
         if max_workers < 1:
@@ -159,6 +164,7 @@ class Collector:
             raise ConfigurationError("wait_timeout must be positive")
         self._wait_timeout = wait_timeout
         self._trail_buckets = trail_buckets
+        self._lifecycle = lifecycle
         self._clients = clients
         self._options = options or AuditOptions()
         self._max_workers = max_workers
@@ -381,6 +387,17 @@ class Collector:
         replication = map_answer(
             call("GetBucketReplication", s3.get_bucket_replication), replication_targets
         )
+        lifecycle: Collected[Any] = (
+            map_answer(
+                call("GetBucketLifecycleConfiguration", s3.get_bucket_lifecycle_configuration),
+                lifecycle_rules,
+                absent=(),
+            )
+            if self._lifecycle
+            else Collected.failed(
+                CollectionError("GetBucketLifecycleConfiguration", "NotCollected", "not requested")
+            )
+        )
         keys: dict[str, Collected[KeySnapshot]] = {}
         if encryption.is_ok:
             key_region = region.value if region.is_ok and region.value else "us-east-1"
@@ -406,6 +423,7 @@ class Collector:
             logging=logging,
             object_lock=lock,
             replication=replication,
+            lifecycle=lifecycle,
             keys=keys,
             objects=objects,
             api_calls=counter.calls,
@@ -593,6 +611,7 @@ def _unreachable(
         logging=failed,
         object_lock=failed,
         replication=failed,
+        lifecycle=failed,
         api_calls=calls,
         every_call_failed=True,
     )
@@ -612,6 +631,7 @@ def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
         snapshot.logging,
         snapshot.object_lock,
         snapshot.replication,
+        snapshot.lifecycle,
         *snapshot.keys.values(),
     )
     seen: dict[str, CollectionError] = {}

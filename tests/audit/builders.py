@@ -12,6 +12,7 @@ from securestore.audit import (
     CollectionError,
     EncryptionRule,
     KeySnapshot,
+    LifecycleRule,
     LoggingConfig,
     ObjectLockConfig,
     PublicAccessBlock,
@@ -31,6 +32,24 @@ TLS_STATEMENT: dict[str, Any] = {
     "Resource": [ARN, f"{ARN}/*"],
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
+
+
+#: A lifecycle rule that aborts incomplete multipart uploads everywhere.
+ABORT_RULE = LifecycleRule(
+    "abort-uploads",
+    enabled=True,
+    whole_bucket=True,
+    abort_days=7,
+    document=json.dumps(
+        {
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            "Filter": {},
+            "ID": "abort-uploads",
+            "Status": "Enabled",
+        },
+        sort_keys=True,
+    ),
+)
 
 
 def policy(*statements: dict[str, Any]) -> str:
@@ -77,7 +96,7 @@ def compliant(**changes: Any) -> BucketSnapshot:
         name=BUCKET,
         region=Collected.ok("eu-west-1"),
         account_id="111122223333",
-        encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True),)),
+        encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True, ("SSE-C",)),)),
         policy=Collected.ok(
             policy(
                 TLS_STATEMENT,
@@ -108,6 +127,7 @@ def compliant(**changes: Any) -> BucketSnapshot:
         object_lock=Collected.ok(None),
         replication=Collected.ok(None),
         keys={KEY_ARN: Collected.ok(customer_key())},
+        lifecycle=Collected.ok((ABORT_RULE,)),
     )
     snap = replace(
         snap,

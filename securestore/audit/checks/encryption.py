@@ -174,4 +174,48 @@ def allowed_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     return Outcome(Status.PASS, f"key {', '.join(refs)} is allowed", details)
 
 
-CHECKS = (default_encryption, required_algorithm, customer_managed_key, bucket_key, allowed_key)
+_DOC_SSE_C = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html"
+)
+
+
+@check(
+    "S3.ENC.6",
+    title="SSE-C (customer-provided keys) is blocked",
+    severity=Severity.MEDIUM,
+    rationale="""With SSE-C the caller sends the key with every request and S3 keeps no
+        copy: nothing in AWS records, audits, rotates or can revoke that key, and
+        whoever can write to the bucket can encrypt its objects under a key the owner
+        never sees (a ransomware technique). Since April 2026 S3 blocks SSE-C on new
+        buckets through BlockedEncryptionTypes; older buckets still allow it.""",
+    remediation="""Block SSE-C in the default encryption rule (`BlockedEncryptionTypes:
+        {"EncryptionType": ["SSE-C"]}`): `securestore harden s3://BUCKET` merges it
+        into the existing configuration, or `aws s3api put-bucket-encryption`.""",
+    references=(_DOC_SSE_C, _DOC_DEFAULT),
+)
+def sse_c_blocked(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when every default encryption rule blocks SSE-C."""
+    rules = snapshot.encryption.get()
+    if not rules:
+        return Outcome(
+            Status.FAIL,
+            "no default encryption configuration, so nothing blocks SSE-C uploads",
+        )
+    open_rules = [r for r in rules if not r.blocks_sse_c]
+    if open_rules:
+        return Outcome(
+            Status.FAIL,
+            "SSE-C is not blocked: writers can encrypt objects under keys S3 never holds",
+            {"blocked_encryption_types": [list(r.blocked_encryption_types) for r in rules]},
+        )
+    return Outcome(Status.PASS, "SSE-C is blocked (BlockedEncryptionTypes)")
+
+
+CHECKS = (
+    default_encryption,
+    required_algorithm,
+    customer_managed_key,
+    bucket_key,
+    allowed_key,
+    sse_c_blocked,
+)
