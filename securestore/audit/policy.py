@@ -12,6 +12,8 @@ reasons over classes of requests rather than over statement shapes:
   or VPCs denied? (``S3.NET.1``)
 * :func:`public_statements`: which Allows are public by S3's definition of
   "public" (Block Public Access documentation)? (``S3.PUBLIC.5``, ``KMS.3``)
+* :func:`upload_encryption`: is every PutObject whose encryption header is not
+  the required one denied? (``S3.ENC.7``)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from securestore.audit.iam import (
     Principal,
     RequestClass,
     Statement,
+    arn_partition,
     condition_holds,
     deny_coverage,
     parse_policy,
@@ -48,6 +51,7 @@ __all__ = [
     "public_statements",
     "tls_locks",
     "tls_only",
+    "upload_encryption",
     "vpc_restriction",
     "wildcard_match",
 ]
@@ -207,6 +211,76 @@ def vpc_restriction(policy: Policy | None, bucket_arn: str) -> Coverage:
         tuple(dict.fromkeys(s for p in parts for s in p.statements if s in vpc_statements)),
         tuple(dict.fromkeys(g for p in parts if not p.denied for g in p.gaps)),
         tuple(dict.fromkeys(r for p in parts for r in p.reasons)),
+    )
+
+
+# --- upload encryption -----------------------------------------------------------------------
+
+_SSE_HEADER = "s3:x-amz-server-side-encryption"
+_KMS_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
+def upload_encryption(
+    policy: Policy | None,
+    bucket_arn: str,
+    *,
+    weaker: Sequence[str] = (),
+    pinned: Sequence[str] = (),
+    headerless: bool = False,
+) -> Coverage:
+    """Is every PutObject (also CopyObject and CreateMultipartUpload, which S3
+    authorises as ``s3:PutObject``) that would use the wrong encryption denied?
+
+    The classes asked about, each of which every principal must be refused:
+    uploads whose ``x-amz-server-side-encryption`` is one of ``weaker``; for each
+    KMS algorithm in ``pinned``, uploads naming another key in
+    ``x-amz-server-side-encryption-aws-kms-key-id`` and uploads naming none (S3
+    then uses the AWS managed key aws/s3); with ``headerless``, uploads without
+    the header (default encryption then decides). ``gaps`` name the classes
+    that are not denied.
+    """
+    probe = f"arn:{arn_partition(bucket_arn)}:kms:us-east-1:000000000000:key/securestore-probe"
+    classes: list[tuple[dict[str, tuple[str, ...] | None], str]] = [
+        ({_SSE_HEADER: (alg,), _KMS_KEY_HEADER: None}, f"uploads with {alg}") for alg in weaker
+    ]
+    for alg in pinned:
+        classes.append(
+            (
+                {_SSE_HEADER: (alg,), _KMS_KEY_HEADER: (probe,)},
+                f"uploads with {alg} under another key",
+            )
+        )
+        classes.append(
+            (
+                {_SSE_HEADER: (alg,), _KMS_KEY_HEADER: None},
+                f"uploads with {alg} and no key id (S3 then uses aws/s3)",
+            )
+        )
+    if headerless:
+        classes.append(
+            ({_SSE_HEADER: None, _KMS_KEY_HEADER: None}, "uploads without an encryption header")
+        )
+    parts = [
+        (
+            deny_coverage(
+                policy,
+                RequestClass(
+                    bucket_arn,
+                    fixed,
+                    description=description,
+                    actions=("s3:PutObject",),
+                    objects_only=True,
+                ),
+            ),
+            description,
+        )
+        for fixed, description in classes
+    ]
+    return Coverage(
+        all(p.denied for p, _ in parts),
+        tuple(dict.fromkeys(s for p, _ in parts for s in p.statements)),
+        tuple(description for p, description in parts if not p.denied),
+        tuple(dict.fromkeys(r for p, _ in parts for r in p.reasons)),
     )
 
 

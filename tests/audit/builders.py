@@ -109,6 +109,28 @@ def compliant(**changes: Any) -> BucketSnapshot:
                     "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
                 },
                 {
+                    "Sid": "DenyOtherEncryption",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": f"{ARN}/*",
+                    "Condition": {
+                        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                    },
+                },
+                {
+                    "Sid": "DenyOtherKeys",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": f"{ARN}/*",
+                    "Condition": {
+                        "StringNotEquals": {
+                            "s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN
+                        }
+                    },
+                },
+                {
                     "Sid": "OnlyFromVpce",
                     "Effect": "Deny",
                     "Principal": "*",

@@ -1,16 +1,26 @@
-"""The 2026 S3 controls on snapshot fixtures: SSE-C blocked (S3.ENC.6), incomplete
-multipart uploads aborted (S3.DATA.6)."""
+"""The 2026 S3 controls on snapshot fixtures: SSE-C blocked (S3.ENC.6), uploads
+under another encryption or key denied (S3.ENC.7), incomplete multipart uploads
+aborted (S3.DATA.6)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from securestore.audit import Collected, EncryptionRule, LifecycleRule, Result, Status
+from securestore.audit import (
+    BucketSnapshot,
+    Collected,
+    EncryptionRequirement,
+    EncryptionRule,
+    LifecycleRule,
+    Result,
+    Status,
+)
 from securestore.audit.answers import encryption_rules, lifecycle_rules
 
-from .builders import ABORT_RULE, KEY_ARN, compliant, denied
+from .builders import ABORT_RULE, ARN, KEY_ARN, TLS_STATEMENT, compliant, denied, policy
 
 Run = Callable[..., Result]
 
@@ -122,3 +132,133 @@ def test_lifecycle_scope_is_parsed(rule: dict[str, object], whole: bool) -> None
     }
     (parsed,) = lifecycle_rules(answer)
     assert (parsed.whole_bucket, parsed.abort_days, parsed.enabled) == (whole, 3, True)
+
+
+# --- S3.ENC.7: uploads under another encryption or key --------------------------------------
+
+_OBJECTS = f"{ARN}/*"
+
+
+def _deny(
+    condition: dict[str, Any], sid: str = "DenyWrongEncryption", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": _OBJECTS,
+        "Condition": condition,
+        **extra,
+    }
+
+
+WRONG_ALGORITHM = _deny({"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}})
+WRONG_KEY = _deny(
+    {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN}},
+    sid="DenyOtherKeys",
+)
+KMS = {"require": EncryptionRequirement.KMS}
+
+
+def _with(*statements: dict[str, Any], **changes: Any) -> BucketSnapshot:
+    return compliant(policy=Collected.ok(policy(TLS_STATEMENT, *statements)), **changes)
+
+
+def test_wrong_algorithm_and_key_denied_passes(run: Run) -> None:
+    result = run("S3.ENC.7", _with(WRONG_ALGORITHM, WRONG_KEY), **KMS)
+    assert result.status is Status.PASS, result.message
+    assert "DenyWrongEncryption" in result.message and "DenyOtherKeys" in result.message
+
+
+def test_only_the_algorithm_denied_leaves_other_keys_open(run: Run) -> None:
+    result = run("S3.ENC.7", _with(WRONG_ALGORITHM), **KMS)
+    # Default encryption meets the requirement: reported, not failed.
+    assert result.status is Status.INFO
+    assert "uploads with aws:kms under another key" in result.message
+    assert "uploads with aws:kms and no key id (S3 then uses aws/s3)" in result.message
+
+
+def test_key_deny_only_when_a_key_is_named_leaves_aws_managed_key_open(run: Run) -> None:
+    """A Null false companion limits the key Deny to uploads that name a key: aws:kms
+    without a key id (the AWS managed key) gets through."""
+    named_only = _deny(
+        {
+            "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN},
+            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+        },
+        sid="DenyOtherKeys",
+    )
+    result = run("S3.ENC.7", _with(WRONG_ALGORITHM, named_only), **KMS)
+    assert result.status is Status.INFO
+    assert result.message.endswith(
+        "not denied: uploads with aws:kms and no key id (S3 then uses aws/s3)"
+    )
+
+
+def test_if_exists_key_deny_also_refuses_uploads_without_a_key_id(run: Run) -> None:
+    lax = _deny(
+        {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN}},
+        sid="DenyOtherKeys",
+    )
+    assert run("S3.ENC.7", _with(WRONG_ALGORITHM, lax), **KMS).status is Status.PASS
+
+
+def test_weak_default_without_deny_fails(run: Run) -> None:
+    snap = _with(encryption=Collected.ok((EncryptionRule("AES256"),)))
+    result = run("S3.ENC.7", snap, **KMS)
+    assert result.status is Status.FAIL
+    assert "uploads with AES256" in result.message
+    assert "uploads without an encryption header" in result.message
+
+
+def test_null_deny_covers_headerless_uploads(run: Run) -> None:
+    null = _deny({"Null": {"s3:x-amz-server-side-encryption": "true"}}, sid="DenyNoHeader")
+    snap = _with(WRONG_ALGORITHM, null, encryption=Collected.ok(()))
+    assert run("S3.ENC.7", snap, **KMS).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {**WRONG_ALGORITHM, "Resource": f"{ARN}/uploads/*"},
+        {**WRONG_ALGORITHM, "Action": "s3:GetObject"},
+        {**WRONG_ALGORITHM, "Principal": {"AWS": "arn:aws:iam::111122223333:role/writer"}},
+        {**WRONG_ALGORITHM, "Effect": "Allow"},
+        _deny(
+            {
+                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                "Bool": {"aws:SecureTransport": "false"},
+            }
+        ),
+    ],
+    ids=["some-objects", "other-action", "one-principal", "allow", "extra-condition"],
+)
+def test_denies_that_do_not_cover_every_upload_do_not_count(
+    run: Run, statement: dict[str, Any]
+) -> None:
+    snap = _with(statement, encryption=Collected.ok((EncryptionRule("AES256"),)))
+    assert run("S3.ENC.7", snap, **KMS).status is Status.FAIL
+
+
+def test_put_wildcard_action_counts(run: Run) -> None:
+    wide = {**WRONG_ALGORITHM, "Action": "s3:Put*"}
+    key = {**WRONG_KEY, "Action": "*", "Resource": "*"}
+    assert run("S3.ENC.7", _with(wide, key), **KMS).status is Status.PASS
+
+
+def test_sse_s3_requirement_without_key_is_skipped(run: Run) -> None:
+    snap = _with(encryption=Collected.ok((EncryptionRule("AES256"),)))
+    assert run("S3.ENC.7", snap).status is Status.SKIP
+
+
+def test_allowed_keys_pin_the_key_even_for_aws_managed_default(run: Run) -> None:
+    snap = _with(WRONG_ALGORITHM, encryption=Collected.ok((EncryptionRule("aws:kms"),)))
+    result = run("S3.ENC.7", snap, allowed_kms_keys=frozenset({KEY_ARN}), **KMS)
+    assert result.status is Status.INFO and "under another key" in result.message
+
+
+def test_malformed_or_uncollected_policy_is_an_error(run: Run) -> None:
+    bad = compliant(policy=Collected.ok(policy({**WRONG_ALGORITHM, "Effect": "deny"})))
+    assert run("S3.ENC.7", bad, **KMS).status is Status.ERROR
+    assert run("S3.ENC.7", compliant(policy=denied()), **KMS).status is Status.ERROR

@@ -52,18 +52,19 @@ def test_bad_plugins_name_the_entry_point() -> None:
 
 def test_builtin_ids_are_unique_grouped_and_stable() -> None:
     ids = Registry.builtin().ids
-    assert ids[:9] == (
+    assert ids[:10] == (
         "S3.ENC.1",
         "S3.ENC.2",
         "S3.ENC.3",
         "S3.ENC.4",
         "S3.ENC.5",
         "S3.ENC.6",
+        "S3.ENC.7",
         "S3.TLS.1",
         "S3.TLS.2",
         "S3.TLS.3",
     )
-    assert len(ids) == len(set(ids)) == 26
+    assert len(ids) == len(set(ids)) == 27
 
 
 def test_duplicate_and_invalid_ids() -> None:

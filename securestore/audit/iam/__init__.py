@@ -30,6 +30,7 @@ from securestore.audit.iam.document import (
     Policy,
     Principal,
     Statement,
+    arn_partition,
     parse_policy,
     partition_for_region,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Principal",
     "RequestClass",
     "Statement",
+    "arn_partition",
     "condition_holds",
     "deny_coverage",
     "parse_policy",
