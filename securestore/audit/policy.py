@@ -14,6 +14,8 @@ reasons over classes of requests rather than over statement shapes:
   "public" (Block Public Access documentation)? (``S3.PUBLIC.5``, ``KMS.3``)
 * :func:`upload_encryption`: is every PutObject whose encryption header is not
   the required one denied? (``S3.ENC.7``)
+* :func:`account_wide_key_use`: may any principal of the key's account use the
+  key for data without ``kms:ViaService`` or an encryption context? (``KMS.5``)
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from securestore.audit.iam import (
     condition_holds,
     deny_coverage,
     parse_policy,
+    probe_values,
     wildcard_match,
 )
 
 __all__ = [
     "BUCKET_ACTIONS",
+    "KEY_USE_ACTIONS",
     "OBJECT_ACTIONS",
     "RESTRICTING_KEYS",
     "S3_ACTIONS",
@@ -46,6 +50,7 @@ __all__ = [
     "Policy",
     "Principal",
     "Statement",
+    "account_wide_key_use",
     "minimum_tls",
     "parse_policy",
     "public_statements",
@@ -383,4 +388,102 @@ def public_statements(policy: Policy | None) -> tuple[tuple[Statement, str], ...
         if st.conditions:
             reason += " (" + "; ".join(p for p in problems if p) + ")"
         found.append((st, reason))
+    return tuple(found)
+
+
+# --- KMS key use -----------------------------------------------------------------------------
+
+#: The KMS actions that use a key on data (S3's SSE-KMS calls the first three).
+KEY_USE_ACTIONS: tuple[str, ...] = (
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+
+_CONTEXT_PREFIX = "kms:encryptioncontext"
+
+
+def _key_use_context(account: str, caller: str) -> dict[str, tuple[str, ...] | None]:
+    """A direct call by an arbitrary role of ``account``: no kms:ViaService, no
+    encryption context, not on behalf of a service."""
+    return {
+        "kms:viaservice": None,
+        "kms:calleraccount": (account,),
+        "aws:principalaccount": (account,),
+        "aws:principalarn": (caller,),
+        "aws:userid": ("AROASECURESTOREPROBE:securestore-probe",),
+        "aws:sourcearn": None,
+        "aws:sourceaccount": None,
+        "kms:grantisforawsresource": None,
+    }
+
+
+def _holds(cond: Condition, fixed: dict[str, tuple[str, ...] | None], *, every: bool) -> bool:
+    """Does ``cond`` hold for the class (``every``: for all of its requests, else
+    for some)? Fixed keys have their value; encryption context keys are absent."""
+    if cond.key in fixed or cond.key.startswith(_CONTEXT_PREFIX):
+        value = fixed.get(cond.key)
+        return condition_holds(cond, {cond.key: value} if value is not None else {})
+    outcomes = (
+        condition_holds(cond, {cond.key: v} if v is not None else {}) for v in probe_values(cond)
+    )
+    return all(outcomes) if every else any(outcomes)
+
+
+def account_wide_key_use(
+    policy: Policy | None, key_arn: str, account: str
+) -> tuple[tuple[Statement, str], ...]:
+    """Allows that let any principal of ``account`` use the key on data
+    (:data:`KEY_USE_ACTIONS`) without ``kms:ViaService`` or an encryption context.
+
+    The question asked of the policy: may a role of the account that the policy
+    does not name, calling KMS directly (no ``kms:ViaService``) without an
+    encryption context, use the key? ``Principal`` ``ACCOUNT`` or
+    ``arn:...:root`` names every principal of the account (the key policy then
+    leaves the decision to IAM policies), as does ``"*"`` limited by
+    ``kms:CallerAccount``. Conditions on other keys count as met when some value
+    meets them; a Deny that refuses every such request takes its actions back.
+    """
+    caller = f"arn:{arn_partition(key_arn)}:iam::{account}:role/securestore-probe"
+    who = ("AWS", caller, account)
+    fixed = _key_use_context(account, caller)
+    statements = policy.statements if policy else ()
+
+    def applies(st: Statement, action: str) -> bool:
+        return (
+            st.matches_principal(who)
+            and st.matches_action(action)
+            and (st.matches_resource(key_arn) or st.matches_resource("*"))
+        )
+
+    denied = {
+        action
+        for st in statements
+        if st.is_deny
+        for action in KEY_USE_ACTIONS
+        if applies(st, action) and all(_holds(c, fixed, every=True) for c in st.conditions)
+    }
+    found: list[tuple[Statement, str]] = []
+    for st in statements:
+        if st.is_deny:
+            continue
+        actions = [a for a in KEY_USE_ACTIONS if a not in denied and applies(st, a)]
+        if not actions or not all(_holds(c, fixed, every=False) for c in st.conditions):
+            continue
+        if st.principal is not None and st.principal.everyone:
+            whom = 'Principal "*"'
+        elif st.not_principal is not None:
+            whom = f"NotPrincipal {st.not_principal.describe()}"
+        else:
+            whom = f"the account {account} (IAM policies decide)"
+        found.append(
+            (
+                st,
+                f"statement {st.label} lets any principal of {account} ({whom}) call "
+                f"{', '.join(actions)} without kms:ViaService or an encryption context",
+            )
+        )
     return tuple(found)

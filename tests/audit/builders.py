@@ -62,6 +62,44 @@ def denied(code: str = "AccessDenied", operation: str = "GetBucketPolicy") -> Co
     return Collected.failed(CollectionError(operation, code, "Access Denied"))
 
 
+#: Key administration for the account, without the right to use the key on data.
+KEY_ADMIN_STATEMENT: dict[str, Any] = {
+    "Sid": "Administration",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+    "Action": [
+        "kms:Create*",
+        "kms:Describe*",
+        "kms:Enable*",
+        "kms:List*",
+        "kms:Put*",
+        "kms:Update*",
+        "kms:Revoke*",
+        "kms:Disable*",
+        "kms:Get*",
+        "kms:Delete*",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ],
+    "Resource": "*",
+}
+
+#: Data use by the account, through S3 only.
+KEY_USE_VIA_S3_STATEMENT: dict[str, Any] = {
+    "Sid": "UseThroughS3",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*"],
+    "Resource": "*",
+    "Condition": {
+        "StringEquals": {
+            "kms:CallerAccount": "111122223333",
+            "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+        }
+    },
+}
+
+
 def customer_key(**changes: Any) -> KeySnapshot:
     """A healthy customer managed key."""
     key = KeySnapshot(
@@ -75,14 +113,7 @@ def customer_key(**changes: Any) -> KeySnapshot:
             json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        }
-                    ],
+                    "Statement": [KEY_ADMIN_STATEMENT, KEY_USE_VIA_S3_STATEMENT],
                 }
             )
         ),

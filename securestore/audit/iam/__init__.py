@@ -18,7 +18,7 @@ operators AND-ed. :mod:`securestore.audit.policy` phrases the checks' questions.
 
 from __future__ import annotations
 
-from securestore.audit.iam.conditions import Context, condition_holds, wildcard_match
+from securestore.audit.iam.conditions import Context, condition_holds, probe_values, wildcard_match
 from securestore.audit.iam.coverage import (
     Coverage,
     RequestClass,
@@ -48,6 +48,7 @@ __all__ = [
     "deny_coverage",
     "parse_policy",
     "partition_for_region",
+    "probe_values",
     "statement_conditions_hold",
     "wildcard_match",
 ]
