@@ -196,6 +196,7 @@ def audit_command(
             trail_buckets=chosen is not None
             and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
             lifecycle="lifecycle" in needs,
+            monitoring="monitoring" in needs,
         )
         collection = collector.collect(list(buckets) if buckets else None)
     report = run_checks(

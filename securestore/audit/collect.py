@@ -47,6 +47,7 @@ from securestore.audit.answers import (
     reference_region,
     replication_targets,
 )
+from securestore.audit.collect_account import AccountMonitor
 from securestore.audit.model import (
     CROSS_ACCOUNT,
     DEFAULT_S3_KEY_ALIAS,
@@ -140,6 +141,8 @@ class Collector:
             about CloudTrail buckets only (CIS 3.4).
         lifecycle: read each bucket's lifecycle rules (``S3.DATA.6``); when
             False the field records ``NotCollected``.
+        monitoring: read the account's monitoring services (GuardDuty,
+            CloudTrail, Config, Security Hub) once per region (``MON.n``).
         wait_timeout: the longest wait, in seconds, for one bucket's collection
             or for a KMS key another bucket is describing; past it the bucket
             (or key) is recorded as failed and the audit goes on. botocore's own
@@ -156,6 +159,7 @@ class Collector:
         region: str | None = None,
         trail_buckets: bool = False,
         lifecycle: bool = True,
+        monitoring: bool = False,
         wait_timeout: float = 600.0,
     ) -> None:
         if max_workers < 1:
@@ -174,6 +178,9 @@ class Collector:
         self._keys_lock = threading.Lock()
         self._account = _Counter()
         self._caller: Future[Collected[str]] | None = None
+        self._monitor = (
+            AccountMonitor(clients, self._account, self._call, wait_timeout) if monitoring else None
+        )
 
     # -- public -------------------------------------------------------------------------------
 
@@ -409,6 +416,13 @@ class Collector:
         if self._options.sample_objects:
             objects = self._sample(counter, s3, name)
         caller = self._caller_account()
+        monitoring = None
+        if self._monitor is not None:
+            monitoring = (
+                self._monitor.get(region.value or "us-east-1")
+                if region.is_ok
+                else Collected.failed(region.error)  # type: ignore[arg-type]
+            )
         return BucketSnapshot(
             name=name,
             region=region,
@@ -424,6 +438,7 @@ class Collector:
             object_lock=lock,
             replication=replication,
             lifecycle=lifecycle,
+            monitoring=monitoring,
             keys=keys,
             objects=objects,
             api_calls=counter.calls,

@@ -16,9 +16,12 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from securestore.audit.iam import Policy, parse_policy, partition_for_region
+
+if TYPE_CHECKING:
+    from securestore.audit.monitoring import AccountMonitoring
 
 __all__ = [
     "AUDIT_LEVEL_CODES",
@@ -421,7 +424,9 @@ class BucketSnapshot:
     ``every_call_failed`` says that collection got no answer at all.
     ``cloudtrail_bucket`` says whether a trail delivers its logs to the bucket
     (``None``: not collected; only frameworks with CloudTrail-only requirements
-    need it). ``lifecycle`` holds the lifecycle rules (empty: none configured).
+    need it). ``lifecycle`` holds the lifecycle rules (empty: none configured);
+    ``monitoring`` the account's monitoring services in the bucket's region,
+    shared by every bucket there (``None``: not collected).
     """
 
     name: str
@@ -450,6 +455,7 @@ class BucketSnapshot:
     lifecycle: Collected[tuple[LifecycleRule, ...]] = field(
         default_factory=lambda: Collected.ok(())
     )
+    monitoring: Collected[AccountMonitoring] | None = None
 
     @property
     def arn(self) -> str:

@@ -18,6 +18,13 @@ from securestore.audit import (
     PublicAccessBlock,
     Versioning,
 )
+from securestore.audit.monitoring import (
+    AccountMonitoring,
+    Detector,
+    EventScope,
+    Recorder,
+    TrailLogging,
+)
 
 BUCKET = "example-bucket"
 ARN = f"arn:aws:s3:::{BUCKET}"
@@ -33,6 +40,26 @@ TLS_STATEMENT: dict[str, Any] = {
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
 
+
+#: An account whose monitoring passes every MON check in eu-west-1.
+MONITORED = AccountMonitoring(
+    region="eu-west-1",
+    guardduty=Collected.ok((Detector("d-1", enabled=True, s3_protection=True),)),
+    trails=Collected.ok(
+        (
+            TrailLogging(
+                "org-trail",
+                home_region="us-east-1",
+                multi_region=True,
+                logging=True,
+                s3_data=(EventScope(read=True, write=True),),
+                kms_events=True,
+            ),
+        )
+    ),
+    recorders=Collected.ok((Recorder("default", recording=True, all_supported=True),)),
+    security_hub=Collected.ok(True),
+)
 
 #: A lifecycle rule that aborts incomplete multipart uploads everywhere.
 ABORT_RULE = LifecycleRule(
@@ -181,6 +208,7 @@ def compliant(**changes: Any) -> BucketSnapshot:
         replication=Collected.ok(None),
         keys={KEY_ARN: Collected.ok(customer_key())},
         lifecycle=Collected.ok((ABORT_RULE,)),
+        monitoring=Collected.ok(MONITORED),
     )
     snap = replace(
         snap,
