@@ -329,8 +329,14 @@ of the audited account, `kms:GetKeyPolicy` and `kms:ListAliases` (KMS serves key
 policies and aliases only to the key's own account; keys are addressed by ARN,
 so keys of other accounts are read where they live); with
 `--sample-objects`: `s3:ListBucket` and `s3:GetObject` (a HEAD, and the first 8
-bytes of objects that are not encrypted as required). A denied call turns the
-checks that need it into `ERROR`, never into a pass.
+bytes of objects that are not encrypted as required). For the `MON` checks,
+once per account and region: `guardduty:ListDetectors`, `guardduty:GetDetector`,
+`cloudtrail:DescribeTrails`, `cloudtrail:GetTrailStatus`,
+`cloudtrail:GetEventSelectors`, `config:DescribeConfigurationRecorders`,
+`config:DescribeConfigurationRecorderStatus` and `securityhub:DescribeHub`
+(these are made only when a selected check needs them; `--framework` limits
+the checks). A denied call turns the checks that need it into `ERROR`, never
+into a pass.
 
 `harden` also needs `s3:PutEncryptionConfiguration`, `s3:PutBucketPolicy`,
 `s3:PutBucketPublicAccessBlock`, `s3:GetLifecycleConfiguration`,
