@@ -198,7 +198,8 @@ _HARDEN = """\
 ## Harden
 
 ```
-securestore harden s3://BUCKET [--sse kms --kms-key-id KEY | --sse s3] [--dry-run]
+securestore harden s3://BUCKET [--sse kms --kms-key-id KEY | --sse s3]
+                   [--abort-multipart-days N] [--dry-run]
 ```
 
 `harden` first prints every change as a diff (a unified diff of the JSON for
@@ -212,6 +213,10 @@ this order:
    `--sse kms` keeps DSSE-KMS. An AWS managed, asymmetric, disabled,
    deletion-pending or missing key is refused, and so is a key of another
    region than the bucket (SSE-KMS needs a key in the bucket's region).
+   Every rule it writes blocks SSE-C (`BlockedEncryptionTypes:
+   {"EncryptionType": ["SSE-C"]}`, `S3.ENC.6`); a bucket whose encryption is
+   kept gets the block merged into its existing rules, which are otherwise
+   written back unchanged.
 2. **Key rotation** (`KMS.1`): automatic rotation of that key.
 3. **A TLS-only bucket policy statement** (`S3.TLS.1`): `Deny` for
    `Principal "*"`, `Action "s3:*"`, the bucket and `bucket/*` (ARNs in the
@@ -229,6 +234,13 @@ this order:
    request over TLS 1.0 and 1.1 denied already. A statement that denies HTTPS
    too (`S3.TLS.3`) is kept and noted: harden never rewrites statements.
 5. **The bucket public access block** (`S3.PUBLIC.1`): all four settings.
+6. **A lifecycle rule aborting incomplete multipart uploads** (`S3.DATA.6`):
+   an enabled rule without a filter, `AbortIncompleteMultipartUpload` after
+   `--abort-multipart-days` (default 7), ID `AbortIncompleteMultipartUploads`
+   (numbered if taken). S3 replaces the whole lifecycle configuration on every
+   write, so the configuration is re-read right before it is written and the
+   rule appended to what is found: no rule is removed or changed, and nothing
+   is written when an enabled unfiltered rule already aborts incomplete uploads.
 
 The policy is re-read right before it is written and the statement merged into
 what is found then, so a statement added by someone else since the plan is

@@ -5,9 +5,12 @@ bucket keeps, and the lifecycle rule aborting incomplete multipart uploads
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from securestore_cli.main import main_group
 
 from securestore import Connection
 from securestore.audit import AuditOptions, Collected, EncryptionRule, Registry, Status
@@ -26,9 +29,11 @@ from securestore.audit.harden import (
 from securestore.audit.lifecycle import ABORT_RULE_ID, abort_rule, merge_abort_rule
 from securestore.errors import ConfigurationError
 
-from ..conftest import unique_bucket_name
+from ..conftest import Endpoint, unique_bucket_name
 from .builders import KEY_ARN, compliant
+from .stub import StubEndpoint, StubRequest
 from .test_harden import FakeClients
+from .test_harden_endpoint import cli
 
 EXPIRE_LOGS: dict[str, Any] = {
     "ID": "expire-logs",
@@ -191,3 +196,37 @@ def test_collector_skips_lifecycle_when_not_requested(connection: Connection) ->
     snap = lean.snapshots[0]
     assert full.lifecycle.get() == () and snap.api_calls == full.api_calls - 1
     assert snap.lifecycle.error is not None and snap.lifecycle.error.code == "NotCollected"
+
+
+def test_cli_abort_multipart_days(tls_endpoint: Endpoint, connection: Connection) -> None:
+    name = unique_bucket_name("controls")
+    connection.client("s3").create_bucket(Bucket=name)
+    code, out, _ = cli(tls_endpoint, "harden", f"s3://{name}", "--abort-multipart-days", "3")
+    assert code == 0 and "aborting incomplete multipart uploads after 3 days" in out
+    rules = connection.client("s3").get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert rules[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 3}
+    code, _, err = cli(tls_endpoint, "harden", f"s3://{name}", "--abort-multipart-days", "0")
+    assert code == 2 and "abort-multipart-days" in err
+
+
+def test_cli_audit_collects_lifecycle_only_for_checks_that_need_it(
+    tls_endpoint: Endpoint, connection: Connection, tmp_path: Path
+) -> None:
+    name = unique_bucket_name("controls")
+    connection.client("s3").create_bucket(Bucket=name)
+    seen: list[StubRequest] = []
+
+    def record(request: StubRequest) -> None:
+        seen.append(request)
+
+    with StubEndpoint(tls_endpoint.url, tls_endpoint.ca_bundle, tmp_path, record) as stub:
+        env = {**tls_endpoint.env, "AWS_ENDPOINT_URL": stub.url}
+        args = ["audit", name, "--framework", "aws-fsbp", "--format", "json"]
+        result = CliRunner().invoke(main_group, args, env=env)
+        assert result.exit_code in (0, 1), result.output
+        assert not any("lifecycle" in r.query for r in seen)
+        seen.clear()
+        result = CliRunner().invoke(main_group, ["audit", name, "--format", "json"], env=env)
+        assert any("lifecycle" in r.query for r in seen)
+    checks = {r["check_id"] for r in json.loads(result.stdout)["results"]}
+    assert {"S3.DATA.6", "MON.1"} <= checks

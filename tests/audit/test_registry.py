@@ -85,3 +85,17 @@ def test_metadata_is_complete() -> None:
     for c in Registry.builtin():
         assert c.meta.title and c.meta.rationale and c.meta.remediation and c.meta.references
         assert c.function.__doc__
+
+
+def test_optional_collection_follows_the_selected_checks() -> None:
+    """Lifecycle rules and account monitoring are collected only for checks that read them."""
+    from securestore.audit.check import needed_collection
+    from securestore.audit.compliance import load_framework
+
+    registry = Registry.builtin()
+    assert needed_collection(registry) == {"lifecycle", "monitoring"}
+    fsbp = load_framework("aws-fsbp")
+    assert needed_collection(c for c in registry if c.id in fsbp.check_ids) == {"monitoring"}
+    tls = [registry.get("S3.TLS.1"), registry.get("KMS.1")]
+    assert needed_collection(tls) == frozenset()
+    assert registry.get("S3.DATA.6").meta.needs == {"lifecycle"}
