@@ -126,13 +126,23 @@ class AccountMonitor:
             arn = str(trail.get("TrailARN") or trail["Name"])
             status = self._ask("GetTrailStatus", client.get_trail_status, Name=arn)
             selectors = self._ask("GetEventSelectors", client.get_event_selectors, TrailName=arn)
-            for answer in (status, selectors):
-                if not answer.is_ok:
-                    return Collected.failed(answer.error)  # type: ignore[arg-type]
-            try:
-                out.append(trail_logging(trail, status.get(), selectors.get()))
-            except Exception as exc:  # an odd answer costs this field, not the audit
-                return Collected.failed(CollectionError("parse", "UnexpectedResponse", repr(exc)))
+            error = status.error or selectors.error
+            if error is None:
+                try:
+                    out.append(trail_logging(trail, status.get(), selectors.get()))
+                    continue
+                except Exception as exc:  # an odd answer costs this trail, not the audit
+                    error = CollectionError("parse", "UnexpectedResponse", repr(exc))
+            # Another trail may still answer the question; MON.2 says ERROR if not.
+            out.append(
+                TrailLogging(
+                    name=str(trail.get("Name", arn)),
+                    home_region=home,
+                    multi_region=bool(trail.get("IsMultiRegionTrail")),
+                    logging=False,
+                    error=error,
+                )
+            )
         return Collected.ok(tuple(out))
 
     def _recorders(self, region: str) -> Collected[Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from securestore.audit.model import Collected
+from securestore.audit.model import Collected, CollectionError
 
 __all__ = [
     "AccountMonitoring",
@@ -55,7 +55,8 @@ class EventScope:
 class TrailLogging:
     """What one trail logs: ``logging`` (GetTrailStatus ``IsLogging``), the S3 data
     event scopes, and whether KMS events (Decrypt, GenerateDataKey: read-only
-    management events) are logged."""
+    management events) are logged. ``error`` says why the trail's status or
+    selectors could not be read (nothing is then known of what it logs)."""
 
     name: str
     home_region: str
@@ -63,6 +64,7 @@ class TrailLogging:
     logging: bool
     s3_data: tuple[EventScope, ...] = ()
     kms_events: bool = False
+    error: CollectionError | None = None
 
     def applies_to(self, region: str) -> bool:
         """True if the trail records events of ``region``."""

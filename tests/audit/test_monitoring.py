@@ -122,6 +122,24 @@ def test_cloudtrail_scopes_of_several_trails_add_up(run: Run) -> None:
     assert result.status is Status.PASS, result.message
 
 
+def test_unreadable_trail_is_an_error_unless_another_trail_answers(run: Run) -> None:
+    from securestore.audit import CollectionError
+
+    unread = _trail(
+        name="org-trail-of-the-management-account",
+        logging=False,
+        s3_data=(),
+        kms_events=False,
+        error=CollectionError("GetEventSelectors", "AccessDenied", "no"),
+    )
+    alone = run("MON.2", _mon(trails=Collected.ok((unread,))))
+    assert alone.status is Status.ERROR and "AccessDenied" in alone.message
+    partial = _trail(kms_events=False)
+    result = run("MON.2", _mon(trails=Collected.ok((unread, partial))))
+    assert result.status is Status.ERROR and "do not log KMS events" in result.message
+    assert run("MON.2", _mon(trails=Collected.ok((unread, _trail())))).status is Status.PASS
+
+
 def test_config_and_security_hub_findings(run: Run) -> None:
     assert run("MON.3", _mon(recorders=Collected.ok(()))).status is Status.FAIL
     stopped = Collected.ok((Recorder("default", recording=False),))
@@ -263,9 +281,13 @@ def test_endpoint_denied_services_are_errors(
     tls_endpoint: Endpoint, connection: Connection, tmp_path: Path
 ) -> None:
     name = _bucket(connection)
+    trail = connection.client("cloudtrail", region_name=REGION)
+    trail.create_trail(Name=f"denied-{name}", S3BucketName=name)
+    trail.start_logging(Name=f"denied-{name}")
 
     def deny(request: StubRequest) -> Canned | None:
-        if request.path.startswith("/detector") or request.path.startswith("/accounts"):
+        denied_trail = request.target.endswith(".GetEventSelectors")
+        if denied_trail or request.path.startswith(("/detector", "/accounts")):
             body = {"message": "not allowed", "__type": "AccessDeniedException"}
             return Canned(
                 403,
@@ -289,6 +311,7 @@ def test_endpoint_denied_services_are_errors(
         )
         statuses, _ = _statuses(conn, name)
     assert statuses["MON.1"] is Status.ERROR and statuses["MON.4"] is Status.ERROR
+    assert statuses["MON.2"] is Status.ERROR  # its selectors cannot be read
 
 
 def test_monitoring_is_not_collected_unless_asked(connection: Connection) -> None:

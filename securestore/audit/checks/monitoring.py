@@ -18,7 +18,7 @@ from securestore.audit.model import (
     Status,
     Unavailable,
 )
-from securestore.audit.monitoring import AccountMonitoring
+from securestore.audit.monitoring import AccountMonitoring, TrailLogging
 from securestore.audit.options import AuditOptions
 
 __all__ = ["CHECKS"]
@@ -86,8 +86,12 @@ def trail_data_events(snapshot: BucketSnapshot, options: AuditOptions) -> Outcom
     """PASS when logging trails of the bucket's region record its object reads and
     writes and the KMS events."""
     mon = _monitoring(snapshot)
-    trails = [t for t in mon.trails.get() if t.logging and t.applies_to(mon.region)]
+    applicable = [t for t in mon.trails.get() if t.applies_to(mon.region)]
+    unread = [t for t in applicable if t.error is not None]
+    trails = [t for t in applicable if t.error is None and t.logging]
     if not trails:
+        if unread:
+            return _unread(unread, f"no other logging trail covers {mon.region}")
         return Outcome(Status.FAIL, f"no logging CloudTrail trail covers {mon.region}")
     scopes = [s for t in trails for s in t.s3_data if s.covers(snapshot.arn)]
     missing = []
@@ -99,6 +103,8 @@ def trail_data_events(snapshot: BucketSnapshot, options: AuditOptions) -> Outcom
         missing.append("KMS events")
     names = [t.name for t in trails]
     details = {"trails": names, "missing": missing}
+    if missing and unread:
+        return _unread(unread, f"the others do not log {', '.join(missing)} for the bucket")
     if missing:
         return Outcome(
             Status.FAIL,
@@ -110,6 +116,12 @@ def trail_data_events(snapshot: BucketSnapshot, options: AuditOptions) -> Outcom
         f"trail {', '.join(names)} logs the bucket's S3 data events and KMS events",
         details,
     )
+
+
+def _unread(trails: list[TrailLogging], rest: str) -> Outcome:
+    """An ERROR: unreadable trails might log what the readable ones do not."""
+    errors = "; ".join(f"trail {t.name}: {t.error}" for t in trails)
+    return Outcome(Status.ERROR, f"could not evaluate: {errors}; {rest}")
 
 
 @check(
