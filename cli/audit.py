@@ -38,7 +38,7 @@ from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bu
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
 from securestore.errors import ConfigurationError, LocalFileError
-from securestore.localfile import AtomicFile, pwrite_all
+from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
@@ -221,7 +221,7 @@ def audit_command(
     if output is not None:
         try:
             with AtomicFile(output) as out:
-                pwrite_all(out.fd, text.encode("utf-8"), 0)
+                out.write_at(text.encode("utf-8"), 0)
         except LocalFileError:
             raise
         except OSError as exc:

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import errno
+import itertools
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
-from securestore.clientside import ClientSide
+from securestore.clientside import ClientSide, ClientSideReader
 from securestore.errors import ConfigurationError, LocalFileError
-from securestore.localfile import AtomicFile, pwrite_all
+from securestore.localfile import AtomicFile
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
+from securestore.reader import ObjectReader
 from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
 
+from .errors import require_stdout
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .main import CliContext
 from .progress import transfer_progress
+from .text import printable
 
 SSE_CHOICES = click.Choice(["s3", "kms", "dsse-kms"], case_sensitive=False)
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
@@ -55,9 +60,12 @@ def store_for(obj: CliContext, url: S3Url, **kwargs: Any) -> SecureStore:
 
 
 def say(obj: CliContext, message: str) -> None:
-    """A status line on stderr (stdout may carry object data), unless ``--quiet``."""
+    """A status line on stderr (stdout may carry object data), unless ``--quiet``.
+
+    Non-printable characters (in object keys, say) are escaped.
+    """
     if not obj.quiet:
-        click.echo(message, err=True)
+        click.echo(printable(message), err=True)
 
 
 def _human(size: int) -> str:
@@ -167,6 +175,8 @@ def put_command(
         mode = build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
     store = store_for(obj, location, encryption=mode)
     if source == "-":
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise LocalFileError("standard input is closed", hint="redirect it, or give a file")
         with transfer_progress(obj.progress_enabled(), "put", None) as progress:
             info = store.put(
                 location.key,
@@ -211,11 +221,24 @@ def parse_range(text: str) -> tuple[int, int]:
     "kms_key_ids",
     multiple=True,
     metavar="ID",
-    help="KMS key(s) for a client-side object; with --require kms/dsse-kms also the "
-    "key the object must use. Without any key option, client-side objects are "
-    "decrypted by KMS discovery limited to your own account.",
+    help="KMS key(s) that decrypt a client-side object; with --require kms/dsse-kms "
+    "instead the server-side key the object must use.",
 )
 @key_options(reading=True)
+@click.option(
+    "--client-side",
+    is_flag=True,
+    help="Decrypt a client-side object; without a key option, by KMS discovery limited "
+    "to your own account. Implied by --key-file, --rsa-private-key, --kms-key-id "
+    "(without --require kms/dsse-kms), --context and --relocated. Without any of "
+    "them, get is a plain server-side read, which refuses client-side objects.",
+)
+@click.option(
+    "--allow-plaintext",
+    is_flag=True,
+    help="WEAKENS the read: with a client-side read, return an object that is not a "
+    "client-side message as stored, unauthenticated, instead of refusing it (exit 3).",
+)
 @click.option(
     "--context",
     "context",
@@ -234,6 +257,11 @@ def parse_range(text: str) -> tuple[int, int]:
     metavar="START-END",
     help="Only these bytes (inclusive offsets; END may be omitted).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace DEST even if it is read-only (as cp -f does).",
+)
 @click.pass_obj
 def get_command(
     obj: CliContext,
@@ -245,35 +273,55 @@ def get_command(
     rsa_keys: tuple[str, ...],
     key_name: str,
     max_data_keys: int | None,
+    client_side: bool,
+    allow_plaintext: bool,
     context: tuple[str, ...],
     relocated: bool,
     byte_range: str | None,
+    force: bool,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     location = S3Url.parse(url, require_key=True)
     if any(not key_id.strip() for key_id in kms_key_ids):
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     span = parse_range(byte_range) if byte_range else None
-    keyring = reading_keyring(obj.connection, kms_key_ids, key_files, rsa_keys, key_name)
     pairs = parse_pairs(context, "context") or None
     sse: EncryptionMode | None = None
     if require not in (None, "client-side"):
         sse = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
-    # Naming a key (other than the SSE-KMS key of --require kms) or a context means the
-    # object must decrypt: an object without the marker is then refused, never returned raw.
+    # The options alone decide whether the object must decrypt, never its metadata
+    # (anyone who can write to the bucket sets that). With --require kms/dsse-kms,
+    # --kms-key-id names the server-side key, not a client-side one.
+    client_kms_keys = kms_key_ids if sse is None else ()
     client_side_read = (
-        require == "client-side"
-        or bool(key_files or rsa_keys or pairs or relocated or max_data_keys)
-        or (bool(kms_key_ids) and sse is None)
+        client_side
+        or require == "client-side"
+        or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
     )
-    mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys) if client_side_read else sse
-    store = store_for(obj, location, keyring=keyring)
+    if allow_plaintext and not client_side_read:
+        raise ConfigurationError(
+            "--allow-plaintext only applies to client-side reads",
+            hint="add --client-side or a key option (a plain read returns objects as stored)",
+        )
+    mode: EncryptionMode | None = sse
+    if client_side_read:
+        keyring = reading_keyring(
+            obj.connection, client_kms_keys, key_files, rsa_keys, key_name, discovery=True
+        )
+        assert keyring is not None
+        mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys)
+    store = store_for(obj, location)
     if dest is None or dest == "-":
-        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
-            out = sys.stdout.buffer
+        out = _stdout()
+        with store.open(
+            location.key,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             if span is not None:
-                start, length = span
-                out.write(reader.read_range(start, reader.size if length < 0 else length))
+                copy_range(reader, *span, out.write)
             else:
                 for chunk in reader:
                     out.write(chunk)
@@ -283,12 +331,21 @@ def get_command(
     if target.is_dir():
         target = target / Path(location.key).name
     if span is not None:
-        with store.open(location.key, require=mode, context=pairs, relocated=relocated) as reader:
-            start, length = span
-            data = reader.read_range(start, reader.size if length < 0 else length)
-        with AtomicFile(target) as out:
-            pwrite_all(out.fd, data, 0)
-        say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(len(data))})")
+        with store.open(
+            location.key,
+            require=mode,
+            context=pairs,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
+            # A client-side range is fresh plaintext: owner-only, like download_file's files.
+            private = isinstance(reader, ClientSideReader)
+            destination = AtomicFile(
+                target, create_mode=0o600 if private else 0o666, overwrite_readonly=force
+            )
+            with destination as file:
+                written = copy_range(reader, *span, file.write_at)
+        say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(written)})")
         return
     # Only a progress bar needs the size up front; otherwise download_file finds it.
     total = store.head(location.key).size if obj.progress_enabled() else None
@@ -299,9 +356,76 @@ def get_command(
             require=mode,
             context=pairs,
             relocated=relocated,
+            allow_plaintext=allow_plaintext,
             progress=progress,
+            overwrite_readonly=force,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
+
+
+#: The most of a ``--range`` held at once: ranges stream like whole objects.
+RANGE_PIECE = 2 * 1024 * 1024
+
+
+def copy_range(
+    reader: ObjectReader | ClientSideReader,
+    start: int,
+    length: int,
+    write: Callable[[bytes, int], object],
+) -> int:
+    """Copy ``length`` bytes (all to the end if negative) from ``start`` in bounded pieces.
+
+    ``write(piece, offset)`` gets each piece with its offset in the output. A range
+    that reaches the end of a client-side object ends with its final frame
+    authenticated (``read_range`` checks it). Returns the number of bytes copied.
+    """
+    end = reader.size if length < 0 else min(reader.size, start + length)
+    offset = start
+    while True:
+        piece = reader.read_range(offset, min(RANGE_PIECE, max(0, end - offset)))
+        if piece:
+            write(piece, offset - start)
+            offset += len(piece)
+        if not piece or offset >= end:
+            return offset - start
+
+
+class _Stdout:
+    """Standard output for object data: a full disk is a usage error, not a bug.
+
+    A reader that went away (``| head``) stays a BrokenPipeError, which the CLI
+    ends quietly, as other Unix tools do.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes, _offset: int = 0) -> None:
+        self._call(self._stream.write, data)
+
+    def flush(self) -> None:
+        self._call(self._stream.flush)
+
+    @staticmethod
+    def _call(action: Callable[..., object], *args: bytes) -> None:
+        try:
+            action(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            hint = (
+                "free space on the file system stdout goes to"
+                if exc.errno == errno.ENOSPC
+                else None
+            )
+            raise LocalFileError(
+                f"cannot write to standard output: {exc.strerror or exc}", hint=hint
+            ) from exc
+
+
+def _stdout() -> _Stdout:
+    require_stdout()
+    return _Stdout(sys.stdout.buffer)
 
 
 @click.command("ls")
@@ -310,6 +434,7 @@ def get_command(
 @click.pass_obj
 def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
     """List objects under a prefix (or, without a URL, the buckets)."""
+    require_stdout()
     if url is None or url == "s3://":
         buckets = list_buckets(obj.connection)
         if as_json:
@@ -321,14 +446,19 @@ def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
         else:
             for name, created in buckets:
                 when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
-                click.echo(f"{when:19}  {name}")
+                click.echo(f"{when:19}  {printable(name)}")
         return
     location = S3Url.parse(url)
     entries = store_for(obj, location).list(location.key)
     if as_json:
-        # Streamed element by element: constant memory for any listing size.
+        # Streamed element by element: constant memory for any listing size. The first
+        # page is fetched before "[" is printed, so that a failed listing (a missing
+        # bucket) prints nothing; a failure on a later page leaves the array unclosed,
+        # which no JSON parser mistakes for a complete listing.
+        first = next(entries, None)
         click.echo("[", nl=False)
-        for index, entry in enumerate(entries):
+        rest = entries if first is None else itertools.chain([first], entries)
+        for index, entry in enumerate(rest):
             item = {
                 "key": entry.key,
                 "size": entry.size,
@@ -341,7 +471,7 @@ def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
         return
     for entry in entries:
         when = entry.last_modified.strftime("%Y-%m-%d %H:%M:%S") if entry.last_modified else ""
-        click.echo(f"{when:19} {entry.size:>12} {entry.key}")
+        click.echo(f"{when:19} {entry.size:>12} {printable(entry.key)}")
 
 
 def _describe(info: ObjectInfo) -> str:
@@ -364,7 +494,8 @@ def _describe(info: ObjectInfo) -> str:
         lines.append(f"version:        {info.version_id}")
     for name, value in sorted(info.metadata.items()):
         lines.append(f"metadata:       {name}={value}")
-    return "\n".join(lines)
+    # Everything here came from the server: escape each line (not the newlines).
+    return "\n".join(printable(line) for line in lines)
 
 
 @click.command("head")
@@ -373,6 +504,7 @@ def _describe(info: ObjectInfo) -> str:
 @click.pass_obj
 def head_command(obj: CliContext, url: str, as_json: bool) -> None:
     """Show an object's size, encryption mode and key, ETag and metadata."""
+    require_stdout()
     location = S3Url.parse(url, require_key=True)
     info = store_for(obj, location).head(location.key)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else _describe(info))

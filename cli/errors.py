@@ -11,6 +11,7 @@ Exit codes (also in ``securestore --help`` and the README):
    bucket or object, plain-HTTP or untrusted endpoint, the audit could not run
 5  internal error (a bug: please report it)
 130 interrupted (Ctrl-C)
+143 terminated by SIGTERM (129: SIGHUP), cleaned up as after Ctrl-C
 == ==========================================================================
 """
 
@@ -23,9 +24,12 @@ import click
 from securestore.errors import (
     ConfigurationError,
     IntegrityError,
+    LocalFileError,
     PolicyError,
     SecureStoreError,
 )
+
+from .text import printable
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -39,7 +43,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 audit findings at or above --fail-on; 2 usage error; "
     "3 integrity or policy error (tampering, wrong key, wrong encryption mode); "
     "4 storage, keyring or transport error (including a missing object and a refused "
-    "http:// endpoint); 5 internal error; 130 interrupted."
+    "http:// endpoint); 5 internal error; 130 interrupted; 143/129 SIGTERM/SIGHUP."
 )
 
 
@@ -54,13 +58,25 @@ def exit_code_for(error: SecureStoreError) -> int:
 
 def report(message: str, hint: str | None = None) -> None:
     """Print the ``error:`` line (and ``hint:`` line) on stderr."""
-    # One line each, whatever the message contains.
-    click.echo(f"error: {' '.join(message.split())}", err=True)
+    # One line each, whatever the message contains: bucket and key names, header
+    # fields and servers' texts in it are escaped (see cli/text.py), line breaks included.
+    click.echo(f"error: {printable(message.strip())}", err=True)
     if hint:
-        click.echo(f"hint: {' '.join(hint.split())}", err=True)
+        click.echo(f"hint: {printable(hint.strip())}", err=True)
 
 
 def fail(error: SecureStoreError) -> None:
     """Report a library error and exit with its code."""
     report(str(error), error.hint)
     sys.exit(exit_code_for(error))
+
+
+def require_stdout() -> None:
+    """Refuse to run a command whose output would vanish: stdout was closed (``>&-``).
+
+    Python then has no ``sys.stdout`` and click would drop every line silently.
+    """
+    if sys.stdout is None:
+        raise LocalFileError(
+            "standard output is closed", hint="redirect it, or give a destination file"
+        )

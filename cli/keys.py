@@ -33,7 +33,9 @@ from securestore.message import HeaderLimits
 from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
 from securestore.transport import Connection
 
+from .errors import require_stdout
 from .main import CliContext
+from .text import printable
 
 #: The raw keyrings' key namespace; the key name defaults to ``default`` (``--key-name``).
 KEY_NAMESPACE = "securestore"
@@ -144,7 +146,7 @@ def combine(keyrings: Sequence[Keyring]) -> Keyring:
 class AccountDiscoveryKeyring:
     """KMS discovery limited to the caller's own account (looked up on first use).
 
-    Used by ``get`` when no key is named: it decrypts data keys wrapped by any
+    Used by ``get --client-side`` when no key is named: it decrypts data keys wrapped by any
     KMS key of the caller's account, and never a key of another account.
     """
 
@@ -188,13 +190,19 @@ def reading_keyring(
     key_files: Sequence[str],
     rsa_keys: Sequence[str],
     key_name: str,
-) -> Keyring:
-    """The keyring ``get`` decrypts with: the named keys, else KMS discovery in your account."""
+    *,
+    discovery: bool,
+) -> Keyring | None:
+    """The keyring ``get`` decrypts with, chosen from the options alone.
+
+    The named keys; else, with ``discovery`` (``--client-side``), KMS discovery in
+    your own account; else ``None``: a plain server-side read.
+    """
     keyrings = kms_keyrings(connection, kms_key_ids) + raw_keyrings(
         key_files, rsa_keys, key_name, reading=True
     )
     if not keyrings:
-        return AccountDiscoveryKeyring(connection)
+        return AccountDiscoveryKeyring(connection) if discovery else None
     return keyrings[0] if len(keyrings) == 1 else MultiKeyring(children=keyrings)
 
 
@@ -247,6 +255,7 @@ def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int
     """Show a client-side object's message header without decrypting it."""
     from securestore.store import SecureStore
 
+    require_stdout()
     location = S3Url.parse(url, require_key=True)
     limits = HeaderLimits(max_encrypted_data_keys=max_data_keys or DEFAULT_MAX_ENCRYPTED_DATA_KEYS)
     header = SecureStore(location.bucket, connection=obj.connection).inspect(
@@ -262,16 +271,24 @@ def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int
         "encryption_context": dict(header.encryption_context),
     }
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps({**data, "verified": False}, indent=2))
         return
-    click.echo(f"format:         {data['format']}")
-    click.echo(f"suite:          {data['suite']}")
-    click.echo(f"frame length:   {header.frame_length}")
-    click.echo(f"message id:     {data['message_id']}")
-    for edk in edks:
-        click.echo(f"data key for:   {edk}")
-    for name, value in sorted(header.encryption_context.items()):
-        click.echo(f"context:        {name}={value}")
+    # inspect never decrypts, so nothing below is authenticated: whoever can write the
+    # object chose every field. Escaped, and labelled as such.
+    lines = [
+        "verified:       no (header shown without decrypting: every field is unauthenticated)",
+        f"format:         {data['format']}",
+        f"suite:          {data['suite']}",
+        f"frame length:   {header.frame_length}",
+        f"message id:     {data['message_id']}",
+        *(f"data key for:   {edk} (unverified)" for edk in edks),
+        *(
+            f"context:        {name}={value} (unverified)"
+            for name, value in sorted(header.encryption_context.items())
+        ),
+    ]
+    for line in lines:
+        click.echo(printable(line))
 
 
 COMMANDS = (keygen_command, inspect_command)

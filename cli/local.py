@@ -152,7 +152,8 @@ def _tour(endpoint: LocalEndpoint, work: Path) -> None:
         url = f"s3://{bucket}/{sse}/report.csv"
         copy = work / f"copy-{sse}.csv"
         _run(["put", str(sample), url, "--sse", sse, *extra])
-        _run(["get", url, str(copy), "--require", sse])
+        demanded_key = [] if sse == "s3" else ["--kms-key-id", key_arn]  # must be confirmed
+        _run(["get", url, str(copy), "--require", sse, *demanded_key])
         if not filecmp.cmp(sample, copy, shallow=False):
             raise click.ClickException(f"round trip through {sse} changed the bytes")
         click.echo("bytes verified: the download is identical to the original")
@@ -192,7 +193,7 @@ def _tour(endpoint: LocalEndpoint, work: Path) -> None:
     if not filecmp.cmp(sample, copy, shallow=False):
         raise click.ClickException("the client-side round trip changed the bytes")
     click.echo("bytes verified: decrypted with the AES key file")
-    _run(["get", url, str(work / "copy-kms.csv")])
+    _run(["get", url, str(work / "copy-kms.csv"), "--client-side"])
     if not filecmp.cmp(sample, work / "copy-kms.csv", shallow=False):
         raise click.ClickException("the KMS discovery round trip changed the bytes")
     click.echo("bytes verified: decrypted through KMS (discovery limited to this account)")

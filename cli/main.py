@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
@@ -60,6 +64,50 @@ class CliContext:
         return not self.quiet and sys.stderr.isatty()
 
 
+#: Signals that end a command like Ctrl-C does (systemd, Kubernetes, CI, ``timeout``, a
+#: closed terminal): uploads are aborted, partial files removed, exit 128 + the number.
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by a terminating signal, so that cleanup code runs.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``): library code that cleans up
+    on any exception (aborting a multipart upload, removing a partial file) does
+    so, and nothing that handles ordinary errors swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _terminating_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` while a command runs.
+
+    Only the first signal raises: a second one must not interrupt the cleanup
+    the first started. Handlers can only be set from the main thread (click's
+    test runner may run elsewhere); the previous handlers come back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def terminate(signum: int, _frame: FrameType | None) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Terminated(signum)
+
+    previous = {number: signal.signal(number, terminate) for number in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 class _Group(click.Group):
     """A group that turns every failure into ``error:``/``hint:`` lines and an exit code."""
 
@@ -70,7 +118,13 @@ class _Group(click.Group):
         **extra: Any,
     ) -> Any:
         try:
-            result = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+            with _terminating_signals():
+                result = super().main(
+                    args=args, prog_name=prog_name, standalone_mode=False, **extra
+                )
+        except Terminated as exc:
+            report(f"terminated by {signal.Signals(exc.signum).name}")
+            sys.exit(128 + exc.signum)
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
             sys.exit(EXIT_USAGE)
@@ -156,9 +210,9 @@ def main_group(
 
 def _register() -> None:
     # Imported here: the command modules import CliContext from this one.
-    from . import audit, commands, keys, local
+    from . import audit, commands, keys, lifecycle, local
 
-    for module in (commands, keys, local, audit):
+    for module in (commands, keys, local, audit, lifecycle):
         for command in module.COMMANDS:
             main_group.add_command(command)
 

@@ -40,6 +40,7 @@ from securestore.location import S3Url
 from securestore.message import DecryptPolicy, HeaderLimits
 from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
 from securestore.reader import ObjectReader
+from securestore.rewrap import RewrapResult
 from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
@@ -77,6 +78,7 @@ __all__ = [
     "PreconditionFailedError",
     "RawAesKeyring",
     "RawRsaKeyring",
+    "RewrapResult",
     "S3Url",
     "SecureStore",
     "SecureStoreError",

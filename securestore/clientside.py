@@ -19,7 +19,6 @@ from typing import Any
 from securestore.errors import ConfigurationError, FormatError, IntegrityError, SecureStoreError
 from securestore.message import (
     DEFAULT_FRAME_LENGTH,
-    DecryptingReader,
     Decryptor,
     DecryptPolicy,
     Encryptor,
@@ -30,9 +29,11 @@ from securestore.message import (
     Layout,
     validate_user_context,
 )
+from securestore.message.header import ESDK_MAX_FRAME_LENGTH
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.reader import SeekableReader, check_open
+from securestore.signed import FrameDigests
 from securestore.transfer import Part
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "FramedParts",
     "check_location",
     "expected_context",
+    "looks_like_message",
     "message_context",
     "read_header",
 ]
@@ -243,18 +245,37 @@ def read_header(
         want *= 4
 
 
+#: Limits for telling whether bytes begin like a message at all (not for reading one).
+_ANY_HEADER = HeaderLimits(max_encrypted_data_keys=0xFFFF, max_frame_length=ESDK_MAX_FRAME_LENGTH)
+
+
+def looks_like_message(first: bytes | bytearray, size: int) -> bool:
+    """Whether an object of ``size`` bytes that begins with ``first`` begins like a message.
+
+    True when ``first`` holds a well-formed header (of any size within the format's
+    own bounds), or is a well-formed start of one and the object goes on. Used to
+    tell a client-side object from a plain one without trusting its metadata; it
+    proves nothing about authenticity.
+    """
+    parser = HeaderParser(limits=_ANY_HEADER)
+    try:
+        header = parser.feed(first)
+    except FormatError:
+        return False
+    return header is not None or (bool(first) and len(first) < size)
+
+
 class ClientSideReader(SeekableReader):
     """A seekable reader of the authenticated plaintext of a client-side object.
 
-    Unsigned messages (the suite securestore writes) allow true random access:
-    a read fetches only the frames that hold the requested bytes and
+    A read fetches only the frames that hold the requested bytes and
     authenticates each before returning any of it. The end of the object is
     reported only after the final frame has been authenticated.
 
-    Signed messages (0x0578, from other ESDK writers) are verified in a full
-    streaming pass when opened (the store does this), then decrypted in order;
-    seeking backwards restarts the stream. See docs/format.md, "Reading signed
-    messages".
+    Signed messages (0x0578, from other ESDK writers) are verified whole when
+    opened (the store does this, see :mod:`securestore.signed`), which gives
+    their ``layout`` and ``digests``; every frame read afterwards must then be
+    the very frame the signature covered. See docs/format.md, "Reads".
     """
 
     def __init__(
@@ -264,39 +285,44 @@ class ClientSideReader(SeekableReader):
         ciphertext: io.RawIOBase,
         fetch: FetchRange,
         ciphertext_size: int,
-        restart: Callable[[], DecryptingReader] | None = None,
-        plaintext_size: int | None = None,
+        layout: Layout | None = None,
+        digests: FrameDigests | None = None,
         chunk_size: int = 1024 * 1024,
         location: tuple[str, str] | None = None,
     ) -> None:
         header = decryptor.header
         self._location = location
-        self._layout: Layout | None = None
-        if header.suite.signed:
-            if restart is None or plaintext_size is None:
-                raise ConfigurationError("a signed message needs a verified stream to read")
-            size = plaintext_size
-        else:
-            self._layout = Layout.from_ciphertext_length(
-                ciphertext_size, header.frame_length, header.length
-            )
-            size = self._layout.plaintext_length
-        super().__init__(size, chunk_size)
+        if header.suite.signed and (layout is None or digests is None):
+            raise ConfigurationError("a signed message needs a verified body to read")
+        self._layout = layout or Layout.from_ciphertext_length(
+            ciphertext_size, header.frame_length, header.length
+        )
+        self._digests = digests
+        super().__init__(self._layout.plaintext_length, chunk_size)
         self.decryptor = decryptor
         self.header = header
         self._ciphertext = ciphertext
         self.fetch = fetch
         self._frame_seq = 0
         self._frame = b""
-        self._restart = restart
-        self._stream: DecryptingReader | None = None
-        self._stream_pos = 0
         self._final_checked = False
 
     @property
-    def layout(self) -> Layout | None:
-        """Where each frame lies (``None`` for signed messages, which are read in order)."""
+    def layout(self) -> Layout:
+        """Where each frame lies."""
         return self._layout
+
+    def check_frames(self, first_seq: int, data: bytes | bytearray | memoryview) -> None:
+        """For a signed message, refuse frames that are not those the signature covered.
+
+        Call it on fetched ciphertext before decrypting it (a no-op for unsigned
+        messages, whose frames are each authenticated by their tag alone).
+
+        Raises:
+            AuthenticationError: a frame differs from the verified one.
+        """
+        if self._digests is not None:
+            self._digests.check(first_seq, data, self._layout)
 
     def readinto(self, buffer: Any) -> int:
         check_open(self)
@@ -346,8 +372,6 @@ class ClientSideReader(SeekableReader):
             if start >= self._size:
                 self._check_final()
             return b""
-        if self._layout is None:
-            return self._read_sequential(start, end - start)
         first, last = self._layout.frames_for_range(start, end)
         if end == self._size:
             # Other writers may end a message with an empty final frame after the
@@ -355,7 +379,9 @@ class ClientSideReader(SeekableReader):
             last = self._layout.frame_count
         lo, hi = self._layout.ciphertext_range(first, last)
         final = last == self._layout.frame_count
-        plain = self.decryptor.decrypt_frames(first, self.fetch(lo, hi), includes_final=final)
+        data = self.fetch(lo, hi)
+        self.check_frames(first, data)
+        plain = self.decryptor.decrypt_frames(first, data, includes_final=final)
         if final:
             self._final_checked = True
         offset = start - (first - 1) * self._layout.frame_length
@@ -364,8 +390,6 @@ class ClientSideReader(SeekableReader):
     # -- internals ---------------------------------------------------------------------------
 
     def _read_at(self, pos: int, want: int) -> bytes:
-        if self._layout is None:
-            return self._read_signed(pos, want)
         layout = self._layout
         seq = min(frame_for_offset(pos, layout.frame_length), layout.frame_count)
         if seq != self._frame_seq:
@@ -373,6 +397,7 @@ class ClientSideReader(SeekableReader):
             size = layout.frame_size(seq)
             self._ciphertext.seek(start)
             data = _read_exactly(self._ciphertext, size)
+            self.check_frames(seq, data)
             final = seq == layout.frame_count
             self._frame = self.decryptor.decrypt_frame(seq, data, final=final)
             self._frame_seq = seq
@@ -381,31 +406,15 @@ class ClientSideReader(SeekableReader):
         offset = pos - (seq - 1) * layout.frame_length
         return self._frame[offset : offset + want]
 
-    def _read_signed(self, pos: int, want: int) -> bytes:
-        assert self._restart is not None
-        if self._stream is None or pos < self._stream_pos:
-            self._stream = self._restart()
-            self._stream_pos = 0
-        while self._stream_pos < pos:
-            skipped = self._stream.read(min(self._chunk_size, pos - self._stream_pos))
-            if not skipped:
-                raise FormatError("message shorter than its verified length")
-            self._stream_pos += len(skipped)
-        data = self._stream.read(want)
-        self._stream_pos += len(data)
-        if self._stream_pos >= self._size:
-            self._final_checked = True
-        return data
-
     def _check_final(self) -> None:
         """Authenticate the final frame before reporting the end of the plaintext."""
         if self._final_checked:
             return
-        if self._layout is None:
-            return  # signed messages were verified whole when opened
         seq = self._layout.frame_count
         lo, hi = self._layout.ciphertext_range(seq, seq)
-        self.decryptor.decrypt_frames(seq, self.fetch(lo, hi), includes_final=True)
+        data = self.fetch(lo, hi)
+        self.check_frames(seq, data)
+        self.decryptor.decrypt_frames(seq, data, includes_final=True)
         self._final_checked = True
 
     def close(self) -> None:

@@ -322,6 +322,55 @@ def _keep_blocked_encryption_types() -> None:
     S3Response.get_bucket_encryption = get_bucket_encryption  # type: ignore[method-assign,assignment]
 
 
+def _report_dsse_key_ids() -> None:
+    """Make moto report the KMS key of DSSE-KMS objects, as S3 does.
+
+    moto keeps the key id of a DSSE-KMS write but sends
+    ``x-amz-server-side-encryption-aws-kms-key-id`` for SSE-KMS objects only, so a
+    read or write that demands a DSSE key could not be confirmed (and is refused).
+    This wraps the response headers of moto's stored objects, in this process only.
+    """
+    from moto.s3.models import FakeKey
+
+    original: Any = vars(FakeKey)["response_dict"]  # the property object itself
+    if getattr(original.fget, "reports_dsse_key", False):
+        return
+
+    def response_dict(self: Any) -> dict[str, Any]:
+        headers: dict[str, Any] = original.fget(self)
+        if self.encryption == "aws:kms:dsse" and self.kms_key_id is not None:
+            headers.setdefault("x-amz-server-side-encryption-aws-kms-key-id", self.kms_key_id)
+        return headers
+
+    response_dict.reports_dsse_key = True  # type: ignore[attr-defined]
+    setattr(FakeKey, "response_dict", property(response_dict))  # noqa: B010
+
+
+#: The oldest moto with everything :meth:`LocalEndpoint.start` uses (``MotoRequestHandler``
+#: first appears in 5.2.5); keep in step with the ``local`` extra in pyproject.toml.
+MOTO_FLOOR = "5.2.5"
+
+
+def _moto_parts(module: Any) -> tuple[Any, Any, Any]:
+    """The three names the endpoint needs from moto, or an error naming the missing one."""
+    names = ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app")
+    missing = [name for name in names if not hasattr(module, name)]
+    if missing:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("moto")
+        except PackageNotFoundError:
+            installed = "unknown"
+        raise ConfigurationError(
+            f"the installed moto {installed} lacks moto.moto_server.werkzeug_app."
+            f"{missing[0]}: the embedded endpoint needs moto {MOTO_FLOOR} or newer",
+            hint=f"pip install 'moto[server]>={MOTO_FLOOR}'",
+        )
+    dispatcher, handler, create_app = (getattr(module, name) for name in names)
+    return dispatcher, handler, create_app
+
+
 class LocalEndpoint:
     """moto's S3 and KMS served over HTTPS on loopback, in a background thread.
 
@@ -348,22 +397,20 @@ class LocalEndpoint:
     def start(self) -> LocalEndpoint:
         """Start serving; returns ``self`` once the socket is listening."""
         try:
-            from moto.moto_server.werkzeug_app import (
-                DomainDispatcherApplication,
-                MotoRequestHandler,
-                create_backend_app,
-            )
+            from moto.moto_server import werkzeug_app
             from werkzeug.serving import make_server
         except ImportError as exc:
             raise ConfigurationError(
                 "the embedded endpoint needs moto",
                 hint="pip install 'securestore[local]'",
             ) from exc
+        dispatcher, request_handler, create_backend_app = _moto_parts(werkzeug_app)
+        _report_dsse_key_ids()
         self.certificates = ensure_certificates(self._state_dir, hosts=(self._host, "localhost"))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
-        app = _honour_transport_conditions(DomainDispatcherApplication(create_backend_app))
+        app = _honour_transport_conditions(dispatcher(create_backend_app))
         # One line per request on stderr would drown the CLI's own output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         try:
@@ -372,7 +419,7 @@ class LocalEndpoint:
                 self._port,
                 app,
                 threaded=True,
-                request_handler=MotoRequestHandler,
+                request_handler=request_handler,
                 ssl_context=context,
             )
         except OSError as exc:

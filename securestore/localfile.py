@@ -1,67 +1,364 @@
-"""Writing downloads to local files: all-or-nothing replacement of the destination."""
+"""Writing downloads to local destinations.
+
+A destination is one of:
+
+* a **regular file, or a new one**: data goes to a hidden partial file beside it
+  that replaces it (``rename``) only when complete, so a failure leaves the
+  destination untouched. A replaced file keeps its permission bits (and, where
+  the caller may set them, its owner and group); a new file gets the mode the
+  caller asks for, minus the umask. A destination without write permission for
+  the caller is refused unless ``overwrite_readonly`` is set, as ``cp`` does
+  (root, whom permissions do not stop, is refused when the file has no write bit
+  at all).
+* a **symbolic link**: it is followed; the file it points to is replaced
+  atomically beside itself and the link stays a link. A dangling link is refused
+  (like ``cp``): it would create a file wherever the link points.
+* **anything else** that can be opened for writing (``/dev/null``, a FIFO with a
+  reader, a terminal): written to in order, never renamed over. ``/dev/stdout``,
+  ``/dev/stderr`` and ``/dev/fd/N`` are written through the descriptor itself, so
+  that ``>> log`` appends as with ``-``.
+  Such a destination cannot be all-or-nothing: on failure it has received a prefix.
+
+Partial files are named ``.NAME.TAG.PID.RANDOM.securestore-partial``: ``NAME`` is
+the destination's name cut to :data:`NAME_BYTES` bytes (so that long names fit in
+``NAME_MAX``), ``TAG`` eight hex digits of the SHA-256 of the whole name (to tell
+apart names that share the cut), ``PID`` the writing process. Each new write to a
+destination first removes that destination's stale partial files: those whose
+process is gone, and any not modified for :data:`STALE_AFTER` seconds (a process
+id can be reused, and a partial file on a shared file system may come from
+another host). Only regular files owned by the caller (any, for root) are removed.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
 from pathlib import Path
 
 from securestore.errors import LocalFileError
 
-__all__ = ["AtomicFile", "pwrite_all"]
+__all__ = ["NAME_BYTES", "PARTIAL_SUFFIX", "STALE_AFTER", "AtomicFile", "pwrite_all"]
+
+PARTIAL_SUFFIX = ".securestore-partial"
+#: How much of the destination's name a partial file's name repeats (bytes).
+#: Leaves room under the 143-byte limit of eCryptfs, the smallest in common use.
+NAME_BYTES = 80
+#: A partial file not modified for this long is stale whatever its process id says.
+STALE_AFTER = 24 * 3600
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class _WriteError(LocalFileError):
+    """A write to an open destination failed; :class:`AtomicFile` names the path."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"write failed: {error.strerror or error}")
+        self.error = error
 
 
 def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
-    """Write all of ``data`` at ``offset`` (``os.pwrite`` may write less than asked)."""
+    """Write all of ``data`` at ``offset`` (``os.pwrite`` may write less than asked).
+
+    Raises:
+        LocalFileError: the write failed (disk full, I/O error, ...).
+    """
     view = memoryview(data)
     while view:
-        written = os.pwrite(fd, view, offset)
+        try:
+            written = os.pwrite(fd, view, offset)
+        except OSError as exc:
+            raise _WriteError(exc) from exc
         view = view[written:]
         offset += written
 
 
-class AtomicFile:
-    """A temporary file beside ``path`` that replaces ``path`` only on success."""
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except OSError as exc:
+            raise _WriteError(exc) from exc
+        view = view[written:]
 
-    def __init__(self, path: Path) -> None:
+
+def _failure_hint(error: OSError) -> str | None:
+    if error.errno in _NO_SPACE:
+        return "free space on the destination's file system (the destination was not changed)"
+    return None
+
+
+def partial_prefix(name: str) -> str:
+    """The start of every partial file's name for destination ``name`` (up to the PID)."""
+    raw = os.fsencode(name)
+    cut = raw[:NAME_BYTES]
+    # Never end inside a UTF-8 sequence: back off continuation bytes and their lead byte.
+    if len(cut) < len(raw) and cut and raw[len(cut)] & 0xC0 == 0x80:
+        while cut and cut[-1] & 0xC0 == 0x80:
+            cut = cut[:-1]
+        cut = cut[:-1]
+    tag = hashlib.sha256(raw).hexdigest()[:8]
+    return f".{os.fsdecode(cut)}.{tag}."
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def reap_stale_partials(folder: Path, name: str, *, now: float | None = None) -> list[str]:
+    """Remove stale partial files of destination ``name`` in ``folder``; return their names.
+
+    Best effort: a file that cannot be examined or removed is left alone.
+    """
+    prefix = partial_prefix(name)
+    ours = re.compile(re.escape(prefix) + r"([0-9]+)\.[0-9a-f]{8}" + re.escape(PARTIAL_SUFFIX))
+    # Names written before the PID was part of them (tempfile.mkstemp's 8 random characters):
+    # only their age can tell that they are stale.
+    legacy = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}" + re.escape(PARTIAL_SUFFIX))
+    now = time.time() if now is None else now
+    euid = os.geteuid()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = ours.fullmatch(entry.name)
+        if match is None and legacy.fullmatch(entry.name) is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or (euid != 0 and info.st_uid != euid):
+            continue
+        old = now - info.st_mtime > STALE_AFTER
+        orphan = match is not None and not _process_alive(int(match.group(1)))
+        if old or orphan:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
+_STANDARD = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _standard_fd(path: Path) -> int | None:
+    """The descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/N``), or None."""
+    text = os.path.normpath(os.path.abspath(path))
+    match = _FD_PATH.fullmatch(text)
+    return int(match.group(1)) if match else _STANDARD.get(text)
+
+
+def _may_write(path: Path, info: os.stat_result) -> bool:
+    """Whether the caller may write ``path`` by its permissions (see the module docstring)."""
+    if os.geteuid() == 0:
+        return bool(info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+class AtomicFile:
+    """Where a download goes: see the module docstring for each kind of destination.
+
+    Use it as a context manager; inside, write with :meth:`write_at` (or
+    :func:`pwrite_all` on :attr:`fd` when :attr:`stream` is false). Leaving the block
+    normally completes the destination; leaving it by an exception removes the
+    partial file.
+
+    Args:
+        path: the destination.
+        create_mode: permission bits of a new file (the umask is applied).
+        overwrite_readonly: replace a destination the caller may not write.
+
+    Attributes:
+        stream: true for a destination written in order (a device, FIFO, ...);
+            then only sequential :meth:`write_at` calls are possible.
+        target: the file finally written (``path`` with symbolic links resolved).
+    """
+
+    def __init__(
+        self, path: Path, *, create_mode: int = 0o666, overwrite_readonly: bool = False
+    ) -> None:
         self.path = path
+        self.target = path
         self.fd = -1
         self.tmp = ""
+        self.stream = False
+        self._create_mode = create_mode & 0o777
+        self._overwrite_readonly = overwrite_readonly
+        self._existing: os.stat_result | None = None
+        self._position = 0
 
     def __enter__(self) -> AtomicFile:
-        folder = self.path.parent
-        if self.path.is_dir():
-            raise LocalFileError(f"destination is a directory: {self.path}")
+        number = _standard_fd(self.path)
+        if number is not None:
+            # Reopening /dev/stdout would drop an O_APPEND and the offset of `>> log`.
+            try:
+                self.fd = os.dup(number)
+            except OSError as exc:
+                raise LocalFileError(f"cannot write to {self.path}: {exc.strerror}") from exc
+            self.stream = True
+            return self
+        info = self._examine()
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            self._open_stream(info)
+            return self
+        folder = self.target.parent
+        reap_stale_partials(folder, self.target.name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        prefix = partial_prefix(self.target.name)
+        name = f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
         try:
-            self.fd, self.tmp = tempfile.mkstemp(
-                dir=folder, prefix=f".{self.path.name}.", suffix=".securestore-partial"
-            )
+            # Owner-only until complete: the bytes may be freshly decrypted.
+            self.fd = os.open(folder / name, flags, 0o600)
         except OSError as exc:
             raise LocalFileError(
                 f"cannot write to {folder}: {exc.strerror or exc}",
                 hint="choose a destination in an existing, writable folder",
             ) from exc
+        self.tmp = str(folder / name)
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def _examine(self) -> os.stat_result | None:
+        """Resolve links, refuse what cannot be written; the destination's status or None."""
+        path = self.path
         try:
-            if exc_type is None:
-                os.fsync(self.fd)
-                umask = os.umask(0)
-                os.umask(umask)
-                os.fchmod(self.fd, 0o666 & ~umask)
-        except OSError as error:
-            os.close(self.fd)
-            os.unlink(self.tmp)
-            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error
-        os.close(self.fd)
-        if exc_type is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp)
+            info = path.stat()
+        except (FileNotFoundError, NotADirectoryError):  # creating it says what is wrong
+            if path.is_symlink():
+                raise LocalFileError(
+                    f"not writing through a dangling symbolic link: {path}",
+                    hint="remove the link, or create the file it points to first",
+                ) from None
+            return None
+        except OSError as exc:
+            raise LocalFileError(f"cannot use {path}: {exc.strerror or exc}") from exc
+        if stat.S_ISDIR(info.st_mode):
+            raise LocalFileError(f"destination is a directory: {path}")
+        if not stat.S_ISREG(info.st_mode):
+            return info
+        if path.is_symlink():
+            self.target = Path(os.path.realpath(path))
+        if not self._overwrite_readonly and not _may_write(self.target, info):
+            raise LocalFileError(
+                f"destination is read-only: {path}",
+                hint="make it writable, or replace it anyway with --force "
+                "(library: overwrite_readonly=True)",
+            )
+        self._existing = info
+        return info
+
+    def _open_stream(self, info: os.stat_result) -> None:
+        flags = os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY
+        fifo = stat.S_ISFIFO(info.st_mode)
+        if fifo:
+            flags |= os.O_NONBLOCK  # a FIFO without a reader would block this open forever
+        try:
+            self.fd = os.open(self.path, flags)
+        except OSError as exc:
+            if fifo and exc.errno == errno.ENXIO:
+                raise LocalFileError(
+                    f"no process is reading the FIFO {self.path}",
+                    hint="start the reader first",
+                ) from exc
+            raise LocalFileError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
+        if fifo:
+            fcntl.fcntl(
+                self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_NONBLOCK
+            )
+        self.stream = True
+
+    def write_at(self, data: bytes | bytearray | memoryview, offset: int) -> None:
+        """Write ``data`` at ``offset``; for a stream, ``offset`` must be where the last ended."""
+        if not self.stream:
+            pwrite_all(self.fd, data, offset)
+            return
+        if offset != self._position:
+            raise LocalFileError(f"{self.path} can only be written in order")
+        _write_all(self.fd, data)
+        self._position += len(data)
+
+    def _failed(self, error: OSError) -> LocalFileError:
+        return LocalFileError(
+            f"cannot write {self.path}: {error.strerror or error}", hint=_failure_hint(error)
+        )
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.stream:
+            self._exit_stream(exc)
+            return
+        if exc is not None:
+            self._discard()
+            if isinstance(exc, _WriteError):
+                raise self._failed(exc.error) from exc
             return
         try:
-            os.replace(self.tmp, self.path)
+            os.fsync(self.fd)
+            self._set_mode()
         except OSError as error:
+            self._discard()
+            raise self._failed(error) from error
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            os.replace(self.tmp, self.target)
+        except OSError as error:
+            self._discard()
+            raise self._failed(error) from error
+
+    def _exit_stream(self, exc: object) -> None:
+        fd, self.fd = self.fd, -1
+        try:
+            os.close(fd)
+        except OSError as error:
+            if exc is None:
+                raise self._failed(error) from error
+        if isinstance(exc, _WriteError):
+            if isinstance(exc.error, BrokenPipeError):
+                raise LocalFileError(
+                    f"the reader of {self.path} went away before the end", hint=None
+                ) from exc
+            raise self._failed(exc.error) from exc
+
+    def _set_mode(self) -> None:
+        existing = self._existing
+        if existing is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(self.fd, self._create_mode & ~umask)
+            return
+        # Keep the owner and group where allowed (root; a group the caller belongs to).
+        if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+            try:
+                os.fchown(self.fd, existing.st_uid, existing.st_gid)
+            except PermissionError:
+                with contextlib.suppress(PermissionError):
+                    os.fchown(self.fd, -1, existing.st_gid)
+        # Set after chown, which clears set-id bits; those are never carried over.
+        os.fchmod(self.fd, stat.S_IMODE(existing.st_mode) & 0o777)
+
+    def _discard(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
-            raise LocalFileError(f"cannot write {self.path}: {error.strerror}") from error

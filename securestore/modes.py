@@ -18,6 +18,7 @@ from typing import Any
 from securestore.errors import ConfigurationError
 
 __all__ = [
+    "UNREPORTED_KEY",
     "DsseKms",
     "EncryptionMode",
     "SseKms",
@@ -33,6 +34,9 @@ AWS_KMS = "aws:kms"
 AWS_KMS_DSSE = "aws:kms:dsse"
 
 _MODE_NAMES = {AES256: "sse-s3", AWS_KMS: "sse-kms", AWS_KMS_DSSE: "dsse-kms"}
+
+#: How a check's reason begins when a demanded KMS key cannot be confirmed.
+UNREPORTED_KEY = "stored with a KMS key that the server does not report"
 
 
 @dataclass(frozen=True)
@@ -186,12 +190,13 @@ class _KmsMode(EncryptionMode):
     def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
         if stored.algorithm != self.algorithm:
             return f"stored as {stored.sse_name}, not {self.name}"
-        # Some S3-compatible servers do not report the key; a key they do report must match.
-        if (
-            self.key_id is not None
-            and stored.kms_key_id
-            and not kms_key_matches(self.key_id, stored.kms_key_id, resolved_key_arn)
-        ):
+        if self.key_id is None:
+            return None
+        # A demanded key must be confirmed: a server that does not report the key
+        # (some S3-compatible ones) cannot show that the object uses it.
+        if not stored.kms_key_id:
+            return f"{UNREPORTED_KEY}, so it cannot be confirmed to be {self.key_id}"
+        if not kms_key_matches(self.key_id, stored.kms_key_id, resolved_key_arn):
             return f"stored with KMS key {stored.kms_key_id}, not {self.key_id}"
         return None
 

@@ -4,12 +4,14 @@ Reads are served from one open GET response while they are sequential; a seek
 closes it and the next read opens a ranged GET at the new position. Every GET
 is conditional on the ETag seen when the reader was opened, so bytes of two
 different versions are never mixed. A response that breaks mid-stream is
-resumed from the current position, a bounded number of times.
+resumed from the current position, within a
+:class:`~securestore.transfer.RetryBudget` kept for the reader's lifetime.
 """
 
 from __future__ import annotations
 
 import io
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +19,7 @@ import botocore.exceptions
 import urllib3.exceptions
 
 from securestore.errors import SecureStoreError, TransferError
+from securestore.transfer import RetryBudget
 from securestore.transport import translate_error
 
 __all__ = [
@@ -37,6 +40,10 @@ RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
     urllib3.exceptions.ReadTimeoutError,
     ConnectionError,
     TimeoutError,
+    # A corrupted TLS record (bad record MAC) mid-body: the certificate was verified
+    # at the handshake, so this is a broken connection, not a trust problem.
+    urllib3.exceptions.SSLError,
+    ssl.SSLError,
 )
 
 #: Opens ``bytes=start-`` of the object and returns the GetObject response.
@@ -133,7 +140,7 @@ class ObjectReader(SeekableReader):
         self._open_range = open_range
         self._bucket = bucket
         self._key = key
-        self._retries = read_retries
+        self._budget = RetryBudget(read_retries)
         self._body: Any = first_response["Body"] if first_response is not None else None
         self._body_pos = 0
 
@@ -156,7 +163,6 @@ class ObjectReader(SeekableReader):
         return self._read_sequential(start, length)
 
     def _read_some(self, want: int) -> bytes:
-        attempts = 0
         while True:
             if self._body is not None and self._body_pos != self._pos:
                 self._drop_body()
@@ -172,10 +178,11 @@ class ObjectReader(SeekableReader):
                     )
             except RETRYABLE_STREAM_ERRORS as exc:
                 self._drop_body()
-                attempts += 1
-                if attempts > self._retries:
+                reason = self._budget.failed()
+                if reason is not None:
                     raise TransferError(
-                        f"reading failed after {attempts} attempts: {type(exc).__name__}",
+                        f"reading failed after {self._budget.failures} attempts ({reason}): "
+                        f"{type(exc).__name__}",
                         bucket=self._bucket,
                         key=self._key,
                     ) from exc
@@ -189,6 +196,7 @@ class ObjectReader(SeekableReader):
                 ) from exc
             self._pos += len(data)
             self._body_pos = self._pos
+            self._budget.progressed(len(data))
             return data
 
     def _drop_body(self) -> None:

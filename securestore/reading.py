@@ -20,30 +20,37 @@ import botocore.exceptions
 
 from securestore.bucket import BucketAccess, ObjectInfo
 from securestore.clientside import (
+    CONTEXT_BUCKET,
+    CONTEXT_KEY,
     HEADER_PROBE,
     ClientSide,
     ClientSideReader,
     FetchRange,
     check_location,
     expected_context,
+    looks_like_message,
     read_header,
 )
 from securestore.errors import (
+    AuthenticationError,
     FormatError,
+    IntegrityError,
     KeyringError,
     NoMatchingKeyError,
     PolicyError,
     PreconditionFailedError,
+    SecureStoreError,
     StorageError,
     TransferError,
 )
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.location import validate_key
-from securestore.message import DecryptingReader, Decryptor, Header, HeaderLimits, Keyring
+from securestore.message import Decryptor, Header, HeaderLimits, Keyring, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
-from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
-from securestore.transfer import MiB, ProgressCallback, run_bounded
+from securestore.signed import FrameDigests, verify_signed
+from securestore.transfer import MiB, ProgressCallback, RetryBudget, check_cancelled, run_bounded
 
 __all__ = ["ReadPath"]
 
@@ -75,7 +82,13 @@ class ReadPath:
             reason = mode.check(stored, resolved_key_arn=self.access.key_arn_for(mode))
         if reason is not None:
             raise PolicyError(
-                f"refusing to read: the object is {reason}", bucket=self.bucket, key=key
+                f"refusing to read: the object is {reason}",
+                bucket=self.bucket,
+                key=key,
+                hint="the server did not say which KMS key the object uses; demand the mode "
+                "without a key id to accept any KMS key"
+                if reason.startswith(UNREPORTED_KEY)
+                else None,
             )
 
     def _get_range(self, key: str, etag: str, first: int, last: int | None = None) -> Any:
@@ -123,12 +136,13 @@ class ReadPath:
         (a slice of the caller's output, or a reused scratch buffer), and
         ``commit(offset, filled)`` is told what arrived. Reading into place avoids
         the copies that dominated downloads. A body that breaks is resumed from where
-        it stopped; ``read_retries`` consecutive failures without progress give up
-        (the same rule as :class:`~securestore.reader.ObjectReader`).
+        it stopped, within one :class:`~securestore.transfer.RetryBudget` (the same rule
+        as :class:`~securestore.reader.ObjectReader`): a connection that keeps breaking
+        after a few bytes ends in :class:`TransferError`, never in an endless loop.
+        Nothing is written once the batch this runs in was cancelled.
         """
-        attempts = 0
+        budget = RetryBudget(self.access.transfer.read_retries)
         while start < end:
-            resumed_at = start
             try:
                 body = self._get_range(key, etag, start, end - 1)["Body"]
                 with contextlib.closing(body):
@@ -139,14 +153,17 @@ class ReadPath:
                             raise botocore.exceptions.IncompleteReadError(
                                 actual_bytes=start, expected_bytes=end
                             )
+                        check_cancelled()
                         if commit is not None:
                             commit(start, view[:count])
                         start += count
+                        budget.progressed(count)
             except RETRYABLE_STREAM_ERRORS as exc:
-                attempts = 1 if start > resumed_at else attempts + 1
-                if attempts > self.access.transfer.read_retries:
+                reason = budget.failed()
+                if reason is not None:
                     raise TransferError(
-                        f"read failed after {attempts} attempts: {type(exc).__name__}",
+                        f"read failed after {budget.failures} attempts ({reason}): "
+                        f"{type(exc).__name__}",
                         bucket=self.bucket,
                         key=key,
                     ) from exc
@@ -164,28 +181,17 @@ class ReadPath:
 
         return fetch
 
-    def _client_side_for(
-        self, require: EncryptionMode | None, info: ObjectInfo
-    ) -> ClientSide | None:
-        """The client-side mode a read must decrypt with, or ``None`` for a plain SSE read.
+    def _keyring_mode(self, require: EncryptionMode | None) -> ClientSide | None:
+        """The client-side mode a read decrypts with, or ``None`` for a plain SSE read.
 
-        A store whose mode is client-side decrypts every read, so an object
-        replaced by an unencrypted one is refused rather than returned. The
-        metadata marker only tells an SSE store that a keyring is needed.
+        Decided by what the caller configured (the call's ``require``, the store's
+        mode, the store's keyring), never by the object or its metadata.
         """
-        mode = require
-        if isinstance(mode, ClientSide):
-            return mode
+        if isinstance(require, ClientSide):
+            return require
         if isinstance(self.encryption, ClientSide):
             return self.encryption
-        if info.encryption.client_side is not None:
-            if self.keyring is None:
-                raise KeyringError(
-                    "the object is client-side encrypted and no keyring is configured",
-                    bucket=self.bucket,
-                    key=info.key,
-                    hint="pass keyring= (CLI: --key-file, --rsa-private-key or --kms-key-id)",
-                )
+        if self.keyring is not None:
             return ClientSide(self.keyring)
         return None
 
@@ -221,12 +227,70 @@ class ReadPath:
         return self.access.info(key, {**response, "ContentLength": size}), first[:HEADER_PROBE]
 
     def _prepare_read(
-        self, key: str, require: EncryptionMode | None
+        self, key: str, require: EncryptionMode | None, allow_plaintext: bool
     ) -> tuple[ObjectInfo, bytes, ClientSide | None]:
-        """Describe the object, enforce ``require``, and say how it must be decrypted."""
+        """Describe the object, enforce ``require``, and say how it must be decrypted.
+
+        With a keyring in play the object must be a message (``allow_plaintext``
+        lets an object that does not even begin like one through, as stored).
+        Without one, an object that begins like a message is refused rather
+        than handed out as ciphertext.
+        """
         info, first = self._probe(key, require)
         self._check_read(require, info.encryption, key)
-        return info, first, self._client_side_for(require, info)
+        mode = self._keyring_mode(require)
+        if mode is not None and not allow_plaintext:
+            return info, first, mode
+        if not first and info.size:
+            with self.access.boundary("read", key):
+                first = bytes(self._fetcher(key, info.etag)(0, min(info.size, HEADER_PROBE)))
+        message = looks_like_message(first, info.size)
+        if mode is None and message:
+            raise KeyringError(
+                "this object is client-side encrypted and no keyring was given",
+                bucket=self.bucket,
+                key=key,
+                hint="give a keyring (keyring= or a ClientSide mode; CLI: --client-side for "
+                "KMS discovery in your account, or --key-file, --rsa-private-key, "
+                "--kms-key-id); to fetch the stored bytes as they are, use a plain S3 client "
+                "(aws s3 cp)",
+            )
+        return info, first, mode if message else None
+
+    def _authenticate_header(
+        self, key: str, header: Header, mode: ClientSide, expected: Mapping[str, str]
+    ) -> Decryptor:
+        """Unwrap the data key (one keyring call) and authenticate the header.
+
+        A header that authenticates but lacks the caller's expected context pairs
+        is refused naming the keys that differ (never their values), so that a
+        wrong ``context=`` is not reported as tampering.
+        """
+        try:
+            return Decryptor(header, mode.keyring, expected_context=expected, policy=mode.policy)
+        except AuthenticationError as failure:
+            stored = header.encryption_context
+            differ = sorted(name for name, value in expected.items() if stored.get(name) != value)
+            if not differ:
+                raise
+            # The expected pairs were compared before any key was unwrapped: make sure
+            # the header is genuine before saying it is only the context that differs.
+            try:
+                Decryptor(header, mode.keyring, policy=mode.policy)
+            except SecureStoreError:
+                raise failure from None
+            located = {CONTEXT_BUCKET, CONTEXT_KEY} & set(differ)
+            # Worded like check_location's error: an IntegrityError that may give detail.
+            raise IntegrityError(
+                "the object's encryption context does not have the expected value for "
+                + ", ".join(repr(name) for name in differ),
+                bucket=self.bucket,
+                key=key,
+                hint="the message is not bound to this location; if it was copied or moved "
+                "on purpose, read it with relocated=True (CLI: --relocated)"
+                if located
+                else "read it with the context it was written with (CLI: --context K=V)",
+            ) from None
 
     def _open_client_side(
         self,
@@ -245,14 +309,19 @@ class ReadPath:
             try:
                 header = read_header(fetch, info.size, mode.header_limits, first=first)
             except FormatError as exc:
-                if info.encryption.client_side is None:
-                    exc.message += "; the object does not look client-side encrypted"
+                # A well-formed header past this reader's limits keeps its own wording.
+                if not looks_like_message(first, info.size):
+                    exc.message = f"the object is not a valid client-side message: {exc.message}"
+                    exc.hint = exc.hint or (
+                        "someone who can write to the bucket may have replaced it; if it is "
+                        "meant to be stored without client-side encryption, read it with "
+                        "allow_plaintext=True (CLI: --allow-plaintext), which accepts "
+                        "unauthenticated content"
+                    )
                 raise
             check_location(header, expected, self.bucket, key)
             try:
-                decryptor = Decryptor(
-                    header, mode.keyring, expected_context=expected, policy=mode.policy
-                )
+                decryptor = self._authenticate_header(key, header, mode, expected)
             except NoMatchingKeyError as exc:
                 exc.bucket, exc.key = self.bucket, key
                 exc.hint = exc.hint or (
@@ -270,37 +339,22 @@ class ReadPath:
                 read_retries=self.access.transfer.read_retries,
             )
 
-        if not header.suite.signed:
-            return ClientSideReader(
-                decryptor,
-                ciphertext=ciphertext(),
-                fetch=fetch,
-                ciphertext_size=info.size,
-                location=(self.bucket, key),
-            )
-
-        def restart() -> DecryptingReader:
-            return DecryptingReader(
-                io.BufferedReader(ciphertext(), _STREAM_PIECE),
-                mode.keyring,
-                expected_context=expected,
-                policy=mode.policy,
-                limits=mode.header_limits,
-            )
-
-        # Signed messages: the signature covers the whole message, so it is checked
-        # in a full streaming pass before any plaintext is handed out.
-        verified = 0
-        with self.access.boundary("read", key), restart() as stream:
-            for chunk in stream:
-                verified += len(chunk)
+        layout: Layout | None = None
+        digests: FrameDigests | None = None
+        if header.suite.signed:
+            # The signature covers the whole message: check it in one streaming pass
+            # before any plaintext is handed out, recording each frame's digest so
+            # that later fetches must return the very frames that were signed.
+            with self.access.boundary("read", key), ciphertext() as raw:
+                raw.seek(header.length)
+                layout, digests = verify_signed(decryptor, io.BufferedReader(raw, _STREAM_PIECE))
         return ClientSideReader(
             decryptor,
             ciphertext=ciphertext(),
             fetch=fetch,
             ciphertext_size=info.size,
-            restart=restart,
-            plaintext_size=verified,
+            layout=layout,
+            digests=digests,
             location=(self.bucket, key),
         )
 
@@ -311,9 +365,10 @@ class ReadPath:
         require: EncryptionMode | None,
         context: Mapping[str, str] | None,
         relocated: bool,
+        allow_plaintext: bool,
     ) -> ObjectReader | ClientSideReader:
         """See :meth:`securestore.store.SecureStore.open`; ``require`` is already resolved."""
-        info, first, client_side = self._prepare_read(key, require)
+        info, first, client_side = self._prepare_read(key, require, allow_plaintext)
         if client_side is not None:
             return self._open_client_side(key, info, client_side, context, relocated, first)
         return ObjectReader(
@@ -338,20 +393,47 @@ class ReadPath:
         require: EncryptionMode | None,
         context: Mapping[str, str] | None,
         relocated: bool,
+        allow_plaintext: bool,
         progress: ProgressCallback | None,
+        mode: int | None = None,
+        overwrite_readonly: bool = False,
     ) -> ObjectInfo:
         """See :meth:`securestore.store.SecureStore.download_file`."""
-        info, first, client_side = self._prepare_read(key, require)
+        info, first, client_side = self._prepare_read(key, require, allow_plaintext)
         target = Path(path)
         if client_side is None:
-            with AtomicFile(target) as out:
-                self._fetch_into(key, info, out.fd, progress)
+            plain = ObjectReader(
+                self._open_range(key, info.etag),
+                size=info.size,
+                bucket=self.bucket,
+                key=key,
+                read_retries=self.access.transfer.read_retries,
+            )
+            destination = AtomicFile(
+                target,
+                create_mode=0o666 if mode is None else mode,
+                overwrite_readonly=overwrite_readonly,
+            )
+            with plain, destination as out:
+                if out.stream:  # a device or FIFO: in order, through one reader
+                    for chunk in plain:
+                        out.write_at(chunk, plain.tell() - len(chunk))
+                        if progress:
+                            progress(len(chunk))
+                else:
+                    self._fetch_into(key, info, out.fd, progress)
             return info
         reader = self._open_client_side(key, info, client_side, context, relocated, first)
-        with self.access.boundary("download", key), reader, AtomicFile(target) as out:
-            if reader.layout is None:
+        # Freshly decrypted plaintext: a new file is the caller's alone unless asked otherwise.
+        destination = AtomicFile(
+            target,
+            create_mode=0o600 if mode is None else mode,
+            overwrite_readonly=overwrite_readonly,
+        )
+        with self.access.boundary("download", key), reader, destination as out:
+            if out.stream:
                 for chunk in reader:
-                    pwrite_all(out.fd, chunk, reader.tell() - len(chunk))
+                    out.write_at(chunk, reader.tell() - len(chunk))
                     if progress:
                         progress(len(chunk))
             else:
@@ -399,7 +481,6 @@ class ReadPath:
         multi-MiB buffers per range cost more (page faults) than the decryption.
         """
         layout = reader.layout
-        assert layout is not None
         per_range = max(
             1, self.access.transfer.part_size // (layout.frame_length + _FRAME_OVERHEAD)
         )
@@ -420,6 +501,7 @@ class ReadPath:
             self._stream_range(
                 key, etag, lo, hi, lambda at, _: cipher[at - lo : at - lo + _STREAM_PIECE]
             )
+            reader.check_frames(first, cipher)
             plain: memoryview = buffers.plain
             count = reader.decryptor.decrypt_frames_into(
                 first, cipher, plain, includes_final=last == layout.frame_count

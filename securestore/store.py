@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -17,12 +18,13 @@ import botocore.exceptions
 
 from securestore.bucket import BucketAccess, ObjectInfo, ObjectSummary
 from securestore.clientside import ClientSide, ClientSideReader
-from securestore.errors import LocalFileError, StorageError
+from securestore.errors import ConfigurationError, LocalFileError, StorageError
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader
 from securestore.reading import ReadPath
+from securestore.rewrap import KeyChanges, Rewrapper, RewrapResult
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
 from securestore.transport import Connection, translate_error
 from securestore.writing import WritePath, check_metadata
@@ -49,7 +51,8 @@ class SecureStore:
         transfer: part size and concurrency of multipart transfers.
         keyring: decrypts client-side objects read through a store whose own mode
             is server-side (a :class:`~securestore.clientside.ClientSide` mode
-            brings its keyring).
+            brings its keyring). With a keyring in play every read must be a
+            message that authenticates.
 
     Raises:
         InvalidLocationError: the bucket name is invalid.
@@ -136,14 +139,18 @@ class SecureStore:
         validate_key(key)
         source = Path(path)
         try:
-            handle = source.open("rb")
+            # Checked before opening: opening a FIFO without a writer blocks forever.
+            if not stat.S_ISREG(os.stat(source).st_mode):
+                raise _not_regular(source)
+            # O_NONBLOCK: a FIFO swapped in after the check cannot block the open either.
+            handle = os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
         except OSError as exc:
             raise LocalFileError(
                 f"cannot read {source}: {exc.strerror or exc}", bucket=self.bucket, key=key
             ) from exc
         with handle:
-            if not source.is_file():
-                raise LocalFileError(f"not a regular file: {source}")
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _not_regular(source)
             size = os.fstat(handle.fileno()).st_size
             mode = encryption or self.encryption
             meta = check_metadata(metadata)
@@ -175,12 +182,18 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
         The encryption check (``require``) happens before any byte is returned.
-        A client-side object is decrypted: a read fetches only the frames it
-        needs and authenticates each before returning it.
+        Whether the object is decrypted depends only on what the caller set up,
+        never on the object's metadata: with a keyring in play (a client-side
+        ``require`` or store mode, or the store's ``keyring=``) the object must be
+        a message; a read fetches only the frames it needs and authenticates each
+        before returning it. Without a keyring, an object that begins like a
+        client-side message is refused (:class:`KeyringError`) rather than
+        returned as ciphertext.
 
         Args:
             require: the mode the object must be stored with.
@@ -188,15 +201,30 @@ class SecureStore:
                 carry (default: the mode's context).
             relocated: client-side only: accept an object whose message is bound
                 to another bucket or key (it was copied or moved knowingly).
+            allow_plaintext: **weakens the read** (per call on purpose, so that it is
+                visible where it is used): with a keyring in play, an object that
+                does not begin like a message is returned as stored,
+                unauthenticated, instead of raising :class:`FormatError`. An
+                object that does begin like one is still decrypted and
+                authenticated, never returned as ciphertext.
 
         Raises:
             NotFoundError: no such bucket or object.
             PolicyError: the object is not stored with the required mode.
-            IntegrityError: a client-side object is malformed or fails authentication.
-            KeyringError: no configured key can decrypt a client-side object.
+            IntegrityError: with a keyring in play, the object is not a message
+                (:class:`FormatError`), or it fails authentication
+                (:class:`AuthenticationError`), or its authenticated header lacks
+                an expected context pair or location (the base class, whose
+                message names the context keys, never their values).
+            KeyringError: no configured key can decrypt a client-side object, or
+                no keyring is in play and the object is client-side encrypted.
         """
         return self._reads.open(
-            key, require=self._required(require), context=context, relocated=relocated
+            key,
+            require=self._required(require),
+            context=context,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
         )
 
     def get(
@@ -206,16 +234,24 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool = False,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
         For a client-side object nothing is returned unless the whole message
         (every frame, and the signature of a signed message) authenticated.
+        ``allow_plaintext`` weakens the read as described for :meth:`open`.
 
         Raises:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
         """
-        with self.open(key, require=require, context=context, relocated=relocated) as reader:
+        with self.open(
+            key,
+            require=require,
+            context=context,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+        ) as reader:
             return reader.read_range(0, reader.size)
 
     def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
@@ -236,17 +272,32 @@ class SecureStore:
         require: EncryptionMode | None = None,
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
+        allow_plaintext: bool = False,
         progress: ProgressCallback | None = None,
+        mode: int | None = None,
+        overwrite_readonly: bool = False,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
         Data goes to a temporary file beside ``path`` that is renamed over it
         only when complete (for a client-side object: when every frame, the
-        final one included, has authenticated); on any failure it is removed
-        and ``path`` is untouched.
+        final one included, and the signature of a signed message, have
+        authenticated); on any failure it is removed and ``path`` is untouched.
+        ``allow_plaintext`` weakens the read as described for :meth:`open`.
+        A symbolic link is followed (its target is replaced); a device or FIFO
+        (``/dev/null``, ``/dev/stdout``) is written in order instead, and then
+        receives a prefix on failure. See :mod:`securestore.localfile`.
+
+        Args:
+            mode: permission bits of a new file, minus the umask (default: 0o600
+                for a client-side object, 0o666 otherwise). A replaced file
+                keeps its own mode, and its owner and group where permitted.
+            overwrite_readonly: replace a destination the caller has no write
+                permission for (refused by default, as ``cp`` does).
 
         Raises:
-            LocalFileError: the destination folder is missing or not writable.
+            LocalFileError: the destination folder is missing or not writable, the
+                destination is read-only, or the disk is full (``path`` untouched).
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
@@ -256,7 +307,64 @@ class SecureStore:
             require=self._required(require),
             context=context,
             relocated=relocated,
+            allow_plaintext=allow_plaintext,
             progress=progress,
+            mode=mode,
+            overwrite_readonly=overwrite_readonly,
+        )
+
+    def rewrap(
+        self,
+        key: str,
+        *,
+        add: Iterable[Keyring] = (),
+        remove: Iterable[Keyring] = (),
+        remove_kms_keys: Iterable[str] = (),
+        context: Mapping[str, str] | None = None,
+        remove_context: Iterable[str] = (),
+        expect_context: Mapping[str, str] | None = None,
+        keyring: Keyring | None = None,
+        relocated: bool = False,
+        destination: tuple[str, str] | None = None,
+        delete_old_versions: bool = False,
+        dry_run: bool = False,
+    ) -> RewrapResult:
+        """Re-wrap a client-side object server-side: new header, body copied by S3.
+
+        Adds data keys (``add``: keyrings that wrap it), removes them (``remove``:
+        those a keyring unwraps; ``remove_kms_keys``: those naming a KMS key ARN),
+        sets or removes encryption-context pairs, and binds the message to where
+        it is written: in place, or a copy at ``destination`` (bucket, key).
+        ``keyring`` (default: the store's) unwraps the data key; the old message
+        must carry ``expect_context`` (default: the mode's context). See
+        :mod:`securestore.rewrap` and docs/format.md, "Re-wrapping".
+
+        Raises:
+            PreconditionFailedError: the object changed or a concurrent write was seen.
+            KeyringError, IntegrityError, PolicyError, ConfigurationError, StorageError.
+        """
+        unwrap = keyring or self.keyring
+        if unwrap is None:
+            raise ConfigurationError("rewrap needs a keyring that unwraps the object")
+        mode = self.encryption
+        limits = mode.header_limits if isinstance(mode, ClientSide) else None
+        if expect_context is None and isinstance(mode, ClientSide):
+            expect_context = mode.context
+        changes = KeyChanges(
+            add=tuple(add),
+            remove=tuple(remove),
+            remove_kms_keys=tuple(remove_kms_keys),
+            set_context=context,
+            remove_context=tuple(remove_context),
+        )
+        return Rewrapper(self._access, unwrap, limits=limits).run(
+            key,
+            changes,
+            destination=destination,
+            context=expect_context,
+            relocated=relocated,
+            delete_old_versions=delete_old_versions,
+            dry_run=dry_run,
         )
 
     # -- listing and deletion ---------------------------------------------------------------
@@ -284,6 +392,13 @@ class SecureStore:
         validate_key(key)
         with self._access.boundary("delete", key):
             self._access.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _not_regular(source: Path) -> LocalFileError:
+    return LocalFileError(
+        f"not a regular file: {source}",
+        hint="to upload from a pipe or device, pass a file object to put() (CLI: put - < SOURCE)",
+    )
 
 
 def create_bucket(connection: Connection, bucket: str, *, region: str | None = None) -> None:

@@ -10,23 +10,25 @@ lives in :mod:`securestore.localfile`.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import IO, Any
 
-from securestore.errors import ConfigurationError, LocalFileError
+from securestore.errors import ConfigurationError, LocalFileError, TransferError
 
 __all__ = [
     "MiB",
     "Part",
     "ProgressCallback",
+    "RetryBudget",
     "TransferConfig",
+    "check_cancelled",
     "chunk_stream",
     "file_parts",
     "run_bounded",
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
 _MIN_PART = 5 * MiB  # S3's minimum size of every part but the last
 _MAX_PARTS = 10_000
+
+#: Bytes a resumed read must deliver before breaking again to count as progress.
+MIN_READ_PROGRESS = 256 * 1024
+#: Seconds a run of failed resumptions may last before a read gives up.
+READ_RETRY_DEADLINE = 120.0
 
 #: Called with the number of bytes just transferred (like boto3's ``Callback``).
 ProgressCallback = Callable[[int], None]
@@ -50,7 +57,9 @@ class TransferConfig:
         part_size: bytes per multipart part and per download range (>= 5 MiB);
             an object that fits in one part is written with a single PutObject.
         concurrency: parts or ranges in flight at once.
-        read_retries: attempts to resume a response body that broke mid-stream.
+        read_retries: attempts in a row to resume a response body that broke
+            mid-stream without delivering ``MIN_READ_PROGRESS`` bytes (see
+            :class:`RetryBudget`).
     """
 
     part_size: int = 8 * MiB
@@ -150,6 +159,84 @@ def _read_exactly(read: Callable[[int], Any], size: int) -> bytes:
     return bytes(buffer)
 
 
+class RetryBudget:
+    """How many times a broken response body may be resumed before the read gives up.
+
+    Resuming after any progress at all is not enough: a connection that breaks
+    after a few hundred bytes, every time, would be resumed forever (tens of
+    thousands of connections). A failure counts as a *strike* unless at least
+    ``min_progress`` bytes arrived since the previous failure; more than
+    ``attempts`` strikes in a row give up, and so does a run of strikes lasting
+    longer than ``deadline`` seconds (measured from the first failure of the run).
+    One budget is shared by every attempt of one read (a download range, or an
+    :class:`~securestore.reader.ObjectReader` across its ``read`` calls).
+
+    Args:
+        attempts: strikes tolerated in a row (``TransferConfig.read_retries``).
+        min_progress: bytes an attempt must deliver to count as progress.
+        deadline: seconds a run of strikes may last.
+        clock: a monotonic clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        attempts: int,
+        *,
+        min_progress: int = MIN_READ_PROGRESS,
+        deadline: float = READ_RETRY_DEADLINE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts = attempts
+        self.min_progress = min_progress
+        self.deadline = deadline
+        self._clock = clock
+        self._since_failure = 0
+        self._strikes = 0
+        self._started = 0.0
+        #: Every failure so far (for messages).
+        self.failures = 0
+
+    def progressed(self, count: int) -> None:
+        """Note that ``count`` bytes arrived."""
+        self._since_failure += count
+
+    def failed(self) -> str | None:
+        """Note a broken body; return why to give up, or ``None`` to resume."""
+        self.failures += 1
+        now = self._clock()
+        if self._strikes == 0 or self._since_failure >= self.min_progress:
+            self._strikes, self._started = 1, now
+        else:
+            self._strikes += 1
+        self._since_failure = 0
+        if self._strikes > self.attempts:
+            return (
+                f"{self._strikes} attempts in a row delivered less than "
+                f"{self.min_progress} bytes each"
+            )
+        if now - self._started > self.deadline:
+            return f"still failing after {now - self._started:.0f} s of retries"
+        return None
+
+
+_worker = threading.local()
+
+
+def check_cancelled() -> None:
+    """Raise in a :func:`run_bounded` worker whose batch was abandoned.
+
+    Work that writes somewhere shared (a download writing into a file
+    descriptor, say) calls this before each write, so that a worker left behind
+    by an interrupt never writes after the caller has moved on.
+
+    Raises:
+        TransferError: the batch was cancelled.
+    """
+    cancel: threading.Event | None = getattr(_worker, "cancel", None)
+    if cancel is not None and cancel.is_set():
+        raise TransferError("the transfer was cancelled")
+
+
 def run_bounded(
     tasks: Iterable[Any],
     work: Callable[[Any], Any],
@@ -159,58 +246,84 @@ def run_bounded(
     """Run ``work`` on each task with at most ``concurrency`` tasks in flight.
 
     Tasks are pulled from the iterable only when a slot is free, which is what
-    bounds memory for streamed uploads. The first exception stops the intake,
-    waits for running tasks and is re-raised. Results come back in task order.
+    bounds memory for streamed uploads. The first exception from a task stops
+    the intake, waits for the running tasks and is re-raised. An interrupt of
+    the caller (``KeyboardInterrupt``, or any other exception raised in the
+    calling thread) does not wait: botocore calls cannot be cancelled, so the
+    running tasks are abandoned on daemon threads (which never delay the
+    process's exit) and :func:`check_cancelled` fails in them from then on.
+    Results come back in task order.
     """
     cancel = threading.Event()
+    lock = threading.Condition()
     results: dict[int, Any] = {}
-    slots = threading.Semaphore(concurrency)
-    futures: list[Future[Any]] = []
     failure: list[BaseException] = []
+    slots = threading.Semaphore(concurrency)
+    inbox: queue.SimpleQueue[tuple[int, list[Any]] | None] = queue.SimpleQueue()
+    workers: list[threading.Thread] = []
+    pending = [0]
 
-    def done(index: int, future: Future[Any]) -> None:
-        slots.release()
-        exc = future.exception()
-        if exc is not None:
-            failure.append(exc)
-            cancel.set()
-        else:
-            results[index] = future.result()
+    def serve() -> None:
+        _worker.cancel = cancel
+        while True:
+            item = inbox.get()
+            if item is None:
+                return
+            index, box = item
+            del item
+            try:
+                if not cancel.is_set():
+                    # The worker gets the only reference to its task, so it can release it early.
+                    result = work(box.pop())
+                    with lock:
+                        results[index] = result
+                    del result
+            except BaseException as exc:  # handed to the caller
+                with lock:
+                    failure.append(exc)
+                cancel.set()
+            finally:
+                box.clear()
+                with lock:
+                    pending[0] -= 1
+                    lock.notify_all()
+                slots.release()
 
     iterator = iter(tasks)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="securestore") as pool:
-        try:
-            for index in itertools.count():
-                # Take a slot before producing the next task, so that no task (an
-                # upload part, say) waits in memory for a worker.
-                slots.acquire()
-                task = next(iterator, _END) if not cancel.is_set() else _END
-                if task is _END:
-                    slots.release()
-                    break
-                future = pool.submit(_unbox, work, [task])
-                del task
-                future.add_done_callback(functools.partial(done, index))
-                futures.append(future)
-        except BaseException:
-            cancel.set()
-            for future in futures:
-                future.cancel()
-            wait(futures)
-            raise
-        # At most ``concurrency`` futures exist unfinished, and all of them are running.
-        wait(futures)
+    try:
+        for index in itertools.count():
+            # Take a slot before producing the next task, so that no task (an
+            # upload part, say) waits in memory for a worker.
+            slots.acquire()
+            task = next(iterator, _END) if not cancel.is_set() else _END
+            if task is _END:
+                slots.release()
+                break
+            with lock:
+                pending[0] += 1
+            inbox.put((index, [task]))
+            del task
+            if len(workers) < concurrency:
+                thread = threading.Thread(
+                    target=serve, name=f"securestore-{len(workers)}", daemon=True
+                )
+                workers.append(thread)
+                thread.start()
+        with lock:
+            while pending[0]:
+                lock.wait()
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        for _ in workers:
+            inbox.put(None)
     if failure:
         raise failure[0]
     return [results[i] for i in sorted(results)]
 
 
 _END = object()
-
-
-def _unbox(work: Callable[[Any], Any], box: list[Any]) -> Any:
-    # The worker gets the only reference to its task, so it can release it early.
-    return work(box.pop())
 
 
 def file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:

@@ -17,6 +17,7 @@ boundary by :func:`translate_error`, with the original chained as ``__cause__``.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import threading
 from collections.abc import Mapping
@@ -77,6 +78,61 @@ class _TlsOnlySession(URLLib3Session):
         super()._setup_ssl_cert(conn, url, verify or True)  # type: ignore[misc]
 
 
+#: botocore's rule for region names (a DNS label that is not all digits), checked here so
+#: that a bad region is a usage error when the connection is made, not a failure later.
+_REGION = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
+
+
+def _check_region(region: str) -> str:
+    if not _REGION.fullmatch(region):
+        raise ConfigurationError(
+            f"invalid AWS region {region!r}",
+            hint="give a region name such as us-east-1 (--region, AWS_REGION)",
+        )
+    return region
+
+
+def _check_endpoint(url: str) -> str:
+    """Refuse an endpoint URL that is not ``https://host[:port][/]``.
+
+    A path would be prefixed to every request, so objects would land under
+    other keys than the ones printed; a query, fragment or user name has no
+    meaning for an endpoint and is most likely a mistake.
+    """
+    _check_https(url)
+    hint = "give the endpoint as https://HOST[:PORT]"
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(
+            f"invalid port in endpoint URL {url!r}: expected a number from 1 to 65535",
+            hint=hint,
+        ) from None
+    if port == 0 or not parts.hostname:
+        raise ConfigurationError(f"invalid endpoint URL {url!r}", hint=hint)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigurationError(
+            f"endpoint URL {url!r} has a path, query or fragment; it would be prefixed to "
+            "every request",
+            hint=hint,
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError("the endpoint URL contains a user name or password", hint=hint)
+    return url
+
+
+def _check_ca_bundle(bundle: str) -> None:
+    """Refuse a CA bundle that holds no PEM certificate (empty or another kind of file)."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=bundle)
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"CA bundle {bundle} is not a PEM bundle (no certificate could be loaded from it)",
+            hint="pass a file of -----BEGIN CERTIFICATE----- blocks (--ca-bundle, AWS_CA_BUNDLE)",
+        ) from exc
+
+
 def _refuse_plain_http(request: Any, **_: Any) -> None:
     _check_https(request.url)
 
@@ -133,7 +189,10 @@ class Connection:
 
     Raises:
         TransportSecurityError: the endpoint is not ``https://``.
-        ConfigurationError: the CA bundle does not exist, or an argument is invalid.
+        ConfigurationError: the endpoint URL has a path, query, fragment, user name
+            or invalid port; the CA bundle does not exist or holds no PEM
+            certificate (or ``AWS_CA_BUNDLE`` is set but empty); the region is not
+            a valid region name; or another argument is invalid.
     """
 
     def __init__(
@@ -157,19 +216,27 @@ class Connection:
         self._env = env
         self._endpoint_url = endpoint_url or env.get("AWS_ENDPOINT_URL") or None
         if self._endpoint_url is not None:
-            _check_https(self._endpoint_url)
+            _check_endpoint(self._endpoint_url)
+        if ca_bundle is None and env.get("AWS_CA_BUNDLE") == "":
+            # Set but empty: falling back to the default trust store would hide the mistake.
+            raise ConfigurationError(
+                "AWS_CA_BUNDLE is set but empty (is a variable unset?)",
+                hint="point it at a PEM file of CA certificates, or unset it",
+            )
         bundle = ca_bundle or env.get("AWS_CA_BUNDLE") or None
         if bundle is not None and not os.path.isfile(bundle):
             raise ConfigurationError(
                 f"CA bundle not found: {os.fspath(bundle)}",
                 hint="pass the PEM file that signed the endpoint's certificate",
             )
+        if bundle is not None:
+            _check_ca_bundle(os.fspath(bundle))
         self._verify: str | bool = os.fspath(bundle) if bundle is not None else True
         try:
             self._session = session or boto3.Session(profile_name=profile)
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigurationError(f"AWS profile not found: {profile}") from exc
-        self._region = region or self._session.region_name or "us-east-1"
+        self._region = _check_region(region or self._session.region_name or "us-east-1")
         if (
             checksum is None
             and self._endpoint_url is not None
@@ -209,12 +276,12 @@ class Connection:
         specific = self._env.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}")
         url = specific or self._endpoint_url
         if url is not None:
-            _check_https(url)
+            _check_endpoint(url)
         return url
 
     def client(self, service: str, region_name: str | None = None) -> Any:
         """Return a (cached, thread-safe) TLS-only boto3 client for ``service``."""
-        region = region_name or self._region
+        region = _check_region(region_name) if region_name else self._region
         with self._lock:
             cached = self._clients.get((service, region))
             if cached is not None:
@@ -288,12 +355,32 @@ _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 
 _BROKEN = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)
 
+#: OpenSSL reasons that mean a TLS record arrived damaged (a flipped bit on the wire),
+#: on our side or reported by the peer's alert: the connection broke, trust is not in
+#: question (a certificate problem is an SSLCertVerificationError or a handshake alert).
+_DAMAGED_RECORD_REASONS = frozenset(
+    {
+        "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
+        "BAD_RECORD_MAC",
+        "SSLV3_ALERT_BAD_RECORD_MAC",
+        "TLSV1_ALERT_RECORD_OVERFLOW",
+        "RECORD_OVERFLOW",
+        "ENCRYPTED_LENGTH_TOO_LONG",
+        "DATA_LENGTH_TOO_LONG",
+        "PACKET_LENGTH_TOO_LONG",
+        "BAD_LENGTH",
+        "UNEXPECTED_RECORD",
+        "UNEXPECTED_EOF_WHILE_READING",
+    }
+)
+
 
 def _broken_connection(exc: BaseException) -> bool:
     """Whether an SSL error is a connection that broke after the handshake.
 
-    botocore reports both a refused certificate and a reset TLS stream as SSLError;
-    only the first is a transport-security problem.
+    botocore reports a refused certificate, a reset TLS stream and a damaged TLS
+    record (bad record MAC) alike as SSLError; only the first is a
+    transport-security problem.
     """
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
@@ -305,6 +392,11 @@ def _broken_connection(exc: BaseException) -> bool:
         if isinstance(current, ssl.SSLCertVerificationError):
             return False
         if isinstance(current, _BROKEN):
+            return True
+        if (
+            isinstance(current, ssl.SSLError)
+            and getattr(current, "reason", None) in _DAMAGED_RECORD_REASONS
+        ):
             return True
         kwargs = getattr(current, "kwargs", None)
         linked = [

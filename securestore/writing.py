@@ -3,12 +3,32 @@
 Every write is checked against what S3 reports having stored; a write stored
 otherwise than asked is undone, and a failed multipart upload is aborted so
 that it never replaces the existing object.
+
+An undo may only remove what the command wrote. On a versioned bucket that is
+the new version; on an unversioned bucket a PutObject has already replaced the
+previous object by the time its answer can be checked. So before the first
+single-part write of a mode that needs the server's support, a
+:class:`WritePath` asks the server once how it would store that mode: it
+creates a multipart upload under the target key with the mode's headers,
+checks the answer and aborts the upload. That touches no object (an open
+upload is invisible to readers), needs no permission beyond those of a
+multipart write, and a server that ignores the mode (rclone, MinIO without
+KMS, an SSE-stripping proxy) is refused before anything is replaced.
+
+Cost: two requests (CreateMultipartUpload, AbortMultipartUpload) once per
+store and mode; none for modes the server need not support (client-side
+without an SSE layer) and none after a multipart upload of that mode (its own
+CreateMultipartUpload answer is checked before any data is sent). What stays
+possible (a server that answers the probe correctly and then stores a write
+otherwise) is undone by deleting the new object, and the error says exactly
+what is left.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +52,9 @@ from securestore.transfer import Part, ProgressCallback, run_bounded
 __all__ = ["WritePath", "WritePlan", "check_metadata"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds an interrupted upload waits for its AbortMultipartUpload before giving up on it.
+ABORT_DEADLINE = 2.0
 
 _RESERVED_METADATA_PREFIX = "securestore-"
 
@@ -88,6 +111,8 @@ class WritePath:
     def __init__(self, access: BucketAccess) -> None:
         self.access = access
         self.bucket = access.bucket
+        self._confirmed: set[str] = set()
+        self._lock = threading.Lock()
 
     def plan(
         self, key: str, mode: EncryptionMode, size: int | None, metadata: dict[str, str]
@@ -129,6 +154,7 @@ class WritePath:
             params["ContentType"] = content_type
         first = next(parts)
         if first.last:
+            self._confirm_mode(key, mode)
             data = plan.body(first)
             response = self.access.s3.put_object(Body=data, **params)
             if progress:
@@ -137,25 +163,59 @@ class WritePath:
             return self._info_after_write(key, response, len(data), plan.metadata, content_type)
         return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
 
-    def _verify(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
+    def _verify(
+        self, mode: EncryptionMode, response: Mapping[str, Any], key: str, before: bool = False
+    ) -> None:
         stored = StoredEncryption.from_response(response)
         arn = self.access.key_arn_for(mode)
         reason = mode.check_write(stored, resolved_key_arn=arn)
         if reason is not None:
             raise PolicyError(
-                f"S3 did not store the object as requested ({mode.name}): {reason}",
+                f"S3 did not store the object as requested ({mode.name}): {reason}"
+                + ("; refused before writing: any existing object is untouched" if before else ""),
                 bucket=self.bucket,
                 key=key,
                 hint="a proxy, bucket policy or S3-compatible server may ignore encryption "
                 "headers; on a server without SSE, encrypt client-side (--client-side)",
             )
 
+    def _confirm_mode(self, key: str, mode: EncryptionMode) -> None:
+        """Check, once per mode, that the server stores ``mode`` before a PutObject replaces.
+
+        See the module docstring: a multipart upload is created under ``key`` with
+        the mode's headers, its answer checked, and the upload aborted.
+
+        Raises:
+            PolicyError: the server would not store the mode (nothing was written).
+        """
+        if mode.check_write(StoredEncryption(None)) is None:
+            return  # nothing the server reports can fail this mode's check
+        with self._lock:
+            if _mode_token(mode) in self._confirmed:
+                return
+        created = self.access.s3.create_multipart_upload(
+            Bucket=self.bucket, Key=key, **mode.request_params()
+        )
+        try:
+            self._verify(mode, created, key, before=True)
+        except BaseException as exc:
+            self._abort(key, created["UploadId"], interrupted=not isinstance(exc, Exception))
+            raise
+        self._abort(key, created["UploadId"])
+        self._remember(mode)
+
+    def _remember(self, mode: EncryptionMode) -> None:
+        """Note that the server's answer to a CreateMultipartUpload confirmed ``mode``."""
+        with self._lock:
+            self._confirmed.add(_mode_token(mode))
+
     def _verify_or_undo(self, mode: EncryptionMode, response: Mapping[str, Any], key: str) -> None:
         """Check a completed write; if S3 stored it otherwise than asked, remove it.
 
         Data the caller wanted encrypted one way must not stay stored another way:
         on a versioned bucket the new version is deleted (the previous one becomes
-        current again); otherwise the object itself is deleted.
+        current again); otherwise the new object is deleted, and the message says
+        that it had replaced any previous object.
         """
         try:
             self._verify(mode, response, key)
@@ -163,15 +223,21 @@ class WritePath:
             version = response.get("VersionId")
             versioned = bool(version) and version != "null"
             extra = {"VersionId": version} if versioned else {}
+            stored = StoredEncryption.from_response(response).describe()
             try:
                 self.access.s3.delete_object(Bucket=self.bucket, Key=key, **extra)
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                exc.message += "; it could not be deleted: remove it by hand"
+                exc.message += (
+                    f"; the new version is left in place, stored as {stored}: remove it by hand"
+                    if versioned
+                    else "; the previous object, if any, was replaced; the new object is "
+                    f"left in place, stored as {stored}: remove it by hand"
+                )
             else:
                 exc.message += (
-                    "; the new version was deleted"
+                    "; the new version was deleted (the previous version is current again)"
                     if versioned
-                    else "; the object as stored was deleted"
+                    else "; the previous object, if any, was replaced; the new object was deleted"
                 )
             raise
 
@@ -189,7 +255,8 @@ class WritePath:
         upload_id = created["UploadId"]
         try:
             # Checked before any data is sent: a refused mode costs nothing.
-            self._verify(mode, created, key)
+            self._verify(mode, created, key, before=True)
+            self._remember(mode)
 
             def send(part: Part) -> tuple[dict[str, Any], int]:
                 data = plan.body(part)
@@ -217,8 +284,8 @@ class WritePath:
                 UploadId=upload_id,
                 MultipartUpload={"Parts": done},
             )
-        except BaseException:
-            self._abort(key, upload_id)
+        except BaseException as exc:
+            self._abort(key, upload_id, interrupted=not isinstance(exc, Exception))
             raise
         self._verify_or_undo(mode, completed, key)
         return self._info_after_write(
@@ -230,16 +297,43 @@ class WritePath:
             fallback=created,
         )
 
-    def _abort(self, key: str, upload_id: str) -> None:
-        try:
-            self.access.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+    def _abort(self, key: str, upload_id: str, *, interrupted: bool = False) -> None:
+        """Abort a multipart upload; after an interrupt, wait at most :data:`ABORT_DEADLINE`.
+
+        An interrupted command must exit promptly even when the network stalls
+        (botocore calls cannot be cancelled), so the abort then runs on a daemon
+        thread and is given up on after the deadline.
+        """
+        finished = threading.Event()
+
+        def abort() -> None:
+            try:
+                self.access.s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                logger.warning(
+                    "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
+                    "(AbortIncompleteMultipartUpload) will have to remove it",
+                    upload_id,
+                    self.bucket,
+                    key,
+                )
+            finally:
+                finished.set()
+
+        if not interrupted:
+            abort()
+            return
+        threading.Thread(target=abort, name="securestore-abort", daemon=True).start()
+        if not finished.wait(ABORT_DEADLINE):
             logger.warning(
-                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
-                "(AbortIncompleteMultipartUpload) will have to remove it",
+                "multipart upload %s of s3://%s/%s was not aborted within %g s; a lifecycle "
+                "rule (AbortIncompleteMultipartUpload) will have to remove it",
                 upload_id,
                 self.bucket,
                 key,
+                ABORT_DEADLINE,
             )
 
     def _info_after_write(
@@ -262,3 +356,8 @@ class WritePath:
             version_id=response.get("VersionId"),
             metadata=dict(metadata),
         )
+
+
+def _mode_token(mode: EncryptionMode) -> str:
+    """What identifies a mode's server-side demands (its request headers)."""
+    return repr(sorted(mode.request_params().items()))

@@ -211,7 +211,7 @@ def _authenticates_without(header: Header, keyring: Keyring) -> bool:
 
 
 def _unbound(reproduced: Mapping[str, str]) -> IntegrityError:
-    names = ", ".join(sorted(reproduced))
+    names = ", ".join(repr(name) for name in sorted(reproduced))
     return IntegrityError(
         "the message is authentic but not bound to the expected encryption context: "
         f"it neither stores nor authenticates {names}",

@@ -98,7 +98,7 @@ def test_kms_keyring_and_account_discovery(run: Run, bucket: str, kms_key: str) 
     head = json.loads(run("head", url, "--json").stdout)
     assert head["encryption"]["mode"] == "sse-s3"
     assert head["encryption"]["client_side"]["securestore-format"] == "aws-esdk-v2"
-    assert run("get", url).stdout_bytes == data  # discovery in the caller's account
+    assert run("get", url, "--client-side").stdout_bytes == data  # discovery in the account
     assert run("get", url, "--kms-key-id", kms_key).stdout_bytes == data
     required = run("get", url, "--require", "client-side")
     assert required.exit_code == 0 and required.stdout_bytes == data
@@ -190,5 +190,127 @@ def test_plain_object_read_as_client_side_is_refused(run: Run, bucket: str) -> N
     assert run("put", "-", url, input=b"not encrypted client-side").exit_code == 0
     result = run("get", url, "--require", "client-side", "--kms-key-id", "alias/none")
     assert result.exit_code == 3
-    assert "does not look client-side encrypted" in first_error(result)
+    assert "not a valid client-side message" in first_error(result)
     assert result.stdout_bytes == b""
+
+
+def _replace_with_plaintext(connection, bucket: str, key: str, body: bytes) -> None:
+    """What anyone with s3:PutObject can do: a plain object, without the marker."""
+    connection.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+@pytest.mark.parametrize("key_kind", ["key-file", "kms-discovery", "kms-key-id"])
+def test_plaintext_substituted_for_a_client_side_object_is_refused(
+    run: Run,
+    bucket: str,
+    keys: dict[str, Path],
+    kms_key: str,
+    connection,
+    tmp_path: Path,
+    key_kind: str,
+) -> None:
+    url = f"s3://{bucket}/swapped"
+    write, read = {
+        "key-file": (["--key-file", str(keys["aes"])], ["--key-file", str(keys["aes"])]),
+        "kms-discovery": (["--client-side", "--kms-key-id", kms_key], ["--client-side"]),
+        "kms-key-id": (["--client-side", "--kms-key-id", kms_key], ["--kms-key-id", kms_key]),
+    }[key_kind]
+    assert run("put", "-", url, *write, input=b"genuine").exit_code == 0
+    forged = b"attacker's bytes\n"
+    _replace_with_plaintext(connection, bucket, "swapped", forged)
+    to_stdout = run("get", url, *read)
+    assert to_stdout.exit_code == 3, to_stdout.stderr
+    assert to_stdout.stdout_bytes == b""
+    assert "not a valid client-side message" in first_error(to_stdout)
+    assert "--allow-plaintext" in to_stdout.stderr
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    to_file = run("get", url, str(folder / "out"), *read)
+    assert to_file.exit_code == 3
+    assert list(folder.iterdir()) == []
+    # The explicit, loudly named opt-in returns the object as stored.
+    lenient = run("get", url, *read, "--allow-plaintext")
+    assert lenient.exit_code == 0, lenient.stderr
+    assert lenient.stdout_bytes == forged
+
+
+def test_client_side_object_with_stripped_metadata_still_decrypts(
+    run: Run, bucket: str, keys: dict[str, Path], connection
+) -> None:
+    url = f"s3://{bucket}/stripped"
+    aes = str(keys["aes"])
+    assert run("put", "-", url, "--key-file", aes, input=b"secret").exit_code == 0
+    s3 = connection.client("s3")
+    message = s3.get_object(Bucket=bucket, Key="stripped")["Body"].read()
+    _replace_with_plaintext(connection, bucket, "stripped", message)
+    got = run("get", url, "--key-file", aes)
+    assert got.exit_code == 0, got.stderr
+    assert got.stdout_bytes == b"secret"
+
+
+def test_plain_read_refuses_a_client_side_object(
+    run: Run, bucket: str, kms_key: str, tmp_path: Path
+) -> None:
+    url = f"s3://{bucket}/cs"
+    put = run("put", "-", url, "--client-side", "--kms-key-id", kms_key, input=b"secret")
+    assert put.exit_code == 0
+    dest = tmp_path / "out"
+    for args in ([], [str(dest)]):
+        result = run("get", url, *args)
+        assert result.exit_code == 4, result.stderr
+        assert result.stdout_bytes == b""
+        assert "client-side encrypted" in first_error(result)
+        assert "--client-side" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_allow_plaintext_needs_a_client_side_read(run: Run, bucket: str) -> None:
+    result = run("get", f"s3://{bucket}/any", "--allow-plaintext")
+    assert result.exit_code == 2
+    assert "--allow-plaintext only applies to client-side reads" in first_error(result)
+
+
+def test_require_dsse_kms_with_a_key_is_checked(
+    run: Run, bucket: str, kms_key: str, connection, tmp_path: Path
+) -> None:
+    other = connection.client("kms").create_key(Description="other")["KeyMetadata"]["Arn"]
+    url = f"s3://{bucket}/dsse"
+    assert (
+        run("put", "-", url, "--sse", "dsse-kms", "--kms-key-id", kms_key, input=b"d").exit_code
+        == 0
+    )
+    ok = run("get", url, "--require", "dsse-kms", "--kms-key-id", kms_key)
+    assert ok.exit_code == 0 and ok.stdout_bytes == b"d"
+    wrong = run("get", url, str(tmp_path / "x"), "--require", "dsse-kms", "--kms-key-id", other)
+    assert wrong.exit_code == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "tampered"])
+def test_damaged_object_get_to_file_is_all_or_nothing_stdout_gets_a_prefix(
+    run: Run, bucket: str, keys: dict[str, Path], connection, tmp_path: Path, damage: str
+) -> None:
+    """To a file: nothing changes. To stdout: only an authenticated prefix, then exit 3."""
+    url = f"s3://{bucket}/big"
+    aes = str(keys["aes"])
+    data = os.urandom(3 * 1024 * 1024 + 5)  # several 1 MiB pieces of output
+    assert run("put", "-", url, "--key-file", aes, input=data).exit_code == 0
+    s3 = connection.client("s3")
+    body = bytearray(s3.get_object(Bucket=bucket, Key="big")["Body"].read())
+    if damage == "truncated":
+        del body[-100_000:]
+    else:
+        body[-100_000] ^= 1
+    _replace_with_plaintext(connection, bucket, "big", bytes(body))
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    existing = folder / "existing.bin"
+    existing.write_bytes(b"previous")
+    to_file = run("get", url, str(existing), "--key-file", aes)
+    assert to_file.exit_code == 3
+    assert existing.read_bytes() == b"previous"
+    assert [p.name for p in folder.iterdir()] == ["existing.bin"]
+    to_stdout = run("get", url, "--key-file", aes)
+    assert to_stdout.exit_code == 3
+    released = to_stdout.stdout_bytes
+    assert len(released) < len(data) and data.startswith(released)

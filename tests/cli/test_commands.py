@@ -211,10 +211,19 @@ def test_http_endpoint_is_refused(run, bucket: str) -> None:
 
 
 def test_untrusted_endpoint_is_refused(run, bucket: str, tmp_path: Path) -> None:
-    # The system trust store does not know the endpoint's private CA.
-    result = run("ls", f"s3://{bucket}", extra_env={"AWS_CA_BUNDLE": ""})
+    # The public roots (certifi's bundle) do not know the endpoint's private CA.
+    import certifi
+
+    result = run("ls", f"s3://{bucket}", extra_env={"AWS_CA_BUNDLE": certifi.where()})
     assert result.exit_code == 4
     assert "TLS handshake failed" in error_lines(result)[0]
+
+
+def test_an_empty_ca_bundle_variable_is_a_usage_error(run, bucket: str) -> None:
+    # Not a silent fall-back to the system trust store.
+    result = run("ls", f"s3://{bucket}", extra_env={"AWS_CA_BUNDLE": ""})
+    assert result.exit_code == 2
+    assert error_lines(result)[0] == "error: AWS_CA_BUNDLE is set but empty (is a variable unset?)"
 
 
 def test_missing_ca_bundle_is_a_usage_error(run, bucket: str) -> None:

@@ -186,12 +186,16 @@ def test_esdk_message_without_location_needs_relocated(
     )
     raw.put("unbound", message, marker=False)
     store = cs_store(aes_keyring)
-    with pytest.raises(IntegrityError, match="carries no securestore location"):
+    with pytest.raises(IntegrityError) as caught:
         store.get("unbound")
+    assert not isinstance(caught.value, AuthenticationError)
+    assert "carries no securestore location" in caught.value.message
+    assert caught.value.hint is not None and "relocated" in caught.value.hint
     assert store.get("unbound", relocated=True) == plaintext
     assert store.get("unbound", relocated=True, context={"a": "b"}) == plaintext
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(IntegrityError) as caught:
         store.get("unbound", relocated=True, context={"a": "c"})
+    assert "'a'" in caught.value.message and "'c'" not in caught.value.message
     with store.open("unbound", relocated=True) as reader:
         assert reader.read_range(F - 2, 4) == plaintext[F - 2 : F + 2]
     store.download_file("unbound", tmp_path / "u.bin", relocated=True)

@@ -29,7 +29,7 @@ from securestore import (
 )
 from securestore.clientside import CONTEXT_BUCKET, CONTEXT_KEY, ClientSide
 from securestore.keyrings import AwsKmsKeyring, MultiKeyring, RawAesKeyring
-from securestore.message import DecryptPolicy
+from securestore.message import DecryptPolicy, parse
 from tests.clientside.conftest import (
     AES_KEY,
     AES_NAME,
@@ -532,14 +532,33 @@ def test_context_mismatch(
     writer.put("ctx", b"tenant data")
     assert writer.get("ctx") == b"tenant data"
     assert writer.get("ctx", context={"tenant": "t-1"}) == b"tenant data"
-    # A differing stored value is refused unexplained; an expected pair the message
-    # lacks (a reproduced pair it was not written with) is named.
-    error = IntegrityError if "extra" in read_context else AuthenticationError
+    # The header authenticates: the error names the context key that differs (not its
+    # value) instead of reporting tampering.
     if via == "call":
-        assert_rejected(writer, "ctx", tmp_path, error, context=read_context)
+        caught = assert_rejected(writer, "ctx", tmp_path, IntegrityError, context=read_context)
     else:
         reader = cs_store(aes_keyring, context=read_context)
-        assert_rejected(reader, "ctx", tmp_path, error)
+        caught = assert_rejected(reader, "ctx", tmp_path, IntegrityError)
+    differing = "'extra'" if "extra" in read_context else "'tenant'"
+    assert differing in caught.message or differing.strip("'") + "\n" in caught.message + "\n"
+    assert "t-1" not in caught.message and "t-2" not in caught.message
+    assert not isinstance(caught, AuthenticationError)
+    assert "authentication failed" not in str(caught)
+
+
+def test_context_check_does_not_hide_tampering(
+    cs_store: Callable[..., SecureStore],
+    aes_keyring: RawAesKeyring,
+    raw: Raw,
+    tmp_path: Path,
+) -> None:
+    """A wrong context on a tampered header is still an opaque authentication failure."""
+    writer = cs_store(aes_keyring, frame_length=F, context={"tenant": "t-1"})
+    writer.put("ctx", b"tenant data")
+    data = raw.get("ctx")
+    raw.put("ctx", flip(data, parse(data).length - 1))  # the header tag
+    assert_rejected(writer, "ctx", tmp_path / "a", AuthenticationError, context={"tenant": "t-1"})
+    assert_rejected(writer, "ctx", tmp_path / "b", AuthenticationError, context={"tenant": "t-2"})
 
 
 # -- downgrades ----------------------------------------------------------------------------------

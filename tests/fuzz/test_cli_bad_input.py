@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
@@ -283,8 +284,8 @@ CASES = [
         "get-key-file-on-unencrypted-object",
         "get s3://{b}/plain {work}/out --key-file {keys}/team.key --context team=a",
         3,
-        "error: unsupported message format version 253; the object does not look client-side "
-        "encrypted",
+        "error: the object is not a valid client-side message: unsupported message format "
+        "version 253",
     ),
     # ls, head, rm, mb
     case(
@@ -292,8 +293,23 @@ CASES = [
         "ls",
         4,
         "error: list buckets failed: TLS handshake failed",
+        AWS_CA_BUNDLE=certifi.where(),  # public roots only: the private CA is unknown
+    ),
+    case(
+        "ls-empty-ca-bundle-variable",
+        "ls",
+        2,
+        "error: AWS_CA_BUNDLE is set but empty",
         AWS_CA_BUNDLE="",
     ),
+    case(
+        "ls-endpoint-with-a-path",
+        "ls",
+        2,
+        "error: endpoint URL 'https://127.0.0.1:1/prefix' has a path",
+        AWS_ENDPOINT_URL="https://127.0.0.1:1/prefix",
+    ),
+    case("ls-region-with-a-space", "ls", 2, "error: invalid AWS region 'x y'", AWS_REGION="x y"),
     case("ls-other-scheme", "ls gs://bucket", 2, "error: not an s3:// URL: 'gs://bucket'"),
     case("ls-invalid-bucket", "ls s3://Bad_Bucket", 2, "error: invalid bucket name 'Bad_Bucket'"),
     case(
@@ -451,15 +467,15 @@ INTEGRITY = [
         "get-context-mismatch",
         "get s3://{b}/cs --key-file {keys}/team.key --context team=b",
         3,
-        "error: authentication failed: the object was modified, truncated or encrypted with "
-        "another key (s3://{b}/cs)",
+        "error: the object's encryption context does not have the expected value for 'team' "
+        "(s3://{b}/cs)",
     ),
     case(
         "get-unencrypted-object-with-key-file",
         "get s3://{b}/plain --key-file {keys}/team.key",
         3,
-        "error: unsupported message format version 253; the object does not look client-side "
-        "encrypted (s3://{b}/plain)",
+        "error: the object is not a valid client-side message: unsupported message format "
+        "version 253 (s3://{b}/plain)",
     ),
 ]
 

@@ -89,7 +89,7 @@ def test_missing_or_wrong_reproduced_pairs_are_refused(keyring: Keyring) -> None
 
 def test_a_pair_the_writer_did_not_bind_is_named(keyring: Keyring) -> None:
     message = bytes(encrypt(b"plain", keyring, encryption_context=STORED, frame_length=64))
-    with pytest.raises(IntegrityError, match="neither stores nor authenticates order") as info:
+    with pytest.raises(IntegrityError, match="neither stores nor authenticates 'order'") as info:
         decrypt(message, keyring, expected_context={"order": "42"})
     assert not isinstance(info.value, AuthenticationError)
     # A differing stored value stays the one fixed authentication error.

@@ -6,8 +6,9 @@ What rclone 1.75 does that matters here (measured by these tests):
   so the transport's ``checksum="when_required"`` default on custom endpoints is needed;
 * it stores no server-side encryption: PutObject, CreateMultipartUpload and
   CompleteMultipartUpload responses carry no ``ServerSideEncryption``, so every
-  SSE write fails the store's post-write verification with PolicyError (which is
-  right); yet HEAD/GET echo the SSE headers a write sent, so a read with
+  SSE write is refused with PolicyError (which is right), before the existing
+  object is replaced (the store checks the mode with an aborted multipart
+  upload before a single PutObject); yet HEAD/GET echo the SSE headers a write sent, so a read with
   ``require=SseS3()`` of such an object passes although the bytes on disk are plain;
 * it returns user-metadata names capitalised (``Securestore-Format``);
 * it ignores ``If-Match`` on GET and ``If-None-Match`` on PUT;
@@ -218,16 +219,39 @@ def test_sse_writes_are_refused(
         write(store, "refused", data, tmp_path)
     assert _open_uploads(rclone_connection, rclone_bucket) == []
     on_disk = rclone_endpoint.root / rclone_bucket / "refused"
-    if error is PolicyError and size < TRANSFER.part_size:
-        # A single PutObject is checked after the fact: what the server stored
-        # without the requested encryption is deleted, and the error says so.
-        assert raised.value.message.endswith("the object as stored was deleted")
-        assert not on_disk.exists()
-    else:
-        # Refused before any data was sent (KMS key check, or the CreateMultipartUpload answer).
-        assert not on_disk.exists()
-        with pytest.raises(NotFoundError):
-            store.head("refused")
+    if error is PolicyError:
+        assert "refused before writing: any existing object is untouched" in str(raised.value)
+    # Refused before any data was sent (KMS key check, the mode check before a single
+    # PutObject, or the CreateMultipartUpload answer).
+    assert not on_disk.exists()
+    with pytest.raises(NotFoundError):
+        store.head("refused")
+
+
+@pytest.mark.parametrize(("factory", "error"), SSE_MODES)
+@pytest.mark.parametrize(("write", "size"), WRITES)
+def test_failed_sse_write_keeps_the_existing_object(
+    rclone_endpoint: RcloneEndpoint,
+    rclone_connection: Connection,
+    rclone_bucket: str,
+    tmp_path: Path,
+    factory: ModeFactory,
+    error: type[SecureStoreError],
+    write: Callable[..., None],
+    size: int,
+) -> None:
+    """The data-loss bug: the undo of a refused single PutObject deleted the previous object."""
+    previous = os.urandom(70_000)
+    rclone_connection.client("s3").put_object(Bucket=rclone_bucket, Key="kept", Body=previous)
+    store = _store(rclone_connection, rclone_bucket, encryption=factory())
+    with pytest.raises(error):
+        write(store, "kept", os.urandom(size), tmp_path)
+    assert (rclone_endpoint.root / rclone_bucket / "kept").read_bytes() == previous
+    assert (
+        rclone_connection.client("s3").get_object(Bucket=rclone_bucket, Key="kept")["Body"].read()
+        == previous
+    )
+    assert _open_uploads(rclone_connection, rclone_bucket) == []
 
 
 def test_sse_headers_are_echoed_but_not_applied(

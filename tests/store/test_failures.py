@@ -6,6 +6,7 @@ own with a single attempt per request, so "persistent" means every attempt.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from securestore import Connection, SecureStore, SecureStoreError, StorageError
+from securestore import Connection, LocalFileError, SecureStore, SecureStoreError, StorageError
 from tests.store.conftest import PART, error_response, list_uploads
 
 BIG = random.Random(5).randbytes(2 * PART + 1)  # three parts / ranges
@@ -188,3 +189,14 @@ def test_failed_complete_is_aborted(
         store.put("obj", BIG)
     assert list_uploads(fault_connection, bucket) == []
     assert [s.key for s in store.list()] == []
+
+
+@pytest.mark.timeout(20)
+def test_upload_file_of_a_fifo_is_refused_without_blocking(
+    make_store: Callable[..., SecureStore], tmp_path: Path
+) -> None:
+    """Opening a FIFO that has no writer blocked forever (the check came after the open)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(LocalFileError, match="not a regular file"):
+        make_store().upload_file(fifo, "obj")

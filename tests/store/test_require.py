@@ -133,3 +133,50 @@ def test_existing_destination_is_untouched_when_refused(
         store.download_file("obj", target, require=SseKms(kms_key))
     assert target.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.bin"]
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+@pytest.mark.parametrize("mode_name", ["sse-kms", "dsse-kms"])
+def test_demanded_key_that_the_server_does_not_report_is_refused(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: object,
+    kms_key: str,
+    other_kms_key: str,
+    tmp_path: Path,
+    read: str,
+    mode_name: str,
+) -> None:
+    """A server that omits the object's KMS key cannot confirm a demanded key: refuse."""
+    mode = {"sse-kms": SseKms, "dsse-kms": DsseKms}[mode_name]
+    store = fault_store(encryption=mode(other_kms_key))
+    store.put("obj", b"data")
+
+    def hide_key(parsed: dict[str, object], **_: object) -> None:
+        parsed.pop("SSEKMSKeyId", None)
+
+    events = fault_connection.client("s3").meta.events  # type: ignore[attr-defined]
+    for operation in ("HeadObject", "GetObject"):
+        events.register(f"after-call.s3.{operation}", hide_key)
+    with pytest.raises(PolicyError) as info:
+        READS[read](store, "obj", mode(kms_key), tmp_path)
+    assert "cannot be confirmed" in info.value.message
+    assert info.value.hint is not None and "without a key id" in info.value.hint
+    assert list(tmp_path.iterdir()) == []
+    # Demanding the mode alone still reads it.
+    READS[read](store, "obj", mode(), tmp_path)
+
+
+@pytest.mark.parametrize("read", sorted(READS))
+def test_dsse_key_is_reported_by_the_embedded_endpoint(
+    make_store: Callable[..., SecureStore],
+    kms_key: str,
+    other_kms_key: str,
+    tmp_path: Path,
+    read: str,
+) -> None:
+    """The embedded endpoint reports DSSE-KMS keys, so a demanded key is really checked."""
+    store = make_store(encryption=DsseKms(kms_key))
+    store.put("obj", b"dual layer")
+    assert store.head("obj").encryption.kms_key_id == kms_key
+    assert_refused(store, "obj", DsseKms(other_kms_key), tmp_path, read)
+    READS[read](store, "obj", DsseKms(kms_key), tmp_path)

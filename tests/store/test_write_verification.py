@@ -1,7 +1,10 @@
 """Post-write verification: S3's answer to every write is checked against the mode asked for.
 
 A botocore ``after-call`` handler on a connection of the test's own rewrites what
-S3 reports, as a proxy or a non-conforming server would.
+S3 reports, as a proxy or a non-conforming server would. Before the first
+single-part write of a mode, the store checks the mode with a multipart upload
+that it aborts (see :mod:`securestore.writing`): a server that ignores the mode
+is refused before the existing object is replaced.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ from typing import Any
 import pytest
 
 from securestore import (
+    ClientSide,
     Connection,
     DsseKms,
     NotFoundError,
     PolicyError,
+    RawAesKeyring,
     SecureStore,
     SseKms,
     SseS3,
     TransferConfig,
 )
-from tests.store.conftest import PART, list_uploads
+from tests.store.conftest import PART, error_response, list_uploads
 
 BIG = random.Random(3).randbytes(PART + 1)
 
@@ -51,7 +56,7 @@ def count(connection: Connection, operation: str) -> list[str]:
     return sent
 
 
-@pytest.mark.parametrize(
+REPORTED_DIFFERENTLY = pytest.mark.parametrize(
     ("mode_name", "fields"),
     [
         ("sse-kms", {"ServerSideEncryption": "AES256", "SSEKMSKeyId": None}),
@@ -72,14 +77,48 @@ def count(connection: Connection, operation: str) -> list[str]:
         "dsse-reported-as-kms",
     ],
 )
-def test_single_put_reported_differently_is_a_policy_error(
+
+
+def _mode(mode_name: str, kms_key: str) -> Any:
+    return {"sse-kms": SseKms(kms_key), "sse-s3": SseS3(), "dsse-kms": DsseKms(kms_key)}[mode_name]
+
+
+@REPORTED_DIFFERENTLY
+def test_server_ignoring_the_mode_is_refused_before_the_previous_object_is_replaced(
     fault_store: Callable[..., SecureStore],
     fault_connection: Connection,
     kms_key: str,
     mode_name: str,
     fields: dict[str, Any],
 ) -> None:
-    mode = {"sse-kms": SseKms(kms_key), "sse-s3": SseS3(), "dsse-kms": DsseKms(kms_key)}[mode_name]
+    """The data-loss bug: the undo of a refused PutObject deleted the object it had replaced."""
+    mode = _mode(mode_name, kms_key)
+    previous = random.Random(5).randbytes(1000)
+    fault_store().put("obj", previous)  # written in the default mode (SSE-S3), unversioned
+    store = fault_store(encryption=mode)
+    report(fault_connection, "CreateMultipartUpload", **fields)
+    puts = count(fault_connection, "PutObject")
+    deletes = count(fault_connection, "DeleteObject")
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", b"new data")
+    assert (info.value.bucket, info.value.key) == (store.bucket, "obj")
+    assert mode.name in str(info.value)
+    assert "refused before writing: any existing object is untouched" in str(info.value)
+    assert puts == [] and deletes == []
+    assert store.get("obj") == previous
+    assert list_uploads(fault_connection, store.bucket) == []
+
+
+@REPORTED_DIFFERENTLY
+def test_single_put_reported_differently_after_the_check_is_deleted_and_says_so(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    kms_key: str,
+    mode_name: str,
+    fields: dict[str, Any],
+) -> None:
+    """What stays possible: the server confirms the mode, then stores the write otherwise."""
+    mode = _mode(mode_name, kms_key)
     store = fault_store(encryption=mode)
     calls = report(fault_connection, "PutObject", **fields)
     with pytest.raises(PolicyError) as info:
@@ -87,10 +126,58 @@ def test_single_put_reported_differently_is_a_policy_error(
     assert calls == ["PutObject"]
     assert (info.value.bucket, info.value.key) == (store.bucket, "obj")
     assert mode.name in str(info.value)
-    # Unversioned: what S3 stored otherwise than asked is deleted, and the message says so.
-    assert "the object as stored was deleted" in str(info.value)
+    # Unversioned: the new object is deleted, and the message says what that means.
+    assert "the previous object, if any, was replaced; the new object was deleted" in str(
+        info.value
+    )
     with pytest.raises(NotFoundError):
         store.head("obj")
+
+
+def test_undo_that_cannot_delete_says_what_is_left(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection
+) -> None:
+    store = fault_store()
+    report(fault_connection, "PutObject", ServerSideEncryption=None)
+    fault_connection.client("s3").meta.events.register(
+        "before-send.s3.DeleteObject", lambda request, **_: error_response(request, "AccessDenied")
+    )
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", b"data")
+    assert (
+        "the previous object, if any, was replaced; the new object is left in place, "
+        "stored as none: remove it by hand" in str(info.value)
+    )
+
+
+def test_mode_check_costs_two_requests_once_per_store_and_mode(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
+) -> None:
+    """The measured cost of the check (documented in securestore.writing)."""
+    operations = ("CreateMultipartUpload", "AbortMultipartUpload", "PutObject", "UploadPart")
+    sent = {name: count(fault_connection, name) for name in operations}
+    store = fault_store()
+    for index in range(3):
+        store.put(f"s3-{index}", b"small")
+    store.put("kms-0", b"small", encryption=SseKms(kms_key))
+    store.put("kms-1", b"small", encryption=SseKms(kms_key))
+    assert {name: len(calls) for name, calls in sent.items()} == {
+        "CreateMultipartUpload": 2,
+        "AbortMultipartUpload": 2,
+        "PutObject": 5,
+        "UploadPart": 0,
+    }
+    # A multipart upload's own CreateMultipartUpload answer confirms its mode.
+    other = fault_store(encryption=SseKms(kms_key, bucket_key=False))
+    other.put("big", BIG)
+    other.put("small", b"small")
+    assert len(sent["CreateMultipartUpload"]) == 3
+    assert len(sent["AbortMultipartUpload"]) == 2
+    # Client-side without an SSE layer asks nothing of the server: no check at all.
+    keyring = RawAesKeyring("securestore-tests", "verification", bytes(32))
+    fault_store(encryption=ClientSide(keyring)).put("cs", b"small")
+    assert len(sent["CreateMultipartUpload"]) == 3
+    assert list_uploads(fault_connection, store.bucket) == []
 
 
 def test_put_reported_as_asked_passes(
@@ -193,8 +280,11 @@ def test_multipart_refused_at_complete_is_a_policy_error(
 ) -> None:
     store = fault_store(encryption=SseKms(kms_key))
     report(fault_connection, "CompleteMultipartUpload", ServerSideEncryption="AES256")
-    with pytest.raises(PolicyError):
+    with pytest.raises(PolicyError) as info:
         store.put("obj", BIG)
+    assert "the previous object, if any, was replaced; the new object was deleted" in str(
+        info.value
+    )
 
 
 def test_versioned_multipart_refused_at_complete_is_undone(
@@ -217,3 +307,28 @@ def test_versioned_multipart_refused_at_complete_is_undone(
     versions = connection.client("s3").list_object_versions(Bucket=versioned_bucket)
     assert [v["VersionId"] for v in versions.get("Versions", [])] == [first.version_id]
     assert list_uploads(connection, versioned_bucket) == []
+
+
+@pytest.mark.parametrize("mode_name", ["sse-kms", "dsse-kms"])
+def test_write_whose_key_is_not_reported_is_a_policy_error(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    kms_key: str,
+    mode_name: str,
+) -> None:
+    """A demanded key the server does not confirm after the write is not accepted."""
+    mode = {"sse-kms": SseKms(kms_key), "dsse-kms": DsseKms(kms_key)}[mode_name]
+    store = fault_store(encryption=mode)
+    report(fault_connection, "PutObject", SSEKMSKeyId=None)
+    with pytest.raises(PolicyError) as info:
+        store.put("obj", b"data")
+    assert "cannot be confirmed" in str(info.value)
+
+
+def test_dsse_write_with_a_key_is_confirmed_by_the_embedded_endpoint(
+    make_store: Callable[..., SecureStore], kms_key: str
+) -> None:
+    store = make_store(encryption=DsseKms(kms_key))
+    info = store.put("obj", b"data")
+    assert info.encryption.kms_key_id == kms_key
+    assert store.get("obj", require=DsseKms(kms_key)) == b"data"

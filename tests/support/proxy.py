@@ -48,6 +48,7 @@ __all__ = [
     "INTERNAL_ERROR",
     "SLOW_DOWN",
     "Action",
+    "CorruptingRelay",
     "Drop",
     "ErrorResponse",
     "Exchange",
@@ -655,3 +656,146 @@ class FaultProxy:
                     self._stopping.wait(min(action.seconds, self._max_stall))
                     client.close()
             return
+
+
+# -- corrupting the TLS stream itself ---------------------------------------------------------
+
+
+class CorruptingRelay:
+    """A plain TCP relay that flips one bit of the TLS stream, below the encryption.
+
+    Unlike :class:`FaultProxy` it does not terminate TLS: the client handshakes
+    with the upstream itself (so the certificate is the upstream's) and the relay
+    flips the lowest bit of the byte at ``offset`` of one direction of the first
+    ``times`` connections that carry that many bytes, as a faulty network card
+    or middlebox would. The receiving end then fails the record's MAC check
+    ("bad record mac"). ``offset`` must lie past the handshake (a few KiB).
+
+    Args:
+        upstream: the upstream's ``https://host:port`` URL.
+        direction: ``"download"`` (upstream to client) or ``"upload"``.
+        offset: the byte of that direction's stream to corrupt.
+        times: how many connections get a flipped bit (may be raised later).
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        direction: str = "download",
+        offset: int = 64 * 1024,
+        times: int = 1,
+        host: str = "127.0.0.1",
+        io_timeout: float = 30.0,
+    ) -> None:
+        parts = urlsplit(upstream)
+        if not parts.hostname or not parts.port:
+            raise ValueError(f"upstream must be https://host:port, not {upstream!r}")
+        if direction not in ("download", "upload"):
+            raise ValueError("direction must be 'download' or 'upload'")
+        self._upstream = (parts.hostname, parts.port)
+        self._direction = direction
+        self._offset = offset
+        self.times = times
+        self._host = host
+        self._io_timeout = io_timeout
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._listener: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._sockets: set[socket.socket] = set()
+        #: How many bits were flipped so far.
+        self.corrupted = 0
+        #: How many connections were relayed.
+        self.connections = 0
+
+    @property
+    def url(self) -> str:
+        if self._listener is None:
+            raise RuntimeError("the relay is not running")
+        host, port = self._listener.getsockname()[:2]
+        return f"https://{host}:{port}"
+
+    def start(self) -> CorruptingRelay:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((self._host, 0))
+        listener.listen(64)
+        listener.settimeout(0.1)
+        self._listener = listener
+        self._spawn(self._accept_loop)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+        for sock in sockets:
+            sock.close()
+        if self._listener is not None:
+            self._listener.close()
+
+    def __enter__(self) -> CorruptingRelay:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: object, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self._upstream, timeout=self._io_timeout)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(self._io_timeout)
+            with self._lock:
+                self._sockets.update((client, upstream))
+                self.connections += 1
+            down = self._direction == "download"
+            self._spawn(self._pump, upstream, client, down)
+            self._spawn(self._pump, client, upstream, not down)
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self.corrupted >= self.times:
+                return False
+            self.corrupted += 1
+            return True
+
+    def _pump(self, source: socket.socket, sink: socket.socket, corrupt: bool) -> None:
+        seen = 0
+        try:
+            while True:
+                data = source.recv(_CHUNK)
+                if not data:
+                    break
+                if corrupt and seen <= self._offset < seen + len(data) and self._claim():
+                    flipped = bytearray(data)
+                    flipped[self._offset - seen] ^= 0x01
+                    data = bytes(flipped)
+                seen += len(data)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (sink, source):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
 
-from securestore import SecureStore, SecureStoreError, TransportSecurityError
+from securestore import (
+    ClientSide,
+    RawAesKeyring,
+    SecureStore,
+    SecureStoreError,
+    TransportSecurityError,
+)
 from tests.transport.tls_servers import (
     PrivateCa,
     RecordedRequest,
@@ -118,7 +124,9 @@ def test_request_rewritten_to_plain_http_is_refused(
     with serving(server_context(cert)) as server:
         connection = connect(server.url(), private_ca.cert_path)
         connection.client("s3").meta.events.register(event, _rewrite_to(plain))
-        store = SecureStore("bucket", connection=connection)
+        # Client-side without SSE: no server-side mode check precedes the PutObject.
+        keyring = RawAesKeyring("tests", "redirects", bytes(32))
+        store = SecureStore("bucket", connection=connection, encryption=ClientSide(keyring))
         with pytest.raises(TransportSecurityError):
             store.put("some/key", BODY)
     assert plain.connections == 0

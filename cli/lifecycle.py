@@ -1,0 +1,209 @@
+"""Key lifecycle commands: ``rewrap`` (add, remove or rotate the keys of client-side objects)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from securestore.clientside import ClientSide
+from securestore.errors import ConfigurationError, FormatError, SecureStoreError
+from securestore.location import S3Url
+from securestore.message import Keyring
+from securestore.rewrap import RewrapResult
+from securestore.store import SecureStore
+
+from .commands import parse_pairs, say
+from .errors import exit_code_for, report
+from .keys import key_options, kms_keyrings, raw_keyrings, reading_keyring
+from .main import CliContext
+
+__all__ = ["COMMANDS"]
+
+
+def _human(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _line(result: RewrapResult) -> str:
+    where = f"s3://{result.bucket}/{result.key}"
+    changes = f"+{len(result.added)} -{len(result.removed)} data keys" + (
+        f", {len(result.rewrapped)} re-wrapped for the new context" if result.rewrapped else ""
+    )
+    if result.dry_run:
+        return f"rewrap (dry run): {where}: would change {changes}; nothing written"
+    assert result.method is not None
+    text = (
+        f"rewrap: {where} ({result.method.value}; {changes}; fetched "
+        f"{_human(result.bytes_fetched)}, copied by S3 {_human(result.bytes_copied)})"
+    )
+    if result.note:
+        text += f"; {result.note}"
+    return text
+
+
+@click.command("rewrap")
+@click.argument("url", metavar="s3://BUCKET/KEY")
+@click.option("--recursive", is_flag=True, help="Every object under the prefix KEY.")
+@click.option(
+    "--kms-key-id",
+    "kms_key_ids",
+    multiple=True,
+    metavar="ID",
+    help="KMS key(s) to unwrap with (default: KMS discovery in your own account).",
+)
+@key_options(reading=True)
+@click.option("--add-key-file", multiple=True, metavar="FILE", help="Add an AES-256 key file.")
+@click.option("--add-rsa-public-key", multiple=True, metavar="PEM", help="Add an RSA public key.")
+@click.option("--add-kms-key-id", multiple=True, metavar="ID", help="Add a KMS key.")
+@click.option(
+    "--add-key-name",
+    metavar="NAME",
+    help="Name of added raw AES/RSA keys inside the message (default: --key-name).",
+)
+@click.option(
+    "--remove-key-file",
+    multiple=True,
+    metavar="FILE",
+    help="Remove the data keys this AES key file unwraps.",
+)
+@click.option(
+    "--remove-rsa-key",
+    multiple=True,
+    metavar="PEM",
+    help="Remove the data keys this RSA private key unwraps.",
+)
+@click.option(
+    "--remove-kms-key-id",
+    multiple=True,
+    metavar="ARN",
+    help="Remove the data keys wrapped by this KMS key ARN.",
+)
+@click.option("--context", "set_context", multiple=True, metavar="K=V", help="Set a context pair.")
+@click.option("--remove-context", multiple=True, metavar="K", help="Remove a context key.")
+@click.option(
+    "--expect-context",
+    multiple=True,
+    metavar="K=V",
+    help="A context pair the object must carry already (as get --context).",
+)
+@click.option(
+    "--relocated",
+    is_flag=True,
+    help="Accept an object copied from another key; it is re-bound to where it is now.",
+)
+@click.option(
+    "--delete-old-versions",
+    is_flag=True,
+    help="Versioned buckets: delete the version that was re-wrapped (default: keep it).",
+)
+@click.option("--dryrun", "--dry-run", "dry_run", is_flag=True, help="Change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.pass_obj
+def rewrap_command(
+    obj: CliContext,
+    url: str,
+    recursive: bool,
+    kms_key_ids: tuple[str, ...],
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    max_data_keys: int | None,
+    add_key_file: tuple[str, ...],
+    add_rsa_public_key: tuple[str, ...],
+    add_kms_key_id: tuple[str, ...],
+    add_key_name: str | None,
+    remove_key_file: tuple[str, ...],
+    remove_rsa_key: tuple[str, ...],
+    remove_kms_key_id: tuple[str, ...],
+    set_context: tuple[str, ...],
+    remove_context: tuple[str, ...],
+    expect_context: tuple[str, ...],
+    relocated: bool,
+    delete_old_versions: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
+    """Re-wrap client-side objects server-side: the body stays, S3 copies it.
+
+    Adds or removes data keys (rotate an AES key: --add-key-file NEW
+    --remove-key-file OLD; move KMS keys: --add-kms-key-id B --remove-kms-key-id A)
+    and changes the encryption context. Only the new header and the first 5 MiB
+    pass through the client. Refuses to remove the last key and signed messages.
+    """
+    location = S3Url.parse(url, require_key=not recursive)
+    for value in (*kms_key_ids, *add_kms_key_id, *remove_kms_key_id):
+        if not value.strip():
+            raise ConfigurationError("an empty KMS key id was given (is a variable unset?)")
+    connection = obj.connection
+    # No key option: unwrap with KMS discovery in your own account (as get --client-side).
+    unwrap = reading_keyring(connection, kms_key_ids, key_files, rsa_keys, key_name, discovery=True)
+    assert unwrap is not None
+    name = add_key_name or key_name
+    add: list[Keyring] = kms_keyrings(connection, add_kms_key_id) + raw_keyrings(
+        add_key_file, add_rsa_public_key, name, reading=False
+    )
+    remove = raw_keyrings(remove_key_file, remove_rsa_key, key_name, reading=True)
+    changes: dict[str, Any] = {
+        "add": add,
+        "remove": remove,
+        "remove_kms_keys": remove_kms_key_id,
+        "context": parse_pairs(set_context, "context") or None,
+        "remove_context": remove_context,
+        "expect_context": parse_pairs(expect_context, "context") or None,
+        "relocated": relocated,
+        "delete_old_versions": delete_old_versions,
+        "dry_run": dry_run,
+    }
+    if not (add or remove or remove_kms_key_id or set_context or remove_context or relocated):
+        raise ConfigurationError(
+            "nothing to change: give --add-*, --remove-*, --context or --remove-context"
+        )
+    # A client-side mode only to carry the header limits (--max-data-keys) to rewrap.
+    mode = ClientSide(unwrap, max_data_keys=max_data_keys)
+    store = SecureStore(location.bucket, connection=connection, encryption=mode)
+    if not recursive:
+        result = store.rewrap(location.key, **changes)
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), indent=2))
+        else:
+            say(obj, _line(result))
+        return 0
+    return _recursive(obj, store, location.key, changes, as_json)
+
+
+def _recursive(
+    obj: CliContext, store: SecureStore, prefix: str, changes: dict[str, Any], as_json: bool
+) -> int:
+    """Re-wrap every client-side object under ``prefix``; go on after a failure."""
+    results: list[dict[str, Any]] = []
+    code = 0
+    for entry in store.list(prefix=prefix):
+        try:
+            result = store.rewrap(entry.key, **changes)
+        except FormatError as exc:
+            results.append({"key": entry.key, "skipped": exc.message})
+            say(obj, f"rewrap: skipped s3://{store.bucket}/{entry.key}: {exc.message}")
+            continue
+        except SecureStoreError as exc:
+            code = code or exit_code_for(exc)
+            results.append({"key": entry.key, "error": str(exc), "exit_code": exit_code_for(exc)})
+            report(str(exc), exc.hint)
+            continue
+        results.append(result.to_dict())
+        if not as_json:
+            say(obj, _line(result))
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    return code
+
+
+COMMANDS = (rewrap_command,)

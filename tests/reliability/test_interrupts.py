@@ -1,0 +1,363 @@
+"""Never hang: interrupts and terminating signals act at once, broken reads fail in bounded time.
+
+The CLI runs in a child process whose requests go through a :class:`FaultProxy`
+that stalls them, as a dead network would; the test sends it SIGINT, SIGTERM or
+SIGHUP and measures how long it takes to exit, then checks what it left behind
+(no open multipart upload, no partial file).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from securestore import (
+    Connection,
+    SecureStore,
+    TransferConfig,
+    TransferError,
+    create_bucket,
+)
+from securestore.transfer import RetryBudget, check_cancelled, run_bounded
+from tests.conftest import ROOT, Endpoint, unique_bucket_name
+from tests.reliability.conftest import ProxyFactory
+from tests.support.proxy import FaultProxy, Rule, Stall, Truncate
+
+MiB = 1024 * 1024
+
+#: How long a signalled CLI may take to exit (the bound is 2 s plus process overhead).
+EXIT_WITHIN = 3.0
+
+
+# -- run_bounded ------------------------------------------------------------------------------
+
+
+def test_interrupt_does_not_wait_for_running_tasks(caplog: pytest.LogCaptureFixture) -> None:
+    """Ctrl-C waited for every in-flight part (105-146 s on a stalled network)."""
+    release = threading.Event()
+    after_release: list[str] = []
+
+    def work(item: int) -> int:
+        release.wait(10)
+        try:
+            check_cancelled()
+        except TransferError:
+            after_release.append("cancelled")
+            raise
+        after_release.append("wrote")
+        return item
+
+    def tasks() -> Iterator[int]:
+        yield 1
+        yield 2
+        time.sleep(0.2)  # both are running now
+        raise KeyboardInterrupt
+
+    caplog.set_level(logging.ERROR)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_bounded(tasks(), work, concurrency=4)
+    assert time.monotonic() - started < 1.0
+    release.set()
+    deadline = time.monotonic() + 5
+    while len(after_release) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The abandoned workers are told the batch was cancelled: they write nothing more.
+    assert after_release == ["cancelled", "cancelled"]
+    assert caplog.records == []
+
+
+def test_interrupt_among_queued_tasks_logs_no_callback_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The done-callback called ``future.exception()`` on futures the interrupt cancelled."""
+    caplog.set_level(logging.ERROR)
+    for _ in range(30):
+
+        def tasks() -> Iterator[int]:
+            yield from range(40)
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_bounded(tasks(), lambda item: item, concurrency=4)
+    assert [record.getMessage() for record in caplog.records] == []
+
+
+def test_task_failure_still_waits_and_raises_the_first_error() -> None:
+    running = threading.Event()
+    finished: list[int] = []
+
+    def work(item: int) -> int:
+        if item == 0:
+            running.wait(5)
+            time.sleep(0.2)
+            finished.append(item)
+            return item
+        running.set()
+        raise ValueError(f"task {item}")
+
+    with pytest.raises(ValueError, match="task 1"):
+        run_bounded(range(2), work, concurrency=2)
+    assert finished == [0]  # an ordinary failure lets the running tasks end
+
+
+def test_results_come_back_in_order() -> None:
+    assert run_bounded(range(50), lambda item: item * 2, concurrency=3) == list(range(0, 100, 2))
+    assert run_bounded([], lambda item: item, concurrency=3) == []
+
+
+# -- RetryBudget --------------------------------------------------------------------------------
+
+
+def test_retry_budget_counts_failures_without_enough_progress() -> None:
+    budget = RetryBudget(3, min_progress=1000, deadline=60, clock=lambda: 0.0)
+    for _ in range(3):
+        budget.progressed(300)  # a few hundred bytes, then the connection breaks
+        assert budget.failed() is None
+    budget.progressed(300)
+    reason = budget.failed()
+    assert reason is not None and "less than 1000 bytes" in reason
+
+
+def test_retry_budget_resets_after_real_progress() -> None:
+    budget = RetryBudget(2, min_progress=1000, deadline=60, clock=lambda: 0.0)
+    for _ in range(20):
+        budget.progressed(5000)
+        assert budget.failed() is None
+        assert budget.failed() is None  # one strike, then another: still within 2
+
+
+def test_retry_budget_deadline() -> None:
+    now = [0.0]
+    budget = RetryBudget(100, min_progress=1000, deadline=30, clock=lambda: now[0])
+    assert budget.failed() is None
+    now[0] = 31.0
+    reason = budget.failed()
+    assert reason is not None and "31 s" in reason
+
+
+# -- reads whose every connection breaks -----------------------------------------------------
+
+
+@pytest.fixture
+def proxied(
+    tls_endpoint: Endpoint, make_proxy: ProxyFactory, connection: Connection
+) -> tuple[FaultProxy, SecureStore, SecureStore]:
+    """A bucket, a direct store and a store that talks through a fault proxy."""
+    bucket = unique_bucket_name("hang")
+    create_bucket(connection, bucket)
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    session = boto3.Session(
+        aws_access_key_id=tls_endpoint.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=tls_endpoint.env["AWS_SECRET_ACCESS_KEY"],
+        region_name=tls_endpoint.env["AWS_REGION"],
+    )
+    through = Connection(
+        session=session,
+        endpoint_url=proxy.url,
+        ca_bundle=tls_endpoint.ca_bundle,
+        environ={},
+        max_attempts=2,
+        read_timeout=5,
+    )
+    transfer = TransferConfig(part_size=5 * MiB, concurrency=2)
+    return (
+        proxy,
+        SecureStore(bucket, connection=connection, transfer=transfer),
+        SecureStore(bucket, connection=through, transfer=transfer),
+    )
+
+
+def _read_all(reader: Any) -> None:
+    while reader.read(64 * 1024):
+        pass
+
+
+def _gets(proxy: FaultProxy) -> int:
+    return sum(1 for exchange in proxy.exchanges if exchange.method == "GET")
+
+
+@pytest.mark.timeout(120)
+def test_download_whose_connections_keep_breaking_fails_in_bounded_time(
+    proxied: tuple[FaultProxy, SecureStore, SecureStore], tmp_path: Path
+) -> None:
+    """Measured before the fix: > 600 s and ~40,000 connections, never failing."""
+    proxy, direct, store = proxied
+    direct.put("obj", os.urandom(6 * MiB))
+    proxy.add(Rule(Truncate(after=300), method="GET", header="Range", times=None))
+    started = time.monotonic()
+    with pytest.raises(TransferError, match="less than"):
+        store.download_file("obj", tmp_path / "out")
+    elapsed = time.monotonic() - started
+    print(f"download with every connection broken after 300 B failed in {elapsed:.2f} s")
+    assert elapsed < 30
+    # Two ranges, each given up after read_retries + 1 attempts (plus the first probe GET).
+    assert _gets(proxy) <= 2 * (store.transfer.read_retries + 1) + 2
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_reader_whose_connections_keep_breaking_fails_in_bounded_time(
+    proxied: tuple[FaultProxy, SecureStore, SecureStore],
+) -> None:
+    proxy, direct, store = proxied
+    direct.put("obj", os.urandom(2 * MiB))
+    proxy.add(Rule(Truncate(after=300), method="GET", header="Range", times=None))
+    started = time.monotonic()
+    # open() itself reads the first bytes (to tell a message from a plain object), so
+    # the bounded failure may come from open or from the reads after it.
+    with pytest.raises(TransferError, match="less than"), store.open("obj") as reader:
+        _read_all(reader)
+    assert time.monotonic() - started < 30
+    gets = _gets(proxy)
+    assert gets <= store.transfer.read_retries + 3, gets
+
+
+# -- the CLI under signals --------------------------------------------------------------------
+
+
+def _cli(endpoint: Endpoint, proxy: FaultProxy, *args: str, cwd: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **endpoint.env,
+        "AWS_ENDPOINT_URL": proxy.url,
+        "AWS_CA_BUNDLE": endpoint.ca_bundle,
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "securestore_cli", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(condition: Any, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"the CLI ended early ({proc.returncode}): {err.decode()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the CLI never reached the stalled request")
+        time.sleep(0.05)
+
+
+def _signal_and_time(proc: subprocess.Popen[bytes], number: int) -> tuple[float, int, str]:
+    time.sleep(0.5)  # let the stalled requests block
+    sent = time.monotonic()
+    proc.send_signal(number)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the CLI did not exit within 60 s of signal {number}")
+    return time.monotonic() - sent, proc.returncode, err.decode()
+
+
+def _open_uploads(connection: Connection, bucket: str) -> list[Any]:
+    return list(connection.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["sigint", "sigterm", "sighup"],
+)
+def test_signal_during_stalled_put_exits_at_once_and_aborts_the_upload(
+    tls_endpoint: Endpoint,
+    make_proxy: ProxyFactory,
+    connection: Connection,
+    tmp_path: Path,
+    number: int,
+    code: int,
+) -> None:
+    bucket = unique_bucket_name("signal")
+    create_bucket(connection, bucket)
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(40 * MiB))
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    # Every part stalls (received, never forwarded): a dead network under the upload.
+    proxy.add(Rule(Stall(10), method="PUT", query="partNumber", times=None))
+    proc = _cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
+    _wait_for(
+        lambda: any(e.query.find("partNumber") >= 0 for e in proxy.exchanges),
+        proc,
+    )
+    elapsed, returncode, err = _signal_and_time(proc, number)
+    print(f"put: exit {returncode} {elapsed:.2f} s after signal {number}")
+    assert returncode == code, err
+    assert elapsed < EXIT_WITHIN, err
+    assert "Traceback" not in err
+    assert err.strip().startswith("error: "), err
+    # The abort could reach the server (only parts stall): no upload is left open.
+    assert _open_uploads(connection, bucket) == []
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+    ids=["sigterm", "sigint"],
+)
+def test_signal_during_stalled_get_exits_at_once_without_partial_file(
+    tls_endpoint: Endpoint,
+    make_proxy: ProxyFactory,
+    connection: Connection,
+    tmp_path: Path,
+    number: int,
+    code: int,
+) -> None:
+    bucket = unique_bucket_name("signal")
+    create_bucket(connection, bucket)
+    SecureStore(bucket, connection=connection).put("big", os.urandom(12 * MiB))
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    # The first ranged GET (the object's description) passes; the ranges stall mid-body.
+    proxy.add(Rule(Stall(10, after=1000), method="GET", header="Range", times=None, skip=1))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    proc = _cli(tls_endpoint, proxy, "get", f"s3://{bucket}/big", str(folder / "big"), cwd=tmp_path)
+    _wait_for(lambda: any(folder.iterdir()) and proxy.faults > 0, proc)
+    elapsed, returncode, err = _signal_and_time(proc, number)
+    print(f"get: exit {returncode} {elapsed:.2f} s after signal {number}")
+    assert returncode == code, err
+    assert elapsed < EXIT_WITHIN, err
+    assert "Traceback" not in err
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+def test_put_of_a_fifo_without_writer_is_refused_at_once(
+    tls_endpoint: Endpoint, make_proxy: ProxyFactory, connection: Connection, tmp_path: Path
+) -> None:
+    """``securestore put FIFO`` blocked forever in open() when nothing wrote to the FIFO."""
+    bucket = unique_bucket_name("fifo")
+    create_bucket(connection, bucket)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    proc = _cli(tls_endpoint, proxy, "put", str(fifo), f"s3://{bucket}/obj", cwd=tmp_path)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("put of a FIFO blocked")
+    assert proc.returncode == 2, err
+    assert "not a regular file" in err.decode()
