@@ -50,6 +50,11 @@ from typing import Any, Literal
 import botocore.exceptions
 
 from securestore.audit.collect import ClientFactory, Collector
+from securestore.audit.encryption_config import (
+    rules_document,
+    rules_from_document,
+    with_sse_c_blocked,
+)
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS, abort_rule, merge_abort_rule
 from securestore.audit.model import (
     KMS_ALGORITHMS,
@@ -519,43 +524,15 @@ def _uses_key(snapshot: BucketSnapshot, reference: str | None, key: KeySnapshot 
     )
 
 
-def _rules_document(rules: tuple[EncryptionRule, ...]) -> dict[str, Any] | None:
-    if not rules:
-        return None
-    out = []
-    for rule in rules:
-        default: dict[str, Any] = {"SSEAlgorithm": rule.algorithm}
-        if rule.kms_key_id:
-            default["KMSMasterKeyID"] = rule.kms_key_id
-        entry: dict[str, Any] = {
-            "ApplyServerSideEncryptionByDefault": default,
-            "BucketKeyEnabled": rule.bucket_key_enabled,
-        }
-        if rule.blocked_encryption_types:
-            entry["BlockedEncryptionTypes"] = {
-                "EncryptionType": list(rule.blocked_encryption_types)
-            }
-        out.append(entry)
-    return {"Rules": out}
-
-
-def _sse_c_blocked(rule: EncryptionRule) -> EncryptionRule:
-    """``rule`` with SSE-C added to its blocked types (``NONE`` means none blocked)."""
-    if rule.blocks_sse_c:
-        return rule
-    kept = tuple(t for t in rule.blocked_encryption_types if t != "NONE")
-    return replace(rule, blocked_encryption_types=(*kept, "SSE-C"))
-
-
 def _block_sse_c(
     snapshot: BucketSnapshot, change: EncryptionChange | None
 ) -> EncryptionChange | None:
     """The encryption change with SSE-C blocked in every rule it writes; when no
     change is planned, one that only adds the block to the rules the bucket keeps."""
     if change is not None:
-        rules = _rules_from_document(change.configuration)
-        blocked = tuple(_sse_c_blocked(r) for r in rules)
-        configuration = _rules_document(blocked)
+        rules = rules_from_document(change.configuration)
+        blocked = tuple(with_sse_c_blocked(r) for r in rules)
+        configuration = rules_document(blocked)
         assert configuration is not None
         return replace(
             change,
@@ -566,31 +543,16 @@ def _block_sse_c(
     current: tuple[EncryptionRule, ...] = _need(snapshot.encryption, snapshot.name) or ()
     if not current or all(r.blocks_sse_c for r in current):
         return None  # no rules: the encryption change itself carries the block
-    configuration = _rules_document(tuple(_sse_c_blocked(r) for r in current))
+    configuration = rules_document(tuple(with_sse_c_blocked(r) for r in current))
     assert configuration is not None
     return EncryptionChange(
         kind=ChangeKind.ENCRYPTION,
         target=f"s3://{snapshot.name}",
         summary="block SSE-C (customer-provided keys) in the default encryption, keeping its rules",
-        before=_pretty(_rules_document(current)),
+        before=_pretty(rules_document(current)),
         after=_pretty(configuration),
         configuration=configuration,
     )
-
-
-def _rules_from_document(configuration: Mapping[str, Any]) -> tuple[EncryptionRule, ...]:
-    out = []
-    for rule in configuration["Rules"]:
-        default = rule["ApplyServerSideEncryptionByDefault"]
-        out.append(
-            EncryptionRule(
-                default["SSEAlgorithm"],
-                default.get("KMSMasterKeyID"),
-                bool(rule.get("BucketKeyEnabled")),
-                tuple(rule.get("BlockedEncryptionTypes", {}).get("EncryptionType", ())),
-            )
-        )
-    return tuple(out)
 
 
 def _encryption_change(
@@ -626,13 +588,13 @@ def _encryption_change(
         key_ref = key.arn if key is not None else reference
         wanted = EncryptionRule("aws:kms", key_ref, bucket_key_enabled=True)
         summary = f"set default encryption to SSE-KMS with key {key_ref} and the S3 Bucket Key"
-    configuration = _rules_document((wanted,))
+    configuration = rules_document((wanted,))
     assert configuration is not None
     return EncryptionChange(
         kind=ChangeKind.ENCRYPTION,
         target=target,
         summary=summary,
-        before=_pretty(_rules_document(rules)),
+        before=_pretty(rules_document(rules)),
         after=_pretty(configuration),
         configuration=configuration,
     )
