@@ -32,8 +32,10 @@ from securestore.audit import (
     load_suppressions,
     run_checks,
 )
+from securestore.audit.check import needed_collection
 from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
+from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
@@ -183,6 +185,7 @@ def audit_command(
     suppressions = load_suppressions(suppress_file) if suppress_file else ()
     chosen = load_framework(framework) if framework else None
     registry = Registry.default()
+    needs = needed_collection(c for c in registry if chosen is None or c.id in chosen.check_ids)
     with _progress(_progress_enabled(ctx)) as cb:
         collector = Collector(
             _client_factory(ctx),
@@ -192,6 +195,8 @@ def audit_command(
             region=region,
             trail_buckets=chosen is not None
             and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
+            lifecycle="lifecycle" in needs,
+            monitoring="monitoring" in needs,
         )
         collection = collector.collect(list(buckets) if buckets else None)
     report = run_checks(
@@ -239,18 +244,32 @@ def audit_command(
     metavar="KEY",
     help="Customer managed KMS key (id, ARN or alias) for --sse kms; its rotation is enabled.",
 )
+@click.option(
+    "--abort-multipart-days",
+    type=click.IntRange(min=1),
+    default=DEFAULT_ABORT_DAYS,
+    show_default=True,
+    help="Days after which the added lifecycle rule aborts incomplete multipart uploads.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
 @click.pass_context
 def harden_command(
-    ctx: click.Context, url: str, sse: str | None, kms_key_id: str | None, dry_run: bool
+    ctx: click.Context,
+    url: str,
+    sse: str | None,
+    kms_key_id: str | None,
+    abort_multipart_days: int,
+    dry_run: bool,
 ) -> None:
     """Fix a bucket's encryption, TLS-only policy and public access block.
 
     Prints the changes as diffs, then applies them (unless --dry-run): default
     encryption (SSE-KMS with the S3 Bucket Key, or SSE-S3), rotation of the KMS
     key, a TLS-only Deny merged into the bucket policy (no statement is removed),
-    and all four bucket public access block settings. Running it again changes
-    nothing. The account-level public access block is left alone.
+    all four bucket public access block settings, SSE-C blocked in the default
+    encryption, and a lifecycle rule aborting incomplete multipart uploads (merged
+    into the existing rules). Running it again changes nothing. The account-level
+    public access block is left alone.
     """
     location = S3Url.parse(url)
     if location.key:
@@ -265,6 +284,7 @@ def harden_command(
         sse="kms" if mode == "kms" else "s3",
         kms_key_id=kms_key_id,
         region=region,
+        abort_multipart_days=abort_multipart_days,
     )
     show = dry_run or not quiet
     for note in planned.notes if show else ():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime
+import html
 import ipaddress
 import json
 import logging
@@ -271,6 +272,7 @@ def _honour_transport_conditions(app: Callable[..., Any]) -> Callable[..., Any]:
         get_permission._securestore_transport = True  # type: ignore[attr-defined]
         FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
 
+    _keep_blocked_encryption_types()
     versions = {"TLSv1.2": "1.2", "TLSv1.3": "1.3"}
 
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -284,6 +286,40 @@ def _honour_transport_conditions(app: Callable[..., Any]) -> Callable[..., Any]:
             _REQUEST_TLS.reset(token)
 
     return serve
+
+
+def _keep_blocked_encryption_types() -> None:
+    """Make GetBucketEncryption return the rule's ``BlockedEncryptionTypes`` (SSE-C
+    blocked), which moto stores but leaves out of its answer, for the requests this
+    endpoint serves: else a bucket hardened here would never show SSE-C blocked."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_encryption
+    if getattr(original, "_securestore_blocked", False):
+        return
+
+    def get_bucket_encryption(response: Any) -> Any:
+        answer = original(response)
+        if _REQUEST_TLS.get() is None or not isinstance(answer, tuple) or len(answer) != 3:
+            return answer
+        status, headers, body = answer
+        text = body.decode() if isinstance(body, bytes) else body
+        if not isinstance(text, str):
+            return answer
+        stored = response.backend.get_bucket_encryption(response.bucket_name) or {}
+        blocked = (stored.get("Rule") or {}).get("BlockedEncryptionTypes") or {}
+        types = blocked.get("EncryptionType") or []
+        types = [types] if isinstance(types, str) else list(types)
+        if not types or "</Rule>" not in text:
+            return answer
+        element = "<BlockedEncryptionTypes>" + "".join(
+            f"<EncryptionType>{html.escape(str(t))}</EncryptionType>" for t in types
+        )
+        text = text.replace("</Rule>", element + "</BlockedEncryptionTypes></Rule>", 1)
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    get_bucket_encryption._securestore_blocked = True  # type: ignore[attr-defined]
+    S3Response.get_bucket_encryption = get_bucket_encryption  # type: ignore[method-assign,assignment]
 
 
 def _report_dsse_key_ids() -> None:

@@ -8,6 +8,7 @@ answer and records an answer that does not have the expected shape as a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from securestore.audit.model import (
     CollectionError,
     EncryptionRule,
     Grant,
+    LifecycleRule,
     LoggingConfig,
     ObjectLockConfig,
     PublicAccessBlock,
@@ -29,6 +31,7 @@ __all__ = [
     "bucket_region",
     "encryption_rules",
     "key_metadata",
+    "lifecycle_rules",
     "logging_config",
     "map_answer",
     "object_lock",
@@ -106,9 +109,42 @@ def encryption_rules(response: dict[str, Any]) -> tuple[EncryptionRule, ...]:
                 algorithm=default["SSEAlgorithm"],
                 kms_key_id=default.get("KMSMasterKeyID") or None,
                 bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
+                blocked_encryption_types=tuple(
+                    str(t)
+                    for t in (rule.get("BlockedEncryptionTypes") or {}).get("EncryptionType", [])
+                ),
             )
         )
     return tuple(rules)
+
+
+def _whole_bucket(rule: dict[str, Any]) -> bool:
+    """True when neither the legacy ``Prefix`` nor a ``Filter`` narrows ``rule``."""
+    if rule.get("Prefix"):
+        return False
+    selector = rule.get("Filter")
+    if not selector:
+        return True
+    # Any other filter element (Tag, And, ObjectSizeGreaterThan/LessThan) narrows it.
+    return set(selector) <= {"Prefix"} and not selector.get("Prefix")
+
+
+def lifecycle_rules(response: dict[str, Any]) -> tuple[LifecycleRule, ...]:
+    """GetBucketLifecycleConfiguration: each rule's id, state, scope and abort action."""
+    out = []
+    for index, rule in enumerate(response["Rules"]):
+        abort = rule.get("AbortIncompleteMultipartUpload")
+        days = abort.get("DaysAfterInitiation") if isinstance(abort, dict) else None
+        out.append(
+            LifecycleRule(
+                id=str(rule.get("ID") or f"#{index + 1}"),
+                enabled=rule.get("Status") == "Enabled",
+                whole_bucket=_whole_bucket(rule),
+                abort_days=int(days) if days is not None else None,
+                document=json.dumps(rule, sort_keys=True, default=str),
+            )
+        )
+    return tuple(out)
 
 
 def public_access_block(config: dict[str, Any]) -> PublicAccessBlock:

@@ -198,7 +198,8 @@ _HARDEN = """\
 ## Harden
 
 ```
-securestore harden s3://BUCKET [--sse kms --kms-key-id KEY | --sse s3] [--dry-run]
+securestore harden s3://BUCKET [--sse kms --kms-key-id KEY | --sse s3]
+                   [--abort-multipart-days N] [--dry-run]
 ```
 
 `harden` first prints every change as a diff (a unified diff of the JSON for
@@ -212,6 +213,10 @@ this order:
    `--sse kms` keeps DSSE-KMS. An AWS managed, asymmetric, disabled,
    deletion-pending or missing key is refused, and so is a key of another
    region than the bucket (SSE-KMS needs a key in the bucket's region).
+   Every rule it writes blocks SSE-C (`BlockedEncryptionTypes:
+   {"EncryptionType": ["SSE-C"]}`, `S3.ENC.6`); a bucket whose encryption is
+   kept gets the block merged into its existing rules, which are otherwise
+   written back unchanged.
 2. **Key rotation** (`KMS.1`): automatic rotation of that key.
 3. **A TLS-only bucket policy statement** (`S3.TLS.1`): `Deny` for
    `Principal "*"`, `Action "s3:*"`, the bucket and `bucket/*` (ARNs in the
@@ -229,6 +234,13 @@ this order:
    request over TLS 1.0 and 1.1 denied already. A statement that denies HTTPS
    too (`S3.TLS.3`) is kept and noted: harden never rewrites statements.
 5. **The bucket public access block** (`S3.PUBLIC.1`): all four settings.
+6. **A lifecycle rule aborting incomplete multipart uploads** (`S3.DATA.6`):
+   an enabled rule without a filter, `AbortIncompleteMultipartUpload` after
+   `--abort-multipart-days` (default 7), ID `AbortIncompleteMultipartUploads`
+   (numbered if taken). S3 replaces the whole lifecycle configuration on every
+   write, so the configuration is re-read right before it is written and the
+   rule appended to what is found: no rule is removed or changed, and nothing
+   is written when an enabled unfiltered rule already aborts incomplete uploads.
 
 The policy is re-read right before it is written and the statement merged into
 what is found then, so a statement added by someone else since the plan is
@@ -321,18 +333,28 @@ The audit only reads. Per bucket: `s3:GetBucketLocation`,
 `s3:GetBucketPublicAccessBlock`, `s3:GetBucketAcl`,
 `s3:GetBucketOwnershipControls`, `s3:GetBucketVersioning`,
 `s3:GetBucketLogging`, `s3:GetBucketObjectLockConfiguration`,
-`s3:GetReplicationConfiguration`; for the account: `s3:ListAllMyBuckets` (with
+`s3:GetReplicationConfiguration` and, when `S3.DATA.6` is selected,
+`s3:GetLifecycleConfiguration`; for the account: `s3:ListAllMyBuckets` (with
 `--all-buckets`), `sts:GetCallerIdentity` and `s3:GetAccountPublicAccessBlock`;
 per KMS key in use: `kms:DescribeKey`, `kms:GetKeyRotationStatus` and, for keys
 of the audited account, `kms:GetKeyPolicy` and `kms:ListAliases` (KMS serves key
 policies and aliases only to the key's own account; keys are addressed by ARN,
 so keys of other accounts are read where they live); with
 `--sample-objects`: `s3:ListBucket` and `s3:GetObject` (a HEAD, and the first 8
-bytes of objects that are not encrypted as required). A denied call turns the
-checks that need it into `ERROR`, never into a pass.
+bytes of objects that are not encrypted as required). For the `MON` checks,
+once per account and region: `guardduty:ListDetectors`, `guardduty:GetDetector`,
+`cloudtrail:DescribeTrails`, `cloudtrail:GetTrailStatus`,
+`cloudtrail:GetEventSelectors`, `config:DescribeConfigurationRecorders`,
+`config:DescribeConfigurationRecorderStatus` and `securityhub:DescribeHub`
+(these are made only when a selected check needs them; `--framework` limits
+the checks). A denied call turns the checks that need it into `ERROR`, never
+into a pass.
 
 `harden` also needs `s3:PutEncryptionConfiguration`, `s3:PutBucketPolicy`,
-`s3:PutBucketPublicAccessBlock` and `kms:EnableKeyRotation`.
+`s3:PutBucketPublicAccessBlock`, `s3:GetLifecycleConfiguration`,
+`s3:PutLifecycleConfiguration` and `kms:EnableKeyRotation`. The lifecycle rule
+it adds (`--abort-multipart-days`, default 7) is merged into the existing
+configuration, which S3 replaces as a whole on every write: no rule is removed.
 """
 
 

@@ -34,7 +34,10 @@ from securestore.audit.model import (
 from securestore.audit.options import AuditOptions
 from securestore.errors import ConfigurationError
 
-__all__ = ["Check", "CheckFunction", "check"]
+__all__ = ["OPTIONAL_COLLECTION", "Check", "CheckFunction", "check", "needed_collection"]
+
+#: Collection that is made only for checks that declare they need it.
+OPTIONAL_COLLECTION = frozenset({"lifecycle", "monitoring"})
 
 CheckFunction = Callable[[BucketSnapshot, AuditOptions], Outcome]
 
@@ -91,8 +94,12 @@ def check(
     rationale: str,
     remediation: str,
     references: Iterable[str] = (),
+    needs: Iterable[str] = (),
 ) -> Callable[[CheckFunction], Check]:
     """Declare a check: decorate a function ``(snapshot, options) -> Outcome``.
+
+    ``needs`` names the optional collection the check reads (``lifecycle``,
+    ``monitoring``; see :func:`needed_collection`).
 
     Raises:
         ConfigurationError: ``check_id`` is not of the form ``GROUP.n``
@@ -107,9 +114,15 @@ def check(
         rationale=" ".join(rationale.split()),
         remediation=" ".join(remediation.split()),
         references=tuple(references),
+        needs=frozenset(needs),
     )
 
     def wrap(function: CheckFunction) -> Check:
         return Check(meta=meta, function=function)
 
     return wrap
+
+
+def needed_collection(checks: Iterable[Check]) -> frozenset[str]:
+    """The optional collection (:data:`OPTIONAL_COLLECTION`) ``checks`` need."""
+    return frozenset(need for c in checks for need in c.meta.needs)

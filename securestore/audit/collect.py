@@ -39,6 +39,7 @@ from securestore.audit.answers import (
     bucket_region,
     encryption_rules,
     key_metadata,
+    lifecycle_rules,
     logging_config,
     map_answer,
     object_lock,
@@ -46,6 +47,7 @@ from securestore.audit.answers import (
     reference_region,
     replication_targets,
 )
+from securestore.audit.collect_account import AccountMonitor
 from securestore.audit.model import (
     CROSS_ACCOUNT,
     DEFAULT_S3_KEY_ALIAS,
@@ -77,6 +79,7 @@ _ABSENT = {
     "GetBucketOwnershipControls": {"OwnershipControlsNotFoundError"},
     "GetObjectLockConfiguration": {"ObjectLockConfigurationNotFoundError"},
     "GetBucketReplication": {"ReplicationConfigurationNotFoundError"},
+    "GetBucketLifecycleConfiguration": {"NoSuchLifecycleConfiguration"},
 }
 
 _HEAD_BYTES = 8
@@ -136,6 +139,10 @@ class Collector:
         trail_buckets: also read which buckets CloudTrail delivers logs to (one
             DescribeTrails call for the account), for framework requirements
             about CloudTrail buckets only (CIS 3.4).
+        lifecycle: read each bucket's lifecycle rules (``S3.DATA.6``); when
+            False the field records ``NotCollected``.
+        monitoring: read the account's monitoring services (GuardDuty,
+            CloudTrail, Config, Security Hub) once per region (``MON.n``).
         wait_timeout: the longest wait, in seconds, for one bucket's collection
             or for a KMS key another bucket is describing; past it the bucket
             (or key) is recorded as failed and the audit goes on. botocore's own
@@ -151,6 +158,8 @@ class Collector:
         progress: ProgressCallback | None = None,
         region: str | None = None,
         trail_buckets: bool = False,
+        lifecycle: bool = True,
+        monitoring: bool = False,
         wait_timeout: float = 600.0,
     ) -> None:
         if max_workers < 1:
@@ -159,6 +168,7 @@ class Collector:
             raise ConfigurationError("wait_timeout must be positive")
         self._wait_timeout = wait_timeout
         self._trail_buckets = trail_buckets
+        self._lifecycle = lifecycle
         self._clients = clients
         self._options = options or AuditOptions()
         self._max_workers = max_workers
@@ -168,6 +178,9 @@ class Collector:
         self._keys_lock = threading.Lock()
         self._account = _Counter()
         self._caller: Future[Collected[str]] | None = None
+        self._monitor = (
+            AccountMonitor(clients, self._account, self._call, wait_timeout) if monitoring else None
+        )
 
     # -- public -------------------------------------------------------------------------------
 
@@ -381,6 +394,17 @@ class Collector:
         replication = map_answer(
             call("GetBucketReplication", s3.get_bucket_replication), replication_targets
         )
+        lifecycle: Collected[Any] = (
+            map_answer(
+                call("GetBucketLifecycleConfiguration", s3.get_bucket_lifecycle_configuration),
+                lifecycle_rules,
+                absent=(),
+            )
+            if self._lifecycle
+            else Collected.failed(
+                CollectionError("GetBucketLifecycleConfiguration", "NotCollected", "not requested")
+            )
+        )
         keys: dict[str, Collected[KeySnapshot]] = {}
         if encryption.is_ok:
             key_region = region.value if region.is_ok and region.value else "us-east-1"
@@ -392,6 +416,13 @@ class Collector:
         if self._options.sample_objects:
             objects = self._sample(counter, s3, name)
         caller = self._caller_account()
+        monitoring = None
+        if self._monitor is not None:
+            monitoring = (
+                self._monitor.get(region.value or "us-east-1")
+                if region.is_ok
+                else Collected.failed(region.error)  # type: ignore[arg-type]
+            )
         return BucketSnapshot(
             name=name,
             region=region,
@@ -406,6 +437,8 @@ class Collector:
             logging=logging,
             object_lock=lock,
             replication=replication,
+            lifecycle=lifecycle,
+            monitoring=monitoring,
             keys=keys,
             objects=objects,
             api_calls=counter.calls,
@@ -593,6 +626,7 @@ def _unreachable(
         logging=failed,
         object_lock=failed,
         replication=failed,
+        lifecycle=failed,
         api_calls=calls,
         every_call_failed=True,
     )
@@ -612,6 +646,7 @@ def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
         snapshot.logging,
         snapshot.object_lock,
         snapshot.replication,
+        snapshot.lifecycle,
         *snapshot.keys.values(),
     )
     seen: dict[str, CollectionError] = {}

@@ -8,11 +8,14 @@ bucket (through :class:`~securestore.audit.collect.Collector`) and plans.
 What a plan can contain, in the order it is applied:
 
 1. default encryption: SSE-S3, or SSE-KMS under the given customer managed key
-   with the S3 Bucket Key enabled (``S3.ENC.1``-``S3.ENC.4``);
+   with the S3 Bucket Key enabled (``S3.ENC.1``-``S3.ENC.4``), with SSE-C
+   blocked (``S3.ENC.6``; merged into the rules a bucket keeps);
 2. automatic rotation of that key (``KMS.1``);
 3. TLS Deny statements merged into the bucket policy: one refusing plain HTTP
    (``S3.TLS.1``), one refusing TLS older than 1.2 (``S3.TLS.2``);
-4. all four bucket-level public access block settings (``S3.PUBLIC.1``).
+4. all four bucket-level public access block settings (``S3.PUBLIC.1``);
+5. a lifecycle rule aborting incomplete multipart uploads (``S3.DATA.6``), merged
+   into the existing rules (:mod:`securestore.audit.lifecycle`).
 
 The policy is written before the public access block because S3 refuses a
 ``PutBucketPolicy`` whose document is public once ``BlockPublicPolicy`` is on,
@@ -41,12 +44,18 @@ import difflib
 import enum
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import botocore.exceptions
 
 from securestore.audit.collect import ClientFactory, Collector
+from securestore.audit.encryption_config import (
+    rules_document,
+    rules_from_document,
+    with_sse_c_blocked,
+)
+from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS, abort_rule, merge_abort_rule
 from securestore.audit.model import (
     KMS_ALGORITHMS,
     BucketSnapshot,
@@ -83,6 +92,7 @@ __all__ = [
     "EncryptionChange",
     "HardenPlan",
     "KeyRotationChange",
+    "LifecycleChange",
     "PolicyChange",
     "PublicAccessBlockChange",
     "Sse",
@@ -117,6 +127,7 @@ class ChangeKind(enum.StrEnum):
     KEY_ROTATION = "key-rotation"
     POLICY = "bucket-policy"
     PUBLIC_ACCESS_BLOCK = "public-access-block"
+    LIFECYCLE = "lifecycle"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +191,17 @@ class PublicAccessBlockChange(Change):
     """Turn on all four bucket-level public access block settings."""
 
     configuration: Mapping[str, bool] = field(hash=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LifecycleChange(Change):
+    """Add a rule aborting incomplete multipart uploads after ``days``.
+
+    :func:`apply` re-reads the lifecycle configuration and merges into what it
+    finds (S3 replaces the whole configuration on every write).
+    """
+
+    days: int
 
 
 @dataclass(frozen=True)
@@ -356,6 +378,7 @@ def plan(
     sse: Sse,
     kms_key_id: str | None = None,
     key: KeySnapshot | None = None,
+    abort_multipart_days: int = DEFAULT_ABORT_DAYS,
 ) -> HardenPlan:
     """Plan the changes that harden ``snapshot``'s bucket (pure: no AWS calls).
 
@@ -366,6 +389,8 @@ def plan(
         kms_key_id: the customer managed key for ``sse="kms"`` (id, ARN or alias).
         key: that key's metadata; when omitted it is looked up in
             ``snapshot.keys``, and rotation is planned if the key is unknown.
+        abort_multipart_days: days after which the added lifecycle rule aborts
+            incomplete multipart uploads (``S3.DATA.6``).
 
     Raises:
         ConfigurationError: invalid arguments, a malformed existing policy, or a
@@ -374,6 +399,7 @@ def plan(
         AccessDeniedError, StorageError: a field the plan needs was not collected.
     """
     _check_arguments(sse, kms_key_id)
+    abort_rule(abort_multipart_days)  # validate before anything is planned
     region = _need(snapshot.region, snapshot.name) or "us-east-1"
     if kms_key_id and key is None:
         key = _known_key(snapshot, kms_key_id)
@@ -389,6 +415,7 @@ def plan(
     not_possible: list[str] = []
     changes: list[Change] = []
     encryption = _encryption_change(snapshot, sse, kms_key_id, key, notes)
+    encryption = _block_sse_c(snapshot, encryption)
     if encryption is not None:
         changes.append(encryption)
     if sse == "kms" and (encryption is not None or _uses_key(snapshot, kms_key_id, key)):
@@ -401,6 +428,9 @@ def plan(
     block = _public_access_block_change(snapshot)
     if block is not None:
         changes.append(block)
+    lifecycle = _lifecycle_change(snapshot, abort_multipart_days)
+    if lifecycle is not None:
+        changes.append(lifecycle)
     return HardenPlan(
         bucket=snapshot.name,
         region=region,
@@ -494,21 +524,35 @@ def _uses_key(snapshot: BucketSnapshot, reference: str | None, key: KeySnapshot 
     )
 
 
-def _rules_document(rules: tuple[EncryptionRule, ...]) -> dict[str, Any] | None:
-    if not rules:
-        return None
-    out = []
-    for rule in rules:
-        default: dict[str, Any] = {"SSEAlgorithm": rule.algorithm}
-        if rule.kms_key_id:
-            default["KMSMasterKeyID"] = rule.kms_key_id
-        out.append(
-            {
-                "ApplyServerSideEncryptionByDefault": default,
-                "BucketKeyEnabled": rule.bucket_key_enabled,
-            }
+def _block_sse_c(
+    snapshot: BucketSnapshot, change: EncryptionChange | None
+) -> EncryptionChange | None:
+    """The encryption change with SSE-C blocked in every rule it writes; when no
+    change is planned, one that only adds the block to the rules the bucket keeps."""
+    if change is not None:
+        rules = rules_from_document(change.configuration)
+        blocked = tuple(with_sse_c_blocked(r) for r in rules)
+        configuration = rules_document(blocked)
+        assert configuration is not None
+        return replace(
+            change,
+            summary=change.summary + ", blocking SSE-C",
+            after=_pretty(configuration),
+            configuration=configuration,
         )
-    return {"Rules": out}
+    current: tuple[EncryptionRule, ...] = _need(snapshot.encryption, snapshot.name) or ()
+    if not current or all(r.blocks_sse_c for r in current):
+        return None  # no rules: the encryption change itself carries the block
+    configuration = rules_document(tuple(with_sse_c_blocked(r) for r in current))
+    assert configuration is not None
+    return EncryptionChange(
+        kind=ChangeKind.ENCRYPTION,
+        target=f"s3://{snapshot.name}",
+        summary="block SSE-C (customer-provided keys) in the default encryption, keeping its rules",
+        before=_pretty(rules_document(current)),
+        after=_pretty(configuration),
+        configuration=configuration,
+    )
 
 
 def _encryption_change(
@@ -544,13 +588,13 @@ def _encryption_change(
         key_ref = key.arn if key is not None else reference
         wanted = EncryptionRule("aws:kms", key_ref, bucket_key_enabled=True)
         summary = f"set default encryption to SSE-KMS with key {key_ref} and the S3 Bucket Key"
-    configuration = _rules_document((wanted,))
+    configuration = rules_document((wanted,))
     assert configuration is not None
     return EncryptionChange(
         kind=ChangeKind.ENCRYPTION,
         target=target,
         summary=summary,
-        before=_pretty(_rules_document(rules)),
+        before=_pretty(rules_document(rules)),
         after=_pretty(configuration),
         configuration=configuration,
     )
@@ -663,6 +707,24 @@ def _public_access_block_change(snapshot: BucketSnapshot) -> PublicAccessBlockCh
     )
 
 
+def _lifecycle_change(snapshot: BucketSnapshot, days: int) -> LifecycleChange | None:
+    rules = _need(snapshot.lifecycle, snapshot.name) or ()
+    documents = [json.loads(r.document) for r in rules if r.document]
+    merged = merge_abort_rule(documents, days)
+    if merged is None:
+        return None
+    before = {"Rules": documents} if documents else None
+    return LifecycleChange(
+        kind=ChangeKind.LIFECYCLE,
+        target=f"s3://{snapshot.name}",
+        summary=f"add lifecycle rule {merged[-1]['ID']} aborting incomplete multipart uploads "
+        f"after {days} days (existing rules kept)",
+        before=_pretty(before),
+        after=_pretty({"Rules": merged}),
+        days=days,
+    )
+
+
 # --- I/O -------------------------------------------------------------------------------------
 
 #: ``on_applied(done)`` after each change :func:`apply` carries out.
@@ -676,6 +738,7 @@ def plan_bucket(
     sse: Sse,
     kms_key_id: str | None = None,
     region: str | None = None,
+    abort_multipart_days: int = DEFAULT_ABORT_DAYS,
 ) -> HardenPlan:
     """Read ``bucket`` (and the KMS key) through ``clients`` and :func:`plan` its hardening.
 
@@ -709,7 +772,13 @@ def plan_bucket(
                 bucket=bucket,
                 hint="check the key id, alias and region",
             )
-    return plan(snapshot, sse=sse, kms_key_id=kms_key_id, key=key)
+    return plan(
+        snapshot,
+        sse=sse,
+        kms_key_id=kms_key_id,
+        key=key,
+        abort_multipart_days=abort_multipart_days,
+    )
 
 
 def apply(
@@ -747,6 +816,8 @@ def apply(
             result = AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
         elif isinstance(change, PolicyChange):
             result = _apply_policy(plan, change, s3)
+        elif isinstance(change, LifecycleChange):
+            result = _apply_lifecycle(plan, change, s3)
         elif isinstance(change, PublicAccessBlockChange):
             _call(
                 plan,
@@ -787,6 +858,41 @@ def _apply_policy(plan: HardenPlan, change: PolicyChange, s3: Any) -> AppliedCha
         f"the bucket policy changed since planning; added TLS Deny statement(s) {sids} to "
         "the current policy, keeping every statement",
     )
+
+
+def _apply_lifecycle(plan: HardenPlan, change: LifecycleChange, s3: Any) -> AppliedChange:
+    try:
+        current = s3.get_bucket_lifecycle_configuration(Bucket=plan.bucket)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+            raise translate_error(
+                exc, bucket=plan.bucket, action="GetBucketLifecycleConfiguration"
+            ) from exc
+        current = {}
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate_error(
+            exc, bucket=plan.bucket, action="GetBucketLifecycleConfiguration"
+        ) from exc
+    merged = merge_abort_rule(current.get("Rules", []), change.days)
+    if merged is None:
+        return AppliedChange(
+            change,
+            ApplyOutcome.ALREADY_DONE,
+            "the lifecycle configuration changed since planning and already aborts "
+            "incomplete multipart uploads: nothing written",
+        )
+    extra = {}
+    if current.get("TransitionDefaultMinimumObjectSize"):
+        extra["TransitionDefaultMinimumObjectSize"] = current["TransitionDefaultMinimumObjectSize"]
+    _call(
+        plan,
+        s3.put_bucket_lifecycle_configuration,
+        "PutBucketLifecycleConfiguration",
+        Bucket=plan.bucket,
+        LifecycleConfiguration={"Rules": merged},
+        **extra,
+    )
+    return AppliedChange(change, ApplyOutcome.APPLIED, change.summary)
 
 
 def _read_policy(plan: HardenPlan, s3: Any) -> str | None:

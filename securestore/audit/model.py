@@ -16,9 +16,12 @@ import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from securestore.audit.iam import Policy, parse_policy, partition_for_region
+
+if TYPE_CHECKING:
+    from securestore.audit.monitoring import AccountMonitoring
 
 __all__ = [
     "AUDIT_LEVEL_CODES",
@@ -34,6 +37,7 @@ __all__ = [
     "EncryptionRule",
     "Grant",
     "KeySnapshot",
+    "LifecycleRule",
     "LoggingConfig",
     "ObjectLockConfig",
     "ObjectSample",
@@ -219,6 +223,14 @@ class EncryptionRule:
     algorithm: str
     kms_key_id: str | None = None
     bucket_key_enabled: bool = False
+    #: S3's ``BlockedEncryptionTypes`` of the rule (``("SSE-C",)`` refuses
+    #: uploads with customer-provided keys).
+    blocked_encryption_types: tuple[str, ...] = ()
+
+    @property
+    def blocks_sse_c(self) -> bool:
+        """True when the rule refuses SSE-C (customer-provided key) requests."""
+        return "SSE-C" in self.blocked_encryption_types
 
 
 @dataclass(frozen=True)
@@ -274,6 +286,23 @@ class LoggingConfig:
 
     target_bucket: str
     target_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    """One lifecycle rule, as far as the checks need it.
+
+    ``whole_bucket`` is True when no prefix, tag or size filter narrows the rule;
+    ``abort_days`` is ``AbortIncompleteMultipartUpload.DaysAfterInitiation``
+    (``None`` when the rule has no such action); ``document`` the rule as S3
+    returned it, as JSON text (for harden's diffs).
+    """
+
+    id: str
+    enabled: bool
+    whole_bucket: bool
+    abort_days: int | None = None
+    document: str = ""
 
 
 @dataclass(frozen=True)
@@ -395,7 +424,9 @@ class BucketSnapshot:
     ``every_call_failed`` says that collection got no answer at all.
     ``cloudtrail_bucket`` says whether a trail delivers its logs to the bucket
     (``None``: not collected; only frameworks with CloudTrail-only requirements
-    need it).
+    need it). ``lifecycle`` holds the lifecycle rules (empty: none configured);
+    ``monitoring`` the account's monitoring services in the bucket's region,
+    shared by every bucket there (``None``: not collected).
     """
 
     name: str
@@ -421,6 +452,10 @@ class BucketSnapshot:
     api_calls: int = 0
     every_call_failed: bool = False
     cloudtrail_bucket: Collected[bool] | None = None
+    lifecycle: Collected[tuple[LifecycleRule, ...]] = field(
+        default_factory=lambda: Collected.ok(())
+    )
+    monitoring: Collected[AccountMonitoring] | None = None
 
     @property
     def arn(self) -> str:
@@ -502,6 +537,9 @@ class CheckMeta:
     rationale: str
     remediation: str
     references: tuple[str, ...] = ()
+    #: Optional collection the check reads (``lifecycle``, ``monitoring``):
+    #: collected only when a selected check needs it.
+    needs: frozenset[str] = frozenset()
 
     @property
     def concern(self) -> str:

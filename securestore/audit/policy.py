@@ -12,6 +12,10 @@ reasons over classes of requests rather than over statement shapes:
   or VPCs denied? (``S3.NET.1``)
 * :func:`public_statements`: which Allows are public by S3's definition of
   "public" (Block Public Access documentation)? (``S3.PUBLIC.5``, ``KMS.3``)
+* :func:`upload_encryption`: is every PutObject whose encryption header is not
+  the required one denied? (``S3.ENC.7``)
+* :func:`account_wide_key_use`: may any principal of the key's account use the
+  key for data without ``kms:ViaService`` or an encryption context? (``KMS.5``)
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ from securestore.audit.iam import (
     Principal,
     RequestClass,
     Statement,
+    arn_partition,
     condition_holds,
     deny_coverage,
     parse_policy,
+    probe_values,
     wildcard_match,
 )
 
 __all__ = [
     "BUCKET_ACTIONS",
+    "KEY_USE_ACTIONS",
     "OBJECT_ACTIONS",
     "RESTRICTING_KEYS",
     "S3_ACTIONS",
@@ -43,11 +50,13 @@ __all__ = [
     "Policy",
     "Principal",
     "Statement",
+    "account_wide_key_use",
     "minimum_tls",
     "parse_policy",
     "public_statements",
     "tls_locks",
     "tls_only",
+    "upload_encryption",
     "vpc_restriction",
     "wildcard_match",
 ]
@@ -210,6 +219,76 @@ def vpc_restriction(policy: Policy | None, bucket_arn: str) -> Coverage:
     )
 
 
+# --- upload encryption -----------------------------------------------------------------------
+
+_SSE_HEADER = "s3:x-amz-server-side-encryption"
+_KMS_KEY_HEADER = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
+def upload_encryption(
+    policy: Policy | None,
+    bucket_arn: str,
+    *,
+    weaker: Sequence[str] = (),
+    pinned: Sequence[str] = (),
+    headerless: bool = False,
+) -> Coverage:
+    """Is every PutObject (also CopyObject and CreateMultipartUpload, which S3
+    authorises as ``s3:PutObject``) that would use the wrong encryption denied?
+
+    The classes asked about, each of which every principal must be refused:
+    uploads whose ``x-amz-server-side-encryption`` is one of ``weaker``; for each
+    KMS algorithm in ``pinned``, uploads naming another key in
+    ``x-amz-server-side-encryption-aws-kms-key-id`` and uploads naming none (S3
+    then uses the AWS managed key aws/s3); with ``headerless``, uploads without
+    the header (default encryption then decides). ``gaps`` name the classes
+    that are not denied.
+    """
+    probe = f"arn:{arn_partition(bucket_arn)}:kms:us-east-1:000000000000:key/securestore-probe"
+    classes: list[tuple[dict[str, tuple[str, ...] | None], str]] = [
+        ({_SSE_HEADER: (alg,), _KMS_KEY_HEADER: None}, f"uploads with {alg}") for alg in weaker
+    ]
+    for alg in pinned:
+        classes.append(
+            (
+                {_SSE_HEADER: (alg,), _KMS_KEY_HEADER: (probe,)},
+                f"uploads with {alg} under another key",
+            )
+        )
+        classes.append(
+            (
+                {_SSE_HEADER: (alg,), _KMS_KEY_HEADER: None},
+                f"uploads with {alg} and no key id (S3 then uses aws/s3)",
+            )
+        )
+    if headerless:
+        classes.append(
+            ({_SSE_HEADER: None, _KMS_KEY_HEADER: None}, "uploads without an encryption header")
+        )
+    parts = [
+        (
+            deny_coverage(
+                policy,
+                RequestClass(
+                    bucket_arn,
+                    fixed,
+                    description=description,
+                    actions=("s3:PutObject",),
+                    objects_only=True,
+                ),
+            ),
+            description,
+        )
+        for fixed, description in classes
+    ]
+    return Coverage(
+        all(p.denied for p, _ in parts),
+        tuple(dict.fromkeys(s for p, _ in parts for s in p.statements)),
+        tuple(description for p, description in parts if not p.denied),
+        tuple(dict.fromkeys(r for p, _ in parts for r in p.reasons)),
+    )
+
+
 # --- public access ---------------------------------------------------------------------------
 
 #: Condition keys that, tested with fixed values, limit who can use an Allow
@@ -309,4 +388,102 @@ def public_statements(policy: Policy | None) -> tuple[tuple[Statement, str], ...
         if st.conditions:
             reason += " (" + "; ".join(p for p in problems if p) + ")"
         found.append((st, reason))
+    return tuple(found)
+
+
+# --- KMS key use -----------------------------------------------------------------------------
+
+#: The KMS actions that use a key on data (S3's SSE-KMS calls the first three).
+KEY_USE_ACTIONS: tuple[str, ...] = (
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+
+_CONTEXT_PREFIX = "kms:encryptioncontext"
+
+
+def _key_use_context(account: str, caller: str) -> dict[str, tuple[str, ...] | None]:
+    """A direct call by an arbitrary role of ``account``: no kms:ViaService, no
+    encryption context, not on behalf of a service."""
+    return {
+        "kms:viaservice": None,
+        "kms:calleraccount": (account,),
+        "aws:principalaccount": (account,),
+        "aws:principalarn": (caller,),
+        "aws:userid": ("AROASECURESTOREPROBE:securestore-probe",),
+        "aws:sourcearn": None,
+        "aws:sourceaccount": None,
+        "kms:grantisforawsresource": None,
+    }
+
+
+def _holds(cond: Condition, fixed: dict[str, tuple[str, ...] | None], *, every: bool) -> bool:
+    """Does ``cond`` hold for the class (``every``: for all of its requests, else
+    for some)? Fixed keys have their value; encryption context keys are absent."""
+    if cond.key in fixed or cond.key.startswith(_CONTEXT_PREFIX):
+        value = fixed.get(cond.key)
+        return condition_holds(cond, {cond.key: value} if value is not None else {})
+    outcomes = (
+        condition_holds(cond, {cond.key: v} if v is not None else {}) for v in probe_values(cond)
+    )
+    return all(outcomes) if every else any(outcomes)
+
+
+def account_wide_key_use(
+    policy: Policy | None, key_arn: str, account: str
+) -> tuple[tuple[Statement, str], ...]:
+    """Allows that let any principal of ``account`` use the key on data
+    (:data:`KEY_USE_ACTIONS`) without ``kms:ViaService`` or an encryption context.
+
+    The question asked of the policy: may a role of the account that the policy
+    does not name, calling KMS directly (no ``kms:ViaService``) without an
+    encryption context, use the key? ``Principal`` ``ACCOUNT`` or
+    ``arn:...:root`` names every principal of the account (the key policy then
+    leaves the decision to IAM policies), as does ``"*"`` limited by
+    ``kms:CallerAccount``. Conditions on other keys count as met when some value
+    meets them; a Deny that refuses every such request takes its actions back.
+    """
+    caller = f"arn:{arn_partition(key_arn)}:iam::{account}:role/securestore-probe"
+    who = ("AWS", caller, account)
+    fixed = _key_use_context(account, caller)
+    statements = policy.statements if policy else ()
+
+    def applies(st: Statement, action: str) -> bool:
+        return (
+            st.matches_principal(who)
+            and st.matches_action(action)
+            and (st.matches_resource(key_arn) or st.matches_resource("*"))
+        )
+
+    denied = {
+        action
+        for st in statements
+        if st.is_deny
+        for action in KEY_USE_ACTIONS
+        if applies(st, action) and all(_holds(c, fixed, every=True) for c in st.conditions)
+    }
+    found: list[tuple[Statement, str]] = []
+    for st in statements:
+        if st.is_deny:
+            continue
+        actions = [a for a in KEY_USE_ACTIONS if a not in denied and applies(st, a)]
+        if not actions or not all(_holds(c, fixed, every=False) for c in st.conditions):
+            continue
+        if st.principal is not None and st.principal.everyone:
+            whom = 'Principal "*"'
+        elif st.not_principal is not None:
+            whom = f"NotPrincipal {st.not_principal.describe()}"
+        else:
+            whom = f"the account {account} (IAM policies decide)"
+        found.append(
+            (
+                st,
+                f"statement {st.label} lets any principal of {account} ({whom}) call "
+                f"{', '.join(actions)} without kms:ViaService or an encryption context",
+            )
+        )
     return tuple(found)

@@ -12,10 +12,18 @@ from securestore.audit import (
     CollectionError,
     EncryptionRule,
     KeySnapshot,
+    LifecycleRule,
     LoggingConfig,
     ObjectLockConfig,
     PublicAccessBlock,
     Versioning,
+)
+from securestore.audit.monitoring import (
+    AccountMonitoring,
+    Detector,
+    EventScope,
+    Recorder,
+    TrailLogging,
 )
 
 BUCKET = "example-bucket"
@@ -33,6 +41,44 @@ TLS_STATEMENT: dict[str, Any] = {
 }
 
 
+#: An account whose monitoring passes every MON check in eu-west-1.
+MONITORED = AccountMonitoring(
+    region="eu-west-1",
+    guardduty=Collected.ok((Detector("d-1", enabled=True, s3_protection=True),)),
+    trails=Collected.ok(
+        (
+            TrailLogging(
+                "org-trail",
+                home_region="us-east-1",
+                multi_region=True,
+                logging=True,
+                s3_data=(EventScope(read=True, write=True),),
+                kms_events=True,
+            ),
+        )
+    ),
+    recorders=Collected.ok((Recorder("default", recording=True, all_supported=True),)),
+    security_hub=Collected.ok(True),
+)
+
+#: A lifecycle rule that aborts incomplete multipart uploads everywhere.
+ABORT_RULE = LifecycleRule(
+    "abort-uploads",
+    enabled=True,
+    whole_bucket=True,
+    abort_days=7,
+    document=json.dumps(
+        {
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            "Filter": {},
+            "ID": "abort-uploads",
+            "Status": "Enabled",
+        },
+        sort_keys=True,
+    ),
+)
+
+
 def policy(*statements: dict[str, Any]) -> str:
     """A policy document's JSON text with ``statements``."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
@@ -41,6 +87,44 @@ def policy(*statements: dict[str, Any]) -> str:
 def denied(code: str = "AccessDenied", operation: str = "GetBucketPolicy") -> Collected[Any]:
     """A field whose collection failed."""
     return Collected.failed(CollectionError(operation, code, "Access Denied"))
+
+
+#: Key administration for the account, without the right to use the key on data.
+KEY_ADMIN_STATEMENT: dict[str, Any] = {
+    "Sid": "Administration",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+    "Action": [
+        "kms:Create*",
+        "kms:Describe*",
+        "kms:Enable*",
+        "kms:List*",
+        "kms:Put*",
+        "kms:Update*",
+        "kms:Revoke*",
+        "kms:Disable*",
+        "kms:Get*",
+        "kms:Delete*",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ],
+    "Resource": "*",
+}
+
+#: Data use by the account, through S3 only.
+KEY_USE_VIA_S3_STATEMENT: dict[str, Any] = {
+    "Sid": "UseThroughS3",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*"],
+    "Resource": "*",
+    "Condition": {
+        "StringEquals": {
+            "kms:CallerAccount": "111122223333",
+            "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+        }
+    },
+}
 
 
 def customer_key(**changes: Any) -> KeySnapshot:
@@ -56,14 +140,7 @@ def customer_key(**changes: Any) -> KeySnapshot:
             json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        }
-                    ],
+                    "Statement": [KEY_ADMIN_STATEMENT, KEY_USE_VIA_S3_STATEMENT],
                 }
             )
         ),
@@ -77,7 +154,7 @@ def compliant(**changes: Any) -> BucketSnapshot:
         name=BUCKET,
         region=Collected.ok("eu-west-1"),
         account_id="111122223333",
-        encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True),)),
+        encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True, ("SSE-C",)),)),
         policy=Collected.ok(
             policy(
                 TLS_STATEMENT,
@@ -88,6 +165,28 @@ def compliant(**changes: Any) -> BucketSnapshot:
                     "Action": "s3:*",
                     "Resource": [ARN, f"{ARN}/*"],
                     "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+                },
+                {
+                    "Sid": "DenyOtherEncryption",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": f"{ARN}/*",
+                    "Condition": {
+                        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                    },
+                },
+                {
+                    "Sid": "DenyOtherKeys",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:PutObject",
+                    "Resource": f"{ARN}/*",
+                    "Condition": {
+                        "StringNotEquals": {
+                            "s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN
+                        }
+                    },
                 },
                 {
                     "Sid": "OnlyFromVpce",
@@ -108,6 +207,8 @@ def compliant(**changes: Any) -> BucketSnapshot:
         object_lock=Collected.ok(None),
         replication=Collected.ok(None),
         keys={KEY_ARN: Collected.ok(customer_key())},
+        lifecycle=Collected.ok((ABORT_RULE,)),
+        monitoring=Collected.ok(MONITORED),
     )
     snap = replace(
         snap,

@@ -67,6 +67,7 @@ def test_every_check_reports_error_when_its_input_failed(registry: Registry) -> 
         logging=failed,
         object_lock=failed,
         replication=failed,
+        lifecycle=failed,
         objects=failed,
     )
     opts = AuditOptions(allowed_kms_keys=frozenset({"k"}))

@@ -122,7 +122,7 @@ def test_collects_snapshots_and_checks_judge_them(
     assert hard.encryption.get()[0].bucket_key_enabled
     key = hard.key(kms_key)
     assert key.customer_managed and key.rotation_enabled.get() is True
-    assert hard.api_calls == 11  # 10 configuration reads + ListObjectsV2 (empty bucket)
+    assert hard.api_calls == 12  # 11 configuration reads + ListObjectsV2 (empty bucket)
     plain = snaps[buckets["plain"]]
     assert plain.policy.get() is None and plain.public_access_block.get() is None
     assert plain.objects is not None and [o.key for o in plain.objects.get()] == ["a.txt"]

@@ -23,6 +23,7 @@ from securestore.audit import (
     Registry,
     Status,
 )
+from securestore.audit.answers import encryption_rules, lifecycle_rules
 from securestore.audit.harden import (
     POLICY_SIZE_LIMIT,
     TLS_SID,
@@ -32,6 +33,7 @@ from securestore.audit.harden import (
     EncryptionChange,
     HardenPlan,
     KeyRotationChange,
+    LifecycleChange,
     PolicyChange,
     PublicAccessBlockChange,
     apply,
@@ -111,8 +113,9 @@ def test_bare_bucket_kms_plan_has_every_change_in_apply_order() -> None:
         ChangeKind.KEY_ROTATION,
         ChangeKind.POLICY,
         ChangeKind.PUBLIC_ACCESS_BLOCK,
+        ChangeKind.LIFECYCLE,
     ]
-    enc, rotation, pol, block = p.changes
+    enc, rotation, pol, block, lifecycle = p.changes
     assert isinstance(enc, EncryptionChange)
     assert enc.configuration == {
         "Rules": [
@@ -122,6 +125,7 @@ def test_bare_bucket_kms_plan_has_every_change_in_apply_order() -> None:
                     "KMSMasterKeyID": KEY_ARN,
                 },
                 "BucketKeyEnabled": True,
+                "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
             }
         ]
     }
@@ -131,12 +135,18 @@ def test_bare_bucket_kms_plan_has_every_change_in_apply_order() -> None:
     assert pol.document == {"Version": "2012-10-17", "Statement": TLS_PAIR}
     assert isinstance(block, PublicAccessBlockChange)
     assert set(block.configuration.values()) == {True} and len(block.configuration) == 4
+    assert isinstance(lifecycle, LifecycleChange) and lifecycle.days == 7
     assert (p.bucket, p.region, p.notes) == (BUCKET, "eu-west-1", ())
 
 
 def test_bare_bucket_s3_plan_sets_sse_s3_without_key_rotation() -> None:
     p = plan(bare(), sse="s3")
-    assert kinds(p) == [ChangeKind.ENCRYPTION, ChangeKind.POLICY, ChangeKind.PUBLIC_ACCESS_BLOCK]
+    assert kinds(p) == [
+        ChangeKind.ENCRYPTION,
+        ChangeKind.POLICY,
+        ChangeKind.PUBLIC_ACCESS_BLOCK,
+        ChangeKind.LIFECYCLE,
+    ]
     enc = p.changes[0]
     assert isinstance(enc, EncryptionChange)
     assert enc.configuration == {
@@ -144,6 +154,7 @@ def test_bare_bucket_s3_plan_sets_sse_s3_without_key_rotation() -> None:
             {
                 "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                 "BucketKeyEnabled": False,
+                "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
             }
         ]
     }
@@ -159,10 +170,14 @@ def test_hardened_bucket_plans_nothing() -> None:
 def test_plan_then_checks_pass_on_the_result() -> None:
     """The planned configuration, put into a snapshot, passes the checks harden targets."""
     p = plan_kms(bare())
-    enc, _, pol, _ = p.changes
+    enc, _, pol, _, lifecycle = p.changes
     assert isinstance(enc, EncryptionChange) and isinstance(pol, PolicyChange)
+    assert isinstance(lifecycle, LifecycleChange)
     after = bare(
-        encryption=Collected.ok((EncryptionRule("aws:kms", KEY_ARN, True),)),
+        encryption=Collected.ok(
+            encryption_rules({"ServerSideEncryptionConfiguration": enc.configuration})
+        ),
+        lifecycle=Collected.ok(lifecycle_rules(json.loads(lifecycle.after))),
         policy=Collected.ok(json.dumps(pol.document)),
         public_access_block=Collected.ok(PublicAccessBlock.all_on()),
         keys={KEY_ARN: Collected.ok(customer_key())},
@@ -177,7 +192,9 @@ def test_plan_then_checks_pass_on_the_result() -> None:
         "S3.ENC.5",
         "S3.TLS.1",
         "S3.TLS.2",
+        "S3.ENC.6",
         "S3.PUBLIC.1",
+        "S3.DATA.6",
         "KMS.1",
     ):
         assert registry.get(check_id).run(after, options).status is Status.PASS, check_id
@@ -366,7 +383,7 @@ def test_policy_over_the_size_limit_keeps_the_other_fixes() -> None:
     """The TLS statements do not fit: encryption and public access are still planned,
     and the policy step is reported as not possible."""
     p = plan(_big_policy(), sse="s3")
-    assert kinds(p) == [ChangeKind.ENCRYPTION, ChangeKind.PUBLIC_ACCESS_BLOCK]
+    assert kinds(p) == [ChangeKind.ENCRYPTION, ChangeKind.PUBLIC_ACCESS_BLOCK, ChangeKind.LIFECYCLE]
     assert not p.complete and not p.empty
     (reason,) = p.not_possible
     assert "over S3's limit of 20480" in reason and "S3.TLS.1" in reason
@@ -391,7 +408,9 @@ def test_sse_s3_never_weakens_kms() -> None:
 
 
 def test_dsse_is_kept_under_kms() -> None:
-    snap = compliant(encryption=Collected.ok((EncryptionRule("aws:kms:dsse", KEY_ARN),)))
+    snap = compliant(
+        encryption=Collected.ok((EncryptionRule("aws:kms:dsse", KEY_ARN, False, ("SSE-C",)),))
+    )
     p = plan(snap, sse="kms", kms_key_id=KEY_ARN, key=customer_key())
     assert ChangeKind.ENCRYPTION not in kinds(p)
     assert "DSSE-KMS" in p.notes[0]
@@ -480,6 +499,7 @@ class FakeS3:
     def __init__(self, calls: list[tuple[str, dict[str, Any]]], policy: str | None) -> None:
         self.calls = calls
         self.policy = policy
+        self.lifecycle: list[dict[str, Any]] | None = None
         self.fail: str | None = None
 
     def _record(self, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -511,6 +531,19 @@ class FakeS3:
     def enable_key_rotation(self, **kwargs: Any) -> dict[str, Any]:
         return self._record("enable_key_rotation", kwargs)
 
+    def get_bucket_lifecycle_configuration(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("get_bucket_lifecycle_configuration", kwargs)
+        if self.lifecycle is None:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "NoSuchLifecycleConfiguration", "Message": "none"}},
+                "GetBucketLifecycleConfiguration",
+            )
+        return {"Rules": self.lifecycle}
+
+    def put_bucket_lifecycle_configuration(self, **kwargs: Any) -> dict[str, Any]:
+        self.lifecycle = kwargs["LifecycleConfiguration"]["Rules"]
+        return self._record("put_bucket_lifecycle_configuration", kwargs)
+
 
 class FakeClients:
     def __init__(self, policy: str | None = None) -> None:
@@ -534,6 +567,8 @@ def test_apply_calls_in_order_and_rereads_the_policy() -> None:
         "get_bucket_policy",
         "put_bucket_policy",
         "put_public_access_block",
+        "get_bucket_lifecycle_configuration",
+        "put_bucket_lifecycle_configuration",
     ]
     assert seen == [c.kind for c in p.changes]
     assert {a.outcome for a in done} == {ApplyOutcome.APPLIED}

@@ -108,9 +108,10 @@ def test_harden_kms_then_checks_pass_and_second_run_is_empty(
         ChangeKind.KEY_ROTATION,
         ChangeKind.POLICY,
         ChangeKind.PUBLIC_ACCESS_BLOCK,
+        ChangeKind.LIFECYCLE,
     ]
     done = apply(planned, connection)
-    assert [a.outcome for a in done] == [ApplyOutcome.APPLIED] * 4
+    assert [a.outcome for a in done] == [ApplyOutcome.APPLIED] * 5
 
     after = audit(
         connection,
@@ -126,7 +127,9 @@ def test_harden_kms_then_checks_pass_and_second_run_is_empty(
         "S3.ENC.5",
         "S3.TLS.1",
         "S3.TLS.2",
+        "S3.ENC.6",
         "S3.PUBLIC.1",
+        "S3.DATA.6",
         "KMS.1",
     ):
         assert after[check_id] is Status.PASS, check_id
@@ -205,7 +208,7 @@ def test_cli_dry_run_changes_nothing(
     )
     assert (code, err) == (0, "")
     assert state(connection, fresh) == before
-    assert out.startswith(f"s3://{fresh}: 4 changes\n")
+    assert out.startswith(f"s3://{fresh}: 5 changes\n")
     assert f"--- s3://{fresh} bucket-policy (current)" in out
     assert '+      "Sid": "DenyInsecureTransport",' in out
     assert "+KeyRotationEnabled: true" in out
@@ -222,16 +225,19 @@ def test_cli_applies_then_reports_nothing_to_do(
     )
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == f"s3://{fresh}: 4 changes"
+    assert lines[0] == f"s3://{fresh}: 5 changes"
     applied = [line for line in lines if line.startswith("applied: ")]
     assert applied == [
-        f"applied: set default encryption to SSE-KMS with key {harden_key} and the S3 Bucket Key",
+        f"applied: set default encryption to SSE-KMS with key {harden_key} and the S3 Bucket Key, "
+        "blocking SSE-C",
         f"applied: enable automatic rotation of KMS key {harden_key}",
         f"applied: add TLS Deny statements {TLS_SID}, {TLS_VERSION_SID} to the bucket policy",
         "applied: turn on bucket public access block BlockPublicAcls, IgnorePublicAcls, "
         "BlockPublicPolicy, RestrictPublicBuckets",
+        "applied: add lifecycle rule AbortIncompleteMultipartUploads aborting incomplete "
+        "multipart uploads after 7 days (existing rules kept)",
     ]
-    assert lines[-1] == f"s3://{fresh}: hardened (4 of 4 planned changes made)"
+    assert lines[-1] == f"s3://{fresh}: hardened (5 of 5 planned changes made)"
 
     code, out, err = cli(tls_endpoint, "harden", f"s3://{fresh}", "--kms-key-id", harden_key)
     assert (code, out, err) == (0, f"s3://{fresh}: already hardened, nothing to change\n", "")
@@ -243,11 +249,13 @@ def test_cli_quiet_reports_applied_changes_on_stderr_only(
     code, out, err = cli(tls_endpoint, "-q", "harden", f"s3://{fresh}")
     assert (code, out) == (0, "")
     assert err.splitlines() == [
-        "applied: set default encryption to SSE-S3",
+        "applied: set default encryption to SSE-S3, blocking SSE-C",
         "applied: add TLS Deny statements DenyInsecureTransport, DenyOutdatedTls to the "
         "bucket policy",
         "applied: turn on bucket public access block BlockPublicAcls, IgnorePublicAcls, "
         "BlockPublicPolicy, RestrictPublicBuckets",
+        "applied: add lifecycle rule AbortIncompleteMultipartUploads aborting incomplete "
+        "multipart uploads after 7 days (existing rules kept)",
     ]
     assert cli(tls_endpoint, "harden", f"s3://{fresh}", "--sse", "s3")[1] == (
         f"s3://{fresh}: already hardened, nothing to change\n"
@@ -310,7 +318,7 @@ def test_cli_quiet_failure_still_reports_what_was_applied(
         result = CliRunner().invoke(main_group, ["-q", "harden", f"s3://{fresh}"], env=env)
     assert result.exit_code == 4 and result.stdout == ""
     lines = result.stderr.splitlines()
-    assert lines[0] == "applied: set default encryption to SSE-S3"
+    assert lines[0] == "applied: set default encryption to SSE-S3, blocking SSE-C"
     assert lines[1].startswith("applied: add TLS Deny statements")
     assert lines[2].startswith("error: PutPublicAccessBlock failed")
 
@@ -336,8 +344,8 @@ def test_cli_policy_over_the_size_limit_applies_the_rest_and_exits_one(
     code, out, err = cli(tls_endpoint, "harden", f"s3://{name}")
     assert code == 1
     assert err.startswith("not possible: the TLS statements would make the bucket policy")
-    assert "applied: set default encryption to SSE-S3" in out
-    assert f"s3://{name}: partly hardened (2 of 2 planned changes made)" in out
+    assert "applied: set default encryption to SSE-S3, blocking SSE-C" in out
+    assert f"s3://{name}: partly hardened (3 of 3 planned changes made)" in out
     after = state(connection, name)
     assert "ServerSideEncryptionConfiguration" in after["encryption"]
     assert after["block"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True

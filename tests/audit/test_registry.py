@@ -52,17 +52,19 @@ def test_bad_plugins_name_the_entry_point() -> None:
 
 def test_builtin_ids_are_unique_grouped_and_stable() -> None:
     ids = Registry.builtin().ids
-    assert ids[:8] == (
+    assert ids[:10] == (
         "S3.ENC.1",
         "S3.ENC.2",
         "S3.ENC.3",
         "S3.ENC.4",
         "S3.ENC.5",
+        "S3.ENC.6",
+        "S3.ENC.7",
         "S3.TLS.1",
         "S3.TLS.2",
         "S3.TLS.3",
     )
-    assert len(ids) == len(set(ids)) == 24
+    assert len(ids) == len(set(ids)) == 32
 
 
 def test_duplicate_and_invalid_ids() -> None:
@@ -83,3 +85,17 @@ def test_metadata_is_complete() -> None:
     for c in Registry.builtin():
         assert c.meta.title and c.meta.rationale and c.meta.remediation and c.meta.references
         assert c.function.__doc__
+
+
+def test_optional_collection_follows_the_selected_checks() -> None:
+    """Lifecycle rules and account monitoring are collected only for checks that read them."""
+    from securestore.audit.check import needed_collection
+    from securestore.audit.compliance import load_framework
+
+    registry = Registry.builtin()
+    assert needed_collection(registry) == {"lifecycle", "monitoring"}
+    fsbp = load_framework("aws-fsbp")
+    assert needed_collection(c for c in registry if c.id in fsbp.check_ids) == {"monitoring"}
+    tls = [registry.get("S3.TLS.1"), registry.get("KMS.1")]
+    assert needed_collection(tls) == frozenset()
+    assert registry.get("S3.DATA.6").meta.needs == {"lifecycle"}

@@ -79,4 +79,4 @@ def test_framework_restricts_checks(registry: Registry) -> None:
         [compliant()], registry=registry, framework=fw, options=AuditOptions(), now=NOW
     )
     assert {c.id for c in report.checks} == fw.check_ids
-    assert [s.status for s in report.requirement_summaries()] == [Status.PASS] * 5
+    assert {s.status for s in report.requirement_summaries()} == {Status.PASS}

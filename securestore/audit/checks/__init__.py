@@ -10,6 +10,7 @@ from securestore.audit.check import Check
 from securestore.audit.checks.data import CHECKS as _DATA
 from securestore.audit.checks.encryption import CHECKS as _ENCRYPTION
 from securestore.audit.checks.kms import CHECKS as _KMS
+from securestore.audit.checks.monitoring import CHECKS as _MONITORING
 from securestore.audit.checks.network import CHECKS as _NETWORK
 from securestore.audit.checks.objects import CHECKS as _OBJECTS
 from securestore.audit.checks.public import CHECKS as _PUBLIC
@@ -26,4 +27,5 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     *_NETWORK,
     *_OBJECTS,
     *_KMS,
+    *_MONITORING,
 )

@@ -129,4 +129,60 @@ def replication(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     )
 
 
-CHECKS = (versioning, mfa_delete, object_lock, access_logging, replication)
+_DOC_MPU = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/"
+    "mpu-abort-incomplete-mpu-lifecycle-config.html"
+)
+
+
+@check(
+    "S3.DATA.6",
+    title="Incomplete multipart uploads are aborted by a lifecycle rule",
+    severity=Severity.LOW,
+    rationale="""The parts of a multipart upload that is never completed or aborted stay
+        stored and billed indefinitely, yet no object listing shows them: data (possibly
+        sensitive, possibly under a key since retired) accumulates out of sight. A
+        lifecycle rule with AbortIncompleteMultipartUpload over the whole bucket removes
+        them.""",
+    remediation="""Add an enabled lifecycle rule without a prefix or filter that aborts
+        incomplete multipart uploads after a few days: `securestore harden s3://BUCKET`
+        merges one into the existing lifecycle configuration (`--abort-multipart-days`,
+        default 7).""",
+    references=(_DOC_MPU,),
+    needs=("lifecycle",),
+)
+def abort_incomplete_uploads(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when an enabled, unfiltered rule aborts incomplete multipart uploads."""
+    rules = snapshot.lifecycle.get()
+    covering = [r for r in rules if r.enabled and r.whole_bucket and r.abort_days is not None]
+    if covering:
+        best = min(covering, key=lambda r: r.abort_days or 0)
+        return Outcome(
+            Status.PASS,
+            f"lifecycle rule {best.id} aborts incomplete multipart uploads after "
+            f"{best.abort_days} days",
+            {"rule": best.id, "days": best.abort_days},
+        )
+    partial = [r.id for r in rules if r.abort_days is not None]
+    if partial:
+        return Outcome(
+            Status.FAIL,
+            "lifecycle rule " + ", ".join(partial) + " aborts incomplete multipart uploads only "
+            "under a filter or is disabled: parts elsewhere stay stored and billed",
+            {"rules": partial},
+        )
+    return Outcome(
+        Status.FAIL,
+        "no lifecycle rule aborts incomplete multipart uploads: their parts stay stored "
+        "and billed, invisible to listings",
+    )
+
+
+CHECKS = (
+    versioning,
+    mfa_delete,
+    object_lock,
+    access_logging,
+    replication,
+    abort_incomplete_uploads,
+)

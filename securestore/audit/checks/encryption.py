@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from securestore.audit.check import check
-from securestore.audit.model import BucketSnapshot, Outcome, Severity, Status
+from securestore.audit.model import KMS_ALGORITHMS, BucketSnapshot, Outcome, Severity, Status
 from securestore.audit.options import ALGORITHM_RANK, AuditOptions
+from securestore.audit.policy import upload_encryption
 
 __all__ = ["CHECKS"]
 
@@ -174,4 +175,122 @@ def allowed_key(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     return Outcome(Status.PASS, f"key {', '.join(refs)} is allowed", details)
 
 
-CHECKS = (default_encryption, required_algorithm, customer_managed_key, bucket_key, allowed_key)
+_DOC_SSE_C = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html"
+)
+
+
+@check(
+    "S3.ENC.6",
+    title="SSE-C (customer-provided keys) is blocked",
+    severity=Severity.MEDIUM,
+    rationale="""With SSE-C the caller sends the key with every request and S3 keeps no
+        copy: nothing in AWS records, audits, rotates or can revoke that key, and
+        whoever can write to the bucket can encrypt its objects under a key the owner
+        never sees (a ransomware technique). Since April 2026 S3 blocks SSE-C on new
+        buckets through BlockedEncryptionTypes; older buckets still allow it.""",
+    remediation="""Block SSE-C in the default encryption rule (`BlockedEncryptionTypes:
+        {"EncryptionType": ["SSE-C"]}`): `securestore harden s3://BUCKET` merges it
+        into the existing configuration, or `aws s3api put-bucket-encryption`.""",
+    references=(_DOC_SSE_C, _DOC_DEFAULT),
+)
+def sse_c_blocked(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when every default encryption rule blocks SSE-C."""
+    rules = snapshot.encryption.get()
+    if not rules:
+        return Outcome(
+            Status.FAIL,
+            "no default encryption configuration, so nothing blocks SSE-C uploads",
+        )
+    open_rules = [r for r in rules if not r.blocks_sse_c]
+    if open_rules:
+        return Outcome(
+            Status.FAIL,
+            "SSE-C is not blocked: writers can encrypt objects under keys S3 never holds",
+            {"blocked_encryption_types": [list(r.blocked_encryption_types) for r in rules]},
+        )
+    return Outcome(Status.PASS, "SSE-C is blocked (BlockedEncryptionTypes)")
+
+
+_DOC_UPLOADS = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html"
+)
+
+
+@check(
+    "S3.ENC.7",
+    title="Bucket policy denies uploads under another encryption or key",
+    severity=Severity.MEDIUM,
+    rationale="""Default encryption only applies to uploads that send no encryption
+        header: a writer can still ask for weaker encryption (SSE-S3 where KMS is
+        required) or another KMS key, including the AWS managed aws/s3 key that S3 uses
+        for `aws:kms` without a key id, and the object is stored that way. Only a
+        bucket policy Deny on s3:PutObject with the
+        s3:x-amz-server-side-encryption(-aws-kms-key-id) condition keys refuses such
+        uploads. Where default encryption already meets the requirement this is
+        reported as information.""",
+    remediation="""Add Deny statements on s3:PutObject for bucket/* that refuse
+        `StringNotEquals s3:x-amz-server-side-encryption` other than the required
+        algorithm and, with a customer managed key, `StringNotEquals
+        s3:x-amz-server-side-encryption-aws-kms-key-id` other than its ARN (each with
+        `...IfExists` or a `Null` companion so that header-less uploads fall to default
+        encryption or are refused as intended).""",
+    references=(_DOC_UPLOADS,),
+)
+def upload_encryption_enforced(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when the policy denies every PutObject that asks for weaker encryption or
+    (with a customer managed key configured or ``--allowed-kms-key``) another key;
+    INFO instead of FAIL when default encryption covers header-less uploads."""
+    rank = options.require.rank
+    rules = snapshot.encryption.get()
+    weaker = [alg for alg, r in ALGORITHM_RANK.items() if r < rank]
+    kms = [alg for alg in sorted(KMS_ALGORITHMS) if ALGORITHM_RANK[alg] >= rank]
+    keyed = any(r.kms_key_id for r in rules if r.algorithm in KMS_ALGORITHMS)
+    pinned = (
+        kms if rank >= ALGORITHM_RANK["aws:kms"] and (keyed or options.allowed_kms_keys) else []
+    )
+    if not weaker and not pinned:
+        return Outcome(
+            Status.SKIP,
+            f"with {options.require.value} required and no customer managed key configured, "
+            "no encryption header can choose a weaker encryption",
+        )
+    default_ok = bool(rules) and all(ALGORITHM_RANK.get(r.algorithm, 0) >= rank for r in rules)
+    coverage = upload_encryption(
+        snapshot.parsed_policy(),
+        snapshot.arn,
+        weaker=weaker,
+        pinned=pinned,
+        headerless=not default_ok,
+    )
+    details = {"statements": list(coverage.statements), "open": list(coverage.gaps)}
+    if coverage.reasons:
+        details["reasons"] = list(coverage.reasons)
+    if coverage.denied:
+        return Outcome(
+            Status.PASS,
+            "uploads under another encryption or key are denied (statement"
+            + ("s " if len(coverage.statements) > 1 else " ")
+            + ", ".join(coverage.statements)
+            + ")",
+            details,
+        )
+    open_ = "; ".join(coverage.gaps)
+    if default_ok:
+        return Outcome(
+            Status.INFO,
+            f"default encryption covers uploads without headers, but these are not denied: {open_}",
+            details,
+        )
+    return Outcome(Status.FAIL, f"not denied: {open_}", details)
+
+
+CHECKS = (
+    default_encryption,
+    required_algorithm,
+    customer_managed_key,
+    bucket_key,
+    allowed_key,
+    sse_c_blocked,
+    upload_encryption_enforced,
+)

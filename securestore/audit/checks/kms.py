@@ -24,7 +24,7 @@ from securestore.audit.model import (
     Unavailable,
 )
 from securestore.audit.options import AuditOptions
-from securestore.audit.policy import parse_policy, public_statements
+from securestore.audit.policy import account_wide_key_use, parse_policy, public_statements
 from securestore.errors import ConfigurationError
 
 __all__ = ["CHECKS"]
@@ -205,4 +205,44 @@ def key_in_account(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     return _per_key(snapshot, judge)
 
 
-CHECKS = (key_rotation, key_state, key_policy_not_public, key_in_account)
+_DOC_VIA_SERVICE = "https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service"
+
+
+@check(
+    "KMS.5",
+    title="KMS key policies limit the account's use of the key to S3 or an encryption context",
+    severity=Severity.LOW,
+    rationale="""A key policy that lets every principal of the account (Principal
+        ACCOUNT or :root, which hands the decision to IAM policies, or "*" limited by
+        kms:CallerAccount) call Decrypt or GenerateDataKey directly lets any role whose
+        IAM policy is too broad (kms:* on *) decrypt the data outside S3. Least
+        privilege limits data use to S3 (kms:ViaService s3.REGION.amazonaws.com) or
+        to an encryption context (kms:EncryptionContext:aws:s3:arn), as the AWS
+        managed key aws/s3 does.""",
+    remediation="""Split the key policy: keep administration (kms:Describe*, kms:Put*,
+        kms:Create*, ...) for the account, and allow kms:Decrypt, kms:Encrypt and
+        kms:GenerateDataKey* only with `"StringEquals": {"kms:ViaService":
+        "s3.REGION.amazonaws.com"}` or an encryption context condition, or to named
+        roles.""",
+    references=(_DOC_VIA_SERVICE, _DOC_POLICY),
+)
+def key_use_least_privilege(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
+    """PASS when no key in use lets every principal of its account use it on data
+    without a kms:ViaService or encryption context condition."""
+
+    def judge(key: KeySnapshot) -> _Verdict:
+        text = key.policy.get()
+        if not text:
+            return Status.PASS, "no key policy returned"
+        account = key.account or snapshot.account_id
+        if account is None:
+            raise Unavailable(CollectionError("DescribeKey", "NoArn", key.key_id))
+        found = account_wide_key_use(parse_policy(text), key.arn, account)
+        if found:
+            return Status.FAIL, "; ".join(reason for _, reason in found)
+        return Status.PASS, "key use is limited to S3, an encryption context or named principals"
+
+    return _per_key(snapshot, judge)
+
+
+CHECKS = (key_rotation, key_state, key_policy_not_public, key_in_account, key_use_least_privilege)

@@ -18,7 +18,7 @@ operators AND-ed. :mod:`securestore.audit.policy` phrases the checks' questions.
 
 from __future__ import annotations
 
-from securestore.audit.iam.conditions import Context, condition_holds, wildcard_match
+from securestore.audit.iam.conditions import Context, condition_holds, probe_values, wildcard_match
 from securestore.audit.iam.coverage import (
     Coverage,
     RequestClass,
@@ -30,6 +30,7 @@ from securestore.audit.iam.document import (
     Policy,
     Principal,
     Statement,
+    arn_partition,
     parse_policy,
     partition_for_region,
 )
@@ -42,10 +43,12 @@ __all__ = [
     "Principal",
     "RequestClass",
     "Statement",
+    "arn_partition",
     "condition_holds",
     "deny_coverage",
     "parse_policy",
     "partition_for_region",
+    "probe_values",
     "statement_conditions_hold",
     "wildcard_match",
 ]

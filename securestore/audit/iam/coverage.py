@@ -50,6 +50,9 @@ class RequestClass:
     """A set of requests to one bucket: every principal, every action of ``service``
     (``s3``), the bucket ARN and every object ARN, with the condition keys in
     ``fixed`` set to the given values (``None`` = absent) and every other key free.
+
+    ``actions`` narrows the class to those actions (``("s3:PutObject",)``) instead
+    of every action of ``service``; ``objects_only`` to the objects (no bucket ARN).
     """
 
     bucket_arn: str
@@ -58,6 +61,8 @@ class RequestClass:
     description: str = "requests"
     #: Keys whose Denies are explained when they do not count (default: ``fixed``).
     explain: frozenset[str] | None = None
+    actions: tuple[str, ...] | None = None
+    objects_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,11 +130,17 @@ def deny_coverage(
     p_atoms: dict[int, tuple[str, str, str | None]] = {}
     for who in principals:
         p_atoms.setdefault(_mask(st.matches_principal(who) for st in counted), who)
-    action_atoms = _atoms(
-        f"{klass.service}:",
-        [(st.actions, st.not_actions) for st in counted],
-        ignore_case=True,
-    )
+    action_atoms: dict[int, str] | None
+    if klass.actions is not None:
+        action_atoms = {}
+        for action in klass.actions:
+            action_atoms.setdefault(_mask(st.matches_action(action) for st in counted), action)
+    else:
+        action_atoms = _atoms(
+            f"{klass.service}:",
+            [(st.actions, st.not_actions) for st in counted],
+            ignore_case=True,
+        )
     bucket_mask = _mask(st.matches_resource(klass.bucket_arn) for st in counted)
     object_atoms = _atoms(
         klass.bucket_arn + "/",
@@ -143,8 +154,14 @@ def deny_coverage(
             ("the policy's patterns are too complex to decide; treated as not denied",),
             tuple(reasons),
         )
-    resources = [("the bucket", bucket_mask, None, bucket_actions)] + [
-        ("objects", mask, witness, object_actions) for mask, witness in object_atoms.items()
+    resources: list[tuple[str, int, str | None, Sequence[str]]] = []
+    if klass.objects_only:
+        bucket_mask = (1 << len(counted)) - 1  # the bucket is not part of the class
+    else:
+        resources.append(("the bucket", bucket_mask, None, bucket_actions))
+    resources += [
+        ("objects", mask, witness, klass.actions or object_actions)
+        for mask, witness in object_atoms.items()
     ]
     gaps: list[str] = []
     for r_name, r_mask, r_witness, known_actions in resources:
