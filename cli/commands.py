@@ -379,6 +379,13 @@ def copy_range(
     that reaches the end of a client-side object ends with its final frame
     authenticated (``read_range`` checks it). Returns the number of bytes copied.
     """
+    if start >= reader.size and not start == reader.size == 0:
+        # HTTP 416 semantics: a range that starts past the end selects nothing.
+        raise ConfigurationError(
+            f"invalid range: it starts at byte {start}, past the end of the object "
+            f"({reader.size} bytes)",
+            hint=f"the last byte is at offset {reader.size - 1}",
+        )
     end = reader.size if length < 0 else min(reader.size, start + length)
     offset = start
     while True:

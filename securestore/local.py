@@ -18,6 +18,7 @@ import ipaddress
 import json
 import logging
 import os
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, StorageError
 
 __all__ = ["LocalCertificates", "LocalEndpoint", "default_state_dir", "ensure_certificates"]
 
@@ -371,6 +372,21 @@ def _moto_parts(module: Any) -> tuple[Any, Any, Any]:
     return dispatcher, handler, create_app
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a busy port with a typed error (werkzeug would print and ``sys.exit(1)``)."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as exc:
+        raise StorageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="stop the program using that port, or choose another with --port",
+        ) from exc
+    finally:
+        probe.close()
+
+
 class LocalEndpoint:
     """moto's S3 and KMS served over HTTPS on loopback, in a background thread.
 
@@ -413,6 +429,8 @@ class LocalEndpoint:
         app = _honour_transport_conditions(dispatcher(create_backend_app))
         # One line per request on stderr would drown the CLI's own output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if self._port:
+            _check_port_free(self._host, self._port)
         try:
             self._server = make_server(
                 self._host,
@@ -463,4 +481,6 @@ class LocalEndpoint:
             "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
             "AWS_REGION": region,
+            # aws-cli v1 and boto3.Session().region_name read only this one.
+            "AWS_DEFAULT_REGION": region,
         }

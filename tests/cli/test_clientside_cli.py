@@ -64,6 +64,11 @@ def test_aes_round_trip_range_and_inspect(run: Run, bucket: str, keys: dict[str,
     assert part.stdout_bytes == data[262140:262151]
     tail = run("get", url, "--key-file", str(keys["aes"]), "--range", "699990-")
     assert tail.stdout_bytes == data[699990:]
+    for past in ("700000-", "700001-700005"):  # HTTP 416: nothing selected is an error
+        beyond = run("get", url, "--key-file", str(keys["aes"]), "--range", past)
+        assert beyond.exit_code == 2, beyond.stderr
+        assert beyond.stdout_bytes == b""
+        assert "past the end of the object (700000 bytes)" in first_error(beyond)
     header = json.loads(run("inspect", url, "--json").stdout)
     assert header["suite"].startswith("0x0478")
     assert header["encryption_context"] == {
