@@ -9,12 +9,12 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import click
 
 from securestore.clientside import ClientSide, ClientSideReader
-from securestore.errors import ConfigurationError, LocalFileError
+from securestore.errors import ConfigurationError, LocalFileError, NotFoundError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
@@ -129,6 +129,12 @@ def mb_command(obj: CliContext, url: str) -> None:
 )
 @click.option("--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable).")
 @click.option("--content-type", metavar="TYPE", help="The object's Content-Type.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="With SRC -: let an empty stdin replace an existing object (refused by default: "
+    "a producer that failed looks like an empty stream).",
+)
 @click.pass_obj
 def put_command(
     obj: CliContext,
@@ -146,6 +152,7 @@ def put_command(
     sse_kms_key_id: str | None,
     metadata: tuple[str, ...],
     content_type: str | None,
+    allow_empty: bool,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
     location = S3Url.parse(url, require_key=True)
@@ -177,10 +184,19 @@ def put_command(
     if source == "-":
         if sys.stdin is None:  # started with stdin closed (<&-)
             raise LocalFileError("standard input is closed", hint="redirect it, or give a file")
+        stream = sys.stdin.buffer
+        first = stream.read(1)
+        if not first and not allow_empty and _exists(store, location.key):
+            raise LocalFileError(
+                f"standard input was empty: refusing to replace {location} with an empty object",
+                hint="if a producer failed, check it (set -o pipefail); to store an empty "
+                "object anyway, add --allow-empty",
+            )
         with transfer_progress(obj.progress_enabled(), "put", None) as progress:
             info = store.put(
                 location.key,
-                sys.stdin.buffer,
+                # put() only calls read() on a stream body.
+                cast(BinaryIO, _Prefixed(first, stream)),
                 metadata=meta,
                 content_type=content_type,
                 progress=progress,
@@ -361,6 +377,31 @@ def get_command(
             overwrite_readonly=force,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
+
+
+def _exists(store: SecureStore, key: str) -> bool:
+    try:
+        store.head(key)
+    except NotFoundError:
+        return False
+    return True
+
+
+class _Prefixed:
+    """A binary stream with bytes already read from it put back in front."""
+
+    def __init__(self, first: bytes, rest: BinaryIO) -> None:
+        self._first = first
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like ``BinaryIO.read``: the put-back bytes first."""
+        if self._first:
+            head, self._first = self._first, b""
+            if size < 0:
+                return head + self._rest.read()
+            return head + (self._rest.read(size - len(head)) if size > len(head) else b"")
+        return self._rest.read(size)
 
 
 #: The most of a ``--range`` held at once: ranges stream like whole objects.

@@ -71,6 +71,24 @@ def test_stdin_to_stdout(run, bucket: str) -> None:
     assert dash.stdout_bytes == data
 
 
+def test_empty_stdin_does_not_replace_an_existing_object(run, bucket: str) -> None:
+    """A producer that failed (`pg_dump db | securestore put - ...`) looks like empty stdin."""
+    url = f"s3://{bucket}/dump"
+    empty_new = run("put", "-", f"s3://{bucket}/new-empty", input=b"")
+    assert empty_new.exit_code == 0, empty_new.stderr  # nothing to lose: allowed
+    assert run("put", "-", url, input=b"precious").exit_code == 0
+    refused = run("put", "-", url, input=b"")
+    assert refused.exit_code == 2
+    assert "refusing to replace" in refused.stderr
+    assert run("get", url).stdout_bytes == b"precious"
+    allowed = run("put", "-", url, "--allow-empty", input=b"")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert run("get", url).stdout_bytes == b""
+    one = run("put", "-", url, input=b"x")  # the peeked byte is put back
+    assert one.exit_code == 0, one.stderr
+    assert run("get", url).stdout_bytes == b"x"
+
+
 def test_quiet_prints_nothing_on_success(run, bucket: str, tmp_path: Path) -> None:
     src = tmp_path / "f"
     src.write_bytes(b"x")
