@@ -95,7 +95,8 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
 @click.option("--region", help="Region for listing and account-level calls.")
 @click.option(
     "--require",
-    type=click.Choice(["sse-s3", "kms", "dsse-kms"]),
+    # The same names as put --sse and get --require (s3, kms, dsse-kms) and their sse- forms.
+    type=click.Choice(["s3", "sse-s3", "kms", "sse-kms", "dsse-kms"], case_sensitive=False),
     default="sse-s3",
     show_default=True,
     help="Weakest default encryption accepted.",

@@ -27,9 +27,12 @@ from .main import CliContext
 from .progress import transfer_progress
 from .text import printable
 
-SSE_CHOICES = click.Choice(["s3", "kms", "dsse-kms"], case_sensitive=False)
+#: put --sse, get --require and audit --require accept the same names (and the sse- forms).
+SSE_CHOICES = click.Choice(["s3", "sse-s3", "kms", "sse-kms", "dsse-kms"], case_sensitive=False)
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
-REQUIRE_CHOICES = click.Choice(["s3", "kms", "dsse-kms", "client-side"], case_sensitive=False)
+REQUIRE_CHOICES = click.Choice(
+    ["s3", "sse-s3", "kms", "sse-kms", "dsse-kms", "client-side"], case_sensitive=False
+)
 
 
 def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:

@@ -89,6 +89,20 @@ def test_empty_stdin_does_not_replace_an_existing_object(run, bucket: str) -> No
     assert run("get", url).stdout_bytes == b"x"
 
 
+def test_mode_names_are_the_same_everywhere(run, bucket: str) -> None:
+    url = f"s3://{bucket}/names"
+    for name in ("s3", "sse-s3", "SSE-S3"):
+        assert run("put", "-", url, "--sse", name, input=b"x").exit_code == 0
+    for name in ("s3", "sse-s3"):
+        got = run("get", url, "--require", name)
+        assert got.exit_code == 0, got.stderr
+    refused = run("get", url, "--require", "sse-kms")
+    assert refused.exit_code == 3, refused.stderr
+    for name in ("s3", "sse-s3", "sse-kms", "kms"):
+        audited = run("audit", bucket, "--require", name, "--format", "json")
+        assert audited.exit_code in (0, 1), audited.stderr
+
+
 def test_quiet_prints_nothing_on_success(run, bucket: str, tmp_path: Path) -> None:
     src = tmp_path / "f"
     src.write_bytes(b"x")
