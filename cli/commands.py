@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import json
 import re
@@ -330,15 +331,17 @@ def get_command(
         assert keyring is not None
         mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys)
     store = store_for(obj, location)
+    open_object = functools.partial(
+        store.open,
+        location.key,
+        require=mode,
+        context=pairs,
+        relocated=relocated,
+        allow_plaintext=allow_plaintext,
+    )
     if dest is None or dest == "-":
         out = _stdout()
-        with store.open(
-            location.key,
-            require=mode,
-            context=pairs,
-            relocated=relocated,
-            allow_plaintext=allow_plaintext,
-        ) as reader:
+        with open_object() as reader:
             if span is not None:
                 copy_range(reader, *span, out.write)
             else:
@@ -350,13 +353,7 @@ def get_command(
     if target.is_dir():
         target = target / Path(location.key).name
     if span is not None:
-        with store.open(
-            location.key,
-            require=mode,
-            context=pairs,
-            relocated=relocated,
-            allow_plaintext=allow_plaintext,
-        ) as reader:
+        with open_object() as reader:
             # A client-side range is fresh plaintext: owner-only, like download_file's files.
             private = isinstance(reader, ClientSideReader)
             destination = AtomicFile(
