@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,12 @@ from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 
-__all__ = ["BucketAccess", "ObjectInfo", "ObjectSummary"]
+__all__ = ["ABORT_DEADLINE", "BucketAccess", "ObjectInfo", "ObjectSummary", "abort_upload"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds an interrupted upload waits for its AbortMultipartUpload before giving up on it.
+ABORT_DEADLINE = 2.0
 
 
 @dataclass(frozen=True)
@@ -210,3 +216,42 @@ def with_marker(stored: StoredEncryption, metadata: Mapping[str, str]) -> Stored
 def _region_of_arn(key_id: str) -> str | None:
     parts = key_id.split(":")
     return parts[3] if key_id.startswith("arn:") and len(parts) > 3 and parts[3] else None
+
+
+def abort_upload(s3: Any, bucket: str, key: str, upload_id: str, *, interrupted: bool) -> None:
+    """Abort a multipart upload; after an interrupt, wait at most :data:`ABORT_DEADLINE`.
+
+    An interrupted command must exit promptly even when the network stalls
+    (botocore calls cannot be cancelled), so the abort then runs on a daemon
+    thread and is given up on after the deadline. A failed abort is logged: a
+    lifecycle rule has to remove the parts.
+    """
+    finished = threading.Event()
+
+    def abort() -> None:
+        try:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            logger.warning(
+                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
+                "(AbortIncompleteMultipartUpload) will have to remove it",
+                upload_id,
+                bucket,
+                key,
+            )
+        finally:
+            finished.set()
+
+    if not interrupted:
+        abort()
+        return
+    threading.Thread(target=abort, name="securestore-abort", daemon=True).start()
+    if not finished.wait(ABORT_DEADLINE):
+        logger.warning(
+            "multipart upload %s of s3://%s/%s was not aborted within %g s; a lifecycle "
+            "rule (AbortIncompleteMultipartUpload) will have to remove it",
+            upload_id,
+            bucket,
+            key,
+            ABORT_DEADLINE,
+        )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
+from securestore.bucket import abort_upload
 from securestore.errors import PolicyError, PreconditionFailedError
 from securestore.message.rewrite import HeaderRewrite
 from securestore.transport import translate_error
@@ -149,8 +150,8 @@ class _Multipart:
         upload_id = str(created["UploadId"])
         try:
             sent = self._upload(upload_id, 1, part1)
-        except BaseException:
-            self._abort(upload_id)
+        except BaseException as exc:
+            self._abort(upload_id, exc)
             raise
         return upload_id, [sent]
 
@@ -196,8 +197,8 @@ class _Multipart:
                 copied += end - pos
                 pos, number = end, number + 1
             completed = self._complete(upload_id, parts)
-        except BaseException:
-            self._abort(upload_id)
+        except BaseException as exc:
+            self._abort(upload_id, exc)
             raise
         return completed, len(part1), copied
 
@@ -216,8 +217,8 @@ class _Multipart:
                 uploaded += len(data)
                 pos, number = end, number + 1
             completed = self._complete(upload_id, parts)
-        except BaseException:
-            self._abort(upload_id)
+        except BaseException as exc:
+            self._abort(upload_id, exc)
             raise
         return completed, uploaded
 
@@ -236,17 +237,10 @@ class _Multipart:
         )
         return completed
 
-    def _abort(self, upload_id: str) -> None:
-        try:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-            logger.warning(
-                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
-                "(AbortIncompleteMultipartUpload) will have to remove it",
-                upload_id,
-                self.bucket,
-                self.key,
-            )
+    def _abort(self, upload_id: str, exc: BaseException) -> None:
+        # Ctrl-C or SIGTERM: give up on a stalled abort after a short deadline.
+        interrupted = not isinstance(exc, Exception)
+        abort_upload(self.s3, self.bucket, self.key, upload_id, interrupted=interrupted)
 
 
 def _check_unchanged(rw: Rewrapper, src: SourceVersion) -> None:

@@ -27,7 +27,6 @@ what is left.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from securestore.bucket import BucketAccess, ObjectInfo, with_marker
+from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
 from securestore.clientside import (
     FORMAT_METADATA,
     FORMAT_VALUE,
@@ -50,11 +49,6 @@ from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.transfer import Part, ProgressCallback, run_bounded
 
 __all__ = ["WritePath", "WritePlan", "check_metadata"]
-
-logger = logging.getLogger(__name__)
-
-#: Seconds an interrupted upload waits for its AbortMultipartUpload before giving up on it.
-ABORT_DEADLINE = 2.0
 
 _RESERVED_METADATA_PREFIX = "securestore-"
 
@@ -298,43 +292,7 @@ class WritePath:
         )
 
     def _abort(self, key: str, upload_id: str, *, interrupted: bool = False) -> None:
-        """Abort a multipart upload; after an interrupt, wait at most :data:`ABORT_DEADLINE`.
-
-        An interrupted command must exit promptly even when the network stalls
-        (botocore calls cannot be cancelled), so the abort then runs on a daemon
-        thread and is given up on after the deadline.
-        """
-        finished = threading.Event()
-
-        def abort() -> None:
-            try:
-                self.access.s3.abort_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id
-                )
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                logger.warning(
-                    "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
-                    "(AbortIncompleteMultipartUpload) will have to remove it",
-                    upload_id,
-                    self.bucket,
-                    key,
-                )
-            finally:
-                finished.set()
-
-        if not interrupted:
-            abort()
-            return
-        threading.Thread(target=abort, name="securestore-abort", daemon=True).start()
-        if not finished.wait(ABORT_DEADLINE):
-            logger.warning(
-                "multipart upload %s of s3://%s/%s was not aborted within %g s; a lifecycle "
-                "rule (AbortIncompleteMultipartUpload) will have to remove it",
-                upload_id,
-                self.bucket,
-                key,
-                ABORT_DEADLINE,
-            )
+        abort_upload(self.access.s3, self.bucket, key, upload_id, interrupted=interrupted)
 
     def _info_after_write(
         self,

@@ -397,7 +397,7 @@ def test_failed_abort_is_reported_and_upload_stays_open(
     s = make_scenario(OPERATIONS["put-stream"])
     s.proxy.add(Rule(INTERNAL_ERROR, method="PUT", query="partNumber=2", times=None))
     s.proxy.add(Rule(INTERNAL_ERROR, method="DELETE", query="uploadId", times=None))
-    with caplog.at_level("WARNING", logger="securestore.writing"), pytest.raises(StorageError):
+    with caplog.at_level("WARNING", logger="securestore.bucket"), pytest.raises(StorageError):
         s.proxied.put(s.key, io.BytesIO(payload(LARGE, "v2")))
     assert "could not abort multipart upload" in caplog.text
     uploads = s.open_uploads()
