@@ -41,6 +41,8 @@ from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
+from .inventory import InventoryArgs, inventory_options, run_inventory_audit
+
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
 _SEVERITIES = ("low", "medium", "high", "critical")
@@ -154,6 +156,7 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     help="Buckets audited concurrently.",
 )
 @click.option("--show-all", is_flag=True, help="Table format: list passing results too.")
+@inventory_options
 @click.pass_context
 def audit_command(
     ctx: click.Context,
@@ -171,8 +174,31 @@ def audit_command(
     suppress_file: Path | None,
     max_workers: int,
     show_all: bool,
+    inventory: InventoryArgs,
 ) -> None:
-    """Audit S3 buckets' encryption, TLS, public access and data protection."""
+    """Audit S3 buckets' encryption, TLS, public access and data protection.
+
+    With --inventory (or --metadata-table), audit every object an S3 Inventory
+    report lists instead (see docs/audit-inventory.md).
+    """
+    if inventory.requested:
+        if buckets or all_buckets:
+            raise click.UsageError("give BUCKETs, --all-buckets or --inventory, not several")
+        run_inventory_audit(
+            ctx,
+            inventory,
+            options=AuditOptions(
+                require=EncryptionRequirement.parse(require),
+                allowed_kms_keys=frozenset(allowed_keys),
+            ),
+            clients=lambda: _client_factory(ctx),
+            fmt=fmt,
+            output=output,
+            fail_on=fail_on,
+            suppress_file=suppress_file,
+            show_all=show_all,
+        )
+        return
     if bool(buckets) == all_buckets:
         raise click.UsageError("name one or more BUCKETs or give --all-buckets, not both")
     for name in buckets:

@@ -1,0 +1,510 @@
+"""Every object's encryption from S3 Inventory reports (and S3 Metadata tables), with DuckDB.
+
+:func:`audit_inventory` reads one or more inventory reports, each named by its
+``manifest.json`` (a local path or ``s3://`` URL), runs the queries of
+:mod:`securestore.audit.inventory_sql` in an embedded DuckDB and judges the
+counts with :mod:`securestore.audit.inventory_report`, giving an ordinary
+:class:`~securestore.audit.runner.AuditReport`.
+
+Data files are read as follows: a local manifest's files are found beside it
+(the destination bucket's layout, ``.../data/NAME``) and read in place; an
+``s3://`` manifest's files are downloaded from the destination bucket the
+manifest names, through the caller's TLS-only connection, into a private
+temporary directory that is removed on every exit path (errors and
+interrupts included). Every data file's MD5 is checked against the manifest
+before DuckDB reads it, and ``manifest.checksum`` (the MD5 of
+``manifest.json``), where present, against the manifest.
+
+ORC files are read through pyarrow (DuckDB has no ORC reader). S3 Metadata live
+inventory tables are Iceberg tables in S3 Tables; DuckDB reads Iceberg only with
+its ``iceberg`` extension, which it downloads on first use and which cannot be
+had here, so :func:`audit_metadata_table` reads the table's rows exported as
+Parquet (``COPY (SELECT * FROM inventory) TO '...parquet'`` in Athena or DuckDB),
+not the Iceberg table itself: raw Iceberg data files would count deleted and
+superseded rows.
+"""
+
+# Queries are built as text on purpose (they are also printed for Athena); every
+# value in them is a literal through quote() or an int, never raw input.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from securestore.audit.collect import ClientFactory
+from securestore.audit.inventory_manifest import (
+    InventoryError,
+    InventoryFile,
+    InventoryFormat,
+    InventoryManifest,
+    parse_manifest,
+)
+from securestore.audit.inventory_report import (
+    GroupCount,
+    InventoryCounts,
+    KeyCount,
+    Offender,
+    build_report,
+    key_allowed,
+)
+from securestore.audit.inventory_sql import (
+    accepted_statuses,
+    duckdb_source,
+    key_offenders_query,
+    keys_query,
+    metadata_table_source,
+    offenders_query,
+    summary_query,
+)
+from securestore.audit.options import AuditOptions
+from securestore.audit.runner import AuditReport
+from securestore.errors import ConfigurationError, NotFoundError
+from securestore.location import S3Url
+from securestore.transport import translate_error
+
+__all__ = [
+    "INSTALL_HINT",
+    "LoadedInventory",
+    "audit_inventory",
+    "audit_metadata_table",
+    "load_manifest",
+    "read_manifest",
+]
+
+#: How to get the engine when it is missing.
+INSTALL_HINT = "install DuckDB and pyarrow: pip install 'securestore[inventory]'"
+
+_CHUNK = 1024 * 1024
+_TABLE = "inventory"
+_COLUMNS = (
+    "bucket",
+    "key",
+    "size",
+    "encryption_status",
+    "bucket_key_status",
+    "is_delete_marker",
+    "kms_key_arn",
+)
+
+
+@dataclass(frozen=True)
+class LoadedInventory:
+    """A manifest with its data files verified on local disk."""
+
+    source: str
+    manifest: InventoryManifest
+    paths: tuple[str, ...]
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise ConfigurationError(
+            "the inventory audit needs DuckDB, which is not installed", hint=INSTALL_HINT
+        ) from None
+    return duckdb
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(file: InventoryFile, actual_md5: str, actual_size: int, where: str) -> None:
+    if actual_size != file.size:
+        raise InventoryError(
+            f"inventory data file {where} has {actual_size} bytes, the manifest says {file.size}"
+        )
+    if actual_md5 != file.md5:
+        raise InventoryError(
+            f"inventory data file {where} does not match the manifest's MD5 checksum",
+            hint="the file changed after the manifest was written, or was damaged; "
+            "use the manifest delivered with it",
+        )
+
+
+def _check_manifest_checksum(text: bytes, checksum: bytes | None, where: str) -> None:
+    if checksum is None:
+        return
+    expected = checksum.decode("ascii", "replace").strip().lower()
+    if hashlib.md5(text, usedforsecurity=False).hexdigest() != expected:
+        raise InventoryError(f"{where} does not match its manifest.checksum")
+
+
+# --- local manifests ------------------------------------------------------------------------
+
+
+def _local_file(manifest_path: Path, key: str) -> Path:
+    """Where a data file of a local copy of the destination bucket is.
+
+    The manifest lies at ``ROOT/<key of manifest.json>`` and the files at
+    ``ROOT/<key>``: try every ancestor as ROOT; failing that, ``data/NAME`` beside
+    the manifest's config folder.
+    """
+    for root in manifest_path.resolve().parents:
+        candidate = root / key
+        if candidate.is_file():
+            return candidate
+    fallback = manifest_path.resolve().parent.parent / "data" / key.rsplit("/", 1)[-1]
+    if fallback.is_file():
+        return fallback
+    raise InventoryError(
+        f"inventory data file {key} (listed in {manifest_path}) is missing",
+        hint="copy the destination bucket's inventory folder whole, data/ included",
+    )
+
+
+def _load_local(path: Path) -> LoadedInventory:
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InventoryError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    checksum_path = path.with_name("manifest.checksum")
+    checksum = checksum_path.read_bytes() if checksum_path.is_file() else None
+    _check_manifest_checksum(text, checksum, str(path))
+    manifest = parse_manifest(text)
+    paths: list[str] = []
+    for file in manifest.files:
+        local = _local_file(path, file.key)
+        _verify(file, _md5_file(local), local.stat().st_size, str(local))
+        paths.append(str(local))
+    return LoadedInventory(str(path), manifest, tuple(paths))
+
+
+# --- manifests in S3 ------------------------------------------------------------------------
+
+
+class _S3Reader:
+    """GETs through the caller's (TLS-only) clients, counting calls."""
+
+    def __init__(self, clients: ClientFactory) -> None:
+        self._s3 = clients.client("s3")
+        self.calls = 0
+
+    def _get(self, bucket: str, key: str) -> Any:
+        self.calls += 1
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise translate_error(exc, bucket=bucket, key=key, action="GetObject") from exc
+
+    def read(self, bucket: str, key: str, *, optional: bool = False) -> bytes | None:
+        try:
+            body = self._get(bucket, key)
+        except NotFoundError:
+            if optional:
+                return None
+            raise
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        return data
+
+    def download(self, bucket: str, file: InventoryFile, into: Path) -> Path:
+        """Stream ``file`` to a new file in ``into``, checking size and MD5 on the way."""
+        target = into / f"{len(list(into.iterdir())):06d}-{file.key.rsplit('/', 1)[-1]}"
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
+        body = self._get(bucket, file.key)
+        try:
+            with target.open("wb") as out:
+                while chunk := body.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise translate_error(exc, bucket=bucket, key=file.key, action="GetObject") from exc
+        finally:
+            body.close()
+        _verify(file, digest.hexdigest(), size, f"s3://{bucket}/{file.key}")
+        return target
+
+
+def _load_s3(url: S3Url, reader: _S3Reader, into: Path) -> LoadedInventory:
+    text = reader.read(url.bucket, url.key)
+    assert text is not None
+    checksum_key = url.key.rsplit("/", 1)[0] + "/manifest.checksum" if "/" in url.key else ""
+    checksum = reader.read(url.bucket, checksum_key, optional=True) if checksum_key else None
+    _check_manifest_checksum(text, checksum, str(url))
+    manifest = parse_manifest(text)
+    paths = [str(reader.download(manifest.destination_bucket, f, into)) for f in manifest.files]
+    return LoadedInventory(str(url), manifest, tuple(paths))
+
+
+def load_manifest(
+    location: str, *, clients: ClientFactory | None, into: Path, reader: Any = None
+) -> LoadedInventory:
+    """Read the manifest at ``location`` and make its data files available locally.
+
+    Raises:
+        InventoryError: the manifest or a data file is missing, malformed or does
+            not match its checksum.
+        StorageError: S3 refused a GET (translated).
+    """
+    if location.startswith("s3://"):
+        if clients is None:
+            raise ConfigurationError("an s3:// inventory needs an AWS connection")
+        s3_reader = reader if reader is not None else _S3Reader(clients)
+        return _load_s3(S3Url.parse(location, require_key=True), s3_reader, into)
+    return _load_local(Path(location))
+
+
+def read_manifest(location: str, *, clients: ClientFactory | None) -> InventoryManifest:
+    """Only the manifest at ``location`` (checked against ``manifest.checksum`` where
+    present), without its data files: what the Athena script needs.
+
+    Raises:
+        InventoryError: missing, malformed, or not matching its checksum.
+    """
+    if not location.startswith("s3://"):
+        path = Path(location)
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise InventoryError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        checksum_path = path.with_name("manifest.checksum")
+        checksum = checksum_path.read_bytes() if checksum_path.is_file() else None
+        _check_manifest_checksum(text, checksum, str(path))
+        return parse_manifest(text)
+    if clients is None:
+        raise ConfigurationError("an s3:// inventory needs an AWS connection")
+    url = S3Url.parse(location, require_key=True)
+    reader = _S3Reader(clients)
+    data = reader.read(url.bucket, url.key)
+    assert data is not None
+    checksum_key = url.key.rsplit("/", 1)[0] + "/manifest.checksum" if "/" in url.key else ""
+    checksum = reader.read(url.bucket, checksum_key, optional=True) if checksum_key else None
+    _check_manifest_checksum(data, checksum, location)
+    return parse_manifest(data)
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A private temporary directory, removed however the block ends."""
+    path = Path(tempfile.mkdtemp(prefix="securestore-inventory-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+def _create_table(con: Any, loaded: Sequence[LoadedInventory]) -> None:
+    con.execute(
+        f"CREATE TEMP TABLE {_TABLE} (bucket VARCHAR, key VARCHAR, size BIGINT, "
+        "encryption_status VARCHAR, bucket_key_status VARCHAR, is_delete_marker BOOLEAN, "
+        "kms_key_arn VARCHAR)"
+    )
+    for item in loaded:
+        m = item.manifest
+        if m.file_format is InventoryFormat.ORC:
+            con.register("orc_source", _orc_dataset(item.paths))
+        source = duckdb_source(m.file_format, m.columns, item.paths)
+        try:
+            con.execute(
+                f"INSERT INTO {_TABLE} SELECT *, NULL::VARCHAR AS kms_key_arn FROM ({source})"
+            )
+        except Exception as exc:  # DuckDB's errors: a file that does not parse
+            raise InventoryError(
+                f"an inventory data file of {item.source} cannot be read: "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        finally:
+            if m.file_format is InventoryFormat.ORC:
+                con.unregister("orc_source")
+
+
+def _orc_dataset(paths: Sequence[str]) -> Any:
+    try:
+        import pyarrow.dataset as ds  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigurationError(
+            "ORC inventories are read through pyarrow, which is not installed", hint=INSTALL_HINT
+        ) from None
+    return ds.dataset(list(paths), format="orc")
+
+
+def _count(
+    con: Any,
+    *,
+    options: AuditOptions,
+    depth: int,
+    top: int,
+    keyed: frozenset[str],
+) -> tuple[
+    tuple[GroupCount, ...], tuple[Offender, ...], tuple[KeyCount, ...], tuple[Offender, ...]
+]:
+    cols = _COLUMNS
+    groups = tuple(
+        GroupCount(b, p, s, k, int(n), None if size is None else int(size))
+        for b, p, s, k, n, size in con.execute(summary_query(_TABLE, cols, depth=depth)).fetchall()
+    )
+    accepted = accepted_statuses(options.require)
+    offenders = tuple(
+        Offender(b, k, size, s or "none")
+        for b, k, size, s in con.execute(
+            offenders_query(_TABLE, cols, accepted=accepted, depth=depth, limit=top)
+        ).fetchall()
+    )
+    keys: tuple[KeyCount, ...] = ()
+    key_offenders: tuple[Offender, ...] = ()
+    if options.allowed_kms_keys and keyed:
+        keys = tuple(
+            KeyCount(b, p, arn, int(n), None if size is None else int(size))
+            for b, p, arn, n, size in con.execute(keys_query(_TABLE, cols, depth=depth)).fetchall()
+        )
+        allowed_arns = sorted(
+            {k.kms_key_arn for k in keys if key_allowed(k.kms_key_arn, options.allowed_kms_keys)}
+        )
+        key_offenders = tuple(
+            Offender(b, k, size, arn or "unknown")
+            for b, k, size, arn in con.execute(
+                key_offenders_query(_TABLE, cols, allowed_arns=allowed_arns, depth=depth, limit=top)
+            ).fetchall()
+        )
+    return groups, offenders, keys, key_offenders
+
+
+def _run(
+    loaded: Sequence[LoadedInventory],
+    metadata_paths: Sequence[str],
+    *,
+    options: AuditOptions,
+    depth: int,
+    top: int,
+    api_calls: int,
+    now: datetime | None,
+) -> AuditReport:
+    duckdb = _duckdb()
+    con = duckdb.connect(":memory:")
+    try:
+        # One thread per core is DuckDB's default; keep its spill files in our scratch dir.
+        _create_table(con, loaded)
+        keyed: frozenset[str] = frozenset()
+        if metadata_paths:
+            try:
+                con.execute(f"INSERT INTO {_TABLE} {metadata_table_source(metadata_paths)}")
+            except Exception as exc:
+                raise InventoryError(
+                    f"the metadata table files cannot be read: {str(exc).splitlines()[0]}"
+                ) from exc
+            keyed = frozenset(
+                row[0]
+                for row in con.execute(
+                    f"SELECT DISTINCT bucket FROM ({metadata_table_source(metadata_paths)})"
+                ).fetchall()
+            )
+        groups, offenders, keys, key_offenders = _count(
+            con, options=options, depth=depth, top=top, keyed=keyed
+        )
+    finally:
+        con.close()
+    counts = InventoryCounts(
+        groups=groups,
+        offenders=offenders,
+        keys=keys,
+        key_offenders=key_offenders,
+        keyed_buckets=keyed,
+        sources=tuple(item.source for item in loaded) + tuple(metadata_paths),
+        depth=depth,
+        files=sum(len(item.paths) for item in loaded) + len(metadata_paths),
+        api_calls=api_calls,
+    )
+    return build_report(counts, options=options, now=now)
+
+
+def audit_inventory(
+    manifests: Sequence[str],
+    *,
+    clients: ClientFactory | None = None,
+    options: AuditOptions | None = None,
+    depth: int = 1,
+    top: int = 20,
+    now: datetime | None = None,
+) -> AuditReport:
+    """Audit every object the inventory reports at ``manifests`` list.
+
+    ``depth`` is how many key path components make a prefix (0: per bucket);
+    ``top`` how many of the largest offending objects are listed.
+
+    Raises:
+        InventoryError: a manifest or data file is missing, malformed, or does not
+            match its checksum (exit 4: the audit could not run).
+        StorageError: S3 refused a GET.
+        ConfigurationError: DuckDB (or, for ORC, pyarrow) is not installed.
+    """
+    if not manifests:
+        raise ConfigurationError("no inventory manifest given")
+    _duckdb()  # refuse before downloading anything
+    opts = options or AuditOptions()
+    reader = (
+        _S3Reader(clients)
+        if clients is not None and any(m.startswith("s3://") for m in manifests)
+        else None
+    )
+    with _scratch() as scratch:
+        loaded = [load_manifest(m, clients=clients, into=scratch, reader=reader) for m in manifests]
+        return _run(
+            loaded,
+            (),
+            options=opts,
+            depth=depth,
+            top=top,
+            api_calls=reader.calls if reader is not None else 0,
+            now=now,
+        )
+
+
+def audit_metadata_table(
+    paths: Sequence[str],
+    *,
+    options: AuditOptions | None = None,
+    depth: int = 1,
+    top: int = 20,
+    now: datetime | None = None,
+) -> AuditReport:
+    """Audit the rows of S3 Metadata live inventory tables exported as local Parquet files
+    (a file or a folder of ``*.parquet``); they carry ``kms_key_arn``, so
+    ``allowed_kms_keys`` is checked. See the module docstring for why not Iceberg.
+
+    Raises:
+        InventoryError: no Parquet file found, or one that does not parse.
+    """
+    files: list[str] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(str(p) for p in sorted(path.rglob("*.parquet")))
+        elif path.is_file():
+            files.append(str(path))
+        else:
+            raise InventoryError(f"metadata table export {item} does not exist")
+    if not files:
+        raise InventoryError("no Parquet files in the metadata table export")
+    return _run(
+        (),
+        files,
+        options=options or AuditOptions(),
+        depth=depth,
+        top=top,
+        api_calls=0,
+        now=now,
+    )
