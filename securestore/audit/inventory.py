@@ -60,11 +60,12 @@ from securestore.audit.inventory_report import (
 )
 from securestore.audit.inventory_sql import (
     accepted_statuses,
+    duckdb_key_offenders,
+    duckdb_offenders,
     duckdb_source,
-    key_offenders_query,
     keys_query,
     metadata_table_source,
-    offenders_query,
+    prefix_expression,
     summary_query,
 )
 from securestore.audit.options import AuditOptions
@@ -307,29 +308,40 @@ def _scratch() -> Iterator[Path]:
 # --- the engine -----------------------------------------------------------------------------
 
 
-def _create_table(con: Any, loaded: Sequence[LoadedInventory]) -> None:
+def _insert(con: Any, source: str, depth: int, what: str) -> None:
+    try:
+        con.execute(
+            f"INSERT INTO {_TABLE} SELECT *, {prefix_expression(depth)} AS prefix FROM ({source})"
+        )
+    except Exception as exc:  # DuckDB's errors: a file that does not parse
+        raise InventoryError(
+            f"an inventory data file of {what} cannot be read: {str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def _create_table(
+    con: Any, loaded: Sequence[LoadedInventory], metadata_paths: Sequence[str], depth: int
+) -> None:
+    """One table of every source, with the prefix computed once (not in every query)."""
     con.execute(
         f"CREATE TEMP TABLE {_TABLE} (bucket VARCHAR, key VARCHAR, size BIGINT, "
         "encryption_status VARCHAR, bucket_key_status VARCHAR, is_delete_marker BOOLEAN, "
-        "kms_key_arn VARCHAR)"
+        "kms_key_arn VARCHAR, prefix VARCHAR)"
     )
     for item in loaded:
         m = item.manifest
+        source = duckdb_source(m.file_format, m.columns, item.paths)
         if m.file_format is InventoryFormat.ORC:
             con.register("orc_source", _orc_dataset(item.paths))
-        source = duckdb_source(m.file_format, m.columns, item.paths)
         try:
-            con.execute(
-                f"INSERT INTO {_TABLE} SELECT *, NULL::VARCHAR AS kms_key_arn FROM ({source})"
+            _insert(
+                con, f"SELECT *, NULL::VARCHAR AS kms_key_arn FROM ({source})", depth, item.source
             )
-        except Exception as exc:  # DuckDB's errors: a file that does not parse
-            raise InventoryError(
-                f"an inventory data file of {item.source} cannot be read: "
-                f"{str(exc).splitlines()[0]}"
-            ) from exc
         finally:
             if m.file_format is InventoryFormat.ORC:
                 con.unregister("orc_source")
+    if metadata_paths:
+        _insert(con, metadata_table_source(metadata_paths), depth, "the metadata table export")
 
 
 def _orc_dataset(paths: Sequence[str]) -> Any:
@@ -342,43 +354,41 @@ def _orc_dataset(paths: Sequence[str]) -> Any:
     return ds.dataset(list(paths), format="orc")
 
 
+def _top(con: Any, sql: str) -> tuple[Offender, ...]:
+    found = [
+        Offender(bucket, entry["key"], entry["size"], entry["reason"] or "none")
+        for bucket, _prefix, top in con.execute(sql).fetchall()
+        for entry in top
+    ]
+    return tuple(sorted(found, key=lambda o: (o.bucket, -(o.size or -1), o.key)))
+
+
 def _count(
-    con: Any,
-    *,
-    options: AuditOptions,
-    depth: int,
-    top: int,
-    keyed: frozenset[str],
+    con: Any, *, options: AuditOptions, top: int, keyed: frozenset[str]
 ) -> tuple[
     tuple[GroupCount, ...], tuple[Offender, ...], tuple[KeyCount, ...], tuple[Offender, ...]
 ]:
     cols = _COLUMNS
+    summary = summary_query(_TABLE, cols, depth=1, prefix_column=True)
     groups = tuple(
         GroupCount(b, p, s, k, int(n), None if size is None else int(size))
-        for b, p, s, k, n, size in con.execute(summary_query(_TABLE, cols, depth=depth)).fetchall()
+        for b, p, s, k, n, size in con.execute(summary).fetchall()
     )
     accepted = accepted_statuses(options.require)
-    offenders = tuple(
-        Offender(b, k, size, s or "none")
-        for b, k, size, s in con.execute(
-            offenders_query(_TABLE, cols, accepted=accepted, depth=depth, limit=top)
-        ).fetchall()
-    )
+    offenders = _top(con, duckdb_offenders(_TABLE, accepted=accepted, limit=top))
     keys: tuple[KeyCount, ...] = ()
     key_offenders: tuple[Offender, ...] = ()
     if options.allowed_kms_keys and keyed:
+        sql = keys_query(_TABLE, cols, depth=1, prefix_column=True)
         keys = tuple(
             KeyCount(b, p, arn, int(n), None if size is None else int(size))
-            for b, p, arn, n, size in con.execute(keys_query(_TABLE, cols, depth=depth)).fetchall()
+            for b, p, arn, n, size in con.execute(sql).fetchall()
         )
         allowed_arns = sorted(
             {k.kms_key_arn for k in keys if key_allowed(k.kms_key_arn, options.allowed_kms_keys)}
         )
-        key_offenders = tuple(
-            Offender(b, k, size, arn or "unknown")
-            for b, k, size, arn in con.execute(
-                key_offenders_query(_TABLE, cols, allowed_arns=allowed_arns, depth=depth, limit=top)
-            ).fetchall()
+        key_offenders = _top(
+            con, duckdb_key_offenders(_TABLE, allowed_arns=allowed_arns, limit=top)
         )
     return groups, offenders, keys, key_offenders
 
@@ -396,25 +406,17 @@ def _run(
     duckdb = _duckdb()
     con = duckdb.connect(":memory:")
     try:
-        # One thread per core is DuckDB's default; keep its spill files in our scratch dir.
-        _create_table(con, loaded)
+        _create_table(con, loaded, metadata_paths, depth)
         keyed: frozenset[str] = frozenset()
         if metadata_paths:
-            try:
-                con.execute(f"INSERT INTO {_TABLE} {metadata_table_source(metadata_paths)}")
-            except Exception as exc:
-                raise InventoryError(
-                    f"the metadata table files cannot be read: {str(exc).splitlines()[0]}"
-                ) from exc
             keyed = frozenset(
                 row[0]
                 for row in con.execute(
-                    f"SELECT DISTINCT bucket FROM ({metadata_table_source(metadata_paths)})"
+                    f"SELECT DISTINCT bucket FROM {_TABLE} WHERE kms_key_arn IS NOT NULL "
+                    f"UNION SELECT DISTINCT bucket FROM ({metadata_table_source(metadata_paths)})"
                 ).fetchall()
             )
-        groups, offenders, keys, key_offenders = _count(
-            con, options=options, depth=depth, top=top, keyed=keyed
-        )
+        groups, offenders, keys, key_offenders = _count(con, options=options, top=top, keyed=keyed)
     finally:
         con.close()
     counts = InventoryCounts(

@@ -31,7 +31,10 @@ __all__ = [
     "KMS_STATUSES",
     "NORMALISED_COLUMNS",
     "accepted_statuses",
+    "duckdb_key_offenders",
+    "duckdb_offenders",
     "duckdb_source",
+    "duckdb_top_query",
     "key_offenders_query",
     "keys_query",
     "metadata_table_source",
@@ -110,14 +113,21 @@ def _where(columns: Sequence[str], extra: str) -> str:
     return " AND ".join(parts)
 
 
-def summary_query(table: str, columns: Sequence[str], *, depth: int, where: str = "") -> str:
+def _prefix(depth: int, column: bool) -> str:
+    return "prefix" if column else prefix_expression(depth)
+
+
+def summary_query(
+    table: str, columns: Sequence[str], *, depth: int, where: str = "", prefix_column: bool = False
+) -> str:
     """Objects and bytes per bucket, prefix, ``EncryptionStatus`` and ``BucketKeyStatus``.
 
     Columns: ``bucket, prefix, encryption_status, bucket_key_status, objects, bytes``
-    (``bytes`` is NULL when the inventory has no ``Size`` field).
+    (``bytes`` is NULL when the inventory has no ``Size`` field). With
+    ``prefix_column`` the table already has the prefix as a column ``prefix``.
     """
     return (
-        f"SELECT bucket, {prefix_expression(depth)} AS prefix, "
+        f"SELECT bucket, {_prefix(depth, prefix_column)} AS prefix, "
         f"{_status()} AS encryption_status, {_bucket_key(columns)} AS bucket_key_status, "
         f"count(*) AS objects, sum({_size(columns)}) AS bytes "
         f"FROM {table} WHERE {_where(columns, where)} "
@@ -156,12 +166,14 @@ def offenders_query(
     )
 
 
-def keys_query(table: str, columns: Sequence[str], *, depth: int, where: str = "") -> str:
+def keys_query(
+    table: str, columns: Sequence[str], *, depth: int, where: str = "", prefix_column: bool = False
+) -> str:
     """Objects and bytes per bucket, prefix and KMS key (``kms_key_arn``) of KMS-encrypted
     objects. Columns: ``bucket, prefix, kms_key_arn, objects, bytes``."""
     kms = f"{_status()} IN {_in_list(KMS_STATUSES)}"
     return (
-        f"SELECT bucket, {prefix_expression(depth)} AS prefix, "
+        f"SELECT bucket, {_prefix(depth, prefix_column)} AS prefix, "
         "COALESCE(kms_key_arn, '') AS kms_key_arn, "
         f"count(*) AS objects, sum({_size(columns)}) AS bytes "
         f"FROM {table} WHERE {_where(columns, ' AND '.join(p for p in (kms, where) if p))} "
@@ -187,6 +199,41 @@ def key_offenders_query(
         _where(columns, " AND ".join(p for p in (kms, allowed) if p)),
         depth,
         limit,
+    )
+
+
+def duckdb_top_query(table: str, *, condition: str, reason: str, limit: int) -> str:
+    """DuckDB only: the ``limit`` largest objects per bucket/prefix meeting ``condition``,
+    one row per group, ``bucket, prefix, top`` (a list of ``{key, size, reason}``).
+
+    The same answer as :func:`offenders_query` with DuckDB's ``max_by(arg, val, n)``,
+    which needs no sort of every row (a fifth of the window query's time at 1 M rows).
+    The table has the normalised columns and a ``prefix`` column.
+    """
+    return (
+        "SELECT bucket, prefix, max_by({'key': key, 'size': size, 'reason': "
+        f"{reason}}}, COALESCE(size, -1), {int(limit)}) AS top FROM {table} "
+        f"WHERE is_delete_marker IS NOT TRUE AND {condition} GROUP BY 1, 2"
+    )
+
+
+def duckdb_offenders(table: str, *, accepted: Sequence[str], limit: int) -> str:
+    """:func:`duckdb_top_query` of objects whose status is not in ``accepted``."""
+    return duckdb_top_query(
+        table,
+        condition=f"{_status()} NOT IN {_in_list(accepted)}",
+        reason=_status(),
+        limit=limit,
+    )
+
+
+def duckdb_key_offenders(table: str, *, allowed_arns: Sequence[str], limit: int) -> str:
+    """:func:`duckdb_top_query` of KMS-encrypted objects under a key not in ``allowed_arns``."""
+    condition = f"{_status()} IN {_in_list(KMS_STATUSES)}"
+    if allowed_arns:
+        condition += f" AND COALESCE(kms_key_arn, '') NOT IN {_in_list(allowed_arns)}"
+    return duckdb_top_query(
+        table, condition=condition, reason="COALESCE(kms_key_arn, '')", limit=limit
     )
 
 
