@@ -41,7 +41,13 @@ from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
-from .inventory import InventoryArgs, inventory_options, run_inventory_audit
+from .inventory import (
+    InventoryArgs,
+    harden_inventory_options,
+    harden_inventory_step,
+    inventory_options,
+    run_inventory_audit,
+)
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
@@ -279,6 +285,7 @@ def audit_command(
     help="Days after which the added lifecycle rule aborts incomplete multipart uploads.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
+@harden_inventory_options
 @click.pass_context
 def harden_command(
     ctx: click.Context,
@@ -287,6 +294,8 @@ def harden_command(
     kms_key_id: str | None,
     abort_multipart_days: int,
     dry_run: bool,
+    inventory_destination: str | None,
+    inventory_kms_key: str | None,
 ) -> None:
     """Fix a bucket's encryption, TLS-only policy and public access block.
 
@@ -296,7 +305,8 @@ def harden_command(
     all four bucket public access block settings, SSE-C blocked in the default
     encryption, and a lifecycle rule aborting incomplete multipart uploads (merged
     into the existing rules). Running it again changes nothing. The account-level
-    public access block is left alone.
+    public access block is left alone. With --inventory, it also configures a daily
+    Parquet S3 Inventory with the encryption fields to a central bucket.
     """
     location = S3Url.parse(url)
     if location.key:
@@ -305,6 +315,16 @@ def harden_command(
     factory = _client_factory(ctx)
     quiet = bool(getattr(ctx.obj, "quiet", False))
     region = getattr(ctx.obj, "region", None)
+    if inventory_destination:
+        harden_inventory_step(
+            factory,
+            location.bucket,
+            inventory_destination,
+            kms_key_arn=inventory_kms_key,
+            region=region,
+            dry_run=dry_run,
+            quiet=quiet,
+        )
     planned = plan_bucket(
         factory,
         location.bucket,

@@ -12,6 +12,7 @@ not installed (with the command that installs it).
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ import click
 from rich.console import Console
 
 from securestore.audit import AuditOptions, Severity, exit_status, load_suppressions
+from securestore.audit.harden_inventory import (
+    INVENTORY_ID,
+    apply_inventory,
+    destination_policy_statement,
+    plan_inventory,
+)
 from securestore.audit.inventory import audit_inventory, audit_metadata_table, read_manifest
 from securestore.audit.inventory_athena import athena_script
 from securestore.audit.inventory_report import InventoryCounts, build_report
@@ -31,7 +38,13 @@ from securestore.audit.suppress import apply_suppressions
 from securestore.errors import LocalFileError, StorageError
 from securestore.localfile import AtomicFile
 
-__all__ = ["InventoryArgs", "inventory_options", "run_inventory_audit"]
+__all__ = [
+    "InventoryArgs",
+    "harden_inventory_options",
+    "harden_inventory_step",
+    "inventory_options",
+    "run_inventory_audit",
+]
 
 
 @dataclass(frozen=True)
@@ -188,3 +201,50 @@ def run_inventory_audit(
         renderer = renderer_for(fmt)
     _write(renderer.render(report), output)
     ctx.exit(exit_status(report, Severity(fail_on)))
+
+
+def harden_inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--inventory`` and ``--inventory-kms-key`` to ``harden``."""
+    command = click.option(
+        "--inventory-kms-key",
+        metavar="KEY_ARN",
+        help="Encrypt the delivered inventory with SSE-KMS under this key (default SSE-S3).",
+    )(command)
+    return click.option(
+        "--inventory",
+        "inventory_destination",
+        metavar="s3://CENTRAL[/PREFIX]",
+        help="Also configure a daily Parquet S3 Inventory with the encryption fields, "
+        "delivered to this bucket (for 'audit --inventory').",
+    )(command)
+
+
+def harden_inventory_step(
+    factory: Any,
+    bucket: str,
+    destination: str,
+    *,
+    kms_key_arn: str | None,
+    region: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Plan (and unless ``dry_run`` apply) the inventory configuration, saying what it does."""
+    change = plan_inventory(factory, bucket, destination, region=region, kms_key_arn=kms_key_arn)
+    show = dry_run or not quiet
+    statement = destination_policy_statement(destination, source_bucket=bucket, source_account=None)
+    if change is None:
+        if show:
+            click.echo(f"s3://{bucket}: inventory {INVENTORY_ID} already configured")
+        return
+    if show:
+        click.echo(f"# {change.summary}")
+        click.echo(change.diff(), nl=False)
+        click.echo(
+            "note: the destination bucket's policy must let S3 deliver there; it needs: "
+            + json.dumps(statement, sort_keys=True)
+        )
+    if dry_run:
+        return
+    apply_inventory(factory, change, region=region)
+    click.echo(f"applied: {change.summary}", err=quiet)
