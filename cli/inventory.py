@@ -29,8 +29,9 @@ from securestore.audit.harden_inventory import (
     destination_policy_statement,
     plan_inventory,
 )
-from securestore.audit.inventory import audit_inventory, audit_metadata_table, read_manifest
+from securestore.audit.inventory import audit_inventory, audit_metadata_table
 from securestore.audit.inventory_athena import athena_script
+from securestore.audit.inventory_fetch import read_manifest
 from securestore.audit.inventory_report import InventoryCounts, build_report
 from securestore.audit.reports import TableReport, renderer_for
 from securestore.audit.runner import AuditReport

@@ -195,3 +195,18 @@ def test_athena_flag_prints_the_script(manifest: Path) -> None:
     assert "MSCK REPAIR TABLE inventory_shop_securestore_daily;" in out
     assert f"CREATE OR REPLACE VIEW {VIEW_NAME}" in out
     assert "NOT IN ('DSSE-KMS')" in out
+
+
+def test_json_report_follows_the_published_schema(manifest: Path, tmp_path: Path) -> None:
+    import jsonschema
+
+    from securestore.audit.reports import load_schema
+
+    for args in (("--require", "kms"), ("--allowed-kms-key", "arn:aws:kms:us-east-1:1:key/k")):
+        _, out = invoke("--inventory", str(manifest), "--format", "json", *args)
+        jsonschema.validate(json.loads(out), load_schema(), cls=jsonschema.Draft202012Validator)
+    broken = write_inventory(
+        tmp_path, [Row("b", "a", 1, "SSE-S3")], source_bucket="b", fields=("Bucket", "Key")
+    )
+    _, out = invoke("--inventory", str(broken), "--format", "json")
+    jsonschema.validate(json.loads(out), load_schema(), cls=jsonschema.Draft202012Validator)
