@@ -59,6 +59,7 @@ __all__ = [
     "copy_operation",
     "create_job",
     "create_job_request",
+    "describe_job",
     "entries_from_inventory",
     "entries_from_listing",
     "handler",
@@ -66,6 +67,7 @@ __all__ = [
     "lambda_operation",
     "manifest_csv",
     "parse_manifest_csv",
+    "reencrypt_request",
     "rewrap_task",
     "run_locally",
     "update_encryption_operation",
@@ -454,3 +456,47 @@ def handler(event: Mapping[str, Any], _context: Any) -> dict[str, Any]:
         return SecureStore(bucket, encryption=ClientSide(keyring), connection=connection)
 
     return lambda_handler(event, rewrap_task(store_for, connection))
+
+
+def reencrypt_request(
+    bucket: str,
+    operation: str,
+    *,
+    kms_key_arn: str | None,
+    account_id: str,
+    role_arn: str,
+    manifest_bucket: str,
+    manifest_key: str,
+    manifest_etag: str,
+    report_bucket: str,
+) -> dict[str, Any]:
+    """The CreateJob request re-encrypting one exported manifest of ``bucket``
+    (:func:`securestore.audit.inventory_export.export_job_manifests`): ``update`` ->
+    ``S3UpdateObjectEncryption`` (needs ``kms_key_arn``), ``copy`` -> ``S3PutObjectCopy``.
+
+    Raises:
+        ConfigurationError: an unknown operation, or ``update`` without a key.
+    """
+    if operation == "update":
+        if not kms_key_arn:
+            raise ConfigurationError("UpdateObjectEncryption needs the KMS key ARN")
+        spec = update_encryption_operation(kms_key_arn)
+    elif operation == "copy":
+        spec = copy_operation(bucket, kms_key_arn=kms_key_arn)
+    else:
+        raise ConfigurationError(f"unknown job operation {operation!r}")
+    return create_job_request(
+        account_id=account_id,
+        operation=spec,
+        manifest_bucket=manifest_bucket,
+        manifest_key=manifest_key,
+        manifest_etag=manifest_etag,
+        role_arn=role_arn,
+        report_bucket=report_bucket,
+        description=f"securestore reencrypt s3://{bucket} ({operation})",
+    )
+
+
+def describe_job(request: Mapping[str, Any]) -> str:
+    """The request as indented JSON, for ``--dry-run``."""
+    return json.dumps(dict(request), indent=2, sort_keys=True) + "\n"
