@@ -60,7 +60,14 @@ from securestore.audit.options import AuditOptions
 from securestore.audit.runner import AuditReport
 from securestore.errors import ConfigurationError
 
-__all__ = ["INSTALL_HINT", "audit_inventory", "audit_metadata_table", "connect", "load_all"]
+__all__ = [
+    "INSTALL_HINT",
+    "audit_inventory",
+    "audit_metadata_table",
+    "connect",
+    "load_all",
+    "query",
+]
 
 #: How to get the engine when it is missing.
 INSTALL_HINT = "install DuckDB and pyarrow: pip install 'securestore[inventory]'"
@@ -90,40 +97,47 @@ def _duckdb() -> Any:
 # --- the engine -----------------------------------------------------------------------------
 
 
-def _insert(con: Any, source: str, depth: int, what: str) -> None:
+def _unreadable(exc: Exception) -> InventoryError:
+    return InventoryError(f"an inventory data file cannot be read: {str(exc).splitlines()[0]}")
+
+
+def query(con: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Run ``sql`` and fetch every row; DuckDB reads the data files now, so an error
+    here is a file that does not parse.
+
+    Raises:
+        InventoryError: DuckDB failed (a data file that does not parse).
+    """
     try:
-        con.execute(
-            f"INSERT INTO {_TABLE} SELECT *, {prefix_expression(depth)} AS prefix FROM ({source})"
-        )
-    except Exception as exc:  # DuckDB's errors: a file that does not parse
-        raise InventoryError(
-            f"an inventory data file of {what} cannot be read: {str(exc).splitlines()[0]}"
-        ) from exc
+        rows: list[tuple[Any, ...]] = con.execute(sql).fetchall()
+    except InventoryError:
+        raise
+    except Exception as exc:  # duckdb.Error and its many subclasses
+        raise _unreadable(exc) from exc
+    return rows
 
 
-def _create_table(
+def _create_view(
     con: Any, loaded: Sequence[LoadedInventory], metadata_paths: Sequence[str], depth: int
 ) -> None:
-    """One table of every source, with the prefix computed once (not in every query)."""
-    con.execute(
-        f"CREATE TEMP TABLE {_TABLE} (bucket VARCHAR, key VARCHAR, size BIGINT, "
-        "encryption_status VARCHAR, bucket_key_status VARCHAR, is_delete_marker BOOLEAN, "
-        "kms_key_arn VARCHAR, prefix VARCHAR)"
-    )
-    for item in loaded:
+    """One view over every source, scanned where it lies by each query (a table would
+    hold every row in memory, which does not scale with an estate), with the prefix at
+    ``depth``."""
+    prefix = prefix_expression(depth)
+    parts: list[str] = []
+    for index, item in enumerate(loaded):
         m = item.manifest
-        source = duckdb_source(m.file_format, m.columns, item.paths)
+        relation = f"orc_source_{index}"
         if m.file_format is InventoryFormat.ORC:
-            con.register("orc_source", _orc_dataset(item.paths))
-        try:
-            _insert(
-                con, f"SELECT *, NULL::VARCHAR AS kms_key_arn FROM ({source})", depth, item.source
-            )
-        finally:
-            if m.file_format is InventoryFormat.ORC:
-                con.unregister("orc_source")
+            con.register(relation, _orc_dataset(item.paths))
+        source = duckdb_source(m.file_format, m.columns, item.paths, relation=relation)
+        parts.append(f"SELECT *, NULL::VARCHAR AS kms_key_arn, {prefix} AS prefix FROM ({source})")
     if metadata_paths:
-        _insert(con, metadata_table_source(metadata_paths), depth, "the metadata table export")
+        parts.append(f"SELECT *, {prefix} AS prefix FROM ({metadata_table_source(metadata_paths)})")
+    try:
+        con.execute(f"CREATE TEMP VIEW {_TABLE} AS " + " UNION ALL ".join(parts))
+    except Exception as exc:  # binding reads Parquet footers: a file that is not Parquet
+        raise _unreadable(exc) from exc
 
 
 def _orc_dataset(paths: Sequence[str]) -> Any:
@@ -139,7 +153,7 @@ def _orc_dataset(paths: Sequence[str]) -> Any:
 def _top(con: Any, sql: str) -> tuple[Offender, ...]:
     found = [
         Offender(bucket, entry["key"], entry["size"], entry["reason"] or "none")
-        for bucket, _prefix, top in con.execute(sql).fetchall()
+        for bucket, _prefix, top in query(con, sql)
         for entry in top
     ]
     return tuple(sorted(found, key=lambda o: (o.bucket, -(o.size or -1), o.key)))
@@ -154,7 +168,7 @@ def _count(
     summary = summary_query(_TABLE, cols, depth=1, prefix_column=True)
     groups = tuple(
         GroupCount(b, p, s, k, int(n), None if size is None else int(size))
-        for b, p, s, k, n, size in con.execute(summary).fetchall()
+        for b, p, s, k, n, size in query(con, summary)
     )
     accepted = accepted_statuses(options.require)
     offenders = _top(con, duckdb_offenders(_TABLE, accepted=accepted, limit=top))
@@ -164,7 +178,7 @@ def _count(
         sql = keys_query(_TABLE, cols, depth=1, prefix_column=True)
         keys = tuple(
             KeyCount(b, p, arn, int(n), None if size is None else int(size))
-            for b, p, arn, n, size in con.execute(sql).fetchall()
+            for b, p, arn, n, size in query(con, sql)
         )
         allowed_arns = sorted(
             {k.kms_key_arn for k in keys if key_allowed(k.kms_key_arn, options.allowed_kms_keys)}
@@ -186,9 +200,10 @@ def connect(
         InventoryError: a data file does not parse.
         ConfigurationError: DuckDB is not installed.
     """
-    con = _duckdb().connect(":memory:")
+    # Insertion order is never needed (every query groups or sorts); keeping it costs memory.
+    con = _duckdb().connect(":memory:", config={"preserve_insertion_order": False})
     try:
-        _create_table(con, loaded, metadata_paths, depth)
+        _create_view(con, loaded, metadata_paths, depth)
     except BaseException:
         con.close()
         raise

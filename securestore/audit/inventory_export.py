@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from securestore.audit.collect import ClientFactory
-from securestore.audit.inventory import connect, load_all
+from securestore.audit.inventory import connect, load_all, query
 from securestore.audit.inventory_fetch import scratch
 from securestore.audit.inventory_sql import quote
 from securestore.audit.options import EncryptionRequirement
@@ -82,22 +82,22 @@ def export_job_manifests(
         con = connect(loaded, depth=0)
         try:
             live = f"FROM {_TABLE} WHERE is_delete_marker IS NOT TRUE"
-            sse_c = con.execute(f"SELECT count(*) {live} AND encryption_status = 'SSE-C'")
-            skipped = int(sse_c.fetchone()[0])
-            buckets = [
-                r[0] for r in con.execute(f"SELECT DISTINCT bucket {live} ORDER BY 1").fetchall()
-            ]
+            skipped = int(
+                query(con, f"SELECT count(*) {live} AND encryption_status = 'SSE-C'")[0][0]
+            )
+            buckets = [r[0] for r in query(con, f"SELECT DISTINCT bucket {live} ORDER BY 1")]
             for bucket in buckets:
                 for operation, condition in conditions.items():
                     where = f"{live} AND bucket = {quote(bucket)} AND {condition}"
-                    count = int(con.execute(f"SELECT count(*) {where}").fetchone()[0])
+                    count = int(query(con, f"SELECT count(*) {where}")[0][0])
                     if not count:
                         continue
                     path = into / f"{bucket}.{operation}.csv"
-                    con.execute(
+                    query(
+                        con,
                         f"COPY (SELECT bucket, replace(url_encode(key), '%2F', '/') AS key "
                         f"{where} ORDER BY key) TO {quote(str(path))} "
-                        "(FORMAT CSV, HEADER false, QUOTE '\"')"
+                        "(FORMAT CSV, HEADER false, QUOTE '\"')",
                     )
                     digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
                     written.append(JobManifest(bucket, operation, path, count, digest))

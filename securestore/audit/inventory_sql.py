@@ -241,19 +241,23 @@ def duckdb_key_offenders(table: str, *, allowed_arns: Sequence[str], limit: int)
 
 
 def duckdb_source(
-    file_format: InventoryFormat, columns: Sequence[str], paths: Sequence[str]
+    file_format: InventoryFormat,
+    columns: Sequence[str],
+    paths: Sequence[str],
+    *,
+    relation: str = "orc_source",
 ) -> str:
     """A DuckDB ``SELECT`` over the data files at ``paths`` that yields the report's
     columns (``bucket, key, size, encryption_status, bucket_key_status,
     is_delete_marker``), typed and with CSV keys URL-decoded.
 
     ORC is not read by DuckDB itself: the caller registers the files (a pyarrow
-    dataset) as the relation ``orc_source``.
+    dataset) as ``relation``.
     """
     if file_format is InventoryFormat.CSV:
         spec = ", ".join(f"{quote(c)}: 'VARCHAR'" for c in columns)
         files = "[" + ", ".join(quote(p) for p in paths) + "]"
-        relation = (
+        source = (
             f"read_csv({files}, columns = {{{spec}}}, header = false, delim = ',', "
             "quote = '\"', escape = '\"', compression = 'gzip', auto_detect = false, "
             "strict_mode = true, null_padding = false)"
@@ -264,9 +268,9 @@ def duckdb_source(
         marker = "lower(is_delete_marker) = 'true'" if "is_delete_marker" in columns else "false"
     else:
         if file_format is InventoryFormat.ORC:
-            relation = "orc_source"
+            source = relation
         else:
-            relation = "read_parquet([" + ", ".join(quote(p) for p in paths) + "])"
+            source = "read_parquet([" + ", ".join(quote(p) for p in paths) + "])"
         key = "key"
         size = "CAST(size AS BIGINT)" if "size" in columns else "NULL::BIGINT"
         marker = "is_delete_marker" if "is_delete_marker" in columns else "false"
@@ -275,7 +279,7 @@ def duckdb_source(
         f"SELECT bucket, {key} AS key, {size} AS size, "
         "NULLIF(encryption_status, '') AS encryption_status, "
         f"{bucket_key} AS bucket_key_status, {marker} AS is_delete_marker "
-        f"FROM {relation}"
+        f"FROM {source}"
     )
 
 
