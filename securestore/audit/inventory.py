@@ -6,20 +6,16 @@
 counts with :mod:`securestore.audit.inventory_report`, giving an ordinary
 :class:`~securestore.audit.runner.AuditReport`.
 
-Data files are read as follows: a local manifest's files are found beside it
-(the destination bucket's layout, ``.../data/NAME``) and read in place; an
-``s3://`` manifest's files are downloaded from the destination bucket the
-manifest names, through the caller's TLS-only connection, into a private
-temporary directory that is removed on every exit path (errors and
-interrupts included). Every data file's MD5 is checked against the manifest
-before DuckDB reads it, and ``manifest.checksum`` (the MD5 of
-``manifest.json``), where present, against the manifest.
+Fetching and verification (MD5 of every data file, ``manifest.checksum``, a
+temporary folder removed on every exit path) are in
+:mod:`securestore.audit.inventory_fetch`; the inventory is a DuckDB view over
+the verified files, scanned by each query.
 
 ORC files are read through pyarrow (DuckDB has no ORC reader). S3 Metadata live
 inventory tables are Iceberg tables in S3 Tables; DuckDB reads Iceberg only with
 its ``iceberg`` extension, which it downloads on first use and which cannot be
 had here, so :func:`audit_metadata_table` reads the table's rows exported as
-Parquet (``COPY (SELECT * FROM inventory) TO '...parquet'`` in Athena or DuckDB),
+Parquet (Athena's ``UNLOAD (SELECT * FROM ...) TO ... WITH (format = 'PARQUET')``),
 not the Iceberg table itself: raw Iceberg data files would count deleted and
 superseded rows.
 """
