@@ -190,6 +190,12 @@ def audit_command(
     if inventory.requested:
         if buckets or all_buckets:
             raise click.UsageError("give BUCKETs, --all-buckets or --inventory, not several")
+        if framework or sample_objects or require_vpc_endpoint:
+            # Options about bucket configuration would be silently ignored: refuse them.
+            raise click.UsageError(
+                "--framework, --sample-objects and --require-vpc-endpoint are for bucket "
+                "audits, not --inventory"
+            )
         run_inventory_audit(
             ctx,
             inventory,

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from securestore_cli.audit import audit_command
 from securestore_cli.main import main_group
 
+from securestore import Connection
 from securestore.audit.inventory import audit_inventory
 from securestore.audit.inventory_athena import (
     VIEW_NAME,
@@ -26,6 +27,7 @@ from securestore.audit.inventory_manifest import parse_manifest
 from securestore.audit.inventory_sql import NORMALISED_COLUMNS, summary_query
 from securestore.audit.options import EncryptionRequirement
 
+from ..conftest import unique_bucket_name
 from .inventory_gen import Row, synthetic_rows, write_inventory
 
 
@@ -104,6 +106,8 @@ def test_missing_duckdb_exit_two_with_install_hint(
 def test_usage_errors(manifest: Path) -> None:
     assert invoke("--inventory", str(manifest), "some-bucket")[0] == 2
     assert invoke("--metadata-table", "x", "--athena")[0] == 2
+    assert invoke("--inventory", str(manifest), "--framework", "aws-fsbp")[0] == 2
+    assert invoke("--inventory", str(manifest), "--sample-objects", "3")[0] == 2
 
 
 def test_suppression_applies(manifest: Path, tmp_path: Path) -> None:
@@ -210,3 +214,33 @@ def test_json_report_follows_the_published_schema(manifest: Path, tmp_path: Path
     )
     _, out = invoke("--inventory", str(broken), "--format", "json")
     jsonschema.validate(json.loads(out), load_schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_s3_manifest_through_the_cli_connection(connection: Connection, tmp_path: Path) -> None:
+    destination = unique_bucket_name("inv-cli-s3")
+    manifest = write_inventory(
+        tmp_path,
+        [Row("src", "a/b", 3, "NOT-SSE"), Row("src", "a/c", 4, "SSE-KMS")],
+        source_bucket="src",
+        destination_bucket=destination,
+        file_format="Parquet",
+    )
+    s3 = connection.client("s3")
+    s3.create_bucket(Bucket=destination)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            s3.put_object(
+                Bucket=destination, Key=str(path.relative_to(tmp_path)), Body=path.read_bytes()
+            )
+    url = f"s3://{destination}/{manifest.relative_to(tmp_path)}"
+    obj = SimpleNamespace(connection=connection, progress_enabled=lambda: False)
+    result = CliRunner().invoke(
+        audit_command, ["--inventory", url, "--format", "json"], obj=obj, catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["summary"]["api_calls"] == 3  # manifest, manifest.checksum, one data file
+    (failing,) = [r for r in doc["results"] if r["status"] == "FAIL"]
+    assert failing["details"]["worst_objects"] == [{"key": "a/b", "size": 3, "reason": "NOT-SSE"}]
+    athena = CliRunner().invoke(audit_command, ["--inventory", url, "--athena"], obj=obj)
+    assert athena.exit_code == 0 and f"s3://{destination}/inventory/src/" in athena.output
