@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 import botocore.exceptions
 import botocore.session
@@ -308,7 +308,9 @@ def create_job(clients: Any, request: Mapping[str, Any]) -> str:
 def _result(
     task_id: str, task: TaskFunction, item: Mapping[str, Any], args: Mapping[str, Any]
 ) -> TaskResult:
-    bucket, key = item["s3Bucket"], unquote(item["s3Key"])
+    # S3 sends keys URL-encoded, a space possibly as '+' (unquote_plus, as AWS Lambda
+    # Powertools found by testing against Batch Operations).
+    bucket, key = item["s3Bucket"], unquote_plus(item["s3Key"])
     try:
         message = task(bucket, key, item.get("s3VersionId"), args)
     except (TransferError, PreconditionFailedError) as exc:

@@ -191,3 +191,22 @@ def test_rewrap_task_moves_client_side_objects_to_another_key(
         store_for(bucket).get("one")
     bad = run_locally(manifest, rewrap_task(store_for, connection), {})
     assert {r.code for r in bad} == {"PermanentFailure"}
+
+
+def test_handler_decodes_keys_as_s3_sends_them() -> None:
+    seen: list[str] = []
+
+    def task(_bucket: str, key: str, _v: str | None, _a: Mapping[str, Any]) -> str:
+        seen.append(key)
+        return "ok"
+
+    event = {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": "i",
+        "job": {"id": "j", "userArguments": {}},
+        "tasks": [{"taskId": "1", "s3Bucket": "b", "s3Key": "a+b%2Bc/d%20e", "s3VersionId": None}],
+    }
+    answer = lambda_handler(event, task)
+    assert seen == ["a b+c/d e"]
+    assert answer["results"] == [{"taskId": "1", "resultCode": "Succeeded", "resultString": "ok"}]
+    assert answer["treatMissingKeysAs"] == "PermanentFailure"
