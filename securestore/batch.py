@@ -149,7 +149,11 @@ def entries_from_inventory(
     report_details: Iterable[Mapping[str, Any]], *, statuses: Sequence[str]
 ) -> Iterator[ManifestEntry]:
     """Objects of ``S3.INV.1`` results' ``worst_objects`` whose status is in ``statuses``
-    (``SSE-C`` is always left out: no job can change it)."""
+    (``SSE-C`` is always left out: no job can change it).
+
+    Only the listed worst objects (``--top N`` per prefix): for every short object use
+    :func:`securestore.audit.inventory_export.export_job_manifests`.
+    """
     for details in report_details:
         for item in details.get("worst_objects", ()):
             if item["reason"] in statuses and item["reason"] != "SSE-C":
