@@ -41,6 +41,14 @@ from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
+from .inventory import (
+    InventoryArgs,
+    harden_inventory_options,
+    harden_inventory_step,
+    inventory_options,
+    run_inventory_audit,
+)
+
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
 _SEVERITIES = ("low", "medium", "high", "critical")
@@ -154,6 +162,7 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     help="Buckets audited concurrently.",
 )
 @click.option("--show-all", is_flag=True, help="Table format: list passing results too.")
+@inventory_options
 @click.pass_context
 def audit_command(
     ctx: click.Context,
@@ -171,8 +180,37 @@ def audit_command(
     suppress_file: Path | None,
     max_workers: int,
     show_all: bool,
+    inventory: InventoryArgs,
 ) -> None:
-    """Audit S3 buckets' encryption, TLS, public access and data protection."""
+    """Audit S3 buckets' encryption, TLS, public access and data protection.
+
+    With --inventory (or --metadata-table), audit every object an S3 Inventory
+    report lists instead (see docs/audit-inventory.md).
+    """
+    if inventory.requested:
+        if buckets or all_buckets:
+            raise click.UsageError("give BUCKETs, --all-buckets or --inventory, not several")
+        if framework or sample_objects or require_vpc_endpoint:
+            # Options about bucket configuration would be silently ignored: refuse them.
+            raise click.UsageError(
+                "--framework, --sample-objects and --require-vpc-endpoint are for bucket "
+                "audits, not --inventory"
+            )
+        run_inventory_audit(
+            ctx,
+            inventory,
+            options=AuditOptions(
+                require=EncryptionRequirement.parse(require),
+                allowed_kms_keys=frozenset(allowed_keys),
+            ),
+            clients=lambda: _client_factory(ctx),
+            fmt=fmt,
+            output=output,
+            fail_on=fail_on,
+            suppress_file=suppress_file,
+            show_all=show_all,
+        )
+        return
     if bool(buckets) == all_buckets:
         raise click.UsageError("name one or more BUCKETs or give --all-buckets, not both")
     for name in buckets:
@@ -253,6 +291,7 @@ def audit_command(
     help="Days after which the added lifecycle rule aborts incomplete multipart uploads.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
+@harden_inventory_options
 @click.pass_context
 def harden_command(
     ctx: click.Context,
@@ -261,6 +300,8 @@ def harden_command(
     kms_key_id: str | None,
     abort_multipart_days: int,
     dry_run: bool,
+    inventory_destination: str | None,
+    inventory_kms_key: str | None,
 ) -> None:
     """Fix a bucket's encryption, TLS-only policy and public access block.
 
@@ -270,7 +311,8 @@ def harden_command(
     all four bucket public access block settings, SSE-C blocked in the default
     encryption, and a lifecycle rule aborting incomplete multipart uploads (merged
     into the existing rules). Running it again changes nothing. The account-level
-    public access block is left alone.
+    public access block is left alone. With --inventory, it also configures a daily
+    Parquet S3 Inventory with the encryption fields to a central bucket.
     """
     location = S3Url.parse(url)
     if location.key:
@@ -279,6 +321,16 @@ def harden_command(
     factory = _client_factory(ctx)
     quiet = bool(getattr(ctx.obj, "quiet", False))
     region = getattr(ctx.obj, "region", None)
+    if inventory_destination:
+        harden_inventory_step(
+            factory,
+            location.bucket,
+            inventory_destination,
+            kms_key_arn=inventory_kms_key,
+            region=region,
+            dry_run=dry_run,
+            quiet=quiet,
+        )
     planned = plan_bucket(
         factory,
         location.bucket,

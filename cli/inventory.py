@@ -1,0 +1,251 @@
+"""``securestore audit --inventory``: every object's encryption from S3 Inventory reports.
+
+The options are added to ``audit`` by :func:`inventory_options` (one decorator
+there) and handled by :func:`run_inventory_audit`; ``--require``,
+``--allowed-kms-key``, ``--format``, ``--output``, ``--fail-on`` and
+``--suppress`` mean what they mean for bucket audits. Exit codes as for bucket
+audits: 1 when objects fall short, 4 when the inventory cannot be read (the
+report is still rendered, with the reason as an audit error), 2 when DuckDB is
+not installed (with the command that installs it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from securestore.audit import AuditOptions, Severity, exit_status, load_suppressions
+from securestore.audit.harden_inventory import (
+    INVENTORY_ID,
+    apply_inventory,
+    destination_policy_statement,
+    plan_inventory,
+)
+from securestore.audit.inventory import audit_inventory, audit_metadata_table
+from securestore.audit.inventory_athena import athena_script
+from securestore.audit.inventory_fetch import read_manifest
+from securestore.audit.inventory_report import InventoryCounts, build_report
+from securestore.audit.reports import TableReport, renderer_for
+from securestore.audit.runner import AuditReport
+from securestore.audit.suppress import apply_suppressions
+from securestore.errors import LocalFileError, StorageError
+from securestore.localfile import AtomicFile
+
+__all__ = [
+    "InventoryArgs",
+    "harden_inventory_options",
+    "harden_inventory_step",
+    "inventory_options",
+    "run_inventory_audit",
+]
+
+
+@dataclass(frozen=True)
+class InventoryArgs:
+    """The inventory options of one ``audit`` invocation."""
+
+    manifests: tuple[str, ...] = ()
+    metadata_tables: tuple[str, ...] = ()
+    depth: int = 1
+    top: int = 20
+    athena: bool = False
+
+    @property
+    def requested(self) -> bool:
+        """True when the audit is an inventory audit."""
+        return bool(self.manifests or self.metadata_tables)
+
+
+def inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the inventory options; the command receives them as ``inventory=InventoryArgs``."""
+    options = [
+        click.option(
+            "--inventory",
+            "inv_manifests",
+            multiple=True,
+            metavar="MANIFEST",
+            help="Audit every object an S3 Inventory report lists: its manifest.json, "
+            "s3://BUCKET/.../manifest.json or a local path (repeatable).",
+        ),
+        click.option(
+            "--metadata-table",
+            "inv_metadata",
+            multiple=True,
+            metavar="PATH",
+            help="An S3 Metadata live inventory table exported as Parquet (file or folder); "
+            "carries KMS key ARNs for --allowed-kms-key.",
+        ),
+        click.option(
+            "--prefix-depth",
+            "inv_depth",
+            type=click.IntRange(0, 16),
+            default=1,
+            show_default=True,
+            help="Inventory audits: key path components that make a prefix (0: per bucket).",
+        ),
+        click.option(
+            "--top",
+            "inv_top",
+            type=click.IntRange(1, 10_000),
+            default=20,
+            show_default=True,
+            help="Inventory audits: largest offending objects listed per prefix.",
+        ),
+        click.option(
+            "--athena",
+            "inv_athena",
+            is_flag=True,
+            help="Inventory audits: print the Athena DDL and queries computing the same "
+            "report, instead of running it.",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["inventory"] = InventoryArgs(
+            manifests=kwargs.pop("inv_manifests"),
+            metadata_tables=kwargs.pop("inv_metadata"),
+            depth=kwargs.pop("inv_depth"),
+            top=kwargs.pop("inv_top"),
+            athena=kwargs.pop("inv_athena"),
+        )
+        return command(*args, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with AtomicFile(output) as out:
+            out.write_at(text.encode("utf-8"), 0)
+    except LocalFileError:
+        raise
+    except OSError as exc:
+        raise LocalFileError(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
+def run_inventory_audit(
+    ctx: click.Context,
+    args: InventoryArgs,
+    *,
+    options: AuditOptions,
+    clients: Callable[[], Any],
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    suppress_file: Path | None,
+    show_all: bool,
+) -> None:
+    """Run (or, with ``--athena``, print) the inventory audit and exit with its code."""
+    needs_s3 = any(m.startswith("s3://") for m in args.manifests)
+    factory = clients() if needs_s3 else None
+    if args.athena:
+        if not args.manifests:
+            raise click.UsageError("--athena needs --inventory MANIFEST")
+        manifests = [read_manifest(m, clients=factory) for m in args.manifests]
+        _write(
+            athena_script(manifests, require=options.require, depth=args.depth, top=args.top),
+            output,
+        )
+        ctx.exit(0)
+    report: AuditReport
+    try:
+        if args.manifests and args.metadata_tables:
+            raise click.UsageError("give --inventory or --metadata-table, not both")
+        if args.manifests:
+            report = audit_inventory(
+                args.manifests, clients=factory, options=options, depth=args.depth, top=args.top
+            )
+        else:
+            report = audit_metadata_table(
+                args.metadata_tables, options=options, depth=args.depth, top=args.top
+            )
+    except StorageError as exc:  # the inventory could not be read: exit 4, with a report
+        detail = f"{exc} (hint: {exc.hint})" if exc.hint else str(exc)
+        report = build_report(InventoryCounts(groups=()), options=options, errors=(detail,))
+    if suppress_file is not None:
+        results, states = apply_suppressions(
+            report.results, load_suppressions(suppress_file), today=report.generated_at.date()
+        )
+        report = AuditReport(
+            results=results,
+            checks=report.checks,
+            buckets=report.buckets,
+            generated_at=report.generated_at,
+            options=report.options,
+            suppressions=states,
+            errors=report.errors,
+            api_calls=report.api_calls,
+        )
+    renderer: Any
+    if fmt == "table":
+        renderer = TableReport(
+            width=120 if output else Console().width,
+            color=output is None and sys.stdout.isatty(),
+            show_all=show_all,
+        )
+    else:
+        renderer = renderer_for(fmt)
+    _write(renderer.render(report), output)
+    ctx.exit(exit_status(report, Severity(fail_on)))
+
+
+def harden_inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--inventory`` and ``--inventory-kms-key`` to ``harden``."""
+    command = click.option(
+        "--inventory-kms-key",
+        metavar="KEY_ARN",
+        help="Encrypt the delivered inventory with SSE-KMS under this key (default SSE-S3).",
+    )(command)
+    return click.option(
+        "--inventory",
+        "inventory_destination",
+        metavar="s3://CENTRAL[/PREFIX]",
+        help="Also configure a daily Parquet S3 Inventory with the encryption fields, "
+        "delivered to this bucket (for 'audit --inventory').",
+    )(command)
+
+
+def harden_inventory_step(
+    factory: Any,
+    bucket: str,
+    destination: str,
+    *,
+    kms_key_arn: str | None,
+    region: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Plan (and unless ``dry_run`` apply) the inventory configuration, saying what it does."""
+    change = plan_inventory(factory, bucket, destination, region=region, kms_key_arn=kms_key_arn)
+    show = dry_run or not quiet
+    statement = destination_policy_statement(destination, source_bucket=bucket, source_account=None)
+    if change is None:
+        if show:
+            click.echo(f"s3://{bucket}: inventory {INVENTORY_ID} already configured")
+        return
+    if show:
+        click.echo(f"# {change.summary}")
+        click.echo(change.diff(), nl=False)
+        click.echo(
+            "note: the destination bucket's policy must let S3 deliver there; it needs: "
+            + json.dumps(statement, sort_keys=True)
+        )
+    if dry_run:
+        return
+    apply_inventory(factory, change, region=region)
+    click.echo(f"applied: {change.summary}", err=quiet)
