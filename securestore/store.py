@@ -7,6 +7,7 @@ done by the write path (:mod:`securestore.writing`) and the read path
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import stat
@@ -301,17 +302,25 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
-        return self._reads.download(
-            key,
-            path,
-            require=self._required(require),
-            context=context,
-            relocated=relocated,
-            allow_plaintext=allow_plaintext,
-            progress=progress,
-            mode=mode,
-            overwrite_readonly=overwrite_readonly,
-        )
+        # Missing folders are created (as aws-cli does), and removed again on failure.
+        created = _make_folders(Path(path).parent)
+        try:
+            return self._reads.download(
+                key,
+                path,
+                require=self._required(require),
+                context=context,
+                relocated=relocated,
+                allow_plaintext=allow_plaintext,
+                progress=progress,
+                mode=mode,
+                overwrite_readonly=overwrite_readonly,
+            )
+        except BaseException:
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
 
     def rewrap(
         self,
@@ -392,6 +401,30 @@ class SecureStore:
         validate_key(key)
         with self._access.boundary("delete", key):
             self._access.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; return those created, outermost first."""
+    missing = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    for each in reversed(missing):
+        try:
+            each.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by someone else (a parallel download): not ours
+        except OSError as exc:
+            for made in reversed(created):
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise LocalFileError(
+                f"cannot write to {each}: {exc.strerror or exc}",
+                hint="choose a destination in a writable folder",
+            ) from exc
+        created.append(each)
+    return created
 
 
 def _not_regular(source: Path) -> LocalFileError:
