@@ -16,7 +16,15 @@ from securestore import (
     StorageError,
     create_bucket,
 )
-from securestore.tree import Filters, TreeOptions, copy_tree, move_tree, remove_bucket, remove_tree, sync
+from securestore.tree import (
+    Filters,
+    TreeOptions,
+    copy_tree,
+    move_tree,
+    remove_bucket,
+    remove_tree,
+    sync,
+)
 from tests.conftest import unique_bucket_name
 
 
