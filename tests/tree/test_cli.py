@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from securestore import Connection, SecureStore
+from securestore import Connection
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree, uploads
 
 FILES = {

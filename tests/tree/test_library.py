@@ -10,22 +10,14 @@ import pytest
 
 from securestore import (
     ClientSide,
-    Connection,
     RawAesKeyring,
     SecureStore,
-    StorageError,
-    create_bucket,
 )
 from securestore.tree import (
-    Filters,
     TreeOptions,
     copy_tree,
-    move_tree,
-    remove_bucket,
-    remove_tree,
     sync,
 )
-from tests.conftest import unique_bucket_name
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> None:
