@@ -29,7 +29,7 @@ from securestore.transfer import bind_cancel
 
 from .paths import Local, Remote
 
-__all__ = ["Failure", "Skip", "TreeProgress", "TreeResult", "TransferManager"]
+__all__ = ["Failure", "Skip", "TransferManager", "TreeProgress", "TreeResult", "VanishedError"]
 
 #: Seconds an interrupted tree transfer waits for its workers to abort uploads and
 #: remove partial files.
@@ -52,6 +52,10 @@ class Skip:
 
     path: str
     reason: str
+
+
+class VanishedError(SecureStoreError):
+    """Raised by a task whose local source no longer exists: recorded as skipped."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,11 @@ class TransferManager:
                             raise TransferError("the transfer was cancelled")
                     holding = True
                 moved = task.run(self._advance)
+            except VanishedError as exc:
+                with self._lock:
+                    result.skipped.append(Skip(task.source.describe(), str(exc)))
+                    self._files_done += 1
+                return
             except SecureStoreError as exc:
                 if not cancel.is_set():
                     finish(task, "failed", 0, exc)

@@ -25,7 +25,7 @@ from securestore.modes import EncryptionMode
 
 from .filters import Filters
 from .listing import Entry, Problem, list_prefix, walk_local
-from .manager import Failure, Skip, Task, TransferManager, TreeProgress, TreeResult
+from .manager import Failure, Skip, Task, TransferManager, TreeProgress, TreeResult, VanishedError
 from .paths import Local, Remote, Side, as_side, tree_root, unsafe_relative
 from .sync import MTIME_METADATA, Rules, facts, merge
 
@@ -152,17 +152,26 @@ class _Planner:
     # -- the three transfers -----------------------------------------------------------
 
     def _upload(self, src: Local, dst: Remote, advance: Callable[[int], None]) -> int:
-        before = os.stat(src.path)
+        try:
+            before = os.stat(src.path)
+        except FileNotFoundError as exc:
+            # Deleted since the walk saw it (a rotated log): nothing to back up, as aws-cli.
+            raise VanishedError("vanished before it was uploaded") from exc
         metadata = {**self.options.metadata, MTIME_METADATA: f"{before.st_mtime:.6f}"}
         content_type = self.options.content_type or mimetypes.guess_type(src.path.name)[0]
-        info = dst.store.upload_file(
-            src.path,
-            dst.prefix,
-            encryption=self.options.encryption,
-            metadata=metadata,
-            content_type=content_type,
-            progress=advance,
-        )
+        try:
+            info = dst.store.upload_file(
+                src.path,
+                dst.prefix,
+                encryption=self.options.encryption,
+                metadata=metadata,
+                content_type=content_type,
+                progress=advance,
+            )
+        except LocalFileError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                raise VanishedError("vanished before it was uploaded") from exc
+            raise
         if self.move:
             after = os.stat(src.path)
             if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
