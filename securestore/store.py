@@ -19,6 +19,7 @@ import botocore.exceptions
 
 from securestore.bucket import BucketAccess, ObjectInfo, ObjectSummary
 from securestore.clientside import ClientSide, ClientSideReader
+from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, LocalFileError, StorageError
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
@@ -165,6 +166,44 @@ class SecureStore:
                     content_type,
                     progress,
                 )
+
+    def copy(
+        self,
+        key: str,
+        destination: SecureStore,
+        dest_key: str,
+        *,
+        encryption: EncryptionMode | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        storage_class: str | None = None,
+        require: EncryptionMode | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Copy ``key`` to ``dest_key`` in ``destination`` (this store or another).
+
+        The copy is written with ``encryption`` (or the destination's mode) and
+        verified like a write; ``require`` is checked on the source as a read
+        would. Server-side objects are copied by S3; a client-side object is
+        re-bound to its new location (it decrypts there with the destination's
+        keyring). See :mod:`securestore.copying`.
+
+        Raises:
+            PolicyError, PreconditionFailedError, KeyringError, IntegrityError,
+            NotFoundError, StorageError: see :func:`securestore.copying.copy_object`.
+        """
+        return copy_object(
+            self._reads,
+            destination._writes,
+            key,
+            dest_key,
+            mode=encryption or destination.encryption,
+            require=self._required(require),
+            metadata=metadata,
+            content_type=content_type,
+            storage_class=storage_class,
+            progress=progress,
+        ).info
 
     # -- reads ----------------------------------------------------------------------------
 
