@@ -212,12 +212,7 @@ class _Planner:
         return written
 
     def _copy(self, src: Remote, dst: Remote, advance: Callable[[int], None]) -> int:
-        copy = getattr(src.store, "copy", None)
-        if copy is None:
-            raise ConfigurationError(
-                "S3 to S3 transfers need SecureStore.copy, which this version lacks"
-            )
-        info: ObjectInfo = copy(
+        info = src.store.copy(
             src.prefix,
             dst.store,
             dst.prefix,
