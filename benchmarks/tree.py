@@ -48,21 +48,24 @@ def generate(root: Path, count: int, low: int, high: int, seed: int = 7) -> int:
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     """Run ``args``; return (seconds, peak RSS in KiB, exit code)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0 and proc.stderr is not None:
-        sys.stderr.write(proc.stderr.read().decode(errors="replace"))
+    with tempfile.TemporaryFile() as errors:
+        # stderr to a file, not a pipe: a pipe nobody reads blocks a chatty child.
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            errors.seek(0)
+            sys.stderr.write(errors.read()[-4000:].decode(errors="replace"))
     return elapsed, usage.ru_maxrss, code
 
 
-def _endpoint(workdir: Path) -> tuple[dict[str, str], object]:
+def _endpoint(workdir: Path, rclone: bool) -> tuple[dict[str, str], object]:
     """Start an endpoint; return the AWS environment that reaches it and a handle to stop."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.endpoints import RcloneS3, find_rclone
 
-    if find_rclone():
+    if rclone and find_rclone():
         server = RcloneS3(workdir)
         endpoint = server.start()
         env = {
@@ -100,13 +103,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-size", type=int, default=1024)
     parser.add_argument("--max-size", type=int, default=64 * 1024)
     parser.add_argument("--client-side", action="store_true", help="securestore: AES key file")
+    parser.add_argument(
+        "--endpoint",
+        choices=["auto", "rclone", "local"],
+        default="auto",
+        help="auto: rclone for --client-side (rclone has no SSE, which securestore "
+        "refuses to do without), else the embedded moto endpoint",
+    )
     options = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="tree-bench-"))
     try:
         total = generate(workdir / "src", options.files, options.min_size, options.max_size)
-        aws_env, server = _endpoint(workdir)
+        use_rclone = options.endpoint == "rclone" or (
+            options.endpoint == "auto" and options.client_side
+        )
+        aws_env, server = _endpoint(workdir, use_rclone)
         bucket = aws_env.pop("BENCH_BUCKET")
-        env = {**os.environ, **aws_env, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+        env = {
+            **os.environ,
+            **aws_env,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # As the benchmark's boto3 clients do: rclone refuses aws-chunked uploads.
+            "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+            "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+        }
         securestore = [sys.executable, "-m", "securestore_cli"]
         keys: list[str] = []
         if options.client_side:

@@ -294,8 +294,9 @@ def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
             if candidate in codes:
                 code = candidate
         total = len(result.failed) + result.done + result.deleted
+        others = " (the others completed)" if total > len(result.failed) else ""
         report(
-            f"{len(result.failed)} of {total} transfers failed (the others completed)",
+            f"{len(result.failed)} of {total} transfers failed{others}",
             "see the failed: lines above; nothing was left half-written",
         )
         ctx.exit(code)
