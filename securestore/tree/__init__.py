@@ -11,11 +11,10 @@ from .operations import (
     copy_file,
     copy_tree,
     move_tree,
-    remove_bucket,
-    remove_tree,
     sync,
 )
 from .paths import Local, Remote, local_target, remote_key
+from .removal import remove_bucket, remove_tree
 
 __all__ = [
     "Failure",
