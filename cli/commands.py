@@ -1,4 +1,4 @@
-"""Object commands: mb, put, get, ls, head, rm."""
+"""Object commands: mb, put, get, ls, head (rm and the tree commands: cli/tree.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import errno
 import functools
 import itertools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import click
 
@@ -21,6 +22,7 @@ from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
 from securestore.reader import ObjectReader
 from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
+from securestore.tree.paths import local_target, remote_key
 
 from .errors import require_stdout
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
@@ -93,44 +95,140 @@ def mb_command(obj: CliContext, url: str) -> None:
     say(obj, f"make_bucket: {location}")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def upload_options(func: F) -> F:
+    """put's encryption options (also on cp, sync and mv): --sse ... --sse-kms-key-id."""
+    for option in reversed(
+        [
+            click.option(
+                "--sse",
+                type=SSE_CHOICES,
+                help="Server-side encryption (default: s3, or kms with --kms-key-id; "
+                "with --client-side: none unless given).",
+            ),
+            click.option(
+                "--kms-key-id",
+                "kms_key_ids",
+                multiple=True,
+                metavar="ID",
+                help="KMS key id, ARN or alias: the SSE-KMS key, or with --client-side a key "
+                "that wraps the data key (repeatable: any one of them decrypts).",
+            ),
+            click.option(
+                "--context",
+                "context",
+                multiple=True,
+                metavar="K=V",
+                help="Encryption context pair (repeatable): KMS context for SSE, the message's "
+                "context for --client-side.",
+            ),
+            click.option(
+                "--no-bucket-key", is_flag=True, help="Do not use an S3 Bucket Key with --sse kms."
+            ),
+            click.option(
+                "--client-side",
+                is_flag=True,
+                help="Encrypt on this machine (AWS Encryption SDK format) before uploading. "
+                "Implied by --key-file and --rsa-public-key.",
+            ),
+            key_options(reading=False),
+            click.option(
+                "--sse-kms-key-id",
+                metavar="ID",
+                help="With --client-side --sse kms/dsse-kms: the server-side KMS key.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def upload_mode(
+    obj: CliContext,
+    *,
+    sse: str | None,
+    kms_key_ids: tuple[str, ...],
+    pairs: dict[str, str],
+    no_bucket_key: bool,
+    client_side: bool,
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    max_data_keys: int | None,
+    sse_kms_key_id: str | None,
+) -> EncryptionMode:
+    """The mode put's options (:func:`upload_options`) choose."""
+    if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
+        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
+    if client_side or key_files or rsa_keys:
+        keyring = combine(
+            kms_keyrings(obj.connection, kms_key_ids)
+            + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
+        )
+        layer = (
+            parse_mode(sse, kms_key_id=sse_kms_key_id, bucket_key=not no_bucket_key)
+            if sse
+            else None
+        )
+        return ClientSide(keyring, sse=layer, context=pairs, max_data_keys=max_data_keys)
+    if len(kms_key_ids) > 1:
+        raise ConfigurationError("several --kms-key-id need --client-side")
+    if sse_kms_key_id:
+        raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
+    if max_data_keys is not None:
+        raise ConfigurationError("--max-data-keys goes with --client-side")
+    return build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
+
+
+def read_mode(
+    obj: CliContext,
+    *,
+    require: str | None,
+    kms_key_ids: tuple[str, ...],
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    max_data_keys: int | None,
+    client_side: bool,
+    allow_plaintext: bool,
+    pairs: dict[str, str] | None,
+    relocated: bool,
+) -> EncryptionMode | None:
+    """The mode get's options demand: ``None`` is a plain read (refuses client-side objects)."""
+    if any(not key_id.strip() for key_id in kms_key_ids):
+        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
+    sse: EncryptionMode | None = None
+    if require not in (None, "client-side"):
+        sse = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
+    # The options alone decide whether the object must decrypt, never its metadata
+    # (anyone who can write to the bucket sets that). With --require kms/dsse-kms,
+    # --kms-key-id names the server-side key, not a client-side one.
+    client_kms_keys = kms_key_ids if sse is None else ()
+    client_side_read = (
+        client_side
+        or require == "client-side"
+        or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
+    )
+    if allow_plaintext and not client_side_read:
+        raise ConfigurationError(
+            "--allow-plaintext only applies to client-side reads",
+            hint="add --client-side or a key option (a plain read returns objects as stored)",
+        )
+    if not client_side_read:
+        return sse
+    keyring = reading_keyring(
+        obj.connection, client_kms_keys, key_files, rsa_keys, key_name, discovery=True
+    )
+    assert keyring is not None
+    return ClientSide(keyring, sse=sse, max_data_keys=max_data_keys)
+
+
 @click.command("put")
 @click.argument("source", metavar="SRC")
 @click.argument("url", metavar="s3://BUCKET/KEY")
-@click.option(
-    "--sse",
-    type=SSE_CHOICES,
-    help="Server-side encryption (default: s3, or kms with --kms-key-id; "
-    "with --client-side: none unless given).",
-)
-@click.option(
-    "--kms-key-id",
-    "kms_key_ids",
-    multiple=True,
-    metavar="ID",
-    help="KMS key id, ARN or alias: the SSE-KMS key, or with --client-side a key "
-    "that wraps the data key (repeatable: any one of them decrypts).",
-)
-@click.option(
-    "--context",
-    "context",
-    multiple=True,
-    metavar="K=V",
-    help="Encryption context pair (repeatable): KMS context for SSE, the message's "
-    "context for --client-side.",
-)
-@click.option("--no-bucket-key", is_flag=True, help="Do not use an S3 Bucket Key with --sse kms.")
-@click.option(
-    "--client-side",
-    is_flag=True,
-    help="Encrypt on this machine (AWS Encryption SDK format) before uploading. "
-    "Implied by --key-file and --rsa-public-key.",
-)
-@key_options(reading=False)
-@click.option(
-    "--sse-kms-key-id",
-    metavar="ID",
-    help="With --client-side --sse kms/dsse-kms: the server-side KMS key.",
-)
+@upload_options
 @click.option("--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable).")
 @click.option("--content-type", metavar="TYPE", help="The object's Content-Type.")
 @click.option(
@@ -159,31 +257,22 @@ def put_command(
     allow_empty: bool,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
-    location = S3Url.parse(url, require_key=True)
+    location = _put_destination(url, source)
     pairs = parse_pairs(context, "context")
     meta = parse_pairs(metadata, "metadata")
-    if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
-        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
-    mode: EncryptionMode
-    if client_side or key_files or rsa_keys:
-        keyring = combine(
-            kms_keyrings(obj.connection, kms_key_ids)
-            + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
-        )
-        layer = (
-            parse_mode(sse, kms_key_id=sse_kms_key_id, bucket_key=not no_bucket_key)
-            if sse
-            else None
-        )
-        mode = ClientSide(keyring, sse=layer, context=pairs, max_data_keys=max_data_keys)
-    else:
-        if len(kms_key_ids) > 1:
-            raise ConfigurationError("several --kms-key-id need --client-side")
-        if sse_kms_key_id:
-            raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
-        if max_data_keys is not None:
-            raise ConfigurationError("--max-data-keys goes with --client-side")
-        mode = build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
+    mode = upload_mode(
+        obj,
+        sse=sse,
+        kms_key_ids=kms_key_ids,
+        pairs=pairs,
+        no_bucket_key=no_bucket_key,
+        client_side=client_side,
+        key_files=key_files,
+        rsa_keys=rsa_keys,
+        key_name=key_name,
+        max_data_keys=max_data_keys,
+        sse_kms_key_id=sse_kms_key_id,
+    )
     store = store_for(obj, location, encryption=mode)
     if source == "-":
         if sys.stdin is None:  # started with stdin closed (<&-)
@@ -216,6 +305,18 @@ def put_command(
                 path, location.key, metadata=meta, content_type=content_type, progress=progress
             )
     say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
+
+
+def _put_destination(url: str, source: str) -> S3Url:
+    """aws-cli's rule: ``s3://b/dir/`` (or ``s3://b``) means ``dir/<source's base name>``."""
+    location = S3Url.parse(url)
+    if location.key and not location.key.endswith("/"):
+        return location
+    if source == "-":
+        raise ConfigurationError(
+            f"no object key in {url!r}: a stream has no name", hint="write s3://BUCKET/KEY"
+        )
+    return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, Path(source).name)}")
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -302,34 +403,21 @@ def get_command(
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     location = S3Url.parse(url, require_key=True)
-    if any(not key_id.strip() for key_id in kms_key_ids):
-        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     span = parse_range(byte_range) if byte_range else None
     pairs = parse_pairs(context, "context") or None
-    sse: EncryptionMode | None = None
-    if require not in (None, "client-side"):
-        sse = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
-    # The options alone decide whether the object must decrypt, never its metadata
-    # (anyone who can write to the bucket sets that). With --require kms/dsse-kms,
-    # --kms-key-id names the server-side key, not a client-side one.
-    client_kms_keys = kms_key_ids if sse is None else ()
-    client_side_read = (
-        client_side
-        or require == "client-side"
-        or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
+    mode = read_mode(
+        obj,
+        require=require,
+        kms_key_ids=kms_key_ids,
+        key_files=key_files,
+        rsa_keys=rsa_keys,
+        key_name=key_name,
+        max_data_keys=max_data_keys,
+        client_side=client_side,
+        allow_plaintext=allow_plaintext,
+        pairs=pairs,
+        relocated=relocated,
     )
-    if allow_plaintext and not client_side_read:
-        raise ConfigurationError(
-            "--allow-plaintext only applies to client-side reads",
-            hint="add --client-side or a key option (a plain read returns objects as stored)",
-        )
-    mode: EncryptionMode | None = sse
-    if client_side_read:
-        keyring = reading_keyring(
-            obj.connection, client_kms_keys, key_files, rsa_keys, key_name, discovery=True
-        )
-        assert keyring is not None
-        mode = ClientSide(keyring, sse=sse, max_data_keys=max_data_keys)
     store = store_for(obj, location)
     open_object = functools.partial(
         store.open,
@@ -349,9 +437,8 @@ def get_command(
                     out.write(chunk)
             out.flush()
         return
-    target = Path(dest)
-    if target.is_dir():
-        target = target / Path(location.key).name
+    # aws-cli's rule: an existing directory, or DEST ending in / (created), gets the key's name.
+    target = local_target(Path(dest), location.key, trailing_slash=dest.endswith(("/", os.sep)))
     if span is not None:
         with open_object() as reader:
             # A client-side range is fresh plaintext: owner-only, like download_file's files.
@@ -558,16 +645,16 @@ def head_command(obj: CliContext, url: str, as_json: bool) -> None:
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else _describe(info))
 
 
-@click.command("rm")
-@click.argument("url", metavar="s3://BUCKET/KEY")
-@click.pass_obj
-def rm_command(obj: CliContext, url: str) -> None:
-    """Delete an object (deleting a missing key succeeds, as in S3)."""
-    location = S3Url.parse(url, require_key=True)
-    store_for(obj, location).delete(location.key)
-    say(obj, f"delete: {location}")
+# rm lives in cli/tree.py with the other tree commands.
+COMMANDS = (mb_command, put_command, get_command, ls_command, head_command)
 
-
-COMMANDS = (mb_command, put_command, get_command, ls_command, head_command, rm_command)
-
-__all__ = ["COMMANDS", "build_sse", "parse_pairs", "say", "store_for"]
+__all__ = [
+    "COMMANDS",
+    "build_sse",
+    "parse_pairs",
+    "read_mode",
+    "say",
+    "store_for",
+    "upload_mode",
+    "upload_options",
+]

@@ -4,7 +4,9 @@ The facade is :class:`SecureStore`; encryption modes are :class:`SseS3`,
 :class:`SseKms`, :class:`DsseKms` and :class:`ClientSide` (AWS Encryption SDK
 messages, with keyrings :class:`AwsKmsKeyring`, :class:`RawAesKeyring`,
 :class:`RawRsaKeyring`, :class:`MultiKeyring`); every connection is TLS-only
-(:class:`Connection`); errors derive from :class:`SecureStoreError`.
+(:class:`Connection`); errors derive from :class:`SecureStoreError`. Trees
+move with :func:`copy_tree`, :func:`sync`, :func:`move_tree`, :func:`remove_tree`
+and :func:`remove_bucket` (:mod:`securestore.tree`).
 """
 
 from securestore.clientside import ClientSide, ClientSideReader
@@ -44,6 +46,17 @@ from securestore.rewrap import RewrapResult
 from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
+from securestore.tree import (
+    Filters,
+    TransferManager,
+    TreeOptions,
+    TreeResult,
+    copy_tree,
+    move_tree,
+    remove_bucket,
+    remove_tree,
+    sync,
+)
 
 __version__ = "0.1.0"
 
@@ -60,6 +73,7 @@ __all__ = [
     "DiscoveryFilter",
     "DsseKms",
     "EncryptionMode",
+    "Filters",
     "FormatError",
     "HeaderLimits",
     "IntegrityError",
@@ -88,7 +102,15 @@ __all__ = [
     "StoredEncryption",
     "TransferConfig",
     "TransferError",
+    "TransferManager",
     "TransportSecurityError",
+    "TreeOptions",
+    "TreeResult",
     "__version__",
+    "copy_tree",
     "create_bucket",
+    "move_tree",
+    "remove_bucket",
+    "remove_tree",
+    "sync",
 ]

@@ -58,8 +58,14 @@ def write_rewrapped(
     *,
     in_place: bool,
     delete_old: bool,
+    condition: Mapping[str, str] | None = None,
 ) -> RewrapResult:
-    """Write the re-wrapped object described by ``result`` and verify it."""
+    """Write the re-wrapped object described by ``result`` and verify it.
+
+    ``condition`` replaces the default write condition (``If-Match`` of the
+    source in place, ``If-None-Match: *`` elsewhere): a copy over an existing
+    object passes ``If-Match`` of that object.
+    """
     old_length = rewrite.old.length
     body_length = src.size - old_length
     head_end = old_length + min(body_length, FIRST_PART_BODY)
@@ -67,7 +73,8 @@ def write_rewrapped(
     params = rw.request_params(src, result.bucket, result.key)
     # S3 refuses the write if the source was replaced meanwhile (in place), or if
     # something appeared at a new location; servers that ignore it are checked after.
-    condition = {"IfMatch": src.etag} if in_place else {"IfNoneMatch": "*"}
+    if condition is None:
+        condition = {"IfMatch": src.etag} if in_place else {"IfNoneMatch": "*"}
     copied = 0
     if body_length <= FIRST_PART_BODY:
         response = rw.call(
@@ -132,7 +139,11 @@ class _Multipart:
     """One multipart upload of the re-wrapped object, aborted on any failure."""
 
     def __init__(
-        self, rw: Rewrapper, src: SourceVersion, params: dict[str, Any], condition: dict[str, str]
+        self,
+        rw: Rewrapper,
+        src: SourceVersion,
+        params: dict[str, Any],
+        condition: Mapping[str, str],
     ) -> None:
         self.rw = rw
         self.src = src

@@ -7,6 +7,7 @@ done by the write path (:mod:`securestore.writing`) and the read path
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import stat
@@ -18,6 +19,7 @@ import botocore.exceptions
 
 from securestore.bucket import BucketAccess, ObjectInfo, ObjectSummary
 from securestore.clientside import ClientSide, ClientSideReader
+from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, LocalFileError, StorageError
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
@@ -165,6 +167,44 @@ class SecureStore:
                     progress,
                 )
 
+    def copy(
+        self,
+        key: str,
+        destination: SecureStore,
+        dest_key: str,
+        *,
+        encryption: EncryptionMode | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        storage_class: str | None = None,
+        require: EncryptionMode | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectInfo:
+        """Copy ``key`` to ``dest_key`` in ``destination`` (this store or another).
+
+        The copy is written with ``encryption`` (or the destination's mode) and
+        verified like a write; ``require`` is checked on the source as a read
+        would. Server-side objects are copied by S3; a client-side object is
+        re-bound to its new location (it decrypts there with the destination's
+        keyring). See :mod:`securestore.copying`.
+
+        Raises:
+            PolicyError, PreconditionFailedError, KeyringError, IntegrityError,
+            NotFoundError, StorageError: see :func:`securestore.copying.copy_object`.
+        """
+        return copy_object(
+            self._reads,
+            destination._writes,
+            key,
+            dest_key,
+            mode=encryption or destination.encryption,
+            require=self._required(require),
+            metadata=metadata,
+            content_type=content_type,
+            storage_class=storage_class,
+            progress=progress,
+        ).info
+
     # -- reads ----------------------------------------------------------------------------
 
     def head(self, key: str) -> ObjectInfo:
@@ -301,17 +341,25 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
-        return self._reads.download(
-            key,
-            path,
-            require=self._required(require),
-            context=context,
-            relocated=relocated,
-            allow_plaintext=allow_plaintext,
-            progress=progress,
-            mode=mode,
-            overwrite_readonly=overwrite_readonly,
-        )
+        # Missing folders are created (as aws-cli does), and removed again on failure.
+        created = _make_folders(Path(path).parent)
+        try:
+            return self._reads.download(
+                key,
+                path,
+                require=self._required(require),
+                context=context,
+                relocated=relocated,
+                allow_plaintext=allow_plaintext,
+                progress=progress,
+                mode=mode,
+                overwrite_readonly=overwrite_readonly,
+            )
+        except BaseException:
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
 
     def rewrap(
         self,
@@ -392,6 +440,30 @@ class SecureStore:
         validate_key(key)
         with self._access.boundary("delete", key):
             self._access.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; return those created, outermost first."""
+    missing = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    for each in reversed(missing):
+        try:
+            each.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by someone else (a parallel download): not ours
+        except OSError as exc:
+            for made in reversed(created):
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise LocalFileError(
+                f"cannot write to {each}: {exc.strerror or exc}",
+                hint="choose a destination in a writable folder",
+            ) from exc
+        created.append(each)
+    return created
 
 
 def _not_regular(source: Path) -> LocalFileError:

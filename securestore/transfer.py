@@ -28,6 +28,7 @@ __all__ = [
     "ProgressCallback",
     "RetryBudget",
     "TransferConfig",
+    "bind_cancel",
     "check_cancelled",
     "chunk_stream",
     "file_parts",
@@ -237,6 +238,21 @@ def check_cancelled() -> None:
         raise TransferError("the transfer was cancelled")
 
 
+def bind_cancel(event: threading.Event | None) -> None:
+    """Make this thread a worker cancelled by ``event`` (a pool other than run_bounded's).
+
+    :func:`check_cancelled` then fails once ``event`` is set, and a
+    :func:`run_bounded` call made in this thread gives up (raising
+    :class:`TransferError`, so that the work cleans up: an upload is aborted, a
+    partial file removed) instead of waiting for its own tasks.
+    """
+    _worker.cancel = event
+
+
+#: Seconds between checks of an enclosing pool's cancellation while run_bounded waits.
+_PARENT_POLL = 0.05
+
+
 def run_bounded(
     tasks: Iterable[Any],
     work: Callable[[Any], Any],
@@ -252,8 +268,21 @@ def run_bounded(
     calling thread) does not wait: botocore calls cannot be cancelled, so the
     running tasks are abandoned on daemon threads (which never delay the
     process's exit) and :func:`check_cancelled` fails in them from then on.
-    Results come back in task order.
+    Results come back in task order. Called inside a worker of another pool
+    (nested, as a tree transfer runs an object's parts), it also gives up when that
+    pool is cancelled.
     """
+    parent: threading.Event | None = getattr(_worker, "cancel", None)
+
+    def check_parent() -> None:
+        if parent is not None and parent.is_set():
+            raise TransferError("the transfer was cancelled")
+
+    def acquire(primitive: Callable[[], bool]) -> None:
+        # Polled only when nested: the top-level caller's waits stay plain (and interruptible).
+        while not primitive():
+            check_parent()
+
     cancel = threading.Event()
     lock = threading.Condition()
     results: dict[int, Any] = {}
@@ -294,7 +323,10 @@ def run_bounded(
         for index in itertools.count():
             # Take a slot before producing the next task, so that no task (an
             # upload part, say) waits in memory for a worker.
-            slots.acquire()
+            if parent is None:
+                slots.acquire()
+            else:
+                acquire(lambda: slots.acquire(timeout=_PARENT_POLL))
             task = next(iterator, _END) if not cancel.is_set() else _END
             if task is _END:
                 slots.release()
@@ -311,7 +343,11 @@ def run_bounded(
                 thread.start()
         with lock:
             while pending[0]:
-                lock.wait()
+                if parent is None:
+                    lock.wait()
+                else:
+                    lock.wait(_PARENT_POLL)
+                    check_parent()
     except BaseException:
         cancel.set()
         raise

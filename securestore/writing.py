@@ -51,6 +51,9 @@ from securestore.transfer import Part, ProgressCallback, run_bounded
 __all__ = ["WritePath", "WritePlan", "check_metadata"]
 
 _RESERVED_METADATA_PREFIX = "securestore-"
+#: Reserved names a caller may set: facts about the source (tree transfers store the
+#: file's mtime), informational like every marker, never trusted for a security decision.
+SETTABLE_RESERVED_METADATA = frozenset({"securestore-mtime"})
 
 
 def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
@@ -69,7 +72,10 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             raise ConfigurationError(
                 f"invalid metadata name {name!r}: use ASCII letters, digits, '-', '_' and '.'"
             )
-        if name.lower().startswith(_RESERVED_METADATA_PREFIX):
+        if (
+            name.lower().startswith(_RESERVED_METADATA_PREFIX)
+            and name.lower() not in SETTABLE_RESERVED_METADATA
+        ):
             raise ConfigurationError(
                 f"metadata name {name!r} is reserved: names starting with "
                 f"{_RESERVED_METADATA_PREFIX!r} describe how securestore wrote the object"

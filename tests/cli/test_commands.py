@@ -266,10 +266,11 @@ def test_missing_ca_bundle_is_a_usage_error(run, bucket: str) -> None:
 
 def test_unwritable_destination_leaves_nothing(run, bucket: str, tmp_path: Path) -> None:
     assert run("put", "-", f"s3://{bucket}/obj", input=b"data").exit_code == 0
-    result = run("get", f"s3://{bucket}/obj", str(tmp_path / "missing-dir" / "out"))
+    (tmp_path / "a-file").write_bytes(b"keep")
+    result = run("get", f"s3://{bucket}/obj", str(tmp_path / "a-file" / "sub" / "out"))
     assert result.exit_code == 2
     assert error_lines(result)[0].startswith("error: cannot write to")
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
 
 
 def test_get_into_folder_uses_key_name(run, bucket: str, tmp_path: Path) -> None:

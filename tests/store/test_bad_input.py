@@ -316,14 +316,33 @@ def test_upload_of_a_directory(make_store: Callable[..., SecureStore], tmp_path:
         store.head("k")
 
 
-def test_download_into_missing_folder(
+def test_download_into_missing_folder_creates_it(
     make_store: Callable[..., SecureStore], tmp_path: Path
 ) -> None:
     store = make_store()
     store.put("k", b"data")
-    with pytest.raises(LocalFileError):
-        store.download_file("k", tmp_path / "missing" / "out.bin")
+    store.download_file("k", tmp_path / "restore" / "deeper" / "out.bin")
+    assert (tmp_path / "restore" / "deeper" / "out.bin").read_bytes() == b"data"
+
+
+def test_failed_download_removes_the_folders_it_created(
+    make_store: Callable[..., SecureStore], tmp_path: Path
+) -> None:
+    store = make_store()
+    with pytest.raises(NotFoundError):
+        store.download_file("missing", tmp_path / "restore" / "deeper" / "out.bin")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_download_under_a_file_is_refused(
+    make_store: Callable[..., SecureStore], tmp_path: Path
+) -> None:
+    store = make_store()
+    store.put("k", b"data")
+    (tmp_path / "file").write_bytes(b"keep")
+    with pytest.raises(LocalFileError):
+        store.download_file("k", tmp_path / "file" / "sub" / "out.bin")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
 def test_download_onto_a_directory(make_store: Callable[..., SecureStore], tmp_path: Path) -> None:

@@ -1,0 +1,509 @@
+"""Tree commands, aws-cli style: cp, mv, sync, rm, rb (the work is done by securestore.tree).
+
+Each transferred object prints one line on stdout as aws-cli does
+(``upload: DIR/a.txt to s3://b/a.txt``, ``(dryrun) delete: ...``) unless
+``--quiet``; a failed object prints a ``failed:`` line on stderr and the others
+go on. The command then ends with one ``error:`` line and the exit code of the
+most serious failure: 3 if any object failed an integrity or policy check,
+else 4 (storage, keyring), else 2 (local files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from securestore.errors import ConfigurationError, LocalFileError
+from securestore.location import S3Url
+from securestore.modes import EncryptionMode
+from securestore.store import SecureStore
+from securestore.tree import (
+    Filters,
+    Local,
+    Remote,
+    Task,
+    TreeOptions,
+    TreeProgress,
+    TreeResult,
+    copy_file,
+    copy_tree,
+    local_target,
+    move_tree,
+    remote_key,
+    remove_bucket,
+    remove_tree,
+    sync,
+)
+
+from .commands import (
+    REQUIRE_CHOICES,
+    parse_pairs,
+    read_mode,
+    say,
+    store_for,
+    upload_mode,
+    upload_options,
+)
+from .errors import EXIT_FAILURE, EXIT_INTEGRITY, EXIT_USAGE, exit_code_for, report
+from .main import CliContext
+from .text import printable
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def filter_options(func: F) -> F:
+    """``--include``/``--exclude`` (order matters) and ``--dryrun``."""
+    for option in reversed(
+        [
+            click.option(
+                "--exclude",
+                multiple=True,
+                metavar="PATTERN",
+                help="Leave out paths matching PATTERN (relative to the source; repeatable; "
+                "the last matching --include/--exclude wins).",
+            ),
+            click.option(
+                "--include",
+                multiple=True,
+                metavar="PATTERN",
+                help="Put back paths matching PATTERN that an earlier --exclude left out.",
+            ),
+            click.option(
+                "--dryrun", is_flag=True, help="Print what would be done; change nothing."
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def transfer_options(func: F) -> F:
+    """put's encryption options, get's read options, and object attributes."""
+    for option in reversed(
+        [
+            click.option(
+                "--rsa-private-key",
+                "rsa_private_keys",
+                multiple=True,
+                metavar="PEM",
+                help="Downloads: RSA private key file (mode 0600) to decrypt with (repeatable).",
+            ),
+            click.option(
+                "--require",
+                type=REQUIRE_CHOICES,
+                help="Downloads and copies: refuse every object not stored with this mode.",
+            ),
+            click.option(
+                "--allow-plaintext",
+                is_flag=True,
+                help="WEAKENS downloads: with a client-side read, accept objects that are "
+                "not client-side messages, unauthenticated.",
+            ),
+            click.option(
+                "--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable)."
+            ),
+            click.option(
+                "--content-type",
+                metavar="TYPE",
+                help="Content-Type of every upload (default: guessed from the file name).",
+            ),
+            click.option("--force", is_flag=True, help="Downloads: replace read-only local files."),
+        ]
+    ):
+        func = option(func)
+    return upload_options(func)
+
+
+def _filters(ctx: click.Context) -> Filters:
+    """The filters in command-line order (click groups repeated options by name)."""
+    rules: list[tuple[str, str]] = []
+    args = list(_raw_args(ctx))
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        for kind in ("include", "exclude"):
+            flag = f"--{kind}"
+            if arg == flag and index + 1 < len(args):
+                rules.append((kind, args[index + 1]))
+                index += 1
+            elif arg.startswith(flag + "="):
+                rules.append((kind, arg[len(flag) + 1 :]))
+        index += 1
+    return Filters.of(rules)
+
+
+def _raw_args(ctx: click.Context) -> list[str]:
+    raw = ctx.meta.get("securestore.tree.args")
+    return list(raw) if raw is not None else []
+
+
+class _TreeCommand(click.Command):
+    """Keeps the raw arguments, so that the order of --include/--exclude is known."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["securestore.tree.args"] = tuple(args)
+        return super().parse_args(ctx, args)
+
+
+def _side(obj: CliContext, text: str) -> Local | Remote:
+    if text.startswith("s3://"):
+        location = S3Url.parse(text)
+        return Remote(store_for(obj, location), location.key)
+    return Local(Path(text))
+
+
+def _options(
+    obj: CliContext, source: Local | Remote, destination: Local | Remote, given: dict[str, Any]
+) -> TreeOptions:
+    """TreeOptions from the CLI options, refusing those that do not fit the direction."""
+    pairs = parse_pairs(given["context"], "context")
+    encryption: EncryptionMode | None = None
+    require: EncryptionMode | None = None
+    if isinstance(destination, Remote):
+        encryption = upload_mode(
+            obj,
+            sse=given["sse"],
+            kms_key_ids=given["kms_key_ids"],
+            pairs=pairs,
+            no_bucket_key=given["no_bucket_key"],
+            client_side=given["client_side"],
+            key_files=given["key_files"],
+            rsa_keys=given["rsa_keys"],
+            key_name=given["key_name"],
+            max_data_keys=given["max_data_keys"],
+            sse_kms_key_id=given["sse_kms_key_id"],
+        )
+    else:
+        for name, flag in (
+            ("sse", "--sse"),
+            ("rsa_keys", "--rsa-public-key"),
+            ("sse_kms_key_id", "--sse-kms-key-id"),
+            ("metadata", "--metadata"),
+            ("content_type", "--content-type"),
+            ("no_bucket_key", "--no-bucket-key"),
+        ):
+            if given[name]:
+                raise ConfigurationError(f"{flag} applies to uploads and copies, not downloads")
+    if isinstance(source, Remote):
+        require = read_mode(
+            obj,
+            require=given["require"],
+            kms_key_ids=given["kms_key_ids"] if isinstance(destination, Local) else (),
+            key_files=given["key_files"],
+            rsa_keys=given["rsa_private_keys"],
+            key_name=given["key_name"],
+            max_data_keys=given["max_data_keys"],
+            client_side=given["client_side"] and isinstance(destination, Local),
+            allow_plaintext=given["allow_plaintext"],
+            pairs=(pairs or None) if isinstance(destination, Local) else None,
+            relocated=False,
+        )
+    else:
+        for name, flag in (
+            ("require", "--require"),
+            ("allow_plaintext", "--allow-plaintext"),
+            ("rsa_private_keys", "--rsa-private-key"),
+        ):
+            if given[name]:
+                raise ConfigurationError(f"{flag} applies to downloads and copies, not uploads")
+    return TreeOptions(
+        encryption=encryption,
+        metadata=parse_pairs(given["metadata"], "metadata"),
+        content_type=given["content_type"],
+        require=require,
+        context=(pairs or None) if isinstance(destination, Local) else None,
+        overwrite_readonly=given["force"],
+    )
+
+
+class _Printer:
+    """aws-cli's per-object lines (stdout) and failure lines (stderr), thread-safe."""
+
+    def __init__(self, obj: CliContext) -> None:
+        self.obj = obj
+        self.lock = threading.Lock()
+
+    def __call__(self, task: Task, outcome: str) -> None:
+        if outcome == "unchanged":
+            return
+        what = task.kind
+        line = (
+            f"{what}: {task.destination.describe()}"
+            if what == "delete"
+            else f"{what}: {task.source.describe()} to {task.destination.describe()}"
+        )
+        with self.lock:
+            if outcome == "failed":
+                click.echo(printable(f"failed: {line}"), err=True)
+            elif not self.obj.quiet:
+                prefix = "(dryrun) " if outcome == "dryrun" else ""
+                click.echo(printable(prefix + line))
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[TreeProgress], None] | None]:
+    """One bar for the whole job (files done/total, bytes), on terminals only."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    lock = threading.Lock()
+    with bar:
+        task = bar.add_task("files 0/0", total=None)
+
+        def update(state: TreeProgress) -> None:
+            with lock:
+                more = "" if state.listed else "+"
+                bar.update(
+                    task,
+                    description=f"files {state.files_done}/{state.files_total}{more}",
+                    completed=state.bytes_done,
+                    total=state.bytes_total if state.listed else None,
+                )
+
+        yield update
+
+
+def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
+    for skip in result.skipped:
+        click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
+    for failure in result.failed:
+        click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
+    if result.failed:
+        codes = {exit_code_for(failure.error) for failure in result.failed}
+        # The most serious failure decides: tampering or a wrong mode over S3 errors
+        # over local ones.
+        code = EXIT_USAGE
+        for candidate in (EXIT_FAILURE, EXIT_INTEGRITY):
+            if candidate in codes:
+                code = candidate
+        total = len(result.failed) + result.done + result.deleted
+        others = " (the others completed)" if total > len(result.failed) else ""
+        report(
+            f"{len(result.failed)} of {total} transfers failed{others}",
+            "see the failed: lines above; nothing was left half-written",
+        )
+        ctx.exit(code)
+
+
+def _run_transfer(
+    ctx: click.Context,
+    obj: CliContext,
+    source: str,
+    destination: str,
+    recursive: bool,
+    move: bool,
+    given: dict[str, Any],
+) -> None:
+    src, dst = _side(obj, source), _side(obj, destination)
+    if isinstance(src, Local) and isinstance(dst, Local):
+        raise ConfigurationError(
+            "both locations are local", hint="one of them must be s3://BUCKET[/KEY]"
+        )
+    options = _options(obj, src, dst, given)
+    printer = _Printer(obj)
+    dryrun = given["dryrun"]
+    with _progress(obj.progress_enabled()) as progress:
+        if recursive:
+            if isinstance(src, Local) and not src.path.is_dir():
+                raise LocalFileError(
+                    f"not a directory: {src.path}", hint="drop --recursive to copy one file"
+                )
+            run = move_tree if move else copy_tree
+            result = run(
+                src,
+                dst,
+                filters=_filters(ctx),
+                options=options,
+                dryrun=dryrun,
+                progress=progress,
+                on_event=printer,
+            )
+        else:
+            src, dst = _single(src, dst, destination)
+            result = copy_file(
+                src,
+                dst,
+                options=options,
+                move=move,
+                dryrun=dryrun,
+                progress=progress,
+                on_event=printer,
+            )
+    _finish(ctx, obj, result)
+
+
+def _single(
+    src: Local | Remote, dst: Local | Remote, text: str
+) -> tuple[Local | Remote, Local | Remote]:
+    """aws-cli's destination rules for one object."""
+    if isinstance(src, Local):
+        if src.path.is_dir():
+            raise LocalFileError(f"is a directory: {src.path}", hint="add --recursive")
+        name = src.path.name
+    else:
+        if not src.prefix or src.prefix.endswith("/"):
+            raise ConfigurationError(
+                f"{src.describe()} is a prefix, not an object", hint="add --recursive"
+            )
+        name = posixpath.basename(src.prefix)
+    if isinstance(dst, Remote):
+        return src, Remote(dst.store, remote_key(dst.prefix, name))
+    assert isinstance(src, Remote)
+    return src, Local(
+        local_target(dst.path, src.prefix, trailing_slash=text.endswith(("/", os.sep)))
+    )
+
+
+def _tree_command(name: str, help_text: str) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        func.__doc__ = help_text
+        return click.command(name, cls=_TreeCommand)(func)  # type: ignore[return-value]
+
+    return decorate
+
+
+@_tree_command(
+    "cp", "Copy a file, object or (--recursive) tree: local to S3, S3 to local, S3 to S3."
+)
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option("--recursive", is_flag=True, help="Copy every file or object below SRC.")
+@filter_options
+@transfer_options
+@click.pass_context
+def cp_command(
+    ctx: click.Context, /, source: str, destination: str, recursive: bool, **given: Any
+) -> None:
+    """Copy (see the help text)."""
+    _run_transfer(ctx, ctx.obj, source, destination, recursive, False, given)
+
+
+@_tree_command("mv", "Move: copy, verify the copy, then delete the source (file, object or tree).")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option("--recursive", is_flag=True, help="Move every file or object below SRC.")
+@filter_options
+@transfer_options
+@click.pass_context
+def mv_command(
+    ctx: click.Context, /, source: str, destination: str, recursive: bool, **given: Any
+) -> None:
+    """Move (see the help text)."""
+    _run_transfer(ctx, ctx.obj, source, destination, recursive, True, given)
+
+
+@_tree_command("sync", "Make DST hold what SRC holds: transfer new, resized and newer files.")
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option("--delete", is_flag=True, help="Delete files in DST that SRC lacks (filters apply).")
+@click.option("--size-only", is_flag=True, help="Compare sizes only, not times.")
+@click.option(
+    "--exact-timestamps", is_flag=True, help="Transfer same-size files whose times differ at all."
+)
+@filter_options
+@transfer_options
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    /,
+    source: str,
+    destination: str,
+    delete: bool,
+    size_only: bool,
+    exact_timestamps: bool,
+    **given: Any,
+) -> None:
+    """Sync (see the help text)."""
+    obj: CliContext = ctx.obj
+    src, dst = _side(obj, source), _side(obj, destination)
+    if isinstance(src, Local) and isinstance(dst, Local):
+        raise ConfigurationError(
+            "both locations are local", hint="one of them must be s3://BUCKET[/PREFIX]"
+        )
+    if isinstance(src, Local) and not src.path.is_dir():
+        raise LocalFileError(
+            f"not a directory: {src.path}", hint="sync takes directories and prefixes"
+        )
+    options = _options(obj, src, dst, given)
+    with _progress(obj.progress_enabled()) as progress:
+        result = sync(
+            src,
+            dst,
+            delete=delete,
+            size_only=size_only,
+            exact_timestamps=exact_timestamps,
+            filters=_filters(ctx),
+            options=options,
+            dryrun=given["dryrun"],
+            progress=progress,
+            on_event=_Printer(obj),
+        )
+    _finish(ctx, obj, result)
+
+
+@_tree_command("rm", "Delete an object, or (--recursive) every object below a prefix.")
+@click.argument("url", metavar="s3://BUCKET/KEY")
+@click.option("--recursive", is_flag=True, help="Delete every object below the prefix.")
+@filter_options
+@click.pass_context
+def rm_command(
+    ctx: click.Context,
+    url: str,
+    recursive: bool,
+    dryrun: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """Delete (deleting a missing key succeeds, as in S3)."""
+    obj: CliContext = ctx.obj
+    location = S3Url.parse(url, require_key=not recursive)
+    store = store_for(obj, location)
+    if not recursive:
+        if include or exclude:
+            raise ConfigurationError("--include/--exclude need --recursive")
+        if not dryrun:
+            store.delete(location.key)
+        if not obj.quiet:
+            click.echo(printable(f"{'(dryrun) ' if dryrun else ''}delete: {location}"))
+        return
+    result = remove_tree(
+        store, location.key, filters=_filters(ctx), dryrun=dryrun, on_event=_Printer(obj)
+    )
+    _finish(ctx, obj, result)
+
+
+@click.command("rb")
+@click.argument("url", metavar="s3://BUCKET")
+@click.option("--force", is_flag=True, help="Delete every object first (not object versions).")
+@click.pass_context
+def rb_command(ctx: click.Context, url: str, force: bool) -> None:
+    """Delete a bucket; it must be empty unless --force."""
+    obj: CliContext = ctx.obj
+    location = S3Url.parse(url)
+    if location.key:
+        raise ConfigurationError(f"rb takes a bucket, not an object: {url}")
+    store: SecureStore = store_for(obj, location)
+    remove_bucket(store, force=force, on_event=_Printer(obj))
+    say(obj, f"remove_bucket: {location.bucket}")
+
+
+COMMANDS = (cp_command, mv_command, sync_command, rm_command, rb_command)
+
+__all__ = ["COMMANDS"]

@@ -1,0 +1,666 @@
+"""Copies of stored objects from S3 to S3: by S3 itself where possible, re-bound when client-side.
+
+How a copy is made depends on what the source is (decided as a read decides:
+by the keyring in play, never by the object's metadata), on the mode the copy
+is written with, and on whether both stores share one
+:class:`~securestore.transport.Connection` (S3 can only copy between buckets
+it reaches with one set of credentials):
+
+=====================  ===================  ==========================================
+source                 copy written with    mechanism (:class:`CopyMethod`)
+=====================  ===================  ==========================================
+server-side object     server-side mode     ``CopyObject`` up to
+                                            :attr:`CopyLimits.multipart_threshold`
+                                            (5 GiB), multipart ``UploadPartCopy`` above
+client-side message    client-side mode     re-bind: a new header (the new location in
+                                            its context, the destination keyring's data
+                                            keys) before the unchanged body, which S3
+                                            copies (:mod:`securestore.rewrap_copy`)
+client-side message    server-side mode     streamed: decrypted while copied
+server-side object     client-side mode     streamed: encrypted while copied
+either                 another connection   streamed
+=====================  ===================  ==========================================
+
+A client-side copy always decrypts at its new location with the destination's
+keyring and context: it never needs ``relocated=True``. A signed message
+(suite 0x0578, from other ESDK writers) cannot be re-headed and is streamed.
+A server that answers ``UploadPartCopy`` without the part's ETag (``rclone
+serve s3``) gets a streamed copy instead: chosen by what the server does,
+never by its name.
+
+Every copy is pinned to the source ETag seen first (``CopySourceIfMatch``, and
+a check that the source is unchanged before anything replaces the destination,
+for servers that ignore the condition). The copy is verified against the
+requested mode as writes are (:class:`~securestore.writing.WritePath`); one
+stored otherwise is removed again, a failed multipart upload is aborted. A copy
+over the source itself (``reencrypt``) is never removed: its data is the
+source's.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+from securestore.bucket import ObjectInfo, abort_upload, with_marker
+from securestore.clientside import (
+    HEADER_PROBE,
+    ClientSide,
+    check_location,
+    expected_context,
+    message_context,
+    read_header,
+)
+from securestore.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    KeyringError,
+    NotFoundError,
+    PolicyError,
+    PreconditionFailedError,
+)
+from securestore.location import validate_key
+from securestore.message import AlgorithmSuite, EncryptionMaterials, Header, Keyring, Layout
+from securestore.message.decryptor import unwrap_data_key
+from securestore.message.derivation import content_key
+from securestore.message.frames import FrameCipher
+from securestore.message.header import serialize, serialize_body
+from securestore.message.materials import wipe
+from securestore.message.rewrite import HeaderRewrite, authenticate_header
+from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.reading import ReadPath
+from securestore.rewrap import Rewrapper, RewrapResult, SourceVersion
+from securestore.rewrap_copy import Method as RewrapMethod
+from securestore.rewrap_copy import write_rewrapped
+from securestore.transfer import MiB, ProgressCallback, chunk_stream, run_bounded
+from securestore.writing import WritePath, check_metadata
+
+__all__ = ["MAX_COPY_OBJECT", "CopyLimits", "CopyMethod", "CopyResult", "copy_object"]
+
+GiB = 1024 * MiB
+#: The largest object one ``CopyObject`` copies, and the largest ``UploadPartCopy`` part.
+MAX_COPY_OBJECT = 5 * GiB
+_MIN_PART = 5 * MiB
+_MAX_PARTS = 10_000
+_REBINDABLE = AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+_CONTENT_HEADERS = (
+    "ContentEncoding",
+    "ContentDisposition",
+    "ContentLanguage",
+    "CacheControl",
+)
+_MARKER_PREFIX = "securestore-"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyLimits:
+    """Where a server-side copy switches to multipart, and how large its parts are.
+
+    Args:
+        multipart_threshold: objects larger than this are copied with multipart
+            ``UploadPartCopy`` (at most 5 GiB, S3's ``CopyObject`` limit).
+        part_size: bytes per ``UploadPartCopy`` part (5 MiB to 5 GiB), grown so
+            that an object needs at most 10,000 parts.
+    """
+
+    multipart_threshold: int = MAX_COPY_OBJECT
+    part_size: int = 512 * MiB
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.multipart_threshold <= MAX_COPY_OBJECT:
+            raise ConfigurationError("multipart_threshold must be between 0 and 5 GiB")
+        if not _MIN_PART <= self.part_size <= MAX_COPY_OBJECT:
+            raise ConfigurationError("a copy part must be between 5 MiB and 5 GiB")
+
+    def part_size_for(self, total: int) -> int:
+        """The part size for an object of ``total`` bytes (at most 10,000 parts)."""
+        size = self.part_size
+        while total > size * _MAX_PARTS and size < MAX_COPY_OBJECT:
+            size = min(size * 2, MAX_COPY_OBJECT)
+        return size
+
+
+class CopyMethod(enum.Enum):
+    """How the copy was made."""
+
+    COPY_OBJECT = "copy-object"
+    MULTIPART_COPY = "multipart-copy"
+    #: New header, body copied by S3 (or, when small, written with one PUT).
+    REBIND = "rebind"
+    #: New header, ciphertext body streamed: the server lacks ``UploadPartCopy``.
+    REBIND_STREAMED = "rebind-streamed"
+    #: Read (decrypted if client-side) and written (encrypted) through the client.
+    STREAMED = "streamed"
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """The copy as written (``info``), how it was made, and the source version copied."""
+
+    info: ObjectInfo
+    method: CopyMethod
+    source_etag: str
+    note: str | None = None
+
+
+class _NoCopyPartEtagError(Exception):
+    """Internal: the server answered UploadPartCopy without the part's ETag."""
+
+
+def copy_object(
+    source: ReadPath,
+    destination: WritePath,
+    key: str,
+    dest_key: str,
+    *,
+    mode: EncryptionMode,
+    require: EncryptionMode | None = None,
+    metadata: Mapping[str, str] | None = None,
+    content_type: str | None = None,
+    storage_class: str | None = None,
+    progress: ProgressCallback | None = None,
+    limits: CopyLimits | None = None,
+) -> CopyResult:
+    """Copy ``key`` (read by ``source``) to ``dest_key`` (written by ``destination``).
+
+    See the module docstring for the mechanism. ``mode`` is the copy's
+    encryption; ``require`` is checked on the source as a read checks it.
+    User metadata, content type and content headers and a non-standard
+    storage class are kept unless given.
+
+    Raises:
+        PolicyError: the source is not stored as required, or S3 stored the copy
+            otherwise than ``mode`` (the copy was removed again).
+        PreconditionFailedError: the source changed during the copy, or the
+            destination was written concurrently; nothing was replaced.
+        KeyringError, IntegrityError: a client-side source cannot be decrypted.
+        NotFoundError, StorageError: as for reads and writes.
+    """
+    validate_key(key)
+    validate_key(dest_key)
+    override = check_metadata(metadata) if metadata is not None else None
+    if storage_class is not None and not (
+        storage_class.isascii() and storage_class.replace("_", "").isalnum()
+    ):
+        raise ConfigurationError(f"invalid storage class {storage_class!r}")
+    job = _Copy(
+        source,
+        destination,
+        key,
+        dest_key,
+        mode=mode,
+        metadata=override,
+        content_type=content_type,
+        storage_class=storage_class,
+        progress=progress,
+        limits=limits or CopyLimits(),
+    )
+    return job.run(require)
+
+
+class _Copy:
+    """One copy: the decision, then one of the mechanisms."""
+
+    def __init__(
+        self,
+        source: ReadPath,
+        destination: WritePath,
+        key: str,
+        dest_key: str,
+        *,
+        mode: EncryptionMode,
+        metadata: dict[str, str] | None,
+        content_type: str | None,
+        storage_class: str | None,
+        progress: ProgressCallback | None,
+        limits: CopyLimits,
+    ) -> None:
+        self.src = source
+        self.dst = destination
+        self.key = key
+        self.dest_key = dest_key
+        self.mode = mode
+        self.metadata = metadata
+        self.content_type = content_type
+        self.storage_class = storage_class
+        self.progress = progress
+        self.limits = limits
+        self.in_place = (source.bucket, key) == (destination.bucket, dest_key)
+        self.s3 = destination.access.s3
+
+    def run(self, require: EncryptionMode | None) -> CopyResult:
+        with self.src.access.boundary("copy", self.key):
+            info, _, client_side = self.src._prepare_read(self.key, require, False)
+        same = self.src.access.connection is self.dst.access.connection
+        if client_side is None and same and not isinstance(self.mode, ClientSide):
+            with self.dst.access.boundary("copy", self.dest_key):
+                # A KMS key that is unknown or disabled is reported before anything is sent.
+                self.dst.access.key_arn_for(self.mode)
+                result = self._server_side(info.etag)
+            if result is not None:
+                return result
+        elif client_side is not None and same and isinstance(self.mode, ClientSide):
+            rebound = self._rebind(info.etag, client_side, self.mode)
+            if rebound is not None:
+                return rebound
+        return self._streamed(require, info.etag)
+
+    # -- what every mechanism shares -----------------------------------------------------------
+
+    def _head_source(self, etag: str) -> dict[str, Any]:
+        """The source's HEAD answer, which must still show ``etag``."""
+        with self.src.access.boundary("copy", self.key):
+            head: dict[str, Any] = self.src.access.s3.head_object(
+                Bucket=self.src.bucket, Key=self.key
+            )
+        if str(head.get("ETag", "")) != etag:
+            raise self._changed()
+        return head
+
+    def _changed(self) -> PreconditionFailedError:
+        return PreconditionFailedError(
+            "the source changed during the copy; nothing was replaced",
+            bucket=self.src.bucket,
+            key=self.key,
+            code="PreconditionFailed",
+            hint="copy it again",
+        )
+
+    def _params(self, head: Mapping[str, Any], *, keep_marker: bool) -> dict[str, Any]:
+        """Destination, mode, metadata, content headers and storage class of the copy.
+
+        ``keep_marker``: the copy is still the source's message (re-bind), so the
+        ``securestore-`` entries that describe it stay; otherwise they go.
+        """
+        stored = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+        marker = {k: v for k, v in stored.items() if k.startswith(_MARKER_PREFIX)}
+        user = {k: v for k, v in stored.items() if not k.startswith(_MARKER_PREFIX)}
+        metadata = {**(self.metadata if self.metadata is not None else user)}
+        if keep_marker:
+            metadata.update(marker)
+        params: dict[str, Any] = {
+            "Bucket": self.dst.bucket,
+            "Key": self.dest_key,
+            **self.mode.request_params(),
+        }
+        if metadata:
+            params["Metadata"] = metadata
+        content_type = self.content_type or head.get("ContentType")
+        if content_type:
+            params["ContentType"] = content_type
+        for name in _CONTENT_HEADERS:
+            if head.get(name):
+                params[name] = head[name]
+        storage = self.storage_class or head.get("StorageClass")
+        if storage and (self.storage_class or storage != "STANDARD"):
+            params["StorageClass"] = storage
+        return params
+
+    def _source_ref(self, head: Mapping[str, Any]) -> dict[str, str]:
+        ref = {"Bucket": self.src.bucket, "Key": self.key}
+        version = head.get("VersionId")
+        if version and version != "null":
+            ref["VersionId"] = str(version)
+        return ref
+
+    def _check_copy(self, response: Mapping[str, Any]) -> None:
+        """Verify what S3 reports against the mode; undo unless the copy is in place."""
+        if not self.in_place:
+            self.dst._verify_or_undo(self.mode, response, self.dest_key)
+            return
+        try:
+            self.dst._verify(self.mode, response, self.dest_key)
+        except PolicyError as exc:
+            exc.message += "; the object was rewritten in place, its data is unchanged"
+            raise
+
+    def _info(
+        self, response: Mapping[str, Any], size: int, params: Mapping[str, Any]
+    ) -> ObjectInfo:
+        metadata = dict(params.get("Metadata") or {})
+        return ObjectInfo(
+            bucket=self.dst.bucket,
+            key=self.dest_key,
+            size=size,
+            etag=str(response.get("ETag", "")),
+            encryption=with_marker(StoredEncryption.from_response(response), metadata),
+            last_modified=response.get("LastModified"),
+            content_type=params.get("ContentType"),
+            version_id=response.get("VersionId"),
+            metadata=metadata,
+        )
+
+    # -- server-side objects, copied by S3 -----------------------------------------------------
+
+    def _server_side(self, etag: str) -> CopyResult | None:
+        """CopyObject or multipart UploadPartCopy; ``None``: the server cannot copy parts."""
+        head = self._head_source(etag)
+        size = int(head.get("ContentLength", 0))
+        params = self._params(head, keep_marker=False)
+        if size > self.limits.multipart_threshold:
+            try:
+                response = self._multipart_copy(params, head, etag, size)
+            except _NoCopyPartEtagError:
+                return None
+            method = CopyMethod.MULTIPART_COPY
+        else:
+            response = self._copy_object(params, head, etag)
+            method = CopyMethod.COPY_OBJECT
+            if self.progress:
+                self.progress(size)
+        return CopyResult(self._info(response, size, params), method, etag)
+
+    def _copy_object(
+        self, params: dict[str, Any], head: Mapping[str, Any], etag: str
+    ) -> Mapping[str, Any]:
+        replace = self.metadata is not None or self.content_type is not None
+        request = dict(params)
+        if not replace:  # S3 keeps the source's metadata and content headers itself
+            for name in ("Metadata", "ContentType", *_CONTENT_HEADERS):
+                request.pop(name, None)
+        if not self.in_place:
+            # CopyObject replaces the destination before its answer can be checked.
+            self.dst._confirm_mode(self.dest_key, self.mode)
+        response = self.s3.copy_object(
+            CopySource=self._source_ref(head),
+            CopySourceIfMatch=etag,
+            MetadataDirective="REPLACE" if replace else "COPY",
+            **request,
+        )
+        flat = {**response, **(response.get("CopyObjectResult") or {})}
+        try:
+            # Servers that ignore CopySourceIfMatch: the source must still be the version seen.
+            self._head_source(etag)
+        except PreconditionFailedError as exc:
+            if not self.in_place:
+                exc.message = "the source changed during the copy" + self._undo(flat)
+            raise
+        self._check_copy(flat)
+        return flat
+
+    def _undo(self, response: Mapping[str, Any]) -> str:
+        """Remove a copy just written; what the error message should add."""
+        version = response.get("VersionId")
+        extra = {"VersionId": version} if version and version != "null" else {}
+        try:
+            self.s3.delete_object(Bucket=self.dst.bucket, Key=self.dest_key, **extra)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            return "; the copy is left in place: remove it by hand"
+        return "; the copy was deleted"
+
+    def _multipart_copy(
+        self, params: dict[str, Any], head: Mapping[str, Any], etag: str, size: int
+    ) -> Mapping[str, Any]:
+        created = self.s3.create_multipart_upload(**params)
+        upload_id = created["UploadId"]
+        source = self._source_ref(head)
+        part = self.limits.part_size_for(size)
+        spans = [
+            (number, start, min(start + part, size))
+            for number, start in enumerate(range(0, size, part), start=1)
+        ]
+
+        def copy_part(span: tuple[int, int, int]) -> dict[str, Any]:
+            number, start, end = span
+            response = self.s3.upload_part_copy(
+                Bucket=self.dst.bucket,
+                Key=self.dest_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource=source,
+                CopySourceRange=f"bytes={start}-{end - 1}",
+                CopySourceIfMatch=etag,
+            )
+            part_etag = (response.get("CopyPartResult") or {}).get("ETag")
+            if not part_etag:
+                raise _NoCopyPartEtagError()
+            if self.progress:
+                self.progress(end - start)
+            return {"PartNumber": number, "ETag": part_etag}
+
+        try:
+            # Checked before any byte is copied: a refused mode costs nothing.
+            self.dst._verify(self.mode, created, self.dest_key, before=True)
+            parts = run_bounded(spans, copy_part, concurrency=self.dst.access.transfer.concurrency)
+            self._head_source(etag)  # servers that ignore CopySourceIfMatch
+            completed = self.s3.complete_multipart_upload(
+                Bucket=self.dst.bucket,
+                Key=self.dest_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException as exc:
+            interrupted = not isinstance(exc, Exception)
+            abort_upload(
+                self.s3, self.dst.bucket, self.dest_key, upload_id, interrupted=interrupted
+            )
+            raise
+        merged = {**created, **{k: v for k, v in completed.items() if v is not None}}
+        self._check_copy(completed)
+        return merged
+
+    # -- client-side messages, re-bound -----------------------------------------------------
+
+    def _rebind(self, etag: str, source_mode: ClientSide, mode: ClientSide) -> CopyResult | None:
+        """New header for the new location and keyring, body copied by S3.
+
+        ``None``: the message cannot be re-headed (signed), so it is streamed.
+        """
+        head = self._head_source(etag)
+        rw = _CopyRewrapper(self, source_mode)
+        src = SourceVersion(
+            bucket=self.src.bucket,
+            key=self.key,
+            etag=etag,
+            version_id=head.get("VersionId"),
+            size=int(head.get("ContentLength", 0)),
+            head=head,
+        )
+        with self.src.access.boundary("copy", self.key):
+            first = rw.fetch(src, 0, min(src.size, HEADER_PROBE))
+            limits = source_mode.header_limits
+            header = read_header(lambda a, b: rw.fetch(src, a, b), src.size, limits, first=first)
+            if header.length > len(first):
+                first += rw.fetch(src, len(first), header.length)
+            expected = expected_context(self.src.bucket, self.key, source_mode.context)
+            check_location(header, expected, self.src.bucket, self.key)
+            if header.suite is not _REBINDABLE:
+                return None
+            # A body whose length fits no frame layout is refused before any key is used.
+            Layout.from_ciphertext_length(src.size, header.frame_length, header.length)
+            if any(header.encryption_context.get(k) != v for k, v in expected.items()):
+                raise AuthenticationError()
+            data_key = unwrap_data_key(header, source_mode.keyring, header.encryption_context)
+            try:
+                rewrite = rebind_header(
+                    header,
+                    data_key,
+                    context=message_context(self.dst.bucket, self.dest_key, mode.context),
+                    keyring=mode.keyring,
+                    max_encrypted_data_keys=mode.header_limits.max_encrypted_data_keys,
+                )
+            finally:
+                wipe(data_key)
+        with self.dst.access.boundary("copy", self.dest_key):
+            self.dst.access.key_arn_for(mode)
+            condition = self._write_condition(etag)
+            if not self.in_place:
+                self.dst._confirm_mode(self.dest_key, mode)
+        result = RewrapResult(
+            bucket=self.dst.bucket,
+            key=self.dest_key,
+            source_bucket=self.src.bucket,
+            source_key=self.key,
+            method=None,
+            dry_run=False,
+            source_etag=etag,
+            source_version_id=src.version_id,
+        )
+        done = write_rewrapped(
+            rw,
+            src,
+            rewrite,
+            first,
+            result,
+            in_place=self.in_place,
+            delete_old=False,
+            condition=condition,
+        )
+        if self.progress:
+            self.progress(src.size)
+        info = self.dst.access.head(self.dest_key)
+        method = (
+            CopyMethod.REBIND_STREAMED
+            if done.method is RewrapMethod.STREAMED_COPY
+            else CopyMethod.REBIND
+        )
+        return CopyResult(info, method, etag, note=done.note)
+
+    def _write_condition(self, etag: str) -> dict[str, str]:
+        """``If-Match`` of the object being replaced, or ``If-None-Match: *`` if none is."""
+        if self.in_place:
+            return {"IfMatch": etag}
+        try:
+            current = self.dst.access.head(self.dest_key)
+        except NotFoundError:
+            return {"IfNoneMatch": "*"}
+        return {"IfMatch": current.etag}
+
+    # -- anything else, through the client ---------------------------------------------------
+
+    def _streamed(self, require: EncryptionMode | None, etag: str) -> CopyResult:
+        """Read the source (decrypting it if client-side) and write it with the mode."""
+        if self.in_place:
+            raise ConfigurationError(
+                "a copy over its own source can only be made by S3 itself, and this one "
+                "would have to pass through the client",
+                bucket=self.src.bucket,
+                key=self.key,
+                hint="copy it to another key, or use rewrap for client-side objects",
+            )
+        head = self._head_source(etag)
+        reader = self.src.open(
+            self.key, require=require, context=None, relocated=False, allow_plaintext=False
+        )
+        with reader, self.dst.access.boundary("copy", self.dest_key):
+            params = self._params(head, keep_marker=False)
+            plan = self.dst.plan(self.dest_key, self.mode, reader.size, params.pop("Metadata", {}))
+            if plan.metadata:
+                params["Metadata"] = plan.metadata
+            parts = chunk_stream(reader, plan.part_size)
+            first = next(parts)
+            if not first.last:
+                info = self.dst._multipart(
+                    self.dest_key,
+                    itertools.chain([first], parts),
+                    params,
+                    self.mode,
+                    plan,
+                    self.progress,
+                )
+                return CopyResult(info, CopyMethod.STREAMED, etag)
+            self.dst._confirm_mode(self.dest_key, self.mode)
+            data = plan.body(first)
+            response = self.s3.put_object(Body=data, **params)
+            if self.progress:
+                self.progress(len(first.data))
+            self.dst._verify_or_undo(self.mode, response, self.dest_key)
+        return CopyResult(self._info(response, len(data), params), CopyMethod.STREAMED, etag)
+
+    def _verify_rebound(self, response: Mapping[str, Any]) -> None:
+        self.dst._verify(self.mode, response, self.dest_key)
+
+
+class _CopyRewrapper(Rewrapper):
+    """The re-wrap write step, writing the copy's parameters and checking the copy's mode."""
+
+    def __init__(self, job: _Copy, source_mode: ClientSide) -> None:
+        super().__init__(job.src.access, source_mode.keyring, limits=source_mode.header_limits)
+        self.job = job
+
+    def request_params(self, src: SourceVersion, bucket: str, key: str) -> dict[str, Any]:
+        return self.job._params(src.head, keep_marker=True)
+
+    def check_sse(
+        self, src: SourceVersion, response: Mapping[str, Any], bucket: str, key: str
+    ) -> None:
+        # On a versioned bucket write_rewrapped deletes the new version itself.
+        version = response.get("VersionId")
+        try:
+            self.job._verify_rebound(response)
+        except PolicyError as exc:
+            if not self.job.in_place and (not version or version == "null"):
+                exc.message += self.job._undo(response)
+            raise
+
+
+def rebind_header(
+    header: Header,
+    data_key: bytes | bytearray,
+    *,
+    context: Mapping[str, str],
+    keyring: Keyring,
+    max_encrypted_data_keys: int,
+) -> HeaderRewrite:
+    """A header for the body of ``header``'s message with a new context and data keys.
+
+    Pure. The key commitment and header tag are checked under ``data_key`` first;
+    the new header has the same suite, message id, frame length and commitment,
+    ``context``, and exactly the data keys ``keyring`` wraps (every old one is
+    dropped), under a recomputed header tag. See docs/format.md, "Re-wrapping".
+
+    Raises:
+        AuthenticationError: ``data_key`` does not match the message.
+        PolicyError: the message is signed or not committing.
+        KeyringError: the keyring added no data key or replaced the data key.
+        ConfigurationError: more data keys than ``max_encrypted_data_keys``.
+    """
+    authenticate_header(header, data_key)
+    buffer = bytearray(data_key)
+    try:
+        materials = keyring.wrap(EncryptionMaterials(header.suite, context, buffer))
+    finally:
+        wipe(buffer)
+    if materials.data_key is not None and materials.data_key is not buffer:
+        wipe(materials.data_key)
+        raise KeyringError("a keyring replaced the data key instead of wrapping it")
+    edks = tuple(materials.encrypted_data_keys)
+    if not edks:
+        raise KeyringError("the destination keyring added no encrypted data key")
+    if len(edks) > max_encrypted_data_keys:
+        raise ConfigurationError(
+            f"the new header would hold {len(edks)} data keys; the limit is "
+            f"{max_encrypted_data_keys}"
+        )
+    body = serialize_body(
+        header.suite, header.message_id, context, edks, header.frame_length, header.suite_data
+    )
+    key = content_key(header.suite, data_key, header.message_id)
+    cipher = FrameCipher(header.suite, key, header.message_id, header.frame_length)
+    new_header = Header(
+        version=header.version,
+        suite=header.suite,
+        message_id=header.message_id,
+        encryption_context=dict(context),
+        encrypted_data_keys=edks,
+        content_type=header.content_type,
+        frame_length=header.frame_length,
+        suite_data=header.suite_data,
+        iv=b"",
+        auth_tag=cipher.header_tag(body),
+        body=body,
+    )
+    return HeaderRewrite(
+        header=new_header,
+        header_bytes=serialize(new_header),
+        old=header,
+        kept=(),
+        rewrapped=(),
+        added=edks,
+        removed=header.encrypted_data_keys,
+    )

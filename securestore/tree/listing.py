@@ -1,0 +1,141 @@
+"""Streaming listings of both sides, in one order: UTF-8 byte order of the relative path.
+
+S3's ListObjectsV2 returns keys in UTF-8 binary order. The local walk yields
+files in the same order (a directory sorts as its name plus ``/``), one
+directory listing at a time, so that a sync can merge-join the two sides
+without holding either tree in memory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from securestore.store import SecureStore
+
+__all__ = ["Entry", "Problem", "list_prefix", "sort_key", "walk_local"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file or object below a root.
+
+    ``size`` is what the listing says (for an S3 object: the stored size, which
+    for a client-side object is the ciphertext's); ``mtime`` is seconds since the
+    epoch (an object's LastModified).
+    """
+
+    relative: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A path the walk could not use, and why (reported as skipped or failed)."""
+
+    relative: str
+    reason: str
+    fatal: bool
+
+
+def sort_key(relative: str) -> bytes:
+    """The order both listings share (S3's: UTF-8 bytes)."""
+    return relative.encode("utf-8", "surrogateescape")
+
+
+def walk_local(
+    root: Path, report: Callable[[Problem], None], *, follow_symlinks: bool = True
+) -> Iterator[Entry]:
+    """Yield the regular files below ``root`` in :func:`sort_key` order.
+
+    Problems do not stop the walk: a file that vanished between the listing and
+    its ``stat`` is reported as skipped (not fatal), as are sockets, FIFOs and
+    devices (never opened: opening a FIFO blocks) and broken symbolic links; an
+    unreadable directory is reported as fatal (its files cannot be accounted
+    for). Symbolic links are followed, except into a directory already on the
+    current path (a loop).
+    """
+    yield from _walk(root, "", report, follow_symlinks, _chain(root))
+
+
+def _chain(path: Path) -> frozenset[tuple[int, int]]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return frozenset()
+    return frozenset({(info.st_dev, info.st_ino)})
+
+
+def _walk(
+    folder: Path,
+    base: str,
+    report: Callable[[Problem], None],
+    follow: bool,
+    chain: frozenset[tuple[int, int]],
+) -> Iterator[Entry]:
+    try:
+        with os.scandir(folder) as scan:
+            names = [entry.name for entry in scan]
+    except OSError as exc:
+        report(Problem(base or ".", f"cannot list directory: {exc.strerror or exc}", True))
+        return
+    kinds: list[tuple[bytes, str, os.stat_result | None]] = []
+    for name in names:
+        relative = base + name
+        path = folder / name
+        try:
+            info = os.stat(path, follow_symlinks=follow)
+        except FileNotFoundError:
+            if os.path.lexists(path):
+                report(Problem(relative, "broken symbolic link", False))
+            else:
+                report(Problem(relative, "vanished while the tree was walked", False))
+            continue
+        except OSError as exc:
+            report(Problem(relative, f"cannot stat: {exc.strerror or exc}", True))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            kinds.append((sort_key(relative + "/"), name, None))
+        elif stat.S_ISREG(info.st_mode):
+            kinds.append((sort_key(relative), name, info))
+        else:
+            report(Problem(relative, "not a regular file", False))
+    del names
+    kinds.sort(key=lambda item: item[0])
+    for _order, name, found in kinds:
+        relative = base + name
+        if found is not None:
+            yield Entry(relative, found.st_size, found.st_mtime)
+            continue
+        path = folder / name
+        try:
+            here = os.stat(path)
+        except OSError:
+            report(Problem(relative, "vanished while the tree was walked", False))
+            continue
+        identity = (here.st_dev, here.st_ino)
+        if identity in chain:
+            report(Problem(relative, "symbolic link loop", False))
+            continue
+        yield from _walk(path, relative + "/", report, follow, chain | {identity})
+
+
+def list_prefix(store: SecureStore, prefix: str) -> Iterator[Entry]:
+    """Yield the objects below ``prefix`` (which ends in ``/`` or is empty), page by page.
+
+    Keys ending in ``/`` (folder markers made by consoles) are left out.
+    """
+    for summary in store.list(prefix):
+        relative = summary.key[len(prefix) :]
+        if not relative or relative.endswith("/"):
+            continue
+        yield Entry(relative, summary.size, _timestamp(summary.last_modified))
+
+
+def _timestamp(when: datetime.datetime | None) -> float:
+    return when.timestamp() if when is not None else 0.0

@@ -1,0 +1,329 @@
+"""The :class:`TransferManager`: one bounded pool for every object of a tree transfer.
+
+The caller's thread produces actions lazily (from streaming listings) and hands
+each to a free worker; it never runs ahead of the pool, so memory stays bounded
+whatever the size of the tree. A large object's parts are sent by the
+object's own :func:`~securestore.transfer.run_bounded` call inside its worker;
+at most ``large_in_flight`` large objects run at once, so the memory bound is
+``concurrency`` small objects plus ``large_in_flight`` times (parts in flight + 1)
+parts.
+
+A failed object does not stop the others: it is recorded in the result. An
+interrupt of the caller (Ctrl-C, SIGTERM) cancels the pool: every in-flight
+multipart upload is aborted and every partial download removed by the
+worker running it, and the manager waits up to ``drain_seconds`` for that
+cleanup before it re-raises.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from securestore.errors import SecureStoreError, TransferError
+from securestore.transfer import bind_cancel
+
+from .paths import Local, Remote
+
+__all__ = ["Failure", "Skip", "TransferManager", "TreeProgress", "TreeResult", "VanishedError"]
+
+#: Seconds an interrupted tree transfer waits for its workers to abort uploads and
+#: remove partial files.
+DRAIN_SECONDS = 3.0
+_POLL = 0.05
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An object or file that could not be transferred, and the error."""
+
+    source: str
+    destination: str
+    error: SecureStoreError
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A path left out on purpose (a vanished file, a FIFO, a broken link)."""
+
+    path: str
+    reason: str
+
+
+class VanishedError(SecureStoreError):
+    """Raised by a task whose local source no longer exists: recorded as skipped."""
+
+
+@dataclass(frozen=True)
+class TreeProgress:
+    """One snapshot of a whole job's progress.
+
+    ``files_total`` and ``bytes_total`` grow while the listings stream in;
+    ``listed`` says when they are final.
+    """
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    listed: bool
+
+
+@dataclass
+class TreeResult:
+    """What a tree transfer did.
+
+    Attributes:
+        done: objects or files transferred (or, with ``dryrun``, that would be).
+        deleted: objects or files deleted (``sync --delete``, ``mv``, ``rm``).
+        unchanged: files a sync found up to date.
+        bytes: plaintext bytes transferred.
+        failed: every failure, in completion order.
+        skipped: paths left out, with the reason.
+        dryrun: nothing was changed.
+    """
+
+    done: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    bytes: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    dryrun: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work for the pool: ``run`` does it and returns the bytes moved.
+
+    ``run`` returns ``None`` when, after looking (a HEAD), there was nothing to
+    do. ``kind`` is ``upload``, ``download``, ``copy`` or ``delete``.
+    """
+
+    kind: str
+    source: Local | Remote
+    destination: Local | Remote
+    size: int
+    run: Callable[[Callable[[int], None]], int | None]
+    large: bool = False
+
+
+Event = Callable[[Task, str], None]
+
+
+class TransferManager:
+    """Run :class:`Task` s on one bounded pool of worker threads.
+
+    Args:
+        concurrency: objects in flight at once.
+        large_in_flight: large (multipart) objects in flight at once.
+        progress: called with a :class:`TreeProgress` after every change (from
+            worker threads).
+        on_event: called with each task and ``"done"``, ``"dryrun"``, ``"unchanged"``
+            or ``"failed"`` (from worker threads; the CLI prints aws-cli's lines).
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 8,
+        large_in_flight: int = 2,
+        progress: Callable[[TreeProgress], None] | None = None,
+        on_event: Event | None = None,
+        drain_seconds: float = DRAIN_SECONDS,
+    ) -> None:
+        if not 1 <= concurrency <= 64:
+            raise ValueError("concurrency must be between 1 and 64")
+        self.concurrency = concurrency
+        self.large_in_flight = max(1, min(large_in_flight, concurrency))
+        self._progress = progress
+        self._on_event = on_event
+        self._drain = drain_seconds
+        self._lock = threading.Lock()
+        self._files_total = 0
+        self._bytes_total = 0
+        self._files_done = 0
+        self._bytes_done = 0
+        self._listed = False
+
+    # -- progress ---------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        if self._progress is None:
+            return
+        with self._lock:
+            snapshot = TreeProgress(
+                self._files_done,
+                self._files_total,
+                self._bytes_done,
+                self._bytes_total,
+                self._listed,
+            )
+        self._progress(snapshot)
+
+    def _advance(self, count: int) -> None:
+        with self._lock:
+            self._bytes_done += count
+        self._notify()
+
+    def _event(self, task: Task, outcome: str) -> None:
+        if self._on_event is not None:
+            self._on_event(task, outcome)
+
+    # -- running ----------------------------------------------------------------------
+
+    def run(
+        self, items: Iterable[Task | Skip | Failure | None], *, dryrun: bool = False
+    ) -> TreeResult:
+        """Run every task ``items`` yields; record skips, failures and ``None`` (unchanged).
+
+        Raises:
+            KeyboardInterrupt, and any other exception raised while producing
+            the items (a listing that failed, say), after cancelling the pool.
+        """
+        result = TreeResult(dryrun=dryrun)
+        cancel = threading.Event()
+        slots = threading.Semaphore(self.concurrency)
+        large = threading.Semaphore(self.large_in_flight)
+        inbox: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        idle = threading.Condition()
+        in_flight = [0]
+        bugs: list[BaseException] = []
+        workers: list[threading.Thread] = []
+
+        def finish(task: Task, outcome: str, moved: int, error: SecureStoreError | None) -> None:
+            with self._lock:
+                self._files_done += 1
+                if outcome in ("done", "dryrun"):
+                    if task.kind == "delete":
+                        result.deleted += 1
+                    else:
+                        result.done += 1
+                        result.bytes += moved
+                elif outcome == "unchanged":
+                    result.unchanged += 1
+                elif error is not None:
+                    result.failed.append(
+                        Failure(task.source.describe(), task.destination.describe(), error)
+                    )
+            self._event(task, outcome)
+            self._notify()
+
+        def perform(task: Task) -> None:
+            if dryrun:
+                finish(task, "dryrun", task.size, None)
+                return
+            holding = False
+            try:
+                if task.large:
+                    while not large.acquire(timeout=_POLL):
+                        if cancel.is_set():
+                            raise TransferError("the transfer was cancelled")
+                    holding = True
+                moved = task.run(self._advance)
+            except VanishedError as exc:
+                with self._lock:
+                    result.skipped.append(Skip(task.source.describe(), str(exc)))
+                    self._files_done += 1
+                return
+            except SecureStoreError as exc:
+                if not cancel.is_set():
+                    finish(task, "failed", 0, exc)
+                return
+            except OSError as exc:
+                finish(task, "failed", 0, _local_error(task, exc))
+                return
+            finally:
+                if holding:
+                    large.release()
+            finish(task, "unchanged" if moved is None else "done", moved or 0, None)
+
+        def serve() -> None:
+            bind_cancel(cancel)
+            while True:
+                task = inbox.get()
+                if task is None:
+                    return
+                try:
+                    if not cancel.is_set():
+                        perform(task)
+                except BaseException as exc:  # a bug: stop the job, re-raised by the caller
+                    bugs.append(exc)
+                    cancel.set()
+                finally:
+                    del task
+                    with idle:
+                        in_flight[0] -= 1
+                        idle.notify_all()
+                    slots.release()
+
+        try:
+            for item in items:
+                if bugs:
+                    break
+                if item is None:
+                    with self._lock:
+                        result.unchanged += 1
+                    continue
+                if isinstance(item, Skip):
+                    result.skipped.append(item)
+                    continue
+                if isinstance(item, Failure):
+                    with self._lock:
+                        result.failed.append(item)
+                    continue
+                with self._lock:
+                    self._files_total += 1
+                    self._bytes_total += item.size
+                self._notify()
+                while not slots.acquire(timeout=_POLL):
+                    pass
+                with idle:
+                    in_flight[0] += 1
+                inbox.put(item)
+                del item
+                if len(workers) < self.concurrency:
+                    thread = threading.Thread(
+                        target=serve, name=f"securestore-tree-{len(workers)}", daemon=True
+                    )
+                    workers.append(thread)
+                    thread.start()
+            with self._lock:
+                self._listed = True
+            self._notify()
+            with idle:
+                while in_flight[0]:
+                    idle.wait(_POLL)
+        except BaseException:
+            cancel.set()
+            self._wait_for_cleanup(idle, in_flight)
+            raise
+        finally:
+            for _ in workers:
+                inbox.put(None)
+        if bugs:
+            raise bugs[0]
+        return result
+
+    def _wait_for_cleanup(self, idle: threading.Condition, in_flight: list[int]) -> None:
+        """After an interrupt: let workers abort their uploads and remove partial files."""
+        deadline = time.monotonic() + self._drain
+        with idle:
+            while in_flight[0] and time.monotonic() < deadline:
+                idle.wait(_POLL)
+
+
+def _local_error(task: Task, exc: OSError) -> SecureStoreError:
+    from securestore.errors import LocalFileError
+
+    where = exc.filename or task.source.describe()
+    return LocalFileError(f"{os.fsdecode(where)}: {exc.strerror or exc}")

@@ -1,0 +1,114 @@
+"""Where a tree transfer reads and writes: a local directory or a prefix of a store.
+
+Also aws-cli's destination rules: a destination that ends in ``/`` (or is an
+existing directory) means "into it, under the source's base name".
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from securestore.errors import ConfigurationError
+from securestore.store import SecureStore
+
+__all__ = [
+    "Local",
+    "Remote",
+    "Side",
+    "as_side",
+    "local_target",
+    "remote_key",
+    "unsafe_relative",
+]
+
+
+@dataclass(frozen=True)
+class Local:
+    """A local directory (a tree) or file (a single transfer)."""
+
+    path: Path
+
+    def describe(self, relative: str = "") -> str:
+        """How the CLI names a file below this root."""
+        return str(self.path / relative) if relative else str(self.path)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A prefix (a tree) or key (a single transfer) in the bucket of ``store``."""
+
+    store: SecureStore
+    prefix: str
+
+    def key(self, relative: str) -> str:
+        """The key of ``relative`` below this prefix."""
+        return self.prefix + relative
+
+    def describe(self, relative: str = "") -> str:
+        """``s3://bucket/key`` of ``relative``."""
+        return f"s3://{self.store.bucket}/{self.prefix}{relative}"
+
+
+Side = Local | Remote
+
+
+def as_side(value: Side | str | os.PathLike[str] | tuple[SecureStore, str]) -> Side:
+    """Accept a :class:`Local`, :class:`Remote`, a path, or a ``(store, prefix)`` pair."""
+    if isinstance(value, Local | Remote):
+        return value
+    if isinstance(value, tuple):
+        store, prefix = value
+        if not isinstance(store, SecureStore) or not isinstance(prefix, str):
+            raise ConfigurationError("a remote side is a (SecureStore, prefix) pair")
+        return Remote(store, prefix)
+    return Local(Path(value))
+
+
+def tree_root(side: Side) -> Side:
+    """The side as a tree root: a prefix ends in ``/`` (unless it is the bucket's root).
+
+    As in aws-cli, ``s3://b/tre`` with ``--recursive`` means ``tre/``, never ``tree/``.
+    """
+    if isinstance(side, Remote) and side.prefix and not side.prefix.endswith("/"):
+        return Remote(side.store, side.prefix + "/")
+    return side
+
+
+def remote_key(destination: str, source_name: str) -> str:
+    """The key a single upload or copy writes: into a "folder" when ``destination`` ends in /."""
+    if destination == "" or destination.endswith("/"):
+        return destination + source_name
+    return destination
+
+
+def local_target(destination: Path, source_key: str, *, trailing_slash: bool) -> Path:
+    """The file a single download writes.
+
+    Into ``destination`` under the key's base name when it is an existing
+    directory or was given with a trailing ``/`` (created if missing).
+    """
+    name = posixpath.basename(source_key)
+    if trailing_slash or destination.is_dir():
+        if not name or unsafe_relative(name):
+            raise ConfigurationError(f"cannot name a local file after the key {source_key!r}")
+        return destination / name
+    return destination
+
+
+def unsafe_relative(relative: str) -> str | None:
+    """Why ``relative`` (from a key) must not become a local path, or ``None`` if it may.
+
+    Keys are chosen by whoever can write to the bucket: a key such as
+    ``../../.ssh/authorized_keys`` must never write outside the destination.
+    """
+    if relative.startswith("/") or "\x00" in relative:
+        return "it is absolute or contains NUL"
+    for part in relative.split("/"):
+        if part in ("", ".", ".."):
+            return "it has an empty, '.' or '..' component"
+    if os.sep != "/" and os.sep in relative:
+        return "it contains the local path separator"
+    return None

@@ -1,0 +1,81 @@
+"""Deleting trees and buckets: :func:`remove_tree` (``rm -r``), :func:`remove_bucket` (``rb``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .filters import Filters
+from .manager import Task, TransferManager, TreeResult
+from .paths import Remote, tree_root
+
+__all__ = ["remove_bucket", "remove_tree"]
+
+
+def remove_tree(
+    store: Any,
+    prefix: str,
+    *,
+    filters: Filters | None = None,
+    dryrun: bool = False,
+    concurrency: int = 8,
+    on_event: Callable[[Task, str], None] | None = None,
+) -> TreeResult:
+    """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select."""
+    root = tree_root(Remote(store, prefix))
+    assert isinstance(root, Remote)
+
+    def tasks() -> Iterator[Task]:
+        for summary in store.list(root.prefix):
+            relative = summary.key[len(root.prefix) :]
+            if (filters or Filters()).selects(relative):
+                where = Remote(store, summary.key)
+                yield Task("delete", where, where, 0, _deleter(where))
+
+    return TransferManager(concurrency=concurrency, on_event=on_event).run(tasks(), dryrun=dryrun)
+
+
+def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:
+    def run(_: Callable[[int], None]) -> int:
+        where.store.delete(where.prefix)
+        return 0
+
+    return run
+
+
+def remove_bucket(
+    store: Any, *, force: bool = False, on_event: Callable[[Task, str], None] | None = None
+) -> TreeResult:
+    """Delete the store's bucket; with ``force``, delete its objects first.
+
+    Raises:
+        StorageError: the bucket is not empty (without ``force``: nothing is
+            deleted), or objects could not be deleted (the bucket is kept).
+    """
+    from securestore.errors import StorageError
+    from securestore.transport import translate_error
+
+    result = TreeResult()
+    if force:
+        result = remove_tree(store, "", on_event=on_event)
+        if not result.ok:
+            raise StorageError(
+                f"{len(result.failed)} objects could not be deleted: the bucket was kept",
+                bucket=store.bucket,
+            )
+    elif next(iter(store.list("")), None) is not None:
+        raise StorageError(
+            "the bucket is not empty",
+            bucket=store.bucket,
+            code="BucketNotEmpty",
+            hint="delete its objects first, or add --force",
+        )
+    try:
+        store.connection.client("s3").delete_bucket(Bucket=store.bucket)
+    except Exception as exc:  # botocore's errors, translated at this boundary
+        import botocore.exceptions
+
+        if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
+            raise translate_error(exc, bucket=store.bucket, action="delete bucket") from exc
+        raise
+    return result
