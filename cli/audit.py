@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,30 @@ from securestore.audit import (
 )
 from securestore.audit.check import needed_collection
 from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
+from securestore.audit.compliance import Framework
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
+from securestore.audit.model import Suppression
+from securestore.audit.org import (
+    DEFAULT_ROLE_NAME,
+    DEFAULT_SESSION_NAME,
+    OrgAudit,
+    org_report,
+    parse_account_list,
+)
+from securestore.audit.org_checkpoint import AccountRecord, Checkpoint, audit_fingerprint
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
+from securestore.audit.runner import AuditReport, selected_checks
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
+from securestore.transport import Connection
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
 _SEVERITIES = ("low", "medium", "high", "critical")
+#: The version written into reports and checkpoints (AuditReport's default).
+TOOL_VERSION = "0.1.0"
 
 
 def _client_factory(ctx: click.Context) -> ClientFactory:
@@ -154,6 +168,54 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     help="Buckets audited concurrently.",
 )
 @click.option("--show-all", is_flag=True, help="Table format: list passing results too.")
+# -- organization-wide audit (--org): keep these options together ---------------------------
+@click.option(
+    "--org",
+    "org",
+    is_flag=True,
+    help="Audit every account of the AWS Organization through a read-only role in each.",
+)
+@click.option(
+    "--role-name",
+    metavar="NAME",
+    help=f"--org: the role to assume in each account [default: {DEFAULT_ROLE_NAME}].",
+)
+@click.option("--external-id", metavar="ID", help="--org: the external id the role demands.")
+@click.option(
+    "--session-name",
+    metavar="NAME",
+    help=f"--org: the role session name [default: {DEFAULT_SESSION_NAME}].",
+)
+@click.option(
+    "--accounts",
+    "accounts_source",
+    metavar="FILE|from-org",
+    help="--org: account ids to audit, one per line, or from-org (ListAccounts) "
+    "[default: from-org].",
+)
+@click.option(
+    "--regions",
+    "regions",
+    multiple=True,
+    metavar="R1,R2",
+    help="--org: report only buckets in these regions (comma-separated, repeatable).",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="--org: record finished accounts in FILE and skip them when run again.",
+)
+@click.option(
+    "--jsonl-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="--org: write one JSON Lines shard per account to DIR as each finishes.",
+)
+@click.option(
+    "--max-accounts-in-flight",
+    type=click.IntRange(1, 32),
+    help="--org: accounts audited concurrently (each with --max-workers buckets) [default: 4].",
+)
 @click.pass_context
 def audit_command(
     ctx: click.Context,
@@ -171,9 +233,38 @@ def audit_command(
     suppress_file: Path | None,
     max_workers: int,
     show_all: bool,
+    org: bool,
+    role_name: str | None,
+    external_id: str | None,
+    session_name: str | None,
+    accounts_source: str | None,
+    regions: tuple[str, ...],
+    checkpoint_file: Path | None,
+    jsonl_dir: Path | None,
+    max_accounts_in_flight: int | None,
 ) -> None:
-    """Audit S3 buckets' encryption, TLS, public access and data protection."""
-    if bool(buckets) == all_buckets:
+    """Audit S3 buckets' encryption, TLS, public access and data protection.
+
+    With --org, audit the buckets of every account of an AWS Organization,
+    through a read-only role assumed in each (docs/roles/audit-role.yaml).
+    """
+    org_settings: dict[str, Any] = {
+        "role_name": role_name,
+        "external_id": external_id,
+        "session_name": session_name,
+        "accounts_source": accounts_source,
+        "regions": tuple(r.strip() for item in regions for r in item.split(",") if r.strip()),
+        "checkpoint_file": checkpoint_file,
+        "jsonl_dir": jsonl_dir,
+        "max_accounts_in_flight": max_accounts_in_flight,
+    }
+    given = [k for k, v in org_settings.items() if v]
+    if org and (buckets or all_buckets):
+        raise click.UsageError("--org audits every account's buckets: name no BUCKET")
+    if not org and given:
+        option = "--" + given[0].replace("_source", "").replace("_file", "").replace("_", "-")
+        raise click.UsageError(f"{option} needs --org")
+    if not org and bool(buckets) == all_buckets:
         raise click.UsageError("name one or more BUCKETs or give --all-buckets, not both")
     for name in buckets:
         validate_bucket_name(name)
@@ -187,28 +278,43 @@ def audit_command(
     chosen = load_framework(framework) if framework else None
     registry = Registry.default()
     needs = needed_collection(c for c in registry if chosen is None or c.id in chosen.check_ids)
-    with _progress(_progress_enabled(ctx)) as cb:
-        collector = Collector(
-            _client_factory(ctx),
+    collection_options: dict[str, Any] = {
+        "region": region,
+        "trail_buckets": chosen is not None
+        and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
+        "lifecycle": "lifecycle" in needs,
+        "monitoring": "monitoring" in needs,
+    }
+    if org:
+        report = _org_report(
+            ctx,
+            org_settings,
+            registry=registry,
             options=options,
+            framework=chosen,
+            suppressions=suppressions,
             max_workers=max_workers,
-            progress=cb,
-            region=region,
-            trail_buckets=chosen is not None
-            and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
-            lifecycle="lifecycle" in needs,
-            monitoring="monitoring" in needs,
+            collection_options=collection_options,
         )
-        collection = collector.collect(list(buckets) if buckets else None)
-    report = run_checks(
-        collection.snapshots,
-        registry=registry,
-        options=options,
-        suppressions=suppressions,
-        framework=chosen,
-        errors=collection.errors,
-        account_api_calls=collection.account_api_calls,
-    )
+    else:
+        with _progress(_progress_enabled(ctx)) as cb:
+            collector = Collector(
+                _client_factory(ctx),
+                options=options,
+                max_workers=max_workers,
+                progress=cb,
+                **collection_options,
+            )
+            collection = collector.collect(list(buckets) if buckets else None)
+        report = run_checks(
+            collection.snapshots,
+            registry=registry,
+            options=options,
+            suppressions=suppressions,
+            framework=chosen,
+            errors=collection.errors,
+            account_api_calls=collection.account_api_calls,
+        )
     renderer: Any
     if fmt == "table":
         renderer = TableReport(
@@ -230,6 +336,78 @@ def audit_command(
     else:
         click.echo(text, nl=False)
     ctx.exit(exit_status(report, Severity(fail_on)))
+
+
+def _org_report(
+    ctx: click.Context,
+    settings: dict[str, Any],
+    *,
+    registry: Registry,
+    options: AuditOptions,
+    framework: Framework | None,
+    suppressions: Sequence[Suppression],
+    max_workers: int,
+    collection_options: dict[str, Any],
+) -> AuditReport:
+    """``audit --org``: every account's buckets in one report (securestore.audit.org)."""
+    connection = _client_factory(ctx)
+    if not isinstance(connection, Connection):
+        raise ConfigurationError("--org needs the CLI's own AWS connection")
+    role = settings["role_name"] or DEFAULT_ROLE_NAME
+    checkpoint = None
+    if settings["checkpoint_file"] is not None:
+        checkpoint = Checkpoint.open(
+            settings["checkpoint_file"],
+            fingerprint=audit_fingerprint(
+                options=options,
+                check_ids=[c.id for c in selected_checks(registry, framework)],
+                framework=framework.id if framework else None,
+                role_name=role,
+                regions=settings["regions"],
+                tool_version=TOOL_VERSION,
+            ),
+            checks=selected_checks(registry, framework),
+        )
+    auditor = OrgAudit(
+        connection,
+        registry=registry,
+        options=options,
+        framework=framework,
+        role_name=role,
+        external_id=settings["external_id"],
+        session_name=settings["session_name"] or DEFAULT_SESSION_NAME,
+        regions=settings["regions"],
+        max_accounts_in_flight=settings["max_accounts_in_flight"] or 4,
+        max_workers=max_workers,
+        collector_options=collection_options,
+        checkpoint=checkpoint,
+        shard_dir=settings["jsonl_dir"],
+    )
+    source = settings["accounts_source"] or "from-org"
+    if source == "from-org":
+        accounts = auditor.list_accounts()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        accounts = parse_account_list(text, source=source)
+    with _progress(_progress_enabled(ctx)) as cb:
+
+        def finished(record: AccountRecord, done: int, total: int) -> None:
+            if cb is not None:
+                cb(f"account {record.account_id}", done, total)
+
+        records = auditor.run(accounts, on_account=finished)
+    return org_report(
+        records,
+        registry=registry,
+        options=options,
+        framework=framework,
+        suppressions=suppressions,
+        management_calls=auditor.management_calls,
+        tool_version=TOOL_VERSION,
+    )
 
 
 @click.command("harden")

@@ -277,13 +277,22 @@ class Connection:
         self._clients: collections.OrderedDict[tuple[str, str], Any] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def with_session(self, session: boto3.Session) -> Connection:
+    def with_session(
+        self,
+        session: boto3.Session,
+        *,
+        retry_mode: Literal["standard", "adaptive"] | None = None,
+    ) -> Connection:
         """A connection configured like this one whose clients sign with ``session``.
 
         For credentials obtained at run time (an assumed role): the endpoint, CA
-        bundle, TLS policy, retries and timeouts stay those of this connection.
+        bundle, TLS policy, retries and timeouts stay those of this connection
+        (``retry_mode``, when given, replaces its retry mode).
         """
-        return Connection(session=session, **{**self._settings, "region": self._region})
+        settings = {**self._settings, "region": self._region}
+        if retry_mode is not None:
+            settings["retry_mode"] = retry_mode
+        return Connection(session=session, **settings)
 
     @property
     def region(self) -> str:

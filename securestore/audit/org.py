@@ -464,7 +464,8 @@ class OrgAudit:
         # botocore has no public setter for refreshable credentials.
         core._credentials = credentials  # type: ignore[attr-defined]
         session = boto3.Session(botocore_session=core, region_name=self._connection.region)
-        return self._connection.with_session(session)
+        # Adaptive: after throttling answers the client also slows itself down.
+        return self._connection.with_session(session, retry_mode="adaptive")
 
 
 def org_report(
