@@ -65,6 +65,7 @@ __all__ = [
     "DEFAULT_SESSION_NAME",
     "Account",
     "OrgAudit",
+    "RateLimitedClients",
     "TokenBucket",
     "active_accounts",
     "org_report",
@@ -203,8 +204,12 @@ def _family(service: str) -> str:
     return "s3" if service in ("s3", "s3control") else service
 
 
-class _RateLimited:
-    """A client factory whose clients take a token per request from a shared bucket."""
+class RateLimitedClients:
+    """A client factory whose clients take a token per request from a shared bucket.
+
+    ``limits`` maps a service family (``s3`` covers ``s3control``) to its bucket;
+    services without one are not limited.
+    """
 
     def __init__(self, inner: ClientFactory, limits: Mapping[str, TokenBucket]) -> None:
         self._inner = inner
@@ -315,7 +320,7 @@ class OrgAudit:
                 caller is neither the management account nor a delegated
                 administrator): the audit cannot run.
         """
-        client = _RateLimited(self._connection, self._limits).client("organizations")
+        client = RateLimitedClients(self._connection, self._limits).client("organizations")
         pages: list[Mapping[str, Any]] = []
         try:
             for page in client.get_paginator("list_accounts").paginate():
@@ -384,7 +389,7 @@ class OrgAudit:
 
     def _audit_account(self, account: Account) -> AccountRecord:
         try:
-            clients = _RateLimited(self._assume(account.id), self._limits)
+            clients = RateLimitedClients(self._assume(account.id), self._limits)
             collector = Collector(
                 clients,
                 options=self._options,
@@ -427,7 +432,7 @@ class OrgAudit:
             SecureStoreError: AssumeRole failed.
         """
         arn = role_arn(account_id, self._role_name)
-        sts = _RateLimited(self._connection, self._limits).client("sts")
+        sts = RateLimitedClients(self._connection, self._limits).client("sts")
         kwargs: dict[str, Any] = {
             "RoleArn": arn,
             "RoleSessionName": self._session_name,

@@ -29,6 +29,7 @@ from securestore.audit import AuditOptions, EncryptionRequirement, Registry
 from securestore.audit.org import (
     Account,
     OrgAudit,
+    RateLimitedClients,
     TokenBucket,
     active_accounts,
     org_report,
@@ -485,3 +486,36 @@ def test_fingerprint_follows_the_options() -> None:
     kms = AuditOptions(require=EncryptionRequirement.parse("kms"))
     assert one == audit_fingerprint(options=AuditOptions(), **base)  # type: ignore[arg-type]
     assert one != audit_fingerprint(options=kms, **base)  # type: ignore[arg-type]
+
+
+def test_rate_limited_clients_take_a_token_per_request(
+    org_endpoint: Endpoint, organization: Organization
+) -> None:
+    taken: list[float] = []
+
+    class Counting(TokenBucket):
+        def acquire(self) -> float:
+            taken.append(super().acquire())
+            return taken[-1]
+
+    clients = RateLimitedClients(fresh(org_endpoint), {"s3": Counting(1000.0)})
+    s3 = clients.client("s3")
+    assert clients.client("s3") is s3  # cached: limited once, not twice
+    s3.list_buckets()
+    s3.head_bucket(Bucket=f"mgmt-{MANAGEMENT}")
+    clients.client("sts").get_caller_identity()  # no limit for sts here
+    assert len(taken) == 2
+
+
+def test_assumed_role_connection_keeps_tls_settings_and_retries_adaptively(
+    org_endpoint: Endpoint, organization: Organization
+) -> None:
+    management = fresh(org_endpoint)
+    derived = management.with_session(boto3.Session(region_name="eu-west-1"), retry_mode="adaptive")
+    assert (derived.endpoint_url, derived.ca_bundle, derived.region) == (
+        management.endpoint_url,
+        management.ca_bundle,
+        management.region,
+    )
+    assert derived.client("s3").meta.config.retries["mode"] == "adaptive"
+    assert management.client("s3").meta.config.retries["mode"] == "standard"
