@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,30 +34,19 @@ from securestore.audit import (
 )
 from securestore.audit.check import needed_collection
 from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
-from securestore.audit.compliance import Framework
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
-from securestore.audit.model import Suppression
-from securestore.audit.org import (
-    DEFAULT_ROLE_NAME,
-    DEFAULT_SESSION_NAME,
-    OrgAudit,
-    org_report,
-    parse_account_list,
-)
-from securestore.audit.org_checkpoint import AccountRecord, Checkpoint, audit_fingerprint
+from securestore.audit.org import DEFAULT_ROLE_NAME, DEFAULT_SESSION_NAME
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
-from securestore.audit.runner import AuditReport, selected_checks
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
-from securestore.transport import Connection
+
+from .audit_org import org_audit_report
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
 _SEVERITIES = ("low", "medium", "high", "critical")
-#: The version written into reports and checkpoints (AuditReport's default).
-TOOL_VERSION = "0.1.0"
 
 
 def _client_factory(ctx: click.Context) -> ClientFactory:
@@ -286,16 +275,18 @@ def audit_command(
         "monitoring": "monitoring" in needs,
     }
     if org:
-        report = _org_report(
-            ctx,
-            org_settings,
-            registry=registry,
-            options=options,
-            framework=chosen,
-            suppressions=suppressions,
-            max_workers=max_workers,
-            collection_options=collection_options,
-        )
+        with _progress(_progress_enabled(ctx)) as cb:
+            report = org_audit_report(
+                _client_factory(ctx),
+                org_settings,
+                registry=registry,
+                options=options,
+                framework=chosen,
+                suppressions=suppressions,
+                max_workers=max_workers,
+                collection_options=collection_options,
+                progress=cb,
+            )
     else:
         with _progress(_progress_enabled(ctx)) as cb:
             collector = Collector(
@@ -336,78 +327,6 @@ def audit_command(
     else:
         click.echo(text, nl=False)
     ctx.exit(exit_status(report, Severity(fail_on)))
-
-
-def _org_report(
-    ctx: click.Context,
-    settings: dict[str, Any],
-    *,
-    registry: Registry,
-    options: AuditOptions,
-    framework: Framework | None,
-    suppressions: Sequence[Suppression],
-    max_workers: int,
-    collection_options: dict[str, Any],
-) -> AuditReport:
-    """``audit --org``: every account's buckets in one report (securestore.audit.org)."""
-    connection = _client_factory(ctx)
-    if not isinstance(connection, Connection):
-        raise ConfigurationError("--org needs the CLI's own AWS connection")
-    role = settings["role_name"] or DEFAULT_ROLE_NAME
-    checkpoint = None
-    if settings["checkpoint_file"] is not None:
-        checkpoint = Checkpoint.open(
-            settings["checkpoint_file"],
-            fingerprint=audit_fingerprint(
-                options=options,
-                check_ids=[c.id for c in selected_checks(registry, framework)],
-                framework=framework.id if framework else None,
-                role_name=role,
-                regions=settings["regions"],
-                tool_version=TOOL_VERSION,
-            ),
-            checks=selected_checks(registry, framework),
-        )
-    auditor = OrgAudit(
-        connection,
-        registry=registry,
-        options=options,
-        framework=framework,
-        role_name=role,
-        external_id=settings["external_id"],
-        session_name=settings["session_name"] or DEFAULT_SESSION_NAME,
-        regions=settings["regions"],
-        max_accounts_in_flight=settings["max_accounts_in_flight"] or 4,
-        max_workers=max_workers,
-        collector_options=collection_options,
-        checkpoint=checkpoint,
-        shard_dir=settings["jsonl_dir"],
-    )
-    source = settings["accounts_source"] or "from-org"
-    if source == "from-org":
-        accounts = auditor.list_accounts()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise LocalFileError(f"cannot read {source}: {exc.strerror or exc}") from exc
-        accounts = parse_account_list(text, source=source)
-    with _progress(_progress_enabled(ctx)) as cb:
-
-        def finished(record: AccountRecord, done: int, total: int) -> None:
-            if cb is not None:
-                cb(f"account {record.account_id}", done, total)
-
-        records = auditor.run(accounts, on_account=finished)
-    return org_report(
-        records,
-        registry=registry,
-        options=options,
-        framework=framework,
-        suppressions=suppressions,
-        management_calls=auditor.management_calls,
-        tool_version=TOOL_VERSION,
-    )
 
 
 @click.command("harden")

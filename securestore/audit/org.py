@@ -23,8 +23,9 @@ audited. A :class:`~securestore.audit.org_checkpoint.Checkpoint` records every
 finished account, so that an interrupted run resumes without auditing them
 again.
 
-The pure parts (account lists, role ARNs, the token bucket) are functions and
-small classes here; :class:`OrgAudit` is the only part that calls AWS.
+The pure parts are apart: account lists and role ARNs in
+:mod:`~securestore.audit.org_accounts` (re-exported here), the token bucket
+here; :class:`OrgAudit` is the only part that calls AWS.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,12 @@ from securestore.audit.collect import ClientFactory, Collector
 from securestore.audit.compliance import Framework
 from securestore.audit.model import Result, Suppression
 from securestore.audit.options import AuditOptions
+from securestore.audit.org_accounts import (
+    Account,
+    active_accounts,
+    parse_account_list,
+    role_arn,
+)
 from securestore.audit.org_checkpoint import AccountRecord, Checkpoint, write_shard
 from securestore.audit.registry import Registry
 from securestore.audit.runner import (
@@ -80,82 +87,10 @@ DEFAULT_SESSION_NAME = "securestore-audit"
 #: Requests per second shared by all accounts, per service family (bursts of the same size).
 DEFAULT_RATE_LIMITS: Mapping[str, float] = {"sts": 10.0, "s3": 50.0, "kms": 20.0}
 
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
-# IAM's rules: role names [\w+=,.@-]{1,64}; session names and external ids 2-64 / 2-1224.
-_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+# IAM's rules: session names 2-64, external ids 2-1224 characters.
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
 _ROLE_DURATION = 3600
-
-
-@dataclass(frozen=True)
-class Account:
-    """One account to audit: its 12-digit id and, when known, its name."""
-
-    id: str
-    name: str = ""
-
-
-def _account_id(text: str, where: str) -> str:
-    if not _ACCOUNT_ID.fullmatch(text):
-        raise ConfigurationError(
-            f"{where}: {text!r} is not a 12-digit AWS account id",
-            hint="list one account id per line ('#' starts a comment)",
-        )
-    return text
-
-
-def parse_account_list(text: str, *, source: str = "accounts file") -> tuple[Account, ...]:
-    """Accounts from text: one 12-digit id per line, optionally followed by a name.
-
-    Blank lines and ``#`` comments are ignored; duplicates are kept once.
-
-    Raises:
-        ConfigurationError: a line that is not an account id, or no account at all.
-    """
-    seen: dict[str, Account] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        content = line.split("#", 1)[0].strip()
-        if not content:
-            continue
-        ident, _, name = content.partition(" ")
-        account = Account(_account_id(ident, f"{source} line {number}"), name.strip())
-        seen.setdefault(account.id, account)
-    if not seen:
-        raise ConfigurationError(f"{source} lists no account")
-    return tuple(seen.values())
-
-
-def active_accounts(pages: Iterable[Mapping[str, Any]]) -> tuple[Account, ...]:
-    """The ``ACTIVE`` accounts of ``ListAccounts`` answer pages, sorted by id.
-
-    Suspended accounts (and those being closed) cannot be audited and are left
-    out; an account without a status is kept (it is not known to be inactive).
-    """
-    found: dict[str, Account] = {}
-    for page in pages:
-        for item in page.get("Accounts", []):
-            state = item.get("State") or item.get("Status") or "ACTIVE"
-            if str(state).upper() != "ACTIVE":
-                continue
-            ident = _account_id(str(item.get("Id", "")), "ListAccounts")
-            found[ident] = Account(ident, str(item.get("Name", "")))
-    return tuple(found[k] for k in sorted(found))
-
-
-def role_arn(account_id: str, role_name: str, *, partition: str = "aws") -> str:
-    """``arn:PARTITION:iam::ACCOUNT:role/ROLE``, with both parts validated.
-
-    Raises:
-        ConfigurationError: not an account id, or not a valid role name.
-    """
-    _account_id(account_id, "account")
-    if not _ROLE_NAME.fullmatch(role_name):
-        raise ConfigurationError(
-            f"invalid role name {role_name!r}",
-            hint="a role name is 1-64 letters, digits and +=,.@_- (no path)",
-        )
-    return f"arn:{partition}:iam::{account_id}:role/{role_name}"
 
 
 class TokenBucket:
