@@ -10,8 +10,11 @@ account's own assumed-role credentials, so they belong to that account.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -519,3 +522,42 @@ def test_assumed_role_connection_keeps_tls_settings_and_retries_adaptively(
     )
     assert derived.client("s3").meta.config.retries["mode"] == "adaptive"
     assert management.client("s3").meta.config.retries["mode"] == "standard"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_killed_cli_run_resumes_from_its_checkpoint(
+    org_endpoint: Endpoint, organization: Organization, tmp_path: Path, signal_name: str
+) -> None:
+    checkpoint = tmp_path / "cp.json"
+    args = ["--org", "--external-id", EXTERNAL_ID, "--checkpoint", str(checkpoint)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "securestore_cli", "audit", *args, "--max-accounts-in-flight", "1"],
+        cwd=ROOT,
+        env={**os.environ, **org_endpoint.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(getattr(signal, signal_name))
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == (130 if signal_name == "SIGINT" else -signal.SIGKILL)
+    recorded = json.loads(checkpoint.read_text())["accounts"]
+    assert 1 <= len(recorded) < len(organization.audited)  # interrupted mid-way
+
+    connection = fresh(org_endpoint)
+    counter = AssumeRoleCounter(connection)
+    code, out = invoke(connection, *args, "--format", "json")
+    assert code == EXIT_AUDIT_FAILED
+    assert len(counter.calls) == len(organization.all_accounts) - len(recorded)
+    assert not any(f"::{account}:" in arn for account in recorded for arn in counter.calls)
+    doc = json.loads(out)
+    assert {r["bucket"] for r in doc["results"]} == {
+        b for b, a in organization.buckets.items() if a != organization.no_role
+    }
