@@ -36,11 +36,13 @@ from securestore.audit.check import needed_collection
 from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
+from securestore.audit.org import DEFAULT_ROLE_NAME, DEFAULT_SESSION_NAME
 from securestore.audit.reports import FORMATS, TableReport, renderer_for
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
+from .audit_org import org_audit_report
 from .inventory import (
     InventoryArgs,
     harden_inventory_options,
@@ -163,6 +165,54 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
 )
 @click.option("--show-all", is_flag=True, help="Table format: list passing results too.")
 @inventory_options
+# -- organization-wide audit (--org): keep these options together ---------------------------
+@click.option(
+    "--org",
+    "org",
+    is_flag=True,
+    help="Audit every account of the AWS Organization through a read-only role in each.",
+)
+@click.option(
+    "--role-name",
+    metavar="NAME",
+    help=f"--org: the role to assume in each account [default: {DEFAULT_ROLE_NAME}].",
+)
+@click.option("--external-id", metavar="ID", help="--org: the external id the role demands.")
+@click.option(
+    "--session-name",
+    metavar="NAME",
+    help=f"--org: the role session name [default: {DEFAULT_SESSION_NAME}].",
+)
+@click.option(
+    "--accounts",
+    "accounts_source",
+    metavar="FILE|from-org",
+    help="--org: account ids to audit, one per line, or from-org (ListAccounts) "
+    "[default: from-org].",
+)
+@click.option(
+    "--regions",
+    "regions",
+    multiple=True,
+    metavar="R1,R2",
+    help="--org: report only buckets in these regions (comma-separated, repeatable).",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="--org: record finished accounts in FILE and skip them when run again.",
+)
+@click.option(
+    "--jsonl-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="--org: write one JSON Lines shard per account to DIR as each finishes.",
+)
+@click.option(
+    "--max-accounts-in-flight",
+    type=click.IntRange(1, 32),
+    help="--org: accounts audited concurrently (each with --max-workers buckets) [default: 4].",
+)
 @click.pass_context
 def audit_command(
     ctx: click.Context,
@@ -181,15 +231,37 @@ def audit_command(
     max_workers: int,
     show_all: bool,
     inventory: InventoryArgs,
+    org: bool,
+    role_name: str | None,
+    external_id: str | None,
+    session_name: str | None,
+    accounts_source: str | None,
+    regions: tuple[str, ...],
+    checkpoint_file: Path | None,
+    jsonl_dir: Path | None,
+    max_accounts_in_flight: int | None,
 ) -> None:
     """Audit S3 buckets' encryption, TLS, public access and data protection.
 
     With --inventory (or --metadata-table), audit every object an S3 Inventory
-    report lists instead (see docs/audit-inventory.md).
+    report lists instead (see docs/audit-inventory.md). With --org, audit the
+    buckets of every account of an AWS Organization, through a read-only role
+    assumed in each (docs/roles/audit-role.yaml).
     """
+    org_settings: dict[str, Any] = {
+        "role_name": role_name,
+        "external_id": external_id,
+        "session_name": session_name,
+        "accounts_source": accounts_source,
+        "regions": tuple(r.strip() for item in regions for r in item.split(",") if r.strip()),
+        "checkpoint_file": checkpoint_file,
+        "jsonl_dir": jsonl_dir,
+        "max_accounts_in_flight": max_accounts_in_flight,
+    }
+    given = [k for k, v in org_settings.items() if v]
     if inventory.requested:
-        if buckets or all_buckets:
-            raise click.UsageError("give BUCKETs, --all-buckets or --inventory, not several")
+        if buckets or all_buckets or org or given:
+            raise click.UsageError("give BUCKETs, --all-buckets, --org or --inventory, not several")
         if framework or sample_objects or require_vpc_endpoint:
             # Options about bucket configuration would be silently ignored: refuse them.
             raise click.UsageError(
@@ -211,7 +283,12 @@ def audit_command(
             show_all=show_all,
         )
         return
-    if bool(buckets) == all_buckets:
+    if org and (buckets or all_buckets):
+        raise click.UsageError("--org audits every account's buckets: name no BUCKET")
+    if not org and given:
+        option = "--" + given[0].replace("_source", "").replace("_file", "").replace("_", "-")
+        raise click.UsageError(f"{option} needs --org")
+    if not org and bool(buckets) == all_buckets:
         raise click.UsageError("name one or more BUCKETs or give --all-buckets, not both")
     for name in buckets:
         validate_bucket_name(name)
@@ -225,28 +302,45 @@ def audit_command(
     chosen = load_framework(framework) if framework else None
     registry = Registry.default()
     needs = needed_collection(c for c in registry if chosen is None or c.id in chosen.check_ids)
-    with _progress(_progress_enabled(ctx)) as cb:
-        collector = Collector(
-            _client_factory(ctx),
+    collection_options: dict[str, Any] = {
+        "region": region,
+        "trail_buckets": chosen is not None
+        and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
+        "lifecycle": "lifecycle" in needs,
+        "monitoring": "monitoring" in needs,
+    }
+    if org:
+        with _progress(_progress_enabled(ctx)) as cb:
+            report = org_audit_report(
+                _client_factory(ctx),
+                org_settings,
+                registry=registry,
+                options=options,
+                framework=chosen,
+                suppressions=suppressions,
+                max_workers=max_workers,
+                collection_options=collection_options,
+                progress=cb,
+            )
+    else:
+        with _progress(_progress_enabled(ctx)) as cb:
+            collector = Collector(
+                _client_factory(ctx),
+                options=options,
+                max_workers=max_workers,
+                progress=cb,
+                **collection_options,
+            )
+            collection = collector.collect(list(buckets) if buckets else None)
+        report = run_checks(
+            collection.snapshots,
+            registry=registry,
             options=options,
-            max_workers=max_workers,
-            progress=cb,
-            region=region,
-            trail_buckets=chosen is not None
-            and any(r.applies_to == "cloudtrail-buckets" for r in chosen.requirements),
-            lifecycle="lifecycle" in needs,
-            monitoring="monitoring" in needs,
+            suppressions=suppressions,
+            framework=chosen,
+            errors=collection.errors,
+            account_api_calls=collection.account_api_calls,
         )
-        collection = collector.collect(list(buckets) if buckets else None)
-    report = run_checks(
-        collection.snapshots,
-        registry=registry,
-        options=options,
-        suppressions=suppressions,
-        framework=chosen,
-        errors=collection.errors,
-        account_api_calls=collection.account_api_calls,
-    )
     renderer: Any
     if fmt == "table":
         renderer = TableReport(

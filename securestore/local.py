@@ -1,4 +1,4 @@
-"""An embedded S3 + KMS endpoint (moto) served over TLS on loopback.
+"""An embedded AWS endpoint (moto: S3, KMS, STS, Organizations...) over TLS on loopback.
 
 It exists for trying securestore and for integration tests: it speaks the real
 S3 and KMS HTTP APIs over HTTPS with a certificate issued by a private CA that
@@ -347,6 +347,51 @@ def _report_dsse_key_ids() -> None:
     setattr(FakeKey, "response_dict", property(response_dict))  # noqa: B010
 
 
+def _check_assumed_roles() -> None:
+    """Make AssumeRole refuse, as AWS does, a role that does not exist in its account,
+    or an external id its trust policy does not name, for the requests this endpoint
+    serves. moto hands out credentials for any role ARN, so an organization-wide
+    audit could never meet an account whose role is missing. The trust policy's
+    principals are not evaluated.
+    """
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+    if getattr(original, "_securestore_checked", False):
+        return
+
+    def assume_role(backend: Any, **kwargs: Any) -> Any:
+        if _REQUEST_TLS.get() is None:
+            return original(backend, **kwargs)
+        arn = str(kwargs.get("role_arn") or "")
+        account, _, name = arn.partition(":iam::")[2].partition(":role/")
+        denied = STSClientError(
+            "AccessDenied", f"User is not authorized to perform: sts:AssumeRole on resource: {arn}"
+        )
+        try:
+            role = iam_backends[account]["global"].get_role(name.rsplit("/", 1)[-1])
+        except Exception:
+            raise denied from None
+        try:
+            trust = json.loads(role.assume_role_policy_document or "{}")
+        except ValueError:
+            raise denied from None
+        required: list[set[str]] = []
+        statements = trust.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            equals = (statement.get("Condition") or {}).get("StringEquals") or {}
+            ids = equals.get("sts:ExternalId")
+            required.append({ids} if isinstance(ids, str) else set(ids or []))
+        if required and all(required) and not any(kwargs.get("external_id") in r for r in required):
+            raise denied
+        return original(backend, **kwargs)
+
+    assume_role._securestore_checked = True  # type: ignore[attr-defined]
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign,assignment]
+
+
 #: The oldest moto with everything :meth:`LocalEndpoint.start` uses (``MotoRequestHandler``
 #: first appears in 5.2.5); keep in step with the ``local`` extra in pyproject.toml.
 MOTO_FLOOR = "5.2.5"
@@ -422,6 +467,7 @@ class LocalEndpoint:
             ) from exc
         dispatcher, request_handler, create_backend_app = _moto_parts(werkzeug_app)
         _report_dsse_key_ids()
+        _check_assumed_roles()
         self.certificates = ensure_certificates(self._state_dir, hosts=(self._host, "localhost"))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -184,6 +184,8 @@ class Connection:
             custom endpoint, because several S3-compatible servers reject the
             aws-chunked uploads that ``when_supported`` implies.
         max_attempts: total attempts per request, with botocore's standard retries.
+        retry_mode: botocore's retry mode: ``standard``, or ``adaptive``, which
+            also slows the client down after throttling answers.
         connect_timeout: seconds to wait for a connection.
         read_timeout: seconds to wait for data on an open connection.
         max_pool_connections: connections kept per client (size it to the
@@ -208,12 +210,26 @@ class Connection:
         ca_bundle: str | os.PathLike[str] | None = None,
         checksum: ChecksumMode | None = None,
         max_attempts: int = 5,
+        retry_mode: Literal["standard", "adaptive"] = "standard",
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         max_pool_connections: int = 32,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
+        # Kept for with_session(): a derived connection is configured exactly alike.
+        self._settings: dict[str, Any] = {
+            "region": region,
+            "endpoint_url": endpoint_url,
+            "ca_bundle": ca_bundle,
+            "checksum": checksum,
+            "max_attempts": max_attempts,
+            "retry_mode": retry_mode,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_pool_connections": max_pool_connections,
+            "environ": environ,
+        }
         if max_attempts < 1:
             raise ConfigurationError("max_attempts must be at least 1")
         self._env = env
@@ -249,7 +265,7 @@ class Connection:
         self._timeouts = (connect_timeout, read_timeout)
         self._pool_size = max_pool_connections
         self._config = Config(
-            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": max_attempts, "mode": retry_mode},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=max_pool_connections,
@@ -260,6 +276,23 @@ class Connection:
         # Bounded: region names can come from hostile message headers (KMS discovery).
         self._clients: collections.OrderedDict[tuple[str, str], Any] = collections.OrderedDict()
         self._lock = threading.Lock()
+
+    def with_session(
+        self,
+        session: boto3.Session,
+        *,
+        retry_mode: Literal["standard", "adaptive"] | None = None,
+    ) -> Connection:
+        """A connection configured like this one whose clients sign with ``session``.
+
+        For credentials obtained at run time (an assumed role): the endpoint, CA
+        bundle, TLS policy, retries and timeouts stay those of this connection
+        (``retry_mode``, when given, replaces its retry mode).
+        """
+        settings = {**self._settings, "region": self._region}
+        if retry_mode is not None:
+            settings["retry_mode"] = retry_mode
+        return Connection(session=session, **settings)
 
     @property
     def region(self) -> str:

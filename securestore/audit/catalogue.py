@@ -157,7 +157,9 @@ metadata of every check that ran), `results` (one per bucket and check, with
 `status`, `severity`, `message`, `details` and the suppression that accepted
 it), `suppressions` (each with its state: `active`, `expired` or `unused`),
 `api_calls` (per bucket; the key `""` counts account-level calls) and
-`compliance` (the framework view with `--framework`, else `null`).
+`compliance` (the framework view with `--framework`, else `null`). Since 1.1
+each result names its `account`, and `accounts` lists the accounts of an
+organization-wide audit (`--org`; empty otherwise).
 """
 
 _SUPPRESSIONS = """\
@@ -355,6 +357,22 @@ into a pass.
 `s3:PutLifecycleConfiguration` and `kms:EnableKeyRotation`. The lifecycle rule
 it adds (`--abort-multipart-days`, default 7) is merged into the existing
 configuration, which S3 replaces as a whole on every write: no rule is removed.
+
+CloudFormation templates with exactly these permissions are in `docs/roles/`
+(`audit-role.yaml`, `harden-role.yaml`); a test compares them with the calls
+a recorded audit and harden run make.
+
+## At scale
+
+`securestore audit --org` audits every active account of an AWS Organization
+in one report: it lists the accounts (Organizations `ListAccounts`), assumes the
+read-only role of `docs/roles/audit-role.yaml` (deployed by a StackSet) in each,
+and reports results per account in every format. An account whose role cannot
+be assumed is an audit error (exit 4) and the others are still reported;
+`--checkpoint FILE` lets an interrupted run resume without auditing finished
+accounts again, and `--jsonl-dir DIR` writes one JSON Lines shard per account.
+The whole flow, the templates and the checkpoint format are in
+[audit-at-scale.md](audit-at-scale.md).
 """
 
 

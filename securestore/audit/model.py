@@ -582,7 +582,11 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Result:
-    """One check's outcome on one bucket, with the suppression that accepted it, if any."""
+    """One check's outcome on one bucket, with the suppression that accepted it, if any.
+
+    ``account`` is the AWS account that owns the bucket, when known (the runner
+    fills it in from the snapshot).
+    """
 
     check: CheckMeta
     bucket: str
@@ -593,6 +597,7 @@ class Result:
     arn: str = ""
     suppressed_by: Suppression | None = None
     severity_override: Severity | None = None
+    account: str | None = None
 
     @property
     def check_id(self) -> str:

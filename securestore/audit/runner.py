@@ -23,9 +23,13 @@ __all__ = [
     "EXIT_FINDINGS",
     "EXIT_OK",
     "MITIGATED_SEVERITY",
+    "AccountOutcome",
     "AuditReport",
+    "assemble_report",
+    "evaluate",
     "exit_status",
     "run_checks",
+    "selected_checks",
 ]
 
 #: Nothing at or above the threshold failed.
@@ -50,12 +54,33 @@ _MITIGATIONS = {
 
 
 @dataclass(frozen=True)
+class AccountOutcome:
+    """How one account of an organization-wide audit went.
+
+    ``error`` is set when the account could not be audited at all (its role
+    could not be assumed, its buckets could not be listed); its results are
+    then empty and the error is also one of the report's ``errors``.
+    """
+
+    account_id: str
+    name: str = ""
+    buckets: int = 0
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``audited`` or ``error``."""
+        return "error" if self.error is not None else "audited"
+
+
+@dataclass(frozen=True)
 class AuditReport:
     """The outcome of an audit: every result plus what is needed to render it.
 
     ``checks`` are the checks that ran (SARIF rules come from them);
     ``errors`` are audit-level problems (not per-check); ``api_calls`` counts
-    the AWS calls made per bucket (``""`` for account-level calls).
+    the AWS calls made per bucket (``""`` for account-level calls);
+    ``accounts`` is set by an organization-wide audit, one entry per account.
     """
 
     results: tuple[Result, ...]
@@ -68,6 +93,7 @@ class AuditReport:
     errors: tuple[str, ...] = ()
     api_calls: Mapping[str, int] = field(default_factory=dict)
     tool_version: str = "0.1.0"
+    accounts: tuple[AccountOutcome, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Results per status (``PASS``...), plus ``SUPPRESSED`` for accepted ones.
@@ -122,30 +148,84 @@ def run_checks(
     public access block setting neutralises get :data:`MITIGATED_SEVERITY`.
     Results are ordered by bucket, then check id order of the registry.
     """
-    opts = options or AuditOptions()
-    when = now or datetime.now(UTC)
-    checks = [c for c in registry if framework is None or c.id in framework.check_ids]
     snaps = sorted(snapshots, key=lambda s: s.name)
-    raw = [
-        _not_applicable(c, s, framework) or _mitigate(c.run(s, _options(c, framework, opts)), s)
-        for s in snaps
-        for c in checks
-    ]
-    results, states = apply_suppressions(raw, suppressions, today=when.date())
     calls = {s.name: s.api_calls for s in snaps}
     if account_api_calls:
         calls[""] = account_api_calls
+    return assemble_report(
+        evaluate(snaps, registry=registry, options=options, framework=framework),
+        checks=selected_checks(registry, framework),
+        buckets=[s.name for s in snaps],
+        options=options,
+        suppressions=suppressions,
+        framework=framework,
+        errors=errors,
+        api_calls=calls,
+        now=now,
+        tool_version=tool_version,
+    )
+
+
+def selected_checks(registry: Registry, framework: Framework | None) -> tuple[CheckMeta, ...]:
+    """The checks a run evaluates: all of ``registry``, or those ``framework`` maps."""
+    return tuple(c.meta for c in registry if framework is None or c.id in framework.check_ids)
+
+
+def evaluate(
+    snapshots: Iterable[BucketSnapshot],
+    *,
+    registry: Registry,
+    options: AuditOptions | None = None,
+    framework: Framework | None = None,
+) -> tuple[Result, ...]:
+    """The results of the checks on ``snapshots`` before suppressions, by bucket.
+
+    Each result carries the snapshot's account. :func:`run_checks` is this plus
+    :func:`assemble_report`; an organization-wide audit evaluates each account
+    apart (and keeps its results in a checkpoint) and assembles once.
+    """
+    opts = options or AuditOptions()
+    checks = [c for c in registry if framework is None or c.id in framework.check_ids]
+    return tuple(
+        replace(
+            _not_applicable(c, s, framework)
+            or _mitigate(c.run(s, _options(c, framework, opts)), s),
+            account=s.account_id,
+        )
+        for s in sorted(snapshots, key=lambda s: s.name)
+        for c in checks
+    )
+
+
+def assemble_report(
+    results: Iterable[Result],
+    *,
+    checks: Sequence[CheckMeta],
+    buckets: Sequence[str],
+    options: AuditOptions | None = None,
+    suppressions: Sequence[Suppression] = (),
+    framework: Framework | None = None,
+    errors: Sequence[str] = (),
+    api_calls: Mapping[str, int] | None = None,
+    now: datetime | None = None,
+    tool_version: str = "0.1.0",
+    accounts: Sequence[AccountOutcome] = (),
+) -> AuditReport:
+    """The report of already evaluated ``results``: suppressions are applied here."""
+    when = now or datetime.now(UTC)
+    applied, states = apply_suppressions(results, suppressions, today=when.date())
     return AuditReport(
-        results=results,
-        checks=tuple(c.meta for c in checks),
-        buckets=tuple(s.name for s in snaps),
+        results=applied,
+        checks=tuple(checks),
+        buckets=tuple(buckets),
         generated_at=when,
-        options=opts,
+        options=options or AuditOptions(),
         suppressions=states,
         framework=framework,
         errors=tuple(errors),
-        api_calls=calls,
+        api_calls=dict(api_calls or {}),
         tool_version=tool_version,
+        accounts=tuple(accounts),
     )
 
 

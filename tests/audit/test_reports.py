@@ -116,7 +116,7 @@ def test_json_validates_against_shipped_schema() -> None:
     for framework in (None, "nist-800-53-r5"):
         doc = json.loads(renderer_for("json").render(sample_report(framework)))
         jsonschema.validate(doc, load_schema(), cls=jsonschema.Draft202012Validator)
-        assert doc["schema_version"] == "1.0"
+        assert doc["schema_version"] == "1.1"
         for result in doc["results"]:
             assert {"check_id", "bucket", "status", "severity"} <= set(result)
 

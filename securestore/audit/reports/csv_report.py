@@ -1,5 +1,8 @@
 """CSV: one row per result, with a header row.
 
+The ``account`` column (last, so positional readers of older reports keep
+working) names the account that owns the bucket, when known.
+
 Each audit-level error (the audit could not run) is one more row with check id
 ``AUDIT`` and status ``ERROR``, so a spreadsheet of the report cannot look clean.
 """
@@ -24,6 +27,7 @@ COLUMNS = (
     "region",
     "arn",
     "suppression_reason",
+    "account",
 )
 
 
@@ -48,10 +52,11 @@ class CsvReport:
                     r.region or "",
                     r.arn,
                     r.suppressed_by.reason if r.suppressed_by else "",
+                    r.account or "",
                 ]
             )
         for error in report.errors:
             writer.writerow(
-                ["", "AUDIT", "high", "ERROR", "false", "The audit could not run", error] + [""] * 3
+                ["", "AUDIT", "high", "ERROR", "false", "The audit could not run", error] + [""] * 4
             )
         return out.getvalue()

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 #: The version of the JSON document layout.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 _SCHEMA_FILE = "audit-report.schema.json"
 
@@ -47,6 +47,7 @@ def result_record(result: Result, report: AuditReport) -> dict[str, Any]:
     record: dict[str, Any] = {
         "check_id": result.check_id,
         "bucket": result.bucket,
+        "account": result.account,
         "status": result.status.value,
         "severity": result.severity.value,
         "title": result.check.title,
@@ -81,6 +82,16 @@ def report_document(report: AuditReport) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "securestore", "version": report.tool_version},
         "generated_at": timestamp(report),
+        "accounts": [
+            {
+                "account_id": a.account_id,
+                "name": a.name,
+                "status": a.status,
+                "buckets": a.buckets,
+                "error": a.error,
+            }
+            for a in report.accounts
+        ],
         "options": {
             "require": opts.require.value,
             "allowed_kms_keys": sorted(opts.allowed_kms_keys),

@@ -3,6 +3,9 @@
 FAIL becomes ``<failure>``, ERROR ``<error>``, SKIP and suppressed results
 ``<skipped>``; PASS and INFO pass (INFO with its message in ``<system-out>``).
 Audit-level errors form one more suite, ``audit``, counted in the root totals.
+In an organization-wide audit each suite is named ``ACCOUNT/BUCKET`` (test case
+classes ``s3.ACCOUNT.BUCKET``), and each account that could not be audited is a
+suite ``account ACCOUNT`` with one error.
 Characters XML 1.0 cannot carry (control characters from policy text) are
 written as ``\\xNN`` escapes, so the document always parses.
 """
@@ -42,18 +45,27 @@ class JunitReport:
         if report.errors:
             totals["tests"] = str(int(totals["tests"]) + 1)
             totals["errors"] = str(int(totals["errors"]) + 1)
+        failed_accounts = sum(1 for a in report.accounts if a.error is not None)
+        if failed_accounts:
+            totals["tests"] = str(int(totals["tests"]) + failed_accounts)
+            totals["errors"] = str(int(totals["errors"]) + failed_accounts)
         root = ET.Element("testsuites", {"name": "securestore audit", **totals, "timestamp": when})
+        org = bool(report.accounts)
         for bucket in report.buckets:
             results = [r for r in report.results if r.bucket == bucket]
+            owner = next((r.account for r in results if r.account), None)
+            label = f"{owner}/{bucket}" if org and owner else bucket
             suite = ET.SubElement(
-                root, "testsuite", {"name": xml_text(bucket), **_counts(results), "timestamp": when}
+                root, "testsuite", {"name": xml_text(label), **_counts(results), "timestamp": when}
             )
             for r in results:
                 case = ET.SubElement(
                     suite,
                     "testcase",
                     {
-                        "classname": xml_text(f"s3.{bucket}"),
+                        "classname": xml_text(
+                            f"s3.{owner}.{bucket}" if org and owner else f"s3.{bucket}"
+                        ),
                         "name": xml_text(f"{r.check_id} {r.check.title}"),
                     },
                 )
@@ -72,6 +84,27 @@ class JunitReport:
                     ET.SubElement(case, "skipped", {"message": message})
                 elif r.status is Status.INFO:
                     ET.SubElement(case, "system-out").text = message
+        for account in report.accounts:
+            if account.error is None:
+                continue
+            suite = ET.SubElement(
+                root,
+                "testsuite",
+                {
+                    "name": f"account {account.account_id}",
+                    "tests": "1",
+                    "failures": "0",
+                    "errors": "1",
+                    "skipped": "0",
+                    "timestamp": when,
+                },
+            )
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                {"classname": f"aws.{account.account_id}", "name": "account could be audited"},
+            )
+            ET.SubElement(case, "error", {"message": xml_text(account.error), "type": "ERROR"})
         if report.errors:
             suite = ET.SubElement(
                 root,

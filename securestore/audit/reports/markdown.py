@@ -43,6 +43,29 @@ def _order(r: Result) -> tuple[int, str, str]:
     return (-r.severity.rank, r.bucket, r.check_id)
 
 
+def _account(result: Result, org: bool) -> str:
+    return f"| {_code(result.account or '')} " if org else ""
+
+
+def _accounts(report: AuditReport) -> list[str]:
+    """The accounts of an organization-wide audit, with their open findings."""
+    lines = [
+        "### Accounts",
+        "",
+        "| Account | Name | Status | Buckets | Open findings | Error |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    findings = report.findings()
+    for a in report.accounts:
+        open_findings = sum(1 for r in findings if r.account == a.account_id)
+        status = f"{_ICON[Status.ERROR]} error" if a.error else "audited"
+        lines.append(
+            f"| {_code(a.account_id)} | {_cell(a.name)} | {status} | {a.buckets} | "
+            f"{open_findings} | {_cell(a.error or '')} |"
+        )
+    return [*lines, ""]
+
+
 class MarkdownReport:
     """A summary, the open findings by severity, suppressions, the framework view,
     and every result in a collapsed section."""
@@ -62,16 +85,21 @@ class MarkdownReport:
         for error in report.errors:
             lines.append(f"> **Audit error:** {_cell(error)}")
             lines.append("")
+        org = bool(report.accounts)
+        if org:
+            lines += _accounts(report)
+        head, rule = ("| Account ", "| --- ") if org else ("", "")
         findings = sorted(report.findings(), key=_order)
         if findings:
             lines += [
                 "### Findings",
                 "",
-                "| Severity | Bucket | Check | Status | Message |",
-                "| --- | --- | --- | --- | --- |",
+                f"{head}| Severity | Bucket | Check | Status | Message |",
+                f"{rule}| --- | --- | --- | --- | --- |",
             ]
             lines += [
-                f"| {r.severity.value} | {_code(r.bucket)} | {r.check_id} {_cell(r.check.title)} | "
+                f"{_account(r, org)}| {r.severity.value} | {_code(r.bucket)} | "
+                f"{r.check_id} {_cell(r.check.title)} | "
                 f"{_ICON[r.status]} {r.status.value} | {_cell(r.message)} |"
                 for r in findings
             ]
@@ -111,15 +139,16 @@ class MarkdownReport:
         lines += [
             "<details><summary>All results</summary>",
             "",
-            "| Bucket | Check | Severity | Status | Message |",
-            "| --- | --- | --- | --- | --- |",
+            f"{head}| Bucket | Check | Severity | Status | Message |",
+            f"{rule}| --- | --- | --- | --- | --- |",
         ]
         for r in report.results:
             status = f"{_ICON[r.status]} {r.status.value}"
             if r.suppressed:
                 status += " (suppressed)"
             lines.append(
-                f"| {_code(r.bucket)} | {r.check_id} | {r.severity.value} | {status} | "
+                f"{_account(r, org)}| {_code(r.bucket)} | {r.check_id} | {r.severity.value} | "
+                f"{status} | "
                 f"{_cell(r.message)} |"
             )
         lines += ["", "</details>", ""]

@@ -116,7 +116,11 @@ class OcsfReport:
                 "types": [meta.concern],
                 "created_time": millis,
             },
-            "cloud": {"provider": "AWS", "region": result.region},
+            "cloud": {
+                "provider": "AWS",
+                "region": result.region,
+                **({"account": {"uid": result.account}} if result.account else {}),
+            },
             "resources": [
                 {
                     "uid": result.arn,

@@ -133,7 +133,11 @@ class SarifReport:
                 }
             ],
             "partialFingerprints": {"securestoreFinding/v1": fingerprint(result)},
-            "properties": {"status": result.status.value, "region": result.region},
+            "properties": {
+                "status": result.status.value,
+                "region": result.region,
+                "account": result.account,
+            },
         }
         if result.suppressed_by is not None:
             out["suppressions"] = [

@@ -73,15 +73,19 @@ class TableReport:
                 r for r in report.results if r.status in (Status.FAIL, Status.ERROR) or r.suppressed
             )
         )
+        org = bool(report.accounts)
+        if org:
+            console.print(self._accounts_table(report))
         if rows:
-            console.print(self._results_table(rows))
+            console.print(self._results_table(rows, org))
         if report.suppressions:
             console.print(self._suppressions_table(report))
         if report.framework is not None:
             console.print(self._framework_table(report))
         c = report.counts()
+        accounts = f"{len(report.accounts)} account(s), " if org else ""
         console.print(
-            f"{len(report.buckets)} bucket(s), {len(report.checks)} check(s): "
+            f"{accounts}{len(report.buckets)} bucket(s), {len(report.checks)} check(s): "
             f"{c['FAIL']} failed, {c['ERROR']} error(s), {c['PASS']} passed, "
             f"{c['SUPPRESSED']} suppressed, {c['SKIP']} skipped, {c['INFO']} informational; "
             f"{report.total_api_calls} API call(s)"
@@ -89,15 +93,35 @@ class TableReport:
         return buffer.getvalue()
 
     @staticmethod
-    def _results_table(rows: tuple[Result, ...]) -> Table:
+    def _accounts_table(report: AuditReport) -> Table:
+        table = Table(title="Accounts")
+        for name in ("Account", "Name", "Status", "Buckets", "Findings", "Error"):
+            table.add_column(name, overflow="fold")
+        findings = report.findings()
+        for a in report.accounts:
+            table.add_row(
+                a.account_id,
+                _plain(a.name),
+                Text(a.status, style=_STATUS_STYLE[Status.ERROR if a.error else Status.PASS]),
+                str(a.buckets),
+                str(sum(1 for r in findings if r.account == a.account_id)),
+                _plain(a.error or ""),
+            )
+        return table
+
+    @staticmethod
+    def _results_table(rows: tuple[Result, ...], org: bool = False) -> Table:
         table = Table(title="securestore audit", show_lines=False)
-        for name in ("Bucket", "Check", "Severity", "Status", "Message"):
+        for name in ("Account", "Bucket") if org else ("Bucket",):
+            table.add_column(name, overflow="fold")
+        for name in ("Check", "Severity", "Status", "Message"):
             table.add_column(name, overflow="fold")
         for r in rows:
             status = Text(r.status.value, style=_STATUS_STYLE[r.status])
             if r.suppressed:
                 status = Text(f"{r.status.value} (suppressed)", style="dim")
             table.add_row(
+                *((_plain(r.account or ""),) if org else ()),
                 _plain(r.bucket),
                 _plain(r.check_id),
                 Text(r.severity.value, style=_SEVERITY_STYLE[r.severity]),
