@@ -91,7 +91,7 @@ def _flip(text: str) -> str:
     return encoder.b64(bytes(raw))
 
 
-def build() -> list[dict[str, Any]]:  # noqa: PLR0915 - one list, read top to bottom
+def build() -> list[dict[str, Any]]:
     """Every vector, positive first."""
     rsa_key = _rsa()
     gcm, cbc = encoder.GCM_NAME, encoder.CBC_NAME
