@@ -50,7 +50,7 @@ from securestore.s3ec.metadata import (
 from securestore.s3ec.unwrap import unwrap_data_key
 from securestore.transfer import MiB, ProgressCallback
 
-__all__ = ["S3ecReader", "S3ecSource", "find_s3ec"]
+__all__ = ["S3ecReader", "S3ecSource", "find_s3ec", "open_s3ec"]
 
 #: Ciphertext chunk with one recorded digest: the unit of a later authenticated read.
 CHUNK = 1 * MiB
@@ -101,6 +101,69 @@ def find_s3ec(
     return S3ecSource(
         access, key, info, metadata, keyring=keyring, context=context, fetch=fetch, stream=stream
     )
+
+
+def open_s3ec(
+    access: BucketAccess,
+    key: str,
+    keyring: Keyring,
+    *,
+    context: Mapping[str, str] | None = None,
+    allow_legacy_unauthenticated: bool = False,
+    info: ObjectInfo | None = None,
+) -> S3ecReader:
+    """Open an S3EC object of ``access``'s bucket, authenticated, as a plaintext reader.
+
+    The entry for callers that are not a :class:`~securestore.SecureStore` read
+    (``securestore migrate``), and the only one that takes
+    ``allow_legacy_unauthenticated``: **it weakens the read** to accept the
+    unauthenticated legacy modes (AES-CBC content; ``kms``, ``AESWrap`` and RSA
+    PKCS#1 v1.5 wraps), whose content nobody can vouch for.
+
+    Raises:
+        FormatError: the object is no S3EC object, or its metadata is malformed.
+        PolicyError, IntegrityError, KeyringError: as for :meth:`S3ecSource.open`.
+    """
+    info = info or access.head(key)
+    etag = info.etag
+
+    def fetch(start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        with access.boundary("read", key):
+            response = access.s3.get_object(
+                Bucket=access.bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=etag
+            )
+            data: bytes = response["Body"].read()
+        if response.get("ETag", etag) != etag or len(data) != end - start:
+            raise AuthenticationError()  # another version, or a short answer: not ours to trust
+        return data
+
+    def open_range(start: int) -> dict[str, Any]:
+        with access.boundary("read", key):
+            response: dict[str, Any] = access.s3.get_object(
+                Bucket=access.bucket, Key=key, Range=f"bytes={start}-", IfMatch=etag
+            )
+        return response
+
+    def stream() -> ObjectReader:
+        return ObjectReader(open_range, size=info.size, bucket=access.bucket, key=key)
+
+    source = find_s3ec(
+        access,
+        key,
+        info,
+        keyring=keyring,
+        context=context,
+        is_message=False,
+        fetch=fetch,
+        stream=stream,
+    )
+    if source is None:
+        raise FormatError(
+            "the object is not an AWS S3 Encryption Client object", bucket=access.bucket, key=key
+        )
+    return source.open(allow_legacy_unauthenticated=allow_legacy_unauthenticated)
 
 
 def _instruction_file(access: BucketAccess, key: str, *, required: bool) -> dict[str, str] | None:
