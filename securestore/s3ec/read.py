@@ -72,16 +72,20 @@ def find_s3ec(
 ) -> S3ecSource | None:
     """The S3EC object at ``key``, or ``None`` if it is none.
 
-    An object whose metadata carries S3EC mapkeys is one. With a keyring in play,
-    an object that is not a securestore message and has no S3EC metadata is one
-    if ``KEY.instruction`` exists (V1/V2 instruction files hold all the metadata).
+    An object that begins like a securestore message never is (the message path
+    authenticates it). Otherwise an object whose metadata carries S3EC mapkeys is
+    one, and, with a keyring in play, so is one with ``KEY.instruction`` (V1/V2
+    instruction files hold all the metadata).
 
     Raises:
         KeyringError: an S3EC object and no keyring: never handed out as ciphertext.
         FormatError: malformed or mixed-format S3EC metadata or instruction file.
     """
+    if is_message:
+        # A securestore message is read (and authenticated) as one, whatever its metadata says.
+        return None
     marked = has_s3ec_metadata(info.metadata)
-    if not marked and (keyring is None or is_message):
+    if not marked and keyring is None:
         return None
     if keyring is None:
         raise KeyringError(

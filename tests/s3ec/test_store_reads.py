@@ -276,3 +276,22 @@ def test_cli_get_of_a_tampered_object_releases_nothing(
         assert bad.exit_code == 3, bad.stderr
         assert bad.stdout_bytes == b""
     assert not out.exists()
+
+
+def test_a_message_with_s3ec_metadata_added_is_still_read_as_a_message(
+    bucket: str, s3: Any, make_store: Callable[..., SecureStore]
+) -> None:
+    keyring = RawAesKeyring("any", "name", AES_KEY)
+    store = make_store(encryption=ClientSide(keyring))
+    store.put("m", b"a securestore message")
+    _, s3ec_metadata = aes_v3(b"decoy")
+    s3.copy_object(
+        Bucket=bucket,
+        Key="m",
+        CopySource={"Bucket": bucket, "Key": "m"},
+        Metadata=s3ec_metadata,
+        MetadataDirective="REPLACE",
+    )
+    assert store.get("m") == b"a securestore message"
+    with pytest.raises(KeyringError):  # and without a key it is still refused
+        make_store().get("m")
