@@ -240,6 +240,11 @@ def test_cli_get_reads_s3ec_with_kms_and_discovery(
     got = run("get", url, "--kms-key-id", kms_key, "--context", "team=a")
     assert got.exit_code == 0, got.stderr
     assert got.stdout_bytes == data
+    ranged = run(
+        "get", url, "--range", "70000-70009", "--kms-key-id", kms_key, "--context", "team=a"
+    )
+    assert ranged.exit_code == 0, ranged.stderr
+    assert ranged.stdout_bytes == data[70000:70010]
     found = run("get", url, str(tmp_path / "f"), "--client-side", "--context", "team=a")
     assert found.exit_code == 0, found.stderr
     assert (tmp_path / "f").read_bytes() == data
