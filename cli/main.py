@@ -210,9 +210,9 @@ def main_group(
 
 def _register() -> None:
     # Imported here: the command modules import CliContext from this one.
-    from . import audit, commands, keys, lifecycle, local, migrate
+    from . import audit, commands, iam, keys, lifecycle, local, migrate
 
-    for module in (commands, keys, local, audit, lifecycle, migrate):
+    for module in (commands, keys, local, audit, lifecycle, iam, migrate):
         for command in module.COMMANDS:
             main_group.add_command(command)
 

@@ -46,8 +46,9 @@ RETRYABLE_STREAM_ERRORS: tuple[type[BaseException], ...] = (
     ssl.SSLError,
 )
 
-#: Opens ``bytes=start-`` of the object and returns the GetObject response.
-OpenRange = Callable[[int], dict[str, Any]]
+#: Opens ``bytes=start-last`` (``bytes=start-`` when ``last`` is ``None``) of the
+#: object and returns the GetObject response.
+OpenRange = Callable[[int, int | None], dict[str, Any]]
 
 
 def check_open(stream: io.IOBase) -> None:
@@ -160,7 +161,58 @@ class ObjectReader(SeekableReader):
         if start < 0 or length < 0:
             raise ValueError("invalid range")
         length = max(0, min(length, self._size - start))  # never allocate beyond the object
-        return self._read_sequential(start, length)
+        if length == 0:
+            self.seek(start)
+            return b""
+        if start == self._pos:
+            # Sequential (a whole-object read, --range pieces): one streaming GET.
+            return self._read_sequential(start, length)
+        return self._read_bounded(start, length)
+
+    def _read_bounded(self, start: int, length: int) -> bytes:
+        """One GET of exactly ``bytes=start-(start+length-1)``, read to its end.
+
+        For reads that jump (not at the current position). Random access (a
+        Parquet reader's footer, then column chunks) would otherwise open
+        ``bytes=start-`` and close it part-read at the next seek,
+        and a part-read response cannot go back to the connection pool: every
+        seek would cost a new TCP and TLS handshake. A bounded answer read to its
+        end keeps the connection. The stream position is left after the range.
+        """
+        self._drop_body()
+        out = bytearray()
+        while len(out) < length:
+            at = start + len(out)
+            try:
+                body = self._open_range(at, start + length - 1)["Body"]
+                try:
+                    while len(out) < length:
+                        piece = body.read(length - len(out))
+                        if not piece:
+                            raise botocore.exceptions.IncompleteReadError(
+                                actual_bytes=len(out), expected_bytes=length
+                            )
+                        out += piece
+                        self._budget.progressed(len(piece))
+                finally:
+                    body.close()
+            except RETRYABLE_STREAM_ERRORS as exc:
+                reason = self._budget.failed()
+                if reason is not None:
+                    raise TransferError(
+                        f"reading failed after {self._budget.failures} attempts ({reason}): "
+                        f"{type(exc).__name__}",
+                        bucket=self._bucket,
+                        key=self._key,
+                    ) from exc
+            except SecureStoreError:
+                raise
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                raise translate_error(
+                    exc, bucket=self._bucket, key=self._key, action="read"
+                ) from exc
+        self._pos = start + length
+        return bytes(out)
 
     def _read_some(self, want: int) -> bytes:
         while True:
@@ -168,7 +220,7 @@ class ObjectReader(SeekableReader):
                 self._drop_body()
             try:
                 if self._body is None:
-                    response = self._open_range(self._pos)
+                    response = self._open_range(self._pos, None)
                     self._body = response["Body"]
                     self._body_pos = self._pos
                 data: bytes = self._body.read(want)

@@ -116,8 +116,8 @@ class ReadPath:
         return response
 
     def _open_range(self, key: str, etag: str) -> Any:
-        def open_range(start: int) -> dict[str, Any]:
-            response: dict[str, Any] = self._get_range(key, etag, start)
+        def open_range(start: int, last: int | None = None) -> dict[str, Any]:
+            response: dict[str, Any] = self._get_range(key, etag, start, last)
             return response
 
         return open_range

@@ -72,6 +72,12 @@ from securestore.audit.policy import (
     tls_locks,
     tls_only,
 )
+from securestore.audit.statements import (
+    TLS_SID,
+    TLS_VERSION_SID,
+    tls_statement,
+    tls_version_statement,
+)
 from securestore.errors import (
     AccessDeniedError,
     ConfigurationError,
@@ -107,12 +113,6 @@ __all__ = [
 
 #: The server-side encryption harden configures: SSE-S3 or SSE-KMS.
 Sse = Literal["s3", "kms"]
-
-#: The Sid of the TLS-only statement (a number is appended if it is taken).
-TLS_SID = "DenyInsecureTransport"
-
-#: The Sid of the minimum-TLS-version statement (numbered likewise).
-TLS_VERSION_SID = "DenyOutdatedTls"
 
 #: S3's limit on the size of a bucket policy, in bytes.
 POLICY_SIZE_LIMIT = 20 * 1024
@@ -259,32 +259,6 @@ class AppliedChange:
 
 
 # --- the TLS statement -----------------------------------------------------------------------
-
-
-def tls_statement(bucket_arn: str, sid: str = TLS_SID) -> dict[str, Any]:
-    """The TLS-only Deny for ``bucket_arn``: every principal, every S3 action, the
-    bucket and its objects, when ``aws:SecureTransport`` is false."""
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
-def tls_version_statement(bucket_arn: str, sid: str = TLS_VERSION_SID) -> dict[str, Any]:
-    """The Deny of TLS older than 1.2 for ``bucket_arn`` (plain HTTP carries no
-    ``s3:TlsVersion``, so this complements :func:`tls_statement`, never replaces it)."""
-    return {
-        "Sid": sid,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-    }
 
 
 def tls_enforced(policy: Policy | None, bucket_arn: str) -> bool:

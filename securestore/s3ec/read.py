@@ -143,10 +143,11 @@ def open_s3ec(
             raise AuthenticationError()  # another version, or a short answer: not ours to trust
         return data
 
-    def open_range(start: int) -> dict[str, Any]:
+    def open_range(start: int, last: int | None = None) -> dict[str, Any]:
+        span = f"bytes={start}-" if last is None else f"bytes={start}-{last}"
         with access.boundary("read", key):
             response: dict[str, Any] = access.s3.get_object(
-                Bucket=access.bucket, Key=key, Range=f"bytes={start}-", IfMatch=etag
+                Bucket=access.bucket, Key=key, Range=span, IfMatch=etag
             )
         return response
 
@@ -377,7 +378,7 @@ class S3ecReader(ObjectReader):
         return plain[start - offset : end - offset]
 
 
-def _no_plain_reads(start: int) -> dict[str, Any]:
+def _no_plain_reads(start: int, last: int | None = None) -> dict[str, Any]:
     raise AssertionError("an S3EC reader never reads the object as stored")
 
 

@@ -133,8 +133,8 @@ def test_stored_encryption_refuses_non_string_fields(response: dict[str, Any]) -
 
 
 def _reader(data: bytes) -> ObjectReader:
-    def open_range(start: int) -> dict[str, Any]:
-        return {"Body": io.BytesIO(data[start:])}
+    def open_range(start: int, last: int | None = None) -> dict[str, Any]:
+        return {"Body": io.BytesIO(data[start : None if last is None else last + 1])}
 
     return ObjectReader(open_range, size=len(data), bucket="fuzz-bucket", key="obj")
 

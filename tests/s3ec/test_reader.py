@@ -29,7 +29,12 @@ def _object(size: int) -> tuple[bytes, bytes, dict[str, str]]:
 
 def _stream(body: bytes) -> ObjectReader:
     return ObjectReader(
-        lambda start: {"Body": io.BytesIO(body[start:])}, size=len(body), bucket="b", key="k"
+        lambda start, last=None: {
+            "Body": io.BytesIO(body[start : None if last is None else last + 1])
+        },
+        size=len(body),
+        bucket="b",
+        key="k",
     )
 
 

@@ -83,7 +83,12 @@ def _stream_read(vector: dict[str, Any], body: bytes) -> bytes:
 
     def stream() -> ObjectReader:
         return ObjectReader(
-            lambda start: {"Body": io.BytesIO(body[start:])}, size=len(body), bucket="b", key="k"
+            lambda start, last=None: {
+                "Body": io.BytesIO(body[start : None if last is None else last + 1])
+            },
+            size=len(body),
+            bucket="b",
+            key="k",
         )
 
     reader = S3ecReader(

@@ -7,6 +7,7 @@ in id order; :mod:`securestore.audit.registry` collects them.
 from __future__ import annotations
 
 from securestore.audit.check import Check
+from securestore.audit.checks.access import CHECKS as _ACCESS
 from securestore.audit.checks.data import CHECKS as _DATA
 from securestore.audit.checks.encryption import CHECKS as _ENCRYPTION
 from securestore.audit.checks.kms import CHECKS as _KMS
@@ -27,5 +28,6 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     *_NETWORK,
     *_OBJECTS,
     *_KMS,
+    *_ACCESS,
     *_MONITORING,
 )
