@@ -49,6 +49,7 @@ from securestore.message import Decryptor, Header, HeaderLimits, Keyring, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
 from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
+from securestore.s3ec.read import S3ecSource, find_s3ec
 from securestore.signed import FrameDigests, verify_signed
 from securestore.transfer import MiB, ProgressCallback, RetryBudget, check_cancelled, run_bounded
 
@@ -358,6 +359,36 @@ class ReadPath:
             location=(self.bucket, key),
         )
 
+    def _s3ec(
+        self,
+        key: str,
+        info: ObjectInfo,
+        require: EncryptionMode | None,
+        first: bytes,
+        context: Mapping[str, str] | None,
+    ) -> S3ecSource | None:
+        """An object of the AWS S3 Encryption Client, read by :mod:`securestore.s3ec`.
+
+        Found by its metadata (or instruction file); refused without a keyring.
+        """
+        mode = self._keyring_mode(require)
+        return find_s3ec(
+            self.access,
+            key,
+            info,
+            keyring=mode.keyring if mode is not None else None,
+            context=(mode.context if mode is not None else None) if context is None else context,
+            is_message=looks_like_message(first, info.size),
+            fetch=self._fetcher(key, info.etag),
+            stream=lambda: ObjectReader(
+                self._open_range(key, info.etag),
+                size=info.size,
+                bucket=self.bucket,
+                key=key,
+                read_retries=self.access.transfer.read_retries,
+            ),
+        )
+
     def open(
         self,
         key: str,
@@ -369,6 +400,9 @@ class ReadPath:
     ) -> ObjectReader | ClientSideReader:
         """See :meth:`securestore.store.SecureStore.open`; ``require`` is already resolved."""
         info, first, client_side = self._prepare_read(key, require, allow_plaintext)
+        s3ec = self._s3ec(key, info, require, first, context)
+        if s3ec is not None:
+            return s3ec.open()
         if client_side is not None:
             return self._open_client_side(key, info, client_side, context, relocated, first)
         return ObjectReader(
@@ -401,6 +435,17 @@ class ReadPath:
         """See :meth:`securestore.store.SecureStore.download_file`."""
         info, first, client_side = self._prepare_read(key, require, allow_plaintext)
         target = Path(path)
+        s3ec = self._s3ec(key, info, require, first, context)
+        if s3ec is not None:
+            s3ec.download(
+                AtomicFile(
+                    target,
+                    create_mode=0o600 if mode is None else mode,
+                    overwrite_readonly=overwrite_readonly,
+                ),
+                progress=progress,
+            )
+            return info
         if client_side is None:
             plain = ObjectReader(
                 self._open_range(key, info.etag),

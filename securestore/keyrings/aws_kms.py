@@ -186,6 +186,43 @@ def _decrypt_one(
     return _key_bytes(response, materials.suite.key_length, key_id)
 
 
+def _decrypt_s3ec(
+    client: KmsClient,
+    key_id: str | None,
+    blob: bytes,
+    context: Mapping[str, str],
+    grant_tokens: Sequence[str],
+) -> tuple[bytearray, str] | None:
+    """KMS Decrypt of an S3 Encryption Client data key: (data key, key ARN used) or ``None``.
+
+    S3EC metadata does not name the KMS key; without ``key_id`` (discovery) KMS
+    finds it from the ciphertext and the caller must check the ARN it answers.
+    """
+    request: dict[str, Any] = {
+        "CiphertextBlob": blob,
+        "EncryptionContext": dict(context),
+        "GrantTokens": list(grant_tokens),
+    }
+    if key_id is not None:
+        request["KeyId"] = key_id
+    shown = key_id or "(discovery)"
+    try:
+        response = client.decrypt(**request)
+    except ClientError as error:
+        if _code(error) in _NOT_OURS:
+            return None
+        raise _unavailable("Decrypt", shown, error) from error
+    except BotoCoreError as error:
+        raise _unavailable("Decrypt", shown, error) from error
+    answered = response.get("KeyId")
+    if not isinstance(answered, str) or (key_id is not None and answered != key_id):
+        raise KeyUnavailableError(
+            f"KMS Decrypt for key {shown} answered for another key; refused",
+            hint="check the KMS endpoint in use: a genuine KMS names the key it used",
+        )
+    return _key_bytes(response, 32, shown), answered
+
+
 def _no_match(message: str, tried: Sequence[str], skipped: Sequence[str]) -> NoMatchingKeyError:
     if skipped:
         message += "; unusable data keys: " + "; ".join(skipped)
@@ -304,6 +341,15 @@ class AwsKmsKeyring:
             "no encrypted data key could be unwrapped with the KMS key", [self.describe()], skipped
         )
 
+    def decrypt_s3ec(self, blob: bytes, context: Mapping[str, str]) -> bytearray | None:
+        """Decrypt an S3 Encryption Client data key with this key; ``None`` if not ours.
+
+        ``context`` is the stored encryption context, passed to KMS as is (the S3EC
+        checks live in :mod:`securestore.s3ec`).
+        """
+        found = _decrypt_s3ec(self._client, self.key_id, blob, context, self._grant_tokens)
+        return None if found is None else found[0]
+
 
 @dataclass(frozen=True)
 class DiscoveryFilter:
@@ -411,6 +457,37 @@ class AwsKmsDiscoveryKeyring:
         except (BotoCoreError, ClientError, ValueError) as error:
             raise _unavailable("client creation", str(arn), error) from error
         return _decrypt_one(client, str(arn), edk, materials, self._grant_tokens)
+
+    def decrypt_s3ec(
+        self, blob: bytes, context: Mapping[str, str], *, region: str | None = None
+    ) -> bytearray | None:
+        """Decrypt an S3 Encryption Client data key with whichever key KMS finds.
+
+        S3EC metadata names no key, so KMS is called in this keyring's region (or
+        ``region``) without a key id; a data key whose key the discovery filter
+        excludes is wiped and refused.
+        """
+        where = self.region or region
+        if where is None:
+            raise ConfigurationError("KMS discovery of an S3EC data key needs a region")
+        try:
+            client = self._clients.get(where)
+        except (BotoCoreError, ClientError, ValueError) as error:
+            raise _unavailable("client creation", where, error) from error
+        found = _decrypt_s3ec(client, None, blob, context, self._grant_tokens)
+        if found is None:
+            return None
+        data_key, answered = found
+        arn = parse_key_arn(answered)
+        if arn is None or (
+            self.discovery_filter is not None and not self.discovery_filter.allows(arn)
+        ):
+            data_key[:] = bytes(len(data_key))
+            raise NoMatchingKeyError(
+                f"the S3EC data key is wrapped by {quote(answered)}, outside the discovery filter",
+                tried=(f"aws-kms {quote(answered)} (excluded by the discovery filter)",),
+            )
+        return data_key
 
     def unwrap(
         self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]

@@ -8,7 +8,7 @@ keyrings here, so both read the same keys the same way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from securestore.errors import ConfigurationError, KeyUnavailableError
 from securestore.keyrings.aws_kms import AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter
@@ -122,3 +122,7 @@ class AccountDiscoveryKeyring:
         self, materials: DecryptionMaterials, encrypted_data_keys: Sequence[EncryptedDataKey]
     ) -> DecryptionMaterials:
         return self._keyring().unwrap(materials, encrypted_data_keys)
+
+    def decrypt_s3ec(self, blob: bytes, context: Mapping[str, str]) -> bytearray | None:
+        """Decrypt an S3 Encryption Client data key with a KMS key of your account."""
+        return self._keyring().decrypt_s3ec(blob, context, region=self._connection.region)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from securestore.errors import ConfigurationError, NoMatchingKeyError
 from securestore.message.context import serialize_context
@@ -46,6 +47,7 @@ class RawAesKeyring:
         self.name = name
         self._name_bytes = name.encode("utf-8")
         self._aead = AESGCM(bytes(key))
+        self._key = bytes(key)
 
     def __repr__(self) -> str:
         return f"RawAesKeyring(namespace={self.namespace!r}, name={self.name!r})"
@@ -93,3 +95,21 @@ class RawAesKeyring:
             "no encrypted data key could be unwrapped with the raw AES key",
             tried=(self.describe(),),
         )
+
+    def decrypt_s3ec(self, wrap: str, encrypted_key: bytes, aad: bytes) -> bytes | None:
+        """Unwrap an S3 Encryption Client data key, or ``None`` if this key did not wrap it.
+
+        ``AES/GCM``: 12-byte IV, then the wrapped key and its tag, bound to ``aad``.
+        ``AESWrap`` (RFC 3394, a legacy S3EC wrap) ignores ``aad``. The S3EC format
+        itself lives in :mod:`securestore.s3ec`.
+        """
+        try:
+            if wrap == "AES/GCM" and len(encrypted_key) > _IV_LENGTH + 16:
+                return self._aead.decrypt(
+                    encrypted_key[:_IV_LENGTH], encrypted_key[_IV_LENGTH:], aad
+                )
+            if wrap == "AESWrap":
+                return aes_key_unwrap(self._key, encrypted_key)
+        except (InvalidTag, InvalidUnwrap, ValueError):
+            return None
+        return None

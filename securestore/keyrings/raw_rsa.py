@@ -115,6 +115,22 @@ class RawRsaKeyring:
         """A secret-free description of the key, for error messages."""
         return f"raw-rsa {self.namespace}/{self.name}"
 
+    def decrypt_s3ec(self, encrypted_key: bytes, *, legacy_pkcs1: bool) -> bytes | None:
+        """RSA-decrypt an S3 Encryption Client data key with the private key.
+
+        OAEP with SHA-1 (``RSA-OAEP-SHA1``), or PKCS#1 v1.5 for the legacy ``RSA``
+        wrap when ``legacy_pkcs1`` (a padding-oracle risk the caller opted into).
+        ``None`` without a private key or when the key does not fit.
+        """
+        if self._private is None:
+            return None
+        try:
+            if legacy_pkcs1:
+                return self._private.decrypt(encrypted_key, padding.PKCS1v15())
+            return self._private.decrypt(encrypted_key, _oaep(hashes.SHA1))
+        except ValueError:
+            return None
+
     def wrap(self, materials: EncryptionMaterials) -> EncryptionMaterials:
         """Generate the data key if absent, then add a copy wrapped with the public key."""
         data_key = materials.data_key

@@ -1,0 +1,285 @@
+"""Migrating AWS S3 Encryption Client objects to securestore client-side messages, in place.
+
+:func:`migrate_to_client_side` walks a prefix. Each S3EC object (found by its
+metadata, or by its ``KEY.instruction`` in the same listing) is opened through
+:func:`securestore.s3ec.read.open_s3ec` (authenticated before any byte is
+re-encrypted), then rewritten under the same key as a securestore message with
+the target :class:`~securestore.clientside.ClientSide` mode. The write keeps the
+user metadata (minus the S3EC mapkeys), the Content-Type and the tags, and is
+conditional on the source's ETag (``If-Match`` on PutObject or on
+CompleteMultipartUpload), so a concurrent writer is never overwritten silently.
+Other objects are skipped. Every object gets one :class:`MigrationEntry`; one
+failure never stops the rest.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from securestore.bucket import BucketAccess, abort_upload
+from securestore.clientside import ClientSide, looks_like_message
+from securestore.errors import PolicyError, PreconditionFailedError, SecureStoreError
+from securestore.message.materials import Keyring
+from securestore.s3ec.metadata import (
+    INSTRUCTION_SUFFIX,
+    S3EC_MAPKEYS,
+    has_s3ec_metadata,
+    parse_content_metadata,
+    parse_instruction_file,
+)
+from securestore.s3ec.read import open_s3ec
+from securestore.transfer import chunk_stream
+from securestore.writing import WritePath
+
+__all__ = ["MigrationEntry", "MigrationReport", "migrate_to_client_side"]
+
+
+@dataclass(frozen=True)
+class MigrationEntry:
+    """What happened to one object: ``migrated``, ``would migrate``, ``skipped`` or ``failed``."""
+
+    key: str
+    status: str
+    source: str = ""
+    size: int = 0
+    version_id: str | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description."""
+        return {
+            "key": self.key,
+            "status": self.status,
+            "source": self.source,
+            "size": self.size,
+            "version_id": self.version_id,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class MigrationReport:
+    """Every object of the prefix and what happened to it."""
+
+    bucket: str
+    prefix: str
+    dryrun: bool
+    entries: list[MigrationEntry] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """How many objects ended in each status."""
+        out: dict[str, int] = {}
+        for entry in self.entries:
+            out[entry.status] = out.get(entry.status, 0) + 1
+        return out
+
+    @property
+    def failed(self) -> list[MigrationEntry]:
+        """The entries that failed."""
+        return [entry for entry in self.entries if entry.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready report (``securestore migrate --json``)."""
+        return {
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "dryrun": self.dryrun,
+            "counts": self.counts(),
+            "objects": [entry.to_dict() for entry in self.entries],
+        }
+
+
+def _describe(metadata: Mapping[str, str], instruction: Mapping[str, str] | None) -> str:
+    parsed = parse_content_metadata(metadata, instruction)
+    where = " (instruction file)" if parsed.instruction_file else ""
+    return f"S3EC V{parsed.version} {parsed.content_cipher} {parsed.wrap_alg}{where}"
+
+
+def _listing(access: BucketAccess, prefix: str) -> Iterator[tuple[str, int]]:
+    paginator = access.s3.get_paginator("list_objects_v2")
+    with access.boundary("list"):
+        for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield str(item["Key"]), int(item.get("Size", 0))
+
+
+def migrate_to_client_side(
+    access: BucketAccess,
+    prefix: str,
+    *,
+    target: ClientSide,
+    unwrap: Keyring,
+    context: Mapping[str, str] | None = None,
+    allow_legacy_unauthenticated: bool = False,
+    dryrun: bool = False,
+) -> MigrationReport:
+    """Rewrite every S3EC object under ``prefix`` as a securestore message.
+
+    Args:
+        access: the bucket.
+        prefix: the keys to consider.
+        target: the client-side mode of the new messages.
+        unwrap: the keyring that unwraps the S3EC data keys.
+        context: the S3EC encryption context the objects must carry (``kms+context``).
+        allow_legacy_unauthenticated: **weakens the read**: also migrate the
+            unauthenticated legacy S3EC modes (see :func:`~securestore.s3ec.read.open_s3ec`).
+        dryrun: only classify; write nothing.
+
+    Raises:
+        StorageError: the listing itself failed (per-object failures are entries).
+    """
+    report = MigrationReport(access.bucket, prefix, dryrun)
+    listed = dict(_listing(access, prefix))
+    for key, size in listed.items():
+        if key.endswith(INSTRUCTION_SUFFIX) and key[: -len(INSTRUCTION_SUFFIX)] in listed:
+            report.entries.append(
+                MigrationEntry(key, "skipped", size=size, detail="instruction file")
+            )
+            continue
+        try:
+            report.entries.append(
+                _one(
+                    access,
+                    key,
+                    has_instruction=key + INSTRUCTION_SUFFIX in listed,
+                    target=target,
+                    unwrap=unwrap,
+                    context=context,
+                    allow_legacy=allow_legacy_unauthenticated,
+                    dryrun=dryrun,
+                )
+            )
+        except SecureStoreError as exc:
+            report.entries.append(
+                MigrationEntry(key, "failed", size=size, detail=f"{type(exc).__name__}: {exc}")
+            )
+    return report
+
+
+def _one(
+    access: BucketAccess,
+    key: str,
+    *,
+    has_instruction: bool,
+    target: ClientSide,
+    unwrap: Keyring,
+    context: Mapping[str, str] | None,
+    allow_legacy: bool,
+    dryrun: bool,
+) -> MigrationEntry:
+    info = access.head(key)
+    if not has_s3ec_metadata(info.metadata) and not has_instruction:
+        return MigrationEntry(
+            key, "skipped", size=info.size, detail="not an S3 Encryption Client object"
+        )
+    instruction = None
+    if has_instruction:
+        with access.boundary("read", key + INSTRUCTION_SUFFIX):
+            body = access.s3.get_object(Bucket=access.bucket, Key=key + INSTRUCTION_SUFFIX)
+            instruction = parse_instruction_file(body["Body"].read())
+    source = _describe(info.metadata, instruction)
+    if dryrun:
+        return MigrationEntry(key, "would migrate", source, info.size, info.version_id)
+    reader = open_s3ec(
+        access,
+        key,
+        unwrap,
+        context=context,
+        allow_legacy_unauthenticated=allow_legacy,
+        info=info,
+    )
+    with access.boundary("read", key):
+        tags = access.s3.get_object_tagging(Bucket=access.bucket, Key=key).get("TagSet", [])
+    metadata = {k: v for k, v in info.metadata.items() if k not in S3EC_MAPKEYS}
+    with reader:
+        new_etag = _write(access, key, reader, info.etag, target, metadata, info.content_type, tags)
+    _verify(access, key, new_etag)
+    left = f"; {key}{INSTRUCTION_SUFFIX} left in place" if has_instruction else ""
+    return MigrationEntry(
+        key, "migrated", source, reader.size, info.version_id, f"rewritten as a message{left}"
+    )
+
+
+def _write(
+    access: BucketAccess,
+    key: str,
+    reader: Any,
+    etag: str,
+    target: ClientSide,
+    metadata: dict[str, str],
+    content_type: str | None,
+    tags: list[dict[str, str]],
+) -> str:
+    """Encrypt ``reader`` into ``key`` if it still has ``etag``; the new ETag."""
+    plan = WritePath(access).plan(key, target, reader.size, metadata)
+    params: dict[str, Any] = {"Bucket": access.bucket, "Key": key, **target.request_params()}
+    params["Metadata"] = plan.metadata
+    if content_type:
+        params["ContentType"] = content_type
+    if tags:
+        params["Tagging"] = urllib.parse.urlencode({t["Key"]: t["Value"] for t in tags})
+    parts = chunk_stream(reader, plan.part_size)
+    first = next(parts)
+    s3 = access.s3
+    with access.boundary("migrate", key):
+        if first.last:
+            response = s3.put_object(Body=bytes(plan.body(first)), IfMatch=etag, **params)
+            return str(response.get("ETag", ""))
+        upload_id = s3.create_multipart_upload(**params)["UploadId"]
+        try:
+            done = []
+            for part in (first, *parts):
+                answer = s3.upload_part(
+                    Bucket=access.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=part.number,
+                    Body=bytes(plan.body(part)),
+                )
+                done.append({"PartNumber": part.number, "ETag": answer["ETag"]})
+            # Some servers ignore If-Match on the completion: look once more first.
+            if access.head(key).etag != etag:
+                raise PreconditionFailedError(
+                    "the object changed while it was being migrated",
+                    bucket=access.bucket,
+                    key=key,
+                    code="PreconditionFailed",
+                    hint="migrate it again once nobody writes to it",
+                )
+            completed = s3.complete_multipart_upload(
+                Bucket=access.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": done},
+                IfMatch=etag,
+            )
+        except BaseException as exc:
+            abort_upload(
+                s3, access.bucket, key, upload_id, interrupted=not isinstance(exc, Exception)
+            )
+            raise
+        return str(completed.get("ETag", ""))
+
+
+def _verify(access: BucketAccess, key: str, etag: str) -> None:
+    """The object now under ``key`` is the message just written (a server may ignore If-Match)."""
+    info = access.head(key)
+    if info.etag != etag:
+        raise PreconditionFailedError(
+            "the object changed while it was being migrated; it holds another writer's version",
+            bucket=access.bucket,
+            key=key,
+            hint="migrate it again once nobody writes to it",
+        )
+    with access.boundary("read", key):
+        first = access.s3.get_object(
+            Bucket=access.bucket, Key=key, Range="bytes=0-63", IfMatch=etag
+        )
+        probe: bytes = first["Body"].read()
+    if not looks_like_message(probe, info.size):
+        raise PolicyError(
+            "the migrated object does not begin like a message", bucket=access.bucket, key=key
+        )
