@@ -10,6 +10,7 @@ lives in :mod:`securestore.localfile`.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import logging
 import os
@@ -19,6 +20,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+
+import urllib3.exceptions
 
 from securestore.errors import ConfigurationError, LocalFileError, TransferError
 
@@ -31,6 +34,7 @@ __all__ = [
     "check_cancelled",
     "chunk_stream",
     "file_parts",
+    "read_body_into",
     "run_bounded",
 ]
 
@@ -346,3 +350,33 @@ def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
             raise LocalFileError("the file shrank while it was being uploaded")
         out += piece
     return bytes(out)
+
+
+def read_body_into(body: Any, view: memoryview) -> int:
+    """Read the next bytes of a botocore response body into ``view``; 0 at its end.
+
+    botocore's and urllib3's ``readinto`` read into a fresh buffer and copy it
+    into ``view`` (an allocation and two copies per call: more CPU than the
+    decryption of the same bytes). The standard library's response underneath
+    reads from the TLS socket straight into ``view``, so it is used when the
+    body has that shape and nothing to decode (botocore never asks urllib3 to
+    decode); any other body is read with its own ``readinto``. Once the response
+    is complete its connection goes back to the pool, as urllib3 would do.
+    Errors are those of urllib3 (``ProtocolError``), so callers retry as before.
+    """
+    raw = getattr(body, "_raw_stream", None)
+    response = getattr(raw, "_fp", None)
+    if not isinstance(response, http.client.HTTPResponse) or getattr(raw, "decode_content", True):
+        count: int = body.readinto(view)
+        return count
+    try:
+        count = response.readinto(view)
+    except (http.client.HTTPException, OSError) as exc:
+        if isinstance(exc, TimeoutError):
+            raise
+        raise urllib3.exceptions.ProtocolError(f"Connection broken: {exc!r}", exc) from exc
+    if count and response.isclosed():  # complete (an early end closes the connection)
+        release: Callable[[], None] | None = getattr(raw, "release_conn", None)
+        if release is not None:
+            release()
+    return count
