@@ -24,10 +24,12 @@ from typing import IO, Any
 import urllib3.exceptions
 
 from securestore.errors import ConfigurationError, LocalFileError, TransferError
+from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule, growing_schedule
 
 __all__ = [
     "MiB",
     "Part",
+    "PartSchedule",
     "ProgressCallback",
     "RetryBudget",
     "TransferConfig",
@@ -64,11 +66,18 @@ class TransferConfig:
         read_retries: attempts in a row to resume a response body that broke
             mid-stream without delivering ``MIN_READ_PROGRESS`` bytes (see
             :class:`RetryBudget`).
+        stream_steady_parts: parts of ``part_size`` a stream of unknown length
+            sends before its parts grow (2,560 x 8 MiB = 20 GiB).
+        stream_growth_every: parts per doubling after those; ``None`` picks the
+            slowest growth that still reaches S3's 5 TiB (see
+            :mod:`securestore.parts`).
     """
 
     part_size: int = 8 * MiB
     concurrency: int = 4
     read_retries: int = 3
+    stream_steady_parts: int = 2560
+    stream_growth_every: int | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < _MIN_PART:
@@ -79,6 +88,10 @@ class TransferConfig:
             raise ConfigurationError("concurrency must be between 1 and 64")
         if self.read_retries < 0:
             raise ConfigurationError("read_retries must not be negative")
+        if not 1 <= self.stream_steady_parts <= _MAX_PARTS:
+            raise ConfigurationError(f"stream_steady_parts must be between 1 and {_MAX_PARTS}")
+        if self.stream_growth_every is not None and self.stream_growth_every < 1:
+            raise ConfigurationError("stream_growth_every must be at least 1")
 
     def part_size_for(self, total: int) -> int:
         """A part size no smaller than configured that keeps ``total`` within 10,000 parts."""
@@ -86,6 +99,47 @@ class TransferConfig:
         while total > size * _MAX_PARTS:
             size *= 2
         return size
+
+    def schedule_for(
+        self,
+        size: int | None,
+        *,
+        expected_size: int | None = None,
+        unit: int = 1,
+        max_part: int = MAX_PART,
+        target: int = MAX_OBJECT,
+    ) -> PartSchedule:
+        """The part sizes of an upload of ``size`` bytes (``None``: unknown).
+
+        A known size gets one part size (:meth:`part_size_for`). A stream gets
+        ``part_size`` parts, or with ``expected_size`` the size that fits that many
+        bytes in 10,000 parts, for as many parts as the hint needs (at least
+        ``stream_steady_parts``), and grows after them, so that a wrong hint costs
+        larger parts, never a failed upload. Sizes are rounded up to multiples of
+        ``unit``; ``max_part`` and ``target`` are the limits in those units (see
+        :func:`~securestore.parts.growing_schedule`).
+        """
+        if size is not None:
+            return PartSchedule.fixed(_round_up(self.part_size_for(size), unit))
+        steady = self.stream_steady_parts
+        base = _round_up(self.part_size, unit)
+        if expected_size is not None:
+            if expected_size < 0:
+                raise ConfigurationError("expected_size must not be negative")
+            base = _round_up(self.part_size_for(expected_size), unit)
+            steady = min(_MAX_PARTS, max(steady, -(-expected_size // base)))
+        return growing_schedule(
+            base,
+            steady=steady,
+            every=self.stream_growth_every,
+            target=target,
+            max_part=max_part,
+            unit=unit,
+        )
+
+
+def _round_up(size: int, unit: int) -> int:
+    return -(-size // unit) * unit
 
 
 @dataclass(frozen=True)
@@ -98,14 +152,18 @@ class Part:
 
 
 def chunk_stream(
-    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], size: int
+    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes],
+    size: int | PartSchedule,
 ) -> Iterator[Part]:
     """Cut ``source`` into parts of exactly ``size`` bytes (the last may be shorter).
 
-    Reads lazily with one part of look-ahead, so that the last part is known
-    as such; an empty source yields one empty last part.
+    ``size`` may be a :class:`~securestore.parts.PartSchedule`, which gives each
+    part's size by its number (parts that grow as a stream goes on). Reads
+    lazily with one part of look-ahead, so that the last part is known as such;
+    an empty source yields one empty last part.
     """
-    pieces = _pieces(source, size)
+    schedule = PartSchedule.fixed(size) if isinstance(size, int) else size
+    pieces = _pieces(source, schedule)
     number = 1
     current = next(pieces, b"")
     for following in pieces:
@@ -116,16 +174,21 @@ def chunk_stream(
 
 
 def _pieces(
-    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], size: int
+    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], schedule: PartSchedule
 ) -> Iterator[bytes | memoryview]:
+    sizes = (schedule.size(number) for number in itertools.count(1))
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
-        for start in range(0, len(view), size):
+        start = 0
+        while start < len(view):
+            size = next(sizes)
             yield view[start : start + size]
+            start += size
         return
     read = getattr(source, "read", None)
     if callable(read):
         while True:
+            size = next(sizes)
             data = _read_exactly(read, size)
             if not data:
                 return
@@ -134,6 +197,7 @@ def _pieces(
                 return
     else:
         buffer = bytearray()
+        size = next(sizes)
         for piece in source:
             if not isinstance(piece, bytes | bytearray | memoryview):
                 raise ConfigurationError("an iterable body must yield bytes")
@@ -141,6 +205,7 @@ def _pieces(
             while len(buffer) >= size:
                 yield bytes(buffer[:size])
                 del buffer[:size]
+                size = next(sizes)
         if buffer:
             yield bytes(buffer)
 
