@@ -48,9 +48,9 @@ from securestore.message import Encryptor
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
-from securestore.transfer import Part, ProgressCallback, run_bounded
+from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
 
-__all__ = ["WritePath", "WritePlan", "check_metadata"]
+__all__ = ["WritePath", "WritePlan", "check_metadata", "part_schedule"]
 
 _RESERVED_METADATA_PREFIX = "securestore-"
 #: Ciphertext a client-side part may hold beyond its frames (part 1's header).
@@ -107,6 +107,27 @@ class WritePlan:
         return self.transform(part) if self.transform is not None else bytes(part.data)
 
 
+def part_schedule(
+    transfer: TransferConfig, mode: EncryptionMode, size: int | None, expected_size: int | None
+) -> PartSchedule:
+    """The plaintext part sizes of a write of ``size`` bytes (``None``: a stream).
+
+    Client-side parts are whole frames, and their ciphertext stays within S3's
+    5 GiB per part (with room for the header) and 5 TiB per object.
+    """
+    if not isinstance(mode, ClientSide):
+        return transfer.schedule_for(size, expected_size=expected_size)
+    frame_length = mode.frame_length
+    frame_size = frame_length + REGULAR_FRAME_OVERHEAD
+    return transfer.schedule_for(
+        size,
+        expected_size=expected_size,
+        unit=frame_length,
+        max_part=max(frame_length, (MAX_PART - _HEADER_ROOM) // frame_size * frame_length),
+        target=MAX_OBJECT // frame_size * frame_length,
+    )
+
+
 class WritePath:
     """Writes of one bucket: planning, sending, verification and undo."""
 
@@ -133,20 +154,10 @@ class WritePath:
         within S3's part and object limits.
         """
         self.access.key_arn_for(mode)
-        transfer = self.access.transfer
+        schedule = part_schedule(self.access.transfer, mode, size, expected_size)
         if not isinstance(mode, ClientSide):
-            schedule = transfer.schedule_for(size, expected_size=expected_size)
             return WritePlan(schedule.base, None, metadata, schedule)
         frame_length = mode.frame_length
-        frame_size = frame_length + REGULAR_FRAME_OVERHEAD
-        schedule = transfer.schedule_for(
-            size,
-            expected_size=expected_size,
-            unit=frame_length,
-            # Room for the header in part 1 and the final frame's longer overhead.
-            max_part=max(frame_length, (MAX_PART - _HEADER_ROOM) // frame_size * frame_length),
-            target=MAX_OBJECT // frame_size * frame_length,
-        )
         encryptor = Encryptor(
             mode.keyring,
             encryption_context=message_context(self.bucket, key, mode.context),
