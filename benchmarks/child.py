@@ -79,13 +79,15 @@ class GeneratedStream:
 
     def read(self, n: int = -1) -> bytes:
         n = self.left if n < 0 else min(n, self.left)
-        out = bytearray()
-        while len(out) < n:
-            take = min(n - len(out), len(self.block) - self.offset)
-            out += self.block[self.offset : self.offset + take]
-            self.offset = (self.offset + take) % len(self.block)
+        block = memoryview(self.block)
+        pieces, want = [], n
+        while want:
+            take = min(want, len(block) - self.offset)
+            pieces.append(block[self.offset : self.offset + take])
+            self.offset = (self.offset + take) % len(block)
+            want -= take
         self.left -= n
-        return bytes(out)
+        return b"".join(pieces)  # one allocation of n bytes
 
 
 def _boto3(endpoint: S3Endpoint) -> tuple[Any, Any]:
