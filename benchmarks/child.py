@@ -6,7 +6,10 @@ line: seconds of the transfer alone (imports and set-up excluded), seconds spent
 in ``fsync``, and the peak RSS (``VmHWM``) before and after the transfer.
 
 OPs: ``ss-put``/``ss-get`` (securestore client-side ``upload_file``/``download_file``),
-``ss-pipe-put`` (``put`` from stdin, a pipe of unknown length), ``boto-put``/``boto-get``
+``ss-pipe-put`` (``put`` from stdin, a pipe of unknown length), ``sse-get`` (securestore's
+server-side read path: ``download_file`` of a plain object by a store without a keyring),
+``ss-stream-put`` (``put`` of a generated stream of PATH bytes, unknown length; also reports
+the size of every part sent), ``boto-put``/``boto-get``
 (plain boto3 ``upload_file``/``download_file``; the get is followed by an ``fsync``
 so that both sides can be compared with and without durability).
 """
@@ -48,7 +51,7 @@ class _FsyncTimer:
         self.seconds += time.perf_counter() - start
 
 
-def _securestore(endpoint: S3Endpoint) -> Any:
+def _securestore(endpoint: S3Endpoint, *, client_side: bool = True) -> Any:
     from securestore import SecureStore, TransferConfig
     from securestore.clientside import ClientSide
     from securestore.keyrings import RawAesKeyring
@@ -56,10 +59,35 @@ def _securestore(endpoint: S3Endpoint) -> Any:
     key = bytes.fromhex(os.environ["BENCH_WRAPPING_KEY"])
     return SecureStore(
         endpoint.bucket,
-        encryption=ClientSide(RawAesKeyring("bench", "key", key)),
+        encryption=ClientSide(RawAesKeyring("bench", "key", key)) if client_side else None,
         connection=endpoint.connection(),
         transfer=TransferConfig(part_size=PART_SIZE, concurrency=CONCURRENCY),
     )
+
+
+class GeneratedStream:
+    """``total`` bytes of unknown length (only ``read``), cut from one random block.
+
+    The block is made once, so generating costs a copy per read, not the time of
+    ``os.urandom``; the bytes still differ from part to part at the block's period.
+    """
+
+    def __init__(self, total: int, block: int = 3 * MiB + 17) -> None:
+        self.left = total
+        self.block = os.urandom(block)
+        self.offset = 0
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        block = memoryview(self.block)
+        pieces, want = [], n
+        while want:
+            take = min(want, len(block) - self.offset)
+            pieces.append(block[self.offset : self.offset + take])
+            self.offset = (self.offset + take) % len(block)
+            want -= take
+        self.left -= n
+        return b"".join(pieces)  # one allocation of n bytes
 
 
 def _boto3(endpoint: S3Endpoint) -> tuple[Any, Any]:
@@ -80,9 +108,16 @@ def main(argv: list[str]) -> None:
     endpoint = S3Endpoint.from_env(os.environ)
     timer = _FsyncTimer()
     os.fsync = timer
-    if op.startswith("ss-"):
-        store = _securestore(endpoint)
+    parts: dict[int, int] = {}
+    if op.startswith(("ss-", "sse-")):
+        store = _securestore(endpoint, client_side=op.startswith("ss-"))
         client: Any = store.connection.client("s3")
+
+        def note(params: dict[str, Any], **_: Any) -> None:
+            size = len(params["Body"])
+            parts[size] = parts.get(size, 0) + 1
+
+        client.meta.events.register("provide-client-params.s3.UploadPart", note)
     else:
         client, config = _boto3(endpoint)
     client.list_objects_v2(Bucket=endpoint.bucket, MaxKeys=1)  # connect, warm the pool
@@ -90,8 +125,10 @@ def main(argv: list[str]) -> None:
     start = time.perf_counter()
     if op == "ss-put":
         store.upload_file(path, key)
-    elif op == "ss-get":
+    elif op in ("ss-get", "sse-get"):
         store.download_file(key, path)
+    elif op == "ss-stream-put":
+        store.put(key, GeneratedStream(int(path)))
     elif op == "ss-pipe-put":
         store.put(key, sys.stdin.buffer)
     elif op == "boto-put":
@@ -114,6 +151,7 @@ def main(argv: list[str]) -> None:
                 "fsync_seconds": timer.seconds,
                 "vmhwm_before_kib": before,
                 "vmhwm_kib": vm_hwm_kib(),
+                "parts": {str(size): count for size, count in sorted(parts.items())},
             }
         )
     )

@@ -237,6 +237,13 @@ def read_mode(
     help="With SRC -: let an empty stdin replace an existing object (refused by default: "
     "a producer that failed looks like an empty stream).",
 )
+@click.option(
+    "--expected-size",
+    type=click.IntRange(min=0),
+    metavar="BYTES",
+    help="With SRC -: about how many bytes stdin holds, to pick the part size up front "
+    "(without it parts grow as the stream goes; either way a stream may reach 5 TiB).",
+)
 @click.pass_obj
 def put_command(
     obj: CliContext,
@@ -255,9 +262,15 @@ def put_command(
     metadata: tuple[str, ...],
     content_type: str | None,
     allow_empty: bool,
+    expected_size: int | None,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
     location = _put_destination(url, source)
+    if expected_size is not None and source != "-":
+        raise ConfigurationError(
+            "--expected-size goes with SRC - (a file's size is known)",
+            hint="drop --expected-size",
+        )
     pairs = parse_pairs(context, "context")
     meta = parse_pairs(metadata, "metadata")
     mode = upload_mode(
@@ -293,6 +306,7 @@ def put_command(
                 metadata=meta,
                 content_type=content_type,
                 progress=progress,
+                expected_size=expected_size,
             )
     else:
         path = Path(source)

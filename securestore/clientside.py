@@ -32,6 +32,7 @@ from securestore.message import (
 from securestore.message.header import ESDK_MAX_FRAME_LENGTH
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.parts import PartSchedule
 from securestore.reader import SeekableReader, check_open
 from securestore.signed import FrameDigests
 from securestore.transfer import Part
@@ -176,21 +177,29 @@ class FramedParts:
 
     Part 1 starts with the header; the final frame closes the last part. Each
     part is encrypted by whichever worker thread uploads it, so frames are
-    encrypted in parallel.
+    encrypted in parallel. Parts may differ in size (a stream's parts grow):
+    ``schedule`` gives each part's plaintext size, a multiple of the frame
+    length, and so the sequence number of its first frame.
     """
 
-    def __init__(self, encryptor: Encryptor, frames_per_part: int) -> None:
+    def __init__(
+        self, encryptor: Encryptor, frames_per_part: int, schedule: PartSchedule | None = None
+    ) -> None:
         self.encryptor = encryptor
         self.frames_per_part = frames_per_part
         self.plaintext_part_size = frames_per_part * encryptor.frame_length
+        self.schedule = schedule or PartSchedule.fixed(self.plaintext_part_size)
+        frame_length = encryptor.frame_length
+        if self.schedule.base % frame_length or self.schedule.ceiling % frame_length:
+            raise ConfigurationError("part sizes must be whole frames")
 
     def __call__(self, part: Part) -> bytearray:
         frame_length = self.encryptor.frame_length
         data = memoryview(part.data).cast("B")
-        first_seq = (part.number - 1) * self.frames_per_part + 1
+        first_seq = self.schedule.offset(part.number) // frame_length + 1
         # The last part ends with a short (possibly empty) final frame: sizes.frame_count.
         count = len(data) // frame_length + (1 if part.last else 0)
-        if not part.last and len(data) != self.plaintext_part_size:
+        if not part.last and len(data) != self.schedule.size(part.number):
             raise ConfigurationError("a part that is not the last must hold whole frames")
         header = self.encryptor.header_bytes if part.number == 1 else b""
         sizes = [

@@ -51,7 +51,14 @@ from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
 from securestore.s3ec.read import S3ecSource, find_s3ec
 from securestore.signed import FrameDigests, verify_signed
-from securestore.transfer import MiB, ProgressCallback, RetryBudget, check_cancelled, run_bounded
+from securestore.transfer import (
+    MiB,
+    ProgressCallback,
+    RetryBudget,
+    check_cancelled,
+    read_body_into,
+    run_bounded,
+)
 
 __all__ = ["ReadPath"]
 
@@ -149,7 +156,7 @@ class ReadPath:
                 with contextlib.closing(body):
                     while start < end:
                         view = window(start, end - start)
-                        count = body.readinto(view)
+                        count = read_body_into(body, view)
                         if not count:
                             raise botocore.exceptions.IncompleteReadError(
                                 actual_bytes=start, expected_bytes=end
@@ -520,44 +527,81 @@ class ReadPath:
         fd: int,
         progress: ProgressCallback | None,
     ) -> None:
-        """Fetch frame-aligned ranges in parallel, authenticate and write each in place.
+        """Fetch frame-aligned ranges in parallel; authenticate and write frames as they come.
 
-        Each worker thread reuses one ciphertext and one plaintext buffer: fresh
-        multi-MiB buffers per range cost more (page faults) than the decryption.
+        Each range (about one part) is one GET whose body is read in batches of
+        whole frames (about :data:`_STREAM_PIECE` bytes) into one reused buffer per
+        worker thread; a batch is authenticated and written in place before the
+        next is read. Memory is therefore two batches per worker whatever the
+        object's size, the connection never waits for a whole range to be
+        decrypted and written, and nothing but authenticated plaintext reaches
+        the (still partial) file. Fresh multi-MiB buffers per range would cost
+        more (page faults) than the decryption.
         """
         layout = reader.layout
-        per_range = max(
-            1, self.access.transfer.part_size // (layout.frame_length + _FRAME_OVERHEAD)
-        )
+        frame_size = layout.frame_length + _FRAME_OVERHEAD
+        per_range = max(1, self.access.transfer.part_size // frame_size)
+        per_batch = max(1, _STREAM_PIECE // frame_size)
         spans = [
             (first, min(first + per_range - 1, layout.frame_count))
             for first in range(1, layout.frame_count + 1, per_range)
         ]
         buffers = threading.local()
 
+        def buffer(name: str, size: int) -> memoryview:
+            view: memoryview | None = getattr(buffers, name, None)
+            if view is None or len(view) < size:
+                view = memoryview(bytearray(size))
+                setattr(buffers, name, view)
+            return view
+
         def fetch(span: tuple[int, int]) -> None:
-            first, last = span
-            lo, hi = layout.ciphertext_range(first, last)
-            if getattr(buffers, "size", 0) < hi - lo:
-                buffers.size = hi - lo
-                buffers.cipher = memoryview(bytearray(hi - lo))
-                buffers.plain = memoryview(bytearray(hi - lo))
-            cipher: memoryview = buffers.cipher[: hi - lo]
-            self._stream_range(
-                key, etag, lo, hi, lambda at, _: cipher[at - lo : at - lo + _STREAM_PIECE]
-            )
-            reader.check_frames(first, cipher)
-            plain: memoryview = buffers.plain
-            count = reader.decryptor.decrypt_frames_into(
-                first, cipher, plain, includes_final=last == layout.frame_count
-            )
-            pwrite_all(fd, plain[:count], (first - 1) * layout.frame_length)
-            if progress:
-                progress(count)
+            batch = _Batch(layout, span[1], per_batch, span[0])
+
+            def window(at: int, _: int) -> memoryview:
+                cipher = buffer("cipher", batch.hi - batch.lo)
+                return cipher[at - batch.lo : batch.hi - batch.lo]
+
+            def commit(at: int, piece: memoryview) -> None:
+                if at + len(piece) < batch.hi:
+                    return
+                cipher = buffer("cipher", 0)[: batch.hi - batch.lo]
+                reader.check_frames(batch.first, cipher)
+                plain = buffer("plain", len(cipher))
+                count = reader.decryptor.decrypt_frames_into(
+                    batch.first, cipher, plain, includes_final=batch.last == layout.frame_count
+                )
+                pwrite_all(fd, plain[:count], (batch.first - 1) * layout.frame_length)
+                if progress:
+                    progress(count)
+                batch.advance()
+
+            lo, hi = layout.ciphertext_range(*span)
+            self._stream_range(key, etag, lo, hi, window, commit)
 
         run_bounded(spans, fetch, concurrency=self.access.transfer.concurrency)
 
     # -- listing and deletion ---------------------------------------------------------------
+
+
+class _Batch:
+    """Frames ``first..last`` of one range, read, authenticated and written together,
+    and their ciphertext ``[lo, hi)``; :meth:`advance` moves on to the next batch."""
+
+    def __init__(self, layout: Layout, end: int, per_batch: int, first: int) -> None:
+        self._layout, self._end, self._per_batch = layout, end, per_batch
+        self.first = self.last = self.lo = self.hi = 0
+        self._select(first)
+
+    def _select(self, first: int) -> None:
+        self.first = first
+        self.last = min(first + self._per_batch - 1, self._end)
+        self.lo, self.hi = self._layout.ciphertext_range(self.first, self.last)
+
+    def advance(self) -> None:
+        """Move to the frames after this batch, if the range has more."""
+        if self.last < self._end:
+            self._select(self.last + 1)
 
 
 def _range_total(content_range: str | None) -> int | None:

@@ -100,13 +100,17 @@ class SecureStore:
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
         progress: ProgressCallback | None = None,
+        expected_size: int | None = None,
     ) -> ObjectInfo:
         """Store ``body`` under ``key``, encrypted with ``encryption`` (or the store's mode).
 
         ``body`` may be bytes, a binary file object (seekable or not, of unknown
         length) or an iterable of bytes. Bodies larger than one part are sent as
         a multipart upload with bounded memory; a failed upload is aborted and
-        leaves any existing object untouched.
+        leaves any existing object untouched. A body of unknown length is cut
+        into parts that grow as it goes, up to S3's 5 TiB
+        (:mod:`securestore.parts`); ``expected_size`` (bytes, a hint) picks the
+        part size up front, and a body longer than that still fits.
 
         Raises:
             PolicyError: S3 reports a different encryption than requested.
@@ -117,9 +121,9 @@ class SecureStore:
         meta = check_metadata(metadata)
         size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
         with self._access.boundary("put", key):
-            plan = self._writes.plan(key, mode, size, meta)
+            plan = self._writes.plan(key, mode, size, meta, expected_size=expected_size)
             return self._writes.upload(
-                key, chunk_stream(body, plan.part_size), mode, plan, content_type, progress
+                key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
             )
 
     def upload_file(

@@ -10,6 +10,7 @@ lives in :mod:`securestore.localfile`.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import logging
 import os
@@ -20,11 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import urllib3.exceptions
+
 from securestore.errors import ConfigurationError, LocalFileError, TransferError
+from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule, growing_schedule
 
 __all__ = [
     "MiB",
     "Part",
+    "PartSchedule",
     "ProgressCallback",
     "RetryBudget",
     "TransferConfig",
@@ -32,6 +37,7 @@ __all__ = [
     "check_cancelled",
     "chunk_stream",
     "file_parts",
+    "read_body_into",
     "run_bounded",
 ]
 
@@ -61,11 +67,18 @@ class TransferConfig:
         read_retries: attempts in a row to resume a response body that broke
             mid-stream without delivering ``MIN_READ_PROGRESS`` bytes (see
             :class:`RetryBudget`).
+        stream_steady_parts: parts of ``part_size`` a stream of unknown length
+            sends before its parts grow (2,560 x 8 MiB = 20 GiB).
+        stream_growth_every: parts per doubling after those; ``None`` picks the
+            slowest growth that still reaches S3's 5 TiB (see
+            :mod:`securestore.parts`).
     """
 
     part_size: int = 8 * MiB
     concurrency: int = 4
     read_retries: int = 3
+    stream_steady_parts: int = 2560
+    stream_growth_every: int | None = None
 
     def __post_init__(self) -> None:
         if self.part_size < _MIN_PART:
@@ -76,6 +89,10 @@ class TransferConfig:
             raise ConfigurationError("concurrency must be between 1 and 64")
         if self.read_retries < 0:
             raise ConfigurationError("read_retries must not be negative")
+        if not 1 <= self.stream_steady_parts <= _MAX_PARTS:
+            raise ConfigurationError(f"stream_steady_parts must be between 1 and {_MAX_PARTS}")
+        if self.stream_growth_every is not None and self.stream_growth_every < 1:
+            raise ConfigurationError("stream_growth_every must be at least 1")
 
     def part_size_for(self, total: int) -> int:
         """A part size no smaller than configured that keeps ``total`` within 10,000 parts."""
@@ -83,6 +100,47 @@ class TransferConfig:
         while total > size * _MAX_PARTS:
             size *= 2
         return size
+
+    def schedule_for(
+        self,
+        size: int | None,
+        *,
+        expected_size: int | None = None,
+        unit: int = 1,
+        max_part: int = MAX_PART,
+        target: int = MAX_OBJECT,
+    ) -> PartSchedule:
+        """The part sizes of an upload of ``size`` bytes (``None``: unknown).
+
+        A known size gets one part size (:meth:`part_size_for`). A stream gets
+        ``part_size`` parts, or with ``expected_size`` the size that fits that many
+        bytes in 10,000 parts, for as many parts as the hint needs (at least
+        ``stream_steady_parts``), and grows after them, so that a wrong hint costs
+        larger parts, never a failed upload. Sizes are rounded up to multiples of
+        ``unit``; ``max_part`` and ``target`` are the limits in those units (see
+        :func:`~securestore.parts.growing_schedule`).
+        """
+        if size is not None:
+            return PartSchedule.fixed(_round_up(self.part_size_for(size), unit))
+        steady = self.stream_steady_parts
+        base = _round_up(self.part_size, unit)
+        if expected_size is not None:
+            if expected_size < 0:
+                raise ConfigurationError("expected_size must not be negative")
+            base = _round_up(self.part_size_for(expected_size), unit)
+            steady = min(_MAX_PARTS, max(steady, -(-expected_size // base)))
+        return growing_schedule(
+            base,
+            steady=steady,
+            every=self.stream_growth_every,
+            target=target,
+            max_part=max_part,
+            unit=unit,
+        )
+
+
+def _round_up(size: int, unit: int) -> int:
+    return -(-size // unit) * unit
 
 
 @dataclass(frozen=True)
@@ -95,14 +153,18 @@ class Part:
 
 
 def chunk_stream(
-    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], size: int
+    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes],
+    size: int | PartSchedule,
 ) -> Iterator[Part]:
     """Cut ``source`` into parts of exactly ``size`` bytes (the last may be shorter).
 
-    Reads lazily with one part of look-ahead, so that the last part is known
-    as such; an empty source yields one empty last part.
+    ``size`` may be a :class:`~securestore.parts.PartSchedule`, which gives each
+    part's size by its number (parts that grow as a stream goes on). Reads
+    lazily with one part of look-ahead, so that the last part is known as such;
+    an empty source yields one empty last part.
     """
-    pieces = _pieces(source, size)
+    schedule = PartSchedule.fixed(size) if isinstance(size, int) else size
+    pieces = _pieces(source, schedule)
     number = 1
     current = next(pieces, b"")
     for following in pieces:
@@ -113,16 +175,21 @@ def chunk_stream(
 
 
 def _pieces(
-    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], size: int
+    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], schedule: PartSchedule
 ) -> Iterator[bytes | memoryview]:
+    sizes = (schedule.size(number) for number in itertools.count(1))
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
-        for start in range(0, len(view), size):
+        start = 0
+        while start < len(view):
+            size = next(sizes)
             yield view[start : start + size]
+            start += size
         return
     read = getattr(source, "read", None)
     if callable(read):
         while True:
+            size = next(sizes)
             data = _read_exactly(read, size)
             if not data:
                 return
@@ -131,6 +198,7 @@ def _pieces(
                 return
     else:
         buffer = bytearray()
+        size = next(sizes)
         for piece in source:
             if not isinstance(piece, bytes | bytearray | memoryview):
                 raise ConfigurationError("an iterable body must yield bytes")
@@ -138,6 +206,7 @@ def _pieces(
             while len(buffer) >= size:
                 yield bytes(buffer[:size])
                 del buffer[:size]
+                size = next(sizes)
         if buffer:
             yield bytes(buffer)
 
@@ -382,3 +451,33 @@ def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
             raise LocalFileError("the file shrank while it was being uploaded")
         out += piece
     return bytes(out)
+
+
+def read_body_into(body: Any, view: memoryview) -> int:
+    """Read the next bytes of a botocore response body into ``view``; 0 at its end.
+
+    botocore's and urllib3's ``readinto`` read into a fresh buffer and copy it
+    into ``view`` (an allocation and two copies per call: more CPU than the
+    decryption of the same bytes). The standard library's response underneath
+    reads from the TLS socket straight into ``view``, so it is used when the
+    body has that shape and nothing to decode (botocore never asks urllib3 to
+    decode); any other body is read with its own ``readinto``. Once the response
+    is complete its connection goes back to the pool, as urllib3 would do.
+    Errors are those of urllib3 (``ProtocolError``), so callers retry as before.
+    """
+    raw = getattr(body, "_raw_stream", None)
+    response = getattr(raw, "_fp", None)
+    if not isinstance(response, http.client.HTTPResponse) or getattr(raw, "decode_content", True):
+        count: int = body.readinto(view)
+        return count
+    try:
+        count = response.readinto(view)
+    except (http.client.HTTPException, OSError) as exc:
+        if isinstance(exc, TimeoutError):
+            raise
+        raise urllib3.exceptions.ProtocolError(f"Connection broken: {exc!r}", exc) from exc
+    if count and response.isclosed():  # complete (an early end closes the connection)
+        release: Callable[[], None] | None = getattr(raw, "release_conn", None)
+        if release is not None:
+            release()
+    return count

@@ -45,15 +45,20 @@ from securestore.clientside import (
 )
 from securestore.errors import ConfigurationError, PolicyError
 from securestore.message import Encryptor
+from securestore.message.frames import REGULAR_FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, StoredEncryption
-from securestore.transfer import Part, ProgressCallback, run_bounded
+from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
+from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
 
-__all__ = ["WritePath", "WritePlan", "check_metadata"]
+__all__ = ["WritePath", "WritePlan", "check_metadata", "part_schedule"]
 
 _RESERVED_METADATA_PREFIX = "securestore-"
 #: Reserved names a caller may set: facts about the source (tree transfers store the
 #: file's mtime), informational like every marker, never trusted for a security decision.
 SETTABLE_RESERVED_METADATA = frozenset({"securestore-mtime"})
+
+#: Ciphertext a client-side part may hold beyond its frames (part 1's header).
+_HEADER_ROOM = 16 * 1024 * 1024
 
 
 def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
@@ -94,15 +99,40 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class WritePlan:
-    """How one write cuts and transforms its body, and the metadata it stores."""
+    """How one write cuts and transforms its body, and the metadata it stores.
+
+    ``schedule`` gives every part's plaintext size; ``part_size`` is its first size.
+    """
 
     part_size: int
     transform: Callable[[Part], bytes | bytearray] | None
     metadata: dict[str, str]
+    schedule: PartSchedule
 
     def body(self, part: Part) -> bytes | bytearray:
         """The bytes to send for ``part``."""
         return self.transform(part) if self.transform is not None else bytes(part.data)
+
+
+def part_schedule(
+    transfer: TransferConfig, mode: EncryptionMode, size: int | None, expected_size: int | None
+) -> PartSchedule:
+    """The plaintext part sizes of a write of ``size`` bytes (``None``: a stream).
+
+    Client-side parts are whole frames, and their ciphertext stays within S3's
+    5 GiB per part (with room for the header) and 5 TiB per object.
+    """
+    if not isinstance(mode, ClientSide):
+        return transfer.schedule_for(size, expected_size=expected_size)
+    frame_length = mode.frame_length
+    frame_size = frame_length + REGULAR_FRAME_OVERHEAD
+    return transfer.schedule_for(
+        size,
+        expected_size=expected_size,
+        unit=frame_length,
+        max_part=max(frame_length, (MAX_PART - _HEADER_ROOM) // frame_size * frame_length),
+        target=MAX_OBJECT // frame_size * frame_length,
+    )
 
 
 class WritePath:
@@ -115,27 +145,37 @@ class WritePath:
         self._lock = threading.Lock()
 
     def plan(
-        self, key: str, mode: EncryptionMode, size: int | None, metadata: dict[str, str]
+        self,
+        key: str,
+        mode: EncryptionMode,
+        size: int | None,
+        metadata: dict[str, str],
+        *,
+        expected_size: int | None = None,
     ) -> WritePlan:
-        """Check the mode's KMS key, and decide part size, body transform and metadata."""
+        """Check the mode's KMS key, and decide part sizes, body transform and metadata.
+
+        A body of unknown ``size`` gets parts that grow as it goes
+        (:meth:`~securestore.transfer.TransferConfig.schedule_for`; ``expected_size``
+        is a hint). Client-side parts are whole frames, and their ciphertext stays
+        within S3's part and object limits.
+        """
         self.access.key_arn_for(mode)
-        transfer = self.access.transfer
-        part_size = transfer.part_size_for(size) if size is not None else transfer.part_size
+        schedule = part_schedule(self.access.transfer, mode, size, expected_size)
         if not isinstance(mode, ClientSide):
-            return WritePlan(part_size, None, metadata)
+            return WritePlan(schedule.base, None, metadata, schedule)
+        frame_length = mode.frame_length
         encryptor = Encryptor(
             mode.keyring,
             encryption_context=message_context(self.bucket, key, mode.context),
-            frame_length=mode.frame_length,
+            frame_length=frame_length,
             max_data_keys=mode.header_limits.max_encrypted_data_keys,
         )
-        framing = FramedParts(
-            encryptor, FramedParts.frames_per_part_for(part_size, mode.frame_length)
-        )
+        framing = FramedParts(encryptor, schedule.base // frame_length, schedule)
         marked = {**metadata, FORMAT_METADATA: FORMAT_VALUE}
         if size is not None:
             marked[LENGTH_METADATA] = str(size)
-        return WritePlan(framing.plaintext_part_size, framing, marked)
+        return WritePlan(framing.plaintext_part_size, framing, marked, schedule)
 
     def upload(
         self,
