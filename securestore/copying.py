@@ -363,9 +363,8 @@ class _Copy:
         if not replace:  # S3 keeps the source's metadata and content headers itself
             for name in ("Metadata", "ContentType", *_CONTENT_HEADERS):
                 request.pop(name, None)
-        if not self.in_place:
-            # CopyObject replaces the destination before its answer can be checked.
-            self.dst._confirm_mode(self.dest_key, self.mode)
+        # CopyObject replaces the destination before its answer can be checked.
+        self.dst._confirm_mode(self.dest_key, self.mode)
         response = self.s3.copy_object(
             CopySource=self._source_ref(head),
             CopySourceIfMatch=etag,
