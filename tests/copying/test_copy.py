@@ -10,6 +10,7 @@ import pytest
 
 from securestore import (
     ClientSide,
+    ConfigurationError,
     Connection,
     KeyringError,
     NoMatchingKeyError,
@@ -289,3 +290,53 @@ def test_rebind_over_an_existing_object_replaces_it(
     store.put("b", b"old data")
     store.copy("a", store, "b")
     assert store.get("b") == b"new data"
+
+
+def test_a_server_without_copy_part_etags_gets_a_streamed_copy(
+    store_at: Callable[..., SecureStore], own_connection: Connection, bucket: str, kms_key: str
+) -> None:
+    """What rclone does to UploadPartCopy, played on moto so that the SSE path runs."""
+    store = store_at(bucket)
+    data = os.urandom(12 * MiB)
+    store.put("big", data)
+
+    def drop_etag(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["CopyPartResult"] = {}
+
+    own_connection.client("s3").meta.events.register("after-call.s3.UploadPartCopy", drop_etag)
+    result = _copy(store, store, "big", "copy", mode=SseKms(kms_key))
+    assert result.method is CopyMethod.STREAMED
+    assert store.get("copy", require=SseKms(kms_key)) == data
+    assert open_uploads(own_connection, bucket) == []
+
+
+def test_a_rebound_copy_stored_otherwise_than_asked_is_removed(
+    store_at: Callable[..., SecureStore],
+    own_connection: Connection,
+    bucket: str,
+    aes_keyring: RawAesKeyring,
+    kms_key: str,
+) -> None:
+    store = store_at(bucket, encryption=ClientSide(aes_keyring, sse=SseKms(kms_key)))
+    store.put("a", b"secret")
+
+    def downgrade(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["ServerSideEncryption"] = "AES256"
+        parsed.pop("SSEKMSKeyId", None)
+
+    own_connection.client("s3").meta.events.register("after-call.s3.PutObject", downgrade)
+    with pytest.raises(PolicyError, match="the copy was deleted"):
+        store.copy("a", store, "b")
+    with pytest.raises(NotFoundError):
+        store.head("b")
+
+
+def test_a_copy_over_its_own_source_is_never_streamed(
+    store_at: Callable[..., SecureStore], bucket: str, aes_keyring: RawAesKeyring
+) -> None:
+    store = store_at(bucket, encryption=ClientSide(aes_keyring))
+    store.put("a", b"secret")
+    plain = store_at(bucket)
+    with pytest.raises(ConfigurationError, match="over its own source"):
+        store.copy("a", plain, "a")
+    assert store.get("a") == b"secret"

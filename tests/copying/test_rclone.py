@@ -12,12 +12,14 @@ from securestore import (
     NotFoundError,
     PolicyError,
     SecureStore,
+    SseKms,
     SseS3,
     TransferConfig,
     create_bucket,
 )
 from securestore.copying import CopyMethod, copy_object
 from securestore.keyrings import RawAesKeyring
+from securestore.reencrypt import Outcome, Reencryptor, reencrypt
 from tests.support.rclone import RcloneEndpoint, RcloneServer, find_rclone
 
 MiB = 1024 * 1024
@@ -64,3 +66,22 @@ def test_a_mode_the_server_cannot_store_is_refused_before_writing(
         source.copy("a", plain, "b")
     with pytest.raises(NotFoundError):
         plain.head("b")
+
+
+def test_reencrypt_never_replaces_data_on_a_server_without_the_operation(
+    rclone: RcloneEndpoint,
+) -> None:
+    """rclone takes ``PUT ?encryption`` for a PutObject: only the probe key may see it."""
+    connection = rclone.connection()
+    create_bucket(connection, "reencrypt-probe")
+    s3 = connection.client("s3")
+    s3.put_object(Bucket="reencrypt-probe", Key="keep", Body=b"precious")
+    store = SecureStore("reencrypt-probe", connection=connection)
+    arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert Reencryptor(store, SseKms(arn))._supports_update(arn) is False
+    listed = s3.list_objects_v2(Bucket="reencrypt-probe").get("Contents", [])
+    assert [o["Key"] for o in listed] == ["keep"]  # the probe object was deleted again
+    report = reencrypt(store, "keep", SseS3())
+    (entry,) = report.objects
+    assert entry.outcome is Outcome.FAILED and "refused before writing" in str(entry.note)
+    assert s3.get_object(Bucket="reencrypt-probe", Key="keep")["Body"].read() == b"precious"
