@@ -200,6 +200,8 @@ class Reencryptor:
             )
         if mechanism is not Mechanism.UPDATE_OBJECT_ENCRYPTION:
             note = "rewritten by S3 over the same key: new ETag and last-modified date"
+            if before.version_id and before.version_id != "null":
+                note += f"; the previous version {before.version_id} keeps its old encryption"
         return ObjectOutcome(key, Outcome.REENCRYPTED, old, new, mechanism, note=note)
 
     def _client_side(self, key: str, old: str) -> ObjectOutcome:

@@ -21,6 +21,7 @@ from securestore import (
     SseKms,
     SseS3,
     StorageError,
+    TransferConfig,
 )
 from securestore.copying import CopyLimits, CopyMethod, copy_object
 from securestore.keyrings import RawAesKeyring, RawRsaKeyring
@@ -176,14 +177,17 @@ def test_a_source_replaced_during_a_multipart_copy_aborts_it(
     connection: Connection,
     bucket: str,
 ) -> None:
-    store = store_at(bucket)
+    # One part at a time, and a replacement of the same size: every copied range stays
+    # valid, so only the check before completion can tell that the source changed.
+    store = store_at(bucket, transfer=TransferConfig(part_size=5 * MiB, concurrency=1))
     store.put("big", os.urandom(12 * MiB))
+    replacement = os.urandom(12 * MiB)
     done: list[bool] = []
 
     def replace_source(**_: Any) -> None:
         if not done:
             done.append(True)
-            connection.client("s3").put_object(Bucket=bucket, Key="big", Body=b"other")
+            connection.client("s3").put_object(Bucket=bucket, Key="big", Body=replacement)
 
     own_connection.client("s3").meta.events.register_first(
         "before-call.s3.UploadPartCopy", replace_source
@@ -340,3 +344,18 @@ def test_a_copy_over_its_own_source_is_never_streamed(
     with pytest.raises(ConfigurationError, match="over its own source"):
         store.copy("a", plain, "a")
     assert store.get("a") == b"secret"
+
+
+def test_copy_from_a_versioned_bucket_rebinds_the_current_version(
+    store_at: Callable[..., SecureStore],
+    versioned_bucket: str,
+    other_bucket: str,
+    aes_keyring: RawAesKeyring,
+) -> None:
+    source = store_at(versioned_bucket, encryption=ClientSide(aes_keyring))
+    source.put("k", b"old")
+    source.put("k", os.urandom(6 * MiB))
+    current = source.get("k")
+    destination = store_at(other_bucket, encryption=ClientSide(aes_keyring))
+    source.copy("k", destination, "k")
+    assert destination.get("k") == current

@@ -257,3 +257,19 @@ def test_cli_usage_errors_exit_2(run: Callable[..., Result], bucket: str) -> Non
     assert run("reencrypt", f"s3://{bucket}", "--sse", "kms").exit_code == 2  # no key
     assert run("reencrypt", f"s3://{bucket}/k", "--sse", "s3", "--bucket-key").exit_code == 2
     assert run("reencrypt", f"s3://{bucket}/k").exit_code == 2
+
+
+def test_versioned_bucket_copy_says_the_old_version_keeps_its_encryption(
+    connection: Connection, versioned_bucket: str, kms_key: str
+) -> None:
+    s3 = connection.client("s3")
+    first = s3.put_object(
+        Bucket=versioned_bucket, Key="a", Body=b"x", ServerSideEncryption="AES256"
+    )["VersionId"]
+    report = reencrypt(SecureStore(versioned_bucket, connection=connection), "a", SseKms(kms_key))
+    (entry,) = report.objects
+    assert entry.outcome is Outcome.REENCRYPTED
+    assert f"previous version {first} keeps its old encryption" in str(entry.note)
+    old = s3.head_object(Bucket=versioned_bucket, Key="a", VersionId=first)
+    assert old["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=versioned_bucket, Key="a")["SSEKMSKeyId"] == kms_key
