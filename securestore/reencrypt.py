@@ -34,7 +34,7 @@ import botocore.exceptions
 
 from securestore.clientside import FORMAT_METADATA
 from securestore.copying import CopyMethod, copy_object
-from securestore.errors import KeyringError, PolicyError, SecureStoreError
+from securestore.errors import ConfigurationError, KeyringError, SecureStoreError
 from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
 from securestore.store import ObjectInfo, SecureStore
 from securestore.transport import translate_error
@@ -133,7 +133,7 @@ class Reencryptor:
 
     def __init__(self, store: SecureStore, mode: EncryptionMode) -> None:
         if not isinstance(mode, SseKms | SseS3 | DsseKms):
-            raise PolicyError("reencrypt changes server-side encryption only; use rewrap")
+            raise ConfigurationError("reencrypt changes server-side encryption only; use rewrap")
         self.store = store
         self.mode = mode
         self.s3 = store._access.s3
@@ -324,7 +324,7 @@ def reencrypt(
     See the module docstring. ``on_object`` is told each outcome as it happens.
 
     Raises:
-        PolicyError: ``mode`` is not a server-side mode.
+        ConfigurationError: ``mode`` is not a server-side mode.
         StorageError: the listing failed (per-object failures are in the report).
     """
     keys = keys_to_change(store, prefix, recursive=recursive)
