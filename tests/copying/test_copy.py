@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from securestore import (
     ClientSide,
@@ -26,7 +27,9 @@ from securestore import (
 from securestore.copying import CopyLimits, CopyMethod, copy_object
 from securestore.keyrings import RawAesKeyring, RawRsaKeyring
 from securestore.message import parse
+from tests.clientside.conftest import NAMESPACE, RSA_NAME
 from tests.copying.conftest import open_uploads
+from tests.message import esdk
 from tests.store.conftest import error_response
 
 MiB = 1024 * 1024
@@ -359,3 +362,23 @@ def test_copy_from_a_versioned_bucket_rebinds_the_current_version(
     destination = store_at(other_bucket, encryption=ClientSide(aes_keyring))
     source.copy("k", destination, "k")
     assert destination.get("k") == current
+
+
+def test_a_rebound_copy_decrypts_with_the_aws_encryption_sdk(
+    store_at: Callable[..., SecureStore],
+    connection: Connection,
+    bucket: str,
+    aes_keyring: RawAesKeyring,
+    rsa_public_keyring: RawRsaKeyring,
+    rsa_private_key: rsa.RSAPrivateKey,
+) -> None:
+    source = store_at(bucket, encryption=ClientSide(aes_keyring))
+    plaintext = os.urandom(6 * MiB + 17)
+    source.put("a", plaintext)
+    destination = store_at(bucket, encryption=ClientSide(rsa_public_keyring))
+    result = _copy(source, destination, "a", "b")
+    assert result.method is CopyMethod.REBIND
+    stored = connection.client("s3").get_object(Bucket=bucket, Key="b")["Body"].read()
+    assert [e.provider_info for e in parse(stored).encrypted_data_keys] == [RSA_NAME.encode()]
+    oracle = esdk.rsa_master_key(NAMESPACE, RSA_NAME, rsa_private_key)
+    assert esdk.esdk_decrypt(stored, oracle) == plaintext
