@@ -15,7 +15,7 @@ server-side object     server-side mode     ``CopyObject`` up to
 client-side message    client-side mode     re-bind: a new header (the new location in
                                             its context, the destination keyring's data
                                             keys) before the unchanged body, which S3
-                                            copies (:mod:`securestore.rewrap_copy`)
+                                            copies (:mod:`securestore.rebind`)
 client-side message    server-side mode     streamed: decrypted while copied
 server-side object     client-side mode     streamed: encrypted while copied
 either                 another connection   streamed
@@ -48,35 +48,18 @@ from typing import Any
 import botocore.exceptions
 
 from securestore.bucket import ObjectInfo, abort_upload, with_marker
-from securestore.clientside import (
-    HEADER_PROBE,
-    ClientSide,
-    check_location,
-    expected_context,
-    message_context,
-    read_header,
-)
+from securestore.clientside import ClientSide
 from securestore.errors import (
-    AuthenticationError,
     ConfigurationError,
-    KeyringError,
     NotFoundError,
     PolicyError,
     PreconditionFailedError,
 )
 from securestore.location import validate_key
-from securestore.message import AlgorithmSuite, EncryptionMaterials, Header, Keyring, Layout
-from securestore.message.decryptor import unwrap_data_key
-from securestore.message.derivation import content_key
-from securestore.message.frames import FrameCipher
-from securestore.message.header import serialize, serialize_body
-from securestore.message.materials import wipe
-from securestore.message.rewrite import HeaderRewrite, authenticate_header
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.reading import ReadPath
-from securestore.rewrap import Rewrapper, RewrapResult, SourceVersion
+from securestore.rebind import rebind_copy
 from securestore.rewrap_copy import Method as RewrapMethod
-from securestore.rewrap_copy import write_rewrapped
 from securestore.transfer import MiB, ProgressCallback, chunk_stream, run_bounded
 from securestore.writing import WritePath, check_metadata
 
@@ -87,7 +70,6 @@ GiB = 1024 * MiB
 MAX_COPY_OBJECT = 5 * GiB
 _MIN_PART = 5 * MiB
 _MAX_PARTS = 10_000
-_REBINDABLE = AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 _CONTENT_HEADERS = (
     "ContentEncoding",
     "ContentDisposition",
@@ -363,9 +345,8 @@ class _Copy:
         if not replace:  # S3 keeps the source's metadata and content headers itself
             for name in ("Metadata", "ContentType", *_CONTENT_HEADERS):
                 request.pop(name, None)
-        if not self.in_place:
-            # CopyObject replaces the destination before its answer can be checked.
-            self.dst._confirm_mode(self.dest_key, self.mode)
+        # CopyObject replaces the destination before its answer can be checked.
+        self.dst._confirm_mode(self.dest_key, self.mode)
         response = self.s3.copy_object(
             CopySource=self._source_ref(head),
             CopySourceIfMatch=etag,
@@ -451,69 +432,12 @@ class _Copy:
 
         ``None``: the message cannot be re-headed (signed), so it is streamed.
         """
-        head = self._head_source(etag)
-        rw = _CopyRewrapper(self, source_mode)
-        src = SourceVersion(
-            bucket=self.src.bucket,
-            key=self.key,
-            etag=etag,
-            version_id=head.get("VersionId"),
-            size=int(head.get("ContentLength", 0)),
-            head=head,
-        )
-        with self.src.access.boundary("copy", self.key):
-            first = rw.fetch(src, 0, min(src.size, HEADER_PROBE))
-            limits = source_mode.header_limits
-            header = read_header(lambda a, b: rw.fetch(src, a, b), src.size, limits, first=first)
-            if header.length > len(first):
-                first += rw.fetch(src, len(first), header.length)
-            expected = expected_context(self.src.bucket, self.key, source_mode.context)
-            check_location(header, expected, self.src.bucket, self.key)
-            if header.suite is not _REBINDABLE:
-                return None
-            # A body whose length fits no frame layout is refused before any key is used.
-            Layout.from_ciphertext_length(src.size, header.frame_length, header.length)
-            if any(header.encryption_context.get(k) != v for k, v in expected.items()):
-                raise AuthenticationError()
-            data_key = unwrap_data_key(header, source_mode.keyring, header.encryption_context)
-            try:
-                rewrite = rebind_header(
-                    header,
-                    data_key,
-                    context=message_context(self.dst.bucket, self.dest_key, mode.context),
-                    keyring=mode.keyring,
-                    max_encrypted_data_keys=mode.header_limits.max_encrypted_data_keys,
-                )
-            finally:
-                wipe(data_key)
-        with self.dst.access.boundary("copy", self.dest_key):
-            self.dst.access.key_arn_for(mode)
-            condition = self._write_condition(etag)
-            if not self.in_place:
-                self.dst._confirm_mode(self.dest_key, mode)
-        result = RewrapResult(
-            bucket=self.dst.bucket,
-            key=self.dest_key,
-            source_bucket=self.src.bucket,
-            source_key=self.key,
-            method=None,
-            dry_run=False,
-            source_etag=etag,
-            source_version_id=src.version_id,
-        )
-        done = write_rewrapped(
-            rw,
-            src,
-            rewrite,
-            first,
-            result,
-            in_place=self.in_place,
-            delete_old=False,
-            condition=condition,
-        )
-        if self.progress:
-            self.progress(src.size)
+        done = rebind_copy(self, etag, source_mode, mode)
+        if done is None:
+            return None
         info = self.dst.access.head(self.dest_key)
+        if self.progress:
+            self.progress(info.size)
         method = (
             CopyMethod.REBIND_STREAMED
             if done.method is RewrapMethod.STREAMED_COPY
@@ -574,93 +498,3 @@ class _Copy:
 
     def _verify_rebound(self, response: Mapping[str, Any]) -> None:
         self.dst._verify(self.mode, response, self.dest_key)
-
-
-class _CopyRewrapper(Rewrapper):
-    """The re-wrap write step, writing the copy's parameters and checking the copy's mode."""
-
-    def __init__(self, job: _Copy, source_mode: ClientSide) -> None:
-        super().__init__(job.src.access, source_mode.keyring, limits=source_mode.header_limits)
-        self.job = job
-
-    def request_params(self, src: SourceVersion, bucket: str, key: str) -> dict[str, Any]:
-        return self.job._params(src.head, keep_marker=True)
-
-    def check_sse(
-        self, src: SourceVersion, response: Mapping[str, Any], bucket: str, key: str
-    ) -> None:
-        # On a versioned bucket write_rewrapped deletes the new version itself.
-        version = response.get("VersionId")
-        try:
-            self.job._verify_rebound(response)
-        except PolicyError as exc:
-            if not self.job.in_place and (not version or version == "null"):
-                exc.message += self.job._undo(response)
-            raise
-
-
-def rebind_header(
-    header: Header,
-    data_key: bytes | bytearray,
-    *,
-    context: Mapping[str, str],
-    keyring: Keyring,
-    max_encrypted_data_keys: int,
-) -> HeaderRewrite:
-    """A header for the body of ``header``'s message with a new context and data keys.
-
-    Pure. The key commitment and header tag are checked under ``data_key`` first;
-    the new header has the same suite, message id, frame length and commitment,
-    ``context``, and exactly the data keys ``keyring`` wraps (every old one is
-    dropped), under a recomputed header tag. See docs/format.md, "Re-wrapping".
-
-    Raises:
-        AuthenticationError: ``data_key`` does not match the message.
-        PolicyError: the message is signed or not committing.
-        KeyringError: the keyring added no data key or replaced the data key.
-        ConfigurationError: more data keys than ``max_encrypted_data_keys``.
-    """
-    authenticate_header(header, data_key)
-    buffer = bytearray(data_key)
-    try:
-        materials = keyring.wrap(EncryptionMaterials(header.suite, context, buffer))
-    finally:
-        wipe(buffer)
-    if materials.data_key is not None and materials.data_key is not buffer:
-        wipe(materials.data_key)
-        raise KeyringError("a keyring replaced the data key instead of wrapping it")
-    edks = tuple(materials.encrypted_data_keys)
-    if not edks:
-        raise KeyringError("the destination keyring added no encrypted data key")
-    if len(edks) > max_encrypted_data_keys:
-        raise ConfigurationError(
-            f"the new header would hold {len(edks)} data keys; the limit is "
-            f"{max_encrypted_data_keys}"
-        )
-    body = serialize_body(
-        header.suite, header.message_id, context, edks, header.frame_length, header.suite_data
-    )
-    key = content_key(header.suite, data_key, header.message_id)
-    cipher = FrameCipher(header.suite, key, header.message_id, header.frame_length)
-    new_header = Header(
-        version=header.version,
-        suite=header.suite,
-        message_id=header.message_id,
-        encryption_context=dict(context),
-        encrypted_data_keys=edks,
-        content_type=header.content_type,
-        frame_length=header.frame_length,
-        suite_data=header.suite_data,
-        iv=b"",
-        auth_tag=cipher.header_tag(body),
-        body=body,
-    )
-    return HeaderRewrite(
-        header=new_header,
-        header_bytes=serialize(new_header),
-        old=header,
-        kept=(),
-        rewrapped=(),
-        added=edks,
-        removed=header.encrypted_data_keys,
-    )

@@ -186,15 +186,9 @@ class SecureStore:
     ) -> ObjectInfo:
         """Copy ``key`` to ``dest_key`` in ``destination`` (this store or another).
 
-        The copy is written with ``encryption`` (or the destination's mode) and
-        verified like a write; ``require`` is checked on the source as a read
-        would. Server-side objects are copied by S3; a client-side object is
-        re-bound to its new location (it decrypts there with the destination's
-        keyring). See :mod:`securestore.copying`.
-
-        Raises:
-            PolicyError, PreconditionFailedError, KeyringError, IntegrityError,
-            NotFoundError, StorageError: see :func:`securestore.copying.copy_object`.
+        Written with ``encryption`` (or the destination's mode) and verified like
+        a write; ``require`` is checked on the source as a read would. See
+        :func:`securestore.copying.copy_object` for the mechanisms and errors.
         """
         return copy_object(
             self._reads,

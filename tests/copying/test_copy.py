@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from securestore import (
     ClientSide,
+    ConfigurationError,
     Connection,
     KeyringError,
     NoMatchingKeyError,
@@ -20,11 +22,14 @@ from securestore import (
     SseKms,
     SseS3,
     StorageError,
+    TransferConfig,
 )
 from securestore.copying import CopyLimits, CopyMethod, copy_object
 from securestore.keyrings import RawAesKeyring, RawRsaKeyring
 from securestore.message import parse
+from tests.clientside.conftest import NAMESPACE, RSA_NAME
 from tests.copying.conftest import open_uploads
+from tests.message import esdk
 from tests.store.conftest import error_response
 
 MiB = 1024 * 1024
@@ -175,14 +180,17 @@ def test_a_source_replaced_during_a_multipart_copy_aborts_it(
     connection: Connection,
     bucket: str,
 ) -> None:
-    store = store_at(bucket)
+    # One part at a time, and a replacement of the same size: every copied range stays
+    # valid, so only the check before completion can tell that the source changed.
+    store = store_at(bucket, transfer=TransferConfig(part_size=5 * MiB, concurrency=1))
     store.put("big", os.urandom(12 * MiB))
+    replacement = os.urandom(12 * MiB)
     done: list[bool] = []
 
     def replace_source(**_: Any) -> None:
         if not done:
             done.append(True)
-            connection.client("s3").put_object(Bucket=bucket, Key="big", Body=b"other")
+            connection.client("s3").put_object(Bucket=bucket, Key="big", Body=replacement)
 
     own_connection.client("s3").meta.events.register_first(
         "before-call.s3.UploadPartCopy", replace_source
@@ -289,3 +297,88 @@ def test_rebind_over_an_existing_object_replaces_it(
     store.put("b", b"old data")
     store.copy("a", store, "b")
     assert store.get("b") == b"new data"
+
+
+def test_a_server_without_copy_part_etags_gets_a_streamed_copy(
+    store_at: Callable[..., SecureStore], own_connection: Connection, bucket: str, kms_key: str
+) -> None:
+    """What rclone does to UploadPartCopy, played on moto so that the SSE path runs."""
+    store = store_at(bucket)
+    data = os.urandom(12 * MiB)
+    store.put("big", data)
+
+    def drop_etag(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["CopyPartResult"] = {}
+
+    own_connection.client("s3").meta.events.register("after-call.s3.UploadPartCopy", drop_etag)
+    result = _copy(store, store, "big", "copy", mode=SseKms(kms_key))
+    assert result.method is CopyMethod.STREAMED
+    assert store.get("copy", require=SseKms(kms_key)) == data
+    assert open_uploads(own_connection, bucket) == []
+
+
+def test_a_rebound_copy_stored_otherwise_than_asked_is_removed(
+    store_at: Callable[..., SecureStore],
+    own_connection: Connection,
+    bucket: str,
+    aes_keyring: RawAesKeyring,
+    kms_key: str,
+) -> None:
+    store = store_at(bucket, encryption=ClientSide(aes_keyring, sse=SseKms(kms_key)))
+    store.put("a", b"secret")
+
+    def downgrade(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["ServerSideEncryption"] = "AES256"
+        parsed.pop("SSEKMSKeyId", None)
+
+    own_connection.client("s3").meta.events.register("after-call.s3.PutObject", downgrade)
+    with pytest.raises(PolicyError, match="the copy was deleted"):
+        store.copy("a", store, "b")
+    with pytest.raises(NotFoundError):
+        store.head("b")
+
+
+def test_a_copy_over_its_own_source_is_never_streamed(
+    store_at: Callable[..., SecureStore], bucket: str, aes_keyring: RawAesKeyring
+) -> None:
+    store = store_at(bucket, encryption=ClientSide(aes_keyring))
+    store.put("a", b"secret")
+    plain = store_at(bucket)
+    with pytest.raises(ConfigurationError, match="over its own source"):
+        store.copy("a", plain, "a")
+    assert store.get("a") == b"secret"
+
+
+def test_copy_from_a_versioned_bucket_rebinds_the_current_version(
+    store_at: Callable[..., SecureStore],
+    versioned_bucket: str,
+    other_bucket: str,
+    aes_keyring: RawAesKeyring,
+) -> None:
+    source = store_at(versioned_bucket, encryption=ClientSide(aes_keyring))
+    source.put("k", b"old")
+    source.put("k", os.urandom(6 * MiB))
+    current = source.get("k")
+    destination = store_at(other_bucket, encryption=ClientSide(aes_keyring))
+    source.copy("k", destination, "k")
+    assert destination.get("k") == current
+
+
+def test_a_rebound_copy_decrypts_with_the_aws_encryption_sdk(
+    store_at: Callable[..., SecureStore],
+    connection: Connection,
+    bucket: str,
+    aes_keyring: RawAesKeyring,
+    rsa_public_keyring: RawRsaKeyring,
+    rsa_private_key: rsa.RSAPrivateKey,
+) -> None:
+    source = store_at(bucket, encryption=ClientSide(aes_keyring))
+    plaintext = os.urandom(6 * MiB + 17)
+    source.put("a", plaintext)
+    destination = store_at(bucket, encryption=ClientSide(rsa_public_keyring))
+    result = _copy(source, destination, "a", "b")
+    assert result.method is CopyMethod.REBIND
+    stored = connection.client("s3").get_object(Bucket=bucket, Key="b")["Body"].read()
+    assert [e.provider_info for e in parse(stored).encrypted_data_keys] == [RSA_NAME.encode()]
+    oracle = esdk.rsa_master_key(NAMESPACE, RSA_NAME, rsa_private_key)
+    assert esdk.esdk_decrypt(stored, oracle) == plaintext
