@@ -210,9 +210,9 @@ def main_group(
 
 def _register() -> None:
     # Imported here: the command modules import CliContext from this one.
-    from . import audit, commands, keys, lifecycle, local
+    from . import audit, commands, keys, lifecycle, local, offline
 
-    for module in (commands, keys, local, audit, lifecycle):
+    for module in (commands, keys, local, audit, lifecycle, offline):
         for command in module.COMMANDS:
             main_group.add_command(command)
 
