@@ -118,7 +118,7 @@ class WritePath:
         if not isinstance(mode, ClientSide):
             return WritePlan(part_size, None, metadata)
         encryptor = Encryptor(
-            mode.keyring,
+            mode.keyring_for(size),
             encryption_context=message_context(self.bucket, key, mode.context),
             frame_length=mode.frame_length,
             max_data_keys=mode.header_limits.max_encrypted_data_keys,
