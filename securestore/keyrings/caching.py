@@ -3,7 +3,7 @@
 Each message normally costs one keyring call (one KMS ``GenerateDataKey`` on
 encrypt, one ``Decrypt`` on decrypt). :class:`DataKeyCache` lets many messages
 share one data key, each still with its own message id, so its own derived
-content key and key commitment (docs/format.md, section 3 and "Data key caching").
+content key and key commitment (docs/format.md, sections 4 and 13).
 
 - **Encrypt** entries are keyed by (keyring, algorithm suite, encryption context)
   and bounded by ``max_age`` seconds, ``max_messages`` messages and ``max_bytes``
