@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,13 +17,14 @@ from securestore.keyrings import (
     generate_aes_key_file,
     generate_rsa_key_files,
 )
+from securestore.keyrings.keyfiles import read_passphrase_file, write_public_key_file
 from securestore.keyrings.options import (
     DEFAULT_KEY_NAME,
     AccountDiscoveryKeyring,
     combine,
     kms_keyrings,
-    raw_keyrings,
 )
+from securestore.keyrings.options import raw_keyrings as _raw_keyrings
 from securestore.location import S3Url
 from securestore.message import HeaderLimits
 from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
@@ -66,6 +68,7 @@ def key_options(*, reading: bool) -> Callable[[F], F]:
                     help="Raw AES-256 key file (mode 0600) (repeatable).",
                 ),
                 rsa,
+                *([passphrase_option()] if reading else []),
                 click.option(
                     "--key-name",
                     default=DEFAULT_KEY_NAME,
@@ -79,6 +82,77 @@ def key_options(*, reading: bool) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+#: Where ``--rsa-passphrase-file`` is kept for the command (``click.Context.meta``): the
+#: option is shared by every reading command without being one of their parameters.
+_PASSPHRASE_META = "securestore.rsa_passphrase_file"  # noqa: S105 (a name, not a secret)
+PASSPHRASE_ENV = "SECURESTORE_RSA_PASSPHRASE_FILE"  # noqa: S105
+
+
+def _remember_passphrase_file(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    if value:
+        ctx.meta[_PASSPHRASE_META] = str(value)
+
+
+def passphrase_option() -> Callable[[F], F]:
+    """``--rsa-passphrase-file FILE``: unlocks passphrase-protected RSA private keys.
+
+    Never a passphrase on the command line (other users see it in ``ps``); without
+    the option, a terminal is asked. The value is kept in the command's context and
+    used by :func:`raw_keyrings` and :func:`reading_keyring`.
+    """
+    return click.option(
+        "--rsa-passphrase-file",
+        metavar="FILE",
+        envvar=PASSPHRASE_ENV,
+        expose_value=False,
+        callback=_remember_passphrase_file,
+        help="File (mode 0600) whose first line is the passphrase of encrypted RSA private "
+        "keys; without it a terminal is asked. [env: SECURESTORE_RSA_PASSPHRASE_FILE]",
+    )
+
+
+def rsa_passphrase() -> Callable[[str], bytes | None]:
+    """How the current command gets an RSA private key's passphrase (asked only if encrypted).
+
+    The ``--rsa-passphrase-file`` of the running command if given (read once), else a
+    prompt when stdin is a terminal, else none (loading the key then fails clearly).
+    """
+    ctx = click.get_current_context(silent=True)
+    path = ctx.meta.get(_PASSPHRASE_META) if ctx is not None else None
+    cached: list[bytes] = []
+
+    def ask(key_path: str) -> bytes | None:
+        if path is not None:
+            if not cached:
+                cached.append(read_passphrase_file(path))
+            return cached[0]
+        if sys.stdin is not None and sys.stdin.isatty():
+            text = click.prompt(
+                f"Passphrase for {key_path}",
+                hide_input=True,
+                err=True,
+                default="",
+                show_default=False,
+            )
+            return str(text).encode() or None
+        return None
+
+    return ask
+
+
+def raw_keyrings(
+    key_files: Sequence[str], rsa_keys: Sequence[str], key_name: str, *, reading: bool
+) -> list[Keyring]:
+    """Raw AES and RSA keyrings from the key options; RSA passphrases as :func:`rsa_passphrase`."""
+    return _raw_keyrings(
+        key_files,
+        rsa_keys,
+        key_name,
+        reading=reading,
+        rsa_passphrase=rsa_passphrase() if reading else None,
+    )
 
 
 def max_data_keys_option() -> Callable[[F], F]:
@@ -129,6 +203,27 @@ def reading_keyring(
     help="Create PREFIX.pem (private, 0600) and PREFIX.pub.pem (public).",
 )
 @click.option(
+    "--public-from",
+    "public_from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PEM",
+    help="Write the public key of the RSA private key PEM (NAME.pem -> NAME.pub.pem, or --output).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="With --rsa: encrypt the private key (PKCS#8) with the first line of FILE "
+    "(mode 0600); with --public-from: the passphrase of the private key.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PUB",
+    help="With --public-from: where to write the public key.",
+)
+@click.option(
     "--bits",
     type=click.Choice(["3072", "4096"]),
     default="3072",
@@ -137,22 +232,52 @@ def reading_keyring(
 )
 @click.pass_obj
 def keygen_command(
-    obj: CliContext, aes_path: Path | None, rsa_prefix: Path | None, bits: str
+    obj: CliContext,
+    aes_path: Path | None,
+    rsa_prefix: Path | None,
+    public_from: Path | None,
+    passphrase_file: Path | None,
+    output: Path | None,
+    bits: str,
 ) -> None:
     """Create new key files for client-side encryption (never overwrites a file)."""
-    if (aes_path is None) == (rsa_prefix is None):
+    if sum(x is not None for x in (aes_path, rsa_prefix, public_from)) != 1:
         raise ConfigurationError("give exactly one of --aes FILE or --rsa PREFIX")
+    if passphrase_file is not None and aes_path is not None:
+        raise ConfigurationError("--passphrase-file goes with --rsa or --public-from")
+    if output is not None and public_from is None:
+        raise ConfigurationError("--output goes with --public-from")
     if aes_path is not None:
         generate_aes_key_file(aes_path)
         if not obj.quiet:
             click.echo(f"created {aes_path} (AES-256, mode 0600)", err=True)
         return
+    password = read_passphrase_file(passphrase_file) if passphrase_file else None
+    if public_from is not None:
+        public = output or _public_name(public_from)
+        ask = rsa_passphrase()
+        write_public_key_file(
+            public_from, public, password=password or (lambda: ask(str(public_from)))
+        )
+        if not obj.quiet:
+            click.echo(f"created {public} (public key of {public_from})", err=True)
+        return
     assert rsa_prefix is not None
     private = rsa_prefix.with_name(rsa_prefix.name + ".pem")
     public = rsa_prefix.with_name(rsa_prefix.name + ".pub.pem")
-    generate_rsa_key_files(private, public, bits=int(bits))
+    generate_rsa_key_files(private, public, bits=int(bits), password=password)
     if not obj.quiet:
-        click.echo(f"created {private} (RSA-{bits} private key, mode 0600) and {public}", err=True)
+        protected = ", passphrase-protected" if password else ""
+        click.echo(
+            f"created {private} (RSA-{bits} private key{protected}, mode 0600) and {public}",
+            err=True,
+        )
+
+
+def _public_name(private: Path) -> Path:
+    """``backup.pem`` -> ``backup.pub.pem``; any other name gets ``.pub.pem`` appended."""
+    stem = private.name.removesuffix(".pem")
+    return private.with_name(stem + ".pub.pem")
 
 
 @click.command("inspect")
@@ -202,4 +327,14 @@ def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int
 
 COMMANDS = (keygen_command, inspect_command)
 
-__all__ = ["COMMANDS", "combine", "key_options", "kms_keyrings", "raw_keyrings", "reading_keyring"]
+__all__ = [
+    "COMMANDS",
+    "PASSPHRASE_ENV",
+    "combine",
+    "key_options",
+    "kms_keyrings",
+    "passphrase_option",
+    "raw_keyrings",
+    "reading_keyring",
+    "rsa_passphrase",
+]

@@ -210,9 +210,9 @@ def main_group(
 
 def _register() -> None:
     # Imported here: the command modules import CliContext from this one.
-    from . import audit, commands, iam, keys, lifecycle, local, migrate, reencrypt, tree
+    from . import audit, commands, iam, keys, lifecycle, local, migrate, offline, reencrypt, tree
 
-    for module in (commands, tree, keys, local, audit, lifecycle, iam, migrate, reencrypt):
+    for module in (commands, tree, keys, local, audit, lifecycle, iam, migrate, reencrypt, offline):
         for command in module.COMMANDS:
             main_group.add_command(command)
 

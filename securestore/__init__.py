@@ -41,6 +41,7 @@ from securestore.keyrings import (
 from securestore.location import S3Url
 from securestore.message import DecryptPolicy, HeaderLimits
 from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
+from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
 from securestore.reader import ObjectReader
 from securestore.rewrap import RewrapResult
 from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
@@ -109,6 +110,10 @@ __all__ = [
     "__version__",
     "copy_tree",
     "create_bucket",
+    "decrypt_file",
+    "decrypt_tree",
+    "encrypt_file",
+    "encrypt_tree",
     "move_tree",
     "remove_bucket",
     "remove_tree",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from securestore.errors import ConfigurationError, FormatError, IntegrityError, SecureStoreError
+from securestore.keyrings.caching import CachingKeyring, DataKeyCache
 from securestore.message import (
     DEFAULT_FRAME_LENGTH,
     Decryptor,
@@ -86,6 +87,9 @@ class ClientSide(EncryptionMode):
         max_data_keys: the most encrypted data keys a message may carry (default 10),
             on writes (a put with more keys is refused before anything is sent) and on
             reads; overrides ``limits.max_encrypted_data_keys``.
+        cache: an opt-in :class:`~securestore.keyrings.caching.DataKeyCache`, so that
+            messages of the same context (and rereads of the same object) share
+            data keys and keyring (KMS) calls; see docs/format.md, "Data key caching".
     """
 
     keyring: Keyring
@@ -95,6 +99,7 @@ class ClientSide(EncryptionMode):
     policy: DecryptPolicy = DecryptPolicy.REQUIRE_COMMITTING
     limits: HeaderLimits | None = None
     max_data_keys: int | None = None
+    cache: DataKeyCache | None = None
     name = "client-side"
 
     def __post_init__(self) -> None:
@@ -113,6 +118,12 @@ class ClientSide(EncryptionMode):
         if self.max_data_keys is None:
             return limits
         return dataclasses.replace(limits, max_encrypted_data_keys=self.max_data_keys)
+
+    def keyring_for(self, plaintext_length: int | None = None) -> Keyring:
+        """The keyring for one message: through :attr:`cache` when there is one."""
+        if self.cache is None:
+            return self.keyring
+        return CachingKeyring(self.keyring, self.cache, plaintext_length=plaintext_length)
 
     @property
     def kms_key_id(self) -> str | None:

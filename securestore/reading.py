@@ -275,7 +275,9 @@ class ReadPath:
         wrong ``context=`` is not reported as tampering.
         """
         try:
-            return Decryptor(header, mode.keyring, expected_context=expected, policy=mode.policy)
+            return Decryptor(
+                header, mode.keyring_for(), expected_context=expected, policy=mode.policy
+            )
         except AuthenticationError as failure:
             stored = header.encryption_context
             differ = sorted(name for name, value in expected.items() if stored.get(name) != value)

@@ -166,7 +166,7 @@ class WritePath:
             return WritePlan(schedule.base, None, metadata, schedule)
         frame_length = mode.frame_length
         encryptor = Encryptor(
-            mode.keyring,
+            mode.keyring_for(size),
             encryption_context=message_context(self.bucket, key, mode.context),
             frame_length=frame_length,
             max_data_keys=mode.header_limits.max_encrypted_data_keys,

@@ -30,20 +30,24 @@ import base64
 import binascii
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from securestore.errors import ConfigurationError, LocalFileError
+from securestore.errors import ConfigurationError, KeyringError, LocalFileError
 from securestore.keyrings.raw_rsa import load_private_key_pem, load_public_key_pem
 
 __all__ = [
     "generate_aes_key_file",
     "generate_rsa_key_files",
+    "is_encrypted_pem",
     "load_aes_key_file",
     "load_rsa_private_key_file",
     "load_rsa_public_key_file",
+    "read_passphrase_file",
+    "write_public_key_file",
 ]
 
 _SECRET_MODE = 0o600
@@ -201,7 +205,10 @@ def generate_rsa_key_files(
     bits: int = 3072,
     password: bytes | None = None,
 ) -> None:
-    """Create a new RSA key pair: private PEM (mode 0600) and public PEM (mode 0644)."""
+    """Create a new RSA key pair: private PEM (mode 0600) and public PEM (mode 0644).
+
+    With ``password`` the private key is written as encrypted PKCS#8.
+    """
     if bits not in (3072, 4096):
         raise ConfigurationError("RSA key size must be 3072 or 4096 bits")
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -224,16 +231,63 @@ def generate_rsa_key_files(
         raise
 
 
+#: A passphrase, or a function asked for it only when the key turns out to be encrypted.
+Passphrase = bytes | Callable[[], bytes | None] | None
+
+_ENCRYPTED_PEM = (b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"Proc-Type: 4,ENCRYPTED")
+
+
+def is_encrypted_pem(data: bytes) -> bool:
+    """Whether a PEM private key is passphrase-protected (PKCS#8 or legacy OpenSSL)."""
+    return any(marker in data for marker in _ENCRYPTED_PEM)
+
+
 def load_rsa_private_key_file(
-    path: str | os.PathLike[str], *, password: bytes | None = None
+    path: str | os.PathLike[str], *, password: Passphrase = None
 ) -> rsa.RSAPrivateKey:
-    """Read an RSA private key PEM after checking its permissions."""
+    """Read an RSA private key PEM after checking its permissions.
+
+    ``password`` unlocks an encrypted key; it may be a function, called only when the
+    key is encrypted (a prompt). It is ignored for a key that is not encrypted, so one
+    passphrase can be given for several keys.
+
+    Raises:
+        LocalFileError: the file cannot be used (permissions, owner, missing).
+        ConfigurationError: the file holds no RSA private key.
+        KeyringError: the key is encrypted and no passphrase, or a wrong one, was given.
+    """
+    data = _read_secret(Path(path))
+    secret: bytes | None = None
+    if is_encrypted_pem(data):
+        secret = password() if callable(password) else password
+        if not secret:
+            raise KeyringError(
+                f"RSA private key {path} is encrypted and no passphrase was given",
+                hint="give --rsa-passphrase-file FILE (or run on a terminal to be asked)",
+            )
     try:
-        return load_private_key_pem(_read_secret(Path(path)), password)
+        return load_private_key_pem(data, secret)
     except ConfigurationError as error:
+        if secret is not None:
+            raise KeyringError(
+                f"cannot unlock RSA private key {path}: wrong passphrase",
+                hint="check the passphrase file (its first line is the passphrase)",
+            ) from None
         if str(path) in error.message:
             raise
         raise ConfigurationError(f"key file {path}: {error.message}") from None
+
+
+def read_passphrase_file(path: str | os.PathLike[str]) -> bytes:
+    """The passphrase in ``path``: its first line, without the line end.
+
+    The file is checked like a key file (mode 0600, owner, directories).
+    """
+    data = _read_secret(Path(path))
+    line = data.split(b"\n", 1)[0].removesuffix(b"\r")
+    if not line:
+        raise ConfigurationError(f"passphrase file {path} is empty (its first line is used)")
+    return line
 
 
 def load_rsa_public_key_file(path: str | os.PathLike[str]) -> rsa.RSAPublicKey:
@@ -246,3 +300,17 @@ def load_rsa_public_key_file(path: str | os.PathLike[str]) -> rsa.RSAPublicKey:
         return load_public_key_pem(data)
     except ConfigurationError as error:
         raise ConfigurationError(f"key file {path}: {error.message}") from None
+
+
+def write_public_key_file(
+    private_path: str | os.PathLike[str],
+    public_path: str | os.PathLike[str],
+    *,
+    password: Passphrase = None,
+) -> None:
+    """Derive the public key of an RSA private key file and write it (0644, never overwrites)."""
+    key = load_rsa_private_key_file(private_path, password=password)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _create(Path(public_path), public_pem, _PUBLIC_MODE)

@@ -8,7 +8,7 @@ keyrings here, so both read the same keys the same way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from securestore.errors import ConfigurationError, KeyUnavailableError
 from securestore.keyrings.aws_kms import AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter
@@ -43,22 +43,45 @@ DEFAULT_KEY_NAME = "default"
 
 
 def raw_keyrings(
-    key_files: Sequence[str], rsa_keys: Sequence[str], key_name: str, *, reading: bool
+    key_files: Sequence[str],
+    rsa_keys: Sequence[str],
+    key_name: str,
+    *,
+    reading: bool,
+    rsa_passphrase: Callable[[str], bytes | None] | None = None,
 ) -> list[Keyring]:
-    """Raw AES and RSA keyrings from key files (permissions checked)."""
+    """Raw AES and RSA keyrings from key files (permissions checked).
+
+    ``rsa_passphrase(path)`` is asked for the passphrase of each encrypted RSA
+    private key (only when reading).
+    """
     keyrings: list[Keyring] = []
     for path in key_files:
         keyrings.append(RawAesKeyring(KEY_NAMESPACE, key_name, load_aes_key_file(path)))
     for path in rsa_keys:
         if reading:
             keyrings.append(
-                RawRsaKeyring(KEY_NAMESPACE, key_name, private_key=load_rsa_private_key_file(path))
+                RawRsaKeyring(
+                    KEY_NAMESPACE,
+                    key_name,
+                    private_key=load_rsa_private_key_file(
+                        path, password=_asker(rsa_passphrase, path)
+                    ),
+                )
             )
         else:
             keyrings.append(
                 RawRsaKeyring(KEY_NAMESPACE, key_name, public_key=load_rsa_public_key_file(path))
             )
     return keyrings
+
+
+def _asker(
+    rsa_passphrase: Callable[[str], bytes | None] | None, path: str
+) -> Callable[[], bytes | None] | None:
+    if rsa_passphrase is None:
+        return None
+    return lambda: rsa_passphrase(path)
 
 
 def kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring]:

@@ -1,0 +1,242 @@
+"""Local commands, no S3: ``encrypt`` and ``decrypt`` files, streams and directories."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import click
+
+from securestore.errors import ConfigurationError, LocalFileError
+from securestore.keyrings import Keyring, MultiKeyring
+from securestore.message import Header
+from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
+from securestore.offline import (
+    DEFAULT_SUFFIX,
+    decrypt_file,
+    decrypt_tree,
+    encrypt_file,
+    encrypt_tree,
+)
+
+from .commands import _stdout, parse_pairs, say
+from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
+from .main import CliContext
+
+_KMS_HELP = "KMS key id, ARN or alias that wraps the data key (repeatable: any one decrypts)."
+
+
+def _stdin() -> BinaryIO:
+    if sys.stdin is None:  # started with stdin closed (<&-)
+        raise LocalFileError("standard input is closed", hint="redirect it, or give a file")
+    return sys.stdin.buffer
+
+
+def _check_keys(kms_key_ids: tuple[str, ...]) -> None:
+    if any(not key_id.strip() for key_id in kms_key_ids):
+        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
+
+
+def _check_recursive(recursive: bool, source: str, output: str) -> None:
+    if recursive and "-" in (source, output):
+        raise ConfigurationError("--recursive needs a directory and an output directory, not -")
+    if not recursive and source != "-" and Path(source).is_dir():
+        raise LocalFileError(f"is a directory: {source}", hint="add --recursive")
+
+
+def _describe(header: Header) -> str:
+    return f"suite 0x{header.suite.value:04X}, {len(header.encrypted_data_keys)} data key(s)"
+
+
+common = [
+    click.argument("source", metavar="FILE|DIR|-"),
+    click.option(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT|-",
+        help="Output file (- for stdout), or with --recursive the output directory.",
+    ),
+    click.option(
+        "--context",
+        "context",
+        multiple=True,
+        metavar="K=V",
+        help="Encryption context pair (repeatable).",
+    ),
+    click.option(
+        "-r", "--recursive", is_flag=True, help="Every file under the directory FILE|DIR."
+    ),
+    click.option(
+        "--suffix",
+        default=DEFAULT_SUFFIX,
+        show_default=True,
+        help="With --recursive: the suffix encrypted files get (and decrypt removes).",
+    ),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Replace an output file even if it is read-only (as cp -f does).",
+    ),
+]
+
+
+def _common(func: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(common):
+        func = option(func)
+    return func
+
+
+@click.command("encrypt")
+@_common
+@click.option("--kms-key-id", "kms_key_ids", multiple=True, metavar="ID", help=_KMS_HELP)
+@key_options(reading=False)
+@click.pass_obj
+def encrypt_command(
+    obj: CliContext,
+    source: str,
+    output: str,
+    context: tuple[str, ...],
+    recursive: bool,
+    suffix: str,
+    force: bool,
+    kms_key_ids: tuple[str, ...],
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    max_data_keys: int | None,
+) -> None:
+    """Encrypt a local file, stdin or a directory tree (AWS Encryption SDK message format).
+
+    No S3 is involved; a KMS key (--kms-key-id) is the only network use. What it
+    writes decrypts with `securestore decrypt`, aws-encryption-cli and any ESDK.
+    """
+    _check_keys(kms_key_ids)
+    _check_recursive(recursive, source, output)
+    pairs = parse_pairs(context, "context")
+    raw = raw_keyrings(key_files, rsa_keys, key_name, reading=False)
+    # The connection (boto3) only when a KMS key is named.
+    kms = kms_keyrings(obj.connection, kms_key_ids) if kms_key_ids else []
+    keyring = combine(kms + raw)
+    limit = max_data_keys or DEFAULT_MAX_ENCRYPTED_DATA_KEYS
+    if recursive:
+        count = 0
+        for entry in encrypt_tree(
+            source,
+            output,
+            keyring,
+            suffix=suffix,
+            context=pairs,
+            max_data_keys=limit,
+            overwrite_readonly=force,
+        ):
+            count += 1
+            say(obj, f"encrypt: {entry.source} -> {entry.destination} ({entry.size} bytes)")
+        say(obj, f"encrypt: {count} file(s) from {source} into {output}")
+        return
+    out = _stdout() if output == "-" else None
+    header = encrypt_file(
+        _stdin() if source == "-" else source,
+        # _Stdout.write takes any buffer (it is typed bytes for get's callers).
+        cast(Any, out) if out is not None else output,
+        keyring,
+        context=pairs,
+        max_data_keys=limit,
+        overwrite_readonly=force,
+    )
+    if out is not None:
+        out.flush()
+    say(obj, f"encrypt: {source} -> {output} ({_describe(header)})")
+
+
+@click.command("decrypt")
+@_common
+@click.option(
+    "--kms-key-id",
+    "kms_key_ids",
+    multiple=True,
+    metavar="ID",
+    help="KMS key(s) that may decrypt the data key (repeatable).",
+)
+@key_options(reading=True)
+@click.option(
+    "--discovery",
+    is_flag=True,
+    help="Without a key option: decrypt by KMS discovery limited to your own account.",
+)
+@click.pass_obj
+def decrypt_command(
+    obj: CliContext,
+    source: str,
+    output: str,
+    context: tuple[str, ...],
+    recursive: bool,
+    suffix: str,
+    force: bool,
+    kms_key_ids: tuple[str, ...],
+    key_files: tuple[str, ...],
+    rsa_keys: tuple[str, ...],
+    key_name: str,
+    max_data_keys: int | None,
+    discovery: bool,
+) -> None:
+    """Decrypt a local message file, stdin or a tree of *.encrypted files.
+
+    An output file is replaced only after the whole message authenticated (a new one
+    is created 0600). To stdout (-o -), each frame is written only after it
+    authenticated, but a tampered or truncated message releases its authenticated
+    prefix before exit 3: trust the output only if the command exited 0. --context
+    pairs must be in the message with these values.
+    """
+    _check_keys(kms_key_ids)
+    _check_recursive(recursive, source, output)
+    pairs = parse_pairs(context, "context") or None
+    keyring: Keyring | None
+    if kms_key_ids or discovery:
+        keyring = reading_keyring(
+            obj.connection, kms_key_ids, key_files, rsa_keys, key_name, discovery=discovery
+        )
+    else:
+        raw = raw_keyrings(key_files, rsa_keys, key_name, reading=True)
+        keyring = (raw[0] if len(raw) == 1 else MultiKeyring(children=raw)) if raw else None
+    if keyring is None:
+        raise ConfigurationError(
+            "no key given",
+            hint="name one with --key-file, --rsa-private-key or --kms-key-id "
+            "(or --discovery for KMS keys of your account)",
+        )
+    limit = max_data_keys or DEFAULT_MAX_ENCRYPTED_DATA_KEYS
+    if recursive:
+        count = 0
+        for entry in decrypt_tree(
+            source,
+            output,
+            keyring,
+            suffix=suffix,
+            context=pairs,
+            max_data_keys=limit,
+            overwrite_readonly=force,
+        ):
+            count += 1
+            say(obj, f"decrypt: {entry.source} -> {entry.destination} ({entry.size} bytes)")
+        say(obj, f"decrypt: {count} file(s) from {source} into {output}")
+        return
+    out = _stdout() if output == "-" else None
+    header = decrypt_file(
+        _stdin() if source == "-" else source,
+        # _Stdout.write takes any buffer (it is typed bytes for get's callers).
+        cast(Any, out) if out is not None else output,
+        keyring,
+        context=pairs,
+        max_data_keys=limit,
+        overwrite_readonly=force,
+    )
+    if out is not None:
+        out.flush()
+    say(obj, f"decrypt: {source} -> {output} ({_describe(header)})")
+
+
+COMMANDS = (encrypt_command, decrypt_command)
+
+__all__ = ["COMMANDS"]
