@@ -63,7 +63,9 @@ POLICIES = (
     "allow-only",
 )
 #: Policy forms that satisfy S3.TLS.1 (AWS Config / CIS accept the same ones).
-TLS_PASSING = frozenset({"tls-string", "tls-json-boolean", "tls-among-actions", "tls-version-only"})
+#: The forms that deny every plain-HTTP request. Not "tls-version-only": plain HTTP
+#: carries no s3:TlsVersion, and a condition on an absent key is false (issue 9).
+TLS_PASSING = frozenset({"tls-string", "tls-json-boolean", "tls-among-actions"})
 BLOCKS = ("none", "all", "partial")
 
 #: Prowler's check for S3.TLS.1's question.
