@@ -22,9 +22,9 @@ from securestore.modes import EncryptionMode, parse_mode
 from securestore.reader import ObjectReader
 from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
 
+from .context import CliContext
 from .errors import require_stdout
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
-from .main import CliContext
 from .progress import transfer_progress
 from .text import printable
 

@@ -28,8 +28,8 @@ from securestore.message import HeaderLimits
 from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
 from securestore.transport import Connection
 
+from .context import CliContext
 from .errors import require_stdout
-from .main import CliContext
 from .text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])

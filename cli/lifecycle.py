@@ -15,9 +15,9 @@ from securestore.rewrap import RewrapResult
 from securestore.store import SecureStore
 
 from .commands import parse_pairs, say
+from .context import CliContext
 from .errors import exit_code_for, report
 from .keys import key_options, kms_keyrings, raw_keyrings, reading_keyring
-from .main import CliContext
 
 __all__ = ["COMMANDS"]
 

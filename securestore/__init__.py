@@ -5,9 +5,17 @@ The facade is :class:`SecureStore`; encryption modes are :class:`SseS3`,
 messages, with keyrings :class:`AwsKmsKeyring`, :class:`RawAesKeyring`,
 :class:`RawRsaKeyring`, :class:`MultiKeyring`); every connection is TLS-only
 (:class:`Connection`); errors derive from :class:`SecureStoreError`.
+
+Only the errors are imported eagerly: every other name is imported on first use
+(PEP 562), so that a program which needs one small piece (the CLI printing its help,
+say) does not pay for boto3, cryptography and the message engine.
 """
 
-from securestore.clientside import ClientSide, ClientSideReader
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _typing
+
 from securestore.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -27,23 +35,55 @@ from securestore.errors import (
     TransferError,
     TransportSecurityError,
 )
-from securestore.keyrings import (
-    AwsKmsDiscoveryKeyring,
-    AwsKmsKeyring,
-    DiscoveryFilter,
-    Keyring,
-    MultiKeyring,
-    RawAesKeyring,
-    RawRsaKeyring,
-)
-from securestore.location import S3Url
-from securestore.message import DecryptPolicy, HeaderLimits
-from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
-from securestore.reader import ObjectReader
-from securestore.rewrap import RewrapResult
-from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
-from securestore.transfer import TransferConfig
-from securestore.transport import Connection
+
+if _typing.TYPE_CHECKING:
+    from securestore.clientside import ClientSide, ClientSideReader
+    from securestore.keyrings import (
+        AwsKmsDiscoveryKeyring,
+        AwsKmsKeyring,
+        DiscoveryFilter,
+        Keyring,
+        MultiKeyring,
+        RawAesKeyring,
+        RawRsaKeyring,
+    )
+    from securestore.location import S3Url
+    from securestore.message import DecryptPolicy, HeaderLimits
+    from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
+    from securestore.reader import ObjectReader
+    from securestore.rewrap import RewrapResult
+    from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
+    from securestore.transfer import TransferConfig
+    from securestore.transport import Connection
+
+#: Where each lazily imported public name lives.
+_LAZY = {
+    "AwsKmsDiscoveryKeyring": "securestore.keyrings",
+    "AwsKmsKeyring": "securestore.keyrings",
+    "ClientSide": "securestore.clientside",
+    "ClientSideReader": "securestore.clientside",
+    "Connection": "securestore.transport",
+    "DecryptPolicy": "securestore.message",
+    "DiscoveryFilter": "securestore.keyrings",
+    "DsseKms": "securestore.modes",
+    "EncryptionMode": "securestore.modes",
+    "HeaderLimits": "securestore.message",
+    "Keyring": "securestore.keyrings",
+    "MultiKeyring": "securestore.keyrings",
+    "ObjectInfo": "securestore.store",
+    "ObjectReader": "securestore.reader",
+    "ObjectSummary": "securestore.store",
+    "RawAesKeyring": "securestore.keyrings",
+    "RawRsaKeyring": "securestore.keyrings",
+    "RewrapResult": "securestore.rewrap",
+    "S3Url": "securestore.location",
+    "SecureStore": "securestore.store",
+    "SseKms": "securestore.modes",
+    "SseS3": "securestore.modes",
+    "StoredEncryption": "securestore.modes",
+    "TransferConfig": "securestore.transfer",
+    "create_bucket": "securestore.store",
+}
 
 __version__ = "0.1.0"
 
@@ -92,3 +132,16 @@ __all__ = [
     "__version__",
     "create_bucket",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'securestore' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
