@@ -10,23 +10,26 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import click
 
-from securestore.clientside import ClientSide, ClientSideReader
 from securestore.errors import ConfigurationError, LocalFileError, NotFoundError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
-from securestore.reader import ObjectReader
-from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
 
 from .context import CliContext
 from .errors import require_stdout
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
-from .progress import transfer_progress
 from .text import printable
+
+# boto3, cryptography and rich are imported by the commands that use them, not here:
+# `securestore put --help` and usage errors then load none of them (cli/main.py).
+if TYPE_CHECKING:
+    from securestore.clientside import ClientSideReader
+    from securestore.reader import ObjectReader
+    from securestore.store import ObjectInfo, SecureStore
 
 #: put --sse, get --require and audit --require accept the same names (and the sse- forms).
 SSE_CHOICES = click.Choice(["s3", "sse-s3", "kms", "sse-kms", "dsse-kms"], case_sensitive=False)
@@ -60,6 +63,8 @@ def build_sse(
 
 def store_for(obj: CliContext, url: S3Url, **kwargs: Any) -> SecureStore:
     """A store on ``url``'s bucket using the global connection options."""
+    from securestore.store import SecureStore
+
     return SecureStore(url.bucket, connection=obj.connection, **kwargs)
 
 
@@ -86,6 +91,8 @@ def _human(size: int) -> str:
 @click.pass_obj
 def mb_command(obj: CliContext, url: str) -> None:
     """Create a bucket."""
+    from securestore.store import create_bucket
+
     location = S3Url.parse(url)
     if location.key:
         raise ConfigurationError(f"mb takes a bucket, not an object: {url}")
@@ -159,6 +166,10 @@ def put_command(
     allow_empty: bool,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
+    from securestore.clientside import ClientSide
+
+    from .progress import transfer_progress
+
     location = S3Url.parse(url, require_key=True)
     pairs = parse_pairs(context, "context")
     meta = parse_pairs(metadata, "metadata")
@@ -301,6 +312,10 @@ def get_command(
     force: bool,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
+    from securestore.clientside import ClientSide, ClientSideReader
+
+    from .progress import transfer_progress
+
     location = S3Url.parse(url, require_key=True)
     if any(not key_id.strip() for key_id in kms_key_ids):
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
@@ -482,6 +497,8 @@ def _stdout() -> _Stdout:
 @click.pass_obj
 def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
     """List objects under a prefix (or, without a URL, the buckets)."""
+    from securestore.store import list_buckets
+
     require_stdout()
     if url is None or url == "s3://":
         buckets = list_buckets(obj.connection)

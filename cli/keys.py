@@ -5,32 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from securestore.errors import ConfigurationError
-from securestore.keyrings import (
-    Keyring,
-    MultiKeyring,
-    generate_aes_key_file,
-    generate_rsa_key_files,
-)
-from securestore.keyrings.options import (
-    DEFAULT_KEY_NAME,
-    AccountDiscoveryKeyring,
-    combine,
-    kms_keyrings,
-    raw_keyrings,
-)
 from securestore.location import S3Url
-from securestore.message import HeaderLimits
-from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
-from securestore.transport import Connection
 
 from .context import CliContext
 from .errors import require_stdout
 from .text import printable
+
+if TYPE_CHECKING:
+    from securestore.keyrings import Keyring
+    from securestore.transport import Connection
+
+#: The defaults the options show in --help, written out so that printing help imports
+#: neither the keyrings nor the message engine (cryptography);
+#: tests/cli/test_startup.py checks them against the library's own constants.
+DEFAULT_KEY_NAME = "default"  # securestore.keyrings.options.DEFAULT_KEY_NAME
+DEFAULT_MAX_ENCRYPTED_DATA_KEYS = 10  # securestore.message.header.DEFAULT_MAX_ENCRYPTED_DATA_KEYS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,6 +87,29 @@ def max_data_keys_option() -> Callable[[F], F]:
     )
 
 
+def raw_keyrings(
+    key_files: Sequence[str], rsa_keys: Sequence[str], key_name: str, *, reading: bool
+) -> list[Keyring]:
+    """Raw AES and RSA keyrings from key files (see :mod:`securestore.keyrings.options`)."""
+    from securestore.keyrings import options
+
+    return options.raw_keyrings(key_files, rsa_keys, key_name, reading=reading)
+
+
+def kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring]:
+    """Strict KMS keyrings (see :mod:`securestore.keyrings.options`)."""
+    from securestore.keyrings import options
+
+    return options.kms_keyrings(connection, key_ids)
+
+
+def combine(keyrings: Sequence[Keyring]) -> Keyring:
+    """One keyring from several (see :mod:`securestore.keyrings.options`)."""
+    from securestore.keyrings import options
+
+    return options.combine(keyrings)
+
+
 def reading_keyring(
     connection: Connection,
     kms_key_ids: Sequence[str],
@@ -107,6 +124,9 @@ def reading_keyring(
     The named keys; else, with ``discovery`` (``--client-side``), KMS discovery in
     your own account; else ``None``: a plain server-side read.
     """
+    from securestore.keyrings import MultiKeyring
+    from securestore.keyrings.options import AccountDiscoveryKeyring
+
     keyrings = kms_keyrings(connection, kms_key_ids) + raw_keyrings(
         key_files, rsa_keys, key_name, reading=True
     )
@@ -140,6 +160,8 @@ def keygen_command(
     obj: CliContext, aes_path: Path | None, rsa_prefix: Path | None, bits: str
 ) -> None:
     """Create new key files for client-side encryption (never overwrites a file)."""
+    from securestore.keyrings import generate_aes_key_file, generate_rsa_key_files
+
     if (aes_path is None) == (rsa_prefix is None):
         raise ConfigurationError("give exactly one of --aes FILE or --rsa PREFIX")
     if aes_path is not None:
@@ -162,6 +184,7 @@ def keygen_command(
 @click.pass_obj
 def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int | None) -> None:
     """Show a client-side object's message header without decrypting it."""
+    from securestore.message import HeaderLimits
     from securestore.store import SecureStore
 
     require_stdout()
