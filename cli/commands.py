@@ -1,10 +1,9 @@
-"""Object commands: mb, put, get, ls, head, rm."""
+"""Object commands: mb, put, get, head, rm (ls is in cli/listing.py)."""
 
 from __future__ import annotations
 
 import errno
 import functools
-import itertools
 import json
 import re
 import sys
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 #: put --sse, get --require and audit --require accept the same names (and the sse- forms).
 SSE_CHOICES = click.Choice(["s3", "sse-s3", "kms", "sse-kms", "dsse-kms"], case_sensitive=False)
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
+VERSION_ID_HELP = "Read this version of the object (see ls --versions); default: the current one."
 REQUIRE_CHOICES = click.Choice(
     ["s3", "sse-s3", "kms", "sse-kms", "dsse-kms", "client-side"], case_sensitive=False
 )
@@ -293,6 +293,7 @@ def parse_range(text: str) -> tuple[int, int]:
     is_flag=True,
     help="Replace DEST even if it is read-only (as cp -f does).",
 )
+@click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
 def get_command(
     obj: CliContext,
@@ -310,6 +311,7 @@ def get_command(
     relocated: bool,
     byte_range: str | None,
     force: bool,
+    version_id: str | None,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     from securestore.clientside import ClientSide, ClientSideReader
@@ -353,6 +355,7 @@ def get_command(
         context=pairs,
         relocated=relocated,
         allow_plaintext=allow_plaintext,
+        version_id=version_id,
     )
     if dest is None or dest == "-":
         out = _stdout()
@@ -379,7 +382,7 @@ def get_command(
         say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(written)})")
         return
     # Only a progress bar needs the size up front; otherwise download_file finds it.
-    total = store.head(location.key).size if obj.progress_enabled() else None
+    total = store.head(location.key, version_id=version_id).size if obj.progress_enabled() else None
     with transfer_progress(obj.progress_enabled(), "get", total) as progress:
         info = store.download_file(
             location.key,
@@ -390,6 +393,7 @@ def get_command(
             allow_plaintext=allow_plaintext,
             progress=progress,
             overwrite_readonly=force,
+            version_id=version_id,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
 
@@ -491,54 +495,6 @@ def _stdout() -> _Stdout:
     return _Stdout(sys.stdout.buffer)
 
 
-@click.command("ls")
-@click.argument("url", required=False, metavar="[s3://BUCKET[/PREFIX]]")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
-    """List objects under a prefix (or, without a URL, the buckets)."""
-    from securestore.store import list_buckets
-
-    require_stdout()
-    if url is None or url == "s3://":
-        buckets = list_buckets(obj.connection)
-        if as_json:
-            rows = [
-                {"bucket": name, "created": created.isoformat() if created else None}
-                for name, created in buckets
-            ]
-            click.echo(json.dumps(rows, indent=2))
-        else:
-            for name, created in buckets:
-                when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
-                click.echo(f"{when:19}  {printable(name)}")
-        return
-    location = S3Url.parse(url)
-    entries = store_for(obj, location).list(location.key)
-    if as_json:
-        # Streamed element by element: constant memory for any listing size. The first
-        # page is fetched before "[" is printed, so that a failed listing (a missing
-        # bucket) prints nothing; a failure on a later page leaves the array unclosed,
-        # which no JSON parser mistakes for a complete listing.
-        first = next(entries, None)
-        click.echo("[", nl=False)
-        rest = entries if first is None else itertools.chain([first], entries)
-        for index, entry in enumerate(rest):
-            item = {
-                "key": entry.key,
-                "size": entry.size,
-                "etag": entry.etag,
-                "last_modified": entry.last_modified.isoformat() if entry.last_modified else None,
-                "storage_class": entry.storage_class,
-            }
-            click.echo(("," if index else "") + "\n  " + json.dumps(item), nl=False)
-        click.echo("\n]")
-        return
-    for entry in entries:
-        when = entry.last_modified.strftime("%Y-%m-%d %H:%M:%S") if entry.last_modified else ""
-        click.echo(f"{when:19} {entry.size:>12} {printable(entry.key)}")
-
-
 def _describe(info: ObjectInfo) -> str:
     enc = info.encryption
     lines = [
@@ -566,12 +522,13 @@ def _describe(info: ObjectInfo) -> str:
 @click.command("head")
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
-def head_command(obj: CliContext, url: str, as_json: bool) -> None:
+def head_command(obj: CliContext, url: str, as_json: bool, version_id: str | None) -> None:
     """Show an object's size, encryption mode and key, ETag and metadata."""
     require_stdout()
     location = S3Url.parse(url, require_key=True)
-    info = store_for(obj, location).head(location.key)
+    info = store_for(obj, location).head(location.key, version_id=version_id)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else _describe(info))
 
 
@@ -585,6 +542,6 @@ def rm_command(obj: CliContext, url: str) -> None:
     say(obj, f"delete: {location}")
 
 
-COMMANDS = (mb_command, put_command, get_command, ls_command, head_command, rm_command)
+COMMANDS = (mb_command, put_command, get_command, head_command, rm_command)
 
 __all__ = ["COMMANDS", "build_sse", "parse_pairs", "say", "store_for"]

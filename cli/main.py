@@ -145,12 +145,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "commands:get_command",
         "Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout).",
     ),
-    "ls": ("commands:ls_command", "List objects under a prefix (or, without a URL, the buckets)."),
     "head": (
         "commands:head_command",
         "Show an object's size, encryption mode and key, ETag and metadata.",
     ),
     "rm": ("commands:rm_command", "Delete an object (deleting a missing key succeeds, as in S3)."),
+    # listing.py
+    "ls": (
+        "listing:ls_command",
+        "List objects and PRE directories under a prefix (or, without a URL, the buckets).",
+    ),
     # keys.py
     "keygen": (
         "keys:keygen_command",
