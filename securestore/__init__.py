@@ -37,6 +37,7 @@ from securestore.errors import (
 )
 
 if _typing.TYPE_CHECKING:
+    from securestore.bucket import CommonPrefix, ObjectVersion
     from securestore.clientside import ClientSide, ClientSideReader
     from securestore.keyrings import (
         AwsKmsDiscoveryKeyring,
@@ -62,6 +63,7 @@ _LAZY = {
     "AwsKmsKeyring": "securestore.keyrings",
     "ClientSide": "securestore.clientside",
     "ClientSideReader": "securestore.clientside",
+    "CommonPrefix": "securestore.bucket",
     "Connection": "securestore.transport",
     "DecryptPolicy": "securestore.message",
     "DiscoveryFilter": "securestore.keyrings",
@@ -73,6 +75,7 @@ _LAZY = {
     "ObjectInfo": "securestore.store",
     "ObjectReader": "securestore.reader",
     "ObjectSummary": "securestore.store",
+    "ObjectVersion": "securestore.bucket",
     "RawAesKeyring": "securestore.keyrings",
     "RawRsaKeyring": "securestore.keyrings",
     "RewrapResult": "securestore.rewrap",
@@ -94,6 +97,7 @@ __all__ = [
     "AwsKmsKeyring",
     "ClientSide",
     "ClientSideReader",
+    "CommonPrefix",
     "ConfigurationError",
     "Connection",
     "DecryptPolicy",
@@ -114,6 +118,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectReader",
     "ObjectSummary",
+    "ObjectVersion",
     "PolicyError",
     "PreconditionFailedError",
     "RawAesKeyring",
