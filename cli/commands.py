@@ -114,8 +114,10 @@ def mb_command(obj: CliContext, url: str) -> None:
     "kms_key_ids",
     multiple=True,
     metavar="ID",
-    help="KMS key id, ARN or alias: the SSE-KMS key, or with --client-side a key "
-    "that wraps the data key (repeatable: any one of them decrypts).",
+    help="KMS key id, ARN or alias. Without --client-side: the SSE-KMS/DSSE-KMS key "
+    "S3 encrypts with. With --client-side: a key that wraps the message's data key "
+    "(repeatable: any one of them decrypts), never the SSE layer's key (that is "
+    "--sse-kms-key-id).",
 )
 @click.option(
     "--context",
@@ -136,7 +138,9 @@ def mb_command(obj: CliContext, url: str) -> None:
 @click.option(
     "--sse-kms-key-id",
     metavar="ID",
-    help="With --client-side --sse kms/dsse-kms: the server-side KMS key.",
+    help="With --client-side --sse kms/dsse-kms: the KMS key of the server-side layer "
+    "(alias/aws/s3 for the AWS-managed key). Required there when --kms-key-id is given, "
+    "so that the SSE layer's key is never a guess.",
 )
 @click.option("--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable).")
 @click.option("--content-type", metavar="TYPE", help="The object's Content-Type.")
@@ -177,6 +181,17 @@ def put_command(
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     mode: EncryptionMode
     if client_side or key_files or rsa_keys:
+        if kms_key_ids and sse_kms_key_id is None and _kms_layer(sse):
+            # --kms-key-id wraps the data key here; the SSE layer would otherwise use the
+            # AWS-managed key, which a reader of the command line would not guess.
+            raise ConfigurationError(
+                f"--sse {sse} with --client-side needs --sse-kms-key-id: --kms-key-id only "
+                "wraps the client-side data key",
+                hint="add --sse-kms-key-id with the same key for both layers, or "
+                "--sse-kms-key-id alias/aws/s3 for the AWS-managed key",
+            )
+        if sse_kms_key_id and not _kms_layer(sse):
+            raise ConfigurationError("--sse-kms-key-id needs --sse kms or --sse dsse-kms")
         keyring = combine(
             kms_keyrings(obj.connection, kms_key_ids)
             + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
@@ -229,6 +244,10 @@ def put_command(
     say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
 
 
+def _kms_layer(sse: str | None) -> bool:
+    return sse is not None and sse.lower() in ("kms", "sse-kms", "dsse-kms")
+
+
 def parse_range(text: str) -> tuple[int, int]:
     """Parse ``START-END`` (inclusive, like HTTP ranges) or ``START-`` into (start, length)."""
     match = _RANGE_RE.fullmatch(text)
@@ -252,8 +271,9 @@ def parse_range(text: str) -> tuple[int, int]:
     "kms_key_ids",
     multiple=True,
     metavar="ID",
-    help="KMS key(s) that decrypt a client-side object; with --require kms/dsse-kms "
-    "instead the server-side key the object must use.",
+    help="KMS key(s) that may unwrap a client-side object's data key (implies "
+    "--client-side); with --require kms/dsse-kms instead the server-side key the "
+    "object must be stored with (a plain read).",
 )
 @key_options(reading=True)
 @click.option(
