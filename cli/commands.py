@@ -190,7 +190,7 @@ def put_command(
                 hint="add --sse-kms-key-id with the same key for both layers, or "
                 "--sse-kms-key-id alias/aws/s3 for the AWS-managed key",
             )
-        if sse_kms_key_id and not _kms_layer(sse):
+        if sse_kms_key_id and sse is None:  # (--sse s3 with a key: the mode refuses it)
             raise ConfigurationError("--sse-kms-key-id needs --sse kms or --sse dsse-kms")
         keyring = combine(
             kms_keyrings(obj.connection, kms_key_ids)

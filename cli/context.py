@@ -149,8 +149,7 @@ def add_global_options(command: click.Command) -> click.Command:
             continue
         command.params.append(
             click.Option(
-                list(spec.flags),
-                f"_global_{spec.attribute}",
+                [*spec.flags, f"_global_{spec.attribute}"],
                 metavar=spec.metavar,
                 is_flag=spec.is_flag,
                 default=None if not spec.is_flag else False,

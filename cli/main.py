@@ -155,6 +155,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "listing:ls_command",
         "List objects and PRE directories under a prefix (or, without a URL, the buckets).",
     ),
+    # uploads.py
+    "uploads": (
+        "uploads:uploads_group",
+        "List or abort incomplete multipart uploads (their parts are stored and billed).",
+    ),
     # keys.py
     "keygen": (
         "keys:keygen_command",

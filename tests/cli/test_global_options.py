@@ -116,3 +116,4 @@ def test_a_command_option_of_the_same_name_is_left_to_the_command(run: Run) -> N
 def test_global_options_after_the_command_are_in_its_help(run: Run) -> None:
     help_text = run("put", "--help").stdout
     assert "--endpoint-url" in help_text and "global option" in help_text
+    assert "_global_" not in help_text and "[default:" not in help_text.split("--endpoint-url")[1]
