@@ -60,6 +60,7 @@ def loaded_by(*args: str) -> list[str]:
         ["put", "--help"],
         ["get", "--help"],
         ["ls", "--help"],
+        ["uploads", "abort", "--help"],
         ["put"],  # a usage error: missing arguments
         ["nosuch"],  # a usage error: no such command
         ["put", "f", "s3://b/k", "--sse", "rot13"],  # a usage error: bad choice
