@@ -43,6 +43,7 @@ from securestore.localfile import AtomicFile
 from securestore.location import S3Url, validate_bucket_name
 
 from .audit_org import org_audit_report
+from .errors import report as report_error
 from .inventory import (
     InventoryArgs,
     harden_inventory_options,
@@ -361,6 +362,14 @@ def audit_command(
             raise LocalFileError(f"cannot write {output}: {exc.strerror or exc}") from exc
     else:
         click.echo(text, nl=False)
+    if report.errors:
+        # The report lists them; stderr gets the CLI's one error: line, like every command.
+        more = f" (and {len(report.errors) - 1} more, listed in the report)"
+        report_error(
+            f"the audit could not run completely: {report.errors[0]}"
+            + (more if len(report.errors) > 1 else ""),
+            "check the endpoint, credentials, region and bucket names",
+        )
     ctx.exit(exit_status(report, Severity(fail_on)))
 
 
@@ -375,7 +384,8 @@ def audit_command(
 @click.option(
     "--kms-key-id",
     metavar="KEY",
-    help="Customer managed KMS key (id, ARN or alias) for --sse kms; its rotation is enabled.",
+    help="Customer managed KMS key (id, ARN or alias) of the bucket's default SSE-KMS "
+    "encryption (--sse kms); its rotation is enabled.",
 )
 @click.option(
     "--abort-multipart-days",

@@ -1,38 +1,40 @@
-"""Object commands: mb, put, get, ls, head (rm and the tree commands: cli/tree.py)."""
+"""Object commands: mb, put, get, head (ls: cli/listing.py; rm, cp, sync...: cli/tree.py)."""
 
 from __future__ import annotations
 
 import errno
 import functools
-import itertools
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
 
-from securestore.clientside import ClientSide, ClientSideReader
 from securestore.errors import ConfigurationError, LocalFileError, NotFoundError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode, parse_mode
-from securestore.reader import ObjectReader
-from securestore.store import ObjectInfo, SecureStore, create_bucket, list_buckets
-from securestore.tree.paths import local_target, remote_key
 
+from .context import CliContext
 from .errors import require_stdout
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
-from .main import CliContext
-from .progress import transfer_progress
 from .text import printable
+
+# boto3, cryptography and rich are imported by the commands that use them, not here:
+# `securestore put --help` and usage errors then load none of them (cli/main.py).
+if TYPE_CHECKING:
+    from securestore.clientside import ClientSideReader
+    from securestore.reader import ObjectReader
+    from securestore.store import ObjectInfo, SecureStore
 
 #: put --sse, get --require and audit --require accept the same names (and the sse- forms).
 SSE_CHOICES = click.Choice(["s3", "sse-s3", "kms", "sse-kms", "dsse-kms"], case_sensitive=False)
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
+VERSION_ID_HELP = "Read this version of the object (see ls --versions); default: the current one."
 REQUIRE_CHOICES = click.Choice(
     ["s3", "sse-s3", "kms", "sse-kms", "dsse-kms", "client-side"], case_sensitive=False
 )
@@ -62,6 +64,8 @@ def build_sse(
 
 def store_for(obj: CliContext, url: S3Url, **kwargs: Any) -> SecureStore:
     """A store on ``url``'s bucket using the global connection options."""
+    from securestore.store import SecureStore
+
     return SecureStore(url.bucket, connection=obj.connection, **kwargs)
 
 
@@ -88,6 +92,8 @@ def _human(size: int) -> str:
 @click.pass_obj
 def mb_command(obj: CliContext, url: str) -> None:
     """Create a bucket."""
+    from securestore.store import create_bucket
+
     location = S3Url.parse(url)
     if location.key:
         raise ConfigurationError(f"mb takes a bucket, not an object: {url}")
@@ -113,8 +119,10 @@ def upload_options(func: F) -> F:
                 "kms_key_ids",
                 multiple=True,
                 metavar="ID",
-                help="KMS key id, ARN or alias: the SSE-KMS key, or with --client-side a key "
-                "that wraps the data key (repeatable: any one of them decrypts).",
+                help="KMS key id, ARN or alias. Without --client-side: the SSE-KMS/DSSE-KMS key "
+                "S3 encrypts with. With --client-side: a key that wraps the message's data key "
+                "(repeatable: any one of them decrypts), never the SSE layer's key (that is "
+                "--sse-kms-key-id).",
             ),
             click.option(
                 "--context",
@@ -137,7 +145,9 @@ def upload_options(func: F) -> F:
             click.option(
                 "--sse-kms-key-id",
                 metavar="ID",
-                help="With --client-side --sse kms/dsse-kms: the server-side KMS key.",
+                help="With --client-side --sse kms/dsse-kms: the KMS key of the server-side "
+                "layer (alias/aws/s3 for the AWS-managed key). Required there when "
+                "--kms-key-id is given, so that the SSE layer's key is never a guess.",
             ),
         ]
     ):
@@ -160,9 +170,22 @@ def upload_mode(
     sse_kms_key_id: str | None,
 ) -> EncryptionMode:
     """The mode put's options (:func:`upload_options`) choose."""
+    from securestore.clientside import ClientSide
+
     if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     if client_side or key_files or rsa_keys:
+        if kms_key_ids and sse_kms_key_id is None and _kms_layer(sse):
+            # --kms-key-id wraps the data key here; the SSE layer would otherwise use the
+            # AWS-managed key, which a reader of the command line would not guess.
+            raise ConfigurationError(
+                f"--sse {sse} with --client-side needs --sse-kms-key-id: --kms-key-id only "
+                "wraps the client-side data key",
+                hint="add --sse-kms-key-id with the same key for both layers, or "
+                "--sse-kms-key-id alias/aws/s3 for the AWS-managed key",
+            )
+        if sse_kms_key_id and sse is None:  # (--sse s3 with a key: the mode refuses it)
+            raise ConfigurationError("--sse-kms-key-id needs --sse kms or --sse dsse-kms")
         keyring = combine(
             kms_keyrings(obj.connection, kms_key_ids)
             + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
@@ -197,6 +220,8 @@ def read_mode(
     relocated: bool,
 ) -> EncryptionMode | None:
     """The mode get's options demand: ``None`` is a plain read (refuses client-side objects)."""
+    from securestore.clientside import ClientSide
+
     if any(not key_id.strip() for key_id in kms_key_ids):
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
     sse: EncryptionMode | None = None
@@ -265,6 +290,8 @@ def put_command(
     expected_size: int | None,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
+    from .progress import transfer_progress
+
     location = _put_destination(url, source)
     if expected_size is not None and source != "-":
         raise ConfigurationError(
@@ -323,6 +350,8 @@ def put_command(
 
 def _put_destination(url: str, source: str) -> S3Url:
     """aws-cli's rule: ``s3://b/dir/`` (or ``s3://b``) means ``dir/<source's base name>``."""
+    from securestore.tree.paths import remote_key
+
     location = S3Url.parse(url)
     if location.key and not location.key.endswith("/"):
         return location
@@ -331,6 +360,10 @@ def _put_destination(url: str, source: str) -> S3Url:
             f"no object key in {url!r}: a stream has no name", hint="write s3://BUCKET/KEY"
         )
     return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, Path(source).name)}")
+
+
+def _kms_layer(sse: str | None) -> bool:
+    return sse is not None and sse.lower() in ("kms", "sse-kms", "dsse-kms")
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -356,8 +389,9 @@ def parse_range(text: str) -> tuple[int, int]:
     "kms_key_ids",
     multiple=True,
     metavar="ID",
-    help="KMS key(s) that decrypt a client-side object; with --require kms/dsse-kms "
-    "instead the server-side key the object must use.",
+    help="KMS key(s) that may unwrap a client-side object's data key (implies "
+    "--client-side); with --require kms/dsse-kms instead the server-side key the "
+    "object must be stored with (a plain read).",
 )
 @key_options(reading=True)
 @click.option(
@@ -397,6 +431,7 @@ def parse_range(text: str) -> tuple[int, int]:
     is_flag=True,
     help="Replace DEST even if it is read-only (as cp -f does).",
 )
+@click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
 def get_command(
     obj: CliContext,
@@ -414,8 +449,14 @@ def get_command(
     relocated: bool,
     byte_range: str | None,
     force: bool,
+    version_id: str | None,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
+    from securestore.clientside import ClientSideReader
+    from securestore.tree.paths import local_target
+
+    from .progress import transfer_progress
+
     location = S3Url.parse(url, require_key=True)
     span = parse_range(byte_range) if byte_range else None
     pairs = parse_pairs(context, "context") or None
@@ -440,6 +481,7 @@ def get_command(
         context=pairs,
         relocated=relocated,
         allow_plaintext=allow_plaintext,
+        version_id=version_id,
     )
     if dest is None or dest == "-":
         out = _stdout()
@@ -465,7 +507,7 @@ def get_command(
         say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(written)})")
         return
     # Only a progress bar needs the size up front; otherwise download_file finds it.
-    total = store.head(location.key).size if obj.progress_enabled() else None
+    total = store.head(location.key, version_id=version_id).size if obj.progress_enabled() else None
     with transfer_progress(obj.progress_enabled(), "get", total) as progress:
         info = store.download_file(
             location.key,
@@ -476,6 +518,7 @@ def get_command(
             allow_plaintext=allow_plaintext,
             progress=progress,
             overwrite_readonly=force,
+            version_id=version_id,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
 
@@ -577,52 +620,6 @@ def _stdout() -> _Stdout:
     return _Stdout(sys.stdout.buffer)
 
 
-@click.command("ls")
-@click.argument("url", required=False, metavar="[s3://BUCKET[/PREFIX]]")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def ls_command(obj: CliContext, url: str | None, as_json: bool) -> None:
-    """List objects under a prefix (or, without a URL, the buckets)."""
-    require_stdout()
-    if url is None or url == "s3://":
-        buckets = list_buckets(obj.connection)
-        if as_json:
-            rows = [
-                {"bucket": name, "created": created.isoformat() if created else None}
-                for name, created in buckets
-            ]
-            click.echo(json.dumps(rows, indent=2))
-        else:
-            for name, created in buckets:
-                when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
-                click.echo(f"{when:19}  {printable(name)}")
-        return
-    location = S3Url.parse(url)
-    entries = store_for(obj, location).list(location.key)
-    if as_json:
-        # Streamed element by element: constant memory for any listing size. The first
-        # page is fetched before "[" is printed, so that a failed listing (a missing
-        # bucket) prints nothing; a failure on a later page leaves the array unclosed,
-        # which no JSON parser mistakes for a complete listing.
-        first = next(entries, None)
-        click.echo("[", nl=False)
-        rest = entries if first is None else itertools.chain([first], entries)
-        for index, entry in enumerate(rest):
-            item = {
-                "key": entry.key,
-                "size": entry.size,
-                "etag": entry.etag,
-                "last_modified": entry.last_modified.isoformat() if entry.last_modified else None,
-                "storage_class": entry.storage_class,
-            }
-            click.echo(("," if index else "") + "\n  " + json.dumps(item), nl=False)
-        click.echo("\n]")
-        return
-    for entry in entries:
-        when = entry.last_modified.strftime("%Y-%m-%d %H:%M:%S") if entry.last_modified else ""
-        click.echo(f"{when:19} {entry.size:>12} {printable(entry.key)}")
-
-
 def _describe(info: ObjectInfo) -> str:
     enc = info.encryption
     lines = [
@@ -650,17 +647,18 @@ def _describe(info: ObjectInfo) -> str:
 @click.command("head")
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
-def head_command(obj: CliContext, url: str, as_json: bool) -> None:
+def head_command(obj: CliContext, url: str, as_json: bool, version_id: str | None) -> None:
     """Show an object's size, encryption mode and key, ETag and metadata."""
     require_stdout()
     location = S3Url.parse(url, require_key=True)
-    info = store_for(obj, location).head(location.key)
+    info = store_for(obj, location).head(location.key, version_id=version_id)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else _describe(info))
 
 
 # rm lives in cli/tree.py with the other tree commands.
-COMMANDS = (mb_command, put_command, get_command, ls_command, head_command)
+COMMANDS = (mb_command, put_command, get_command, head_command)
 
 __all__ = [
     "COMMANDS",

@@ -6,7 +6,7 @@ import click
 
 from securestore.errors import ConfigurationError
 
-from .main import CliContext
+from .context import CliContext
 
 __all__ = ["COMMANDS"]
 
@@ -72,8 +72,10 @@ def iam_policy_command(
     principal: str | None,
     fmt: str,
 ) -> None:
-    """Print the identity policy, KMS key-policy statement and bucket policy that a
-    store on BUCKET needs, and nothing more.
+    """Print the least-privilege identity, KMS key and bucket policies for a store.
+
+    The identity policy, the KMS key-policy statement and the bucket-policy
+    statements that a store on BUCKET needs, and nothing more.
 
     The region is the global --region (the bucket's region: the ARN partition and
     kms:ViaService follow it).

@@ -6,33 +6,26 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from securestore.errors import ConfigurationError
-from securestore.keyrings import (
-    Keyring,
-    MultiKeyring,
-    generate_aes_key_file,
-    generate_rsa_key_files,
-)
-from securestore.keyrings.keyfiles import read_passphrase_file, write_public_key_file
-from securestore.keyrings.options import (
-    DEFAULT_KEY_NAME,
-    AccountDiscoveryKeyring,
-    combine,
-    kms_keyrings,
-)
-from securestore.keyrings.options import raw_keyrings as _raw_keyrings
 from securestore.location import S3Url
-from securestore.message import HeaderLimits
-from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS
-from securestore.transport import Connection
 
+from .context import CliContext
 from .errors import require_stdout
-from .main import CliContext
 from .text import printable
+
+if TYPE_CHECKING:
+    from securestore.keyrings import Keyring
+    from securestore.transport import Connection
+
+#: The defaults the options show in --help, written out so that printing help imports
+#: neither the keyrings nor the message engine (cryptography);
+#: tests/cli/test_startup.py checks them against the library's own constants.
+DEFAULT_KEY_NAME = "default"  # securestore.keyrings.options.DEFAULT_KEY_NAME
+DEFAULT_MAX_ENCRYPTED_DATA_KEYS = 10  # securestore.message.header.DEFAULT_MAX_ENCRYPTED_DATA_KEYS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,6 +119,8 @@ def rsa_passphrase() -> Callable[[str], bytes | None]:
     def ask(key_path: str) -> bytes | None:
         if path is not None:
             if not cached:
+                from securestore.keyrings.keyfiles import read_passphrase_file
+
                 cached.append(read_passphrase_file(path))
             return cached[0]
         if sys.stdin is not None and sys.stdin.isatty():
@@ -142,19 +137,6 @@ def rsa_passphrase() -> Callable[[str], bytes | None]:
     return ask
 
 
-def raw_keyrings(
-    key_files: Sequence[str], rsa_keys: Sequence[str], key_name: str, *, reading: bool
-) -> list[Keyring]:
-    """Raw AES and RSA keyrings from the key options; RSA passphrases as :func:`rsa_passphrase`."""
-    return _raw_keyrings(
-        key_files,
-        rsa_keys,
-        key_name,
-        reading=reading,
-        rsa_passphrase=rsa_passphrase() if reading else None,
-    )
-
-
 def max_data_keys_option() -> Callable[[F], F]:
     """``--max-data-keys N``: the most encrypted data keys a message may carry."""
     return click.option(
@@ -165,6 +147,36 @@ def max_data_keys_option() -> Callable[[F], F]:
         f"more; get and inspect refuse headers with more). [default: "
         f"{DEFAULT_MAX_ENCRYPTED_DATA_KEYS}]",
     )
+
+
+def raw_keyrings(
+    key_files: Sequence[str], rsa_keys: Sequence[str], key_name: str, *, reading: bool
+) -> list[Keyring]:
+    """Raw AES and RSA keyrings from key files (see :mod:`securestore.keyrings.options`);
+    RSA passphrases as :func:`rsa_passphrase`."""
+    from securestore.keyrings import options
+
+    return options.raw_keyrings(
+        key_files,
+        rsa_keys,
+        key_name,
+        reading=reading,
+        rsa_passphrase=rsa_passphrase() if reading else None,
+    )
+
+
+def kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring]:
+    """Strict KMS keyrings (see :mod:`securestore.keyrings.options`)."""
+    from securestore.keyrings import options
+
+    return options.kms_keyrings(connection, key_ids)
+
+
+def combine(keyrings: Sequence[Keyring]) -> Keyring:
+    """One keyring from several (see :mod:`securestore.keyrings.options`)."""
+    from securestore.keyrings import options
+
+    return options.combine(keyrings)
 
 
 def reading_keyring(
@@ -181,6 +193,9 @@ def reading_keyring(
     The named keys; else, with ``discovery`` (``--client-side``), KMS discovery in
     your own account; else ``None``: a plain server-side read.
     """
+    from securestore.keyrings import MultiKeyring
+    from securestore.keyrings.options import AccountDiscoveryKeyring
+
     keyrings = kms_keyrings(connection, kms_key_ids) + raw_keyrings(
         key_files, rsa_keys, key_name, reading=True
     )
@@ -241,6 +256,9 @@ def keygen_command(
     bits: str,
 ) -> None:
     """Create new key files for client-side encryption (never overwrites a file)."""
+    from securestore.keyrings import generate_aes_key_file, generate_rsa_key_files
+    from securestore.keyrings.keyfiles import read_passphrase_file, write_public_key_file
+
     if sum(x is not None for x in (aes_path, rsa_prefix, public_from)) != 1:
         raise ConfigurationError("give exactly one of --aes FILE or --rsa PREFIX")
     if passphrase_file is not None and aes_path is not None:
@@ -287,6 +305,7 @@ def _public_name(private: Path) -> Path:
 @click.pass_obj
 def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int | None) -> None:
     """Show a client-side object's message header without decrypting it."""
+    from securestore.message import HeaderLimits
     from securestore.store import SecureStore
 
     require_stdout()

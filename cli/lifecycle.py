@@ -15,9 +15,9 @@ from securestore.rewrap import RewrapResult
 from securestore.store import SecureStore
 
 from .commands import parse_pairs, say
+from .context import CliContext
 from .errors import exit_code_for, report
 from .keys import key_options, kms_keyrings, raw_keyrings, reading_keyring
-from .main import CliContext
 
 __all__ = ["COMMANDS"]
 
@@ -58,7 +58,9 @@ def _line(result: RewrapResult) -> str:
     "kms_key_ids",
     multiple=True,
     metavar="ID",
-    help="KMS key(s) to unwrap with (default: KMS discovery in your own account).",
+    help="KMS key(s) that may unwrap the objects' current data key, to read them "
+    "(default: KMS discovery in your own account); keys to add or remove are "
+    "--add-kms-key-id/--remove-kms-key-id.",
 )
 @key_options(reading=True)
 @click.option("--add-key-file", multiple=True, metavar="FILE", help="Add an AES-256 key file.")

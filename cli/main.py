@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -16,8 +17,8 @@ import click
 
 from securestore import __version__
 from securestore.errors import SecureStoreError
-from securestore.transport import Connection
 
+from .context import CliContext, add_global_options, global_group_options
 from .errors import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
@@ -26,43 +27,6 @@ from .errors import (
     exit_code_for,
     report,
 )
-
-
-class CliContext:
-    """Options shared by every command; the connection is created on first use."""
-
-    def __init__(
-        self,
-        *,
-        endpoint_url: str | None,
-        ca_bundle: str | None,
-        profile: str | None,
-        region: str | None,
-        quiet: bool,
-    ) -> None:
-        self.endpoint_url = endpoint_url
-        self.ca_bundle = ca_bundle
-        self.profile = profile
-        self.region = region
-        self.quiet = quiet
-        self._connection: Connection | None = None
-
-    @property
-    def connection(self) -> Connection:
-        """The TLS-only connection built from the global options and environment."""
-        if self._connection is None:
-            self._connection = Connection(
-                profile=self.profile,
-                region=self.region,
-                endpoint_url=self.endpoint_url,
-                ca_bundle=self.ca_bundle,
-            )
-        return self._connection
-
-    def progress_enabled(self) -> bool:
-        """Progress bars only on a terminal, and never with ``--quiet``."""
-        return not self.quiet and sys.stderr.isatty()
-
 
 #: Signals that end a command like Ctrl-C does (systemd, Kubernetes, CI, ``timeout``, a
 #: closed terminal): uploads are aborted, partial files removed, exit 128 + the number.
@@ -164,31 +128,163 @@ def _silence_stdout() -> None:
         pass
 
 
+#: Every command: name -> ("module:attribute" in this package, the one-line help of the
+#: listing). A command module is imported only when one of its commands runs (or shows
+#: its own --help), so ``securestore --help`` loads no boto3, cryptography or auditor.
+#: A new command is one line here; tests/cli/test_startup.py checks that every entry
+#: resolves, that its help is the command's own short help, and that no module's
+#: COMMANDS tuple has a command missing from this table.
+COMMANDS: dict[str, tuple[str, str]] = {
+    # commands.py: single objects
+    "mb": ("commands:mb_command", "Create a bucket."),
+    "put": (
+        "commands:put_command",
+        "Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted.",
+    ),
+    "get": (
+        "commands:get_command",
+        "Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout).",
+    ),
+    "head": (
+        "commands:head_command",
+        "Show an object's size, encryption mode and key, ETag and metadata.",
+    ),
+    # listing.py
+    "ls": (
+        "listing:ls_command",
+        "List objects and PRE directories under a prefix (or, without a URL, the buckets).",
+    ),
+    # uploads.py
+    "uploads": (
+        "uploads:uploads_group",
+        "List or abort incomplete multipart uploads (their parts are stored and billed).",
+    ),
+    # keys.py
+    "keygen": (
+        "keys:keygen_command",
+        "Create new key files for client-side encryption (never overwrites a file).",
+    ),
+    "inspect": (
+        "keys:inspect_command",
+        "Show a client-side object's message header without decrypting it.",
+    ),
+    # local.py
+    "local": ("local:local_command", "Serve S3 and KMS (moto) over TLS on 127.0.0.1 until Ctrl-C."),
+    "demo": (
+        "local:demo_command",
+        "A self-contained tour on a private embedded endpoint (exits 0 when all is well).",
+    ),
+    # audit.py
+    "audit": (
+        "audit:audit_command",
+        "Audit S3 buckets' encryption, TLS, public access and data protection.",
+    ),
+    "harden": (
+        "audit:harden_command",
+        "Fix a bucket's encryption, TLS-only policy and public access block.",
+    ),
+    # lifecycle.py
+    "rewrap": (
+        "lifecycle:rewrap_command",
+        "Re-wrap client-side objects server-side: the body stays, S3 copies it.",
+    ),
+    # tree.py
+    "cp": (
+        "tree:cp_command",
+        "Copy a file, object or (--recursive) tree: local to S3, S3 to local, S3 to S3.",
+    ),
+    "mv": (
+        "tree:mv_command",
+        "Move: copy, verify the copy, then delete the source (file, object or tree).",
+    ),
+    "sync": (
+        "tree:sync_command",
+        "Make DST hold what SRC holds: transfer new, resized and newer files.",
+    ),
+    "rm": (
+        "tree:rm_command",
+        "Delete an object, or (--recursive) every object below a prefix.",
+    ),
+    "rb": (
+        "tree:rb_command",
+        "Delete a bucket; it must be empty unless --force.",
+    ),
+    # iam.py
+    "iam-policy": (
+        "iam:iam_policy_command",
+        "Print the least-privilege identity, KMS key and bucket policies for a store.",
+    ),
+    # migrate.py
+    "migrate": (
+        "migrate:migrate_command",
+        "Rewrite the S3EC objects under s3://BUCKET/PREFIX as client-side messages, in place.",
+    ),
+    # reencrypt.py
+    "reencrypt": (
+        "reencrypt:reencrypt_command",
+        "Change the server-side encryption of objects in place, without downloading them.",
+    ),
+    # offline.py
+    "encrypt": (
+        "offline:encrypt_command",
+        "Encrypt a local file, stdin or a directory tree (AWS Encryption SDK message format).",
+    ),
+    "decrypt": (
+        "offline:decrypt_command",
+        "Decrypt a local message file, stdin or a tree of *.encrypted files.",
+    ),
+}
+
+
+def load_command(name: str) -> click.Command | None:
+    """Import the module of command ``name`` and return the command (``None``: no such one)."""
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return None
+    module_name, _, attribute = entry[0].partition(":")
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    command: click.Command = getattr(module, attribute)
+    return command
+
+
+class _LazyGroup(_Group):
+    """A group whose commands are imported on first use, from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None:
+            command = load_command(cmd_name)
+            if command is None:
+                return None
+            self.commands[cmd_name] = add_global_options(command)
+        return command
+
+    def _short_help(self, name: str, limit: int) -> str:
+        if name in COMMANDS:
+            # Shortened as click shortens a loaded command's help (its own rule, not ours).
+            return click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)
+        return self.commands[name].get_short_help_str(limit)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The listing's help comes from the table: printing it imports no command module.
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(name) for name in names), default=0)
+        rows = [(name, self._short_help(name, limit)) for name in names]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 @click.group(
-    cls=_Group,
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_CODES_HELP,
 )
 @click.version_option(__version__, "--version", prog_name="securestore")
-@click.option(
-    "--endpoint-url",
-    envvar="AWS_ENDPOINT_URL",
-    metavar="URL",
-    help="An https:// S3 (and KMS) endpoint. [env: AWS_ENDPOINT_URL]",
-)
-@click.option(
-    "--ca-bundle",
-    envvar="AWS_CA_BUNDLE",
-    metavar="PEM",
-    help="CA certificates to trust for the endpoint. [env: AWS_CA_BUNDLE]",
-)
-@click.option("--profile", envvar="AWS_PROFILE", help="AWS profile. [env: AWS_PROFILE]")
-@click.option(
-    "--region",
-    envvar=["AWS_REGION", "AWS_DEFAULT_REGION"],
-    help="AWS region. [env: AWS_REGION, AWS_DEFAULT_REGION]",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and requested data.")
+@global_group_options
 @click.pass_context
 def main_group(
     ctx: click.Context,
@@ -206,18 +302,6 @@ def main_group(
         region=region or None,
         quiet=quiet,
     )
-
-
-def _register() -> None:
-    # Imported here: the command modules import CliContext from this one.
-    from . import audit, commands, iam, keys, lifecycle, local, migrate, offline, reencrypt, tree
-
-    for module in (commands, tree, keys, local, audit, lifecycle, iam, migrate, reencrypt, offline):
-        for command in module.COMMANDS:
-            main_group.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

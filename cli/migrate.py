@@ -15,8 +15,8 @@ from securestore.migrate import MigrationReport, migrate_to_client_side
 from securestore.transfer import TransferConfig
 
 from .commands import parse_pairs
+from .context import CliContext
 from .keys import key_options, reading_keyring
-from .main import CliContext
 
 __all__ = ["COMMANDS"]
 

@@ -21,8 +21,8 @@ from securestore.offline import (
 )
 
 from .commands import _stdout, parse_pairs, say
+from .context import CliContext
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
-from .main import CliContext
 
 _KMS_HELP = "KMS key id, ARN or alias that wraps the data key (repeatable: any one decrypts)."
 

@@ -12,8 +12,8 @@ from securestore.modes import parse_mode
 from securestore.reencrypt import ObjectOutcome, Outcome, reencrypt
 from securestore.store import SecureStore
 
+from .context import CliContext
 from .errors import EXIT_FAILURE, report
-from .main import CliContext
 from .text import printable
 
 __all__ = ["COMMANDS"]

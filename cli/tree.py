@@ -53,8 +53,8 @@ from .commands import (
     upload_mode,
     upload_options,
 )
+from .context import CliContext
 from .errors import EXIT_FAILURE, EXIT_INTEGRITY, EXIT_USAGE, exit_code_for, report
-from .main import CliContext
 from .text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -6,10 +6,19 @@ messages, with keyrings :class:`AwsKmsKeyring`, :class:`RawAesKeyring`,
 :class:`RawRsaKeyring`, :class:`MultiKeyring`); every connection is TLS-only
 (:class:`Connection`); errors derive from :class:`SecureStoreError`. Trees
 move with :func:`copy_tree`, :func:`sync`, :func:`move_tree`, :func:`remove_tree`
-and :func:`remove_bucket` (:mod:`securestore.tree`).
+and :func:`remove_bucket` (:mod:`securestore.tree`); local files are encrypted
+with :func:`encrypt_file` and :func:`decrypt_file` (:mod:`securestore.offline`).
+
+Only the errors are imported eagerly: every other name is imported on first use
+(PEP 562), so that a program which needs one small piece (the CLI printing its help,
+say) does not pay for boto3, cryptography and the message engine.
 """
 
-from securestore.clientside import ClientSide, ClientSideReader
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _typing
+
 from securestore.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -29,35 +38,83 @@ from securestore.errors import (
     TransferError,
     TransportSecurityError,
 )
-from securestore.keyrings import (
-    AwsKmsDiscoveryKeyring,
-    AwsKmsKeyring,
-    DiscoveryFilter,
-    Keyring,
-    MultiKeyring,
-    RawAesKeyring,
-    RawRsaKeyring,
-)
-from securestore.location import S3Url
-from securestore.message import DecryptPolicy, HeaderLimits
-from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
-from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
-from securestore.reader import ObjectReader
-from securestore.rewrap import RewrapResult
-from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
-from securestore.transfer import TransferConfig
-from securestore.transport import Connection
-from securestore.tree import (
-    Filters,
-    TransferManager,
-    TreeOptions,
-    TreeResult,
-    copy_tree,
-    move_tree,
-    remove_bucket,
-    remove_tree,
-    sync,
-)
+
+if _typing.TYPE_CHECKING:
+    from securestore.bucket import CommonPrefix, ObjectVersion
+    from securestore.clientside import ClientSide, ClientSideReader
+    from securestore.keyrings import (
+        AwsKmsDiscoveryKeyring,
+        AwsKmsKeyring,
+        DiscoveryFilter,
+        Keyring,
+        MultiKeyring,
+        RawAesKeyring,
+        RawRsaKeyring,
+    )
+    from securestore.location import S3Url
+    from securestore.message import DecryptPolicy, HeaderLimits
+    from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
+    from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
+    from securestore.reader import ObjectReader
+    from securestore.rewrap import RewrapResult
+    from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
+    from securestore.transfer import TransferConfig
+    from securestore.transport import Connection
+    from securestore.tree import (
+        Filters,
+        TransferManager,
+        TreeOptions,
+        TreeResult,
+        copy_tree,
+        move_tree,
+        remove_bucket,
+        remove_tree,
+        sync,
+    )
+
+#: Where each lazily imported public name lives.
+_LAZY = {
+    "AwsKmsDiscoveryKeyring": "securestore.keyrings",
+    "AwsKmsKeyring": "securestore.keyrings",
+    "ClientSide": "securestore.clientside",
+    "ClientSideReader": "securestore.clientside",
+    "CommonPrefix": "securestore.bucket",
+    "Connection": "securestore.transport",
+    "DecryptPolicy": "securestore.message",
+    "DiscoveryFilter": "securestore.keyrings",
+    "DsseKms": "securestore.modes",
+    "EncryptionMode": "securestore.modes",
+    "HeaderLimits": "securestore.message",
+    "Keyring": "securestore.keyrings",
+    "MultiKeyring": "securestore.keyrings",
+    "ObjectInfo": "securestore.store",
+    "ObjectReader": "securestore.reader",
+    "ObjectSummary": "securestore.store",
+    "ObjectVersion": "securestore.bucket",
+    "RawAesKeyring": "securestore.keyrings",
+    "RawRsaKeyring": "securestore.keyrings",
+    "RewrapResult": "securestore.rewrap",
+    "S3Url": "securestore.location",
+    "SecureStore": "securestore.store",
+    "SseKms": "securestore.modes",
+    "SseS3": "securestore.modes",
+    "StoredEncryption": "securestore.modes",
+    "TransferConfig": "securestore.transfer",
+    "Filters": "securestore.tree",
+    "TransferManager": "securestore.tree",
+    "TreeOptions": "securestore.tree",
+    "TreeResult": "securestore.tree",
+    "copy_tree": "securestore.tree",
+    "decrypt_file": "securestore.offline",
+    "decrypt_tree": "securestore.offline",
+    "encrypt_file": "securestore.offline",
+    "encrypt_tree": "securestore.offline",
+    "move_tree": "securestore.tree",
+    "remove_bucket": "securestore.tree",
+    "remove_tree": "securestore.tree",
+    "sync": "securestore.tree",
+    "create_bucket": "securestore.store",
+}
 
 __version__ = "0.1.0"
 
@@ -68,6 +125,7 @@ __all__ = [
     "AwsKmsKeyring",
     "ClientSide",
     "ClientSideReader",
+    "CommonPrefix",
     "ConfigurationError",
     "Connection",
     "DecryptPolicy",
@@ -89,6 +147,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectReader",
     "ObjectSummary",
+    "ObjectVersion",
     "PolicyError",
     "PreconditionFailedError",
     "RawAesKeyring",
@@ -119,3 +178,16 @@ __all__ = [
     "remove_tree",
     "sync",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'securestore' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

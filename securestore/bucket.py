@@ -11,15 +11,16 @@ import dataclasses
 import datetime
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.exceptions
 
 from securestore.clientside import FORMAT_METADATA
 from securestore.errors import (
     AccessDeniedError,
+    ConfigurationError,
     KeyUnavailableError,
     NotFoundError,
     SecureStoreError,
@@ -29,7 +30,16 @@ from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 
-__all__ = ["ABORT_DEADLINE", "BucketAccess", "ObjectInfo", "ObjectSummary", "abort_upload"]
+__all__ = [
+    "ABORT_DEADLINE",
+    "BucketAccess",
+    "CommonPrefix",
+    "ObjectInfo",
+    "ObjectSummary",
+    "ObjectVersion",
+    "abort_upload",
+    "version_argument",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +92,30 @@ class ObjectSummary:
     etag: str
     last_modified: datetime.datetime | None
     storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class CommonPrefix:
+    """A "directory" of a listing with a delimiter: every key under ``prefix``, rolled up."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a key in a versioned bucket's listing, or a delete marker.
+
+    A delete marker has no body: ``size`` is 0 and ``etag`` is empty.
+    """
+
+    key: str
+    version_id: str
+    is_latest: bool
+    last_modified: datetime.datetime | None
+    size: int = 0
+    etag: str = ""
+    storage_class: str | None = None
+    delete_marker: bool = False
 
 
 class BucketAccess:
@@ -156,16 +190,18 @@ class BucketAccess:
         key_id = mode.kms_key_id
         return self.resolve_key_arn(key_id) if key_id else None
 
-    def head(self, key: str) -> ObjectInfo:
-        """Describe the object: size, encryption mode and key, ETag, metadata.
+    def head(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        """Describe the object (or that version of it): size, encryption, ETag, metadata.
 
         Raises:
-            NotFoundError: no such bucket or object.
+            NotFoundError: no such bucket, object or version.
         """
         validate_key(key)
         try:
             with self.boundary("head", key):
-                response = self.s3.head_object(Bucket=self.bucket, Key=key)
+                response = self.s3.head_object(
+                    Bucket=self.bucket, Key=key, **version_argument(version_id)
+                )
         except NotFoundError as exc:
             # A HEAD 404 has no body to tell a missing key from a missing bucket.
             raise self.which_missing(exc) from exc.__cause__
@@ -203,6 +239,99 @@ class BucketAccess:
             version_id=response.get("VersionId"),
             metadata=metadata,
         )
+
+    def list_objects(
+        self, prefix: str = "", *, delimiter: str | None = None
+    ) -> Iterator[ObjectSummary | CommonPrefix]:
+        """Yield the objects under ``prefix`` in key order, lazily, one page at a time.
+
+        With a ``delimiter`` (``"/"``), the keys that have it after ``prefix`` are
+        rolled up into one :class:`CommonPrefix` each, as S3 does, and ``prefix`` is
+        taken literally (``"tre"`` also yields ``CommonPrefix("tree/")``).
+        """
+        extra = {"Delimiter": delimiter} if delimiter else {}
+        paginator = self.s3.get_paginator("list_objects_v2")
+        with self.boundary("list"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
+                objects = [_summary(item) for item in page.get("Contents", [])]
+                yield from _merged(objects, page, lambda entry: entry.key)
+
+    def list_versions(
+        self, prefix: str = "", *, delimiter: str | None = None
+    ) -> Iterator[ObjectVersion | CommonPrefix]:
+        """Yield every version and delete marker under ``prefix`` (ListObjectVersions).
+
+        Keys come in order, the versions of one key newest first; ``delimiter`` rolls
+        keys up as in :meth:`list_objects`. An unversioned bucket lists each object
+        once, with the version id ``"null"``.
+        """
+        extra = {"Delimiter": delimiter} if delimiter else {}
+        paginator = self.s3.get_paginator("list_object_versions")
+        with self.boundary("list versions"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
+                entries = [_version(item, False) for item in page.get("Versions", [])]
+                entries += [_version(item, True) for item in page.get("DeleteMarkers", [])]
+                # Versions and markers come in two lists; S3's order is key, then newest first.
+                entries.sort(key=_newest_first)
+                yield from _merged(entries, page, lambda entry: entry.key)
+
+
+def _summary(item: Mapping[str, Any]) -> ObjectSummary:
+    return ObjectSummary(
+        key=item["Key"],
+        size=int(item.get("Size", 0)),
+        etag=str(item.get("ETag", "")),
+        last_modified=item.get("LastModified"),
+        storage_class=item.get("StorageClass"),
+    )
+
+
+def _version(item: Mapping[str, Any], delete_marker: bool) -> ObjectVersion:
+    return ObjectVersion(
+        key=item["Key"],
+        version_id=str(item.get("VersionId") or "null"),
+        is_latest=bool(item.get("IsLatest")),
+        last_modified=item.get("LastModified"),
+        size=int(item.get("Size", 0)),
+        etag=str(item.get("ETag", "")),
+        storage_class=item.get("StorageClass"),
+        delete_marker=delete_marker,
+    )
+
+
+def _newest_first(entry: ObjectVersion) -> tuple[str, bool, float]:
+    when = entry.last_modified.timestamp() if entry.last_modified else 0.0
+    return (entry.key, not entry.is_latest, -when)
+
+
+_T = TypeVar("_T")
+
+
+def _merged(
+    entries: list[_T], page: Mapping[str, Any], key_of: Callable[[_T], str]
+) -> Iterator[_T | CommonPrefix]:
+    """One page's entries and common prefixes, interleaved in key order."""
+    merged: list[_T | CommonPrefix] = [*entries]
+    merged += [CommonPrefix(str(item["Prefix"])) for item in page.get("CommonPrefixes", [])]
+    # A stable sort: the versions of one key keep their newest-first order.
+    merged.sort(
+        key=lambda entry: entry.prefix if isinstance(entry, CommonPrefix) else key_of(entry)
+    )
+    yield from merged
+
+
+def version_argument(version_id: str | None) -> dict[str, str]:
+    """The ``VersionId`` argument of a GET or HEAD pinned to ``version_id`` (none if ``None``).
+
+    Raises:
+        ConfigurationError: an empty version id (an unset variable, say): reading the
+            latest version instead would not be what was asked.
+    """
+    if version_id is None:
+        return {}
+    if not version_id.strip():
+        raise ConfigurationError("an empty version id was given (is a variable unset?)")
+    return {"VersionId": version_id}
 
 
 def with_marker(stored: StoredEncryption, metadata: Mapping[str, str]) -> StoredEncryption:

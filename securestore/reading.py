@@ -18,7 +18,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from securestore.bucket import BucketAccess, ObjectInfo
+from securestore.bucket import BucketAccess, ObjectInfo, version_argument
 from securestore.clientside import (
     CONTEXT_BUCKET,
     CONTEXT_KEY,
@@ -72,15 +72,25 @@ class ReadPath:
         access: the bucket's client and helpers.
         encryption: the store's mode; a client-side store decrypts every read.
         keyring: decrypts client-side objects read through a server-side store.
+        version_id: pin every request (HEAD, the probe, every ranged GET) to this
+            version of the object; ``None`` reads the current version.
     """
 
     def __init__(
-        self, access: BucketAccess, *, encryption: EncryptionMode, keyring: Keyring | None
+        self,
+        access: BucketAccess,
+        *,
+        encryption: EncryptionMode,
+        keyring: Keyring | None,
+        version_id: str | None = None,
     ) -> None:
         self.access = access
         self.bucket = access.bucket
         self.encryption = encryption
         self.keyring = keyring
+        self.version_id = version_id
+        # Passed to every GET: a read of one version never mixes in bytes of another.
+        self._version = version_argument(version_id)
 
     def _check_read(self, mode: EncryptionMode | None, stored: StoredEncryption, key: str) -> None:
         if mode is None:
@@ -108,7 +118,7 @@ class ReadPath:
         span = f"bytes={first}-" if last is None else f"bytes={first}-{last}"
         with self.access.boundary("read", key):
             response: dict[str, Any] = self.access.s3.get_object(
-                Bucket=self.bucket, Key=key, Range=span, IfMatch=etag
+                Bucket=self.bucket, Key=key, Range=span, IfMatch=etag, **self._version
             )
         answered = response.get("ETag")
         if answered is not None and answered != etag:
@@ -214,22 +224,25 @@ class ReadPath:
         """
         mode = require
         if mode is not None and not isinstance(mode, ClientSide):
-            return self.access.head(key), b""
+            return self.access.head(key, version_id=self.version_id), b""
         validate_key(key)
         try:
             with self.access.boundary("read", key):
                 response = self.access.s3.get_object(
-                    Bucket=self.bucket, Key=key, Range=f"bytes=0-{HEADER_PROBE - 1}"
+                    Bucket=self.bucket,
+                    Key=key,
+                    Range=f"bytes=0-{HEADER_PROBE - 1}",
+                    **self._version,
                 )
         except StorageError as exc:
             if exc.code == "InvalidRange":  # an empty object has no byte 0
-                return self.access.head(key), b""
+                return self.access.head(key, version_id=self.version_id), b""
             raise
         with self.access.boundary("read", key), contextlib.closing(response["Body"]) as body:
             try:
                 first: bytes = body.read()
             except RETRYABLE_STREAM_ERRORS:
-                return self.access.head(key), b""
+                return self.access.head(key, version_id=self.version_id), b""
         total = _range_total(response.get("ContentRange"))
         size = total if total is not None else int(response.get("ContentLength", len(first)))
         return self.access.info(key, {**response, "ContentLength": size}), first[:HEADER_PROBE]
@@ -424,7 +437,7 @@ class ReadPath:
 
     def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """See :meth:`securestore.store.SecureStore.inspect`."""
-        info = self.access.head(key)
+        info = self.access.head(key, version_id=self.version_id)
         with self.access.boundary("inspect", key):
             return read_header(self._fetcher(key, info.etag), info.size, limits or HeaderLimits())
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import botocore.exceptions
 
-from securestore.bucket import BucketAccess, ObjectInfo, ObjectSummary
+from securestore.bucket import BucketAccess, CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, LocalFileError, StorageError
@@ -205,13 +205,21 @@ class SecureStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def head(self, key: str) -> ObjectInfo:
-        """Describe the object: size, encryption mode and key, ETag, metadata.
+    def head(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        """Describe the object (or ``version_id`` of it): size, encryption, ETag, metadata.
 
         Raises:
-            NotFoundError: no such bucket or object.
+            NotFoundError: no such bucket, object or version.
         """
-        return self._access.head(key)
+        return self._access.head(key, version_id=version_id)
+
+    def _reads_of(self, version_id: str | None) -> ReadPath:
+        """The read path, pinned to ``version_id`` when one is given."""
+        if version_id is None:
+            return self._reads
+        return ReadPath(
+            self._access, encryption=self.encryption, keyring=self.keyring, version_id=version_id
+        )
 
     def open(
         self,
@@ -221,6 +229,7 @@ class SecureStore:
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
         allow_plaintext: bool = False,
+        version_id: str | None = None,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
@@ -245,6 +254,8 @@ class SecureStore:
                 unauthenticated, instead of raising :class:`FormatError`. An
                 object that does begin like one is still decrypted and
                 authenticated, never returned as ciphertext.
+            version_id: read this version of the object (every request is pinned
+                to it); default: the current version.
 
         Raises:
             NotFoundError: no such bucket or object.
@@ -257,7 +268,7 @@ class SecureStore:
             KeyringError: no configured key can decrypt a client-side object, or
                 no keyring is in play and the object is client-side encrypted.
         """
-        return self._reads.open(
+        return self._reads_of(version_id).open(
             key,
             require=self._required(require),
             context=context,
@@ -273,12 +284,13 @@ class SecureStore:
         context: Mapping[str, str] | None = None,
         relocated: bool = False,
         allow_plaintext: bool = False,
+        version_id: str | None = None,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
         For a client-side object nothing is returned unless the whole message
         (every frame, and the signature of a signed message) authenticated.
-        ``allow_plaintext`` weakens the read as described for :meth:`open`.
+        ``allow_plaintext`` and ``version_id`` are as for :meth:`open`.
 
         Raises:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
@@ -289,6 +301,7 @@ class SecureStore:
             context=context,
             relocated=relocated,
             allow_plaintext=allow_plaintext,
+            version_id=version_id,
         ) as reader:
             return reader.read_range(0, reader.size)
 
@@ -314,6 +327,7 @@ class SecureStore:
         progress: ProgressCallback | None = None,
         mode: int | None = None,
         overwrite_readonly: bool = False,
+        version_id: str | None = None,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
@@ -332,6 +346,7 @@ class SecureStore:
                 keeps its own mode, and its owner and group where permitted.
             overwrite_readonly: replace a destination the caller has no write
                 permission for (refused by default, as ``cp`` does).
+            version_id: download this version of the object (as for :meth:`open`).
 
         Raises:
             LocalFileError: the destination folder is missing or not writable, the
@@ -342,7 +357,7 @@ class SecureStore:
         # Missing folders are created (as aws-cli does), and removed again on failure.
         created = _make_folders(Path(path).parent)
         try:
-            return self._reads.download(
+            return self._reads_of(version_id).download(
                 key,
                 path,
                 require=self._required(require),
@@ -428,6 +443,21 @@ class SecureStore:
                         last_modified=item.get("LastModified"),
                         storage_class=item.get("StorageClass"),
                     )
+
+    def list_directory(self, prefix: str = "") -> Iterator[ObjectSummary | CommonPrefix]:
+        """Yield one level under ``prefix``: its objects and its "directories" (``/``).
+
+        As ``aws s3 ls``: ``prefix`` is taken literally, so ``"tre"`` yields
+        ``CommonPrefix("tree/")`` and objects named ``tre*``, not what is in ``tree/``.
+        """
+        return self._access.list_objects(prefix, delimiter="/")
+
+    def list_versions(
+        self, prefix: str = "", *, recursive: bool = True
+    ) -> Iterator[ObjectVersion | CommonPrefix]:
+        """Yield every version and delete marker under ``prefix`` (one level unless
+        ``recursive``), keys in order, the versions of a key newest first."""
+        return self._access.list_versions(prefix, delimiter=None if recursive else "/")
 
     def delete(self, key: str) -> None:
         """Delete the object (S3 semantics: deleting a missing key succeeds).

@@ -57,7 +57,7 @@ def _connection(endpoint: Endpoint, url: str, **kwargs: Any) -> Connection:
 def invoke(connection: Connection, *args: str) -> tuple[int, str]:
     obj = SimpleNamespace(connection=_LocalS3Control(connection), progress_enabled=lambda: False)
     result = CliRunner().invoke(audit_command, list(args), obj=obj, catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout  # the report; the error: line goes to stderr
 
 
 def _errors_listed(fmt: str, text: str) -> bool:

@@ -1,0 +1,199 @@
+"""``securestore ls``: buckets, one directory level (``PRE dir/``), whole trees, versions.
+
+The text output is that of ``aws s3 ls`` (columns, ``PRE`` lines, names relative
+to the listed directory, ``--human-readable``, ``--summarize``), so scripts and
+habits carry over; ``--json`` is one array, streamed, for machines. Every name
+comes from the bucket and is escaped (cli/text.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from securestore.errors import ConfigurationError
+from securestore.location import S3Url
+
+from .context import CliContext
+from .errors import require_stdout
+from .text import printable
+
+if TYPE_CHECKING:
+    from securestore.bucket import CommonPrefix, ObjectSummary, ObjectVersion
+
+__all__ = ["COMMANDS", "human_size", "ls_command"]
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def human_size(size: int) -> str:
+    """A size as ``aws s3 ls --human-readable`` prints it: ``1 Byte``, ``12 Bytes``, ``1.5 KiB``."""
+    if size == 1:
+        return "1 Byte"
+    if size < 1024:
+        return f"{size} Bytes"
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1024
+        if round(value) < 1024 or unit == _UNITS[-1]:  # aws-cli's rule
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else " " * 19
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+class _Totals:
+    def __init__(self) -> None:
+        self.objects = 0
+        self.size = 0
+
+
+def _list_buckets(obj: CliContext, as_json: bool) -> None:
+    from securestore.store import list_buckets
+
+    buckets = list_buckets(obj.connection)
+    if as_json:
+        rows = [
+            {"bucket": name, "created": created.isoformat() if created else None}
+            for name, created in buckets
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for name, created in buckets:
+        when = created.strftime("%Y-%m-%d %H:%M:%S") if created else ""
+        click.echo(f"{when:19}  {printable(name)}")
+
+
+def _as_item(entry: ObjectSummary | ObjectVersion | CommonPrefix) -> dict[str, Any]:
+    from securestore.bucket import CommonPrefix, ObjectVersion
+
+    if isinstance(entry, CommonPrefix):
+        return {"prefix": entry.prefix}
+    item: dict[str, Any] = {
+        "key": entry.key,
+        "size": entry.size,
+        "etag": entry.etag,
+        "last_modified": _iso(entry.last_modified),
+        "storage_class": entry.storage_class,
+    }
+    if isinstance(entry, ObjectVersion):
+        item.update(
+            version_id=entry.version_id,
+            is_latest=entry.is_latest,
+            delete_marker=entry.delete_marker,
+        )
+    return item
+
+
+def _echo_json(entries: Iterator[Any]) -> None:
+    # Streamed element by element: constant memory for any listing size. The first
+    # page is fetched before "[" is printed, so that a failed listing (a missing
+    # bucket) prints nothing; a failure on a later page leaves the array unclosed,
+    # which no JSON parser mistakes for a complete listing.
+    first = next(entries, None)
+    click.echo("[", nl=False)
+    rest = entries if first is None else itertools.chain([first], entries)
+    for index, entry in enumerate(rest):
+        click.echo(("," if index else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
+    click.echo("\n]")
+
+
+def _line(
+    entry: ObjectSummary | ObjectVersion | CommonPrefix,
+    shown_from: int,
+    human: bool,
+    totals: _Totals,
+) -> str:
+    from securestore.bucket import CommonPrefix, ObjectVersion
+
+    if isinstance(entry, CommonPrefix):
+        return f"{'PRE':>30} {printable(entry.prefix[shown_from:])}"
+    name = printable(entry.key[shown_from:])
+    if isinstance(entry, ObjectVersion) and entry.delete_marker:
+        size = "DELETED"
+    else:
+        totals.objects += 1
+        totals.size += entry.size
+        size = human_size(entry.size) if human else str(entry.size)
+    line = f"{_when(entry.last_modified)} {size:>10} {name}"
+    if isinstance(entry, ObjectVersion):
+        line += f"  {printable(entry.version_id)}" + ("  (latest)" if entry.is_latest else "")
+    return line
+
+
+@click.command("ls")
+@click.argument("url", required=False, metavar="[s3://BUCKET[/PREFIX]]")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="List every object under the prefix, with full keys (the prefix then also "
+    "matches across '/': s3://b/tre lists tree/...).",
+)
+@click.option(
+    "--human-readable", is_flag=True, help="Sizes in Bytes/KiB/MiB/GiB/TiB (as aws s3 ls)."
+)
+@click.option("--summarize", is_flag=True, help="End with the Total Objects and Total Size lines.")
+@click.option(
+    "--versions",
+    is_flag=True,
+    help="Every version and delete marker (DELETED) of each key, newest first, with its "
+    "version id (ListObjectVersions).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (prefixes as {prefix}).")
+@click.pass_obj
+def ls_command(
+    obj: CliContext,
+    url: str | None,
+    recursive: bool,
+    human_readable: bool,
+    summarize: bool,
+    versions: bool,
+    as_json: bool,
+) -> None:
+    """List objects and PRE directories under a prefix (or, without a URL, the buckets)."""
+    require_stdout()
+    if as_json and (human_readable or summarize):
+        raise ConfigurationError("--human-readable and --summarize do not apply to --json")
+    if url is None or url == "s3://":
+        if recursive or versions:
+            raise ConfigurationError("--recursive and --versions need s3://BUCKET")
+        _list_buckets(obj, as_json)
+        return
+    from securestore.store import SecureStore
+
+    location = S3Url.parse(url)
+    store = SecureStore(location.bucket, connection=obj.connection)
+    prefix = location.key
+    entries: Iterator[ObjectSummary | ObjectVersion | CommonPrefix]
+    if versions:
+        entries = store.list_versions(prefix, recursive=recursive)
+    elif recursive:
+        entries = store.list(prefix)
+    else:
+        entries = store.list_directory(prefix)
+    if as_json:
+        _echo_json(entries)
+        return
+    # Names are shown from the listed directory on, as aws s3 ls does; whole keys
+    # with --recursive.
+    shown_from = 0 if recursive else prefix.rfind("/") + 1
+    totals = _Totals()
+    for entry in entries:
+        click.echo(_line(entry, shown_from, human_readable, totals))
+    if summarize:
+        size = human_size(totals.size) if human_readable else str(totals.size)
+        click.echo(f"\nTotal Objects: {totals.objects}\n   Total Size: {size}")
+
+
+COMMANDS = (ls_command,)

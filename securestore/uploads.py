@@ -1,0 +1,125 @@
+"""Incomplete multipart uploads: list them, abort them (``securestore uploads``).
+
+An upload that was never completed or aborted (a killed process, a lost network)
+keeps its parts, and S3 bills them, until it is aborted or a lifecycle rule
+(``AbortIncompleteMultipartUpload``) removes it. Parts of a client-side upload
+are ciphertext; aborting one deletes them and never touches a completed object.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from securestore.bucket import BucketAccess
+from securestore.errors import ConfigurationError, NotFoundError, SecureStoreError
+from securestore.location import validate_bucket_name
+from securestore.transfer import TransferConfig
+from securestore.transport import Connection
+
+__all__ = ["AbortOutcome", "MultipartUpload", "abort_uploads", "list_uploads"]
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    """One multipart upload in progress (or abandoned)."""
+
+    bucket: str
+    key: str
+    upload_id: str
+    initiated: datetime.datetime | None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class AbortOutcome:
+    """What became of one upload: aborted, already gone, would be aborted, or failed.
+
+    ``error`` is set when the abort failed (the upload is still there).
+    """
+
+    upload: MultipartUpload
+    aborted: bool
+    dry_run: bool = False
+    already_gone: bool = False
+    error: str | None = None
+
+
+def list_uploads(
+    connection: Connection, bucket: str, prefix: str = ""
+) -> Iterator[MultipartUpload]:
+    """Yield the incomplete multipart uploads of keys starting with ``prefix``, lazily.
+
+    Raises:
+        NotFoundError: the bucket does not exist.
+        AccessDeniedError: ``s3:ListBucketMultipartUploads`` is not allowed.
+    """
+    access = BucketAccess(validate_bucket_name(bucket), connection, TransferConfig())
+    paginator = access.s3.get_paginator("list_multipart_uploads")
+    with access.boundary("list multipart uploads"):
+        for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
+            for item in page.get("Uploads", []):
+                yield MultipartUpload(
+                    bucket=access.bucket,
+                    key=str(item["Key"]),
+                    upload_id=str(item["UploadId"]),
+                    initiated=item.get("Initiated"),
+                    storage_class=item.get("StorageClass"),
+                )
+
+
+def abort_uploads(
+    connection: Connection,
+    bucket: str,
+    prefix: str = "",
+    *,
+    older_than: datetime.timedelta | None = None,
+    dry_run: bool = False,
+    now: datetime.datetime | None = None,
+) -> Iterator[AbortOutcome]:
+    """Abort the incomplete uploads under ``prefix``, yielding one outcome per upload.
+
+    Args:
+        older_than: only uploads initiated at least this long ago. An upload whose
+            start time the server does not report is then left alone: its age
+            cannot be confirmed.
+        dry_run: abort nothing; each outcome says what would be aborted.
+        now: the current time (for tests); default: the clock, in UTC.
+
+    A failed abort is reported in its outcome (``error``) and the others go on; an
+    upload that vanished meanwhile (completed or aborted by someone else) is
+    ``already_gone``. Listing errors are raised.
+
+    Raises:
+        ConfigurationError: ``older_than`` is negative.
+        NotFoundError, AccessDeniedError, StorageError: the listing failed.
+    """
+    if older_than is not None and older_than < datetime.timedelta(0):
+        raise ConfigurationError("the age of uploads to abort cannot be negative")
+    moment = now or datetime.datetime.now(datetime.UTC)
+    access = BucketAccess(validate_bucket_name(bucket), connection, TransferConfig())
+    for upload in list_uploads(connection, bucket, prefix):
+        if older_than is not None and (
+            upload.initiated is None or moment - upload.initiated < older_than
+        ):
+            continue
+        if dry_run:
+            yield AbortOutcome(upload, aborted=False, dry_run=True)
+            continue
+        yield _abort(access, upload)
+
+
+def _abort(access: BucketAccess, upload: MultipartUpload) -> AbortOutcome:
+    try:
+        with access.boundary("abort multipart upload", upload.key):
+            access.s3.abort_multipart_upload(
+                Bucket=access.bucket, Key=upload.key, UploadId=upload.upload_id
+            )
+    except NotFoundError as exc:
+        if exc.code == "NoSuchUpload":  # completed or aborted meanwhile
+            return AbortOutcome(upload, aborted=False, already_gone=True)
+        return AbortOutcome(upload, aborted=False, error=str(exc))
+    except SecureStoreError as exc:
+        return AbortOutcome(upload, aborted=False, error=str(exc))
+    return AbortOutcome(upload, aborted=True)

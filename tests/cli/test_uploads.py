@@ -1,0 +1,138 @@
+"""``securestore uploads ls|abort``: incomplete multipart uploads, by prefix and age."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+from securestore_cli.main import main_group
+from securestore_cli.uploads import parse_age
+
+from securestore import ConfigurationError, Connection
+from securestore.uploads import abort_uploads, list_uploads
+from tests.conftest import Endpoint
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(tls_endpoint: Endpoint) -> Run:
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
+
+    return invoke
+
+
+def start(connection: Connection, bucket: str, key: str) -> str:
+    upload_id: str = connection.client("s3").create_multipart_upload(
+        Bucket=bucket, Key=key, ServerSideEncryption="AES256"
+    )["UploadId"]
+    return upload_id
+
+
+def open_ids(connection: Connection, bucket: str) -> set[str]:
+    return {upload.upload_id for upload in list_uploads(connection, bucket)}
+
+
+def test_ls_lists_uploads_under_a_prefix(run: Run, connection: Connection, bucket: str) -> None:
+    a = start(connection, bucket, "backup/a.bin")
+    b = start(connection, bucket, "other/b.bin")
+    result = run("uploads", "ls", f"s3://{bucket}/backup/")
+    assert result.exit_code == 0, result.stderr
+    assert "backup/a.bin" in result.stdout and a in result.stdout
+    assert b not in result.stdout
+    items = json.loads(run("uploads", "ls", f"s3://{bucket}", "--json").stdout)
+    assert {(i["key"], i["upload_id"]) for i in items} == {("backup/a.bin", a), ("other/b.bin", b)}
+    assert all(i["initiated"] for i in items)
+    assert json.loads(run("uploads", "ls", f"s3://{bucket}/none/", "--json").stdout) == []
+
+
+def test_abort_dryrun_changes_nothing(run: Run, connection: Connection, bucket: str) -> None:
+    upload = start(connection, bucket, "k")
+    result = run("uploads", "abort", f"s3://{bucket}", "--dryrun")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"(dryrun) abort: s3://{bucket}/k ({upload})")
+    assert open_ids(connection, bucket) == {upload}
+
+
+def test_abort_by_prefix(run: Run, connection: Connection, bucket: str) -> None:
+    doomed = start(connection, bucket, "tmp/x")
+    kept = start(connection, bucket, "keep/y")
+    result = run("uploads", "abort", f"s3://{bucket}/tmp/", "--json")
+    assert result.exit_code == 0, result.stderr
+    outcomes = json.loads(result.stdout)
+    assert [(o["upload_id"], o["aborted"]) for o in outcomes] == [(doomed, True)]
+    assert open_ids(connection, bucket) == {kept}
+
+
+def test_abort_older_than_keeps_recent_uploads(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    upload = start(connection, bucket, "fresh")
+    # Younger than 1,900 years whatever the server reports as its start: kept.
+    recent = run("uploads", "abort", f"s3://{bucket}", "--older-than", "100000w")
+    assert recent.exit_code == 0, recent.stderr
+    assert recent.stderr == ""
+    assert open_ids(connection, bucket) == {upload}
+    # The age is measured from the start the server reports, on a clock we set.
+    (listed,) = list_uploads(connection, bucket)
+    assert listed.initiated is not None
+    week = datetime.timedelta(days=7)
+    younger = listed.initiated + datetime.timedelta(days=6)
+    assert list(abort_uploads(connection, bucket, older_than=week, now=younger)) == []
+    assert open_ids(connection, bucket) == {upload}
+    older = listed.initiated + datetime.timedelta(days=8)
+    outcomes = list(abort_uploads(connection, bucket, older_than=week, now=older))
+    assert [(o.upload.upload_id, o.aborted) for o in outcomes] == [(upload, True)]
+    assert open_ids(connection, bucket) == set()
+
+
+def test_cli_older_than_zero_aborts(run: Run, connection: Connection, bucket: str) -> None:
+    upload = start(connection, bucket, "any")
+    result = run("uploads", "abort", f"s3://{bucket}", "--older-than", "0s")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"abort: s3://{bucket}/any ({upload})\n"
+    assert open_ids(connection, bucket) == set()
+
+
+def test_abort_of_a_vanished_upload_is_already_gone(connection: Connection, bucket: str) -> None:
+    from securestore.bucket import BucketAccess
+    from securestore.transfer import TransferConfig
+    from securestore.uploads import MultipartUpload, _abort
+
+    upload = MultipartUpload(bucket, "k", "no-such-upload-id", None)
+    outcome = _abort(BucketAccess(bucket, connection, TransferConfig()), upload)
+    assert outcome.already_gone and not outcome.aborted and outcome.error is None
+
+
+def test_missing_bucket_is_exit_four(run: Run) -> None:
+    for args in (["ls"], ["abort"]):
+        result = run("uploads", *args, "s3://no-such-bucket-cliux-0002")
+        assert result.exit_code == 4
+        assert result.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("bad", ["7", "d", "-1d", "7 days", "1y", ""])
+def test_bad_ages_are_usage_errors(run: Run, bucket: str, bad: str) -> None:
+    result = run("uploads", "abort", f"s3://{bucket}", "--older-than", bad)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: invalid age")
+
+
+def test_ages() -> None:
+    assert parse_age("30m") == datetime.timedelta(minutes=30)
+    assert parse_age("12h") == datetime.timedelta(hours=12)
+    assert parse_age("2w") == datetime.timedelta(days=14)
+    with pytest.raises(ConfigurationError):
+        list(abort_uploads(Connection(region="us-east-1"), "b", older_than=-datetime.timedelta(1)))
+
+
+def test_keys_and_ids_from_the_server_are_escaped(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    start(connection, bucket, "evil\u202etxt.exe")
+    out = run("uploads", "ls", f"s3://{bucket}").stdout
+    assert "\u202e" not in out and "evil\\u202etxt.exe" in out
