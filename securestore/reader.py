@@ -23,6 +23,7 @@ from securestore.transfer import RetryBudget
 from securestore.transport import translate_error
 
 __all__ = [
+    "range_answered",
     "RETRYABLE_STREAM_ERRORS",
     "ObjectReader",
     "SeekableReader",
@@ -261,3 +262,24 @@ class ObjectReader(SeekableReader):
     def close(self) -> None:
         self._drop_body()
         super().close()
+
+
+def range_answered(content_range: str | None, first: int, last: int | None) -> bool:
+    """Whether ``Content-Range`` (``bytes A-B/N``) answers a request for ``first..last``.
+
+    The answer must start at ``first`` and end at ``last`` or, for a range that
+    runs past the end (or an open one), at the object's last byte. No header is
+    only right for a request from byte 0 to the end (a plain 200).
+    """
+    if content_range is None:
+        return first == 0 and last is None
+    unit, _, rest = content_range.strip().partition(" ")
+    span, _, total = rest.partition("/")
+    start, _, end = span.partition("-")
+    if unit != "bytes" or not start.isdigit() or not end.isdigit():
+        return False
+    if int(start) != first:
+        return False
+    if last is None or int(end) == last:
+        return True
+    return int(end) < last and total.isdigit() and int(end) == int(total) - 1

@@ -48,7 +48,7 @@ from securestore.location import validate_key
 from securestore.message import Decryptor, Header, HeaderLimits, Keyring, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
 from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
-from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
+from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader, range_answered
 from securestore.s3ec.read import S3ecSource, find_s3ec
 from securestore.signed import FrameDigests, verify_signed
 from securestore.transfer import (
@@ -129,6 +129,18 @@ class ReadPath:
                 key=key,
                 code="PreconditionFailed",
                 hint="read it again",
+            )
+        if not range_answered(response.get("ContentRange"), first, last):
+            # A server that ignores Range sends the object from byte 0: written at
+            # offset `first`, an SSE download would be silently wrong.
+            response["Body"].close()
+            raise StorageError(
+                f"the server did not answer the byte range {span} it was asked for "
+                f"(Content-Range: {response.get('ContentRange')!r})",
+                bucket=self.bucket,
+                key=key,
+                code="RangeNotHonoured",
+                hint="the endpoint does not support ranged GETs, which securestore needs",
             )
         return response
 
@@ -240,7 +252,8 @@ class ReadPath:
             raise
         with self.access.boundary("read", key), contextlib.closing(response["Body"]) as body:
             try:
-                first: bytes = body.read()
+                # Bounded: a server that ignores Range would send the whole object.
+                first: bytes = body.read(HEADER_PROBE)
             except RETRYABLE_STREAM_ERRORS:
                 return self.access.head(key, version_id=self.version_id), b""
         total = _range_total(response.get("ContentRange"))

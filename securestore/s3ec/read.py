@@ -23,10 +23,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from securestore.bucket import BucketAccess, ObjectInfo
-from securestore.errors import AuthenticationError, FormatError, KeyringError, NotFoundError
+from securestore.errors import (
+    AuthenticationError,
+    FormatError,
+    KeyringError,
+    NotFoundError,
+    StorageError,
+)
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.message.materials import Keyring, wipe
-from securestore.reader import ObjectReader, check_open
+from securestore.reader import ObjectReader, check_open, range_answered
 from securestore.s3ec.content import (
     BLOCK,
     CBC,
@@ -148,6 +154,15 @@ def open_s3ec(
         with access.boundary("read", key):
             response: dict[str, Any] = access.s3.get_object(
                 Bucket=access.bucket, Key=key, Range=span, IfMatch=etag
+            )
+        if not range_answered(response.get("ContentRange"), start, last):
+            response["Body"].close()
+            raise StorageError(
+                f"the server did not answer the byte range {span} it was asked for",
+                bucket=access.bucket,
+                key=key,
+                code="RangeNotHonoured",
+                hint="the endpoint does not support ranged GETs, which securestore needs",
             )
         return response
 
