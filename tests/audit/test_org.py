@@ -187,7 +187,9 @@ class AssumeRoleCounter:
 def invoke(connection: Connection, *args: str) -> tuple[int, str]:
     obj = SimpleNamespace(connection=connection, progress_enabled=lambda: False)
     result = CliRunner().invoke(audit_command, list(args), obj=obj, catch_exceptions=False)
-    return result.exit_code, result.output
+    # A report is parsed from stdout alone: stderr carries the error: line of an audit
+    # that could not run. Without a report (a usage error), the error text is returned.
+    return result.exit_code, result.stdout or result.output
 
 
 def fresh(endpoint: Endpoint) -> Connection:
