@@ -53,7 +53,10 @@ def test_dry_run_prints_a_valid_update_job_and_uploads_nothing(
     }
     assert request["RoleArn"] == ROLE and request["ConfirmationRequired"] is True
     manifest = "".join(f"{bucket},{k.replace(' ', '%20')}\n" for k in keys).encode()
-    assert request["Manifest"]["Location"]["ETag"] == hashlib.md5(manifest, usedforsecurity=False).hexdigest()
+    assert (
+        request["Manifest"]["Location"]["ETag"]
+        == hashlib.md5(manifest, usedforsecurity=False).hexdigest()
+    )
     assert [e.key for e in parse_manifest_csv(manifest)] == keys
     assert "KeyCount" in (listing := connection.client("s3").list_objects_v2(Bucket=other_bucket))
     assert listing["KeyCount"] == 0  # nothing uploaded in a dry run
