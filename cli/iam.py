@@ -28,12 +28,16 @@ def _key_arn(obj: CliContext, key_id: str | None) -> str | None:
 
 
 @click.command("iam-policy")
-@click.option("--bucket", required=True, help="The bucket.")
+@click.option(
+    "--bucket",
+    "buckets",
+    multiple=True,
+    help="The bucket (with --audit/--harden repeatable; none: every bucket).",
+)
 @click.option("--prefix", default="", help="Limit the documents to keys under this prefix.")
 @click.option(
     "--mode",
     type=click.Choice(["sse-s3", "sse-kms", "dsse-kms", "client-side"]),
-    required=True,
     help="How the store encrypts (as put --sse / --client-side).",
 )
 @click.option(
@@ -45,6 +49,13 @@ def _key_arn(obj: CliContext, key_id: str | None) -> str | None:
 @click.option("--read-only", "access", flag_value="read-only", help="Only get/open/list/head.")
 @click.option("--write-only", "access", flag_value="write-only", help="Only put/upload.")
 @click.option("--rewrap", "access", flag_value="rewrap", help="What 'securestore rewrap' needs.")
+@click.option(
+    "--audit", "tool", flag_value="audit", help="What 'securestore audit' needs (reads only)."
+)
+@click.option("--harden", "tool", flag_value="harden", help="What 'securestore harden' needs.")
+@click.option(
+    "--sample-objects", is_flag=True, help="--audit: also the object reads of --sample-objects."
+)
 @click.option("--no-delete", is_flag=True, help="Leave s3:DeleteObject out of write access.")
 @click.option("--bucket-key", is_flag=True, help="sse-kms with S3 Bucket Keys.")
 @click.option(
@@ -62,11 +73,13 @@ def _key_arn(obj: CliContext, key_id: str | None) -> str | None:
 @click.pass_obj
 def iam_policy_command(
     obj: CliContext,
-    bucket: str,
+    buckets: tuple[str, ...],
     prefix: str,
-    mode: str,
+    mode: str | None,
     kms_key_id: str | None,
     access: str | None,
+    tool: str | None,
+    sample_objects: bool,
     no_delete: bool,
     bucket_key: bool,
     principal: str | None,
@@ -77,16 +90,51 @@ def iam_policy_command(
     The identity policy, the KMS key-policy statement and the bucket-policy
     statements that a store on BUCKET needs, and nothing more.
 
+    With --audit or --harden: the identity policy those commands need instead.
     The region is the global --region (the bucket's region: the ARN partition and
     kms:ViaService follow it).
     """
-    from securestore.iam_policy import Access, Mode, PolicyRequest, generate
+    import json
+
+    from securestore.iam_policy import (
+        Access,
+        Mode,
+        PolicyRequest,
+        audit_policy,
+        generate,
+        harden_policy,
+    )
     from securestore.iam_render import render
 
     if obj.region is None:
         raise click.UsageError("give the bucket's region with --region (or AWS_REGION)")
+    if tool is not None:
+        if mode or access or prefix or bucket_key or principal or no_delete or fmt != "json":
+            raise click.UsageError(
+                f"--{tool} prints one identity policy as JSON: it takes --bucket, "
+                "--kms-key-id and --sample-objects only"
+            )
+        keys = [k for k in [_key_arn(obj, kms_key_id)] if k]
+        document = (
+            audit_policy(
+                region=obj.region,
+                buckets=list(buckets) or None,
+                kms_key_arns=keys or None,
+                sample_objects=sample_objects,
+            )
+            if tool == "audit"
+            else harden_policy(
+                region=obj.region, buckets=list(buckets) or None, kms_key_arns=keys or None
+            )
+        )
+        click.echo(json.dumps(document, indent=2))
+        return
+    if sample_objects:
+        raise click.UsageError("--sample-objects goes with --audit")
+    if mode is None or len(buckets) != 1:
+        raise click.UsageError("give --mode and one --bucket (or --audit / --harden)")
     request = PolicyRequest(
-        bucket=bucket,
+        bucket=buckets[0],
         mode=Mode(mode),
         region=obj.region,
         prefix=prefix,

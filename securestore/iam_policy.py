@@ -40,6 +40,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from securestore.audit import permissions
 from securestore.audit.iam.document import partition_for_region
 from securestore.audit.statements import (
     sse_c_statement,
@@ -326,8 +327,77 @@ def generate(request: PolicyRequest) -> PolicyDocuments:
     )
 
 
+def _statement(sid: str, actions: frozenset[str], resource: str | list[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
+
+
+def _tool_scope(
+    buckets: list[str] | None, region: str, kms_key_arns: list[str] | None
+) -> tuple[str, str | list[str], str | list[str], str | list[str]]:
+    partition = partition_for_region(region)
+    for name in buckets or ():
+        validate_bucket_name(name)
+    for arn in kms_key_arns or ():
+        if not _KEY_ARN.match(arn):
+            raise ConfigurationError(f"not a KMS key ARN: {arn!r}")
+    bucket_arns: str | list[str] = (
+        [f"arn:{partition}:s3:::{b}" for b in buckets] if buckets else f"arn:{partition}:s3:::*"
+    )
+    object_arns: str | list[str] = (
+        [f"arn:{partition}:s3:::{b}/*" for b in buckets] if buckets else f"arn:{partition}:s3:::*/*"
+    )
+    keys: str | list[str] = list(kms_key_arns) if kms_key_arns else "*"
+    return partition, bucket_arns, object_arns, keys
+
+
+def audit_policy(
+    *,
+    region: str,
+    buckets: list[str] | None = None,
+    kms_key_arns: list[str] | None = None,
+    sample_objects: bool = False,
+) -> dict[str, Any]:
+    """The identity policy ``securestore audit`` needs: the reads in
+    :mod:`securestore.audit.permissions`, on ``buckets`` (all when ``None``) and the
+    keys they use (all when ``None``); object reads only with ``sample_objects``."""
+    _, bucket_arns, object_arns, keys = _tool_scope(buckets, region, kms_key_arns)
+    statements = [
+        _statement("AccountReads", permissions.ACCOUNT_READS | permissions.KEY_LISTING, "*"),
+        _statement("BucketReads", permissions.BUCKET_READS, bucket_arns),
+        _statement("KeyReads", permissions.KEY_READS, keys),
+    ]
+    if sample_objects:
+        statements.append(_statement("SampleList", permissions.OBJECT_SAMPLE_BUCKET, bucket_arns))
+        statements.append(_statement("SampleHeads", permissions.OBJECT_SAMPLE_OBJECTS, object_arns))
+    return {"Version": _VERSION, "Statement": statements}
+
+
+def harden_policy(
+    *, region: str, buckets: list[str] | None = None, kms_key_arns: list[str] | None = None
+) -> dict[str, Any]:
+    """The identity policy ``securestore harden`` needs: the bucket reads it plans from
+    and the writes it applies (:mod:`securestore.audit.permissions`)."""
+    _, bucket_arns, _, keys = _tool_scope(buckets, region, kms_key_arns)
+    return {
+        "Version": _VERSION,
+        "Statement": [
+            _statement("ListAliases", permissions.KEY_LISTING, "*"),
+            _statement(
+                "BucketReadsAndFixes",
+                permissions.BUCKET_READS | permissions.HARDEN_BUCKET_WRITES,
+                bucket_arns,
+            ),
+            _statement(
+                "KeyReadsAndRotation", permissions.KEY_READS | permissions.HARDEN_KEY_WRITES, keys
+            ),
+        ],
+    }
+
+
 __all__ = [
     "Access",
+    "audit_policy",
+    "harden_policy",
     "Mode",
     "PolicyDocuments",
     "PolicyRequest",

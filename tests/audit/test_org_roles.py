@@ -240,3 +240,24 @@ def test_caller_policy_grants_what_the_management_account_calls(
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert sorted(recording.actions() ^ allowed) == []
+
+
+def test_the_templates_grant_what_the_permissions_module_lists() -> None:
+    """``iam-policy --audit/--harden`` print securestore.audit.permissions; the templates
+    grant the same actions, and the tests above tie the templates to the real calls."""
+    from securestore.audit.permissions import (
+        AUDIT_ACTIONS,
+        HARDEN_ACTIONS,
+        OBJECT_SAMPLE_BUCKET,
+        OBJECT_SAMPLE_OBJECTS,
+    )
+
+    sampled = template_actions(
+        "audit-role.yaml", {"SamplesObjects": True, "HasTrustedPrincipal": False}
+    )
+    plain = template_actions(
+        "audit-role.yaml", {"SamplesObjects": False, "HasTrustedPrincipal": False}
+    )
+    assert sampled == AUDIT_ACTIONS
+    assert plain == AUDIT_ACTIONS - OBJECT_SAMPLE_BUCKET - OBJECT_SAMPLE_OBJECTS
+    assert template_actions("harden-role.yaml", {"HasTrustedPrincipal": False}) == HARDEN_ACTIONS
