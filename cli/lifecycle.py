@@ -14,6 +14,7 @@ from securestore.message import Keyring
 from securestore.rewrap import RewrapResult
 from securestore.store import SecureStore
 
+from .batchjobs import batch_options, check_batch, submit
 from .commands import parse_pairs, say
 from .context import CliContext
 from .errors import exit_code_for, report
@@ -109,6 +110,12 @@ def _line(result: RewrapResult) -> str:
 )
 @click.option("--dryrun", "--dry-run", "dry_run", is_flag=True, help="Change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@batch_options
+@click.option(
+    "--batch-function",
+    metavar="ARN",
+    help="--batch: the Lambda function running securestore.batch.handler (LambdaInvoke).",
+)
 @click.pass_obj
 def rewrap_command(
     obj: CliContext,
@@ -133,6 +140,10 @@ def rewrap_command(
     delete_old_versions: bool,
     dry_run: bool,
     as_json: bool,
+    batch: bool,
+    batch_role: str | None,
+    batch_bucket: str | None,
+    batch_function: str | None,
 ) -> int:
     """Re-wrap client-side objects server-side: the body stays, S3 copies it.
 
@@ -145,6 +156,23 @@ def rewrap_command(
     for value in (*kms_key_ids, *add_kms_key_id, *remove_kms_key_id):
         if not value.strip():
             raise ConfigurationError("an empty KMS key id was given (is a variable unset?)")
+    if check_batch(batch, batch_role, batch_bucket) or batch_function:
+        others = (key_files, rsa_keys, add_key_file, add_rsa_public_key, remove_key_file,
+                  remove_rsa_key, set_context, remove_context, expect_context)  # fmt: skip
+        if not (batch and batch_function):
+            raise ConfigurationError("--batch needs --batch-function (and it needs --batch)")
+        if any(others) or relocated or delete_old_versions:
+            raise ConfigurationError(
+                "--batch re-wraps with KMS keys only: --add-kms-key-id / --remove-kms-key-id",
+                hint="the job's Lambda function unwraps with the KMS keys its role may use",
+            )
+        if not (add_kms_key_id or remove_kms_key_id):
+            raise ConfigurationError(
+                "nothing to change: give --add-kms-key-id or --remove-kms-key-id"
+            )
+        assert batch_role is not None and batch_bucket is not None
+        return _batch(obj, location, recursive, batch_role, batch_bucket, batch_function,
+                      add_kms_key_id, remove_kms_key_id, dry_run)  # fmt: skip
     connection = obj.connection
     # No key option: unwrap with KMS discovery in your own account (as get --client-side).
     unwrap = reading_keyring(connection, kms_key_ids, key_files, rsa_keys, key_name, discovery=True)
@@ -206,6 +234,48 @@ def _recursive(
     if as_json:
         click.echo(json.dumps(results, indent=2))
     return code
+
+
+def _batch(
+    obj: CliContext,
+    location: S3Url,
+    recursive: bool,
+    role: str,
+    bucket: str,
+    function: str,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    dry_run: bool,
+) -> int:
+    """rewrap as a Batch Operations job invoking securestore.batch.handler per object."""
+    from securestore import batch as jobs
+
+    for arn in (*add, *remove):
+        if not (arn.startswith("arn:") and ":key/" in arn):
+            raise ConfigurationError(f"--batch needs KMS key ARNs, not {arn!r}")
+    arguments = {"add_kms_keys": ",".join(add), "remove_kms_keys": ",".join(remove)}
+
+    def build(account: str, manifest_bucket: str, key: str, etag: str) -> dict[str, Any]:
+        return jobs.create_job_request(
+            account_id=account,
+            operation=jobs.lambda_operation(function, arguments),
+            manifest_bucket=manifest_bucket,
+            manifest_key=key,
+            manifest_etag=etag,
+            role_arn=role,
+            report_bucket=manifest_bucket,
+            description=f"securestore rewrap s3://{location.bucket}/{location.key}",
+        )
+
+    return submit(
+        obj,
+        location,
+        recursive=recursive,
+        batch_bucket=bucket,
+        build=build,
+        dry_run=dry_run,
+        what="rewrap",
+    )
 
 
 COMMANDS = (rewrap_command,)

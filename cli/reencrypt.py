@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from securestore.modes import parse_mode
 from securestore.reencrypt import ObjectOutcome, Outcome, reencrypt
 from securestore.store import SecureStore
 
+from .batchjobs import batch_options, check_batch, submit
 from .context import CliContext
 from .errors import EXIT_FAILURE, report
 from .text import printable
@@ -46,21 +48,7 @@ def line(bucket: str, entry: ObjectOutcome) -> str:
 @click.option("--recursive", is_flag=True, help="Every object under the prefix KEY.")
 @click.option("--dryrun", "--dry-run", "dry_run", is_flag=True, help="Change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-@click.option(
-    "--batch",
-    is_flag=True,
-    help="Hand the objects to an S3 Batch Operations job instead of changing them from here.",
-)
-@click.option(
-    "--batch-role",
-    metavar="ARN",
-    help="--batch: the IAM role S3 Batch Operations assumes to change the objects.",
-)
-@click.option(
-    "--batch-bucket",
-    metavar="BUCKET",
-    help="--batch: where the job's manifest and completion report are written.",
-)
+@batch_options
 @click.option(
     "--batch-operation",
     type=click.Choice(["update", "copy"]),
@@ -96,11 +84,10 @@ def reencrypt_command(
     if bucket_key and sse.lower().removeprefix("sse-") != "kms":
         raise ConfigurationError("--bucket-key goes with --sse kms")
     mode = parse_mode(sse, kms_key_id=kms_key_id, bucket_key=bucket_key)
-    if batch or batch_role or batch_bucket or batch_operation:
-        if not (batch and batch_role and batch_bucket):
-            raise ConfigurationError(
-                "--batch needs --batch-role and --batch-bucket (and they need --batch)"
-            )
+    if check_batch(batch, batch_role, batch_bucket) or batch_operation:
+        if not batch:
+            raise ConfigurationError("--batch-operation needs --batch")
+        assert batch_role is not None and batch_bucket is not None
         return _batch_job(
             obj,
             location,
@@ -148,59 +135,44 @@ def _batch_job(
     operation: str | None,
     dry_run: bool,
 ) -> int:
-    """Write the manifest from a listing and create the Batch Operations job (or, with
-    --dryrun, print the CreateJob request and upload nothing)."""
-    import hashlib
-    import uuid
-
+    """reencrypt as a Batch Operations job: S3UpdateObjectEncryption or S3PutObjectCopy."""
     from securestore import batch as jobs
 
     to_kms = sse.lower().removeprefix("sse-") in ("kms", "dsse-kms")
     if sse.lower() == "dsse-kms":
         raise ConfigurationError(
-            "S3 Batch Operations cannot write DSSE-KMS; reencrypt without --batch"
+            "S3 Batch Operations cannot write DSSE-KMS", hint="reencrypt without --batch"
         )
-    operation = operation or ("update" if to_kms else "copy")
-    if operation == "update" and not to_kms:
+    chosen = operation or ("update" if to_kms else "copy")
+    if chosen == "update" and not to_kms:
         raise ConfigurationError("S3UpdateObjectEncryption only moves objects to SSE-KMS")
     if to_kms and not (kms_key_id and kms_key_id.startswith("arn:")):
         raise ConfigurationError(
             "--batch needs the KMS key as an ARN", hint="--kms-key-id arn:aws:kms:..."
         )
-    prefix = location.key if recursive else ""
-    entries = jobs.entries_from_listing(obj.connection, location.bucket, prefix)
-    if not recursive:
-        entries = iter([jobs.ManifestEntry(location.bucket, location.key)])
-    manifest = jobs.manifest_csv(entries)
-    manifest_key = f"securestore-batch/{uuid.uuid4()}/manifest.csv"
-    account = obj.connection.client("sts").get_caller_identity()["Account"]
-    etag = hashlib.md5(manifest, usedforsecurity=False).hexdigest()  # a single PUT's ETag
-    if not dry_run:
-        etag = jobs.upload_manifest(obj.connection, bucket, manifest_key, manifest)
-    request = jobs.reencrypt_request(
-        location.bucket,
-        operation,
-        kms_key_arn=kms_key_id if to_kms else None,
-        account_id=account,
-        role_arn=role,
-        manifest_bucket=bucket,
-        manifest_key=manifest_key,
-        manifest_etag=etag,
-        report_bucket=bucket,
+
+    def build(account: str, manifest_bucket: str, key: str, etag: str) -> dict[str, Any]:
+        return jobs.reencrypt_request(
+            location.bucket,
+            chosen,
+            kms_key_arn=kms_key_id if to_kms else None,
+            account_id=account,
+            role_arn=role,
+            manifest_bucket=manifest_bucket,
+            manifest_key=key,
+            manifest_etag=etag,
+            report_bucket=manifest_bucket,
+        )
+
+    return submit(
+        obj,
+        location,
+        recursive=recursive,
+        batch_bucket=bucket,
+        build=build,
+        dry_run=dry_run,
+        what="reencrypt",
     )
-    jobs.validate_request(request)
-    objects = manifest.count(b"\n")
-    if dry_run:
-        click.echo(jobs.describe_job(request), nl=False)
-        click.echo(f"reencrypt --batch (dry run): {objects} objects; nothing uploaded", err=True)
-        return 0
-    job = jobs.create_job(obj.connection, request)
-    click.echo(
-        f"created S3 Batch Operations job {job} for {objects} objects (manifest "
-        f"s3://{bucket}/{manifest_key}); it waits for confirmation: aws s3control "
-        f"update-job-status --account-id {account} --job-id {job} --requested-job-status Ready"
-    )
-    return 0
 
 
 COMMANDS = (reencrypt_command,)
