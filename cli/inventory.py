@@ -233,7 +233,14 @@ def harden_inventory_step(
     """Plan (and unless ``dry_run`` apply) the inventory configuration, saying what it does."""
     change = plan_inventory(factory, bucket, destination, region=region, kms_key_arn=kms_key_arn)
     show = dry_run or not quiet
-    statement = destination_policy_statement(destination, source_bucket=bucket, source_account=None)
+    from securestore.audit.iam.document import partition_for_region
+
+    statement = destination_policy_statement(
+        destination,
+        source_bucket=bucket,
+        source_account=None,
+        partition=partition_for_region(region or factory.region),
+    )
     if change is None:
         if show:
             click.echo(f"s3://{bucket}: inventory {INVENTORY_ID} already configured")

@@ -201,13 +201,13 @@ def update_encryption_operation(kms_key_arn: str, *, bucket_key: bool = True) ->
 
 
 def copy_operation(
-    bucket: str, *, kms_key_arn: str | None = None, bucket_key: bool = True
+    bucket: str, *, kms_key_arn: str | None = None, bucket_key: bool = True, partition: str = "aws"
 ) -> dict[str, Any]:
     """``S3PutObjectCopy`` of each object onto itself in ``bucket``, with SSE-KMS under
     ``kms_key_arn`` (or SSE-S3 without one). Metadata is copied, not replaced, so
     client-side encryption metadata stays with the object."""
     spec: dict[str, Any] = {
-        "TargetResource": f"arn:aws:s3:::{validate_bucket_name(bucket)}",
+        "TargetResource": f"arn:{partition}:s3:::{validate_bucket_name(bucket)}",
         "MetadataDirective": "COPY",
     }
     if kms_key_arn:
@@ -251,12 +251,14 @@ def create_job_request(
     """The ``s3control.create_job`` parameters: the manifest pinned by ETag, a completion
     report of failed tasks, and (by default) confirmation required before it runs."""
     fields = ["Bucket", "Key", "VersionId"] if versioned else ["Bucket", "Key"]
+    # The job runs in the role's partition (aws-cn, aws-us-gov): its ARNs must too.
+    partition = _partition_of(role_arn)
     return {
         "AccountId": account_id,
         "ConfirmationRequired": confirmation_required,
         "Operation": dict(operation),
         "Report": {
-            "Bucket": f"arn:aws:s3:::{validate_bucket_name(report_bucket)}",
+            "Bucket": f"arn:{partition}:s3:::{validate_bucket_name(report_bucket)}",
             "Format": "Report_CSV_20180820",
             "Enabled": True,
             "Prefix": report_prefix,
@@ -266,7 +268,9 @@ def create_job_request(
         "Manifest": {
             "Spec": {"Format": MANIFEST_FORMAT, "Fields": fields},
             "Location": {
-                "ObjectArn": f"arn:aws:s3:::{validate_bucket_name(manifest_bucket)}/{manifest_key}",
+                "ObjectArn": (
+                    f"arn:{partition}:s3:::{validate_bucket_name(manifest_bucket)}/{manifest_key}"
+                ),
                 "ETag": manifest_etag,
             },
         },
@@ -274,6 +278,13 @@ def create_job_request(
         "Priority": priority,
         "RoleArn": role_arn,
     }
+
+
+def _partition_of(arn: str) -> str:
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[1] not in ("aws", "aws-cn", "aws-us-gov"):
+        raise ConfigurationError(f"not an ARN in a known partition: {arn!r}")
+    return parts[1]
 
 
 def validate_request(request: Mapping[str, Any]) -> None:
@@ -488,7 +499,7 @@ def reencrypt_request(
             raise ConfigurationError("UpdateObjectEncryption needs the KMS key ARN")
         spec = update_encryption_operation(kms_key_arn)
     elif operation == "copy":
-        spec = copy_operation(bucket, kms_key_arn=kms_key_arn)
+        spec = copy_operation(bucket, kms_key_arn=kms_key_arn, partition=_partition_of(role_arn))
     else:
         raise ConfigurationError(f"unknown job operation {operation!r}")
     return create_job_request(

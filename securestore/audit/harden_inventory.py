@@ -25,6 +25,7 @@ from typing import Any
 import botocore.exceptions
 
 from securestore.audit.collect import ClientFactory
+from securestore.audit.iam.document import partition_for_region
 from securestore.errors import ConfigurationError
 from securestore.location import S3Url
 from securestore.transport import translate_error
@@ -95,6 +96,7 @@ def inventory_configuration(
     config_id: str = INVENTORY_ID,
     destination_account: str | None = None,
     kms_key_arn: str | None = None,
+    partition: str = "aws",
 ) -> dict[str, Any]:
     """The ``InventoryConfiguration`` delivering a daily Parquet inventory to ``destination``
     (``s3://BUCKET[/PREFIX]``).
@@ -105,7 +107,7 @@ def inventory_configuration(
     """
     bucket, prefix = _destination(destination)
     target: dict[str, Any] = {
-        "Bucket": f"arn:aws:s3:::{bucket}",
+        "Bucket": f"arn:{partition}:s3:::{bucket}",
         "Format": "Parquet",
     }
     if destination_account:
@@ -132,12 +134,14 @@ def inventory_configuration(
 
 
 def destination_policy_statement(
-    destination: str, *, source_bucket: str, source_account: str | None
+    destination: str, *, source_bucket: str, source_account: str | None, partition: str = "aws"
 ) -> dict[str, Any]:
     """The statement the destination bucket's policy needs so that S3 can deliver the
     inventory of ``source_bucket`` (AWS's documented form for inventory delivery)."""
     bucket, _ = _destination(destination)
-    condition: dict[str, Any] = {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source_bucket}"}}
+    condition: dict[str, Any] = {
+        "ArnLike": {"aws:SourceArn": f"arn:{partition}:s3:::{source_bucket}"}
+    }
     if source_account:
         condition["StringEquals"] = {
             "aws:SourceAccount": source_account,
@@ -148,7 +152,7 @@ def destination_policy_statement(
         "Effect": "Allow",
         "Principal": {"Service": "s3.amazonaws.com"},
         "Action": "s3:PutObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Resource": f"arn:{partition}:s3:::{bucket}/*",
         "Condition": condition,
     }
 
@@ -208,7 +212,10 @@ def plan_inventory(
         SecureStoreError: GetBucketInventoryConfiguration failed (not "none configured").
     """
     wanted = inventory_configuration(
-        destination, destination_account=destination_account, kms_key_arn=kms_key_arn
+        destination,
+        destination_account=destination_account,
+        kms_key_arn=kms_key_arn,
+        partition=partition_for_region(region),
     )
     s3 = clients.client("s3", region_name=region)
     try:
