@@ -20,14 +20,12 @@ from securestore.clientside import (
     message_context,
     read_header,
 )
-from securestore.errors import AuthenticationError, ConfigurationError, KeyringError, PolicyError
+from securestore.errors import AuthenticationError, KeyringError, PolicyError
 from securestore.message import AlgorithmSuite, EncryptionMaterials, Header, Keyring, Layout
 from securestore.message.decryptor import unwrap_data_key
-from securestore.message.derivation import content_key
-from securestore.message.frames import FrameCipher
-from securestore.message.header import serialize, serialize_body
+from securestore.message.header import serialize
 from securestore.message.materials import wipe
-from securestore.message.rewrite import HeaderRewrite, authenticate_header
+from securestore.message.rewrite import HeaderRewrite, authenticate_header, reheader
 from securestore.rewrap import Rewrapper, RewrapResult, SourceVersion
 from securestore.rewrap_copy import write_rewrapped
 
@@ -167,29 +165,7 @@ def rebind_header(
     edks = tuple(materials.encrypted_data_keys)
     if not edks:
         raise KeyringError("the destination keyring added no encrypted data key")
-    if len(edks) > max_encrypted_data_keys:
-        raise ConfigurationError(
-            f"the new header would hold {len(edks)} data keys; the limit is "
-            f"{max_encrypted_data_keys}"
-        )
-    body = serialize_body(
-        header.suite, header.message_id, context, edks, header.frame_length, header.suite_data
-    )
-    key = content_key(header.suite, data_key, header.message_id)
-    cipher = FrameCipher(header.suite, key, header.message_id, header.frame_length)
-    new_header = Header(
-        version=header.version,
-        suite=header.suite,
-        message_id=header.message_id,
-        encryption_context=dict(context),
-        encrypted_data_keys=edks,
-        content_type=header.content_type,
-        frame_length=header.frame_length,
-        suite_data=header.suite_data,
-        iv=b"",
-        auth_tag=cipher.header_tag(body),
-        body=body,
-    )
+    new_header = reheader(header, data_key, context, edks, max_encrypted_data_keys)
     return HeaderRewrite(
         header=new_header,
         header_bytes=serialize(new_header),

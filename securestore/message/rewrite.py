@@ -51,6 +51,7 @@ from securestore.message.materials import (
 from securestore.message.suites import AlgorithmSuite
 
 __all__ = [
+    "reheader",
     "ContextChange",
     "HeaderRewrite",
     "KMS_PROVIDER_ID",
@@ -295,34 +296,7 @@ def rewrite_header(
             "refusing to remove the last data key: nobody could decrypt the object",
             hint="add another key in the same run",
         )
-    if len(out) > max_encrypted_data_keys:
-        raise ConfigurationError(
-            f"the new header would hold {len(out)} data keys; the limit is "
-            f"{max_encrypted_data_keys}"
-        )
-    body = serialize_body(
-        header.suite,
-        header.message_id,
-        new_context,
-        out,
-        header.frame_length,
-        header.suite_data,
-    )
-    key = content_key(header.suite, data_key, header.message_id)
-    cipher = FrameCipher(header.suite, key, header.message_id, header.frame_length)
-    new_header = Header(
-        version=header.version,
-        suite=header.suite,
-        message_id=header.message_id,
-        encryption_context=new_context,
-        encrypted_data_keys=tuple(out),
-        content_type=header.content_type,
-        frame_length=header.frame_length,
-        suite_data=header.suite_data,
-        iv=b"",
-        auth_tag=cipher.header_tag(body),
-        body=body,
-    )
+    new_header = reheader(header, data_key, new_context, out, max_encrypted_data_keys)
     return HeaderRewrite(
         header=new_header,
         header_bytes=serialize(new_header),
@@ -331,6 +305,45 @@ def rewrite_header(
         rewrapped=tuple(rewrapped),
         added=tuple(added),
         removed=tuple(removed),
+    )
+
+
+def reheader(
+    header: Header,
+    data_key: bytes | bytearray,
+    context: Mapping[str, str],
+    edks: Sequence[EncryptedDataKey],
+    max_encrypted_data_keys: int,
+) -> Header:
+    """``header`` with another encryption context and data key list: same message id,
+    suite, frame length and commitment, and the header tag recomputed with the data key,
+    so the unchanged body still decrypts behind it.
+
+    Raises:
+        ConfigurationError: more data keys than ``max_encrypted_data_keys``.
+    """
+    if len(edks) > max_encrypted_data_keys:
+        raise ConfigurationError(
+            f"the new header would hold {len(edks)} data keys; the limit is "
+            f"{max_encrypted_data_keys}"
+        )
+    body = serialize_body(
+        header.suite, header.message_id, context, edks, header.frame_length, header.suite_data
+    )
+    key = content_key(header.suite, data_key, header.message_id)
+    cipher = FrameCipher(header.suite, key, header.message_id, header.frame_length)
+    return Header(
+        version=header.version,
+        suite=header.suite,
+        message_id=header.message_id,
+        encryption_context=dict(context),
+        encrypted_data_keys=tuple(edks),
+        content_type=header.content_type,
+        frame_length=header.frame_length,
+        suite_data=header.suite_data,
+        iv=b"",
+        auth_tag=cipher.header_tag(body),
+        body=body,
     )
 
 
