@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -119,35 +120,8 @@ def encrypt_command(
     # The connection (boto3) only when a KMS key is named.
     kms = kms_keyrings(obj.connection, kms_key_ids) if kms_key_ids else []
     keyring = combine(kms + raw)
-    limit = max_data_keys or DEFAULT_MAX_ENCRYPTED_DATA_KEYS
-    if recursive:
-        count = 0
-        for entry in encrypt_tree(
-            source,
-            output,
-            keyring,
-            suffix=suffix,
-            context=pairs,
-            max_data_keys=limit,
-            overwrite_readonly=force,
-        ):
-            count += 1
-            say(obj, f"encrypt: {entry.source} -> {entry.destination} ({entry.size} bytes)")
-        say(obj, f"encrypt: {count} file(s) from {source} into {output}")
-        return
-    out = _stdout() if output == "-" else None
-    header = encrypt_file(
-        _stdin() if source == "-" else source,
-        # _Stdout.write takes any buffer (it is typed bytes for get's callers).
-        cast(Any, out) if out is not None else output,
-        keyring,
-        context=pairs,
-        max_data_keys=limit,
-        overwrite_readonly=force,
-    )
-    if out is not None:
-        out.flush()
-    say(obj, f"encrypt: {source} -> {output} ({_describe(header)})")
+    _run(obj, "encrypt", encrypt_tree, encrypt_file, source, output, keyring, recursive=recursive,
+         suffix=suffix, pairs=pairs, limit=max_data_keys, force=force)  # fmt: skip
 
 
 @click.command("decrypt")
@@ -206,35 +180,55 @@ def decrypt_command(
             hint="name one with --key-file, --rsa-private-key or --kms-key-id "
             "(or --discovery for KMS keys of your account)",
         )
-    limit = max_data_keys or DEFAULT_MAX_ENCRYPTED_DATA_KEYS
+    _run(obj, "decrypt", decrypt_tree, decrypt_file, source, output, keyring, recursive=recursive,
+         suffix=suffix, pairs=pairs, limit=max_data_keys, force=force)  # fmt: skip
+
+
+def _run(
+    obj: CliContext,
+    verb: str,
+    tree: Callable[..., Iterable[Any]],
+    one: Callable[..., Header],
+    source: str,
+    output: str,
+    keyring: Keyring,
+    *,
+    recursive: bool,
+    suffix: str,
+    pairs: dict[str, str] | None,
+    limit: int | None,
+    force: bool,
+) -> None:
+    """encrypt and decrypt alike: a tree file by file, else one file or stream."""
+    max_data_keys = limit or DEFAULT_MAX_ENCRYPTED_DATA_KEYS
     if recursive:
         count = 0
-        for entry in decrypt_tree(
+        for entry in tree(
             source,
             output,
             keyring,
             suffix=suffix,
             context=pairs,
-            max_data_keys=limit,
+            max_data_keys=max_data_keys,
             overwrite_readonly=force,
         ):
             count += 1
-            say(obj, f"decrypt: {entry.source} -> {entry.destination} ({entry.size} bytes)")
-        say(obj, f"decrypt: {count} file(s) from {source} into {output}")
+            say(obj, f"{verb}: {entry.source} -> {entry.destination} ({entry.size} bytes)")
+        say(obj, f"{verb}: {count} file(s) from {source} into {output}")
         return
     out = _stdout() if output == "-" else None
-    header = decrypt_file(
+    header = one(
         _stdin() if source == "-" else source,
         # _Stdout.write takes any buffer (it is typed bytes for get's callers).
         cast(Any, out) if out is not None else output,
         keyring,
         context=pairs,
-        max_data_keys=limit,
+        max_data_keys=max_data_keys,
         overwrite_readonly=force,
     )
     if out is not None:
         out.flush()
-    say(obj, f"decrypt: {source} -> {output} ({_describe(header)})")
+    say(obj, f"{verb}: {source} -> {output} ({_describe(header)})")
 
 
 COMMANDS = (encrypt_command, decrypt_command)
