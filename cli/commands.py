@@ -409,6 +409,13 @@ def parse_range(text: str) -> tuple[int, int]:
     "client-side message as stored, unauthenticated, instead of refusing it (exit 3).",
 )
 @click.option(
+    "--allow-legacy-unauthenticated",
+    is_flag=True,
+    help="WEAKENS the read: decrypt objects AWS's S3 Encryption Client wrote in a legacy "
+    "mode without authentication (V1 AES-CBC, old key wraps) instead of refusing them "
+    "(exit 3); whoever could write to the bucket could have altered them.",
+)
+@click.option(
     "--context",
     "context",
     multiple=True,
@@ -445,6 +452,7 @@ def get_command(
     max_data_keys: int | None,
     client_side: bool,
     allow_plaintext: bool,
+    allow_legacy_unauthenticated: bool,
     context: tuple[str, ...],
     relocated: bool,
     byte_range: str | None,
@@ -452,7 +460,7 @@ def get_command(
     version_id: str | None,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
-    from securestore.clientside import ClientSideReader
+    from securestore.clientside import ClientSide
     from securestore.tree.paths import local_target
 
     from .progress import transfer_progress
@@ -482,7 +490,13 @@ def get_command(
         relocated=relocated,
         allow_plaintext=allow_plaintext,
         version_id=version_id,
+        allow_legacy_unauthenticated=allow_legacy_unauthenticated,
     )
+    if allow_legacy_unauthenticated and not isinstance(mode, ClientSide):
+        raise ConfigurationError(
+            "--allow-legacy-unauthenticated only applies to client-side reads",
+            hint="add the key option that unwraps the object (--kms-key-id, --client-side, ...)",
+        )
     if dest is None or dest == "-":
         out = _stdout()
         with open_object() as reader:
@@ -497,8 +511,9 @@ def get_command(
     target = local_target(Path(dest), location.key, trailing_slash=dest.endswith(("/", os.sep)))
     if span is not None:
         with open_object() as reader:
-            # A client-side range is fresh plaintext: owner-only, like download_file's files.
-            private = isinstance(reader, ClientSideReader)
+            # Decrypted plaintext (a securestore message or an S3EC object) is owner-only,
+            # like download_file's files.
+            private = isinstance(mode, ClientSide)
             destination = AtomicFile(
                 target, create_mode=0o600 if private else 0o666, overwrite_readonly=force
             )
@@ -519,6 +534,7 @@ def get_command(
             progress=progress,
             overwrite_readonly=force,
             version_id=version_id,
+            allow_legacy_unauthenticated=allow_legacy_unauthenticated,
         )
     say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
 

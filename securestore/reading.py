@@ -432,12 +432,13 @@ class ReadPath:
         context: Mapping[str, str] | None,
         relocated: bool,
         allow_plaintext: bool,
+        allow_legacy_unauthenticated: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """See :meth:`securestore.store.SecureStore.open`; ``require`` is already resolved."""
         info, first, client_side = self._prepare_read(key, require, allow_plaintext)
         s3ec = self._s3ec(key, info, require, first, context)
         if s3ec is not None:
-            return s3ec.open()
+            return s3ec.open(allow_legacy_unauthenticated=allow_legacy_unauthenticated)
         if client_side is not None:
             return self._open_client_side(key, info, client_side, context, relocated, first)
         return ObjectReader(
@@ -466,6 +467,7 @@ class ReadPath:
         progress: ProgressCallback | None,
         mode: int | None = None,
         overwrite_readonly: bool = False,
+        allow_legacy_unauthenticated: bool = False,
     ) -> ObjectInfo:
         """See :meth:`securestore.store.SecureStore.download_file`."""
         info, first, client_side = self._prepare_read(key, require, allow_plaintext)
@@ -479,6 +481,7 @@ class ReadPath:
                     overwrite_readonly=overwrite_readonly,
                 ),
                 progress=progress,
+                allow_legacy_unauthenticated=allow_legacy_unauthenticated,
             )
             return info
         if client_side is None:

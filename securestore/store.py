@@ -230,6 +230,7 @@ class SecureStore:
         relocated: bool = False,
         allow_plaintext: bool = False,
         version_id: str | None = None,
+        allow_legacy_unauthenticated: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
@@ -256,6 +257,11 @@ class SecureStore:
                 authenticated, never returned as ciphertext.
             version_id: read this version of the object (every request is pinned
                 to it); default: the current version.
+            allow_legacy_unauthenticated: **weakens the read**: objects the AWS S3
+                Encryption Client wrote in a legacy mode without authentication
+                (V1 AES-CBC, AESWrap, RSA-PKCS1 wraps) are decrypted instead of
+                refused with :class:`PolicyError`; anyone who could write to the
+                bucket could have altered them. Meant for migrating them.
 
         Raises:
             NotFoundError: no such bucket or object.
@@ -274,6 +280,7 @@ class SecureStore:
             context=context,
             relocated=relocated,
             allow_plaintext=allow_plaintext,
+            allow_legacy_unauthenticated=allow_legacy_unauthenticated,
         )
 
     def get(
@@ -285,12 +292,14 @@ class SecureStore:
         relocated: bool = False,
         allow_plaintext: bool = False,
         version_id: str | None = None,
+        allow_legacy_unauthenticated: bool = False,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
         For a client-side object nothing is returned unless the whole message
         (every frame, and the signature of a signed message) authenticated.
-        ``allow_plaintext`` and ``version_id`` are as for :meth:`open`.
+        ``allow_plaintext``, ``version_id`` and ``allow_legacy_unauthenticated`` are
+        as for :meth:`open`.
 
         Raises:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
@@ -302,6 +311,7 @@ class SecureStore:
             relocated=relocated,
             allow_plaintext=allow_plaintext,
             version_id=version_id,
+            allow_legacy_unauthenticated=allow_legacy_unauthenticated,
         ) as reader:
             return reader.read_range(0, reader.size)
 
@@ -328,6 +338,7 @@ class SecureStore:
         mode: int | None = None,
         overwrite_readonly: bool = False,
         version_id: str | None = None,
+        allow_legacy_unauthenticated: bool = False,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
@@ -347,6 +358,7 @@ class SecureStore:
             overwrite_readonly: replace a destination the caller has no write
                 permission for (refused by default, as ``cp`` does).
             version_id: download this version of the object (as for :meth:`open`).
+            allow_legacy_unauthenticated: as for :meth:`open` (**weakens the read**).
 
         Raises:
             LocalFileError: the destination folder is missing or not writable, the
@@ -367,6 +379,7 @@ class SecureStore:
                 progress=progress,
                 mode=mode,
                 overwrite_readonly=overwrite_readonly,
+                allow_legacy_unauthenticated=allow_legacy_unauthenticated,
             )
         except BaseException:
             for folder in reversed(created):

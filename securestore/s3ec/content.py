@@ -91,9 +91,9 @@ def suite_for(metadata: ContentMetadata, *, allow_legacy_unauthenticated: bool) 
         raise PolicyError(
             f"refusing to read: the object is encrypted with {suite.name} (AES-CBC), an "
             "unauthenticated legacy S3 Encryption Client mode whose content nobody can vouch for",
-            hint="to read it anyway, accepting unauthenticated content, pass "
-            "allow_legacy_unauthenticated=True to securestore.s3ec.read.open_s3ec, or "
-            "migrate it: securestore migrate --allow-legacy-unauthenticated",
+            hint="to read it anyway, accepting unauthenticated content: get "
+            "--allow-legacy-unauthenticated (library: allow_legacy_unauthenticated=True); "
+            "better, migrate it: securestore migrate --allow-legacy-unauthenticated",
         )
     return suite
 

@@ -46,3 +46,61 @@ def test_v1_kms_cbc_object_needs_the_opt_in(
         assert reader.read_range(70_000, 5) == data[70_000:]
         assert reader.read_range(33, 100) == data[33:133]
     assert json.loads(metadata["x-amz-matdesc"]) == context
+
+
+def _v1_object(connection: Connection, kms_key: str, bucket: str, key: str) -> bytes:
+    context = {"kms_cmk_id": kms_key}
+    answer = connection.client("kms").generate_data_key(
+        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=context
+    )
+    data = os.urandom(40_000)
+    body, metadata = encoder.encrypt_cbc(
+        data,
+        answer["Plaintext"],
+        answer["CiphertextBlob"],
+        iv=os.urandom(16),
+        version=1,
+        matdesc=context,
+    )
+    encoder.put(connection.client("s3"), bucket, key, body, metadata)
+    return data
+
+
+def test_store_reads_a_legacy_object_only_with_the_loudly_named_opt_in(
+    connection: Connection, kms_key: str, bucket: str, tmp_path: Any
+) -> None:
+    from securestore import ClientSide, SecureStore
+
+    data = _v1_object(connection, kms_key, bucket, "legacy")
+    keyring = AwsKmsKeyring(kms_key, client=connection.client("kms"))
+    store = SecureStore(bucket, encryption=ClientSide(keyring), connection=connection)
+    with pytest.raises(PolicyError, match="unauthenticated"):
+        store.get("legacy")
+    with pytest.raises(PolicyError):
+        store.download_file("legacy", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert store.get("legacy", allow_legacy_unauthenticated=True) == data
+    store.download_file("legacy", tmp_path / "out", allow_legacy_unauthenticated=True)
+    assert (tmp_path / "out").read_bytes() == data
+
+
+def test_cli_get_of_a_legacy_object_needs_the_opt_in(
+    tls_endpoint: Any, connection: Connection, kms_key: str, bucket: str, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+    from securestore_cli.main import main_group
+
+    data = _v1_object(connection, kms_key, bucket, "legacy")
+    env = dict(tls_endpoint.env)
+    out = tmp_path / "out.bin"
+    base = ["get", f"s3://{bucket}/legacy", str(out), "--kms-key-id", kms_key]
+    refused = CliRunner().invoke(main_group, base, env=env)
+    assert refused.exit_code == 3, refused.output
+    assert "--allow-legacy-unauthenticated" in refused.output and not out.exists()
+    allowed = CliRunner().invoke(main_group, [*base, "--allow-legacy-unauthenticated"], env=env)
+    assert allowed.exit_code == 0, allowed.output
+    assert out.read_bytes() == data
+    plain = CliRunner().invoke(
+        main_group, ["get", f"s3://{bucket}/legacy", "-", "--allow-legacy-unauthenticated"], env=env
+    )
+    assert plain.exit_code == 2  # the opt-in only weakens a client-side read
