@@ -12,7 +12,6 @@ after them never hides what was changed.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,8 @@ from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
 from securestore.audit.org import DEFAULT_ROLE_NAME, DEFAULT_SESSION_NAME
-from securestore.audit.reports import FORMATS, TableReport, renderer_for
-from securestore.errors import ConfigurationError, LocalFileError
-from securestore.localfile import AtomicFile
+from securestore.audit.reports import FORMATS
+from securestore.errors import ConfigurationError
 from securestore.location import S3Url, validate_bucket_name
 
 from .audit_org import org_audit_report
@@ -51,6 +49,7 @@ from .inventory import (
     inventory_options,
     run_inventory_audit,
 )
+from .reporting import write_report
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
@@ -342,26 +341,7 @@ def audit_command(
             errors=collection.errors,
             account_api_calls=collection.account_api_calls,
         )
-    renderer: Any
-    if fmt == "table":
-        renderer = TableReport(
-            width=120 if output else Console().width,
-            color=output is None and sys.stdout.isatty(),
-            show_all=show_all,
-        )
-    else:
-        renderer = renderer_for(fmt)
-    text = renderer.render(report)
-    if output is not None:
-        try:
-            with AtomicFile(output) as out:
-                out.write_at(text.encode("utf-8"), 0)
-        except LocalFileError:
-            raise
-        except OSError as exc:
-            raise LocalFileError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    else:
-        click.echo(text, nl=False)
+    write_report(report, fmt, output, show_all=show_all)
     if report.errors:
         # The report lists them; stderr gets the CLI's one error: line, like every command.
         more = f" (and {len(report.errors) - 1} more, listed in the report)"

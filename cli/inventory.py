@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from securestore.audit import AuditOptions, Severity, exit_status, load_suppressions
 from securestore.audit.harden_inventory import (
@@ -33,11 +31,11 @@ from securestore.audit.inventory import audit_inventory, audit_metadata_table
 from securestore.audit.inventory_athena import athena_script
 from securestore.audit.inventory_fetch import read_manifest
 from securestore.audit.inventory_report import InventoryCounts, build_report
-from securestore.audit.reports import TableReport, renderer_for
 from securestore.audit.runner import AuditReport
 from securestore.audit.suppress import apply_suppressions
-from securestore.errors import LocalFileError, StorageError
-from securestore.localfile import AtomicFile
+from securestore.errors import StorageError
+
+from .reporting import write_report, write_text
 
 __all__ = [
     "InventoryArgs",
@@ -125,19 +123,6 @@ def inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return decorated
 
 
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        with AtomicFile(output) as out:
-            out.write_at(text.encode("utf-8"), 0)
-    except LocalFileError:
-        raise
-    except OSError as exc:
-        raise LocalFileError(f"cannot write {output}: {exc.strerror or exc}") from exc
-
-
 def run_inventory_audit(
     ctx: click.Context,
     args: InventoryArgs,
@@ -157,7 +142,7 @@ def run_inventory_audit(
         if not args.manifests:
             raise click.UsageError("--athena needs --inventory MANIFEST")
         manifests = [read_manifest(m, clients=factory) for m in args.manifests]
-        _write(
+        write_text(
             athena_script(manifests, require=options.require, depth=args.depth, top=args.top),
             output,
         )
@@ -191,16 +176,7 @@ def run_inventory_audit(
             errors=report.errors,
             api_calls=report.api_calls,
         )
-    renderer: Any
-    if fmt == "table":
-        renderer = TableReport(
-            width=120 if output else Console().width,
-            color=output is None and sys.stdout.isatty(),
-            show_all=show_all,
-        )
-    else:
-        renderer = renderer_for(fmt)
-    _write(renderer.render(report), output)
+    write_report(report, fmt, output, show_all=show_all)
     ctx.exit(exit_status(report, Severity(fail_on)))
 
 
