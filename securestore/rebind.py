@@ -20,12 +20,17 @@ from securestore.clientside import (
     message_context,
     read_header,
 )
-from securestore.errors import AuthenticationError, KeyringError, PolicyError
-from securestore.message import AlgorithmSuite, EncryptionMaterials, Header, Keyring, Layout
+from securestore.errors import AuthenticationError, PolicyError
+from securestore.message import AlgorithmSuite, Header, Keyring, Layout
 from securestore.message.decryptor import unwrap_data_key
 from securestore.message.header import serialize
 from securestore.message.materials import wipe
-from securestore.message.rewrite import HeaderRewrite, authenticate_header, reheader
+from securestore.message.rewrite import (
+    HeaderRewrite,
+    authenticate_header,
+    reheader,
+    wrap_existing_key,
+)
 from securestore.rewrap import Rewrapper, RewrapResult, SourceVersion
 from securestore.rewrap_copy import write_rewrapped
 
@@ -154,17 +159,7 @@ def rebind_header(
         ConfigurationError: more data keys than ``max_encrypted_data_keys``.
     """
     authenticate_header(header, data_key)
-    buffer = bytearray(data_key)
-    try:
-        materials = keyring.wrap(EncryptionMaterials(header.suite, context, buffer))
-    finally:
-        wipe(buffer)
-    if materials.data_key is not None and materials.data_key is not buffer:
-        wipe(materials.data_key)
-        raise KeyringError("a keyring replaced the data key instead of wrapping it")
-    edks = tuple(materials.encrypted_data_keys)
-    if not edks:
-        raise KeyringError("the destination keyring added no encrypted data key")
+    edks = wrap_existing_key(keyring, header, context, data_key)
     new_header = reheader(header, data_key, context, edks, max_encrypted_data_keys)
     return HeaderRewrite(
         header=new_header,

@@ -52,6 +52,7 @@ from securestore.message.suites import AlgorithmSuite
 
 __all__ = [
     "reheader",
+    "wrap_existing_key",
     "ContextChange",
     "HeaderRewrite",
     "KMS_PROVIDER_ID",
@@ -175,10 +176,15 @@ def _unwraps(
         wipe(found)
 
 
-def _wrap_one(
+def wrap_existing_key(
     keyring: Keyring, header: Header, context: Mapping[str, str], data_key: bytes | bytearray
 ) -> tuple[EncryptedDataKey, ...]:
-    """The EDKs ``keyring`` adds for the existing ``data_key`` under ``context``."""
+    """The EDKs ``keyring`` adds for the existing ``data_key`` under ``context``.
+
+    Raises:
+        KeyringError: the keyring added none, or replaced the data key instead of
+            wrapping it (a generating keyring would make the body undecryptable).
+    """
     buffer = bytearray(data_key)
     try:
         materials = keyring.wrap(EncryptionMaterials(header.suite, context, buffer))
@@ -281,14 +287,14 @@ def rewrite_header(
                     tried=tuple(_describe(k) for k in rewrap),
                     hint="give that key too (to re-wrap it), or remove it",
                 )
-            new = _wrap_one(carrier, header, new_context, data_key)
+            new = wrap_existing_key(carrier, header, new_context, data_key)
             if len(new) != 1:
                 raise ConfigurationError("a re-wrapping keyring must add exactly one data key")
             rewrapped += new
             out += new
     added: list[EncryptedDataKey] = []
     for keyring in add:
-        added += _wrap_one(keyring, header, new_context, data_key)
+        added += wrap_existing_key(keyring, header, new_context, data_key)
     out += added
 
     if not out:
