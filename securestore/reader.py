@@ -198,14 +198,7 @@ class ObjectReader(SeekableReader):
                 finally:
                     body.close()
             except RETRYABLE_STREAM_ERRORS as exc:
-                reason = self._budget.failed()
-                if reason is not None:
-                    raise TransferError(
-                        f"reading failed after {self._budget.failures} attempts ({reason}): "
-                        f"{type(exc).__name__}",
-                        bucket=self._bucket,
-                        key=self._key,
-                    ) from exc
+                self._retry_or_give_up(exc)
             except SecureStoreError:
                 raise
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -231,14 +224,7 @@ class ObjectReader(SeekableReader):
                     )
             except RETRYABLE_STREAM_ERRORS as exc:
                 self._drop_body()
-                reason = self._budget.failed()
-                if reason is not None:
-                    raise TransferError(
-                        f"reading failed after {self._budget.failures} attempts ({reason}): "
-                        f"{type(exc).__name__}",
-                        bucket=self._bucket,
-                        key=self._key,
-                    ) from exc
+                self._retry_or_give_up(exc)
                 continue
             except SecureStoreError:
                 raise
@@ -251,6 +237,17 @@ class ObjectReader(SeekableReader):
             self._body_pos = self._pos
             self._budget.progressed(len(data))
             return data
+
+    def _retry_or_give_up(self, exc: BaseException) -> None:
+        """After a broken body: return to retry, or raise once the budget is spent."""
+        reason = self._budget.failed()
+        if reason is not None:
+            raise TransferError(
+                f"reading failed after {self._budget.failures} attempts ({reason}): "
+                f"{type(exc).__name__}",
+                bucket=self._bucket,
+                key=self._key,
+            ) from exc
 
     def _drop_body(self) -> None:
         if self._body is not None:
