@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Callable, Iterator
@@ -82,8 +83,7 @@ def submit(
     manifest_key = f"securestore-batch/{uuid.uuid4()}/manifest.csv"
     account = str(obj.connection.client("sts").get_caller_identity()["Account"])
     etag = hashlib.md5(manifest, usedforsecurity=False).hexdigest()  # a single PUT's ETag
-    if not dry_run:
-        etag = jobs.upload_manifest(obj.connection, batch_bucket, manifest_key, manifest)
+    # Validated before anything is uploaded: a request botocore would refuse leaves nothing.
     request = build(account, batch_bucket, manifest_key, etag)
     jobs.validate_request(request)
     objects = manifest.count(b"\n")
@@ -91,7 +91,15 @@ def submit(
         click.echo(jobs.describe_job(request), nl=False)
         click.echo(f"{what} --batch (dry run): {objects} objects; nothing uploaded", err=True)
         return 0
-    job = jobs.create_job(obj.connection, request)
+    etag = jobs.upload_manifest(obj.connection, batch_bucket, manifest_key, manifest)
+    try:
+        job = jobs.create_job(obj.connection, build(account, batch_bucket, manifest_key, etag))
+    except BaseException:
+        # No job will read the manifest: do not leave it behind (best effort; the
+        # error that matters is the one re-raised).
+        with contextlib.suppress(Exception):
+            obj.connection.client("s3").delete_object(Bucket=batch_bucket, Key=manifest_key)
+        raise
     click.echo(
         f"created S3 Batch Operations job {job} for {objects} objects (manifest "
         f"s3://{batch_bucket}/{manifest_key}); it waits for confirmation: aws s3control "

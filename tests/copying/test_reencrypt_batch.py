@@ -97,3 +97,39 @@ def test_batch_usage_errors(
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_a_job_that_cannot_be_created_leaves_no_manifest_behind(
+    run: Callable[..., Result],
+    connection: Connection,
+    bucket: str,
+    other_bucket: str,
+    kms_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CreateJob (s3control) cannot run on the embedded endpoint, so its failure is
+    simulated; the manifest upload and the clean-up are real S3 calls."""
+    from securestore import batch
+    from securestore.errors import StorageError
+
+    uploaded: list[str] = []
+    real_upload = batch.upload_manifest
+
+    def upload(clients: object, where: str, key: str, data: bytes) -> str:
+        uploaded.append(key)
+        return real_upload(clients, where, key, data)
+
+    def refuse(clients: object, request: object) -> str:
+        raise StorageError("CreateJob failed: AccessDenied", code="AccessDenied")
+
+    monkeypatch.setattr(batch, "upload_manifest", upload)
+    monkeypatch.setattr(batch, "create_job", refuse)
+    _fill(connection, bucket)
+    result = run(
+        "reencrypt", f"s3://{bucket}/data/", "--recursive", "--sse", "kms",
+        "--kms-key-id", kms_key, "--batch", "--batch-role", ROLE, "--batch-bucket", other_bucket,
+    )  # fmt: skip
+    assert result.exit_code == 4, result.output
+    assert "CreateJob failed" in result.output
+    assert uploaded  # the manifest was written, then removed
+    assert connection.client("s3").list_objects_v2(Bucket=other_bucket)["KeyCount"] == 0
