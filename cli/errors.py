@@ -18,6 +18,7 @@ Exit codes (also in ``securestore --help`` and the README):
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 import click
 
@@ -54,6 +55,19 @@ def exit_code_for(error: SecureStoreError) -> int:
     if isinstance(error, IntegrityError | PolicyError):
         return EXIT_INTEGRITY
     return EXIT_FAILURE
+
+
+def most_serious(errors: Iterable[SecureStoreError]) -> int:
+    """The exit code of a run with several failures: the most serious one decides.
+
+    Tampering or a wrong mode (3) over storage and key errors (4) over usage errors (2),
+    so a CI gate sees an integrity failure even when an S3 error came first.
+    """
+    codes = {exit_code_for(error) for error in errors}
+    for code in (EXIT_INTEGRITY, EXIT_FAILURE, EXIT_USAGE):
+        if code in codes:
+            return code
+    return EXIT_OK
 
 
 def report(message: str, hint: str | None = None) -> None:

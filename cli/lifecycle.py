@@ -17,7 +17,7 @@ from securestore.store import SecureStore
 from .batchjobs import batch_options, check_batch, submit
 from .commands import parse_pairs, say
 from .context import CliContext
-from .errors import exit_code_for, report
+from .errors import exit_code_for, most_serious, report
 from .keys import key_options, kms_keyrings, raw_keyrings, reading_keyring
 
 __all__ = ["COMMANDS"]
@@ -215,7 +215,7 @@ def _recursive(
 ) -> int:
     """Re-wrap every client-side object under ``prefix``; go on after a failure."""
     results: list[dict[str, Any]] = []
-    code = 0
+    errors: list[SecureStoreError] = []
     for entry in store.list(prefix=prefix):
         try:
             result = store.rewrap(entry.key, **changes)
@@ -224,7 +224,7 @@ def _recursive(
             say(obj, f"rewrap: skipped s3://{store.bucket}/{entry.key}: {exc.message}")
             continue
         except SecureStoreError as exc:
-            code = code or exit_code_for(exc)
+            errors.append(exc)
             results.append({"key": entry.key, "error": str(exc), "exit_code": exit_code_for(exc)})
             report(str(exc), exc.hint)
             continue
@@ -233,7 +233,7 @@ def _recursive(
             say(obj, _line(result))
     if as_json:
         click.echo(json.dumps(results, indent=2))
-    return code
+    return most_serious(errors)
 
 
 def _batch(

@@ -54,7 +54,7 @@ from .commands import (
     upload_options,
 )
 from .context import CliContext
-from .errors import EXIT_FAILURE, EXIT_INTEGRITY, EXIT_USAGE, exit_code_for, report
+from .errors import most_serious, report
 from .text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -286,13 +286,7 @@ def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
     for failure in result.failed:
         click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
     if result.failed:
-        codes = {exit_code_for(failure.error) for failure in result.failed}
-        # The most serious failure decides: tampering or a wrong mode over S3 errors
-        # over local ones.
-        code = EXIT_USAGE
-        for candidate in (EXIT_FAILURE, EXIT_INTEGRITY):
-            if candidate in codes:
-                code = candidate
+        code = most_serious(failure.error for failure in result.failed)
         total = len(result.failed) + result.done + result.deleted
         others = " (the others completed)" if total > len(result.failed) else ""
         report(

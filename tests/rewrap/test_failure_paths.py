@@ -29,6 +29,7 @@ from securestore.message import parse
 from securestore.store import create_bucket
 from tests.clientside.conftest import Raw
 from tests.conftest import SMALL_TRANSFER
+from tests.conftest import Endpoint as TlsEndpoint
 from tests.iam_policy.test_enforced import (  # noqa: F401 - the IAM-enforcing endpoint fixtures
     Endpoint,
     endpoint,
@@ -231,3 +232,35 @@ def test_a_permission_missing_halfway_through_a_prefix(
             main_group, ["get", f"s3://{bucket}/{key}", "--key-file", str(new)], env=env
         )
         assert got.exit_code == 0 and got.stdout_bytes == key.encode()
+
+
+def test_the_most_serious_failure_of_a_prefix_decides_the_exit_code(
+    tls_endpoint: TlsEndpoint, bucket: str, raw: Raw, tmp_path: Path
+) -> None:
+    """A key that does not fit (4) comes first in the listing, a tampered header (3)
+    after it: a CI gate must see 3, not the first failure's 4."""
+    runner = CliRunner()
+    env = dict(tls_endpoint.env)
+    keys = {name: tmp_path / f"{name}.aes" for name in ("mine", "theirs", "new")}
+    for path in keys.values():
+        assert runner.invoke(main_group, ["keygen", "--aes", str(path)]).exit_code == 0
+    for key, owner in (("p/1-theirs", "theirs"), ("p/2-tampered", "mine"), ("p/3-ok", "mine")):
+        put = runner.invoke(
+            main_group, ["put", "-", f"s3://{bucket}/{key}", "--key-file", str(keys[owner])],
+            input=b"data", env=env,
+        )  # fmt: skip
+        assert put.exit_code == 0, put.output
+    message = bytearray(raw.get("p/2-tampered"))
+    message[parse(bytes(message)).length - 1] ^= 1  # the header tag's last byte
+    raw.put("p/2-tampered", bytes(message))
+    result = runner.invoke(
+        main_group,
+        ["rewrap", f"s3://{bucket}/p/", "--recursive", "--key-file", str(keys["mine"]),
+         "--add-key-file", str(keys["new"]), "--json"],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    entries = {entry["key"]: entry for entry in json.loads(result.stdout)}
+    assert entries["p/1-theirs"]["exit_code"] == 4
+    assert entries["p/2-tampered"]["exit_code"] == 3
+    assert "error" not in entries["p/3-ok"]
