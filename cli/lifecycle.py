@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from securestore.clientside import ClientSide
-from securestore.errors import ConfigurationError, FormatError, SecureStoreError
+from securestore.errors import ConfigurationError, NotAMessageError, SecureStoreError
 from securestore.location import S3Url
 from securestore.message import Keyring
 from securestore.rewrap import RewrapResult
@@ -219,9 +219,10 @@ def _recursive(
     for entry in store.list(prefix=prefix):
         try:
             result = store.rewrap(entry.key, **changes)
-        except FormatError as exc:
-            results.append({"key": entry.key, "skipped": exc.message})
-            say(obj, f"rewrap: skipped s3://{store.bucket}/{entry.key}: {exc.message}")
+        except NotAMessageError as exc:
+            results.append({"key": entry.key, "skipped": exc.message, "hint": exc.hint})
+            why = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+            say(obj, f"rewrap: skipped s3://{store.bucket}/{entry.key}: {why}")
             continue
         except SecureStoreError as exc:
             errors.append(exc)

@@ -36,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "FormatError",
     "IntegrityError",
+    "NotAMessageError",
     "InvalidLocationError",
     "KeyUnavailableError",
     "KeyringError",
@@ -165,6 +166,15 @@ class IntegrityError(SecureStoreError):
 
 class FormatError(IntegrityError):
     """The message is malformed; the message says where, which is safe to reveal."""
+
+
+class NotAMessageError(FormatError):
+    """The object is not a client-side message at all (plaintext, SSE-only, another tool's).
+
+    Distinct from a malformed message: its first bytes do not even start a header.
+    Work over a prefix (``rewrap --recursive``) skips such objects and reports them;
+    a damaged message is an error.
+    """
 
 
 class AuthenticationError(IntegrityError):

@@ -33,6 +33,8 @@ from securestore.clientside import (
 )
 from securestore.errors import (
     ConfigurationError,
+    FormatError,
+    NotAMessageError,
     PolicyError,
     PreconditionFailedError,
     SecureStoreError,
@@ -42,9 +44,11 @@ from securestore.keyrings import AwsKmsDiscoveryKeyring, AwsKmsKeyring, MultiKey
 from securestore.keyrings.kms_arn import parse_key_arn
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import HeaderLimits, Keyring, Layout
+from securestore.message.header import ESDK_MAX_FRAME_LENGTH, HeaderParser
 from securestore.message.rewrite import KMS_PROVIDER_ID, ContextChange, HeaderRewrite, rewrap_header
 from securestore.modes import StoredEncryption
 from securestore.rewrap_copy import Method, write_rewrapped
+from securestore.s3ec.metadata import S3EC_MAPKEYS
 from securestore.transport import translate_error
 
 __all__ = ["KeyChanges", "Method", "RewrapResult", "Rewrapper"]
@@ -340,7 +344,16 @@ class Rewrapper:
     ) -> tuple[HeaderRewrite, bytes]:
         """Fetch and authenticate the old header, build the new one (nothing written)."""
         first = self.fetch(src, 0, min(src.size, HEADER_PROBE))
-        header = read_header(lambda a, b: self.fetch(src, a, b), src.size, self.limits, first=first)
+        try:
+            header = read_header(
+                lambda a, b: self.fetch(src, a, b), src.size, self.limits, first=first
+            )
+        except FormatError as exc:
+            if _starts_like_message(first):
+                raise  # a damaged message is an error, never a skip
+            raise NotAMessageError(
+                f"not a client-side message ({exc.message})", hint=_not_a_message_hint(src.head)
+            ) from exc
         if header.length > len(first):
             first = first + self.fetch(src, len(first), header.length)
         expected = expected_context(src.bucket, src.key, context, relocated=relocated)
@@ -410,3 +423,34 @@ class Rewrapper:
                 bucket=bucket,
                 key=key,
             )
+
+
+#: Any header the format allows, whatever the store's limits: only the shape is asked here.
+_ANY_HEADER = HeaderLimits(max_encrypted_data_keys=0xFFFF, max_frame_length=ESDK_MAX_FRAME_LENGTH)
+
+
+def _starts_like_message(first: bytes) -> bool:
+    """True when ``first`` is a header or the well-formed beginning of one (truncated or not).
+
+    Unlike a plain or SSE object's bytes, which fail at the version byte or soon after.
+    """
+    try:
+        HeaderParser(limits=_ANY_HEADER).feed(first)
+    except FormatError:
+        return False
+    return bool(first)
+
+
+def _not_a_message_hint(head: Mapping[str, Any]) -> str:
+    """What to do with an object rewrap cannot change; S3EC objects are named by metadata.
+
+    The metadata only chooses the wording: the decision (skip, not error) was made from
+    the object's bytes.
+    """
+    names = {name.lower() for name in head.get("Metadata") or {}}
+    if names & S3EC_MAPKEYS:
+        return (
+            "it looks like an AWS S3 Encryption Client object: `securestore migrate` "
+            "rewrites it as a client-side message"
+        )
+    return "rewrap changes client-side messages only; plaintext and SSE objects stay as they are"

@@ -264,3 +264,41 @@ def test_the_most_serious_failure_of_a_prefix_decides_the_exit_code(
     assert entries["p/1-theirs"]["exit_code"] == 4
     assert entries["p/2-tampered"]["exit_code"] == 3
     assert "error" not in entries["p/3-ok"]
+
+
+def test_a_prefix_skips_objects_that_are_not_messages_but_not_damaged_ones(
+    tls_endpoint: TlsEndpoint, bucket: str, raw: Raw, connection: Connection, tmp_path: Path
+) -> None:
+    """Plaintext, empty and S3EC objects are skipped; a truncated message is an error (3):
+    a key rotation must not report success over an object it could not re-wrap."""
+    runner = CliRunner()
+    env = dict(tls_endpoint.env)
+    key_file, new_file = tmp_path / "k.aes", tmp_path / "n.aes"
+    for path in (key_file, new_file):
+        assert runner.invoke(main_group, ["keygen", "--aes", str(path)]).exit_code == 0
+    put = runner.invoke(
+        main_group, ["put", "-", f"s3://{bucket}/p/damaged", "--key-file", str(key_file)],
+        input=b"x" * 1000, env=env,
+    )  # fmt: skip
+    assert put.exit_code == 0
+    message = raw.get("p/damaged")
+    raw.put("p/damaged", message[: parse(message).length - 20])  # cut inside the header
+    s3 = connection.client("s3")
+    s3.put_object(Bucket=bucket, Key="p/empty", Body=b"")
+    s3.put_object(Bucket=bucket, Key="p/plain", Body=b"plain text")
+    s3.put_object(
+        Bucket=bucket, Key="p/s3ec", Body=os.urandom(64), Metadata={"x-amz-key-v2": "AAAA"}
+    )
+    result = runner.invoke(
+        main_group,
+        ["rewrap", f"s3://{bucket}/p/", "--recursive", "--key-file", str(key_file),
+         "--add-key-file", str(new_file), "--json"],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    entries = {entry["key"]: entry for entry in json.loads(result.stdout)}
+    assert entries["p/damaged"]["exit_code"] == 3
+    assert "ends inside the message header" in entries["p/damaged"]["error"]
+    for key in ("p/empty", "p/plain", "p/s3ec"):
+        assert "not a client-side message" in entries[key]["skipped"]
+    assert "migrate" in result.stderr  # the S3EC object's hint
