@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from securestore.clientside import ClientSide
-from securestore.errors import ConfigurationError, NotAMessageError, SecureStoreError
+from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.location import S3Url
 from securestore.message import Keyring
 from securestore.rewrap import RewrapResult
@@ -213,28 +213,36 @@ def rewrap_command(
 def _recursive(
     obj: CliContext, store: SecureStore, prefix: str, changes: dict[str, Any], as_json: bool
 ) -> int:
-    """Re-wrap every client-side object under ``prefix``; go on after a failure."""
-    results: list[dict[str, Any]] = []
-    errors: list[SecureStoreError] = []
-    for entry in store.list(prefix=prefix):
-        try:
-            result = store.rewrap(entry.key, **changes)
-        except NotAMessageError as exc:
-            results.append({"key": entry.key, "skipped": exc.message, "hint": exc.hint})
-            why = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
-            say(obj, f"rewrap: skipped s3://{store.bucket}/{entry.key}: {why}")
-            continue
-        except SecureStoreError as exc:
-            errors.append(exc)
-            results.append({"key": entry.key, "error": str(exc), "exit_code": exit_code_for(exc)})
-            report(str(exc), exc.hint)
-            continue
-        results.append(result.to_dict())
+    """Re-wrap every client-side object under ``prefix`` on the transfer pool; go on
+    after a failure. Lines print as objects finish; ``--json`` lists them by key."""
+    from securestore.rewrap_prefix import SkippedObject, rewrap_prefix
+
+    def done(result: RewrapResult) -> None:
         if not as_json:
             say(obj, _line(result))
+
+    def skipped(skip: SkippedObject) -> None:
+        why = f"{skip.reason}; {skip.hint}" if skip.hint else skip.reason
+        say(obj, f"rewrap: skipped s3://{store.bucket}/{skip.key}: {why}")
+
+    def failed(_key: str, exc: SecureStoreError) -> None:
+        report(str(exc), exc.hint)
+
+    outcome = rewrap_prefix(
+        store, prefix, on_result=done, on_skip=skipped, on_failure=failed, **changes
+    )
     if as_json:
-        click.echo(json.dumps(results, indent=2))
-    return most_serious(errors)
+        entries: list[dict[str, Any]] = [result.to_dict() for result in outcome.results]
+        entries += [
+            {"key": skip.key, "skipped": skip.reason, "hint": skip.hint} for skip in outcome.skipped
+        ]
+        entries += [
+            {"key": key, "error": str(exc), "exit_code": exit_code_for(exc)}
+            for key, exc in outcome.failed
+        ]
+        entries.sort(key=lambda entry: str(entry["key"]))
+        click.echo(json.dumps(entries, indent=2))
+    return most_serious(exc for _, exc in outcome.failed)
 
 
 def _batch(

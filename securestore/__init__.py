@@ -58,6 +58,7 @@ if _typing.TYPE_CHECKING:
     from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
     from securestore.reader import ObjectReader
     from securestore.rewrap import RewrapResult
+    from securestore.rewrap_prefix import PrefixRewrap, rewrap_prefix
     from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
     from securestore.transfer import TransferConfig
     from securestore.transport import Connection
@@ -114,6 +115,8 @@ _LAZY = {
     "remove_bucket": "securestore.tree",
     "remove_tree": "securestore.tree",
     "sync": "securestore.tree",
+    "PrefixRewrap": "securestore.rewrap_prefix",
+    "rewrap_prefix": "securestore.rewrap_prefix",
     "create_bucket": "securestore.store",
 }
 
@@ -151,6 +154,7 @@ __all__ = [
     "ObjectSummary",
     "ObjectVersion",
     "PolicyError",
+    "PrefixRewrap",
     "PreconditionFailedError",
     "RawAesKeyring",
     "RawRsaKeyring",
@@ -178,6 +182,7 @@ __all__ = [
     "move_tree",
     "remove_bucket",
     "remove_tree",
+    "rewrap_prefix",
     "sync",
 ]
 
