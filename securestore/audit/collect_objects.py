@@ -15,6 +15,7 @@ object's recorded error, never an exception; botocore's timeouts bound each wait
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -122,11 +123,13 @@ class Spread:
         self._seen += 1
 
     def chosen(self) -> list[str]:
-        """``count`` keys (all, if fewer were seen), evenly spread, in listing order."""
+        """``count`` keys (all, if fewer were seen), evenly spread over everything seen,
+        in listing order: the kept key nearest to each of ``0, seen/count, ...``."""
         kept = self._kept
         if len(kept) <= self._count:
             return list(kept)
-        return [kept[i * len(kept) // self._count] for i in range(self._count)]
+        step = self._seen / (self._count * self._stride)
+        return [kept[min(len(kept) - 1, math.floor(i * step + 0.5))] for i in range(self._count)]
 
 
 def sample_bucket(
@@ -138,6 +141,7 @@ def sample_bucket(
     require_rank: int,
     budget: ObjectBudget,
     max_listed: int,
+    page_size: int = _PAGE,
 ) -> tuple[Collected[tuple[ObjectSample, ...]], ObjectCoverage]:
     """Sample ``count`` objects spread over (up to ``max_listed`` keys of) ``bucket``.
 
@@ -156,7 +160,10 @@ def sample_bucket(
         stopped = budget.expired()
         if stopped is not None:
             break
-        kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": min(_PAGE, max_listed - spread.seen)}
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "MaxKeys": min(page_size, max_listed - spread.seen),
+        }
         if token:
             kwargs["ContinuationToken"] = token
         page = call("ListObjectsV2", s3.list_objects_v2, **kwargs)

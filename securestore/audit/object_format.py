@@ -63,6 +63,8 @@ _ESDK_V1_SUITES = frozenset(
 _ESDK_V2_SUITES = frozenset({0x0478, 0x0578})
 
 _UNAUTHENTICATED = "AES/CBC/PKCS5Padding"
+#: The content ciphers each format version carries (as ``securestore.s3ec.content.suite_for``).
+_CIPHERS = {1: {_UNAUTHENTICATED}, 2: {"AES/GCM/NoPadding", _UNAUTHENTICATED}, 3: {"115"}}
 _LEGACY_WRAP_NAMES = {
     "legacy": "V1's unrecorded key wrap (AES/ECB or RSA PKCS#1 v1.5)",
     "kms": "kms (no encryption context)",
@@ -198,6 +200,13 @@ def _with_instruction(metadata: Mapping[str, str], body: bytes) -> Classificatio
 
 
 def _s3ec(parsed: ContentMetadata) -> Classification:
+    if parsed.content_cipher not in _CIPHERS[parsed.version]:
+        return Classification(
+            "s3ec-invalid",
+            instruction_file=parsed.instruction_file,
+            problem=f"the content cipher {parsed.content_cipher[:40]!r} cannot appear in a "
+            f"V{parsed.version} object",
+        )
     legacy: list[str] = []
     if parsed.content_cipher == _UNAUTHENTICATED:
         legacy.append("unauthenticated content encryption AES/CBC/PKCS5Padding")
