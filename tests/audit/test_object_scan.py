@@ -216,3 +216,15 @@ def test_a_bounded_listing_is_said_in_the_message(run: Run) -> None:
         compliant(objects=Collected.ok((ObjectSample("x", "AES256"),)), object_coverage=coverage),
     )
     assert result.status is Status.PASS and "the first 100 keys" in result.message
+
+
+def test_obj1_counts_s3ec_objects_found_through_their_instruction_file(run: Run) -> None:
+    """A V1/V2 object stored with an instruction file has no mapkey; its listed and read
+    instruction file makes it client-side, a plain object without one stays a finding."""
+    stored = ObjectSample(
+        "v2", instruction=_sample(_vector("v2-instruction-file")).instruction, head=b"\x8f"
+    )
+    plain = ObjectSample("p", instruction=Collected.ok(None), head=b"hello")
+    assert run("S3.OBJ.1", compliant(objects=Collected.ok((stored,)))).status is Status.PASS
+    both = run("S3.OBJ.1", compliant(objects=Collected.ok((stored, plain))))
+    assert both.status is Status.FAIL and both.details["not_encrypted_as_required"] == ["p"]

@@ -12,8 +12,8 @@ from typing import Any
 
 from securestore.audit.check import check
 from securestore.audit.checks.objects import (
+    counts_as_client_side,
     coverage_note,
-    is_client_side_encrypted,
     meets_requirement,
     partial_outcome,
 )
@@ -36,9 +36,7 @@ def object_findings(
     """The ids of the ``S3.OBJ.n`` checks one inspected object fails (what the Batch
     Operations scan records per object; the sampled checks apply the same rules)."""
     found = []
-    if not meets_requirement(sample, options) and not is_client_side_encrypted(
-        sample, options.client_side_metadata_keys
-    ):
+    if not meets_requirement(sample, options) and not counts_as_client_side(sample, options):
         found.append("S3.OBJ.1")
     if classification.legacy or classification.format == "s3ec-invalid":
         found.append("S3.OBJ.2")

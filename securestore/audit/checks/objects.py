@@ -13,10 +13,16 @@ from typing import Any
 
 from securestore.audit.check import check
 from securestore.audit.model import BucketSnapshot, ObjectSample, Outcome, Severity, Status
-from securestore.audit.object_format import is_esdk_header
+from securestore.audit.object_format import classify, is_esdk_header
 from securestore.audit.options import ALGORITHM_RANK, AuditOptions
 
-__all__ = ["CHECKS", "coverage_note", "is_client_side_encrypted", "partial_outcome"]
+__all__ = [
+    "CHECKS",
+    "counts_as_client_side",
+    "coverage_note",
+    "is_client_side_encrypted",
+    "partial_outcome",
+]
 
 _DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/serv-side-encryption.html"
 
@@ -30,6 +36,15 @@ def is_client_side_encrypted(sample: ObjectSample, metadata_keys: frozenset[str]
     if sample.metadata_keys & metadata_keys:
         return True
     return is_esdk_header(sample.head or b"")
+
+
+def counts_as_client_side(sample: ObjectSample, options: AuditOptions) -> bool:
+    """True if ``S3.OBJ.1`` counts the object as encrypted on the client: its metadata or
+    first bytes say so, or its instruction file makes it a well-formed S3EC object (V1/V2
+    objects stored with one carry no mapkey at all)."""
+    if is_client_side_encrypted(sample, options.client_side_metadata_keys):
+        return True
+    return classify(sample).format in ("s3ec-v1", "s3ec-v2", "s3ec-v3")
 
 
 def coverage_note(snapshot: BucketSnapshot) -> str:
@@ -100,8 +115,7 @@ def sampled_objects(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     client_side = [
         s.key
         for s in checked
-        if not meets_requirement(s, options)
-        and is_client_side_encrypted(s, options.client_side_metadata_keys)
+        if not meets_requirement(s, options) and counts_as_client_side(s, options)
     ]
     offending = [
         s.key for s in checked if not meets_requirement(s, options) and s.key not in client_side
