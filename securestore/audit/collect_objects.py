@@ -182,6 +182,7 @@ def sample_bucket(
             complete = True
             break
     samples: list[ObjectSample] = []
+    last = max(listed, default="")  # S3 lists in UTF-8 byte order, which str order matches
     for key in spread.chosen():
         ran_out = budget.take()
         if ran_out is not None:
@@ -189,7 +190,7 @@ def sample_bucket(
             break
         instruction_listed = key + INSTRUCTION_SUFFIX in listed
         # Past the end of an incomplete listing nothing is known: look.
-        known = complete or (key + INSTRUCTION_SUFFIX) <= max(listed, default="")
+        known = complete or (key + INSTRUCTION_SUFFIX) <= last
         parent = key[: -len(INSTRUCTION_SUFFIX)] if key.endswith(INSTRUCTION_SUFFIX) else None
         samples.append(
             inspect_object(

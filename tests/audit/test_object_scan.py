@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from securestore.audit import Collected, EncryptionRequirement, Status
+from securestore.audit import Collected, EncryptionRequirement, Registry, Status, run_checks
 from securestore.audit.collect_objects import ObjectBudget, Spread
 from securestore.audit.model import CollectionError, ObjectCoverage, ObjectSample, Result
 from securestore.audit.object_format import classify
+from securestore.audit.reports import FORMATS, renderer_for
 
 from .builders import compliant
 
@@ -228,3 +229,23 @@ def test_obj1_counts_s3ec_objects_found_through_their_instruction_file(run: Run)
     assert run("S3.OBJ.1", compliant(objects=Collected.ok((stored,)))).status is Status.PASS
     both = run("S3.OBJ.1", compliant(objects=Collected.ok((stored, plain))))
     assert both.status is Status.FAIL and both.details["not_encrypted_as_required"] == ["p"]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_object_findings_render_in_every_format(fmt: str) -> None:
+    """The new checks' details (lists of objects with their reasons) in every report."""
+    v3 = _vector("v3-instruction-file")
+    samples = (
+        *_legacy_samples(),
+        ObjectSample("a.instruction", parent_exists=Collected.ok(False)),
+        ObjectSample("c", crypto_metadata=dict(v3["metadata"]), instruction=Collected.ok(None)),
+    )
+    coverage = ObjectCoverage(10, 6, True, 6, stopped_by="object-budget")
+    report = run_checks(
+        [compliant(objects=Collected.ok(samples), object_coverage=coverage)],
+        registry=Registry.builtin(),
+    )
+    statuses = {r.check_id: r.status for r in report.results if r.check_id.startswith("S3.OBJ")}
+    assert statuses == {"S3.OBJ.1": Status.FAIL, "S3.OBJ.2": Status.FAIL, "S3.OBJ.3": Status.FAIL}
+    text = renderer_for(fmt).render(report)
+    assert "S3.OBJ.2" in text and "S3.OBJ.3" in text
