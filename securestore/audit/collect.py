@@ -92,8 +92,10 @@ class Collector:
 
     Args:
         clients: a client factory (see :class:`ClientFactory`).
-        options: used for ``sample_objects`` and the encryption floor that
-            decides whether an object's first bytes are read.
+        options: used for the object scan (``sample_objects``, the budgets shared by
+            every bucket this collector audits, and the encryption floor that decides
+            whether an object's first bytes are read; see
+            :mod:`securestore.audit.collect_objects`).
         max_workers: buckets collected at the same time.
         progress: called after each bucket as ``progress(bucket, done, total)``.
         region: the region for account-level and listing calls (the factory's

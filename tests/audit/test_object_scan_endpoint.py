@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from securestore_cli.main import main_group
 
 from securestore import Connection
 from securestore.audit import AuditOptions, Registry, Status, run_checks
@@ -19,7 +21,7 @@ from securestore.audit.collect_objects import ObjectBudget, sample_bucket
 from securestore.audit.collected import Collected
 from securestore.audit.object_format import classify
 
-from ..conftest import unique_bucket_name
+from ..conftest import Endpoint, unique_bucket_name
 
 _VECTORS = {
     v["name"]: v
@@ -165,3 +167,31 @@ def test_the_object_budget_bounds_the_audit_and_says_so(
     ]
     assert len(partial) == 1
     assert partial[0].status is not Status.PASS
+
+
+def test_cli_reports_partial_coverage_and_exits_with_findings(
+    tls_endpoint: Endpoint, many: str
+) -> None:
+    result = CliRunner().invoke(
+        main_group,
+        ["audit", many, "--sample-objects", "4", "--object-budget", "2", "--format", "json"],
+        env=dict(tls_endpoint.env),
+    )
+    assert result.exit_code == 1, result.output
+    records = {r["check_id"]: r for r in json.loads(result.stdout)["results"]}
+    sampled = records["S3.OBJ.1"]
+    assert sampled["status"] == "ERROR" and "partial coverage" in sampled["message"]
+    assert sampled["details"]["coverage"] == {
+        "requested": 4,
+        "listed": 40,
+        "listing_complete": True,
+        "sampled": 2,
+        "stopped_by": "object-budget",
+    }
+    whole = CliRunner().invoke(
+        main_group,
+        ["audit", many, "--sample-objects", "4", "--format", "json"],
+        env=dict(tls_endpoint.env),
+    )
+    records = {r["check_id"]: r for r in json.loads(whole.stdout)["results"]}
+    assert records["S3.OBJ.1"]["status"] == "PASS"
