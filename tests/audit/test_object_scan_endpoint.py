@@ -195,3 +195,30 @@ def test_cli_reports_partial_coverage_and_exits_with_findings(
     )
     records = {r["check_id"]: r for r in json.loads(whole.stdout)["results"]}
     assert records["S3.OBJ.1"]["status"] == "PASS"
+
+
+def test_the_time_budget_ends_the_scan_as_partial_coverage(
+    connection: Connection, many: str
+) -> None:
+    ticks = iter([0.0, 1.0, 2.0])  # listing starts the clock; the objects come too late
+
+    def clock() -> float:
+        return next(ticks, 100.0)
+
+    counter = CallCounter()
+
+    def call(op: str, method: Any, **kwargs: Any) -> Collected[Any]:
+        return record_call(counter, op, method, **kwargs)
+
+    samples, coverage = sample_bucket(
+        call,
+        connection.client("s3"),
+        many,
+        count=4,
+        require_rank=1,
+        budget=ObjectBudget(None, 10.0, clock=clock),
+        max_listed=1000,
+    )
+    assert coverage.stopped_by == "time-budget" and coverage.partial
+    assert len(samples.get()) == coverage.sampled < 4
+    assert counter.calls == 1 + coverage.sampled  # one listing page, then one HEAD each
