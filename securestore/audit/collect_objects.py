@@ -74,10 +74,13 @@ class ObjectBudget:
             self._deadline = now + self._seconds
         return now >= self._deadline
 
-    def expired(self) -> str | None:
-        """``time-budget`` once the time is up (listing spends time, not objects)."""
+    def exhausted(self) -> str | None:
+        """What ran out (``time-budget``, ``object-budget``) without spending anything:
+        a bucket is not even listed once nothing is left to inspect its objects."""
         with self._lock:
-            return "time-budget" if self._out_of_time() else None
+            if self._out_of_time():
+                return "time-budget"
+            return "object-budget" if self._left is not None and self._left <= 0 else None
 
     def take(self) -> str | None:
         """Spend one object; ``None`` if allowed, else what ran out."""
@@ -157,7 +160,7 @@ def sample_bucket(
     token: str | None = None
     first = True
     while spread.seen < max_listed:
-        stopped = budget.expired()
+        stopped = budget.exhausted()
         if stopped is not None:
             break
         kwargs: dict[str, Any] = {

@@ -138,12 +138,14 @@ def test_spread_is_even_deterministic_and_bounded() -> None:
 
 def test_budget_counts_objects_and_time() -> None:
     budget = ObjectBudget(2)
+    assert budget.exhausted() is None
     assert [budget.take(), budget.take(), budget.take()] == [None, None, "object-budget"]
+    assert budget.exhausted() == "object-budget"
     now = [0.0]
     timed = ObjectBudget(None, 5.0, clock=lambda: now[0])
-    assert timed.take() is None and timed.expired() is None
+    assert timed.take() is None and timed.exhausted() is None
     now[0] = 5.0
-    assert timed.expired() == "time-budget" and timed.take() == "time-budget"
+    assert timed.exhausted() == "time-budget" and timed.take() == "time-budget"
 
 
 def _legacy_samples() -> tuple[ObjectSample, ...]:

@@ -222,3 +222,9 @@ def test_the_time_budget_ends_the_scan_as_partial_coverage(
     assert coverage.stopped_by == "time-budget" and coverage.partial
     assert len(samples.get()) == coverage.sampled < 4
     assert counter.calls == 1 + coverage.sampled  # one listing page, then one HEAD each
+    spent = ObjectBudget(0)
+    none, nothing = sample_bucket(
+        call, connection.client("s3"), many, count=4, require_rank=1, budget=spent, max_listed=10
+    )
+    assert none.get() == () and nothing.stopped_by == "object-budget"
+    assert counter.calls == 1 + coverage.sampled  # an exhausted budget does not even list
