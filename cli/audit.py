@@ -41,6 +41,7 @@ from securestore.errors import ConfigurationError
 from securestore.location import S3Url, validate_bucket_name
 
 from .audit_org import org_audit_report
+from .batchjobs import ObjectScanArgs, object_scan_options, submit_object_scan
 from .errors import report as report_error
 from .inventory import (
     InventoryArgs,
@@ -148,8 +149,9 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     type=click.IntRange(min=0),
     default=0,
     metavar="N",
-    help="Inspect up to N objects per bucket (S3.OBJ.1).",
+    help="Inspect up to N objects per bucket, spread over its listing (S3.OBJ.n).",
 )
+@object_scan_options
 @click.option(
     "--suppress",
     "suppress_file",
@@ -227,6 +229,7 @@ def audit_command(
     output: Path | None,
     fail_on: str,
     sample_objects: int,
+    objects: ObjectScanArgs,
     suppress_file: Path | None,
     max_workers: int,
     show_all: bool,
@@ -259,6 +262,14 @@ def audit_command(
         "max_accounts_in_flight": max_accounts_in_flight,
     }
     given = [k for k, v in org_settings.items() if v]
+    if objects.batch_given:
+        if inventory.requested or org or all_buckets or sample_objects:
+            raise click.UsageError("--objects-batch classifies the named BUCKETs only")
+        for name in buckets:
+            validate_bucket_name(name)
+        ctx.exit(submit_object_scan(ctx.obj, buckets, objects, require=require))
+    if (objects.object_budget is not None or objects.object_seconds) and not sample_objects:
+        raise click.UsageError("--object-budget and --object-time-budget need --sample-objects")
     if inventory.requested:
         if buckets or all_buckets or org or given:
             raise click.UsageError("give BUCKETs, --all-buckets, --org or --inventory, not several")
@@ -297,6 +308,8 @@ def audit_command(
         allowed_kms_keys=frozenset(allowed_keys),
         require_vpc_endpoint=require_vpc_endpoint,
         sample_objects=sample_objects,
+        object_budget=objects.object_budget,
+        object_seconds=objects.object_seconds,
     )
     suppressions = load_suppressions(suppress_file) if suppress_file else ()
     chosen = load_framework(framework) if framework else None

@@ -1,11 +1,15 @@
-"""``--batch`` for reencrypt and rewrap: hand the objects to an S3 Batch Operations job."""
+"""``--batch`` for reencrypt and rewrap, ``--objects-batch`` for audit: hand the objects to
+an S3 Batch Operations job."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -15,7 +19,15 @@ from securestore.location import S3Url
 
 from .context import CliContext
 
-__all__ = ["batch_options", "check_batch", "submit"]
+__all__ = [
+    "ObjectScanArgs",
+    "batch_options",
+    "check_batch",
+    "object_scan_options",
+    "submit",
+    "submit_entries",
+    "submit_object_scan",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,6 +91,24 @@ def submit(
         if recursive
         else iter([jobs.ManifestEntry(location.bucket, location.key)])
     )
+    return submit_entries(
+        obj, entries, batch_bucket=batch_bucket, build=build, dry_run=dry_run, what=what
+    )
+
+
+def submit_entries(
+    obj: CliContext,
+    entries: Iterable[Any],
+    *,
+    batch_bucket: str,
+    build: RequestBuilder,
+    dry_run: bool,
+    what: str,
+    flag: str = "--batch",
+) -> int:
+    """:func:`submit` for any manifest entries (``securestore.batch.ManifestEntry``)."""
+    from securestore import batch as jobs
+
     manifest = jobs.manifest_csv(entries)
     manifest_key = f"securestore-batch/{uuid.uuid4()}/manifest.csv"
     account = str(obj.connection.client("sts").get_caller_identity()["Account"])
@@ -89,7 +119,7 @@ def submit(
     objects = manifest.count(b"\n")
     if dry_run:
         click.echo(jobs.describe_job(request), nl=False)
-        click.echo(f"{what} --batch (dry run): {objects} objects; nothing uploaded", err=True)
+        click.echo(f"{what} {flag} (dry run): {objects} objects; nothing uploaded", err=True)
         return 0
     etag = jobs.upload_manifest(obj.connection, batch_bucket, manifest_key, manifest)
     try:
@@ -106,3 +136,134 @@ def submit(
         f"update-job-status --account-id {account} --job-id {job} --requested-job-status Ready"
     )
     return 0
+
+
+@dataclass(frozen=True)
+class ObjectScanArgs:
+    """The object-scan options of one ``audit`` invocation."""
+
+    object_budget: int | None = None
+    object_seconds: float | None = None
+    batch: bool = False
+    role: str | None = None
+    bucket: str | None = None
+    function: str | None = None
+    dry_run: bool = False
+
+    @property
+    def batch_given(self) -> bool:
+        """True when any ``--objects-batch`` option was given."""
+        return bool(self.batch or self.role or self.bucket or self.function or self.dry_run)
+
+
+def object_scan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the object-scan options; the command receives them as ``objects=ObjectScanArgs``."""
+    options = [
+        click.option(
+            "--object-budget",
+            "obj_budget",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="--sample-objects: inspect at most N objects in the whole audit; buckets "
+            "left short report partial coverage.",
+        ),
+        click.option(
+            "--object-time-budget",
+            "obj_seconds",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="--sample-objects: stop inspecting objects after SECONDS (partial coverage).",
+        ),
+        click.option(
+            "--objects-batch",
+            "obj_batch",
+            is_flag=True,
+            help="Classify every object of the BUCKETs with an S3 Batch Operations job "
+            "(LambdaInvoke of securestore.batch_scan.handler) instead of auditing.",
+        ),
+        click.option(
+            "--batch-role", "obj_role", metavar="ARN", help="--objects-batch: the job's role."
+        ),
+        click.option(
+            "--batch-bucket",
+            "obj_bucket",
+            metavar="BUCKET",
+            help="--objects-batch: where the manifest and completion report are written.",
+        ),
+        click.option(
+            "--batch-function",
+            "obj_function",
+            metavar="ARN",
+            help="--objects-batch: the Lambda function running securestore.batch_scan.handler.",
+        ),
+        click.option(
+            "--dryrun",
+            "--dry-run",
+            "obj_dry_run",
+            is_flag=True,
+            help="--objects-batch: print the job request; upload and create nothing.",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["objects"] = ObjectScanArgs(
+            object_budget=kwargs.pop("obj_budget"),
+            object_seconds=kwargs.pop("obj_seconds"),
+            batch=kwargs.pop("obj_batch"),
+            role=kwargs.pop("obj_role"),
+            bucket=kwargs.pop("obj_bucket"),
+            function=kwargs.pop("obj_function"),
+            dry_run=kwargs.pop("obj_dry_run"),
+        )
+        return command(*args, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
+
+
+def submit_object_scan(
+    obj: CliContext, buckets: tuple[str, ...], args: ObjectScanArgs, *, require: str
+) -> int:
+    """``audit BUCKET... --objects-batch``: a manifest of every object of ``buckets`` and a
+    classification job (every task in the completion report)."""
+    from securestore import batch as jobs
+    from securestore import batch_scan
+    from securestore.audit import EncryptionRequirement
+
+    if not (args.batch and args.role and args.bucket and args.function):
+        raise ConfigurationError(
+            "--objects-batch needs --batch-role, --batch-bucket and --batch-function "
+            "(and they need --objects-batch)"
+        )
+    if not buckets:
+        raise ConfigurationError("--objects-batch needs the BUCKETs to classify")
+    role, function = args.role, args.function
+    requirement = EncryptionRequirement.parse(require)
+    entries = itertools.chain.from_iterable(
+        jobs.entries_from_listing(obj.connection, name) for name in buckets
+    )
+
+    def build(account: str, manifest_bucket: str, key: str, etag: str) -> dict[str, Any]:
+        return batch_scan.scan_request(
+            account_id=account,
+            function_arn=function,
+            require=requirement,
+            manifest_bucket=manifest_bucket,
+            manifest_key=key,
+            manifest_etag=etag,
+            role_arn=role,
+            buckets=" ".join(buckets),
+        )
+
+    return submit_entries(
+        obj,
+        entries,
+        batch_bucket=args.bucket,
+        build=build,
+        dry_run=args.dry_run,
+        what="audit",
+        flag="--objects-batch",
+    )

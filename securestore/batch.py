@@ -247,9 +247,12 @@ def create_job_request(
     confirmation_required: bool = True,
     client_request_token: str | None = None,
     versioned: bool = False,
+    report_scope: str = "FailedTasksOnly",
 ) -> dict[str, Any]:
     """The ``s3control.create_job`` parameters: the manifest pinned by ETag, a completion
-    report of failed tasks, and (by default) confirmation required before it runs."""
+    report of failed tasks (``report_scope="AllTasks"``: of every task, for jobs whose
+    results are the point, such as :mod:`securestore.batch_scan`), and (by default)
+    confirmation required before it runs."""
     fields = ["Bucket", "Key", "VersionId"] if versioned else ["Bucket", "Key"]
     # The job runs in the role's partition (aws-cn, aws-us-gov): its ARNs must too.
     partition = _partition_of(role_arn)
@@ -262,7 +265,7 @@ def create_job_request(
             "Format": "Report_CSV_20180820",
             "Enabled": True,
             "Prefix": report_prefix,
-            "ReportScope": "FailedTasksOnly",
+            "ReportScope": report_scope,
         },
         "ClientRequestToken": client_request_token or str(uuid.uuid4()),
         "Manifest": {

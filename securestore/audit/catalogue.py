@@ -342,8 +342,11 @@ per KMS key in use: `kms:DescribeKey`, `kms:GetKeyRotationStatus` and, for keys
 of the audited account, `kms:GetKeyPolicy` and `kms:ListAliases` (KMS serves key
 policies and aliases only to the key's own account; keys are addressed by ARN,
 so keys of other accounts are read where they live); with
-`--sample-objects`: `s3:ListBucket` and `s3:GetObject` (a HEAD, and the first 8
-bytes of objects that are not encrypted as required). For the `MON` checks,
+`--sample-objects`: `s3:ListBucket` and `s3:GetObject` (the listing, a HEAD per
+sampled object, the first 8 bytes of objects that are neither encrypted as
+required nor S3EC objects, the `KEY.instruction` file of S3EC objects that keep
+their data key there, and a HEAD of the object of an instruction file the
+listing does not show). For the `MON` checks,
 once per account and region: `guardduty:ListDetectors`, `guardduty:GetDetector`,
 `cloudtrail:DescribeTrails`, `cloudtrail:GetTrailStatus`,
 `cloudtrail:GetEventSelectors`, `config:DescribeConfigurationRecorders`,
@@ -373,6 +376,14 @@ be assumed is an audit error (exit 4) and the others are still reported;
 accounts again, and `--jsonl-dir DIR` writes one JSON Lines shard per account.
 The whole flow, the templates and the checkpoint format are in
 [audit-at-scale.md](audit-at-scale.md).
+
+Object-level evidence that S3 Inventory cannot see (client-side encryption,
+legacy S3 Encryption Client modes, instruction files) comes from a sampled scan,
+`--sample-objects N` spread over each bucket's listing and bounded for the whole
+audit by `--object-budget N` and `--object-time-budget SECONDS` (a scan cut
+short reports partial coverage as `ERROR`, never a pass), or for every object
+from an S3 Batch Operations job, `securestore audit BUCKET --objects-batch`
+([audit-at-scale.md](audit-at-scale.md#object-level-evidence)).
 """
 
 

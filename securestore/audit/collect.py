@@ -32,13 +32,9 @@ from typing import Any, Protocol, TypeVar
 import botocore.exceptions
 
 from securestore.audit.answers import (
-    Absent,
     acl_grants,
-    alias_arns,
-    arn_account,
     bucket_region,
     encryption_rules,
-    key_metadata,
     lifecycle_rules,
     logging_config,
     map_answer,
@@ -47,21 +43,22 @@ from securestore.audit.answers import (
     reference_region,
     replication_targets,
 )
+from securestore.audit.calls import CallCounter, record_call
 from securestore.audit.collect_account import AccountMonitor
+from securestore.audit.collect_keys import describe_key
+from securestore.audit.collect_objects import ObjectBudget, sample_bucket
 from securestore.audit.model import (
-    CROSS_ACCOUNT,
     DEFAULT_S3_KEY_ALIAS,
     KMS_ALGORITHMS,
     BucketSnapshot,
     Collected,
     CollectionError,
     KeySnapshot,
-    ObjectSample,
     PublicAccessBlock,
     Versioning,
 )
-from securestore.audit.options import ALGORITHM_RANK, AuditOptions
-from securestore.errors import ConfigurationError, SecureStoreError
+from securestore.audit.options import AuditOptions
+from securestore.errors import ConfigurationError
 from securestore.transport import translate_error
 
 __all__ = ["ClientFactory", "Collection", "Collector", "ProgressCallback"]
@@ -70,22 +67,6 @@ T = TypeVar("T")
 
 #: ``progress(bucket, done, total)`` after each bucket.
 ProgressCallback = Callable[[str, int, int], None]
-
-# Error codes that mean "not configured", i.e. a valid empty value.
-_ABSENT = {
-    "GetBucketEncryption": {"ServerSideEncryptionConfigurationNotFoundError"},
-    "GetBucketPolicy": {"NoSuchBucketPolicy"},
-    "GetPublicAccessBlock": {"NoSuchPublicAccessBlockConfiguration"},
-    "GetBucketOwnershipControls": {"OwnershipControlsNotFoundError"},
-    "GetObjectLockConfiguration": {"ObjectLockConfigurationNotFoundError"},
-    "GetBucketReplication": {"ReplicationConfigurationNotFoundError"},
-    "GetBucketLifecycleConfiguration": {"NoSuchLifecycleConfiguration"},
-}
-
-_HEAD_BYTES = 8
-
-# Key origins whose key material KMS cannot rotate automatically.
-_NO_ROTATION_ORIGINS = frozenset({"EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
 
 
 class ClientFactory(Protocol):
@@ -106,32 +87,15 @@ class Collection:
     api_calls: dict[str, int] = field(default_factory=dict)
 
 
-class _Counter:
-    """Counts API calls; one per bucket plus one for account-level calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.failed = 0
-        self._lock = threading.Lock()
-
-    def add(self) -> None:
-        """Count one call (thread-safe: key lookups share the account counter)."""
-        with self._lock:
-            self.calls += 1
-
-    def fail(self) -> None:
-        """Count one failed call."""
-        with self._lock:
-            self.failed += 1
-
-
 class Collector:
     """Builds bucket snapshots through injected clients.
 
     Args:
         clients: a client factory (see :class:`ClientFactory`).
-        options: used for ``sample_objects`` and the encryption floor that
-            decides whether an object's first bytes are read.
+        options: used for the object scan (``sample_objects``, the budgets shared by
+            every bucket this collector audits, and the encryption floor that decides
+            whether an object's first bytes are read; see
+            :mod:`securestore.audit.collect_objects`).
         max_workers: buckets collected at the same time.
         progress: called after each bucket as ``progress(bucket, done, total)``.
         region: the region for account-level and listing calls (the factory's
@@ -176,7 +140,10 @@ class Collector:
         self._region = region
         self._keys: dict[tuple[str, str], Future[Collected[KeySnapshot]]] = {}
         self._keys_lock = threading.Lock()
-        self._account = _Counter()
+        self._account = CallCounter()
+        self._object_budget = ObjectBudget(
+            self._options.object_budget, self._options.object_seconds
+        )
         self._caller: Future[Collected[str]] | None = None
         self._monitor = (
             AccountMonitor(clients, self._account, self._call, wait_timeout) if monitoring else None
@@ -353,7 +320,7 @@ class Collector:
         account_pab: Collected[PublicAccessBlock | None],
         trails: Collected[frozenset[str]] | None = None,
     ) -> BucketSnapshot | None:
-        counter = _Counter()
+        counter = CallCounter()
         default = self._clients.client("s3", region_name=self._region)
         location = self._call(
             counter, "GetBucketLocation", default.get_bucket_location, Bucket=name
@@ -412,9 +379,21 @@ class Collector:
                 if rule.algorithm in KMS_ALGORITHMS:
                     ref = rule.kms_key_id or DEFAULT_S3_KEY_ALIAS
                     keys[ref] = self.key(ref, key_region)
-        objects = None
+        objects = coverage = None
         if self._options.sample_objects:
-            objects = self._sample(counter, s3, name)
+
+            def object_call(op: str, method: Callable[..., Any], **kwargs: Any) -> Collected[Any]:
+                return self._call(counter, op, method, **kwargs)
+
+            objects, coverage = sample_bucket(
+                object_call,
+                s3,
+                name,
+                count=self._options.sample_objects,
+                require_rank=self._options.require.rank,
+                budget=self._object_budget,
+                max_listed=self._options.max_listed_keys,
+            )
         caller = self._caller_account()
         monitoring = None
         if self._monitor is not None:
@@ -441,168 +420,26 @@ class Collector:
             monitoring=monitoring,
             keys=keys,
             objects=objects,
+            object_coverage=coverage,
             api_calls=counter.calls,
             every_call_failed=counter.calls > 0 and counter.failed == counter.calls,
             cloudtrail_bucket=None if trails is None else map_answer(trails, lambda t: name in t),
         )
 
-    def _sample(
-        self, counter: _Counter, s3: Any, bucket: str
-    ) -> Collected[tuple[ObjectSample, ...]]:
-        listed = self._call(
-            counter,
-            "ListObjectsV2",
-            s3.list_objects_v2,
-            Bucket=bucket,
-            MaxKeys=self._options.sample_objects,
-        )
-        if not listed.is_ok:
-            return Collected.failed(listed.error)  # type: ignore[arg-type]
-        samples = []
-        for item in listed.get().get("Contents", [])[: self._options.sample_objects]:
-            key = item["Key"]
-            head = self._call(counter, "HeadObject", s3.head_object, Bucket=bucket, Key=key)
-            if not head.is_ok:
-                samples.append(ObjectSample(key, error=head.error))
-                continue
-            h = head.get()
-            sse = h.get("ServerSideEncryption")
-            first: bytes | None = None
-            if ALGORITHM_RANK.get(sse or "", 0) < self._options.require.rank and h.get(
-                "ContentLength", 0
-            ):
-                got = self._call(
-                    counter,
-                    "GetObject",
-                    s3.get_object,
-                    Bucket=bucket,
-                    Key=key,
-                    Range=f"bytes=0-{_HEAD_BYTES - 1}",
-                )
-                if not got.is_ok:
-                    samples.append(ObjectSample(key, sse=sse, error=got.error))
-                    continue
-                try:
-                    first = got.get()["Body"].read()
-                except Exception as exc:  # a broken body is this object's error, not a crash
-                    failed = CollectionError("GetObject", type(exc).__name__, str(exc))
-                    samples.append(ObjectSample(key, sse=sse, error=failed))
-                    continue
-            samples.append(
-                ObjectSample(
-                    key=key,
-                    sse=sse,
-                    kms_key_id=h.get("SSEKMSKeyId"),
-                    metadata_keys=frozenset(k.lower() for k in h.get("Metadata", {})),
-                    head=first,
-                )
-            )
-        return Collected.ok(tuple(samples))
-
     # -- keys ---------------------------------------------------------------------------------
 
     def _describe_key(self, reference: str, region: str) -> Collected[KeySnapshot]:
         kms = self._clients.client("kms", region_name=region)
-        described = self._call(self._account, "DescribeKey", kms.describe_key, KeyId=reference)
-        if described.error is not None and described.error.code == "NotFoundException":
-            return Collected.ok(KeySnapshot.not_found(reference))
-        meta = map_answer(described, key_metadata)
-        if not meta.is_ok:
-            return Collected.failed(meta.error)  # type: ignore[arg-type]
-        m = meta.get()
-        arn = str(m["Arn"])
-        manager = str(m.get("KeyManager", "CUSTOMER"))
-        origin = str(m.get("Origin", "AWS_KMS"))
-        spec = str(m.get("KeySpec", "SYMMETRIC_DEFAULT"))
-        # The ARN, never the bare key id: a bare id is resolved in the caller's
-        # account, so a key of another account would be looked up in the wrong one.
-        if manager != "CUSTOMER":
-            rotation: Collected[bool] = Collected.ok(True)
-        elif spec != "SYMMETRIC_DEFAULT" or origin in _NO_ROTATION_ORIGINS:
-            rotation = Collected.ok(False)  # KMS.1 skips such keys by their spec/origin
-        else:
-            rotation = map_answer(
-                self._call(
-                    self._account, "GetKeyRotationStatus", kms.get_key_rotation_status, KeyId=arn
-                ),
-                lambda r: bool(r["KeyRotationEnabled"]),
-            )
-        caller = self._caller_account()
-        owner = arn_account(arn)
-        local = caller.is_ok and owner == caller.value
-        if caller.is_ok and not local:
-            policy: Collected[str | None] = Collected.failed(
-                CollectionError(
-                    "GetKeyPolicy",
-                    CROSS_ACCOUNT,
-                    f"the key belongs to account {owner}; KMS serves key policies "
-                    "only to the key's own account",
-                )
-            )
-            aliases: Collected[tuple[str, ...]] = Collected.ok(())
-        else:
-            policy = map_answer(
-                self._call(
-                    self._account,
-                    "GetKeyPolicy",
-                    kms.get_key_policy,
-                    KeyId=arn,
-                    PolicyName="default",
-                ),
-                lambda r: r.get("Policy"),
-            )
-            aliases = map_answer(
-                self._call(self._account, "ListAliases", kms.list_aliases, KeyId=str(m["KeyId"])),
-                alias_arns,
-            )
-        return Collected.ok(
-            KeySnapshot(
-                key_id=str(m["KeyId"]),
-                arn=arn,
-                manager=manager,
-                state=str(m.get("KeyState", "Enabled" if m.get("Enabled") else "Disabled")),
-                deletion_date=m.get("DeletionDate"),
-                key_spec=spec,
-                origin=origin,
-                # Unreadable aliases only cost alias matches (S3.ENC.5 then fails closed).
-                aliases=(aliases.value or ()) if aliases.is_ok else (),
-                rotation_enabled=rotation,
-                policy=policy,
-            )
-        )
+        return describe_key(kms, self._account, reference, caller=self._caller_account())
 
     # -- calls --------------------------------------------------------------------------------
 
     @staticmethod
     def _call(
-        counter: _Counter, operation: str, method: Callable[..., Any], **kwargs: Any
+        counter: CallCounter, operation: str, method: Callable[..., Any], **kwargs: Any
     ) -> Collected[Any]:
-        """One API call, counted; any failure becomes a CollectionError (or absence).
-
-        Everything is caught, not only botocore's documented errors: an answer
-        botocore cannot parse (a 403 with an empty body raises its
-        ``ResponseParserError``) must cost this field, not the audit.
-        """
-        counter.add()
-        try:
-            return Collected.ok(method(**kwargs))
-        except botocore.exceptions.ClientError as exc:
-            err = exc.response.get("Error", {})
-            code = str(
-                err.get("Code")
-                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown")
-            )
-            if code in _ABSENT.get(operation, ()):
-                return Collected.ok(Absent())
-            counter.fail()
-            return Collected.failed(CollectionError(operation, code, str(err.get("Message", ""))))
-        except Exception as exc:
-            counter.fail()
-            if isinstance(exc, botocore.exceptions.BotoCoreError | SecureStoreError):
-                message = translate_error(exc, action=operation).message
-            else:
-                message = f"unexpected answer: {exc}"
-            return Collected.failed(CollectionError(operation, type(exc).__name__, message))
+        """One API call, counted; any failure becomes a CollectionError (or absence)."""
+        return record_call(counter, operation, method, **kwargs)
 
 
 def _unreachable(

@@ -67,7 +67,14 @@ class AuditOptions:
         allowed_kms_keys: key ids, key ARNs or aliases a bucket may use; empty
             means any key (``S3.ENC.5`` is then skipped).
         require_vpc_endpoint: make ``S3.NET.1`` a failure instead of information.
-        sample_objects: objects to sample per bucket for ``S3.OBJ.1``; 0 skips it.
+        sample_objects: objects to sample per bucket for ``S3.OBJ.n``, spread over
+            the bucket's listing; 0 skips them.
+        object_budget: the most objects the whole audit inspects (``None``:
+            no bound but ``sample_objects`` per bucket); buckets left without
+            their sample report partial coverage.
+        object_seconds: the longest time the object scan may take, from its first
+            object (``None``: no bound); past it, the rest is partial coverage.
+        max_listed_keys: the most keys listed per bucket to spread the sample over.
         client_side_metadata_keys: user-metadata names that mark client-side
             encrypted objects (securestore/ESDK objects are also recognised by
             their message header).
@@ -78,7 +85,16 @@ class AuditOptions:
     require_vpc_endpoint: bool = False
     sample_objects: int = 0
     client_side_metadata_keys: frozenset[str] = field(default=CLIENT_SIDE_METADATA_KEYS)
+    object_budget: int | None = None
+    object_seconds: float | None = None
+    max_listed_keys: int = 100_000
 
     def __post_init__(self) -> None:
         if self.sample_objects < 0:
             raise ConfigurationError("sample_objects must not be negative")
+        if self.object_budget is not None and self.object_budget < 0:
+            raise ConfigurationError("object_budget must not be negative")
+        if self.object_seconds is not None and self.object_seconds <= 0:
+            raise ConfigurationError("object_seconds must be positive")
+        if self.max_listed_keys < 1:
+            raise ConfigurationError("max_listed_keys must be at least 1")

@@ -64,7 +64,7 @@ def test_builtin_ids_are_unique_grouped_and_stable() -> None:
         "S3.TLS.2",
         "S3.TLS.3",
     )
-    assert len(ids) == len(set(ids)) == 33
+    assert len(ids) == len(set(ids)) == 35
 
 
 def test_duplicate_and_invalid_ids() -> None:

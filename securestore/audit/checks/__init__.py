@@ -13,6 +13,7 @@ from securestore.audit.checks.encryption import CHECKS as _ENCRYPTION
 from securestore.audit.checks.kms import CHECKS as _KMS
 from securestore.audit.checks.monitoring import CHECKS as _MONITORING
 from securestore.audit.checks.network import CHECKS as _NETWORK
+from securestore.audit.checks.object_formats import CHECKS as _OBJECT_FORMATS
 from securestore.audit.checks.objects import CHECKS as _OBJECTS
 from securestore.audit.checks.public import CHECKS as _PUBLIC
 from securestore.audit.checks.transport import CHECKS as _TRANSPORT
@@ -27,6 +28,7 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     *_DATA,
     *_NETWORK,
     *_OBJECTS,
+    *_OBJECT_FORMATS,
     *_KMS,
     *_ACCESS,
     *_MONITORING,
