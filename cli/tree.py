@@ -10,17 +10,14 @@ else 4 (storage, keyring), else 2 (local files).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.location import S3Url
@@ -32,7 +29,6 @@ from securestore.tree import (
     Remote,
     Task,
     TreeOptions,
-    TreeProgress,
     TreeResult,
     copy_file,
     copy_tree,
@@ -55,6 +51,7 @@ from .commands import (
 )
 from .context import CliContext
 from .errors import most_serious, report
+from .progress import tree_progress
 from .text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -249,37 +246,6 @@ class _Printer:
                 click.echo(printable(prefix + line))
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[TreeProgress], None] | None]:
-    """One bar for the whole job (files done/total, bytes), on terminals only."""
-    if not enabled:
-        yield None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    lock = threading.Lock()
-    with bar:
-        task = bar.add_task("files 0/0", total=None)
-
-        def update(state: TreeProgress) -> None:
-            with lock:
-                more = "" if state.listed else "+"
-                bar.update(
-                    task,
-                    description=f"files {state.files_done}/{state.files_total}{more}",
-                    completed=state.bytes_done,
-                    total=state.bytes_total if state.listed else None,
-                )
-
-        yield update
-
-
 def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
     for skip in result.skipped:
         click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
@@ -313,7 +279,7 @@ def _run_transfer(
     options = _options(obj, src, dst, given)
     printer = _Printer(obj)
     dryrun = given["dryrun"]
-    with _progress(obj.progress_enabled()) as progress:
+    with tree_progress(obj.progress_enabled()) as progress:
         if recursive:
             if isinstance(src, Local) and not src.path.is_dir():
                 raise LocalFileError(
@@ -436,7 +402,7 @@ def sync_command(
             f"not a directory: {src.path}", hint="sync takes directories and prefixes"
         )
     options = _options(obj, src, dst, given)
-    with _progress(obj.progress_enabled()) as progress:
+    with tree_progress(obj.progress_enabled()) as progress:
         result = sync(
             src,
             dst,
