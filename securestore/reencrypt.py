@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -131,13 +132,15 @@ class Reencryptor:
         mode: the target mode (:class:`SseKms`, :class:`SseS3` or :class:`DsseKms`).
     """
 
-    def __init__(self, store: SecureStore, mode: EncryptionMode) -> None:
+    def __init__(self, store: SecureStore, mode: EncryptionMode, *, concurrency: int = 8) -> None:
         if not isinstance(mode, SseKms | SseS3 | DsseKms):
             raise ConfigurationError("reencrypt changes server-side encryption only; use rewrap")
         self.store = store
         self.mode = mode
+        self.concurrency = concurrency
         self.s3 = store._access.s3
         self._update_supported: bool | None = None
+        self._probe_lock = threading.Lock()  # one capability probe, whatever the pool size
 
     def run(
         self,
@@ -147,13 +150,32 @@ class Reencryptor:
         dry_run: bool = False,
         on_object: Callable[[ObjectOutcome], None] | None = None,
     ) -> ReencryptReport:
-        """Re-encrypt each of ``keys``; report every one, go on after failures."""
-        outcomes = []
-        for key in keys:
-            outcome = self.one(key, dry_run=dry_run)
-            if on_object is not None:
-                on_object(outcome)
-            outcomes.append(outcome)
+        """Re-encrypt each of ``keys``; report every one, go on after failures.
+
+        Objects run ``concurrency`` at a time on the tree transfer pool, pulled from
+        ``keys`` as slots free up (a streamed listing stays streamed); ``on_object``
+        is called from the worker threads; the report lists objects by key.
+        """
+        from securestore.tree.manager import Task, TransferManager
+        from securestore.tree.paths import Remote
+
+        outcomes: list[ObjectOutcome] = []
+        lock = threading.Lock()
+
+        def task(key: str) -> Task:
+            def run(_advance: Callable[[int], None]) -> int:
+                outcome = self.one(key, dry_run=dry_run)
+                with lock:
+                    outcomes.append(outcome)
+                if on_object is not None:
+                    on_object(outcome)
+                return 0
+
+            where = Remote(self.store, key)
+            return Task("copy", where, where, 0, run)
+
+        TransferManager(concurrency=self.concurrency).run(task(key) for key in keys)
+        outcomes.sort(key=lambda outcome: outcome.key)
         return ReencryptReport(self.store.bucket, prefix, self.mode.name, tuple(outcomes))
 
     def one(self, key: str, *, dry_run: bool = False) -> ObjectOutcome:
@@ -274,6 +296,10 @@ class Reencryptor:
 
     def _supports_update(self, arn: str) -> bool:
         """Whether the server has UpdateObjectEncryption, asked of a key that does not exist."""
+        with self._probe_lock:
+            return self._probe_update(arn)
+
+    def _probe_update(self, arn: str) -> bool:
         if self._update_supported is not None:
             return self._update_supported
         probe = f"securestore-probe-{uuid.uuid4().hex}"

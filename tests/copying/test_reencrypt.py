@@ -14,9 +14,10 @@ from securestore_cli.main import main_group
 
 from securestore import ClientSide, Connection, SecureStore, SseKms, SseS3
 from securestore.keyrings import RawAesKeyring
-from securestore.reencrypt import Mechanism, Outcome, reencrypt
+from securestore.reencrypt import Mechanism, Outcome, Reencryptor, reencrypt
 from tests.conftest import Endpoint
 from tests.store.conftest import error_response
+from tests.support.inflight import InFlight
 
 
 class _Body:
@@ -204,9 +205,11 @@ def test_cli_reports_each_object_and_exits_zero(
         "reencrypt", f"s3://{bucket}/p/", "--sse", "kms", "--kms-key-id", kms_key, "--recursive"
     )
     assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"reencrypted s3://{bucket}/p/a: sse-s3 -> sse-kms ({kms_key}) " + (
-        "(copy-object); rewritten by S3 over the same key: new ETag and last-modified date"
+    lines = result.stdout.splitlines()  # in the order objects finish (they run concurrently)
+    assert (
+        f"reencrypted s3://{bucket}/p/a: sse-s3 -> sse-kms ({kms_key}) "
+        + ("(copy-object); rewritten by S3 over the same key: new ETag and last-modified date")
+        in lines
     )
     assert f"skipped s3://{bucket}/p/cs: client-side encrypted" in result.stdout
     assert f"skipped s3://{bucket}/p/kms: already sse-kms" in result.stdout
@@ -273,3 +276,23 @@ def test_versioned_bucket_copy_says_the_old_version_keeps_its_encryption(
     old = s3.head_object(Bucket=versioned_bucket, Key="a", VersionId=first)
     assert old["ServerSideEncryption"] == "AES256"
     assert s3.head_object(Bucket=versioned_bucket, Key="a")["SSEKMSKeyId"] == kms_key
+
+
+def test_a_prefix_runs_on_the_bounded_pool_and_reports_by_key(
+    new_connection: Callable[..., Connection], bucket: str, kms_key: str
+) -> None:
+    connection = new_connection(max_attempts=1)
+    s3 = connection.client("s3")
+    keys = [f"p/{i:02d}" for i in range(20)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x", ServerSideEncryption="AES256")
+    in_flight = InFlight(s3)
+    store = SecureStore(bucket, connection=connection)
+    report = Reencryptor(store, SseKms(kms_key), concurrency=4).run(
+        (entry.key for entry in store.list("p/")), prefix="p/"
+    )
+    assert [entry.key for entry in report.objects] == keys
+    assert report.count(Outcome.REENCRYPTED) == 20
+    assert 1 < in_flight.most <= 4
+    for key in keys:
+        assert s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "aws:kms"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from securestore import Connection, SecureStore, rewrap_prefix
 from securestore.clientside import ClientSide
@@ -13,25 +11,7 @@ from securestore.keyrings import RawAesKeyring
 from securestore.message import parse
 from tests.clientside.conftest import Raw
 from tests.conftest import SMALL_TRANSFER
-
-
-class _InFlight:
-    """The most HeadObject calls the client had open at once (rewrap starts with one)."""
-
-    def __init__(self, client: Any) -> None:
-        self.now = self.most = 0
-        self._lock = threading.Lock()
-        client.meta.events.register("before-call.s3.HeadObject", self._start)
-        client.meta.events.register("after-call.s3.HeadObject", self._end)
-
-    def _start(self, **_: Any) -> None:
-        with self._lock:
-            self.now += 1
-            self.most = max(self.most, self.now)
-
-    def _end(self, **_: Any) -> None:
-        with self._lock:
-            self.now -= 1
+from tests.support.inflight import InFlight
 
 
 def test_a_prefix_is_rewrapped_concurrently_with_results_by_key(
@@ -50,7 +30,7 @@ def test_a_prefix_is_rewrapped_concurrently_with_results_by_key(
     stranger = SecureStore(bucket, encryption=ClientSide(new), connection=connection)
     stranger.put("p/zz-other-key", b"other")
     seen: list[str] = []
-    in_flight = _InFlight(connection.client("s3"))
+    in_flight = InFlight(connection.client("s3"))
 
     outcome = rewrap_prefix(
         store,
