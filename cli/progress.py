@@ -51,15 +51,9 @@ class _Rate(ProgressColumn):
         return Text("" if speed is None else f"{_size(speed)}/s")
 
 
-@contextlib.contextmanager
-def transfer_progress(
-    enabled: bool, description: str, total: int | None
-) -> Iterator[Callable[[int], None] | None]:
-    """Yield a byte-count callback that drives a progress bar, or ``None`` when disabled."""
-    if not enabled:
-        yield None
-        return
-    progress = Progress(
+def _bar() -> Progress:
+    """The bar both displays draw on stderr: description, bar, bytes, rate, time left."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         _Bytes(),
@@ -68,6 +62,17 @@ def transfer_progress(
         console=Console(stderr=True),
         transient=True,
     )
+
+
+@contextlib.contextmanager
+def transfer_progress(
+    enabled: bool, description: str, total: int | None
+) -> Iterator[Callable[[int], None] | None]:
+    """Yield a byte-count callback that drives a progress bar, or ``None`` when disabled."""
+    if not enabled:
+        yield None
+        return
+    progress = _bar()
     lock = threading.Lock()
     with progress:
         task = progress.add_task(description, total=total)
@@ -101,15 +106,7 @@ def tree_progress(enabled: bool) -> Iterator[Callable[[TreeProgress], None] | No
     if not enabled:
         yield None
         return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        _Bytes(),
-        _Rate(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    bar = _bar()
     lock = threading.Lock()
     last: list[TreeProgress | None] = [None]
     started = time.monotonic()

@@ -39,21 +39,6 @@ def _block_outcome(block: PublicAccessBlock | None, level: str) -> Outcome:
     return Outcome(Status.PASS, f"all four {level} public access block settings are on")
 
 
-def _effective(snapshot: BucketSnapshot) -> PublicAccessBlock:
-    """The union of bucket and account flags, counting only collected values."""
-    parts = [
-        c.value
-        for c in (snapshot.public_access_block, snapshot.account_public_access_block)
-        if c.is_ok and c.value is not None
-    ]
-    return PublicAccessBlock(
-        block_public_acls=any(p.block_public_acls for p in parts),
-        ignore_public_acls=any(p.ignore_public_acls for p in parts),
-        block_public_policy=any(p.block_public_policy for p in parts),
-        restrict_public_buckets=any(p.restrict_public_buckets for p in parts),
-    )
-
-
 @check(
     "S3.PUBLIC.1",
     title="Bucket public access block is fully enabled",
@@ -105,7 +90,7 @@ def public_acl(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     if not grants:
         return Outcome(Status.PASS, "no ACL grants to public groups")
     message = "ACL grants " + ", ".join(grants)
-    if _effective(snapshot).ignore_public_acls:
+    if snapshot.effective_public_access_block().ignore_public_acls:
         message += " (currently ignored: IgnorePublicAcls is on)"
     return Outcome(Status.FAIL, message, {"grants": grants})
 
@@ -149,7 +134,7 @@ def public_policy(snapshot: BucketSnapshot, options: AuditOptions) -> Outcome:
     if not found:
         return Outcome(Status.PASS, "no public Allow statements")
     message = "; ".join(reason for _, reason in found)
-    if _effective(snapshot).restrict_public_buckets:
+    if snapshot.effective_public_access_block().restrict_public_buckets:
         message += " (currently restricted: RestrictPublicBuckets is on)"
     return Outcome(Status.FAIL, message, {"statements": [s.label for s, _ in found]})
 
