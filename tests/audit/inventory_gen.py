@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import pyarrow as pa
@@ -444,3 +445,106 @@ def write_metadata_table(
     for start in range(0, len(rows), step):
         table.append(metadata_arrow(rows[start : start + step], start))
     return table
+
+
+def commit_delete_file(
+    table: object,
+    *,
+    positions: dict[str, list[int]] | None = None,
+    equality_keys: Sequence[str] = (),
+) -> object:
+    """Commit one snapshot that adds a delete file, as merge-on-read writers (Spark, the
+    S3 Metadata service) do; pyiceberg itself only deletes copy-on-write.
+
+    ``positions`` (data file path -> row positions) makes a position delete file
+    (``file_path``, ``pos``); ``equality_keys`` an equality delete file on ``key``.
+    The delete file, its DELETES manifest, the manifest list and the metadata file are
+    written with pyiceberg's own writers; return the refreshed table.
+    """
+    from pyiceberg.manifest import (
+        DataFile,
+        DataFileContent,
+        FileFormat,
+        ManifestContent,
+        ManifestEntry,
+        ManifestEntryStatus,
+        ManifestWriterV2,
+        write_manifest_list,
+    )
+    from pyiceberg.table.snapshots import Operation, Snapshot, Summary
+    from pyiceberg.table.update import AddSnapshotUpdate, SetSnapshotRefUpdate
+    from pyiceberg.typedef import Record
+
+    class DeleteManifestWriter(ManifestWriterV2):
+        def content(self) -> ManifestContent:
+            return ManifestContent.DELETES
+
+        @property
+        def _meta(self) -> dict[str, str]:
+            return {**super()._meta, "content": "deletes"}
+
+    t: Any = table
+    io = t.io
+    meta = t.metadata
+    parent = t.current_snapshot()
+    snapshot_id = abs(hash(uuid.uuid4().hex)) % (2**62)
+    sequence = meta.next_sequence_number()
+    base = f"{meta.location}/data/{uuid.uuid4().hex}"
+    if positions is not None:
+        paths = [p for p, rows in positions.items() for _ in rows]
+        values = [v for rows in positions.values() for v in rows]
+        body = pa.table({"file_path": paths, "pos": pa.array(values, type=pa.int64())})
+        content, equality_ids = DataFileContent.POSITION_DELETES, None
+    else:
+        body = pa.table({"key": list(equality_keys)})
+        content, equality_ids = DataFileContent.EQUALITY_DELETES, [2]
+    delete_path = f"{base}-deletes.parquet"
+    with io.new_output(delete_path).create() as out:
+        pq.write_table(body, out)
+    size = len(io.new_input(delete_path))
+    data_file = DataFile.from_args(
+        content=content,
+        file_path=delete_path,
+        file_format=FileFormat.PARQUET,
+        partition=Record(),
+        record_count=body.num_rows,
+        file_size_in_bytes=size,
+        equality_ids=equality_ids,
+    )
+    data_file.spec_id = meta.default_spec_id
+    manifest_path = f"{meta.location}/metadata/{uuid.uuid4().hex}-d0.avro"
+    writer = DeleteManifestWriter(
+        meta.spec(), meta.schema(), io.new_output(manifest_path), snapshot_id, "deflate"
+    )
+    with writer:
+        writer.add(
+            ManifestEntry.from_args(
+                status=ManifestEntryStatus.ADDED,
+                snapshot_id=snapshot_id,
+                sequence_number=None,
+                file_sequence_number=None,
+                data_file=data_file,
+            )
+        )
+    manifests = [*parent.manifests(io), writer.to_manifest_file()]
+    list_path = f"{meta.location}/metadata/snap-{snapshot_id}-{uuid.uuid4().hex}.avro"
+    with write_manifest_list(
+        2, io.new_output(list_path), snapshot_id, parent.snapshot_id, sequence, "deflate"
+    ) as lists:
+        lists.add_manifests(manifests)
+    snapshot = Snapshot(
+        snapshot_id=snapshot_id,
+        parent_snapshot_id=parent.snapshot_id,
+        sequence_number=sequence,
+        manifest_list=list_path,
+        summary=Summary(Operation.DELETE),
+        schema_id=meta.current_schema_id,
+    )
+    with t.transaction() as tx:
+        tx._apply(
+            (
+                AddSnapshotUpdate(snapshot=snapshot),
+                SetSnapshotRefUpdate(ref_name="main", type="branch", snapshot_id=snapshot_id),
+            )
+        )
+    return t

@@ -37,6 +37,7 @@ from .inventory_gen import (
     METADATA_NAMESPACE,
     METADATA_TABLE,
     MetadataRow,
+    commit_delete_file,
     metadata_arrow,
     metadata_rows,
     write_metadata_table,
@@ -147,11 +148,43 @@ def test_all_allowed_passes(tmp_path: Path) -> None:
     assert exit_status(report) == 0
 
 
-def test_sources_name_the_snapshot(local_table: Path) -> None:
-    report = audit_metadata_table([str(local_table)], options=OPTIONS)
-    assert report.results  # the report itself carries the counts; the source is logged
-    live = read_live_table(str(local_table), clients=None, into=local_table.parent.parent)
-    assert live.data_files >= 1 and live.delete_files == 0 and live.rows > 0
+def test_read_live_table_counts_rows_and_files(
+    local_table: Path, rows: list[MetadataRow], tmp_path: Path
+) -> None:
+    live = read_live_table(str(local_table), clients=None, into=tmp_path)
+    assert live.rows == len([r for r in rows[:-50] if not r.key.startswith(DELETED)]) + 50
+    assert live.data_files >= 2 and live.delete_files == 0 and live.api_calls == 0
+    assert live.rows_path.parent.parent == tmp_path
+
+
+def test_position_deletes_are_applied(tmp_path: Path, rows: list[MetadataRow]) -> None:
+    """A merge-on-read delete: a position delete file names rows of two data files; those
+    rows are gone from the report (read back here from the data files with pyarrow)."""
+    import pyarrow.parquet as pq
+
+    table: Any = write_metadata_table(tmp_path, rows[:1000], commits=2)
+    tasks = list(table.scan().plan_files())
+    assert len(tasks) == 2
+    positions = {tasks[0].file.file_path: list(range(0, 120, 3)), tasks[1].file.file_path: [7]}
+    gone = set()
+    for path, where in positions.items():
+        keys = pq.read_table(path.removeprefix("file://"), columns=["key"]).column("key")
+        gone |= {keys[i].as_py() for i in where}
+    table = commit_delete_file(table, positions=positions)
+    report = audit_metadata_table([table.metadata_location], options=OPTIONS)
+    kept = [r for r in rows[:1000] if r.key not in gone and not r.delete_marker]
+    assert len(gone) == 41
+    assert _reported(report) == _expected(kept)
+    (tmp_path / "x").mkdir()
+    live = read_live_table(table.metadata_location, clients=None, into=tmp_path / "x")
+    assert (live.data_files, live.delete_files) == (2, 1)
+
+
+def test_equality_deletes_are_refused(tmp_path: Path, rows: list[MetadataRow]) -> None:
+    table: Any = write_metadata_table(tmp_path, rows[:100], commits=1)
+    table = commit_delete_file(table, equality_keys=[rows[3].key])
+    with pytest.raises(InventoryError, match="equality delete files"):
+        audit_metadata_table([table.metadata_location], options=OPTIONS)
 
 
 # --- refusals: the audit cannot run (exit 4), never a pass ---------------------------------
