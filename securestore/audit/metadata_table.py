@@ -30,6 +30,8 @@ reported as empty.
 
 from __future__ import annotations
 
+import gzip
+import io as io_module
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,6 +95,8 @@ _TABLE_BUCKET_ARN = re.compile(
 _S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 _WAREHOUSE_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _BATCH_ROWS = 256 * 1024
+# A table's metadata file grows with its snapshot log; far past this it is not one.
+_MAX_METADATA = 256 * 1024 * 1024
 
 
 def is_table_bucket_arn(text: str) -> bool:
@@ -101,8 +105,9 @@ def is_table_bucket_arn(text: str) -> bool:
 
 
 def is_iceberg_location(text: str) -> bool:
-    """True for an Iceberg table metadata file (``*.metadata.json``), local or in S3."""
-    return text.endswith(".metadata.json")
+    """True for an Iceberg table metadata file (``*.metadata.json``, gzipped as
+    ``*.metadata.json.gz`` or ``*.gz.metadata.json``), local or in S3."""
+    return text.endswith((".metadata.json", ".metadata.json.gz"))
 
 
 @dataclass(frozen=True)
@@ -245,11 +250,18 @@ def _unreadable(what: str, exc: Exception) -> InventoryError:
 
 
 def _load(location: str, io: Any) -> StaticTable:
-    from pyiceberg.serializers import FromInputFile
     from pyiceberg.table import StaticTable
+    from pyiceberg.table.metadata import TableMetadataUtil
 
     try:
-        metadata = FromInputFile.table_metadata(io.new_input(location))
+        with io.new_input(location).open() as stream:
+            data = stream.read(_MAX_METADATA + 1)
+        if data[:2] == b"\x1f\x8b":  # gzip: S3 Tables allows *.metadata.json.gz
+            with gzip.GzipFile(fileobj=io_module.BytesIO(data)) as unpacked:
+                data = unpacked.read(_MAX_METADATA + 1)
+        if len(data) > _MAX_METADATA:
+            raise InventoryError(f"the table metadata file {location} is over 256 MiB")
+        metadata = TableMetadataUtil.parse_raw(data.decode("utf-8"))
     except SecureStoreError:
         raise
     except FileNotFoundError as exc:

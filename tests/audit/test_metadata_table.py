@@ -199,6 +199,15 @@ def _copy_table(source: Path, into: Path) -> Path:
     return target
 
 
+def test_gzipped_metadata_file(tmp_path: Path, local_table: Path, rows: list[MetadataRow]) -> None:
+    import gzip
+
+    path = tmp_path / (local_table.name + ".gz")
+    path.write_bytes(gzip.compress(local_table.read_bytes()))
+    report = audit_metadata_table([str(path)], options=OPTIONS)
+    assert _reported(report) == _expected(_live(rows))
+
+
 def test_missing_metadata_file(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="does not exist"):
         audit_metadata_table([str(tmp_path / "00001-x.metadata.json")])
@@ -332,6 +341,15 @@ def test_cli_unreadable_table_exits_four(tmp_path: Path) -> None:
     assert code == 4
     (error,) = json.loads(out)["errors"]
     assert "does not exist" in error
+
+
+def test_cli_without_pyiceberg_exits_two_with_install_hint(
+    local_table: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyiceberg", None)
+    result = CliRunner().invoke(main_group, ["audit", "--metadata-table", str(local_table)])
+    assert result.exit_code == 2
+    assert "hint: install pyiceberg: pip install 'securestore[inventory]'" in result.output
 
 
 def test_cli_help_names_the_sources() -> None:
