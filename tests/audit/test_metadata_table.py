@@ -33,7 +33,7 @@ from securestore.audit.runner import AuditReport
 from securestore.errors import ConfigurationError, NotFoundError
 
 from ..conftest import Endpoint, unique_bucket_name
-from .inventory_gen import (
+from .metadata_table_gen import (
     METADATA_NAMESPACE,
     METADATA_TABLE,
     MetadataRow,
