@@ -147,14 +147,21 @@ class S3Reader:
         return data
 
     def download_to(self, bucket: str, key: str, target: Path) -> int:
-        """Stream ``s3://bucket/key`` to the new file ``target``; return its size."""
+        """Stream ``s3://bucket/key`` to the new file ``target``; return its size.
+
+        A failed download leaves no file behind, so nothing partial is read later.
+        """
         size = 0
         body = self._get(bucket, key)
         try:
             with target.open("xb") as out:
-                while chunk := body.read(_CHUNK):
-                    size += len(chunk)
-                    out.write(chunk)
+                try:
+                    while chunk := body.read(_CHUNK):
+                        size += len(chunk)
+                        out.write(chunk)
+                except BaseException:
+                    target.unlink(missing_ok=True)
+                    raise
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
             raise translate_error(exc, bucket=bucket, key=key, action="GetObject") from exc
         finally:

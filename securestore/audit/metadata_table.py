@@ -33,6 +33,7 @@ from __future__ import annotations
 import gzip
 import io as io_module
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,15 +231,18 @@ def _file_io(root: Path, reader: S3Reader | None) -> Any:
         def delete(self, location: Any) -> None:
             raise InventoryError("the metadata table reader never deletes")
 
+    lock = threading.Lock()  # pyiceberg reads manifests from a thread pool
+
     def fetch(location: str) -> Path:
         bucket, key = _split(location)
         target = root / bucket / key
-        if target.is_file():
-            return target
-        if reader is None:
-            raise ConfigurationError(f"reading {location} needs an AWS connection")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        reader.download_to(bucket, key, target)
+        with lock:
+            if target.is_file():
+                return target
+            if reader is None:
+                raise ConfigurationError(f"reading {location} needs an AWS connection")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            reader.download_to(bucket, key, target)
         return target
 
     return _MirroredFileIO(properties={})
@@ -299,7 +303,36 @@ def _check_schema(table: StaticTable, location: str) -> None:
         )
 
 
-def _verify_sizes(tasks: Iterable[FileScanTask], io: Any) -> tuple[int, int]:
+def _check_size(io: Any, path: str, expected: int, listed_in: str) -> None:
+    try:
+        with io.new_input(path).open() as stream:
+            size = stream.seek(0, 2)
+    except SecureStoreError:
+        raise
+    except FileNotFoundError as exc:
+        raise InventoryError(f"the table's file {path} is missing") from exc
+    except OSError as exc:
+        raise _unreadable(f"the table's file {path} cannot be read", exc) from exc
+    if size != expected:
+        raise InventoryError(
+            f"the table's file {path} has {size} bytes, its {listed_in} says {expected}",
+            hint="the file changed after the snapshot was committed, or was damaged",
+        )
+
+
+def _verify_manifests(snapshot: Any, io: Any, location: str) -> None:
+    """Check every manifest's size against the manifest list before pyiceberg reads them."""
+    try:
+        manifests = snapshot.manifests(io)
+    except SecureStoreError:
+        raise
+    except Exception as exc:  # a missing or corrupt manifest list
+        raise _unreadable(f"the manifests of {location} cannot be read", exc) from exc
+    for manifest in manifests:
+        _check_size(io, manifest.manifest_path, manifest.manifest_length, "manifest list")
+
+
+def _verify_files(tasks: Iterable[FileScanTask], io: Any) -> tuple[int, int]:
     """Fetch every data and delete file and check its size against its manifest entry,
     so a truncated or replaced file is refused before it is counted."""
     data: set[str] = set()
@@ -307,24 +340,9 @@ def _verify_sizes(tasks: Iterable[FileScanTask], io: Any) -> tuple[int, int]:
     for task in tasks:
         files = [(task.file, data), *((d, deletes) for d in task.delete_files)]
         for file, seen in files:
-            if file.file_path in seen:
-                continue
-            seen.add(file.file_path)
-            try:
-                with io.new_input(file.file_path).open() as stream:
-                    size = stream.seek(0, 2)
-            except SecureStoreError:
-                raise
-            except FileNotFoundError as exc:
-                raise InventoryError(f"the table's file {file.file_path} is missing") from exc
-            except OSError as exc:
-                raise _unreadable(f"the table's file {file.file_path} cannot be read", exc) from exc
-            if size != file.file_size_in_bytes:
-                raise InventoryError(
-                    f"the table's file {file.file_path} has {size} bytes, its manifest says "
-                    f"{file.file_size_in_bytes}",
-                    hint="the file changed after the snapshot was committed, or was damaged",
-                )
+            if file.file_path not in seen:
+                seen.add(file.file_path)
+                _check_size(io, file.file_path, file.file_size_in_bytes, "manifest")
     return len(data), len(deletes)
 
 
@@ -412,8 +430,9 @@ def read_live_table(
             hint="S3 Metadata may still be backfilling it; audit once its status is Active",
         )
     _check_schema(iceberg, location)
+    _verify_manifests(snapshot, io, location)
     scan, tasks = _plan(iceberg, location)
-    data_files, delete_files = _verify_sizes(tasks, io)
+    data_files, delete_files = _verify_files(tasks, io)
     rows_path = folder / "rows.parquet"
     projected = scan.projection()
     arrow = ArrowScan(iceberg.metadata, io, projected, scan.row_filter, scan.case_sensitive)

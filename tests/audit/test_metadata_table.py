@@ -249,8 +249,20 @@ def test_missing_manifest_list(tmp_path: Path, rows: list[MetadataRow]) -> None:
 def test_corrupt_manifest(tmp_path: Path, rows: list[MetadataRow]) -> None:
     table: Any = write_metadata_table(tmp_path, rows[:100], commits=1)
     (manifest,) = table.current_snapshot().manifests(table.io)
-    Path(manifest.manifest_path.removeprefix("file://")).write_bytes(b"Obj\x01not avro")
+    path = Path(manifest.manifest_path.removeprefix("file://"))
+    damaged = bytearray(path.read_bytes())
+    damaged[4:200] = b"\xff" * 196  # same length: past the size check, into the parser
+    path.write_bytes(bytes(damaged))
     with pytest.raises(InventoryError, match=r"manifests .* cannot be read"):
+        audit_metadata_table([table.metadata_location])
+
+
+def test_manifest_changed_since_commit(tmp_path: Path, rows: list[MetadataRow]) -> None:
+    table: Any = write_metadata_table(tmp_path, rows[:100], commits=1)
+    (manifest,) = table.current_snapshot().manifests(table.io)
+    with Path(manifest.manifest_path.removeprefix("file://")).open("ab") as out:
+        out.write(b"\0" * 16)
+    with pytest.raises(InventoryError, match="its manifest list says"):
         audit_metadata_table([table.metadata_location])
 
 
@@ -360,10 +372,10 @@ def test_cli_help_names_the_sources() -> None:
 # --- end to end: S3 Tables + S3 on the embedded TLS endpoint ---------------------------------
 
 
-def _upload(connection: Connection, root: Path) -> None:
+def _upload(connection: Connection, root: Path, *, leave_out: str = "") -> None:
     s3 = connection.client("s3")
     for path in sorted(root.rglob("*")):
-        if path.is_file():
+        if path.is_file() and not (leave_out and path.name == leave_out):
             bucket, key = path.relative_to(root).as_posix().split("/", 1)
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
@@ -433,6 +445,37 @@ def test_unknown_table_is_not_found(connection: Connection, table_bucket: tuple[
     arn, _ = table_bucket
     with pytest.raises(NotFoundError):
         audit_metadata_table([arn], clients=connection, table="journal")
+
+
+def test_data_file_missing_in_s3_exits_four(
+    connection: Connection, tmp_path: Path, rows: list[MetadataRow]
+) -> None:
+    tables = connection.client("s3tables")
+    arn = tables.create_table_bucket(name=unique_bucket_name("gone"))["arn"]
+    tables.create_namespace(tableBucketARN=arn, namespace=[METADATA_NAMESPACE])
+    tables.create_table(
+        tableBucketARN=arn, namespace=METADATA_NAMESPACE, name=METADATA_TABLE, format="ICEBERG"
+    )
+    where = tables.get_table_metadata_location(
+        tableBucketARN=arn, namespace=METADATA_NAMESPACE, name=METADATA_TABLE
+    )
+    table: Any = write_metadata_table(tmp_path, rows[:100], location=where["warehouseLocation"])
+    # S3 Tables refuses DeleteObject on a table's storage: leave one data file out instead.
+    data_path = next(iter(table.scan().plan_files())).file.file_path
+    missing = data_path.rsplit("/", 1)[-1]
+    _upload(connection, tmp_path / "s3", leave_out=missing)
+    tables.update_table_metadata_location(
+        tableBucketARN=arn,
+        namespace=METADATA_NAMESPACE,
+        name=METADATA_TABLE,
+        versionToken=where["versionToken"],
+        metadataLocation=table.metadata_location,
+    )
+    with pytest.raises(NotFoundError):
+        audit_metadata_table([arn], clients=connection)
+    code, out = invoke("--metadata-table", arn, "--format", "json", connection=connection)
+    assert code == 4
+    assert missing in json.loads(out)["errors"][0]
 
 
 def test_unreachable_s3_tables_exits_four(tls_endpoint: Endpoint) -> None:
