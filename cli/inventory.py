@@ -1,4 +1,5 @@
-"""``securestore audit --inventory``: every object's encryption from S3 Inventory reports.
+"""``securestore audit --inventory``/``--metadata-table``: every object's encryption from
+S3 Inventory reports and S3 Metadata live inventory tables.
 
 The options are added to ``audit`` by :func:`inventory_options` (one decorator
 there) and handled by :func:`run_inventory_audit`; ``--require``,
@@ -31,6 +32,7 @@ from securestore.audit.inventory import audit_inventory, audit_metadata_table
 from securestore.audit.inventory_athena import athena_script
 from securestore.audit.inventory_fetch import read_manifest
 from securestore.audit.inventory_report import InventoryCounts, build_report
+from securestore.audit.metadata_table import DEFAULT_NAMESPACE, DEFAULT_TABLE, is_table_bucket_arn
 from securestore.audit.runner import AuditReport
 from securestore.audit.suppress import apply_suppressions
 from securestore.errors import StorageError
@@ -52,6 +54,8 @@ class InventoryArgs:
 
     manifests: tuple[str, ...] = ()
     metadata_tables: tuple[str, ...] = ()
+    namespace: str = DEFAULT_NAMESPACE
+    table: str = DEFAULT_TABLE
     depth: int = 1
     top: int = 20
     athena: bool = False
@@ -77,9 +81,25 @@ def inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--metadata-table",
             "inv_metadata",
             multiple=True,
-            metavar="PATH",
-            help="An S3 Metadata live inventory table exported as Parquet (file or folder); "
-            "carries KMS key ARNs for --allowed-kms-key.",
+            metavar="ARN|METADATA|PATH",
+            help="Audit every object an S3 Metadata live inventory table lists: a table "
+            "bucket ARN (arn:aws:s3tables:...:bucket/NAME), the Iceberg table's "
+            "*.metadata.json (s3:// or local), or a Parquet export (file or folder); "
+            "it carries KMS key ARNs for --allowed-kms-key (repeatable).",
+        ),
+        click.option(
+            "--metadata-namespace",
+            "inv_namespace",
+            default=DEFAULT_NAMESPACE,
+            show_default=True,
+            help="With a table bucket ARN: the namespace of the live inventory table.",
+        ),
+        click.option(
+            "--metadata-table-name",
+            "inv_table",
+            default=DEFAULT_TABLE,
+            show_default=True,
+            help="With a table bucket ARN: the name of the live inventory table.",
         ),
         click.option(
             "--prefix-depth",
@@ -111,6 +131,8 @@ def inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
         kwargs["inventory"] = InventoryArgs(
             manifests=kwargs.pop("inv_manifests"),
             metadata_tables=kwargs.pop("inv_metadata"),
+            namespace=kwargs.pop("inv_namespace"),
+            table=kwargs.pop("inv_table"),
             depth=kwargs.pop("inv_depth"),
             top=kwargs.pop("inv_top"),
             athena=kwargs.pop("inv_athena"),
@@ -136,7 +158,9 @@ def run_inventory_audit(
     show_all: bool,
 ) -> None:
     """Run (or, with ``--athena``, print) the inventory audit and exit with its code."""
-    needs_s3 = any(m.startswith("s3://") for m in args.manifests)
+    needs_s3 = any(m.startswith("s3://") for m in args.manifests) or any(
+        t.startswith("s3://") or is_table_bucket_arn(t) for t in args.metadata_tables
+    )
     factory = clients() if needs_s3 else None
     if args.athena:
         if not args.manifests:
@@ -157,7 +181,13 @@ def run_inventory_audit(
             )
         else:
             report = audit_metadata_table(
-                args.metadata_tables, options=options, depth=args.depth, top=args.top
+                args.metadata_tables,
+                clients=factory,
+                namespace=args.namespace,
+                table=args.table,
+                options=options,
+                depth=args.depth,
+                top=args.top,
             )
     except StorageError as exc:  # the inventory could not be read: exit 4, with a report
         detail = f"{exc} (hint: {exc.hint})" if exc.hint else str(exc)

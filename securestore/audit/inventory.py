@@ -13,11 +13,12 @@ the verified files, scanned by each query.
 
 ORC files are read through pyarrow (DuckDB has no ORC reader). S3 Metadata live
 inventory tables are Iceberg tables in S3 Tables; DuckDB reads Iceberg only with
-its ``iceberg`` extension, which it downloads on first use and which cannot be
-had here, so :func:`audit_metadata_table` reads the table's rows exported as
-Parquet (Athena's ``UNLOAD (SELECT * FROM ...) TO ... WITH (format = 'PARQUET')``),
-not the Iceberg table itself: raw Iceberg data files would count deleted and
-superseded rows.
+its ``iceberg`` extension, which it downloads on first use (not possible on many
+machines), so :func:`audit_metadata_table` has pyiceberg resolve the table's
+current snapshot (:mod:`securestore.audit.metadata_table`) and DuckDB count the
+rows it yields. It also reads the table's rows exported as Parquet (Athena's
+``UNLOAD (SELECT * FROM ...) TO ... WITH (format = 'PARQUET')``). Raw Iceberg data
+files are never read as a table: they would count deleted and superseded rows.
 """
 
 # Queries are built as text on purpose (they are also printed for Athena); every
@@ -51,6 +52,13 @@ from securestore.audit.inventory_sql import (
     metadata_table_source,
     prefix_expression,
     summary_query,
+)
+from securestore.audit.metadata_table import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_TABLE,
+    is_iceberg_location,
+    is_table_bucket_arn,
+    read_live_table,
 )
 from securestore.audit.options import AuditOptions
 from securestore.audit.runner import AuditReport
@@ -231,6 +239,7 @@ def _run(
     top: int,
     api_calls: int,
     now: datetime | None,
+    sources: Sequence[str] | None = None,
 ) -> AuditReport:
     con = connect(loaded, metadata_paths, depth=depth)
     try:
@@ -252,7 +261,8 @@ def _run(
         keys=keys,
         key_offenders=key_offenders,
         keyed_buckets=keyed,
-        sources=tuple(item.source for item in loaded) + tuple(metadata_paths),
+        sources=tuple(item.source for item in loaded)
+        + tuple(metadata_paths if sources is None else sources),
         depth=depth,
         files=sum(len(item.paths) for item in loaded) + len(metadata_paths),
         api_calls=api_calls,
@@ -293,38 +303,71 @@ def audit_inventory(
         )
 
 
+def _export_files(item: str) -> list[str]:
+    path = Path(item)
+    if path.is_dir():
+        return [str(p) for p in sorted(path.rglob("*.parquet"))]
+    if path.is_file():
+        return [str(path)]
+    raise InventoryError(f"metadata table export {item} does not exist")
+
+
 def audit_metadata_table(
-    paths: Sequence[str],
+    tables: Sequence[str],
     *,
+    clients: ClientFactory | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    table: str = DEFAULT_TABLE,
     options: AuditOptions | None = None,
     depth: int = 1,
     top: int = 20,
     now: datetime | None = None,
 ) -> AuditReport:
-    """Audit the rows of S3 Metadata live inventory tables exported as local Parquet files
-    (a file or a folder of ``*.parquet``); they carry ``kms_key_arn``, so
-    ``allowed_kms_keys`` is checked. See the module docstring for why not Iceberg.
+    """Audit the rows of S3 Metadata live inventory tables; they carry ``kms_key_arn``,
+    so ``allowed_kms_keys`` is checked.
+
+    Each of ``tables`` is one of:
+
+    * an S3 Tables table bucket ARN: the table ``namespace.table`` in it is found with
+      ``GetTableMetadataLocation`` and read as Iceberg (needs ``clients``);
+    * an Iceberg metadata file (``*.metadata.json``, ``s3://`` or local): its current
+      snapshot is read (:mod:`securestore.audit.metadata_table`);
+    * otherwise a local Parquet export of the table (a file or a folder of ``*.parquet``).
 
     Raises:
-        InventoryError: no Parquet file found, or one that does not parse.
+        InventoryError: no Parquet file found, a file that does not parse, or an Iceberg
+            table that cannot be read whole (see :func:`~securestore.audit.
+            metadata_table.read_live_table`).
+        StorageError: S3 or S3 Tables refused a request.
+        ConfigurationError: pyiceberg (for Iceberg tables) or DuckDB is missing.
     """
-    files: list[str] = []
-    for item in paths:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(str(p) for p in sorted(path.rglob("*.parquet")))
-        elif path.is_file():
-            files.append(str(path))
-        else:
-            raise InventoryError(f"metadata table export {item} does not exist")
-    if not files:
-        raise InventoryError("no Parquet files in the metadata table export")
-    return _run(
-        (),
-        files,
-        options=options or AuditOptions(),
-        depth=depth,
-        top=top,
-        api_calls=0,
-        now=now,
-    )
+    _duckdb()  # refuse before downloading anything
+    with scratch() as folder:
+        files: list[str] = []
+        labels: list[str] = []
+        calls = 0
+        for item in tables:
+            if is_table_bucket_arn(item) or is_iceberg_location(item):
+                live = read_live_table(
+                    item, clients=clients, into=folder, namespace=namespace, table=table
+                )
+                files.append(str(live.rows_path))
+                label = f"{item} ({namespace}.{table})" if is_table_bucket_arn(item) else item
+                labels.append(f"{label} snapshot {live.snapshot_id}")
+                calls += live.api_calls
+            else:
+                found = _export_files(item)
+                files.extend(found)
+                labels.extend(found)
+        if not files:
+            raise InventoryError("no Parquet files in the metadata table export")
+        return _run(
+            (),
+            files,
+            options=options or AuditOptions(),
+            depth=depth,
+            top=top,
+            api_calls=calls,
+            now=now,
+            sources=labels,
+        )

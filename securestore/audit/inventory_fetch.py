@@ -146,6 +146,28 @@ class S3Reader:
             body.close()
         return data
 
+    def download_to(self, bucket: str, key: str, target: Path) -> int:
+        """Stream ``s3://bucket/key`` to the new file ``target``; return its size.
+
+        A failed download leaves no file behind, so nothing partial is read later.
+        """
+        size = 0
+        body = self._get(bucket, key)
+        try:
+            with target.open("xb") as out:
+                try:
+                    while chunk := body.read(_CHUNK):
+                        size += len(chunk)
+                        out.write(chunk)
+                except BaseException:
+                    target.unlink(missing_ok=True)
+                    raise
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise translate_error(exc, bucket=bucket, key=key, action="GetObject") from exc
+        finally:
+            body.close()
+        return size
+
     def download(self, bucket: str, file: InventoryFile, into: Path) -> Path:
         """Stream ``file`` to a new file in ``into``, checking size and MD5 on the way."""
         target = into / f"{len(list(into.iterdir())):06d}-{file.key.rsplit('/', 1)[-1]}"
