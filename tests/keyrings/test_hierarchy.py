@@ -423,3 +423,62 @@ def test_the_key_store_needs_a_key_arn(key_store: Fixture, arn: str) -> None:
 def test_the_ttl_must_be_positive(key_store: Fixture, ttl: float) -> None:
     with pytest.raises(ConfigurationError):
         AwsKmsHierarchicalKeyring("b", key_store.store, ttl_seconds=ttl)
+
+
+# -- cache --------------------------------------------------------------------------------
+
+
+def test_evicted_branch_keys_are_zeroed_and_copies_in_use_are_not(key_store: Fixture) -> None:
+    branch = key_store.store.create_branch_key()
+    keyring = AwsKmsHierarchicalKeyring(
+        branch, key_store.store, ttl_seconds=600, max_cache_entries=1
+    )
+    wrapped = keyring.wrap(_enc({"a": "b"}))
+    (cached,) = keyring._entries.values()
+    held = cached.materials.key
+    assert any(held)
+    # The decrypt entry (another cache id) pushes the encrypt entry out: it is zeroed.
+    plain = keyring.unwrap(_dec({"a": "b"}), wrapped.encrypted_data_keys)
+    assert plain.data_key == wrapped.data_key
+    assert held == bytearray(32)
+    assert keyring.stats.evicted == 1 and len(keyring) == 1
+    keyring.clear()
+    assert len(keyring) == 0
+    # Clearing zeroes the cache's buffers only: the next message fetches again and works.
+    again = keyring.wrap(_enc({}))
+    assert keyring.unwrap(_dec({}), again.encrypted_data_keys).data_key == again.data_key
+
+
+def test_concurrent_messages_with_constant_expiry_all_round_trip(key_store: Fixture) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    branch = key_store.store.create_branch_key()
+    ticks = iter(range(10**9))
+    # Every clock read is a second later and the TTL is 2 s: entries expire and are
+    # zeroed constantly while other threads use what they took from the cache.
+    keyring = AwsKmsHierarchicalKeyring(
+        branch, key_store.store, ttl_seconds=2, max_cache_entries=1, clock=lambda: next(ticks)
+    )
+
+    def one(i: int) -> bool:
+        context = {"n": str(i)}
+        wrapped = keyring.wrap(_enc(context))
+        return keyring.unwrap(_dec(context), wrapped.encrypted_data_keys).data_key == (
+            wrapped.data_key
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        assert all(pool.map(one, range(60)))
+    assert keyring.stats.evicted > 0
+
+
+def test_the_cache_hands_out_copies_that_eviction_cannot_zero(key_store: Fixture) -> None:
+    # A message between taking a branch key and deriving from it must never see it
+    # zeroed by another thread's eviction (it would wrap under a key of zeros).
+    branch = key_store.store.create_branch_key()
+    keyring = AwsKmsHierarchicalKeyring(branch, key_store.store, ttl_seconds=600)
+    fetched, hit = keyring._active(), keyring._active()
+    (entry,) = keyring._entries.values()
+    assert fetched.key is not entry.materials.key and hit.key is not entry.materials.key
+    keyring.clear()
+    assert any(fetched.key) and fetched.key == hit.key

@@ -110,11 +110,11 @@ def test_messages_cross_between_securestore_and_the_mpl(
     reader = AwsKmsHierarchicalKeyring(theirs, store, ttl_seconds=60)
     versions = set()
     for encoded in result["encrypted"]["messages"]:
-        message = base64.b64decode(encoded)
-        header = parse(memoryview(message))
+        theirs_message = base64.b64decode(encoded)
+        header = parse(memoryview(theirs_message))
         (edk,) = header.encrypted_data_keys
         versions.add(edk.ciphertext[28:44])
-        assert decrypt(message, reader, expected_context=context) == b"from the MPL " * 500
+        assert decrypt(theirs_message, reader, expected_context=context) == b"from the MPL " * 500
     assert len(versions) == 2
     assert store.get_active_branch_key(theirs).encryption_context == {"tenant": "mpl"}
     # And securestore can rotate the MPL's branch key.
