@@ -24,15 +24,13 @@ Material Providers Library (MPL) and the other way round:
 The KMS configuration is one key ARN (spec: "KMS Key ARN", exact match) or
 discovery (``kms_key_arn=None``: reads only, with the ARN stored in each item).
 The plaintext branch key leaves this module only inside :class:`BranchKeyMaterials`.
+The record format (items, contexts, checks) is in :mod:`.branch_key_records`.
 """
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,6 +40,19 @@ from securestore.errors import (
     BranchKeyStoreError,
     ConfigurationError,
     KeyUnavailableError,
+)
+from securestore.keyrings.branch_key_records import (
+    ACTIVE_TYPE,
+    BEACON_TYPE,
+    BRANCH_KEY_LENGTH,
+    CUSTOM_PREFIX,
+    VERSION_PREFIX,
+    BranchKeyMaterials,
+    canonical_version,
+    item_context,
+    kms_context,
+    new_item,
+    timestamp,
 )
 from securestore.keyrings.kms_arn import check_arn, quote
 
@@ -54,16 +65,6 @@ __all__ = [
     "KeyStoreKmsClient",
     "VERSION_PREFIX",
 ]
-
-ACTIVE_TYPE = "branch:ACTIVE"
-BEACON_TYPE = "beacon:ACTIVE"
-VERSION_PREFIX = "branch:version:"
-CUSTOM_PREFIX = "aws-crypto-ec:"
-_HIERARCHY_VERSION = "1"
-_BRANCH_KEY_LENGTH = 32
-# Spec "Encryption Context": the logical key store name, never an item attribute.
-_TABLE_FIELD = "tablename"
-_REQUIRED_STRINGS = ("branch-key-id", "type", "create-time", "kms-arn")
 
 
 class DynamoDbClient(Protocol):
@@ -102,53 +103,9 @@ class KeyStoreKmsClient(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class BranchKeyMaterials:
-    """A decrypted branch key (spec ``framework/structures.md``, "Branch Key Materials").
-
-    ``version`` is the version UUID as a string; ``encryption_context`` is the custom
-    context the branch key was created with (without the ``aws-crypto-ec:`` prefix).
-    ``key`` is a ``bytearray`` so the cache can wipe it; it never appears in ``repr``.
-    """
-
-    branch_key_id: str
-    version: str
-    key: bytearray = field(repr=False)
-    encryption_context: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "encryption_context", MappingProxyType(dict(self.encryption_context))
-        )
-
-    @property
-    def version_bytes(self) -> bytes:
-        """The version as the 16 bytes of its UUID (the form stored in data keys)."""
-        return uuid.UUID(self.version).bytes
-
-
 def _code(error: ClientError) -> str:
     code = str(error.response.get("Error", {}).get("Code", "unknown"))
     return code if code.isalnum() else quote(code)
-
-
-def canonical_version(text: str) -> str | None:
-    """``text`` if it is a UUID in its canonical lowercase form, else ``None``.
-
-    Data keys carry the version as 16 bytes and readers turn them back into this
-    form, so a version stored any other way could never be found again.
-    """
-    try:
-        parsed = uuid.UUID(text)
-    except ValueError:
-        return None
-    return text if str(parsed) == text else None
-
-
-def _timestamp() -> str:
-    """ISO 8601 in UTC to the microsecond (spec "Branch Key and Beacon Key Creation")."""
-    now = datetime.datetime.now(datetime.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class BranchKeyStore:
@@ -272,12 +229,12 @@ class BranchKeyStore:
             if not isinstance(name, str) or not isinstance(value, str) or not name:
                 raise ConfigurationError("branch key context names and values must be strings")
         branch_key_id = branch_key_id if branch_key_id is not None else str(uuid.uuid4())
-        timestamp = _timestamp()
+        created = timestamp()
         version = str(uuid.uuid4())
         custom = {CUSTOM_PREFIX + name: value for name, value in context.items()}
         base = {
             "branch-key-id": branch_key_id,
-            "create-time": timestamp,
+            "create-time": created,
             "kms-arn": configured,
             **custom,
         }
@@ -285,14 +242,14 @@ class BranchKeyStore:
         beacon_item = {**base, "type": BEACON_TYPE}
         beacon = self._generate(beacon_item, configured)
         items = [
-            (self._item({**base, "type": VERSION_PREFIX + version}, decrypt_only), None),
+            (new_item({**base, "type": VERSION_PREFIX + version}, decrypt_only), None),
             (
-                self._item(
+                new_item(
                     {**base, "type": ACTIVE_TYPE, "version": VERSION_PREFIX + version}, active
                 ),
                 None,
             ),
-            (self._item(beacon_item, beacon), None),
+            (new_item(beacon_item, beacon), None),
         ]
         self._transact(items, branch_key_id)
         return branch_key_id
@@ -329,15 +286,15 @@ class BranchKeyStore:
         version = str(uuid.uuid4())
         base = {
             "branch-key-id": branch_key_id,
-            "create-time": _timestamp(),
+            "create-time": timestamp(),
             "kms-arn": configured,
             **{k: v for k, v in context.items() if k.startswith(CUSTOM_PREFIX)},
         }
         decrypt_only, active = self._wrapped_pair(base, version, configured)
         items = [
-            (self._item({**base, "type": VERSION_PREFIX + version}, decrypt_only), None),
+            (new_item({**base, "type": VERSION_PREFIX + version}, decrypt_only), None),
             (
-                self._item(
+                new_item(
                     {**base, "type": ACTIVE_TYPE, "version": VERSION_PREFIX + version}, active
                 ),
                 old_enc,
@@ -364,10 +321,10 @@ class BranchKeyStore:
         try:
             response = self._kms.re_encrypt(
                 CiphertextBlob=decrypt_only,
-                SourceEncryptionContext=self._kms_context(decrypt_only_item),
+                SourceEncryptionContext=kms_context(decrypt_only_item, self.logical_name),
                 SourceKeyId=key_arn,
                 DestinationKeyId=key_arn,
-                DestinationEncryptionContext=self._kms_context(active_item),
+                DestinationEncryptionContext=kms_context(active_item, self.logical_name),
                 GrantTokens=self._grant_tokens,
             )
         except (ClientError, BotoCoreError) as error:
@@ -381,8 +338,8 @@ class BranchKeyStore:
         try:
             response = self._kms.generate_data_key_without_plaintext(
                 KeyId=key_arn,
-                NumberOfBytes=_BRANCH_KEY_LENGTH,
-                EncryptionContext=self._kms_context(item),
+                NumberOfBytes=BRANCH_KEY_LENGTH,
+                EncryptionContext=kms_context(item, self.logical_name),
                 GrantTokens=self._grant_tokens,
             )
         except (ClientError, BotoCoreError) as error:
@@ -393,17 +350,6 @@ class BranchKeyStore:
         if not isinstance(blob, bytes):
             raise KeyUnavailableError(f"KMS returned no ciphertext for key {key_arn}")
         return blob
-
-    def _kms_context(self, item: Mapping[str, str]) -> dict[str, str]:
-        """An item's KMS encryption context (spec "Encryption Context")."""
-        return {**item, "hierarchy-version": _HIERARCHY_VERSION, _TABLE_FIELD: self.logical_name}
-
-    @staticmethod
-    def _item(strings: Mapping[str, str], enc: bytes) -> dict[str, Any]:
-        item: dict[str, Any] = {name: {"S": value} for name, value in strings.items()}
-        item["enc"] = {"B": enc}
-        item["hierarchy-version"] = {"N": _HIERARCHY_VERSION}
-        return item
 
     def _transact(self, items: Sequence[tuple[dict[str, Any], bytes | None]], key_id: str) -> None:
         """One TransactWriteItems: new items must not exist; a replaced one must be unchanged."""
@@ -501,7 +447,7 @@ class BranchKeyStore:
                 hint="check the KMS endpoint in use: a genuine KMS names the key it used",
             )
         plain = response.get("Plaintext")
-        if not isinstance(plain, bytes | bytearray) or len(plain) != _BRANCH_KEY_LENGTH:
+        if not isinstance(plain, bytes | bytearray) or len(plain) != BRANCH_KEY_LENGTH:
             raise KeyUnavailableError(f"KMS returned a branch key of the wrong length ({key_arn})")
         return bytearray(plain)
 
@@ -533,48 +479,13 @@ class BranchKeyStore:
     def _context(
         self, item: Mapping[str, Any], branch_key_id: str, item_type: str
     ) -> dict[str, str]:
-        """The KMS encryption context of a stored item, after checking its record format.
-
-        Spec "Record Format" and "Encryption Context": every attribute but ``enc``
-        goes in, as strings; ``tablename`` is the logical name, never read from the item.
-        """
-
-        def malformed(why: str) -> BranchKeyStoreError:
-            return BranchKeyStoreError(
-                f"branch key {quote(branch_key_id)} has a malformed item in "
-                f"{quote(self.table_name)}: {why}"
-            )
-
-        context: dict[str, str] = {}
-        for name, value in item.items():
-            if name == "enc":
-                if not isinstance(value, Mapping) or not isinstance(value.get("B"), bytes):
-                    raise malformed("enc is not binary")
-                continue
-            if name == "hierarchy-version":
-                if not isinstance(value, Mapping) or value.get("N") != _HIERARCHY_VERSION:
-                    raise malformed("hierarchy-version is not 1")
-                context[name] = _HIERARCHY_VERSION
-                continue
-            if name == _TABLE_FIELD:
-                raise malformed(f"{_TABLE_FIELD} must not be stored")
-            text = value.get("S") if isinstance(value, Mapping) else None
-            if not isinstance(text, str) or len(value) != 1:
-                raise malformed(f"{quote(name)} is not a string")
-            context[name] = text
-        missing = [n for n in (*_REQUIRED_STRINGS, "hierarchy-version") if n not in context]
-        if "enc" not in item:
-            missing.append("enc")
-        if item_type == ACTIVE_TYPE and "version" not in context:
-            missing.append("version")
-        if missing:
-            raise malformed("missing " + ", ".join(missing))
-        if context["branch-key-id"] != branch_key_id or context["type"] != item_type:
-            raise malformed("it names another branch key or type")
-        if item_type != ACTIVE_TYPE and "version" in context:
-            raise malformed("only the ACTIVE item has a version attribute")
-        context[_TABLE_FIELD] = self.logical_name
-        return context
+        return item_context(
+            item,
+            branch_key_id,
+            item_type,
+            logical_name=self.logical_name,
+            table_name=self.table_name,
+        )
 
     # -- errors -------------------------------------------------------------------------
 
