@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -117,3 +118,21 @@ def test_the_help_default_ttl_is_the_library_default() -> None:
     from securestore.keyrings import options
 
     assert keys.DEFAULT_BRANCH_KEY_TTL == options.DEFAULT_BRANCH_KEY_TTL
+
+
+def test_cp_uploads_and_downloads_with_a_branch_key(
+    run: Run, bucket: str, kms_key: str, tmp_path: Path
+) -> None:
+    table = f"cli-{uuid.uuid4().hex[:10]}"
+    branch = run("keys", "create-branch-key", "--key-store-table", table, "--key-store-kms-key",
+                 kms_key).stdout.strip()  # fmt: skip
+    keys = ["--branch-key-id", branch, "--key-store-table", table]
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"tree data" * 1000)
+    up = run("cp", str(source), f"s3://{bucket}/t/in.bin", *keys)
+    assert up.exit_code == 0, up.stderr
+    header = json.loads(run("inspect", f"s3://{bucket}/t/in.bin", "--json").stdout)
+    assert header["encrypted_data_keys"] == [f"aws-kms-hierarchy {branch}"]
+    down = run("cp", f"s3://{bucket}/t/in.bin", str(tmp_path / "out.bin"), *keys)
+    assert down.exit_code == 0, down.stderr
+    assert (tmp_path / "out.bin").read_bytes() == source.read_bytes()
