@@ -193,9 +193,14 @@ class AwsKmsHierarchicalKeyring:
 
     def _store(self, cache_id: bytes, materials: BranchKeyMaterials) -> None:
         with self._lock:
+            now = self._clock()
+            # Expired entries go now, not when looked up again (perhaps never): zeroed.
+            stale = [k for k, e in self._entries.items() if now - e.created >= self.ttl_seconds]
+            for key in stale:
+                self._drop(key)
             if cache_id in self._entries:  # a concurrent miss stored one first: replace it
                 self._drop(cache_id)
-            self._entries[cache_id] = _Entry(self._clock(), materials)
+            self._entries[cache_id] = _Entry(now, materials)
             while len(self._entries) > self.max_cache_entries:
                 self._drop(next(iter(self._entries)))
 

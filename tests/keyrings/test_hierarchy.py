@@ -482,3 +482,17 @@ def test_the_cache_hands_out_copies_that_eviction_cannot_zero(key_store: Fixture
     assert fetched.key is not entry.materials.key and hit.key is not entry.materials.key
     keyring.clear()
     assert any(fetched.key) and fetched.key == hit.key
+
+
+def test_expired_entries_are_zeroed_when_the_next_key_is_fetched(key_store: Fixture) -> None:
+    branch = key_store.store.create_branch_key()
+    now = [0.0]
+    keyring = AwsKmsHierarchicalKeyring(
+        branch, key_store.store, ttl_seconds=10, clock=lambda: now[0]
+    )
+    wrapped = keyring.wrap(_enc({}))
+    (entry,) = keyring._entries.values()
+    now[0] = 11.0  # the encrypt entry expired; fetching the decrypt entry removes it
+    assert keyring.unwrap(_dec({}), wrapped.encrypted_data_keys).data_key == wrapped.data_key
+    assert entry.materials.key == bytearray(32)
+    assert len(keyring) == 1
