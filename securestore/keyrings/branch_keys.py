@@ -103,6 +103,10 @@ class KeyStoreKmsClient(Protocol):
         ...
 
 
+# What KMS answers when a ciphertext and its encryption context do not belong together.
+_NOT_AUTHENTIC = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+
+
 def _code(error: ClientError) -> str:
     code = str(error.response.get("Error", {}).get("Code", "unknown"))
     return code if code.isalnum() else quote(code)
@@ -280,6 +284,8 @@ class BranchKeyStore:
                 GrantTokens=self._grant_tokens,
             )
         except ClientError as error:
+            if _code(error) in _NOT_AUTHENTIC:
+                raise self._not_authentic(branch_key_id) from error
             raise self._kms_error("ReEncrypt", branch_key_id, error) from error
         except BotoCoreError as error:
             raise self._kms_error("ReEncrypt", branch_key_id, error) from error
@@ -433,11 +439,8 @@ class BranchKeyStore:
                 GrantTokens=self._grant_tokens,
             )
         except ClientError as error:
-            if _code(error) in ("InvalidCiphertextException", "IncorrectKeyException"):
-                raise BranchKeyStoreError(
-                    f"branch key {quote(branch_key_id)} did not authenticate: its item in "
-                    f"{quote(self.table_name)} was changed or belongs to another key store",
-                ) from error
+            if _code(error) in _NOT_AUTHENTIC:
+                raise self._not_authentic(branch_key_id) from error
             raise self._kms_error("Decrypt", branch_key_id, error) from error
         except BotoCoreError as error:
             raise self._kms_error("Decrypt", branch_key_id, error) from error
@@ -488,6 +491,12 @@ class BranchKeyStore:
         )
 
     # -- errors -------------------------------------------------------------------------
+
+    def _not_authentic(self, branch_key_id: str) -> BranchKeyStoreError:
+        return BranchKeyStoreError(
+            f"branch key {quote(branch_key_id)} did not authenticate: its item in "
+            f"{quote(self.table_name)} was changed or belongs to another key store",
+        )
 
     def _ddb_error(self, operation: str, error: Exception) -> BranchKeyStoreError:
         detail = _code(error) if isinstance(error, ClientError) else type(error).__name__

@@ -496,3 +496,14 @@ def test_expired_entries_are_zeroed_when_the_next_key_is_fetched(key_store: Fixt
     assert keyring.unwrap(_dec({}), wrapped.encrypted_data_keys).data_key == wrapped.data_key
     assert entry.materials.key == bytearray(32)
     assert len(keyring) == 1
+
+
+def test_rotation_refuses_an_edited_active_item(key_store: Fixture) -> None:
+    branch = key_store.store.create_branch_key()
+    ddb, table = key_store.ddb, key_store.store.table_name
+    key = {"branch-key-id": {"S": branch}, "type": {"S": ACTIVE_TYPE}}
+    item = ddb.get_item(TableName=table, Key=key)["Item"]
+    ddb.put_item(TableName=table, Item={**item, "create-time": {"S": "2000-01-01T00:00:00Z"}})
+    with pytest.raises(BranchKeyStoreError, match="did not authenticate"):
+        key_store.store.version_branch_key(branch)
+    assert ddb.get_item(TableName=table, Key=key)["Item"]["enc"] == item["enc"]
