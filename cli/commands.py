@@ -21,7 +21,16 @@ from securestore.modes import EncryptionMode, parse_mode
 
 from .context import CliContext
 from .errors import require_stdout
-from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
+from .keys import (
+    branch_key_options,
+    branch_key_requested,
+    combine,
+    hierarchy_keyrings,
+    key_options,
+    kms_keyrings,
+    raw_keyrings,
+    reading_keyring,
+)
 from .text import printable
 
 # boto3, cryptography and rich are imported by the commands that use them, not here:
@@ -142,6 +151,7 @@ def upload_options(func: F) -> F:
                 "Implied by --key-file and --rsa-public-key.",
             ),
             key_options(reading=False),
+            branch_key_options(),
             click.option(
                 "--sse-kms-key-id",
                 metavar="ID",
@@ -174,7 +184,7 @@ def upload_mode(
 
     if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
         raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
-    if client_side or key_files or rsa_keys:
+    if client_side or key_files or rsa_keys or branch_key_requested():
         if kms_key_ids and sse_kms_key_id is None and _kms_layer(sse):
             # --kms-key-id wraps the data key here; the SSE layer would otherwise use the
             # AWS-managed key, which a reader of the command line would not guess.
@@ -188,6 +198,7 @@ def upload_mode(
             raise ConfigurationError("--sse-kms-key-id needs --sse kms or --sse dsse-kms")
         keyring = combine(
             kms_keyrings(obj.connection, kms_key_ids)
+            + hierarchy_keyrings(obj.connection)
             + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
         )
         layer = (
@@ -235,6 +246,7 @@ def read_mode(
         client_side
         or require == "client-side"
         or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
+        or branch_key_requested()
     )
     if allow_plaintext and not client_side_read:
         raise ConfigurationError(
@@ -394,6 +406,7 @@ def parse_range(text: str) -> tuple[int, int]:
     "object must be stored with (a plain read).",
 )
 @key_options(reading=True)
+@branch_key_options()
 @click.option(
     "--client-side",
     is_flag=True,

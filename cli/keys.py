@@ -1,4 +1,4 @@
-"""Key options for client-side encryption, ``keygen`` and ``inspect``."""
+"""Key options for client-side encryption, ``keygen``, ``inspect`` and ``keys`` (branch keys)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 #: tests/cli/test_startup.py checks them against the library's own constants.
 DEFAULT_KEY_NAME = "default"  # securestore.keyrings.options.DEFAULT_KEY_NAME
 DEFAULT_MAX_ENCRYPTED_DATA_KEYS = 10  # securestore.message.header.DEFAULT_MAX_ENCRYPTED_DATA_KEYS
+DEFAULT_BRANCH_KEY_TTL = 300  # securestore.keyrings.options.DEFAULT_BRANCH_KEY_TTL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -179,6 +180,97 @@ def combine(keyrings: Sequence[Keyring]) -> Keyring:
     return options.combine(keyrings)
 
 
+#: Where the branch key options are kept for the command (``click.Context.meta``), like
+#: ``--rsa-passphrase-file``: read by :func:`hierarchy_keyrings` wherever keyrings are built.
+_BRANCH_KEY_META = "securestore.branch_key"
+
+
+def _remember_branch_key(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None and param.name is not None:
+        ctx.meta.setdefault(_BRANCH_KEY_META, {})[param.name] = value
+
+
+def branch_key_options() -> Callable[[F], F]:
+    """``--branch-key-id``, ``--key-store-table``, ``--key-store-kms-key``, ``--branch-key-ttl``.
+
+    Client-side encryption with an AWS KMS Hierarchical keyring (docs/format.md,
+    "Hierarchical keyring"); any of them implies ``--client-side``.
+    """
+
+    def decorate(func: F) -> F:
+        for option in reversed(
+            [
+                click.option(
+                    "--branch-key-id",
+                    metavar="ID",
+                    expose_value=False,
+                    callback=_remember_branch_key,
+                    help="Branch key of an AWS KMS Hierarchical keyring that wraps the data "
+                    "key (needs --key-store-table; implies --client-side).",
+                ),
+                click.option(
+                    "--key-store-table",
+                    metavar="NAME",
+                    expose_value=False,
+                    callback=_remember_branch_key,
+                    help="DynamoDB table of the branch key store.",
+                ),
+                click.option(
+                    "--key-store-kms-key",
+                    metavar="ARN",
+                    expose_value=False,
+                    callback=_remember_branch_key,
+                    help="KMS key ARN that wraps the branch keys (only items it wraps are "
+                    "used); without it, the key each item names.",
+                ),
+                click.option(
+                    "--branch-key-ttl",
+                    type=click.FloatRange(min=0, min_open=True),
+                    metavar="SECONDS",
+                    expose_value=False,
+                    callback=_remember_branch_key,
+                    help="How long a fetched branch key is used before KMS is asked again. "
+                    f"[default: {DEFAULT_BRANCH_KEY_TTL}]",
+                ),
+            ]
+        ):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def branch_key_requested() -> bool:
+    """Whether the running command was given any branch key option."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_BRANCH_KEY_META))
+
+
+def hierarchy_keyrings(connection: Connection) -> list[Keyring]:
+    """The hierarchical keyring the branch key options name, if any (else ``[]``)."""
+    ctx = click.get_current_context(silent=True)
+    given: dict[str, Any] = dict(ctx.meta.get(_BRANCH_KEY_META, {})) if ctx is not None else {}
+    if not given:
+        return []
+    branch_key_id, table = given.get("branch_key_id"), given.get("key_store_table")
+    if not branch_key_id or not table:
+        raise ConfigurationError(
+            "--branch-key-id and --key-store-table go together",
+            hint="name the branch key and the DynamoDB table of its key store",
+        )
+    from securestore.keyrings import options
+
+    return [
+        options.hierarchical_keyring(
+            connection,
+            branch_key_id,
+            table,
+            kms_key_arn=given.get("key_store_kms_key"),
+            ttl_seconds=given.get("branch_key_ttl", DEFAULT_BRANCH_KEY_TTL),
+        )
+    ]
+
+
 def reading_keyring(
     connection: Connection,
     kms_key_ids: Sequence[str],
@@ -196,8 +288,10 @@ def reading_keyring(
     from securestore.keyrings import MultiKeyring
     from securestore.keyrings.options import AccountDiscoveryKeyring
 
-    keyrings = kms_keyrings(connection, kms_key_ids) + raw_keyrings(
-        key_files, rsa_keys, key_name, reading=True
+    keyrings = (
+        kms_keyrings(connection, kms_key_ids)
+        + hierarchy_keyrings(connection)
+        + raw_keyrings(key_files, rsa_keys, key_name, reading=True)
     )
     if not keyrings:
         return AccountDiscoveryKeyring(connection) if discovery else None
@@ -344,12 +438,124 @@ def inspect_command(obj: CliContext, url: str, as_json: bool, max_data_keys: int
         click.echo(printable(line))
 
 
-COMMANDS = (keygen_command, inspect_command)
+@click.group("keys")
+def keys_group() -> None:
+    """Create, rotate and show branch keys of AWS KMS Hierarchical keyrings (DynamoDB + KMS)."""
+
+
+def _store_options(*, kms_required: bool) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--key-store-kms-key",
+            metavar="ARN",
+            required=kms_required,
+            help="KMS key ARN (not an alias) that wraps the branch keys.",
+        )(func)
+        return click.option(
+            "--key-store-table",
+            metavar="NAME",
+            required=True,
+            help="DynamoDB table of the branch key store.",
+        )(func)
+
+    return decorate
+
+
+@keys_group.command("create-branch-key")
+@_store_options(kms_required=True)
+@click.option(
+    "--branch-key-id",
+    metavar="ID",
+    help="The new branch key's id (default: a random UUID); needs --context.",
+)
+@click.option(
+    "--context",
+    multiple=True,
+    metavar="K=V",
+    help="Custom encryption context bound to every version of the branch key (repeatable).",
+)
+@click.pass_obj
+def create_branch_key_command(
+    obj: CliContext,
+    key_store_table: str,
+    key_store_kms_key: str,
+    branch_key_id: str | None,
+    context: tuple[str, ...],
+) -> None:
+    """Create a branch key (and the key store table if missing); print its id."""
+    from securestore.keyrings.options import branch_key_store
+
+    from .commands import parse_pairs
+
+    pairs = parse_pairs(context, "--context")
+    store = branch_key_store(obj.connection, key_store_table, kms_key_arn=key_store_kms_key)
+    store.create_table()
+    created = store.create_branch_key(branch_key_id, encryption_context=pairs)
+    version = store.get_active_branch_key(created).version
+    click.echo(created)
+    if not obj.quiet:
+        click.echo(
+            f"created branch key {created} (version {version}) in {key_store_table}", err=True
+        )
+
+
+@keys_group.command("rotate-branch-key")
+@_store_options(kms_required=True)
+@click.option("--branch-key-id", metavar="ID", required=True, help="The branch key to rotate.")
+@click.pass_obj
+def rotate_branch_key_command(
+    obj: CliContext, key_store_table: str, key_store_kms_key: str, branch_key_id: str
+) -> None:
+    """Make a new version of a branch key active; print it (old versions still decrypt)."""
+    from securestore.keyrings.options import branch_key_store
+
+    store = branch_key_store(obj.connection, key_store_table, kms_key_arn=key_store_kms_key)
+    version = store.version_branch_key(branch_key_id)
+    click.echo(version)
+    if not obj.quiet:
+        click.echo(f"branch key {printable(branch_key_id)}: version {version} is active", err=True)
+
+
+@keys_group.command("show-branch-key")
+@_store_options(kms_required=False)
+@click.option("--branch-key-id", metavar="ID", required=True, help="The branch key to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def show_branch_key_command(
+    obj: CliContext,
+    key_store_table: str,
+    key_store_kms_key: str | None,
+    branch_key_id: str,
+    as_json: bool,
+) -> None:
+    """Show a branch key's active version and context (decrypted by KMS, so verified)."""
+    from securestore.keyrings.options import branch_key_store
+
+    store = branch_key_store(obj.connection, key_store_table, kms_key_arn=key_store_kms_key)
+    active = store.get_active_branch_key(branch_key_id)
+    data = {
+        "branch_key_id": active.branch_key_id,
+        "active_version": active.version,
+        "encryption_context": dict(active.encryption_context),
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(printable(f"branch key:     {active.branch_key_id}"))
+    click.echo(f"active version: {active.version}")
+    for name, value in sorted(active.encryption_context.items()):
+        click.echo(printable(f"context:        {name}={value}"))
+
+
+COMMANDS = (keygen_command, inspect_command, keys_group)
 
 __all__ = [
     "COMMANDS",
     "PASSPHRASE_ENV",
+    "branch_key_options",
+    "branch_key_requested",
     "combine",
+    "hierarchy_keyrings",
     "key_options",
     "kms_keyrings",
     "passphrase_option",

@@ -168,6 +168,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "keys:inspect_command",
         "Show a client-side object's message header without decrypting it.",
     ),
+    "keys": (
+        "keys:keys_group",
+        "Create, rotate and show branch keys of AWS KMS Hierarchical keyrings (DynamoDB + KMS).",
+    ),
     # local.py
     "local": ("local:local_command", "Serve S3 and KMS (moto) over TLS on 127.0.0.1 until Ctrl-C."),
     "demo": (

@@ -45,7 +45,9 @@ if _typing.TYPE_CHECKING:
     from securestore.clientside import ClientSide, ClientSideReader
     from securestore.keyrings import (
         AwsKmsDiscoveryKeyring,
+        AwsKmsHierarchicalKeyring,
         AwsKmsKeyring,
+        BranchKeyStore,
         DiscoveryFilter,
         Keyring,
         MultiKeyring,
@@ -77,7 +79,9 @@ if _typing.TYPE_CHECKING:
 #: Where each lazily imported public name lives.
 _LAZY = {
     "AwsKmsDiscoveryKeyring": "securestore.keyrings",
+    "AwsKmsHierarchicalKeyring": "securestore.keyrings",
     "AwsKmsKeyring": "securestore.keyrings",
+    "BranchKeyStore": "securestore.keyrings",
     "ClientSide": "securestore.clientside",
     "ClientSideReader": "securestore.clientside",
     "CommonPrefix": "securestore.bucket",
@@ -126,7 +130,9 @@ __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
     "AwsKmsDiscoveryKeyring",
+    "AwsKmsHierarchicalKeyring",
     "AwsKmsKeyring",
+    "BranchKeyStore",
     "ClientSide",
     "ClientSideReader",
     "CommonPrefix",

@@ -19,6 +19,8 @@ with ``raise ... from`` so the original stays available as ``__cause__``.
     ├── KeyringError                data key could not be wrapped or unwrapped
     │   ├── NoMatchingKeyError      no keyring could decrypt any stored data key
     │   └── KeyUnavailableError     the key service failed or refused the key
+    │       └── BranchKeyStoreError a branch key store failed, or its item did not authenticate
+    │           └── BranchKeyNotFoundError  no such branch key (or version) in the store
     ├── IntegrityError              the stored bytes are not what was written
     │   ├── FormatError             malformed message (safe to detail)
     │   └── AuthenticationError     authentication failed (one fixed message)
@@ -33,6 +35,8 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
+    "BranchKeyNotFoundError",
+    "BranchKeyStoreError",
     "ConfigurationError",
     "FormatError",
     "IntegrityError",
@@ -158,6 +162,14 @@ class NoMatchingKeyError(KeyringError):
 
 class KeyUnavailableError(KeyringError):
     """The key service failed, or refused to use the key (disabled, unknown, denied)."""
+
+
+class BranchKeyStoreError(KeyUnavailableError):
+    """A branch key store (DynamoDB + KMS) failed, or one of its items did not authenticate."""
+
+
+class BranchKeyNotFoundError(BranchKeyStoreError):
+    """The branch key store holds no such branch key, or no such version of it."""
 
 
 class IntegrityError(SecureStoreError):

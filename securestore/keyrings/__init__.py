@@ -5,6 +5,8 @@ The contract (:class:`Keyring`, materials, :class:`EncryptedDataKey`) lives in
 """
 
 from securestore.keyrings.aws_kms import AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter
+from securestore.keyrings.branch_keys import BranchKeyMaterials, BranchKeyStore
+from securestore.keyrings.hierarchy import AwsKmsHierarchicalKeyring
 from securestore.keyrings.keyfiles import (
     generate_aes_key_file,
     generate_rsa_key_files,
@@ -24,7 +26,10 @@ from securestore.message.materials import (
 
 __all__ = [
     "AwsKmsDiscoveryKeyring",
+    "AwsKmsHierarchicalKeyring",
     "AwsKmsKeyring",
+    "BranchKeyMaterials",
+    "BranchKeyStore",
     "DecryptionMaterials",
     "DiscoveryFilter",
     "EncryptedDataKey",

@@ -1,8 +1,9 @@
-"""Keyrings built from key options: key files, RSA key files, KMS key ids.
+"""Keyrings built from key options: key files, RSA key files, KMS key ids, branch keys.
 
 The CLI's key options (``--key-file``, ``--rsa-public-key``/``--rsa-private-key``,
-``--kms-key-id``) and the fsspec filesystem's ``storage_options`` build their
-keyrings here, so both read the same keys the same way.
+``--kms-key-id``, ``--branch-key-id`` with ``--key-store-table``) and the fsspec
+filesystem's ``storage_options`` build their keyrings here, so both read the same
+keys the same way.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 from securestore.errors import ConfigurationError, KeyUnavailableError
 from securestore.keyrings.aws_kms import AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter
+from securestore.keyrings.branch_keys import BranchKeyStore
+from securestore.keyrings.hierarchy import AwsKmsHierarchicalKeyring
 from securestore.keyrings.keyfiles import (
     load_aes_key_file,
     load_rsa_private_key_file,
     load_rsa_public_key_file,
 )
+from securestore.keyrings.kms_arn import parse_key_arn
 from securestore.keyrings.multi import MultiKeyring
 from securestore.keyrings.raw_aes import RawAesKeyring
 from securestore.keyrings.raw_rsa import RawRsaKeyring
@@ -29,10 +33,13 @@ from securestore.message.materials import (
 from securestore.transport import Connection
 
 __all__ = [
+    "DEFAULT_BRANCH_KEY_TTL",
     "DEFAULT_KEY_NAME",
     "KEY_NAMESPACE",
     "AccountDiscoveryKeyring",
+    "branch_key_store",
     "combine",
+    "hierarchical_keyring",
     "kms_keyrings",
     "raw_keyrings",
 ]
@@ -95,6 +102,39 @@ def kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring
         else:
             keyrings.append(AwsKmsKeyring(key_id, client=connection.client("kms")))
     return keyrings
+
+
+#: Seconds a fetched branch key is used before the key store (KMS) is asked again.
+DEFAULT_BRANCH_KEY_TTL = 300
+
+
+def branch_key_store(
+    connection: Connection, table: str, *, kms_key_arn: str | None = None
+) -> BranchKeyStore:
+    """The branch key store in DynamoDB table ``table`` (the connection's region).
+
+    With ``kms_key_arn`` (a key ARN) it can create and rotate branch keys and only
+    reads items wrapped by that key; without it, it reads with the key each item
+    names (discovery) and can neither create nor rotate.
+    """
+    arn = parse_key_arn(kms_key_arn) if kms_key_arn is not None else None
+    kms = connection.client("kms", arn.region) if arn is not None else connection.client("kms")
+    return BranchKeyStore(
+        table, kms_key_arn=kms_key_arn, dynamodb=connection.client("dynamodb"), kms=kms
+    )
+
+
+def hierarchical_keyring(
+    connection: Connection,
+    branch_key_id: str,
+    table: str,
+    *,
+    kms_key_arn: str | None = None,
+    ttl_seconds: float = DEFAULT_BRANCH_KEY_TTL,
+) -> AwsKmsHierarchicalKeyring:
+    """An AWS KMS Hierarchical keyring on branch key ``branch_key_id`` of ``table``."""
+    store = branch_key_store(connection, table, kms_key_arn=kms_key_arn)
+    return AwsKmsHierarchicalKeyring(branch_key_id, store, ttl_seconds=ttl_seconds)
 
 
 def combine(keyrings: Sequence[Keyring]) -> Keyring:
