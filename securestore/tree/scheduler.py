@@ -175,7 +175,11 @@ class RequestScheduler:
         for index in itertools.count():
             # The slot comes first, so that no task (an upload part) waits in memory.
             self._wait(self._slots, parent)
-            task = next(iterator, _END) if not batch.cancel.is_set() else _END
+            try:
+                task = next(iterator, _END) if not batch.cancel.is_set() else _END
+            except BaseException:  # a part that could not be read: its slot is free again
+                self._slots.release()
+                raise
             if task is _END:
                 self._slots.release()
                 return

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from securestore import TransferError
-from securestore.errors import StorageError
+from securestore.errors import LocalFileError, StorageError
 from securestore.transfer import check_cancelled, run_bounded
 from securestore.tree import Task, TransferManager, TreeResult
 from securestore.tree.paths import Local
@@ -203,6 +203,26 @@ def test_a_failing_part_fails_its_object_alone_after_its_running_parts() -> None
     assert str(result.failed[0].error) == "part 3 refused"
     assert running_at_failure == [0]
     assert len(started) < 40  # the intake stopped
+
+
+def test_a_part_that_cannot_be_produced_fails_its_object_and_frees_its_slot() -> None:
+    """A file that shrank mid-upload: the slot taken for the part it could not read is freed."""
+    meter = Meter()
+
+    def produce() -> Iterator[int]:
+        yield 1
+        raise LocalFileError("the file shrank while it was being uploaded")
+
+    def run(advance: Callable[[int], None]) -> int:
+        run_bounded(produce(), lambda n: meter.request(), concurrency=4)
+        return 1
+
+    bad = Task("upload", Local(Path("bad")), Local(Path("bad")), 2, run, large=True)
+    tasks = [bad, *(large(meter, f"big{i}", 3) for i in range(3)), small(meter, "s")]
+    result = run_with_timeout(TransferManager(concurrency=1), tasks)  # a leaked slot hangs
+    assert result.done == 4
+    assert [str(f.error) for f in result.failed] == ["the file shrank while it was being uploaded"]
+    assert meter.peak == 1
 
 
 def test_an_interrupt_cancels_parents_and_their_abandoned_parts() -> None:
