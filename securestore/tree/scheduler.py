@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from typing import Any
 
@@ -133,9 +133,15 @@ class RequestScheduler:
         Each task is pulled from ``tasks`` only once a slot is free and runs on a
         part worker holding that slot; results come back in task order. The
         calling thread gives its own slot back meanwhile and takes one again
-        before returning. ``parent`` is the cancellation of the caller's pool.
+        before returning; a sized collection of one task runs at once in the
+        calling thread, on its slot. ``parent`` is the cancellation of the
+        caller's pool.
         """
         had_slot = bool(getattr(self._held, "slot", False))
+        if had_slot and isinstance(tasks, Sized) and len(tasks) == 1:
+            # One part (the range of a small download): run it on the slot already held,
+            # without a parent permit or a hand-over to a part worker.
+            return [work(next(iter(tasks)))]
         if had_slot:
             self._held.slot = False
             self._slots.release()

@@ -155,6 +155,18 @@ def test_one_large_object_fills_every_slot() -> None:
     assert meter.peak == 4
 
 
+def test_single_range_objects_use_every_slot_not_the_parent_limit() -> None:
+    """Small downloads (one range each) run on their own slot: all slots busy at once."""
+    barrier = threading.Barrier(3, timeout=5)
+
+    def run(advance: Callable[[int], None]) -> int:
+        return int(run_bounded([1], lambda n: (barrier.wait(), n)[1], concurrency=4)[0])
+
+    tasks = [Task("download", Local(Path(f"f{i}")), Local(Path(f"f{i}")), 1, run) for i in range(6)]
+    result = run_with_timeout(TransferManager(concurrency=3, large_in_flight=1), tasks)
+    assert result.ok and result.done == 6
+
+
 def test_parts_in_memory_are_bounded_by_the_budget() -> None:
     """A part is produced only once a slot is free for it, whatever the number of objects."""
     requests, memory = Meter(), Meter()
