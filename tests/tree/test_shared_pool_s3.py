@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore, TransferConfig
-from securestore.tree import TreeOptions, copy_tree
+from securestore.tree import TreeOptions, copy_file, copy_tree
 from tests.conftest import Endpoint
 from tests.tree.conftest import make_tree, read_tree, uploads
 
@@ -89,3 +89,20 @@ def test_a_tree_of_large_and_small_files_keeps_requests_within_the_budget(
     assert down.ok and down.done == len(files), down.failed
     assert 1 <= meter.peak <= max_concurrency
     assert read_tree(tmp_path / "down") == files
+
+
+@pytest.mark.timeout(120)
+def test_one_large_file_still_sends_its_parts_in_parallel(
+    metered: tuple[SecureStore, InFlight, Connection], tmp_path: Path
+) -> None:
+    """copy_file (cp of one file) runs a manager of one object: its budget is the store's
+    part concurrency (3 here), not one request at a time."""
+    store, meter, _ = metered
+    data = os.urandom(16 * MiB)
+    (tmp_path / "big.bin").write_bytes(data)
+    assert copy_file(tmp_path / "big.bin", (store, "big.bin")).ok
+    assert meter.peak == 3
+    meter.peak = 0
+    assert copy_file((store, "big.bin"), tmp_path / "back.bin").ok
+    assert meter.peak >= 2  # GETs are counted until their headers only: they overlap less
+    assert (tmp_path / "back.bin").read_bytes() == data
