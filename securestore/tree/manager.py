@@ -7,9 +7,10 @@ whatever the size of the tree. Every request runs on one
 slots, as in s3transfer: an object's own requests hold a slot, and the parts
 of a large object (its :func:`~securestore.transfer.run_bounded` call) are
 scheduled on the same slots while the object waits without one. Requests in
-flight, and small objects or parts in memory, are therefore at most
-``concurrency`` whatever the mix of small and large objects; at most
-``large_in_flight`` objects send or fetch parts at once.
+flight are therefore at most ``concurrency`` whatever the mix of small and
+large objects, and so are small objects and parts being sent; at most
+``large_in_flight`` objects send or fetch parts at once, each holding at most
+one more part (the upload's look-ahead, see :func:`~securestore.transfer.chunk_stream`).
 
 A failed object does not stop the others: it is recorded in the result. An
 interrupt of the caller (Ctrl-C, SIGTERM) cancels the pool: every in-flight
