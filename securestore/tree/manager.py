@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from securestore.errors import SecureStoreError
+from securestore.errors import SecureStoreError, TransferError
 from securestore.transfer import bind_cancel, bind_scheduler
 
 from .paths import Local, Remote
@@ -233,8 +233,17 @@ class TransferManager:
                 finish(task, "dryrun", task.size, None)
                 return
             try:
+                # The slot is kept until the outcome is recorded and reported, so that
+                # with concurrency=1 the next object starts after this one's event.
                 with scheduler.slot(cancel):
-                    moved = task.run(self._advance)
+                    attempt(task)
+            except TransferError:  # cancelled while waiting for a slot: nothing ran
+                if not cancel.is_set():
+                    raise
+
+        def attempt(task: Task) -> None:
+            try:
+                moved = task.run(self._advance)
             except VanishedError as exc:
                 with self._lock:
                     result.skipped.append(Skip(task.source.describe(), str(exc)))
