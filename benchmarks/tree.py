@@ -1,35 +1,50 @@
-"""Tree benchmark: ``securestore sync`` against ``aws s3 sync`` on one endpoint.
+"""Tree benchmark: ``securestore sync`` against ``aws s3 sync`` on ``rclone serve s3`` over TLS.
 
-Run with ``python -m benchmarks.tree`` (``--help`` for options). It generates a
-tree of small files (default 10,000 of 1-64 KiB), starts an endpoint (``rclone
-serve s3`` over TLS when rclone is found, else the embedded moto endpoint in
-this process), and times, each as a whole child process with its peak RSS:
+Run with ``python -m benchmarks.tree`` (``--help`` for options; ``--files 300``
+for a smoke run). It generates a tree of small files (default 10,000 of 1-64
+KiB in 100 folders), starts ``rclone serve s3`` over TLS and times, each as a
+whole child process with its peak RSS (:mod:`benchmarks.processes`):
 
-* ``securestore sync DIR s3://B/ss/`` (plain, or ``--client-side`` with a key file),
-  then the same again with nothing to do (the comparison cost: for client-side
-  objects one HEAD per file), then ``securestore sync s3://B/ss/ DOWN``;
-* the same three with ``aws s3 sync`` when the ``aws`` executable is found.
+* client-side: ``securestore sync DIR s3://B/cs/ --key-file K`` up, the same
+  again with nothing to do (for client-side objects the comparison reads one
+  HEAD per file: S3's size is the ciphertext's), and down into a new folder;
+  against ``aws s3 sync`` of the same tree up, no-op and down (aws-cli moves the
+  files as they are);
+* plain: rclone stores no SSE, and securestore refuses an upload whose
+  encryption the server did not confirm (fail closed), so its plain run is the
+  download (and the no-op download) of the tree aws-cli uploaded, against
+  ``aws s3 sync`` down. ``--endpoint local`` runs everything on the embedded
+  moto endpoint instead, which does SSE-S3, for a plain upload too (moto is
+  slower per request, which narrows the ratios).
 
-Results go to standard output as a Markdown table. Not part of the test suite;
-moto's absolute times say little about AWS: compare the tools within one run.
+Prints Markdown tables: seconds, peak RSS and the ratio aws / securestore (above
+1x: securestore is faster). Every download is compared with the source tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
-
-REGION = "us-east-1"
-BUCKET = "tree-bench"
+from benchmarks.endpoints import S3Endpoint
+from benchmarks.processes import (
+    Run,
+    aws_cli,
+    check,
+    environment,
+    keygen,
+    ratio,
+    securestore_cli,
+    start_rclone,
+    timed,
+)
 
 
 def generate(root: Path, count: int, low: int, high: int, seed: int = 7) -> int:
@@ -45,127 +60,143 @@ def generate(root: Path, count: int, low: int, high: int, seed: int = 7) -> int:
     return total
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """Run ``args``; return (seconds, peak RSS in KiB, exit code)."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors:
-        # stderr to a file, not a pipe: a pipe nobody reads blocks a chatty child.
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            errors.seek(0)
-            sys.stderr.write(errors.read()[-4000:].decode(errors="replace"))
-    return elapsed, usage.ru_maxrss, code
+def tree_digest(root: Path) -> str:
+    """One digest of every relative path and content below ``root``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
-def _endpoint(workdir: Path, rclone: bool) -> tuple[dict[str, str], object]:
-    """Start an endpoint; return the AWS environment that reaches it and a handle to stop."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from benchmarks.endpoints import RcloneS3, find_rclone
-
-    if rclone and find_rclone():
-        server = RcloneS3(workdir)
-        endpoint = server.start()
-        env = {
-            "AWS_ENDPOINT_URL": endpoint.url,
-            "AWS_CA_BUNDLE": str(endpoint.ca_bundle),
-            "AWS_ACCESS_KEY_ID": endpoint.access_key,
-            "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
-        }
-        return {**env, "BENCH_BUCKET": endpoint.bucket}, server
+@contextmanager
+def endpoint(kind: str, workdir: Path) -> Iterator[S3Endpoint]:
+    """``rclone serve s3`` over TLS, or the embedded moto endpoint (``local``)."""
+    if kind == "rclone":
+        server, found = start_rclone(workdir)
+        try:
+            yield found
+        finally:
+            server.stop()
+        return
     from securestore.local import LocalEndpoint
 
     local = LocalEndpoint(state_dir=workdir / "state").start()
-    assert local.certificates is not None
-    env = {
-        "AWS_ENDPOINT_URL": local.url,
-        "AWS_CA_BUNDLE": str(local.certificates.ca_cert),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
-    boto3.client(
-        "s3",
-        endpoint_url=local.url,
-        verify=env["AWS_CA_BUNDLE"],
-        region_name=REGION,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    ).create_bucket(Bucket=BUCKET)
-    return {**env, "BENCH_BUCKET": BUCKET}, local
+    try:
+        assert local.certificates is not None
+        found = S3Endpoint(local.url, local.certificates.ca_cert, "testing", "testing")
+        found.boto3_client().create_bucket(Bucket=found.bucket)
+        yield found
+    finally:
+        stop = getattr(local, "stop", None)
+        if callable(stop):
+            stop()
+
+
+def _table(rows: list[tuple[str, Run | None, Run | None]]) -> list[str]:
+    out = [
+        "| sync | securestore, s | aws, s | aws / securestore | securestore peak RSS, MiB "
+        "| aws peak RSS, MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for what, ours, theirs in rows:
+        out.append(
+            f"| {what} | {f'{ours.seconds:.2f}' if ours else 'n/a'} "
+            f"| {f'{theirs.seconds:.2f}' if theirs else '-'} "
+            f"| {ratio(theirs.seconds, ours.seconds) if ours and theirs else '-'} "
+            f"| {f'{ours.peak_mib:.0f}' if ours else '-'} "
+            f"| {f'{theirs.peak_mib:.0f}' if theirs else '-'} |"
+        )
+    return out
+
+
+def run(options: argparse.Namespace, workdir: Path) -> list[str]:
+    """Measure; return the Markdown lines."""
+    src = workdir / "src"
+    total = generate(src, options.files, options.min_size, options.max_size)
+    expected = tree_digest(src)
+    ss, aws = securestore_cli(), aws_cli()
+    lines = [
+        f"{options.files} files, {total / 1e6:.1f} MB, endpoint {options.endpoint} over TLS, "
+        f"aws {'found' if aws else 'NOT found'}",
+        "",
+    ]
+    with endpoint(options.endpoint, workdir) as found:
+        env = environment(found)
+        bucket = found.bucket
+
+        def go(args: list[str], what: str) -> Run:
+            return check(timed(args, env, cwd=workdir), what)
+
+        def verify(folder: str, what: str) -> None:
+            if tree_digest(workdir / folder) != expected:
+                raise SystemExit(f"{what}: the downloaded tree differs from the source")
+
+        if "client-side" in options.modes:
+            keys = keygen(env, workdir)
+            rows: list[tuple[str, Run | None, Run | None]] = []
+            up = [*ss, "sync", "src", f"s3://{bucket}/cs/", *keys, "--quiet"]
+            down = [*ss, "sync", f"s3://{bucket}/cs/", "down-cs", *keys, "--quiet"]
+            aws_up = aws and [
+                *aws, "s3", "sync", "src", f"s3://{bucket}/aws/", "--only-show-errors"
+            ]  # fmt: skip
+            aws_down = aws and [*aws, "s3", "sync", f"s3://{bucket}/aws/", "down-aws", "--quiet"]
+            for what, ours, theirs in (
+                ("up", up, aws_up),
+                ("up, nothing to do", up, aws_up),
+                ("down", down, aws_down),
+            ):
+                # Interleaved: securestore, then aws, for each step.
+                rows.append((what, go(ours, f"securestore {what}"), theirs and go(theirs, what)))
+            verify("down-cs", "securestore client-side sync down")
+            if aws:
+                verify("down-aws", "aws s3 sync down")
+            lines += ["### client-side (securestore: raw AES key file)", "", *_table(rows), ""]
+        if "plain" in options.modes:
+            rows = []
+            if options.endpoint == "local":
+                up = [*ss, "sync", "src", f"s3://{bucket}/plain-ss/", "--quiet"]
+                aws_up = aws and [
+                    *aws, "s3", "sync", "src", f"s3://{bucket}/plain/", "--only-show-errors"
+                ]  # fmt: skip
+                rows.append(("up (SSE-S3)", go(up, "securestore up"), aws_up and go(aws_up, "up")))
+            elif aws:
+                seed = [*aws, "s3", "sync", "src", f"s3://{bucket}/plain/", "--only-show-errors"]
+                rows.append(("up (securestore refuses: no SSE on rclone)", None, go(seed, "up")))
+            else:
+                raise SystemExit("plain on rclone needs aws-cli to upload the tree")
+            prefix = "plain-ss" if options.endpoint == "local" else "plain"
+            down = [*ss, "sync", f"s3://{bucket}/{prefix}/", "down-plain-ss", "--quiet"]
+            aws_down = aws and [
+                *aws, "s3", "sync", f"s3://{bucket}/{prefix}/", "down-plain-aws", "--quiet"
+            ]  # fmt: skip
+            for what in ("down", "down, nothing to do"):
+                rows.append((what, go(down, what), aws_down and go(aws_down, what)))
+            verify("down-plain-ss", "securestore plain sync down")
+            lines += ["### plain", "", *_table(rows), ""]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Generate, start, time, print."""
+    """Parse, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=10_000, help="files in the tree")
     parser.add_argument("--min-size", type=int, default=1024)
     parser.add_argument("--max-size", type=int, default=64 * 1024)
-    parser.add_argument("--client-side", action="store_true", help="securestore: AES key file")
     parser.add_argument(
-        "--endpoint",
-        choices=["auto", "rclone", "local"],
-        default="auto",
-        help="auto: rclone for --client-side (rclone has no SSE, which securestore "
-        "refuses to do without), else the embedded moto endpoint",
+        "--modes",
+        default="client-side,plain",
+        help="comma-separated: client-side, plain (default both)",
     )
+    parser.add_argument("--endpoint", choices=["rclone", "local"], default="rclone")
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new one)")
     options = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="tree-bench-"))
+    options.modes = {m.strip() for m in options.modes.split(",") if m.strip()}
+    if not options.modes <= {"client-side", "plain"}:
+        parser.error("--modes takes client-side and/or plain")
+    workdir = Path(tempfile.mkdtemp(prefix="tree-bench-", dir=options.workdir))
     try:
-        total = generate(workdir / "src", options.files, options.min_size, options.max_size)
-        use_rclone = options.endpoint == "rclone" or (
-            options.endpoint == "auto" and options.client_side
-        )
-        aws_env, server = _endpoint(workdir, use_rclone)
-        bucket = aws_env.pop("BENCH_BUCKET")
-        env = {
-            **os.environ,
-            **aws_env,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            # As the benchmark's boto3 clients do: rclone refuses aws-chunked uploads.
-            "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
-            "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
-        }
-        securestore = [sys.executable, "-m", "securestore_cli"]
-        keys: list[str] = []
-        if options.client_side:
-            (workdir / "keys").mkdir(mode=0o700)
-            key = workdir / "keys" / "bench.key"
-            subprocess.run([*securestore, "keygen", "--aes", str(key)], env=env, check=True)
-            keys = ["--key-file", str(key)]
-        runs = [
-            ("securestore", "up", [*securestore, "sync", "src", f"s3://{bucket}/ss/", *keys]),
-            (
-                "securestore",
-                "up, no-op",
-                [*securestore, "sync", "src", f"s3://{bucket}/ss/", *keys],
-            ),
-            ("securestore", "down", [*securestore, "sync", f"s3://{bucket}/ss/", "down-ss", *keys]),
-        ]
-        aws = shutil.which("aws")
-        if aws:
-            runs += [
-                (
-                    "aws",
-                    "up",
-                    [aws, "s3", "sync", "src", f"s3://{bucket}/aws/", "--only-show-errors"],
-                ),
-                ("aws", "up, no-op", [aws, "s3", "sync", "src", f"s3://{bucket}/aws/"]),
-                ("aws", "down", [aws, "s3", "sync", f"s3://{bucket}/aws/", "down-aws"]),
-            ]
-        os.chdir(workdir)
-        mode = "client-side (AES key file)" if options.client_side else "SSE-S3 / plain"
-        print(f"{options.files} files, {total / 1e6:.1f} MB, securestore {mode}\n")
-        print("| tool | sync | seconds | peak RSS MiB | exit |")
-        print("| --- | --- | ---: | ---: | ---: |")
-        for tool, what, args in runs:
-            seconds, rss, code = timed(args, env)
-            print(f"| {tool} | {what} | {seconds:.2f} | {rss / 1024:.0f} | {code} |")
-        stop = getattr(server, "stop", None)
-        if callable(stop):
-            stop()
+        print("\n".join(run(options, workdir)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import urllib3.exceptions
 
@@ -32,8 +32,10 @@ __all__ = [
     "PartSchedule",
     "ProgressCallback",
     "RetryBudget",
+    "SharedScheduler",
     "TransferConfig",
     "bind_cancel",
+    "bind_scheduler",
     "check_cancelled",
     "chunk_stream",
     "file_parts",
@@ -318,6 +320,29 @@ def bind_cancel(event: threading.Event | None) -> None:
     _worker.cancel = event
 
 
+class SharedScheduler(Protocol):
+    """A request budget shared by many :func:`run_bounded` calls (one tree transfer's).
+
+    See :class:`securestore.tree.scheduler.RequestScheduler`.
+    """
+
+    def run(
+        self, tasks: Iterable[Any], work: Callable[[Any], Any], *, parent: threading.Event | None
+    ) -> list[Any]:
+        """Run ``work`` on each task on the shared budget, as :func:`run_bounded` does."""
+        ...
+
+
+def bind_scheduler(scheduler: SharedScheduler | None) -> None:
+    """Send this thread's :func:`run_bounded` calls to ``scheduler`` (``None``: run their own).
+
+    A :class:`~securestore.tree.manager.TransferManager` binds its scheduler in
+    its workers, so that the parts of every object share one bounded budget
+    without the read and write paths knowing about it.
+    """
+    _worker.scheduler = scheduler
+
+
 #: Seconds between checks of an enclosing pool's cancellation while run_bounded waits.
 _PARENT_POLL = 0.05
 
@@ -339,9 +364,14 @@ def run_bounded(
     process's exit) and :func:`check_cancelled` fails in them from then on.
     Results come back in task order. Called inside a worker of another pool
     (nested, as a tree transfer runs an object's parts), it also gives up when that
-    pool is cancelled.
+    pool is cancelled. In a thread bound to a shared scheduler
+    (:func:`bind_scheduler`) the tasks run on that scheduler's budget instead,
+    and ``concurrency`` gives way to it.
     """
     parent: threading.Event | None = getattr(_worker, "cancel", None)
+    shared: SharedScheduler | None = getattr(_worker, "scheduler", None)
+    if shared is not None:
+        return shared.run(tasks, work, parent=parent)
 
     def check_parent() -> None:
         if parent is not None and parent.is_set():

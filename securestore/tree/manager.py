@@ -1,12 +1,16 @@
-"""The :class:`TransferManager`: one bounded pool for every object of a tree transfer.
+"""The :class:`TransferManager`: one bounded budget for every object of a tree transfer.
 
 The caller's thread produces actions lazily (from streaming listings) and hands
 each to a free worker; it never runs ahead of the pool, so memory stays bounded
-whatever the size of the tree. A large object's parts are sent by the
-object's own :func:`~securestore.transfer.run_bounded` call inside its worker;
-at most ``large_in_flight`` large objects run at once, so the memory bound is
-``concurrency`` small objects plus ``large_in_flight`` times (parts in flight + 1)
-parts.
+whatever the size of the tree. Every request runs on one
+:class:`~securestore.tree.scheduler.RequestScheduler` of ``concurrency``
+slots, as in s3transfer: an object's own requests hold a slot, and the parts
+of a large object (its :func:`~securestore.transfer.run_bounded` call) are
+scheduled on the same slots while the object waits without one. Requests in
+flight are therefore at most ``concurrency`` whatever the mix of small and
+large objects, and so are small objects and parts being sent; at most
+``large_in_flight`` objects send or fetch parts at once, each holding at most
+one more part (the upload's look-ahead, see :func:`~securestore.transfer.chunk_stream`).
 
 A failed object does not stop the others: it is recorded in the result. An
 interrupt of the caller (Ctrl-C, SIGTERM) cancels the pool: every in-flight
@@ -25,9 +29,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from securestore.errors import SecureStoreError, TransferError
-from securestore.transfer import bind_cancel
+from securestore.transfer import bind_cancel, bind_scheduler
 
 from .paths import Local, Remote
+from .scheduler import RequestScheduler
 
 __all__ = ["Failure", "Skip", "TransferManager", "TreeProgress", "TreeResult", "VanishedError"]
 
@@ -114,6 +119,7 @@ class Task:
     destination: Local | Remote
     size: int
     run: Callable[[Callable[[int], None]], int | None]
+    #: Sent in parts (informational: the scheduler finds the objects that send parts).
     large: bool = False
 
 
@@ -124,8 +130,10 @@ class TransferManager:
     """Run :class:`Task` s on one bounded pool of worker threads.
 
     Args:
-        concurrency: objects in flight at once.
-        large_in_flight: large (multipart) objects in flight at once.
+        concurrency: requests in flight at once, for objects and their parts
+            alike (the parts of a large object take no more than this either,
+            whatever its store's ``TransferConfig.concurrency``).
+        large_in_flight: objects sending or fetching parts at once.
         progress: called with a :class:`TreeProgress` after every change (from
             worker threads).
         on_event: called with each task and ``"done"``, ``"dryrun"``, ``"unchanged"``
@@ -136,7 +144,7 @@ class TransferManager:
         self,
         *,
         concurrency: int = 8,
-        large_in_flight: int = 2,
+        large_in_flight: int = 4,
         progress: Callable[[TreeProgress], None] | None = None,
         on_event: Event | None = None,
         drain_seconds: float = DRAIN_SECONDS,
@@ -144,7 +152,7 @@ class TransferManager:
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
         self.concurrency = concurrency
-        self.large_in_flight = max(1, min(large_in_flight, concurrency))
+        self.large_in_flight = max(1, large_in_flight)
         self._progress = progress
         self._on_event = on_event
         self._drain = drain_seconds
@@ -192,8 +200,10 @@ class TransferManager:
         """
         result = TreeResult(dryrun=dryrun)
         cancel = threading.Event()
-        slots = threading.Semaphore(self.concurrency)
-        large = threading.Semaphore(self.large_in_flight)
+        scheduler = RequestScheduler(self.concurrency, max_parents=self.large_in_flight)
+        # Objects in flight: those holding (or awaiting) a slot, plus the parents.
+        capacity = self.concurrency + self.large_in_flight
+        admitted = threading.Semaphore(capacity)
         inbox: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
         idle = threading.Condition()
         in_flight = [0]
@@ -222,13 +232,17 @@ class TransferManager:
             if dryrun:
                 finish(task, "dryrun", task.size, None)
                 return
-            holding = False
             try:
-                if task.large:
-                    while not large.acquire(timeout=_POLL):
-                        if cancel.is_set():
-                            raise TransferError("the transfer was cancelled")
-                    holding = True
+                # The slot is kept until the outcome is recorded and reported, so that
+                # with concurrency=1 the next object starts after this one's event.
+                with scheduler.slot(cancel):
+                    attempt(task)
+            except TransferError:  # cancelled while waiting for a slot: nothing ran
+                if not cancel.is_set():
+                    raise
+
+        def attempt(task: Task) -> None:
+            try:
                 moved = task.run(self._advance)
             except VanishedError as exc:
                 with self._lock:
@@ -242,13 +256,11 @@ class TransferManager:
             except OSError as exc:
                 finish(task, "failed", 0, _local_error(task, exc))
                 return
-            finally:
-                if holding:
-                    large.release()
             finish(task, "unchanged" if moved is None else "done", moved or 0, None)
 
         def serve() -> None:
             bind_cancel(cancel)
+            bind_scheduler(scheduler)
             while True:
                 task = inbox.get()
                 if task is None:
@@ -264,7 +276,7 @@ class TransferManager:
                     with idle:
                         in_flight[0] -= 1
                         idle.notify_all()
-                    slots.release()
+                    admitted.release()
 
         try:
             for item in items:
@@ -285,13 +297,13 @@ class TransferManager:
                     self._files_total += 1
                     self._bytes_total += item.size
                 self._notify()
-                while not slots.acquire(timeout=_POLL):
+                while not admitted.acquire(timeout=_POLL):
                     pass
                 with idle:
                     in_flight[0] += 1
                 inbox.put(item)
                 del item
-                if len(workers) < self.concurrency:
+                if len(workers) < capacity:
                     thread = threading.Thread(
                         target=serve, name=f"securestore-tree-{len(workers)}", daemon=True
                     )
@@ -310,6 +322,7 @@ class TransferManager:
         finally:
             for _ in workers:
                 inbox.put(None)
+            scheduler.close()
         if bugs:
             raise bugs[0]
         return result

@@ -433,5 +433,7 @@ def copy_file(
     else:
         head = src.store.head(src.prefix)
         entry = Entry("", head.size, facts(head)[1])
-    manager = _manager(1, progress, on_event)
+    # The manager's budget counts requests: one object's parts get its store's concurrency.
+    budget = [side.store.transfer.concurrency for side in (src, dst) if isinstance(side, Remote)]
+    manager = _manager(max(budget, default=1), progress, on_event)
     return manager.run([planner.transfer(entry)], dryrun=dryrun)
