@@ -122,7 +122,7 @@ class CopyRewrapper(Rewrapper):
         self.job = job
 
     def request_params(self, src: SourceVersion, bucket: str, key: str) -> dict[str, Any]:
-        return self.job._params(src.head, keep_marker=True)
+        return self.job._params(src.head, keep_marker=True, message=True)
 
     def check_sse(
         self, src: SourceVersion, response: Mapping[str, Any], bucket: str, key: str

@@ -55,6 +55,7 @@ _COPIED_HEADERS = (
     "ContentDisposition",
     "ContentLanguage",
     "CacheControl",
+    "Expires",
 )
 
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
 
+from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
 from securestore.clientside import (
     FORMAT_METADATA,
@@ -99,7 +100,7 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class WritePlan:
-    """How one write cuts and transforms its body, and the metadata it stores.
+    """How one write cuts and transforms its body, and the metadata and attributes it stores.
 
     ``schedule`` gives every part's plaintext size; ``part_size`` is its first size.
     """
@@ -108,6 +109,12 @@ class WritePlan:
     transform: Callable[[Part], bytes | bytearray] | None
     metadata: dict[str, str]
     schedule: PartSchedule
+    attributes: ObjectAttributes = field(default_factory=ObjectAttributes)
+    client_side: bool = False
+
+    def request_params(self) -> dict[str, Any]:
+        """The storage class and content headers of the request that creates the object."""
+        return self.attributes.request_params(client_side=self.client_side)
 
     def body(self, part: Part) -> bytes | bytearray:
         """The bytes to send for ``part``."""
@@ -152,18 +159,22 @@ class WritePath:
         metadata: dict[str, str],
         *,
         expected_size: int | None = None,
+        attributes: ObjectAttributes | None = None,
     ) -> WritePlan:
         """Check the mode's KMS key, and decide part sizes, body transform and metadata.
 
         A body of unknown ``size`` gets parts that grow as it goes
         (:meth:`~securestore.transfer.TransferConfig.schedule_for`; ``expected_size``
         is a hint). Client-side parts are whole frames, and their ciphertext stays
-        within S3's part and object limits.
+        within S3's part and object limits. ``attributes`` are stored with the
+        object; a client-side object keeps its Content-Encoding as metadata
+        (:mod:`securestore.attributes`).
         """
+        attributes = attributes or ObjectAttributes()
         self.access.key_arn_for(mode)
         schedule = part_schedule(self.access.transfer, mode, size, expected_size)
         if not isinstance(mode, ClientSide):
-            return WritePlan(schedule.base, None, metadata, schedule)
+            return WritePlan(schedule.base, None, metadata, schedule, attributes)
         frame_length = mode.frame_length
         encryptor = Encryptor(
             mode.keyring_for(size),
@@ -172,10 +183,16 @@ class WritePath:
             max_data_keys=mode.header_limits.max_encrypted_data_keys,
         )
         framing = FramedParts(encryptor, schedule.base // frame_length, schedule)
-        marked = {**metadata, FORMAT_METADATA: FORMAT_VALUE}
+        marked = {
+            **metadata,
+            **attributes.metadata(client_side=True),
+            FORMAT_METADATA: FORMAT_VALUE,
+        }
         if size is not None:
             marked[LENGTH_METADATA] = str(size)
-        return WritePlan(framing.plaintext_part_size, framing, marked, schedule)
+        return WritePlan(
+            framing.plaintext_part_size, framing, marked, schedule, attributes, client_side=True
+        )
 
     def upload(
         self,
@@ -187,7 +204,12 @@ class WritePath:
         progress: ProgressCallback | None,
     ) -> ObjectInfo:
         """Send ``parts`` under ``key`` (one PUT if there is only one), then verify."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, **mode.request_params()}
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            **mode.request_params(),
+            **plan.request_params(),
+        }
         if plan.metadata:
             params["Metadata"] = plan.metadata
         if content_type:
