@@ -358,7 +358,7 @@ class _Copy:
             for name in _COPIED_BY_S3:
                 request.pop(name, None)
         # CopyObject replaces the destination before its answer can be checked.
-        self.dst._confirm_mode(self.dest_key, self.mode)
+        self.dst.confirm_mode(self.dest_key, self.mode)
         response = self.s3.copy_object(
             CopySource=self._source_ref(head),
             CopySourceIfMatch=etag,
@@ -492,7 +492,8 @@ class _Copy:
                 params["Metadata"] = plan.metadata
             parts = chunk_stream(reader, plan.part_size)
             first = next(parts)
-            if not first.last:
+            # An unconfirmed mode goes multipart: checked before any data is sent.
+            if not first.last or (first.data and self.dst.needs_confirmation(self.mode)):
                 info = self.dst._multipart(
                     self.dest_key,
                     itertools.chain([first], parts),
@@ -502,7 +503,7 @@ class _Copy:
                     self.progress,
                 )
                 return CopyResult(info, CopyMethod.STREAMED, etag)
-            self.dst._confirm_mode(self.dest_key, self.mode)
+            self.dst.confirm_mode(self.dest_key, self.mode)
             data = plan.body(first)
             response = self.s3.put_object(Body=data, **params)
             if self.progress:

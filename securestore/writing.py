@@ -6,22 +6,30 @@ that it never replaces the existing object.
 
 An undo may only remove what the command wrote. On a versioned bucket that is
 the new version; on an unversioned bucket a PutObject has already replaced the
-previous object by the time its answer can be checked. So before the first
-single-part write of a mode that needs the server's support, a
-:class:`WritePath` asks the server once how it would store that mode: it
-creates a multipart upload under the target key with the mode's headers,
-checks the answer and aborts the upload. That touches no object (an open
-upload is invisible to readers), needs no permission beyond those of a
-multipart write, and a server that ignores the mode (rclone, MinIO without
-KMS, an SSE-stripping proxy) is refused before anything is replaced.
+previous object by the time its answer can be checked, and a server that
+ignores the mode (rclone, MinIO without KMS, an SSE-stripping proxy) has then
+stored the data otherwise than asked. So until the server has confirmed a mode
+(once per :class:`WritePath`), a write of a mode that needs the server's
+support is sent as a multipart upload, even a single part: the answer to its
+CreateMultipartUpload is checked before any data is sent, and a refused upload
+is aborted. After that, small writes of the mode are single PutObjects.
 
-Cost: two requests (CreateMultipartUpload, AbortMultipartUpload) once per
-store and mode; none for modes the server need not support (client-side
-without an SSE layer) and none after a multipart upload of that mode (its own
-CreateMultipartUpload answer is checked before any data is sent). What stays
-possible (a server that answers the probe correctly and then stores a write
-otherwise) is undone by deleting the new object, and the error says exactly
-what is left.
+Cost: none. The first small write of a mode takes three requests
+(CreateMultipartUpload, UploadPart, CompleteMultipartUpload) instead of one
+PutObject, where an earlier design sent a probe upload (CreateMultipartUpload,
+AbortMultipartUpload) before the PutObject; that probe left an empty upload
+behind whenever the caller lacked ``s3:AbortMultipartUpload``, even when the
+write succeeded. Now a successful write leaves nothing behind; only a *refused*
+mode with a denied abort leaves an empty upload (the error says so). Such a
+first object's ETag is a multipart ETag (``...-1``), not its MD5.
+
+Writes that cannot be sent that way (an empty body; a CopyObject, which copies
+in one request) still ask the server first, by :meth:`WritePath.confirm_mode`'s
+probe upload, and only when an existing object could be replaced: a write to a
+key that HEAD reports missing cannot replace anything (a concurrent writer in
+between is a race the caller loses either way). What stays possible (a server
+that confirms the mode and then stores a write otherwise) is undone by deleting
+the new object, and the error says exactly what is left.
 """
 
 from __future__ import annotations
@@ -215,8 +223,8 @@ class WritePath:
         if content_type:
             params["ContentType"] = content_type
         first = next(parts)
-        if first.last:
-            self._confirm_mode(key, mode)
+        if first.last and (not first.data or not self.needs_confirmation(mode)):
+            self.confirm_mode(key, mode)
             data = plan.body(first)
             response = self.access.s3.put_object(Body=data, **params)
             if progress:
@@ -241,20 +249,25 @@ class WritePath:
                 "headers; on a server without SSE, encrypt client-side (--client-side)",
             )
 
-    def _confirm_mode(self, key: str, mode: EncryptionMode) -> None:
-        """Check, once per mode, that the server stores ``mode`` before a PutObject replaces.
+    def needs_confirmation(self, mode: EncryptionMode) -> bool:
+        """Whether the server has yet to confirm that it stores ``mode`` (module docstring)."""
+        if mode.check_write(StoredEncryption(None)) is None:
+            return False  # nothing the server reports can fail this mode's check
+        with self._lock:
+            return _mode_token(mode) not in self._confirmed
 
-        See the module docstring: a multipart upload is created under ``key`` with
-        the mode's headers, its answer checked, and the upload aborted.
+    def confirm_mode(self, key: str, mode: EncryptionMode) -> None:
+        """Before a write in one request replaces ``key``: check that the server stores ``mode``.
+
+        Unless the mode is confirmed already, or HEAD reports ``key`` missing (nothing
+        to replace), a multipart upload is created under ``key`` with the mode's
+        headers, its answer checked, and the upload aborted (module docstring).
 
         Raises:
             PolicyError: the server would not store the mode (nothing was written).
         """
-        if mode.check_write(StoredEncryption(None)) is None:
-            return  # nothing the server reports can fail this mode's check
-        with self._lock:
-            if _mode_token(mode) in self._confirmed:
-                return
+        if not self.needs_confirmation(mode) or self._missing(key):
+            return
         created = self.access.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, **mode.request_params()
         )
@@ -265,6 +278,17 @@ class WritePath:
             raise
         self._abort(key, created["UploadId"])
         self._remember(mode)
+
+    def _missing(self, key: str) -> bool:
+        """Whether HEAD reports ``key`` missing; ``False`` when that cannot be confirmed."""
+        try:
+            self.access.s3.head_object(Bucket=self.bucket, Key=key)
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return code in ("404", "NoSuchKey", "NotFound")
+        except botocore.exceptions.BotoCoreError:
+            return False
+        return False
 
     def _remember(self, mode: EncryptionMode) -> None:
         """Note that the server's answer to a CreateMultipartUpload confirmed ``mode``."""

@@ -154,3 +154,12 @@ def test_reading_an_archived_object_is_a_typed_error_with_a_restore_hint(
     with pytest.raises(ArchivedObjectError):
         store.download_file("cold", target)
     assert not target.exists()
+
+
+def test_fsspec_open_for_writing_takes_attributes(connection: Connection, bucket: str) -> None:
+    from securestore.fs import SecureStoreFileSystem
+
+    fs = SecureStoreFileSystem(connection=connection, skip_instance_cache=True)
+    with fs.open(f"{bucket}/k", "wb", attributes=ALL) as out:
+        out.write(b"written through fsspec")
+    assert stored(connection, bucket, "k") == {**STORED, "Expires": EXPIRES}
