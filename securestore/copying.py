@@ -358,7 +358,7 @@ class _Copy:
             for name in _COPIED_BY_S3:
                 request.pop(name, None)
         # CopyObject replaces the destination before its answer can be checked.
-        self.dst.confirm_mode(self.dest_key, self.mode)
+        self.dst.confirm_mode(self.dest_key, self.mode, replacing_only=True)
         response = self.s3.copy_object(
             CopySource=self._source_ref(head),
             CopySourceIfMatch=etag,
@@ -493,7 +493,7 @@ class _Copy:
             parts = chunk_stream(reader, plan.part_size)
             first = next(parts)
             # An unconfirmed mode goes multipart: checked before any data is sent.
-            if not first.last or (first.data and self.dst.needs_confirmation(self.mode)):
+            if not first.last or not self.dst.single_put(self.mode, first):
                 info = self.dst._multipart(
                     self.dest_key,
                     itertools.chain([first], parts),

@@ -8,28 +8,32 @@ An undo may only remove what the command wrote. On a versioned bucket that is
 the new version; on an unversioned bucket a PutObject has already replaced the
 previous object by the time its answer can be checked, and a server that
 ignores the mode (rclone, MinIO without KMS, an SSE-stripping proxy) has then
-stored the data otherwise than asked. So until the server has confirmed a mode
-(once per :class:`WritePath`), a write of a mode that needs the server's
-support is sent as a multipart upload, even a single part: the answer to its
-CreateMultipartUpload is checked before any data is sent, and a refused upload
-is aborted. After that, small writes of the mode are single PutObjects.
+stored the data otherwise than asked. So no data is sent in a mode the server
+has not confirmed (once per :class:`WritePath` and mode):
 
-Cost: none. The first small write of a mode takes three requests
-(CreateMultipartUpload, UploadPart, CompleteMultipartUpload) instead of one
-PutObject, where an earlier design sent a probe upload (CreateMultipartUpload,
-AbortMultipartUpload) before the PutObject; that probe left an empty upload
-behind whenever the caller lacked ``s3:AbortMultipartUpload``, even when the
-write succeeded. Now a successful write leaves nothing behind; only a *refused*
-mode with a denied abort leaves an empty upload (the error says so). Such a
-first object's ETag is a multipart ETag (``...-1``), not its MD5.
+* A multipart upload is checked at its CreateMultipartUpload answer, before any
+  part is sent; that answer confirms the mode.
+* A small write of an SSE-KMS or DSSE-KMS mode that is not confirmed yet is sent
+  as a one-part multipart upload, for the same check: the same three requests
+  as probe plus PutObject, and a successful write leaves nothing behind.
+* A small SSE-S3 write (and an empty body) keeps its single PutObject, because
+  S3 gives such an object its MD5 as ETag, which tools compare. Before the first
+  one, :meth:`WritePath.confirm_mode` asks the server how it would store the
+  mode: it creates a multipart upload under the target key with the mode's
+  headers, checks the answer and aborts the upload (two requests per store).
+  That touches no object, but when the caller lacks
+  ``s3:AbortMultipartUpload`` the probe's empty upload (no parts, nothing
+  billed) stays until a lifecycle rule or ``securestore uploads abort``
+  removes it; a warning says so. Skipping the probe for a key that does not
+  exist yet would avoid that, but would send data to a server that may store
+  it unencrypted before the answer shows it: refused (fail closed).
+* A server-side copy (CopyObject) moves no data through the client, so its
+  probe runs only when an existing destination could be replaced (HEAD); a
+  re-bound copy to a new key is written with ``If-None-Match: *``.
 
-Writes that cannot be sent that way (an empty body; a CopyObject, which copies
-in one request) still ask the server first, by :meth:`WritePath.confirm_mode`'s
-probe upload, and only when an existing object could be replaced: a write to a
-key that HEAD reports missing cannot replace anything (a concurrent writer in
-between is a race the caller loses either way). What stays possible (a server
-that confirms the mode and then stores a write otherwise) is undone by deleting
-the new object, and the error says exactly what is left.
+What stays possible (a server that confirms the mode and then stores a write
+otherwise) is undone by deleting the new object, and the error says exactly
+what is left.
 """
 
 from __future__ import annotations
@@ -223,7 +227,7 @@ class WritePath:
         if content_type:
             params["ContentType"] = content_type
         first = next(parts)
-        if first.last and (not first.data or not self.needs_confirmation(mode)):
+        if first.last and self.single_put(mode, first):
             self.confirm_mode(key, mode)
             data = plan.body(first)
             response = self.access.s3.put_object(Body=data, **params)
@@ -256,17 +260,27 @@ class WritePath:
         with self._lock:
             return _mode_token(mode) not in self._confirmed
 
-    def confirm_mode(self, key: str, mode: EncryptionMode) -> None:
-        """Before a write in one request replaces ``key``: check that the server stores ``mode``.
+    def single_put(self, mode: EncryptionMode, part: Part) -> bool:
+        """Whether a one-part write of ``mode`` goes as a PutObject, not a multipart upload.
 
-        Unless the mode is confirmed already, or HEAD reports ``key`` missing (nothing
-        to replace), a multipart upload is created under ``key`` with the mode's
-        headers, its answer checked, and the upload aborted (module docstring).
+        See the module docstring: an unconfirmed mode goes multipart, except SSE-S3
+        (whose single-part ETag is the MD5) and an empty body.
+        """
+        if not part.data or not self.needs_confirmation(mode):
+            return True
+        return mode.request_params().get("ServerSideEncryption") == "AES256"
+
+    def confirm_mode(self, key: str, mode: EncryptionMode, *, replacing_only: bool = False) -> None:
+        """Before a write in one request to ``key``: check that the server stores ``mode``.
+
+        Unless the mode is confirmed already (or, ``replacing_only``, HEAD reports
+        ``key`` missing: nothing to replace), a multipart upload is created under
+        ``key`` with the mode's headers, its answer checked, and the upload aborted.
 
         Raises:
             PolicyError: the server would not store the mode (nothing was written).
         """
-        if not self.needs_confirmation(mode) or self._missing(key):
+        if not self.needs_confirmation(mode) or (replacing_only and self._missing(key)):
             return
         created = self.access.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, **mode.request_params()

@@ -11,6 +11,7 @@ one such write (:func:`confirmed`).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from typing import Any
@@ -158,14 +159,14 @@ def test_undo_that_cannot_delete_says_what_is_left(
     )
 
 
-def test_mode_check_costs_nothing_and_leaves_nothing_behind(
+def test_mode_check_costs_and_what_it_leaves_behind(
     fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
 ) -> None:
     """The measured cost of the check (documented in securestore.writing).
 
-    The first write of a mode is a multipart upload (checked at its create), even
-    when small; later small writes of the mode are single PutObjects. No probe
-    upload is created, so none is aborted and none can be left behind.
+    SSE-S3 keeps single PutObjects (MD5 ETags) after one probe upload per store;
+    the first small SSE-KMS write is a one-part multipart upload, checked at its
+    create, with no probe; later small writes of a mode are single PutObjects.
     """
     operations = ("CreateMultipartUpload", "AbortMultipartUpload", "PutObject", "UploadPart")
     sent = {name: count(fault_connection, name) for name in operations}
@@ -176,21 +177,21 @@ def test_mode_check_costs_nothing_and_leaves_nothing_behind(
     store.put("kms-1", b"small", encryption=SseKms(kms_key))
     assert {name: len(calls) for name, calls in sent.items()} == {
         "CreateMultipartUpload": 2,
-        "AbortMultipartUpload": 0,
-        "PutObject": 3,
-        "UploadPart": 2,
+        "AbortMultipartUpload": 1,
+        "PutObject": 4,
+        "UploadPart": 1,
     }
     # A large first write confirms its mode the same way.
     other = fault_store(encryption=SseKms(kms_key, bucket_key=False))
     other.put("big", BIG)
     other.put("small", b"small")
     assert len(sent["CreateMultipartUpload"]) == 3
-    assert len(sent["PutObject"]) == 4
+    assert len(sent["PutObject"]) == 5
     # Client-side without an SSE layer asks nothing of the server: no check at all.
     keyring = RawAesKeyring("securestore-tests", "verification", bytes(32))
     fault_store(encryption=ClientSide(keyring)).put("cs", b"small")
     assert len(sent["CreateMultipartUpload"]) == 3
-    assert sent["AbortMultipartUpload"] == []
+    assert len(sent["AbortMultipartUpload"]) == 1
     assert list_uploads(fault_connection, store.bucket) == []
 
 
@@ -368,7 +369,8 @@ def test_write_without_abort_permission_leaves_no_upload_behind(
     kms_key: str,
     body: bytes,
 ) -> None:
-    """The old probe (create, abort) left an empty upload whenever the abort was denied."""
+    """The probe (create, abort) left an empty upload whenever the abort was denied: KMS
+    writes need no probe now."""
     denied = _deny_aborts(fault_connection)
     store = fault_store(encryption=SseKms(kms_key))
     store.put("previous", b"previous")
@@ -406,3 +408,20 @@ def test_copy_refused_by_the_probe_keeps_the_existing_destination(
     assert "refused before writing" in str(info.value)
     assert copies == []
     assert fault_store().get("taken") == b"old"
+
+
+def test_sse_s3_probe_without_abort_permission_leaves_an_empty_upload_and_warns(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    bucket: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The documented remaining case: SSE-S3 keeps its MD5 ETag at the price of the probe."""
+    denied = _deny_aborts(fault_connection)
+    store = fault_store()
+    info = store.put("k", b"small")
+    assert info.etag.strip('"') == hashlib.md5(b"small").hexdigest()  # noqa: S324 - S3's ETag
+    assert denied == ["AbortMultipartUpload"]
+    left = list_uploads(fault_connection, bucket)
+    assert [upload["Key"] for upload in left] == ["k"]
+    assert "could not abort multipart upload" in caplog.text
