@@ -215,3 +215,15 @@ def test_rewrap_keeps_storage_class_and_headers(connection: Connection, bucket: 
     store.rewrap("src", add=[keyring("second")])
     assert stored(connection, bucket, "src") == WITHOUT_ENCODING
     assert head(connection, bucket, "src")["Metadata"][CONTENT_ENCODING_METADATA] == "gzip"
+
+
+def test_server_side_copy_with_replaced_headers_keeps_the_securestore_entries(
+    make_store: Callable[..., SecureStore], connection: Connection, bucket: str
+) -> None:
+    """The bytes are the source's, so what describes them (the stored mtime) stays true."""
+    store = make_store()
+    store.put("src", b"data", metadata={"securestore-mtime": "1700000000.000000", "a": "1"})
+    store.copy("src", store, "dst", attributes=ObjectAttributes(cache_control="no-cache"))
+    answer = head(connection, bucket, "dst")
+    assert answer["Metadata"] == {"securestore-mtime": "1700000000.000000", "a": "1"}
+    assert answer["CacheControl"] == "no-cache"
