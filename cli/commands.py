@@ -2,73 +2,46 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import click
 
 from securestore.errors import ConfigurationError, LocalFileError, NotFoundError
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
-from securestore.modes import EncryptionMode, parse_mode
 
 from .context import CliContext
 from .errors import require_stdout
-from .keys import (
-    branch_key_options,
-    branch_key_requested,
-    combine,
-    hierarchy_keyrings,
-    key_options,
-    kms_keyrings,
-    raw_keyrings,
-    reading_keyring,
+from .keys import branch_key_options, key_options
+from .options import (
+    REQUIRE_CHOICES,
+    SSE_CHOICES,
+    attributes_from,
+    build_sse,
+    parse_pairs,
+    read_mode,
+    upload_mode,
+    upload_options,
 )
+from .streams import RANGE_PIECE, Prefixed, copy_range, stdout
 from .text import printable
 
 # boto3, cryptography and rich are imported by the commands that use them, not here:
 # `securestore put --help` and usage errors then load none of them (cli/main.py).
 if TYPE_CHECKING:
-    from securestore.clientside import ClientSideReader
-    from securestore.reader import ObjectReader
     from securestore.store import ObjectInfo, SecureStore
 
-#: put --sse, get --require and audit --require accept the same names (and the sse- forms).
-SSE_CHOICES = click.Choice(["s3", "sse-s3", "kms", "sse-kms", "dsse-kms"], case_sensitive=False)
+#: What other command modules used from here before the shared options had their own room.
+_stdout = stdout
+
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
 VERSION_ID_HELP = "Read this version of the object (see ls --versions); default: the current one."
-REQUIRE_CHOICES = click.Choice(
-    ["s3", "sse-s3", "kms", "sse-kms", "dsse-kms", "client-side"], case_sensitive=False
-)
-
-
-def parse_pairs(pairs: Iterable[str], what: str) -> dict[str, str]:
-    """Parse repeated ``K=V`` options into a dict; malformed pairs are usage errors."""
-    result: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ConfigurationError(f"invalid {what} {pair!r}: expected KEY=VALUE")
-        if name in result:
-            raise ConfigurationError(f"{what} key {name!r} given twice")
-        result[name] = value
-    return result
-
-
-def build_sse(
-    sse: str | None, kms_key_id: str | None, context: dict[str, str], bucket_key: bool
-) -> EncryptionMode:
-    """The server-side mode chosen by ``--sse``/``--kms-key-id``/``--context``."""
-    if sse is None:
-        sse = "kms" if kms_key_id or context else "s3"
-    return parse_mode(sse, kms_key_id=kms_key_id, bucket_key=bucket_key, context=context or None)
 
 
 def store_for(obj: CliContext, url: S3Url, **kwargs: Any) -> SecureStore:
@@ -110,158 +83,6 @@ def mb_command(obj: CliContext, url: str) -> None:
     say(obj, f"make_bucket: {location}")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def upload_options(func: F) -> F:
-    """put's encryption options (also on cp, sync and mv): --sse ... --sse-kms-key-id."""
-    for option in reversed(
-        [
-            click.option(
-                "--sse",
-                type=SSE_CHOICES,
-                help="Server-side encryption (default: s3, or kms with --kms-key-id; "
-                "with --client-side: none unless given).",
-            ),
-            click.option(
-                "--kms-key-id",
-                "kms_key_ids",
-                multiple=True,
-                metavar="ID",
-                help="KMS key id, ARN or alias. Without --client-side: the SSE-KMS/DSSE-KMS key "
-                "S3 encrypts with. With --client-side: a key that wraps the message's data key "
-                "(repeatable: any one of them decrypts), never the SSE layer's key (that is "
-                "--sse-kms-key-id).",
-            ),
-            click.option(
-                "--context",
-                "context",
-                multiple=True,
-                metavar="K=V",
-                help="Encryption context pair (repeatable): KMS context for SSE, the message's "
-                "context for --client-side.",
-            ),
-            click.option(
-                "--no-bucket-key", is_flag=True, help="Do not use an S3 Bucket Key with --sse kms."
-            ),
-            click.option(
-                "--client-side",
-                is_flag=True,
-                help="Encrypt on this machine (AWS Encryption SDK format) before uploading. "
-                "Implied by --key-file and --rsa-public-key.",
-            ),
-            key_options(reading=False),
-            branch_key_options(),
-            click.option(
-                "--sse-kms-key-id",
-                metavar="ID",
-                help="With --client-side --sse kms/dsse-kms: the KMS key of the server-side "
-                "layer (alias/aws/s3 for the AWS-managed key). Required there when "
-                "--kms-key-id is given, so that the SSE layer's key is never a guess.",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def upload_mode(
-    obj: CliContext,
-    *,
-    sse: str | None,
-    kms_key_ids: tuple[str, ...],
-    pairs: dict[str, str],
-    no_bucket_key: bool,
-    client_side: bool,
-    key_files: tuple[str, ...],
-    rsa_keys: tuple[str, ...],
-    key_name: str,
-    max_data_keys: int | None,
-    sse_kms_key_id: str | None,
-) -> EncryptionMode:
-    """The mode put's options (:func:`upload_options`) choose."""
-    from securestore.clientside import ClientSide
-
-    if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
-        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
-    if client_side or key_files or rsa_keys or branch_key_requested():
-        if kms_key_ids and sse_kms_key_id is None and _kms_layer(sse):
-            # --kms-key-id wraps the data key here; the SSE layer would otherwise use the
-            # AWS-managed key, which a reader of the command line would not guess.
-            raise ConfigurationError(
-                f"--sse {sse} with --client-side needs --sse-kms-key-id: --kms-key-id only "
-                "wraps the client-side data key",
-                hint="add --sse-kms-key-id with the same key for both layers, or "
-                "--sse-kms-key-id alias/aws/s3 for the AWS-managed key",
-            )
-        if sse_kms_key_id and sse is None:  # (--sse s3 with a key: the mode refuses it)
-            raise ConfigurationError("--sse-kms-key-id needs --sse kms or --sse dsse-kms")
-        keyring = combine(
-            kms_keyrings(obj.connection, kms_key_ids)
-            + hierarchy_keyrings(obj.connection)
-            + raw_keyrings(key_files, rsa_keys, key_name, reading=False)
-        )
-        layer = (
-            parse_mode(sse, kms_key_id=sse_kms_key_id, bucket_key=not no_bucket_key)
-            if sse
-            else None
-        )
-        return ClientSide(keyring, sse=layer, context=pairs, max_data_keys=max_data_keys)
-    if len(kms_key_ids) > 1:
-        raise ConfigurationError("several --kms-key-id need --client-side")
-    if sse_kms_key_id:
-        raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
-    if max_data_keys is not None:
-        raise ConfigurationError("--max-data-keys goes with --client-side")
-    return build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
-
-
-def read_mode(
-    obj: CliContext,
-    *,
-    require: str | None,
-    kms_key_ids: tuple[str, ...],
-    key_files: tuple[str, ...],
-    rsa_keys: tuple[str, ...],
-    key_name: str,
-    max_data_keys: int | None,
-    client_side: bool,
-    allow_plaintext: bool,
-    pairs: dict[str, str] | None,
-    relocated: bool,
-) -> EncryptionMode | None:
-    """The mode get's options demand: ``None`` is a plain read (refuses client-side objects)."""
-    from securestore.clientside import ClientSide
-
-    if any(not key_id.strip() for key_id in kms_key_ids):
-        raise ConfigurationError("an empty --kms-key-id was given (is a variable unset?)")
-    sse: EncryptionMode | None = None
-    if require not in (None, "client-side"):
-        sse = parse_mode(require, kms_key_id=kms_key_ids[0] if kms_key_ids else None)
-    # The options alone decide whether the object must decrypt, never its metadata
-    # (anyone who can write to the bucket sets that). With --require kms/dsse-kms,
-    # --kms-key-id names the server-side key, not a client-side one.
-    client_kms_keys = kms_key_ids if sse is None else ()
-    client_side_read = (
-        client_side
-        or require == "client-side"
-        or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
-        or branch_key_requested()
-    )
-    if allow_plaintext and not client_side_read:
-        raise ConfigurationError(
-            "--allow-plaintext only applies to client-side reads",
-            hint="add --client-side or a key option (a plain read returns objects as stored)",
-        )
-    if not client_side_read:
-        return sse
-    keyring = reading_keyring(
-        obj.connection, client_kms_keys, key_files, rsa_keys, key_name, discovery=True
-    )
-    assert keyring is not None
-    return ClientSide(keyring, sse=sse, max_data_keys=max_data_keys)
-
-
 @click.command("put")
 @click.argument("source", metavar="SRC")
 @click.argument("url", metavar="s3://BUCKET/KEY")
@@ -284,6 +105,7 @@ def read_mode(
 @click.pass_obj
 def put_command(
     obj: CliContext,
+    /,
     source: str,
     url: str,
     sse: str | None,
@@ -300,6 +122,7 @@ def put_command(
     content_type: str | None,
     allow_empty: bool,
     expected_size: int | None,
+    **given: Any,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
     from .progress import transfer_progress
@@ -312,6 +135,7 @@ def put_command(
         )
     pairs = parse_pairs(context, "context")
     meta = parse_pairs(metadata, "metadata")
+    attributes = attributes_from(given)
     mode = upload_mode(
         obj,
         sse=sse,
@@ -341,11 +165,12 @@ def put_command(
             info = store.put(
                 location.key,
                 # put() only calls read() on a stream body.
-                cast(BinaryIO, _Prefixed(first, stream)),
+                cast(BinaryIO, Prefixed(first, stream)),
                 metadata=meta,
                 content_type=content_type,
                 progress=progress,
                 expected_size=expected_size,
+                attributes=attributes,
             )
     else:
         path = Path(source)
@@ -355,7 +180,12 @@ def put_command(
             raise LocalFileError(f"is a directory: {source}", hint="put uploads one file")
         with transfer_progress(obj.progress_enabled(), "put", path.stat().st_size) as progress:
             info = store.upload_file(
-                path, location.key, metadata=meta, content_type=content_type, progress=progress
+                path,
+                location.key,
+                metadata=meta,
+                content_type=content_type,
+                progress=progress,
+                attributes=attributes,
             )
     say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
 
@@ -372,10 +202,6 @@ def _put_destination(url: str, source: str) -> S3Url:
             f"no object key in {url!r}: a stream has no name", hint="write s3://BUCKET/KEY"
         )
     return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, Path(source).name)}")
-
-
-def _kms_layer(sse: str | None) -> bool:
-    return sse is not None and sse.lower() in ("kms", "sse-kms", "dsse-kms")
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -511,7 +337,7 @@ def get_command(
             hint="add the key option that unwraps the object (--kms-key-id, --client-side, ...)",
         )
     if dest is None or dest == "-":
-        out = _stdout()
+        out = stdout()
         with open_object() as reader:
             if span is not None:
                 copy_range(reader, *span, out.write)
@@ -560,95 +386,6 @@ def _exists(store: SecureStore, key: str) -> bool:
     return True
 
 
-class _Prefixed:
-    """A binary stream with bytes already read from it put back in front."""
-
-    def __init__(self, first: bytes, rest: BinaryIO) -> None:
-        self._first = first
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        """Read like ``BinaryIO.read``: the put-back bytes first."""
-        if self._first:
-            head, self._first = self._first, b""
-            if size < 0:
-                return head + self._rest.read()
-            return head + (self._rest.read(size - len(head)) if size > len(head) else b"")
-        return self._rest.read(size)
-
-
-#: The most of a ``--range`` held at once: ranges stream like whole objects.
-RANGE_PIECE = 2 * 1024 * 1024
-
-
-def copy_range(
-    reader: ObjectReader | ClientSideReader,
-    start: int,
-    length: int,
-    write: Callable[[bytes, int], object],
-) -> int:
-    """Copy ``length`` bytes (all to the end if negative) from ``start`` in bounded pieces.
-
-    ``write(piece, offset)`` gets each piece with its offset in the output. A range
-    that reaches the end of a client-side object ends with its final frame
-    authenticated (``read_range`` checks it). Returns the number of bytes copied.
-    """
-    if start >= reader.size and not start == reader.size == 0:
-        # HTTP 416 semantics: a range that starts past the end selects nothing.
-        raise ConfigurationError(
-            f"invalid range: it starts at byte {start}, past the end of the object "
-            f"({reader.size} bytes)",
-            hint=f"the last byte is at offset {reader.size - 1}",
-        )
-    end = reader.size if length < 0 else min(reader.size, start + length)
-    offset = start
-    while True:
-        piece = reader.read_range(offset, min(RANGE_PIECE, max(0, end - offset)))
-        if piece:
-            write(piece, offset - start)
-            offset += len(piece)
-        if not piece or offset >= end:
-            return offset - start
-
-
-class _Stdout:
-    """Standard output for object data: a full disk is a usage error, not a bug.
-
-    A reader that went away (``| head``) stays a BrokenPipeError, which the CLI
-    ends quietly, as other Unix tools do.
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def write(self, data: bytes, _offset: int = 0) -> None:
-        self._call(self._stream.write, data)
-
-    def flush(self) -> None:
-        self._call(self._stream.flush)
-
-    @staticmethod
-    def _call(action: Callable[..., object], *args: bytes) -> None:
-        try:
-            action(*args)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            hint = (
-                "free space on the file system stdout goes to"
-                if exc.errno == errno.ENOSPC
-                else None
-            )
-            raise LocalFileError(
-                f"cannot write to standard output: {exc.strerror or exc}", hint=hint
-            ) from exc
-
-
-def _stdout() -> _Stdout:
-    require_stdout()
-    return _Stdout(sys.stdout.buffer)
-
-
 def _describe(info: ObjectInfo) -> str:
     enc = info.encryption
     lines = [
@@ -691,8 +428,14 @@ COMMANDS = (mb_command, put_command, get_command, head_command)
 
 __all__ = [
     "COMMANDS",
+    "RANGE_PIECE",
+    "REQUIRE_CHOICES",
+    "SSE_CHOICES",
+    "_stdout",
     "build_sse",
+    "copy_range",
     "parse_pairs",
+    "parse_range",
     "read_mode",
     "say",
     "store_for",

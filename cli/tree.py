@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from securestore.errors import ConfigurationError, LocalFileError
+from securestore.errors import ArchivedObjectError, ConfigurationError, LocalFileError
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode
 from securestore.store import SecureStore
@@ -40,17 +40,18 @@ from securestore.tree import (
     sync,
 )
 
-from .commands import (
+from .commands import say, store_for
+from .context import CliContext
+from .errors import most_serious, report
+from .options import (
+    ATTRIBUTE_NAMES,
     REQUIRE_CHOICES,
+    attributes_from,
     parse_pairs,
     read_mode,
-    say,
-    store_for,
     upload_mode,
     upload_options,
 )
-from .context import CliContext
-from .errors import most_serious, report
 from .progress import tree_progress
 from .text import printable
 
@@ -187,6 +188,7 @@ def _options(
             ("metadata", "--metadata"),
             ("content_type", "--content-type"),
             ("no_bucket_key", "--no-bucket-key"),
+            *ATTRIBUTE_NAMES.items(),
         ):
             if given[name]:
                 raise ConfigurationError(f"{flag} applies to uploads and copies, not downloads")
@@ -216,6 +218,7 @@ def _options(
         encryption=encryption,
         metadata=parse_pairs(given["metadata"], "metadata"),
         content_type=given["content_type"],
+        attributes=attributes_from(given),
         require=require,
         context=(pairs or None) if isinstance(destination, Local) else None,
         overwrite_readonly=given["force"],
@@ -255,10 +258,11 @@ def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
         code = most_serious(failure.error for failure in result.failed)
         total = len(result.failed) + result.done + result.deleted
         others = " (the others completed)" if total > len(result.failed) else ""
-        report(
-            f"{len(result.failed)} of {total} transfers failed{others}",
-            "see the failed: lines above; nothing was left half-written",
-        )
+        hint = "see the failed: lines above; nothing was left half-written"
+        archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
+        if archived:
+            hint += f"; archived objects: {archived[0].hint}"
+        report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
         ctx.exit(code)
 
 

@@ -21,6 +21,7 @@ import typing as _typing
 
 from securestore.errors import (
     AccessDeniedError,
+    ArchivedObjectError,
     AuthenticationError,
     ConfigurationError,
     FormatError,
@@ -41,6 +42,7 @@ from securestore.errors import (
 )
 
 if _typing.TYPE_CHECKING:
+    from securestore.attributes import ObjectAttributes
     from securestore.bucket import CommonPrefix, ObjectVersion
     from securestore.clientside import ClientSide, ClientSideReader
     from securestore.keyrings import (
@@ -93,6 +95,7 @@ _LAZY = {
     "HeaderLimits": "securestore.message",
     "Keyring": "securestore.keyrings",
     "MultiKeyring": "securestore.keyrings",
+    "ObjectAttributes": "securestore.attributes",
     "ObjectInfo": "securestore.store",
     "ObjectReader": "securestore.reader",
     "ObjectSummary": "securestore.store",
@@ -128,6 +131,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
+    "ArchivedObjectError",
     "AuthenticationError",
     "AwsKmsDiscoveryKeyring",
     "AwsKmsHierarchicalKeyring",
@@ -155,6 +159,7 @@ __all__ = [
     "NoMatchingKeyError",
     "NotAMessageError",
     "NotFoundError",
+    "ObjectAttributes",
     "ObjectInfo",
     "ObjectReader",
     "ObjectSummary",

@@ -47,8 +47,9 @@ from typing import Any
 
 import botocore.exceptions
 
+from securestore.attributes import CONTENT_ENCODING_METADATA, ObjectAttributes
 from securestore.bucket import ObjectInfo, abort_upload, with_marker
-from securestore.clientside import ClientSide
+from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.errors import (
     ConfigurationError,
     NotFoundError,
@@ -70,11 +71,15 @@ GiB = 1024 * MiB
 MAX_COPY_OBJECT = 5 * GiB
 _MIN_PART = 5 * MiB
 _MAX_PARTS = 10_000
-_CONTENT_HEADERS = (
+#: What ``MetadataDirective=COPY`` keeps of the source by itself.
+_COPIED_BY_S3 = (
+    "Metadata",
+    "ContentType",
     "ContentEncoding",
     "ContentDisposition",
     "ContentLanguage",
     "CacheControl",
+    "Expires",
 )
 _MARKER_PREFIX = "securestore-"
 
@@ -144,7 +149,7 @@ def copy_object(
     require: EncryptionMode | None = None,
     metadata: Mapping[str, str] | None = None,
     content_type: str | None = None,
-    storage_class: str | None = None,
+    attributes: ObjectAttributes | None = None,
     progress: ProgressCallback | None = None,
     limits: CopyLimits | None = None,
 ) -> CopyResult:
@@ -152,8 +157,11 @@ def copy_object(
 
     See the module docstring for the mechanism. ``mode`` is the copy's
     encryption; ``require`` is checked on the source as a read checks it.
-    User metadata, content type and content headers and a non-standard
-    storage class are kept unless given.
+    User metadata, content type, content headers, ``Expires`` and a
+    non-standard storage class are kept (as ``aws s3 cp`` does) unless given:
+    each field set in ``attributes`` overrides the source's. A copy that
+    decrypts a client-side object (or encrypts one) moves its Content-Encoding
+    between header and metadata (:mod:`securestore.attributes`).
 
     Raises:
         PolicyError: the source is not stored as required, or S3 stored the copy
@@ -166,10 +174,6 @@ def copy_object(
     validate_key(key)
     validate_key(dest_key)
     override = check_metadata(metadata) if metadata is not None else None
-    if storage_class is not None and not (
-        storage_class.isascii() and storage_class.replace("_", "").isalnum()
-    ):
-        raise ConfigurationError(f"invalid storage class {storage_class!r}")
     job = _Copy(
         source,
         destination,
@@ -178,7 +182,7 @@ def copy_object(
         mode=mode,
         metadata=override,
         content_type=content_type,
-        storage_class=storage_class,
+        attributes=attributes or ObjectAttributes(),
         progress=progress,
         limits=limits or CopyLimits(),
     )
@@ -198,7 +202,7 @@ class _Copy:
         mode: EncryptionMode,
         metadata: dict[str, str] | None,
         content_type: str | None,
-        storage_class: str | None,
+        attributes: ObjectAttributes,
         progress: ProgressCallback | None,
         limits: CopyLimits,
     ) -> None:
@@ -209,7 +213,7 @@ class _Copy:
         self.mode = mode
         self.metadata = metadata
         self.content_type = content_type
-        self.storage_class = storage_class
+        self.attributes = attributes
         self.progress = progress
         self.limits = limits
         self.in_place = (source.bucket, key) == (destination.bucket, dest_key)
@@ -253,11 +257,15 @@ class _Copy:
             hint="copy it again",
         )
 
-    def _params(self, head: Mapping[str, Any], *, keep_marker: bool) -> dict[str, Any]:
+    def _params(
+        self, head: Mapping[str, Any], *, keep_marker: bool, message: bool
+    ) -> dict[str, Any]:
         """Destination, mode, metadata, content headers and storage class of the copy.
 
-        ``keep_marker``: the copy is still the source's message (re-bind), so the
-        ``securestore-`` entries that describe it stay; otherwise they go.
+        ``keep_marker``: the copy's bytes are still the source's (a server-side
+        copy, a re-bind), so the ``securestore-`` entries that describe them stay;
+        otherwise they go. ``message``: the copy's body is a client-side message,
+        whose Content-Encoding is kept as metadata, never as the header.
         """
         stored = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
         marker = {k: v for k, v in stored.items() if k.startswith(_MARKER_PREFIX)}
@@ -265,6 +273,9 @@ class _Copy:
         metadata = {**(self.metadata if self.metadata is not None else user)}
         if keep_marker:
             metadata.update(marker)
+        attributes = self.attributes.over(ObjectAttributes.stored(head))
+        metadata.pop(CONTENT_ENCODING_METADATA, None)
+        metadata.update(attributes.metadata(client_side=message))
         params: dict[str, Any] = {
             "Bucket": self.dst.bucket,
             "Key": self.dest_key,
@@ -275,12 +286,7 @@ class _Copy:
         content_type = self.content_type or head.get("ContentType")
         if content_type:
             params["ContentType"] = content_type
-        for name in _CONTENT_HEADERS:
-            if head.get(name):
-                params[name] = head[name]
-        storage = self.storage_class or head.get("StorageClass")
-        if storage and (self.storage_class or storage != "STANDARD"):
-            params["StorageClass"] = storage
+        params.update(attributes.request_params(client_side=message))
         return params
 
     def _source_ref(self, head: Mapping[str, Any]) -> dict[str, str]:
@@ -323,7 +329,9 @@ class _Copy:
         """CopyObject or multipart UploadPartCopy; ``None``: the server cannot copy parts."""
         head = self._head_source(etag)
         size = int(head.get("ContentLength", 0))
-        params = self._params(head, keep_marker=False)
+        # The bytes are copied as they are: a message stays one, markers and all.
+        message = FORMAT_METADATA in {k.lower() for k in head.get("Metadata") or {}}
+        params = self._params(head, keep_marker=True, message=message)
         if size > self.limits.multipart_threshold:
             try:
                 response = self._multipart_copy(params, head, etag, size)
@@ -340,13 +348,17 @@ class _Copy:
     def _copy_object(
         self, params: dict[str, Any], head: Mapping[str, Any], etag: str
     ) -> Mapping[str, Any]:
-        replace = self.metadata is not None or self.content_type is not None
+        replace = (
+            self.metadata is not None
+            or self.content_type is not None
+            or self.attributes.headers_set
+        )
         request = dict(params)
         if not replace:  # S3 keeps the source's metadata and content headers itself
-            for name in ("Metadata", "ContentType", *_CONTENT_HEADERS):
+            for name in _COPIED_BY_S3:
                 request.pop(name, None)
         # CopyObject replaces the destination before its answer can be checked.
-        self.dst._confirm_mode(self.dest_key, self.mode)
+        self.dst.confirm_mode(self.dest_key, self.mode, replacing_only=True)
         response = self.s3.copy_object(
             CopySource=self._source_ref(head),
             CopySourceIfMatch=etag,
@@ -472,13 +484,16 @@ class _Copy:
             self.key, require=require, context=None, relocated=False, allow_plaintext=False
         )
         with reader, self.dst.access.boundary("copy", self.dest_key):
-            params = self._params(head, keep_marker=False)
+            params = self._params(
+                head, keep_marker=False, message=isinstance(self.mode, ClientSide)
+            )
             plan = self.dst.plan(self.dest_key, self.mode, reader.size, params.pop("Metadata", {}))
             if plan.metadata:
                 params["Metadata"] = plan.metadata
             parts = chunk_stream(reader, plan.part_size)
             first = next(parts)
-            if not first.last:
+            # An unconfirmed mode goes multipart: checked before any data is sent.
+            if not first.last or not self.dst.single_put(self.mode, first):
                 info = self.dst._multipart(
                     self.dest_key,
                     itertools.chain([first], parts),
@@ -488,7 +503,7 @@ class _Copy:
                     self.progress,
                 )
                 return CopyResult(info, CopyMethod.STREAMED, etag)
-            self.dst._confirm_mode(self.dest_key, self.mode)
+            self.dst.confirm_mode(self.dest_key, self.mode)
             data = plan.body(first)
             response = self.s3.put_object(Body=data, **params)
             if self.progress:

@@ -15,6 +15,7 @@ with ``raise ... from`` so the original stays available as ``__cause__``.
     │   ├── NotFoundError           no such bucket, key or upload
     │   ├── AccessDeniedError       credentials lack permission
     │   ├── PreconditionFailedError the object changed while being read
+    │   ├── ArchivedObjectError     the object is archived (GLACIER...): restore it first
     │   └── TransferError           a transfer gave up after its retries
     ├── KeyringError                data key could not be wrapped or unwrapped
     │   ├── NoMatchingKeyError      no keyring could decrypt any stored data key
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "ArchivedObjectError",
     "AuthenticationError",
     "BranchKeyNotFoundError",
     "BranchKeyStoreError",
@@ -135,6 +137,11 @@ class AccessDeniedError(StorageError):
 
 class PreconditionFailedError(StorageError):
     """A conditional request failed (for example the object changed meanwhile)."""
+
+
+class ArchivedObjectError(StorageError):
+    """The object is in an archive storage class (GLACIER, DEEP_ARCHIVE, an archive tier)
+    and not restored: S3 refuses to read or copy it (``InvalidObjectState``)."""
 
 
 class KeyringError(SecureStoreError):

@@ -90,8 +90,9 @@ def rebind_copy(
     with job.dst.access.boundary("copy", job.dest_key):
         job.dst.access.key_arn_for(mode)
         condition = job._write_condition(etag)
-        if not job.in_place:
-            job.dst._confirm_mode(job.dest_key, mode)
+        if not job.in_place and "IfNoneMatch" not in condition:
+            # A write over an existing copy replaces it before its answer can be checked.
+            job.dst.confirm_mode(job.dest_key, mode)
     result = RewrapResult(
         bucket=job.dst.bucket,
         key=job.dest_key,
@@ -122,7 +123,7 @@ class CopyRewrapper(Rewrapper):
         self.job = job
 
     def request_params(self, src: SourceVersion, bucket: str, key: str) -> dict[str, Any]:
-        return self.job._params(src.head, keep_marker=True)
+        return self.job._params(src.head, keep_marker=True, message=True)
 
     def check_sse(
         self, src: SourceVersion, response: Mapping[str, Any], bucket: str, key: str

@@ -59,6 +59,7 @@ _COPIED_HEADERS = (
     "ContentDisposition",
     "ContentLanguage",
     "CacheControl",
+    "Expires",
 )
 
 

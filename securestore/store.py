@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import botocore.exceptions
 
+from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.copying import copy_object
@@ -101,6 +102,7 @@ class SecureStore:
         content_type: str | None = None,
         progress: ProgressCallback | None = None,
         expected_size: int | None = None,
+        attributes: ObjectAttributes | None = None,
     ) -> ObjectInfo:
         """Store ``body`` under ``key``, encrypted with ``encryption`` (or the store's mode).
 
@@ -111,6 +113,8 @@ class SecureStore:
         into parts that grow as it goes, up to S3's 5 TiB
         (:mod:`securestore.parts`); ``expected_size`` (bytes, a hint) picks the
         part size up front, and a body longer than that still fits.
+        ``attributes`` sets the storage class and content headers
+        (:class:`~securestore.attributes.ObjectAttributes`).
 
         Raises:
             PolicyError: S3 reports a different encryption than requested.
@@ -121,7 +125,9 @@ class SecureStore:
         meta = check_metadata(metadata)
         size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
         with self._access.boundary("put", key):
-            plan = self._writes.plan(key, mode, size, meta, expected_size=expected_size)
+            plan = self._writes.plan(
+                key, mode, size, meta, expected_size=expected_size, attributes=attributes
+            )
             return self._writes.upload(
                 key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
             )
@@ -135,8 +141,11 @@ class SecureStore:
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
         progress: ProgressCallback | None = None,
+        attributes: ObjectAttributes | None = None,
     ) -> ObjectInfo:
         """Upload a local file, with a concurrent multipart upload when it is large.
+
+        ``attributes``: storage class and content headers, as for :meth:`put`.
 
         Raises:
             LocalFileError: the file cannot be read.
@@ -161,7 +170,7 @@ class SecureStore:
             mode = encryption or self.encryption
             meta = check_metadata(metadata)
             with self._access.boundary("upload", key):
-                plan = self._writes.plan(key, mode, size, meta)
+                plan = self._writes.plan(key, mode, size, meta, attributes=attributes)
                 return self._writes.upload(
                     key,
                     file_parts(handle.fileno(), size, plan.part_size),
@@ -180,15 +189,17 @@ class SecureStore:
         encryption: EncryptionMode | None = None,
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
-        storage_class: str | None = None,
+        attributes: ObjectAttributes | None = None,
         require: EncryptionMode | None = None,
         progress: ProgressCallback | None = None,
     ) -> ObjectInfo:
         """Copy ``key`` to ``dest_key`` in ``destination`` (this store or another).
 
         Written with ``encryption`` (or the destination's mode) and verified like
-        a write; ``require`` is checked on the source as a read would. See
-        :func:`securestore.copying.copy_object` for the mechanisms and errors.
+        a write; ``require`` is checked on the source as a read would. The
+        source's metadata, content type, storage class and content headers are
+        kept, except those given (``attributes``: only its set fields override).
+        See :func:`securestore.copying.copy_object` for the mechanisms and errors.
         """
         return copy_object(
             self._reads,
@@ -199,7 +210,7 @@ class SecureStore:
             require=self._required(require),
             metadata=metadata,
             content_type=content_type,
-            storage_class=storage_class,
+            attributes=attributes,
             progress=progress,
         ).info
 

@@ -32,6 +32,7 @@ from botocore.httpsession import URLLib3Session, create_urllib3_context
 
 from securestore.errors import (
     AccessDeniedError,
+    ArchivedObjectError,
     ConfigurationError,
     KeyUnavailableError,
     NotFoundError,
@@ -513,6 +514,16 @@ def translate_error(
             )
         if code in _PRECONDITION:
             return PreconditionFailedError(message, bucket=bucket, key=key, code=code)
+        if code == "InvalidObjectState":
+            return ArchivedObjectError(
+                f"{what}: the object is archived (GLACIER or DEEP_ARCHIVE storage class, or "
+                "an archive access tier) and not restored",
+                bucket=bucket,
+                key=key,
+                code=code,
+                hint="restore it first (aws s3api restore-object --bucket B --key K "
+                "--restore-request Days=N), then retry once the restore has completed",
+            )
         if code in ("InvalidBucketName", "InvalidArgument", "InvalidRequest", "KeyTooLongError"):
             return ConfigurationError(message, bucket=bucket, key=key)
         return StorageError(message, bucket=bucket, key=key, code=code)

@@ -6,20 +6,32 @@ that it never replaces the existing object.
 
 An undo may only remove what the command wrote. On a versioned bucket that is
 the new version; on an unversioned bucket a PutObject has already replaced the
-previous object by the time its answer can be checked. So before the first
-single-part write of a mode that needs the server's support, a
-:class:`WritePath` asks the server once how it would store that mode: it
-creates a multipart upload under the target key with the mode's headers,
-checks the answer and aborts the upload. That touches no object (an open
-upload is invisible to readers), needs no permission beyond those of a
-multipart write, and a server that ignores the mode (rclone, MinIO without
-KMS, an SSE-stripping proxy) is refused before anything is replaced.
+previous object by the time its answer can be checked, and a server that
+ignores the mode (rclone, MinIO without KMS, an SSE-stripping proxy) has then
+stored the data otherwise than asked. So no data is sent in a mode the server
+has not confirmed (once per :class:`WritePath` and mode):
 
-Cost: two requests (CreateMultipartUpload, AbortMultipartUpload) once per
-store and mode; none for modes the server need not support (client-side
-without an SSE layer) and none after a multipart upload of that mode (its own
-CreateMultipartUpload answer is checked before any data is sent). What stays
-possible (a server that answers the probe correctly and then stores a write
+* A multipart upload is checked at its CreateMultipartUpload answer, before any
+  part is sent; that answer confirms the mode.
+* A small write of an SSE-KMS or DSSE-KMS mode that is not confirmed yet is sent
+  as a one-part multipart upload, for the same check: the same three requests
+  as probe plus PutObject, and a successful write leaves nothing behind.
+* A small SSE-S3 write (and an empty body) keeps its single PutObject, because
+  S3 gives such an object its MD5 as ETag, which tools compare. Before the first
+  one, :meth:`WritePath.confirm_mode` asks the server how it would store the
+  mode: it creates a multipart upload under the target key with the mode's
+  headers, checks the answer and aborts the upload (two requests per store).
+  That touches no object, but when the caller lacks
+  ``s3:AbortMultipartUpload`` the probe's empty upload (no parts, nothing
+  billed) stays until a lifecycle rule or ``securestore uploads abort``
+  removes it; a warning says so. Skipping the probe for a key that does not
+  exist yet would avoid that, but would send data to a server that may store
+  it unencrypted before the answer shows it: refused (fail closed).
+* A server-side copy (CopyObject) moves no data through the client, so its
+  probe runs only when an existing destination could be replaced (HEAD); a
+  re-bound copy to a new key is written with ``If-None-Match: *``.
+
+What stays possible (a server that confirms the mode and then stores a write
 otherwise) is undone by deleting the new object, and the error says exactly
 what is left.
 """
@@ -29,11 +41,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
 
+from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
 from securestore.clientside import (
     FORMAT_METADATA,
@@ -99,7 +112,7 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class WritePlan:
-    """How one write cuts and transforms its body, and the metadata it stores.
+    """How one write cuts and transforms its body, and the metadata and attributes it stores.
 
     ``schedule`` gives every part's plaintext size; ``part_size`` is its first size.
     """
@@ -108,6 +121,12 @@ class WritePlan:
     transform: Callable[[Part], bytes | bytearray] | None
     metadata: dict[str, str]
     schedule: PartSchedule
+    attributes: ObjectAttributes = field(default_factory=ObjectAttributes)
+    client_side: bool = False
+
+    def request_params(self) -> dict[str, Any]:
+        """The storage class and content headers of the request that creates the object."""
+        return self.attributes.request_params(client_side=self.client_side)
 
     def body(self, part: Part) -> bytes | bytearray:
         """The bytes to send for ``part``."""
@@ -152,18 +171,22 @@ class WritePath:
         metadata: dict[str, str],
         *,
         expected_size: int | None = None,
+        attributes: ObjectAttributes | None = None,
     ) -> WritePlan:
         """Check the mode's KMS key, and decide part sizes, body transform and metadata.
 
         A body of unknown ``size`` gets parts that grow as it goes
         (:meth:`~securestore.transfer.TransferConfig.schedule_for`; ``expected_size``
         is a hint). Client-side parts are whole frames, and their ciphertext stays
-        within S3's part and object limits.
+        within S3's part and object limits. ``attributes`` are stored with the
+        object; a client-side object keeps its Content-Encoding as metadata
+        (:mod:`securestore.attributes`).
         """
+        attributes = attributes or ObjectAttributes()
         self.access.key_arn_for(mode)
         schedule = part_schedule(self.access.transfer, mode, size, expected_size)
         if not isinstance(mode, ClientSide):
-            return WritePlan(schedule.base, None, metadata, schedule)
+            return WritePlan(schedule.base, None, metadata, schedule, attributes)
         frame_length = mode.frame_length
         encryptor = Encryptor(
             mode.keyring_for(size),
@@ -172,10 +195,16 @@ class WritePath:
             max_data_keys=mode.header_limits.max_encrypted_data_keys,
         )
         framing = FramedParts(encryptor, schedule.base // frame_length, schedule)
-        marked = {**metadata, FORMAT_METADATA: FORMAT_VALUE}
+        marked = {
+            **metadata,
+            **attributes.metadata(client_side=True),
+            FORMAT_METADATA: FORMAT_VALUE,
+        }
         if size is not None:
             marked[LENGTH_METADATA] = str(size)
-        return WritePlan(framing.plaintext_part_size, framing, marked, schedule)
+        return WritePlan(
+            framing.plaintext_part_size, framing, marked, schedule, attributes, client_side=True
+        )
 
     def upload(
         self,
@@ -187,14 +216,19 @@ class WritePath:
         progress: ProgressCallback | None,
     ) -> ObjectInfo:
         """Send ``parts`` under ``key`` (one PUT if there is only one), then verify."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, **mode.request_params()}
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            **mode.request_params(),
+            **plan.request_params(),
+        }
         if plan.metadata:
             params["Metadata"] = plan.metadata
         if content_type:
             params["ContentType"] = content_type
         first = next(parts)
-        if first.last:
-            self._confirm_mode(key, mode)
+        if first.last and self.single_put(mode, first):
+            self.confirm_mode(key, mode)
             data = plan.body(first)
             response = self.access.s3.put_object(Body=data, **params)
             if progress:
@@ -219,20 +253,35 @@ class WritePath:
                 "headers; on a server without SSE, encrypt client-side (--client-side)",
             )
 
-    def _confirm_mode(self, key: str, mode: EncryptionMode) -> None:
-        """Check, once per mode, that the server stores ``mode`` before a PutObject replaces.
+    def needs_confirmation(self, mode: EncryptionMode) -> bool:
+        """Whether the server has yet to confirm that it stores ``mode`` (module docstring)."""
+        if mode.check_write(StoredEncryption(None)) is None:
+            return False  # nothing the server reports can fail this mode's check
+        with self._lock:
+            return _mode_token(mode) not in self._confirmed
 
-        See the module docstring: a multipart upload is created under ``key`` with
-        the mode's headers, its answer checked, and the upload aborted.
+    def single_put(self, mode: EncryptionMode, part: Part) -> bool:
+        """Whether a one-part write of ``mode`` goes as a PutObject, not a multipart upload.
+
+        See the module docstring: an unconfirmed mode goes multipart, except SSE-S3
+        (whose single-part ETag is the MD5) and an empty body.
+        """
+        if not part.data or not self.needs_confirmation(mode):
+            return True
+        return mode.request_params().get("ServerSideEncryption") == "AES256"
+
+    def confirm_mode(self, key: str, mode: EncryptionMode, *, replacing_only: bool = False) -> None:
+        """Before a write in one request to ``key``: check that the server stores ``mode``.
+
+        Unless the mode is confirmed already (or, ``replacing_only``, HEAD reports
+        ``key`` missing: nothing to replace), a multipart upload is created under
+        ``key`` with the mode's headers, its answer checked, and the upload aborted.
 
         Raises:
             PolicyError: the server would not store the mode (nothing was written).
         """
-        if mode.check_write(StoredEncryption(None)) is None:
-            return  # nothing the server reports can fail this mode's check
-        with self._lock:
-            if _mode_token(mode) in self._confirmed:
-                return
+        if not self.needs_confirmation(mode) or (replacing_only and self._missing(key)):
+            return
         created = self.access.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, **mode.request_params()
         )
@@ -243,6 +292,17 @@ class WritePath:
             raise
         self._abort(key, created["UploadId"])
         self._remember(mode)
+
+    def _missing(self, key: str) -> bool:
+        """Whether HEAD reports ``key`` missing; ``False`` when that cannot be confirmed."""
+        try:
+            self.access.s3.head_object(Bucket=self.bucket, Key=key)
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return code in ("404", "NoSuchKey", "NotFound")
+        except botocore.exceptions.BotoCoreError:
+            return False
+        return False
 
     def _remember(self, mode: EncryptionMode) -> None:
         """Note that the server's answer to a CreateMultipartUpload confirmed ``mode``."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+from securestore.attributes import ObjectAttributes
 from securestore.clientside import ClientSideReader
 from securestore.errors import TransferError
 from securestore.reader import ObjectReader
@@ -95,18 +96,23 @@ class _Upload:
     (and its ``__del__`` aborts the upload) while the thread still runs.
     """
 
-    def __init__(self, store: SecureStore, key: str) -> None:
+    def __init__(
+        self, store: SecureStore, key: str, attributes: ObjectAttributes | None = None
+    ) -> None:
         self.queue: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
         self.discarded = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(
-            target=self._run, args=(store, key), name=f"securestore-put {key}", daemon=True
+            target=self._run,
+            args=(store, key, attributes),
+            name=f"securestore-put {key}",
+            daemon=True,
         )
         self.thread.start()
 
-    def _run(self, store: SecureStore, key: str) -> None:
+    def _run(self, store: SecureStore, key: str, attributes: ObjectAttributes | None) -> None:
         try:
-            store.put(key, self._chunks())
+            store.put(key, self._chunks(), attributes=attributes)
         except _DiscardedError:
             pass
         except BaseException as exc:  # handed to the writing thread
@@ -165,12 +171,18 @@ class SecureStoreWriteFile(io.RawIOBase):
     aborts the upload instead (no object, no multipart upload left behind).
     """
 
-    def __init__(self, store: SecureStore, key: str, path: str) -> None:
+    def __init__(
+        self,
+        store: SecureStore,
+        key: str,
+        path: str,
+        attributes: ObjectAttributes | None = None,
+    ) -> None:
         super().__init__()
         self.path = path
         self._pending = bytearray()
         self._written = 0
-        self._upload = _Upload(store, key)
+        self._upload = _Upload(store, key, attributes)
 
     def writable(self) -> bool:
         return True

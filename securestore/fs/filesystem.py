@@ -203,7 +203,10 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if mode in ("wb", "xb"):
             if mode == "xb" and self.exists(path):
                 raise FileExistsError(path)
-            return SecureStoreWriteFile(store, key, f"{bucket}/{key}")
+            # open(path, "wb", attributes=ObjectAttributes(...)): storage class, headers.
+            return SecureStoreWriteFile(
+                store, key, f"{bucket}/{key}", attributes=kwargs.get("attributes")
+            )
         raise ValueError(f"unsupported mode {mode!r}: use rb or wb")
 
     def _plaintext_size(self, store: SecureStore, info: ObjectInfo) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
 from securestore.clientside import ClientSide
 from securestore.errors import ConfigurationError, IntegrityError, LocalFileError
@@ -49,6 +50,8 @@ class TreeOptions:
         metadata: user metadata for uploads and copies.
         content_type: Content-Type for uploads; ``None`` guesses it from the file
             name (:mod:`mimetypes`).
+        attributes: storage class and content headers of uploads and copies (a
+            copy keeps the source's where these leave a field unset).
         require: downloads and copies: the mode every object must be stored with
             (a :class:`ClientSide` mode brings the keyring that decrypts).
         context, relocated, allow_plaintext: as for :meth:`SecureStore.open`.
@@ -58,6 +61,7 @@ class TreeOptions:
     encryption: EncryptionMode | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    attributes: ObjectAttributes | None = None
     require: EncryptionMode | None = None
     context: Mapping[str, str] | None = None
     relocated: bool = False
@@ -165,6 +169,7 @@ class _Planner:
                 metadata=metadata,
                 content_type=content_type,
                 progress=advance,
+                attributes=self.options.attributes,
             )
         except LocalFileError as exc:
             if isinstance(exc.__cause__, FileNotFoundError):
@@ -217,6 +222,7 @@ class _Planner:
             encryption=self.options.encryption,
             metadata=dict(self.options.metadata) or None,
             content_type=self.options.content_type,
+            attributes=self.options.attributes,
             require=self.options.require,
             progress=advance,
         )

@@ -294,7 +294,9 @@ def test_kms_context_is_sent_with_the_write(
     def capture(request: Any, **_: Any) -> None:
         sent.append(request.headers.get("x-amz-server-side-encryption-context"))
 
-    fault_connection.client("s3").meta.events.register("before-send.s3.PutObject", capture)
+    # The first write of a KMS mode is a one-part multipart upload (securestore.writing).
+    for operation in ("PutObject", "CreateMultipartUpload"):
+        fault_connection.client("s3").meta.events.register(f"before-send.s3.{operation}", capture)
     store = fault_store(encryption=SseKms(kms_key, context={"b": "2", "a": "1"}))
     store.put("obj", b"data")
     assert len(sent) == 1 and sent[0] is not None

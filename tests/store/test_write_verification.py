@@ -1,14 +1,17 @@
 """Post-write verification: S3's answer to every write is checked against the mode asked for.
 
 A botocore ``after-call`` handler on a connection of the test's own rewrites what
-S3 reports, as a proxy or a non-conforming server would. Before the first
-single-part write of a mode, the store checks the mode with a multipart upload
-that it aborts (see :mod:`securestore.writing`): a server that ignores the mode
-is refused before the existing object is replaced.
+S3 reports, as a proxy or a non-conforming server would. Until the server has
+confirmed a mode, even a single-part write of it is sent as a multipart upload
+whose CreateMultipartUpload answer is checked before any data is sent (see
+:mod:`securestore.writing`): a server that ignores the mode is refused before the
+existing object is replaced. Tests of what a PutObject answer does first make
+one such write (:func:`confirmed`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +49,12 @@ def report(connection: Connection, operation: str, **fields: Any) -> list[str]:
 
     connection.client("s3").meta.events.register(f"after-call.s3.{operation}", rewrite)
     return calls
+
+
+def confirmed(store: SecureStore) -> SecureStore:
+    """``store`` after one write of its mode: its later small writes are single PutObjects."""
+    store.put("mode-confirmed", b"x")
+    return store
 
 
 def count(connection: Connection, operation: str) -> list[str]:
@@ -119,7 +128,7 @@ def test_single_put_reported_differently_after_the_check_is_deleted_and_says_so(
 ) -> None:
     """What stays possible: the server confirms the mode, then stores the write otherwise."""
     mode = _mode(mode_name, kms_key)
-    store = fault_store(encryption=mode)
+    store = confirmed(fault_store(encryption=mode))
     calls = report(fault_connection, "PutObject", **fields)
     with pytest.raises(PolicyError) as info:
         store.put("obj", b"data")
@@ -137,7 +146,7 @@ def test_single_put_reported_differently_after_the_check_is_deleted_and_says_so(
 def test_undo_that_cannot_delete_says_what_is_left(
     fault_store: Callable[..., SecureStore], fault_connection: Connection
 ) -> None:
-    store = fault_store()
+    store = confirmed(fault_store())
     report(fault_connection, "PutObject", ServerSideEncryption=None)
     fault_connection.client("s3").meta.events.register(
         "before-send.s3.DeleteObject", lambda request, **_: error_response(request, "AccessDenied")
@@ -150,10 +159,15 @@ def test_undo_that_cannot_delete_says_what_is_left(
     )
 
 
-def test_mode_check_costs_two_requests_once_per_store_and_mode(
+def test_mode_check_costs_and_what_it_leaves_behind(
     fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
 ) -> None:
-    """The measured cost of the check (documented in securestore.writing)."""
+    """The measured cost of the check (documented in securestore.writing).
+
+    SSE-S3 keeps single PutObjects (MD5 ETags) after one probe upload per store;
+    the first small SSE-KMS write is a one-part multipart upload, checked at its
+    create, with no probe; later small writes of a mode are single PutObjects.
+    """
     operations = ("CreateMultipartUpload", "AbortMultipartUpload", "PutObject", "UploadPart")
     sent = {name: count(fault_connection, name) for name in operations}
     store = fault_store()
@@ -163,20 +177,21 @@ def test_mode_check_costs_two_requests_once_per_store_and_mode(
     store.put("kms-1", b"small", encryption=SseKms(kms_key))
     assert {name: len(calls) for name, calls in sent.items()} == {
         "CreateMultipartUpload": 2,
-        "AbortMultipartUpload": 2,
-        "PutObject": 5,
-        "UploadPart": 0,
+        "AbortMultipartUpload": 1,
+        "PutObject": 4,
+        "UploadPart": 1,
     }
-    # A multipart upload's own CreateMultipartUpload answer confirms its mode.
+    # A large first write confirms its mode the same way.
     other = fault_store(encryption=SseKms(kms_key, bucket_key=False))
     other.put("big", BIG)
     other.put("small", b"small")
     assert len(sent["CreateMultipartUpload"]) == 3
-    assert len(sent["AbortMultipartUpload"]) == 2
+    assert len(sent["PutObject"]) == 5
     # Client-side without an SSE layer asks nothing of the server: no check at all.
     keyring = RawAesKeyring("securestore-tests", "verification", bytes(32))
     fault_store(encryption=ClientSide(keyring)).put("cs", b"small")
     assert len(sent["CreateMultipartUpload"]) == 3
+    assert len(sent["AbortMultipartUpload"]) == 1
     assert list_uploads(fault_connection, store.bucket) == []
 
 
@@ -184,7 +199,7 @@ def test_put_reported_as_asked_passes(
     fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
 ) -> None:
     """Control: the handler alone (reporting what S3 really did) changes nothing."""
-    store = fault_store(encryption=SseKms(kms_key))
+    store = confirmed(fault_store(encryption=SseKms(kms_key)))
     calls = report(fault_connection, "PutObject", ServerSideEncryption="aws:kms")
     store.put("obj", b"data")
     assert calls == ["PutObject"]
@@ -194,7 +209,7 @@ def test_put_reported_as_asked_passes(
 def test_upload_file_reported_differently_is_a_policy_error(
     fault_store: Callable[..., SecureStore], fault_connection: Connection, tmp_path: Any
 ) -> None:
-    store = fault_store()
+    store = confirmed(fault_store())
     report(fault_connection, "PutObject", ServerSideEncryption=None)
     source = tmp_path / "f.bin"
     source.write_bytes(b"file body")
@@ -224,7 +239,7 @@ def test_versioned_single_put_into_empty_key_is_undone(
     new_connection: Callable[..., Connection], versioned_bucket: str
 ) -> None:
     connection = new_connection()
-    store = SecureStore(versioned_bucket, connection=connection)
+    store = confirmed(SecureStore(versioned_bucket, connection=connection))
     report(connection, "PutObject", ServerSideEncryption=None)
     with pytest.raises(PolicyError):
         store.put("obj", b"unwanted")
@@ -318,7 +333,7 @@ def test_write_whose_key_is_not_reported_is_a_policy_error(
 ) -> None:
     """A demanded key the server does not confirm after the write is not accepted."""
     mode = {"sse-kms": SseKms(kms_key), "dsse-kms": DsseKms(kms_key)}[mode_name]
-    store = fault_store(encryption=mode)
+    store = confirmed(fault_store(encryption=mode))
     report(fault_connection, "PutObject", SSEKMSKeyId=None)
     with pytest.raises(PolicyError) as info:
         store.put("obj", b"data")
@@ -332,3 +347,81 @@ def test_dsse_write_with_a_key_is_confirmed_by_the_embedded_endpoint(
     info = store.put("obj", b"data")
     assert info.encryption.kms_key_id == kms_key
     assert store.get("obj", require=DsseKms(kms_key)) == b"data"
+
+
+def _deny_aborts(connection: Connection) -> list[str]:
+    """Credentials without s3:AbortMultipartUpload: every abort is refused."""
+    denied: list[str] = []
+
+    def refuse(request: Any, **_: Any) -> Any:
+        denied.append("AbortMultipartUpload")
+        return error_response(request, "AccessDenied", 403)
+
+    connection.client("s3").meta.events.register("before-send.s3.AbortMultipartUpload", refuse)
+    return denied
+
+
+@pytest.mark.parametrize("body", [b"small", BIG], ids=["small", "multipart"])
+def test_write_without_abort_permission_leaves_no_upload_behind(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    bucket: str,
+    kms_key: str,
+    body: bytes,
+) -> None:
+    """The probe (create, abort) left an empty upload whenever the abort was denied: KMS
+    writes need no probe now."""
+    denied = _deny_aborts(fault_connection)
+    store = fault_store(encryption=SseKms(kms_key))
+    store.put("previous", b"previous")
+    store.put("previous", body)  # over an existing object, mode confirmed by the first write
+    store.put("new", body)
+    assert denied == []
+    assert list_uploads(fault_connection, bucket) == []
+    assert store.get("new", require=SseKms(kms_key)) == body
+
+
+def test_copy_to_a_new_key_asks_no_probe_and_over_an_existing_one_does(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection, bucket: str, kms_key: str
+) -> None:
+    """CopyObject replaces in one request: the server is asked first only if it could replace."""
+    source = fault_store()
+    source.put("src", b"source")
+    source.put("taken", b"old")
+    creates = count(fault_connection, "CreateMultipartUpload")
+    source.copy("src", fault_store(encryption=SseKms(kms_key)), "fresh")
+    assert creates == []
+    source.copy("src", fault_store(encryption=SseKms(kms_key)), "taken")
+    assert creates == ["CreateMultipartUpload"]
+    assert list_uploads(fault_connection, bucket) == []
+
+
+def test_copy_refused_by_the_probe_keeps_the_existing_destination(
+    fault_store: Callable[..., SecureStore], fault_connection: Connection, kms_key: str
+) -> None:
+    fault_store().put("src", b"source")
+    fault_store().put("taken", b"old")
+    report(fault_connection, "CreateMultipartUpload", ServerSideEncryption="AES256")
+    copies = count(fault_connection, "CopyObject")
+    with pytest.raises(PolicyError) as info:
+        fault_store().copy("src", fault_store(encryption=SseKms(kms_key)), "taken")
+    assert "refused before writing" in str(info.value)
+    assert copies == []
+    assert fault_store().get("taken") == b"old"
+
+
+def test_sse_s3_probe_without_abort_permission_leaves_an_empty_upload_and_warns(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    bucket: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The documented remaining case: SSE-S3 keeps its MD5 ETag at the price of the probe."""
+    denied = _deny_aborts(fault_connection)
+    store = fault_store()
+    info = store.put("k", b"small")
+    assert info.etag.strip('"') == hashlib.md5(b"small").hexdigest()  # noqa: S324 - S3's ETag
+    assert denied == ["AbortMultipartUpload"]
+    left = list_uploads(fault_connection, bucket)
+    assert [upload["Key"] for upload in left] == ["k"]
+    assert "could not abort multipart upload" in caplog.text
