@@ -221,7 +221,7 @@ class _Copy:
 
     def run(self, require: EncryptionMode | None) -> CopyResult:
         with self.src.access.boundary("copy", self.key):
-            info, _, client_side = self.src._prepare_read(self.key, require, False)
+            info, first, client_side = self.src._prepare_read(self.key, require, False)
         same = self.src.access.connection is self.dst.access.connection
         if client_side is None and same and not isinstance(self.mode, ClientSide):
             with self.dst.access.boundary("copy", self.dest_key):
@@ -231,6 +231,7 @@ class _Copy:
             if result is not None:
                 return result
         elif client_side is not None and same and isinstance(self.mode, ClientSide):
+            self._authenticate_body(info, client_side, first)
             rebound = self._rebind(info.etag, client_side, self.mode)
             if rebound is not None:
                 return rebound
@@ -456,6 +457,21 @@ class _Copy:
             else CopyMethod.REBIND
         )
         return CopyResult(info, method, etag, note=done.note)
+
+    def _authenticate_body(self, info: ObjectInfo, source_mode: ClientSide, first: bytes) -> None:
+        """Authenticate every frame of the source version ``info`` before a re-bind copies it.
+
+        A re-bind authenticates only the header and lets S3 copy the body, so without
+        this a damaged body would be copied (and ``mv`` would delete its source) with
+        exit 0. The read is pinned to ``info``'s ETag, which the copy is pinned to too:
+        the bytes S3 copies are the ones authenticated here. Plaintext is discarded.
+        """
+        reader = self.src._open_client_side(self.key, info, source_mode, None, False, first)
+        scratch = bytearray(1024 * 1024)
+        with reader, self.src.access.boundary("copy", self.key):
+            while reader.readinto(scratch):
+                pass
+        scratch[:] = bytes(len(scratch))  # plaintext, even discarded, is not left behind
 
     def _write_condition(self, etag: str) -> dict[str, str]:
         """``If-Match`` of the object being replaced, or ``If-None-Match: *`` if none is."""

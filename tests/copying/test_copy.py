@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from securestore import (
+    AuthenticationError,
     ClientSide,
     ConfigurationError,
     Connection,
@@ -23,6 +24,7 @@ from securestore import (
     SseS3,
     StorageError,
     TransferConfig,
+    move_tree,
 )
 from securestore.copying import CopyLimits, CopyMethod, copy_object
 from securestore.keyrings import RawAesKeyring, RawRsaKeyring
@@ -382,3 +384,34 @@ def test_a_rebound_copy_decrypts_with_the_aws_encryption_sdk(
     assert [e.provider_info for e in parse(stored).encrypted_data_keys] == [RSA_NAME.encode()]
     oracle = esdk.rsa_master_key(NAMESPACE, RSA_NAME, rsa_private_key)
     assert esdk.esdk_decrypt(stored, oracle) == plaintext
+
+
+@pytest.mark.parametrize("size", [300_000, 12 * MiB], ids=["single-put", "server-side"])
+def test_a_damaged_body_is_never_copied_and_mv_keeps_its_source(
+    store_at: Callable[..., SecureStore],
+    connection: Connection,
+    bucket: str,
+    other_bucket: str,
+    aes_keyring: RawAesKeyring,
+    size: int,
+) -> None:
+    """A re-bind authenticates only the header itself: the body is authenticated first,
+    so a damaged one is refused (exit 3 in the CLI) and nothing is written or deleted."""
+    source = store_at(bucket, encryption=ClientSide(aes_keyring))
+    destination = store_at(other_bucket, encryption=ClientSide(aes_keyring))
+    source.put("k", os.urandom(size))
+    s3 = connection.client("s3")
+    got = s3.get_object(Bucket=bucket, Key="k")
+    damaged = bytearray(got["Body"].read())
+    damaged[len(damaged) - 1000] ^= 1  # inside the last frame, past the first part
+    s3.put_object(Bucket=bucket, Key="k", Body=bytes(damaged), Metadata=got["Metadata"])
+    with pytest.raises(AuthenticationError):
+        _copy(source, destination, "k", "copy")
+    with pytest.raises(NotFoundError):
+        destination.head("copy")
+    result = move_tree((source, ""), (destination, "moved/"))
+    assert [f.source for f in result.failed] == [f"s3://{bucket}/k"]
+    assert isinstance(result.failed[0].error, AuthenticationError)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == bytes(damaged)
+    assert "Contents" not in s3.list_objects_v2(Bucket=other_bucket)
+    assert open_uploads(connection, other_bucket) == []
