@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -72,8 +73,28 @@ def _terminating_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+class _PipeClosedError(Exception):
+    """stdout's reader went away; raised past click, which would exit 1 on EPIPE itself."""
+
+
+class _InterruptedError(Exception):
+    """Ctrl-C; raised past click, which would print a blank line on a non-terminal too."""
+
+
 class _Group(click.Group):
     """A group that turns every failure into ``error:``/``hint:`` lines and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _PipeClosedError() from exc
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise _PipeClosedError() from exc
+            raise
+        except KeyboardInterrupt as exc:
+            raise _InterruptedError() from exc
 
     def main(  # type: ignore[override]
         self,
@@ -102,10 +123,12 @@ class _Group(click.Group):
         except SecureStoreError as exc:
             report(str(exc), exc.hint)
             sys.exit(exit_code_for(exc))
-        except (KeyboardInterrupt, click.Abort):
+        except (KeyboardInterrupt, click.Abort, _InterruptedError):
+            if sys.stderr.isatty():
+                click.echo(err=True)  # closes the terminal's ^C echo
             report("interrupted")
             sys.exit(EXIT_INTERRUPTED)
-        except BrokenPipeError:
+        except (BrokenPipeError, _PipeClosedError):
             # The reader went away (e.g. `| head`): not an error worth a message.
             _silence_stdout()
             sys.exit(0)

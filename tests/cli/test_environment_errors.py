@@ -113,3 +113,4 @@ def test_a_reader_that_goes_away_ends_get_quietly(tls_endpoint: Endpoint, url: s
     done = shell(tls_endpoint, f"securestore get {url} - | head -c 10 | wc -c")
     assert done.stdout.strip() == b"10"
     assert done.stderr == b"", done.stderr
+    assert done.returncode == 0  # pipefail: get's own status (click alone would exit 1)
