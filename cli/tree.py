@@ -193,6 +193,11 @@ def _options(
             if given[name]:
                 raise ConfigurationError(f"{flag} applies to uploads and copies, not downloads")
     if isinstance(source, Remote):
+        if given["allow_plaintext"] and isinstance(destination, Remote):
+            raise ConfigurationError(
+                "--allow-plaintext applies to downloads, not S3 to S3 copies",
+                hint="copy plain objects without a key option, or download them",
+            )
         require = read_mode(
             obj,
             require=given["require"],
@@ -221,6 +226,7 @@ def _options(
         attributes=attributes_from(given),
         require=require,
         context=(pairs or None) if isinstance(destination, Local) else None,
+        allow_plaintext=bool(given["allow_plaintext"]),
         overwrite_readonly=given["force"],
     )
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from securestore.attributes import ObjectAttributes
@@ -77,6 +79,8 @@ class _Planner:
         self.destination = destination
         self.options = options
         self.move = move
+        self._created: set[Path] = set()  # local folders this job made, for cleanup
+        self._created_lock = threading.Lock()
         if isinstance(source, Local) and isinstance(destination, Local):
             raise ConfigurationError(
                 "both sides are local", hint="one side must be s3://BUCKET[/PREFIX]"
@@ -187,11 +191,34 @@ class _Planner:
         del info
         return before.st_size
 
-    def _download(self, src: Remote, dst: Local, advance: Callable[[int], None]) -> int:
+    def _make_parents(self, path: Path) -> None:
+        """Create ``path``'s missing folders, remembering them for :meth:`remove_empty_folders`."""
+        missing = []
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
         try:
-            dst.path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LocalFileError(f"cannot create {dst.path.parent}: {exc.strerror or exc}") from exc
+            raise LocalFileError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+        with self._created_lock:
+            self._created.update(missing)
+
+    def remove_empty_folders(self) -> None:
+        """Remove the folders this job created that stayed empty (their downloads failed).
+
+        Run once the job is over, never while other downloads may still fill a folder.
+        """
+        with self._created_lock:
+            created = sorted(self._created, key=lambda p: len(p.parts), reverse=True)
+            self._created.clear()
+        for folder in created:
+            with contextlib.suppress(OSError):  # not empty, or gone: either way, keep going
+                folder.rmdir()
+
+    def _download(self, src: Remote, dst: Local, advance: Callable[[int], None]) -> int:
+        self._make_parents(dst.path)
         info = src.store.download_file(
             src.prefix,
             dst.path,
@@ -375,7 +402,10 @@ def copy_tree(
         tree_root(as_side(source)), tree_root(as_side(destination)), options or TreeOptions(), _move
     )
     manager = _manager(concurrency, progress, on_event)
-    return manager.run(_plan_copy(planner, filters or Filters()), dryrun=dryrun)
+    try:
+        return manager.run(_plan_copy(planner, filters or Filters()), dryrun=dryrun)
+    finally:
+        planner.remove_empty_folders()
 
 
 def move_tree(source: SideLike, destination: SideLike, **kwargs: Any) -> TreeResult:
@@ -414,7 +444,10 @@ def sync(
     )
     rules = Rules(size_only=size_only, exact_timestamps=exact_timestamps)
     manager = _manager(concurrency, progress, on_event)
-    return manager.run(_plan_sync(planner, filters or Filters(), rules, delete), dryrun=dryrun)
+    try:
+        return manager.run(_plan_sync(planner, filters or Filters(), rules, delete), dryrun=dryrun)
+    finally:
+        planner.remove_empty_folders()
 
 
 def copy_file(
@@ -442,4 +475,7 @@ def copy_file(
     # The manager's budget counts requests: one object's parts get its store's concurrency.
     budget = [side.store.transfer.concurrency for side in (src, dst) if isinstance(side, Remote)]
     manager = _manager(max(budget, default=1), progress, on_event)
-    return manager.run([planner.transfer(entry)], dryrun=dryrun)
+    try:
+        return manager.run([planner.transfer(entry)], dryrun=dryrun)
+    finally:
+        planner.remove_empty_folders()

@@ -259,3 +259,50 @@ def test_library_and_cli_errors_are_usage_errors(run: Run, tmp_path: Path, bucke
     assert run("cp", str(tmp_path), f"s3://{bucket}/").exit_code == 2  # a directory without -r
     assert run("cp", f"s3://{bucket}/k", str(tmp_path), "--sse", "kms").exit_code == 2
     assert run("rm", f"s3://{bucket}").exit_code == 2
+
+
+def test_allow_plaintext_reaches_tree_downloads_and_only_them(
+    run: Run, bucket: str, tmp_path: Path, key_file: Path, connection: Connection
+) -> None:
+    """--allow-plaintext weakens tree downloads as it weakens get (it was ignored before):
+    plain objects come back as stored, messages are still authenticated."""
+    src = tmp_path / "src"
+    make_tree(src, {"sealed.txt": b"sealed"})
+    url = f"s3://{bucket}/mixed/"
+    assert run("cp", str(src), url, "--recursive", "--key-file", str(key_file)).exit_code == 0
+    connection.client("s3").put_object(Bucket=bucket, Key="mixed/plain.txt", Body=b"plain")
+    strict = run("cp", url, str(tmp_path / "strict"), "--recursive", "--key-file", str(key_file))
+    assert strict.exit_code == 3
+    for command in ("cp", "sync"):
+        down = tmp_path / f"down-{command}"
+        args = [command, url, str(down), "--key-file", str(key_file), "--allow-plaintext"]
+        result = run(*args, *(["--recursive"] if command == "cp" else []))
+        assert result.exit_code == 0, result.stderr
+        assert read_tree(down) == {"plain.txt": b"plain", "sealed.txt": b"sealed"}
+    copy = run(
+        "cp", url, f"s3://{bucket}/other/", "--recursive", "--key-file", str(key_file),
+        "--allow-plaintext",
+    )  # fmt: skip
+    assert copy.exit_code == 2 and "S3 to S3" in copy.stderr
+
+
+def test_folders_made_for_failed_downloads_are_removed(
+    run: Run, bucket: str, tmp_path: Path, key_file: Path, connection: Connection
+) -> None:
+    """The job creates the folders it needs; those whose downloads all failed go again,
+    a folder that existed before or got a file stays."""
+    src = tmp_path / "src"
+    make_tree(src, {"ok/a.txt": b"a", "bad/deep/b.txt": b"b"})
+    url = f"s3://{bucket}/t/"
+    assert run("cp", str(src), url, "--recursive", "--key-file", str(key_file)).exit_code == 0
+    connection.client("s3").put_object(Bucket=bucket, Key="t/bad/deep/b.txt", Body=b"replaced")
+    down = tmp_path / "down"
+    result = run("cp", url, str(down), "--recursive", "--key-file", str(key_file))
+    assert result.exit_code == 3
+    assert read_tree(down) == {"ok/a.txt": b"a"}
+    assert not (down / "bad").exists()
+    existing = tmp_path / "existing"
+    (existing / "bad").mkdir(parents=True)
+    again = run("cp", url, str(existing), "--recursive", "--key-file", str(key_file))
+    assert again.exit_code == 3
+    assert (existing / "bad").is_dir() and not (existing / "bad" / "deep").exists()
