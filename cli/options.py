@@ -278,6 +278,12 @@ def read_mode(
         or bool(key_files or rsa_keys or client_kms_keys or pairs or relocated or max_data_keys)
         or branch_key_requested()
     )
+    if allow_plaintext and require == "client-side":
+        raise ConfigurationError(
+            "--require client-side and --allow-plaintext contradict each other",
+            hint="--require client-side refuses objects that are not messages; "
+            "--allow-plaintext accepts them: give one",
+        )
     if allow_plaintext and not client_side_read:
         raise ConfigurationError(
             "--allow-plaintext only applies to client-side reads",

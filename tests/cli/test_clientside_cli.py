@@ -275,6 +275,22 @@ def test_allow_plaintext_needs_a_client_side_read(run: Run, bucket: str) -> None
     assert "--allow-plaintext only applies to client-side reads" in first_error(result)
 
 
+def test_require_client_side_and_allow_plaintext_contradict(
+    run: Run, bucket: str, connection, tmp_path: Path
+) -> None:
+    """Together they let a plain object through --require client-side: refused instead."""
+    connection.client("s3").put_object(Bucket=bucket, Key="plain", Body=b"plain")
+    key = tmp_path / "k.key"
+    assert run("keygen", "--aes", str(key)).exit_code == 0
+    url = f"s3://{bucket}/plain"
+    result = run(
+        "get", url, "-", "--require", "client-side", "--key-file", str(key), "--allow-plaintext"
+    )
+    assert result.exit_code == 2
+    assert result.stdout_bytes == b""
+    assert "contradict" in first_error(result)
+
+
 def test_require_dsse_kms_with_a_key_is_checked(
     run: Run, bucket: str, kms_key: str, connection, tmp_path: Path
 ) -> None:
