@@ -286,10 +286,10 @@ def reading_keyring(
     your own account; else ``None``: a plain server-side read.
     """
     from securestore.keyrings import MultiKeyring
-    from securestore.keyrings.options import AccountDiscoveryKeyring
+    from securestore.keyrings.options import AccountDiscoveryKeyring, decrypting_kms_keyrings
 
     keyrings = (
-        kms_keyrings(connection, kms_key_ids)
+        decrypting_kms_keyrings(connection, kms_key_ids)
         + hierarchy_keyrings(connection)
         + raw_keyrings(key_files, rsa_keys, key_name, reading=True)
     )

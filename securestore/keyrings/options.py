@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
+import botocore.exceptions
+
 from securestore.errors import ConfigurationError, KeyUnavailableError
 from securestore.keyrings.aws_kms import AwsKmsDiscoveryKeyring, AwsKmsKeyring, DiscoveryFilter
 from securestore.keyrings.branch_keys import BranchKeyStore
@@ -102,6 +104,37 @@ def kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring
         else:
             keyrings.append(AwsKmsKeyring(key_id, client=connection.client("kms")))
     return keyrings
+
+
+def decrypting_kms_keyrings(connection: Connection, key_ids: Sequence[str]) -> list[Keyring]:
+    """:func:`kms_keyrings` for decrypting: aliases and bare key ids become key ARNs first.
+
+    A message names its KMS data keys by key ARN, and a strict keyring unwraps only
+    those that match its own key, so an alias (``alias/team``, or an alias ARN) would
+    match nothing. It is resolved with ``DescribeKey`` (the key it points to now),
+    as a read's ``--require kms --kms-key-id alias/...`` is.
+
+    Raises:
+        KeyUnavailableError: KMS could not describe the key (unknown, denied, disabled).
+    """
+    resolved = []
+    for key_id in key_ids:
+        arn = parse_key_arn(key_id) if key_id.startswith("arn:") else None
+        if arn is not None and arn.resource_type == "key":
+            resolved.append(key_id)
+            continue
+        region = arn.region if arn is not None else None
+        try:
+            meta = connection.client("kms", region).describe_key(KeyId=key_id)["KeyMetadata"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            raise KeyUnavailableError(
+                f"KMS key {key_id} could not be resolved to a key ARN: {code}",
+                hint="decrypting needs the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or "
+                "an alias this identity may describe (kms:DescribeKey)",
+            ) from exc
+        resolved.append(str(meta["Arn"]))
+    return kms_keyrings(connection, resolved)
 
 
 #: Seconds a fetched branch key is used before the key store (KMS) is asked again.

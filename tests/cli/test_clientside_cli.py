@@ -335,3 +335,33 @@ def test_damaged_object_get_to_file_is_all_or_nothing_stdout_gets_a_prefix(
     assert to_stdout.exit_code == 3
     released = to_stdout.stdout_bytes
     assert len(released) < len(data) and data.startswith(released)
+
+
+def test_a_kms_alias_decrypts_as_its_key(
+    run: Run, bucket: str, kms_key: str, connection, tmp_path: Path
+) -> None:
+    """Messages name their KMS data keys by key ARN: an alias given for reading is resolved
+    (it matched nothing before, and get failed with exit 4)."""
+    import uuid
+
+    alias = f"alias/reading-{uuid.uuid4().hex[:8]}"
+    connection.client("kms").create_alias(AliasName=alias, TargetKeyId=kms_key)
+    url = f"s3://{bucket}/by-alias"
+    put = run("put", "-", url, "--client-side", "--kms-key-id", alias, input=b"aliased")
+    assert put.exit_code == 0, put.stderr
+    got = run("get", url, "-", "--kms-key-id", alias)
+    assert got.exit_code == 0, got.stderr
+    assert got.stdout_bytes == b"aliased"
+    sealed, opened = tmp_path / "m.encrypted", tmp_path / "m"
+    (tmp_path / "m.txt").write_bytes(b"offline")
+    assert (
+        run("encrypt", str(tmp_path / "m.txt"), "-o", str(sealed), "--kms-key-id", alias).exit_code
+        == 0
+    )
+    done = run("decrypt", str(sealed), "-o", str(opened), "--kms-key-id", alias)
+    assert done.exit_code == 0, done.stderr
+    assert opened.read_bytes() == b"offline"
+    missing = run("get", url, "-", "--kms-key-id", "alias/no-such-alias")
+    assert missing.exit_code == 4
+    assert "could not be resolved to a key ARN" in first_error(missing)
+    assert "hint:" in missing.stderr
