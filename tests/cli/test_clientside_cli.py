@@ -190,10 +190,10 @@ def test_bad_ranges(run: Run, bucket: str, args: list[str], error: str) -> None:
     assert first_error(result).startswith(error)
 
 
-def test_plain_object_read_as_client_side_is_refused(run: Run, bucket: str) -> None:
+def test_plain_object_read_as_client_side_is_refused(run: Run, bucket: str, kms_key: str) -> None:
     url = f"s3://{bucket}/plain"
     assert run("put", "-", url, input=b"not encrypted client-side").exit_code == 0
-    result = run("get", url, "--require", "client-side", "--kms-key-id", "alias/none")
+    result = run("get", url, "--require", "client-side", "--kms-key-id", kms_key)
     assert result.exit_code == 3
     assert "not a valid client-side message" in first_error(result)
     assert result.stdout_bytes == b""
