@@ -32,7 +32,7 @@ from securestore.errors import (
 from securestore.localfile import pwrite_all
 from securestore.message import Decryptor, Header, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
-from securestore.ranges import STREAM_PIECE, ObjectRanges
+from securestore.ranges import STREAM_PIECE, FirstPart, ObjectRanges
 from securestore.signed import FrameDigests, verify_signed
 from securestore.transfer import ProgressCallback, run_bounded
 
@@ -141,6 +141,8 @@ def decrypt_into(
     reader: ClientSideReader,
     fd: int,
     progress: ProgressCallback | None,
+    *,
+    first_part: FirstPart | None = None,
 ) -> None:
     """Fetch frame-aligned ranges in parallel; authenticate and write frames as they come.
 
@@ -152,15 +154,25 @@ def decrypt_into(
     be decrypted and written, and nothing but authenticated plaintext reaches
     the (still partial) file. Fresh multi-MiB buffers per range would cost
     more (page faults) than the decryption.
+
+    With ``first_part`` (the probe's open answer for the first part), the frames
+    that lie whole inside it are read from it: an object that fits in one part
+    costs one GET in all. The rest of its body (part of a frame) is dropped.
     """
     transfer = ranges.access.transfer
     layout = reader.layout
     frame_size = layout.frame_length + _FRAME_OVERHEAD
     per_range = max(1, transfer.part_size // frame_size)
     per_batch = max(1, STREAM_PIECE // frame_size)
-    spans = [
-        (first, min(first + per_range - 1, layout.frame_count))
-        for first in range(1, layout.frame_count + 1, per_range)
+    spans: list[tuple[int, int, FirstPart | None]] = []
+    following = 1
+    whole = _frames_within(layout, first_part) if first_part is not None else 0
+    if whole:
+        spans.append((1, whole, first_part))
+        following = whole + 1
+    spans += [
+        (first, min(first + per_range - 1, layout.frame_count), None)
+        for first in range(following, layout.frame_count + 1, per_range)
     ]
     buffers = threading.local()
 
@@ -171,7 +183,7 @@ def decrypt_into(
             setattr(buffers, name, view)
         return view
 
-    def fetch(span: tuple[int, int]) -> None:
+    def fetch(span: tuple[int, int, FirstPart | None]) -> None:
         batch = _Batch(layout, span[1], per_batch, span[0])
 
         def window(at: int, _: int) -> memoryview:
@@ -192,10 +204,45 @@ def decrypt_into(
                 progress(count)
             batch.advance()
 
-        lo, hi = layout.ciphertext_range(*span)
-        ranges.stream(lo, hi, window, commit)
+        lo, hi = layout.ciphertext_range(span[0], span[1])
+        part = span[2]
+        if part is None:
+            ranges.stream(lo, hi, window, commit)
+            return
+        ranges.stream(
+            lo,
+            hi,
+            window,
+            commit,
+            body=part.take(),
+            prefix=part.first[lo:],
+            drain=part.end - hi,
+        )
 
-    run_bounded(spans, fetch, concurrency=transfer.concurrency)
+    try:
+        run_bounded(spans, fetch, concurrency=transfer.concurrency)
+    finally:
+        if first_part is not None:
+            first_part.close()  # unused (no whole frame in it), or left by a failure
+
+
+def _frames_within(layout: Layout, part: FirstPart) -> int:
+    """How many frames from the first lie whole in ``part``, if its body can serve them.
+
+    Its body is at ``len(part.first)``: the frames must start at or before that
+    (the header was read from ``part.first``) and end at or after it.
+    """
+    low, high = 0, layout.frame_count
+    while low < high:  # the most frames 1..k whose ciphertext ends within the part
+        middle = (low + high + 1) // 2
+        if layout.ciphertext_range(1, middle)[1] <= part.end:
+            low = middle
+        else:
+            high = middle - 1
+    if not low:
+        return 0
+    lo, hi = layout.ciphertext_range(1, low)
+    return low if lo <= len(part.first) <= hi else 0
 
 
 class _Batch:

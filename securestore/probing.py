@@ -3,8 +3,8 @@
 One request describes the object: a ranged GET whose headers say what HEAD
 would, and whose first bytes tell a client-side message from anything else
 (never the object's metadata, which anyone who can write to the bucket sets).
-A download that expects plaintext asks for its whole first part in that GET,
-so that a small object costs one request (:class:`~securestore.ranges.FirstPart`).
+A download asks for its whole first part in that GET, so that a small object
+costs one request (:class:`~securestore.ranges.FirstPart`).
 A read that demands a server-side mode uses HEAD, so that a refused object
 sends no byte at all. Then ``require`` is enforced and the decryption decided.
 """
@@ -206,14 +206,13 @@ class Prober:
         With a keyring in play the object must be a message (``allow_plaintext``
         lets an object that does not even begin like one through, as stored).
         Without one, an object that begins like a message is refused rather
-        than handed out as ciphertext. ``download``: a read that may deliver the
-        object as stored probes with its first part (see :meth:`probe_first_part`).
+        than handed out as ciphertext. ``download``: the probe asks for the whole
+        first part (see :meth:`probe_first_part`), which the download then reads on.
         """
         mode = self.keyring_mode(require)
-        plain_expected = mode is None or allow_plaintext
         server_side = require is not None and not isinstance(require, ClientSide)
         part: FirstPart | None = None
-        if download and plain_expected and not server_side:
+        if download and not server_side:
             info, first, part = self.probe_first_part(key)
         else:
             info, first = self.probe(key, require)

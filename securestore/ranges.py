@@ -75,6 +75,8 @@ class ObjectRanges:
         commit: Commit | None = None,
         *,
         body: Any = None,
+        prefix: bytes = b"",
+        drain: int = 0,
     ) -> None:
         """Read bytes ``[start, end)`` straight into the buffers ``window`` gives.
 
@@ -83,7 +85,10 @@ class ObjectRanges:
         ``commit(offset, filled)`` is told what arrived. Reading into place avoids
         the copies that dominated downloads. ``body``, an open response body
         already at ``start`` (the first part of a download, whose first bytes
-        were the probe), is read before any new GET. A body that breaks is resumed
+        were the probe), is read before any new GET; ``prefix`` holds bytes from
+        ``start`` on that were read from it already (they are delivered first), and
+        ``drain`` counts its bytes after ``end``, read and dropped so that its
+        connection goes back to the pool. A body that breaks is resumed
         from where it stopped, within one :class:`~securestore.transfer.RetryBudget`
         (the same rule as :class:`~securestore.reader.ObjectReader`): a connection
         that keeps breaking after a few bytes ends in :class:`TransferError`, never
@@ -92,10 +97,21 @@ class ObjectRanges:
         """
         budget = RetryBudget(self.access.transfer.read_retries)
         opened = body
+        pending = memoryview(prefix)[: max(0, end - start)]
         try:
+            while pending:  # bytes already read from `body`, delivered as if just read
+                view = window(start, end - start)
+                count = min(len(view), len(pending))
+                view[:count] = pending[:count]
+                check_cancelled()
+                if commit is not None:
+                    commit(start, view[:count])
+                start += count
+                pending = pending[count:]
             while start < end:
                 try:
                     current, opened = opened, None
+                    given = current is not None
                     if current is None:
                         current = self.get(start, end - 1)["Body"]
                     with contextlib.closing(current):
@@ -111,6 +127,8 @@ class ObjectRanges:
                                 commit(start, view[:count])
                             start += count
                             budget.progressed(count)
+                        if given and drain:
+                            _drain(current, drain)
                 except RETRYABLE_STREAM_ERRORS as exc:
                     reason = budget.failed()
                     if reason is not None:
@@ -130,6 +148,17 @@ class ObjectRanges:
         view = memoryview(out)
         self.stream(start, end, lambda at, _: view[at - start : at - start + STREAM_PIECE])
         return out
+
+
+def _drain(body: Any, count: int) -> None:
+    """Read and drop ``count`` bytes of ``body`` (a break only costs its connection)."""
+    scratch = memoryview(bytearray(min(count, STREAM_PIECE)))
+    with contextlib.suppress(*RETRYABLE_STREAM_ERRORS):
+        while count > 0:
+            read = read_body_into(body, scratch[: min(count, len(scratch))])
+            if not read:
+                return
+            count -= read
 
 
 class FirstPart:

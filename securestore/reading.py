@@ -196,7 +196,6 @@ class ReadPath:
             with self.access.boundary("download", key), destination as out:
                 download_ranges(ranges, info.size, out, progress, first_part=probe.first_part)
             return info
-        probe.close()  # frames are fetched frame-aligned, from after the header
         reader = open_client_side(ranges, info, probe.client_side, context, relocated, first)
         # Freshly decrypted plaintext: a new file is the caller's alone unless asked otherwise.
         destination = AtomicFile(
@@ -205,11 +204,13 @@ class ReadPath:
             overwrite_readonly=overwrite_readonly,
         )
         with self.access.boundary("download", key), reader, destination as out:
+            if out.stream or reader.header.suite.signed:
+                probe.close()  # read in order through the reader (signed: verified already)
             if out.stream:
                 for chunk in reader:
                     out.write_at(chunk, reader.tell() - len(chunk))
                     if progress:
                         progress(len(chunk))
             else:
-                decrypt_into(ranges, reader, out.fd, progress)
+                decrypt_into(ranges, reader, out.fd, progress, first_part=probe.first_part)
         return info

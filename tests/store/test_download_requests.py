@@ -22,6 +22,7 @@ import urllib3.exceptions
 from securestore import Connection, SecureStore, TransferConfig
 from securestore.clientside import HEADER_PROBE, ClientSide
 from securestore.errors import (
+    IntegrityError,
     KeyringError,
     PreconditionFailedError,
     StorageError,
@@ -271,3 +272,69 @@ def test_a_stream_destination_gets_the_first_part_then_the_rest_in_order(
         reader.join(timeout=30)
     assert bytes(received) == data
     assert requests.ranges == [f"bytes=0-{PART - 1}", f"bytes={PART}-{len(data) - 1}"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 100_000, PART - 4096])
+def test_a_small_client_side_object_is_downloaded_with_one_get(
+    make_store: Callable[..., SecureStore], requests: Requests, tmp_path: Path, size: int
+) -> None:
+    store = make_store(encryption=ClientSide(KEYRING))
+    data = os.urandom(size)
+    store.put("small", data)
+    requests.reset()
+    store.download_file("small", tmp_path / "small")
+    assert (tmp_path / "small").read_bytes() == data
+    assert requests.operations == Counter({"GetObject": 1})
+
+
+@pytest.mark.parametrize("frame_length", [64 * 1024, 6 * 1024 * 1024], ids=["small", "huge"])
+def test_a_large_client_side_object_reads_its_first_frames_from_the_probe(
+    make_store: Callable[..., SecureStore],
+    requests: Requests,
+    tmp_path: Path,
+    frame_length: int,
+) -> None:
+    store = make_store(encryption=ClientSide(KEYRING, frame_length=frame_length))
+    data = os.urandom(3 * PART + 4321)
+    store.put("big", data)
+    requests.reset()
+    store.download_file("big", tmp_path / "big")
+    assert (tmp_path / "big").read_bytes() == data
+    assert requests.ranges[0] == f"bytes=0-{PART - 1}"
+    # Each further range starts where the frames read from the probe end.
+    starts = sorted(int(r.split("=")[1].split("-")[0]) for r in requests.ranges[1:])
+    if frame_length < PART:
+        assert starts[0] > PART - frame_length - 100
+    assert requests.operations["HeadObject"] == 0
+
+
+def test_a_tampered_frame_in_the_first_part_fails_and_leaves_nothing(
+    make_store: Callable[..., SecureStore], connection: Connection, bucket: str, tmp_path: Path
+) -> None:
+    store = make_store(encryption=ClientSide(KEYRING, frame_length=64 * 1024))
+    store.put("small", os.urandom(300_000))
+    s3 = connection.client("s3")
+    stored = bytearray(s3.get_object(Bucket=bucket, Key="small")["Body"].read())
+    stored[HEADER_PROBE + 10] ^= 1  # inside the first part, after the probe's bytes
+    s3.put_object(Bucket=bucket, Key="small", Body=bytes(stored))
+    (tmp_path / "small").write_bytes(b"kept")
+    with pytest.raises(IntegrityError):
+        store.download_file("small", tmp_path / "small")
+    assert [p.name for p in tmp_path.iterdir()] == ["small"]
+    assert (tmp_path / "small").read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize("after", [100, HEADER_PROBE + 50_000], ids=["in-probe", "after-probe"])
+def test_a_client_side_first_part_that_breaks_is_resumed(
+    fault_store: Callable[..., SecureStore],
+    fault_connection: Connection,
+    tmp_path: Path,
+    after: int,
+) -> None:
+    store = fault_store(encryption=ClientSide(KEYRING, frame_length=64 * 1024))
+    data = os.urandom(PART + 99)
+    store.put("big", data)
+    broken = _break_first_answer(fault_connection, after)
+    store.download_file("big", tmp_path / "big")
+    assert broken and broken[0].startswith(f"bytes 0-{PART - 1}/")
+    assert (tmp_path / "big").read_bytes() == data
