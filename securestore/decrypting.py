@@ -32,9 +32,9 @@ from securestore.errors import (
 from securestore.localfile import pwrite_all
 from securestore.message import Decryptor, Header, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
-from securestore.ranges import STREAM_PIECE, FirstPart, ObjectRanges
+from securestore.ranges import STREAM_PIECE, FirstPart, ObjectRanges, run_spans
 from securestore.signed import FrameDigests, verify_signed
-from securestore.transfer import ProgressCallback, run_bounded
+from securestore.transfer import ProgressCallback
 
 __all__ = ["authenticate_header", "decrypt_into", "open_client_side"]
 
@@ -220,7 +220,7 @@ def decrypt_into(
         )
 
     try:
-        run_bounded(spans, fetch, concurrency=transfer.concurrency)
+        run_spans(spans, fetch, concurrency=transfer.concurrency)
     finally:
         if first_part is not None:
             first_part.close()  # unused (no whole frame in it), or left by a failure

@@ -29,7 +29,7 @@ from securestore.transfer import (
     run_bounded,
 )
 
-__all__ = ["STREAM_PIECE", "FirstPart", "ObjectRanges", "download_ranges"]
+__all__ = ["STREAM_PIECE", "FirstPart", "ObjectRanges", "download_ranges", "run_spans"]
 
 #: Bytes read from a body at a time (and the size of each worker's reused buffer).
 STREAM_PIECE = 1 * MiB
@@ -244,7 +244,19 @@ def download_ranges(
         def fetch(span: tuple[int, int, Any]) -> None:
             ranges.stream(span[0], span[1], window, write, body=span[2])
 
-        run_bounded(spans, fetch, concurrency=transfer.concurrency)
+        run_spans(spans, fetch, concurrency=transfer.concurrency)
+
+
+def run_spans(spans: list[Any], fetch: Callable[[Any], None], *, concurrency: int) -> None:
+    """Fetch each span, in parallel when there are several.
+
+    A single span (every small object) is fetched in the calling thread: a worker
+    thread per object would cost a sync of many small files more than their GETs.
+    """
+    if len(spans) == 1:
+        fetch(spans[0])
+        return
+    run_bounded(spans, fetch, concurrency=concurrency)
 
 
 def _writer(out: AtomicFile, progress: ProgressCallback | None) -> Commit:

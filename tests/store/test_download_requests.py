@@ -338,3 +338,26 @@ def test_a_client_side_first_part_that_breaks_is_resumed(
     store.download_file("big", tmp_path / "big")
     assert broken and broken[0].startswith(f"bytes 0-{PART - 1}/")
     assert (tmp_path / "big").read_bytes() == data
+
+
+@pytest.mark.parametrize("client_side", [False, True], ids=["plain", "client-side"])
+def test_a_small_download_starts_no_thread(
+    make_store: Callable[..., SecureStore],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    client_side: bool,
+) -> None:
+    store = make_store(encryption=ClientSide(KEYRING)) if client_side else make_store()
+    data = os.urandom(200_000)
+    store.put("small", data)
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counting(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting)
+    store.download_file("small", tmp_path / "small")
+    assert (tmp_path / "small").read_bytes() == data
+    assert started == []
