@@ -201,29 +201,28 @@ def download_ranges(
     """
     transfer = ranges.access.transfer
     start = 0
-    body = None
-    if first_part is not None:
-        body = first_part.take()
-        start = first_part.end
-        if first_part.first:
+    # Buffers no larger than the object: a small file does not pay for a 1 MiB one.
+    piece = max(1, min(STREAM_PIECE, size))
+    with contextlib.ExitStack() as cleanup:
+        spans: list[tuple[int, int, Any]] = []
+        if first_part is not None:
+            body = first_part.take()
+            if body is not None:
+                cleanup.callback(body.close)  # also when a failure stops the batch first
+            start = first_part.end
             out.write_at(first_part.first, 0)
             if progress:
                 progress(len(first_part.first))
-    with contextlib.ExitStack() as cleanup:
-        if body is not None:
-            cleanup.callback(body.close)  # also when a failure stops the batch first
-        spans: list[tuple[int, int, Any]] = []
-        if first_part is not None:
             spans.append((len(first_part.first), start, body))
         if out.stream:
             if start < size:
                 spans.append((start, size, None))
-            scratch = memoryview(bytearray(STREAM_PIECE))
+            scratch = memoryview(bytearray(piece))
             for lo, hi, opened in spans:
                 ranges.stream(
                     lo,
                     hi,
-                    lambda _, remaining: scratch[: min(remaining, STREAM_PIECE)],
+                    lambda _, remaining: scratch[: min(remaining, len(scratch))],
                     _writer(out, progress),
                     body=opened,
                 )
@@ -235,7 +234,7 @@ def download_ranges(
         def window(_: int, remaining: int) -> memoryview:
             # One reused buffer per worker thread: no allocation per piece.
             if not hasattr(buffers, "view"):
-                buffers.view = memoryview(bytearray(STREAM_PIECE))
+                buffers.view = memoryview(bytearray(piece))
             view: memoryview = buffers.view
             return view[: min(remaining, len(view))]
 
