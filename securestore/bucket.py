@@ -23,10 +23,13 @@ from securestore.errors import (
     ConfigurationError,
     KeyUnavailableError,
     NotFoundError,
+    PreconditionFailedError,
     SecureStoreError,
+    StorageError,
 )
 from securestore.location import validate_key
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.reader import range_answered
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 
@@ -206,6 +209,57 @@ class BucketAccess:
             # A HEAD 404 has no body to tell a missing key from a missing bucket.
             raise self.which_missing(exc) from exc.__cause__
         return self.info(key, response)
+
+    def get_range(
+        self,
+        key: str,
+        first: int,
+        last: int | None = None,
+        *,
+        etag: str | None = None,
+        version_id: str | None = None,
+    ) -> dict[str, Any]:
+        """GET bytes ``first..last`` (inclusive; to the end if ``None``) of the object.
+
+        The one ranged GET of every read: the answer's ``Content-Range`` must be the
+        range asked for (a server that ignores ``Range`` sends the object from byte
+        0, which written at offset ``first`` would be silently wrong). With ``etag``
+        the request is conditional on it and the answer's ETag is checked as well,
+        since not every S3-compatible server honours ``If-Match``; ``version_id``
+        pins the request to that version. The caller reads and closes ``Body``.
+
+        Raises:
+            PreconditionFailedError: the object is no longer version ``etag``.
+            StorageError: the server did not answer the range (``RangeNotHonoured``),
+                or any other S3 error, translated.
+        """
+        span = f"bytes={first}-" if last is None else f"bytes={first}-{last}"
+        pin = {"IfMatch": etag} if etag is not None else {}
+        with self.boundary("read", key):
+            response: dict[str, Any] = self.s3.get_object(
+                Bucket=self.bucket, Key=key, Range=span, **pin, **version_argument(version_id)
+            )
+        answered = response.get("ETag")
+        if etag is not None and answered is not None and answered != etag:
+            response["Body"].close()
+            raise PreconditionFailedError(
+                "the object changed while it was being read",
+                bucket=self.bucket,
+                key=key,
+                code="PreconditionFailed",
+                hint="read it again",
+            )
+        if not range_answered(response.get("ContentRange"), first, last):
+            response["Body"].close()
+            raise StorageError(
+                f"the server did not answer the byte range {span} it was asked for "
+                f"(Content-Range: {response.get('ContentRange')!r})",
+                bucket=self.bucket,
+                key=key,
+                code="RangeNotHonoured",
+                hint="the endpoint does not support ranged GETs, which securestore needs",
+            )
+        return response
 
     def which_missing(self, exc: NotFoundError) -> NotFoundError:
         """Tell a missing bucket from a missing key (a 404 to HEAD has no body)."""

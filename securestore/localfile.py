@@ -139,6 +139,10 @@ def reap_stale_partials(folder: Path, name: str, *, now: float | None = None) ->
     except OSError:
         return removed
     for entry in entries:
+        # Most names in a folder are not partial files: a string test before the regexes
+        # keeps a download into a folder of many files from paying two matches per file.
+        if not entry.name.endswith(PARTIAL_SUFFIX):
+            continue
         match = ours.fullmatch(entry.name)
         if match is None and legacy.fullmatch(entry.name) is None:
             continue

@@ -23,16 +23,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from securestore.bucket import BucketAccess, ObjectInfo
-from securestore.errors import (
-    AuthenticationError,
-    FormatError,
-    KeyringError,
-    NotFoundError,
-    StorageError,
-)
+from securestore.errors import AuthenticationError, FormatError, KeyringError, NotFoundError
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.message.materials import Keyring, wipe
-from securestore.reader import ObjectReader, check_open, range_answered
+from securestore.ranges import ObjectRanges
+from securestore.reader import ObjectReader, check_open
 from securestore.s3ec.content import (
     BLOCK,
     CBC,
@@ -135,40 +130,8 @@ def open_s3ec(
         PolicyError, IntegrityError, KeyringError: as for :meth:`S3ecSource.open`.
     """
     info = info or access.head(key)
-    etag = info.etag
-
-    def fetch(start: int, end: int) -> bytes:
-        if end <= start:
-            return b""
-        with access.boundary("read", key):
-            response = access.s3.get_object(
-                Bucket=access.bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=etag
-            )
-            data: bytes = response["Body"].read()
-        if response.get("ETag", etag) != etag or len(data) != end - start:
-            raise AuthenticationError()  # another version, or a short answer: not ours to trust
-        return data
-
-    def open_range(start: int, last: int | None = None) -> dict[str, Any]:
-        span = f"bytes={start}-" if last is None else f"bytes={start}-{last}"
-        with access.boundary("read", key):
-            response: dict[str, Any] = access.s3.get_object(
-                Bucket=access.bucket, Key=key, Range=span, IfMatch=etag
-            )
-        if not range_answered(response.get("ContentRange"), start, last):
-            response["Body"].close()
-            raise StorageError(
-                f"the server did not answer the byte range {span} it was asked for",
-                bucket=access.bucket,
-                key=key,
-                code="RangeNotHonoured",
-                hint="the endpoint does not support ranged GETs, which securestore needs",
-            )
-        return response
-
-    def stream() -> ObjectReader:
-        return ObjectReader(open_range, size=info.size, bucket=access.bucket, key=key)
-
+    # The same pinned, Content-Range-checked ranged GETs as every other read.
+    ranges = ObjectRanges(access, key, info.etag)
     source = find_s3ec(
         access,
         key,
@@ -176,8 +139,8 @@ def open_s3ec(
         keyring=keyring,
         context=context,
         is_message=False,
-        fetch=fetch,
-        stream=stream,
+        fetch=ranges.fetch,
+        stream=lambda: ranges.reader(info.size),
     )
     if source is None:
         raise FormatError(

@@ -1,0 +1,272 @@
+"""Ranged reads of one object version: the fetching every read path shares.
+
+:class:`ObjectRanges` pins every GET to one ETag (and version), checks each
+answer's ``Content-Range`` (through :meth:`~securestore.bucket.BucketAccess.get_range`),
+reads bodies straight into the caller's buffers and resumes a body that breaks,
+within one :class:`~securestore.transfer.RetryBudget`. :func:`download_ranges`
+runs a plain object's ranges in parallel into a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import botocore.exceptions
+
+from securestore.bucket import BucketAccess
+from securestore.errors import TransferError
+from securestore.localfile import AtomicFile, pwrite_all
+from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
+from securestore.transfer import (
+    MiB,
+    ProgressCallback,
+    RetryBudget,
+    check_cancelled,
+    read_body_into,
+    run_bounded,
+)
+
+__all__ = ["STREAM_PIECE", "FirstPart", "ObjectRanges", "download_ranges", "run_spans"]
+
+#: Bytes read from a body at a time (and the size of each worker's reused buffer).
+STREAM_PIECE = 1 * MiB
+
+#: ``window(offset, remaining)``: the writable view the next read of a body fills.
+Window = Callable[[int, int], memoryview]
+#: ``commit(offset, filled)``: told what arrived at ``offset``.
+Commit = Callable[[int, memoryview], None]
+
+
+class ObjectRanges:
+    """Exact ranged GETs of one version (``etag``, and ``version_id`` if given) of ``key``."""
+
+    def __init__(
+        self, access: BucketAccess, key: str, etag: str, *, version_id: str | None = None
+    ) -> None:
+        self.access = access
+        self.key = key
+        self.etag = etag
+        self.version_id = version_id
+
+    def get(self, first: int, last: int | None = None) -> dict[str, Any]:
+        """The GetObject response of bytes ``first..last`` (see ``BucketAccess.get_range``)."""
+        return self.access.get_range(
+            self.key, first, last, etag=self.etag, version_id=self.version_id
+        )
+
+    def reader(self, size: int) -> ObjectReader:
+        """A seekable streaming reader of the ``size`` bytes of this version."""
+        return ObjectReader(
+            self.get,
+            size=size,
+            bucket=self.access.bucket,
+            key=self.key,
+            read_retries=self.access.transfer.read_retries,
+        )
+
+    def stream(
+        self,
+        start: int,
+        end: int,
+        window: Window,
+        commit: Commit | None = None,
+        *,
+        body: Any = None,
+        prefix: bytes = b"",
+        drain: int = 0,
+    ) -> None:
+        """Read bytes ``[start, end)`` straight into the buffers ``window`` gives.
+
+        ``window(offset, remaining)`` gives the writable view the next read fills
+        (a slice of the caller's output, or a reused scratch buffer), and
+        ``commit(offset, filled)`` is told what arrived. Reading into place avoids
+        the copies that dominated downloads. ``body``, an open response body
+        already at ``start`` (the first part of a download, whose first bytes
+        were the probe), is read before any new GET; ``prefix`` holds bytes from
+        ``start`` on that were read from it already (they are delivered first), and
+        ``drain`` counts its bytes after ``end``, read and dropped so that its
+        connection goes back to the pool. A body that breaks is resumed
+        from where it stopped, within one :class:`~securestore.transfer.RetryBudget`
+        (the same rule as :class:`~securestore.reader.ObjectReader`): a connection
+        that keeps breaking after a few bytes ends in :class:`TransferError`, never
+        in an endless loop. Nothing is written once the batch this runs in was
+        cancelled.
+        """
+        budget = RetryBudget(self.access.transfer.read_retries)
+        opened = body
+        pending = memoryview(prefix)[: max(0, end - start)]
+        try:
+            while pending:  # bytes already read from `body`, delivered as if just read
+                view = window(start, end - start)
+                count = min(len(view), len(pending))
+                view[:count] = pending[:count]
+                check_cancelled()
+                if commit is not None:
+                    commit(start, view[:count])
+                start += count
+                pending = pending[count:]
+            while start < end:
+                try:
+                    current, opened = opened, None
+                    given = current is not None
+                    if current is None:
+                        current = self.get(start, end - 1)["Body"]
+                    with contextlib.closing(current):
+                        while start < end:
+                            view = window(start, end - start)
+                            count = read_body_into(current, view)
+                            if not count:
+                                raise botocore.exceptions.IncompleteReadError(
+                                    actual_bytes=start, expected_bytes=end
+                                )
+                            check_cancelled()
+                            if commit is not None:
+                                commit(start, view[:count])
+                            start += count
+                            budget.progressed(count)
+                        if given and drain:
+                            _drain(current, drain)
+                except RETRYABLE_STREAM_ERRORS as exc:
+                    reason = budget.failed()
+                    if reason is not None:
+                        raise TransferError(
+                            f"read failed after {budget.failures} attempts ({reason}): "
+                            f"{type(exc).__name__}",
+                            bucket=self.access.bucket,
+                            key=self.key,
+                        ) from exc
+        finally:
+            if opened is not None:  # nothing was left to read from it
+                opened.close()
+
+    def fetch(self, start: int, end: int) -> bytearray:
+        """Bytes ``[start, end)``, read into one buffer of the exact size."""
+        out = bytearray(max(0, end - start))
+        view = memoryview(out)
+        self.stream(start, end, lambda at, _: view[at - start : at - start + STREAM_PIECE])
+        return out
+
+
+def _drain(body: Any, count: int) -> None:
+    """Read and drop ``count`` bytes of ``body`` (a break only costs its connection)."""
+    scratch = memoryview(bytearray(min(count, STREAM_PIECE)))
+    with contextlib.suppress(*RETRYABLE_STREAM_ERRORS):
+        while count > 0:
+            read = read_body_into(body, scratch[: min(count, len(scratch))])
+            if not read:
+                return
+            count -= read
+
+
+class FirstPart:
+    """The open answer to a download's first GET: bytes ``[0, end)``, ``first`` already read.
+
+    That GET was the probe that told what the object is; the rest of its body is
+    downloaded from it rather than asked for again.
+    """
+
+    def __init__(self, body: Any, first: bytes, end: int) -> None:
+        self.body: Any = body
+        self.first = first
+        self.end = end
+
+    def take(self) -> Any:
+        """The body, once: whoever takes it reads and closes it."""
+        body, self.body = self.body, None
+        return body
+
+    def close(self) -> None:
+        """Release the body if nobody took it."""
+        body = self.take()
+        if body is not None:
+            body.close()
+
+
+def download_ranges(
+    ranges: ObjectRanges,
+    size: int,
+    out: AtomicFile,
+    progress: ProgressCallback | None,
+    *,
+    first_part: FirstPart | None = None,
+) -> None:
+    """Write bytes ``[0, size)`` of ``ranges`` into ``out``, in parallel ranged GETs.
+
+    With ``first_part``, its bytes are written first and the rest of its body is
+    read as the first range; later ranges start at its end. A stream destination
+    (a device, a FIFO) is written in order: the first part, then one GET of the rest.
+    """
+    transfer = ranges.access.transfer
+    start = 0
+    # Buffers no larger than the object: a small file does not pay for a 1 MiB one.
+    piece = max(1, min(STREAM_PIECE, size))
+    with contextlib.ExitStack() as cleanup:
+        spans: list[tuple[int, int, Any]] = []
+        if first_part is not None:
+            body = first_part.take()
+            if body is not None:
+                cleanup.callback(body.close)  # also when a failure stops the batch first
+            start = first_part.end
+            out.write_at(first_part.first, 0)
+            if progress:
+                progress(len(first_part.first))
+            spans.append((len(first_part.first), start, body))
+        if out.stream:
+            if start < size:
+                spans.append((start, size, None))
+            scratch = memoryview(bytearray(piece))
+            for lo, hi, opened in spans:
+                ranges.stream(
+                    lo,
+                    hi,
+                    lambda _, remaining: scratch[: min(remaining, len(scratch))],
+                    _writer(out, progress),
+                    body=opened,
+                )
+            return
+        step = transfer.part_size_for(size)
+        spans += [(at, min(at + step, size), None) for at in range(start, size, step)]
+        buffers = threading.local()
+
+        def window(_: int, remaining: int) -> memoryview:
+            # One reused buffer per worker thread: no allocation per piece.
+            if not hasattr(buffers, "view"):
+                buffers.view = memoryview(bytearray(piece))
+            view: memoryview = buffers.view
+            return view[: min(remaining, len(view))]
+
+        write = _writer(out, progress)
+
+        def fetch(span: tuple[int, int, Any]) -> None:
+            ranges.stream(span[0], span[1], window, write, body=span[2])
+
+        run_spans(spans, fetch, concurrency=transfer.concurrency)
+
+
+def run_spans(spans: list[Any], fetch: Callable[[Any], None], *, concurrency: int) -> None:
+    """Fetch each span, in parallel when there are several.
+
+    A single span (every small object) is fetched in the calling thread: a worker
+    thread per object would cost a sync of many small files more than their GETs.
+    """
+    if len(spans) == 1:
+        fetch(spans[0])
+        return
+    run_bounded(spans, fetch, concurrency=concurrency)
+
+
+def _writer(out: AtomicFile, progress: ProgressCallback | None) -> Commit:
+    fd = out.fd
+
+    def write(offset: int, piece: memoryview) -> None:
+        if out.stream:
+            out.write_at(piece, offset)
+        else:
+            pwrite_all(fd, piece, offset)
+        if progress:
+            progress(len(piece))
+
+    return write
