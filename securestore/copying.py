@@ -50,6 +50,7 @@ import botocore.exceptions
 from securestore.attributes import CONTENT_ENCODING_METADATA, ObjectAttributes
 from securestore.bucket import ObjectInfo, abort_upload, with_marker
 from securestore.clientside import FORMAT_METADATA, ClientSide
+from securestore.decrypting import open_client_side
 from securestore.errors import (
     ConfigurationError,
     NotFoundError,
@@ -466,7 +467,8 @@ class _Copy:
         exit 0. The read is pinned to ``info``'s ETag, which the copy is pinned to too:
         the bytes S3 copies are the ones authenticated here. Plaintext is discarded.
         """
-        reader = self.src._open_client_side(self.key, info, source_mode, None, False, first)
+        ranges = self.src._ranges(self.key, info.etag)
+        reader = open_client_side(ranges, info, source_mode, None, False, first)
         scratch = bytearray(1024 * 1024)
         with reader, self.src.access.boundary("copy", self.key):
             while reader.readinto(scratch):
