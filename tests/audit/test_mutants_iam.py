@@ -74,6 +74,8 @@ def principal(value: Any) -> Principal:
         ("a*c", "abbbd", False),
         ("*b*b", "abxbab", True),  # needs backtracking to the last star
         ("*", "", True),
+        ("a*", "a", True),
+        ("a***", "a", True),
         ("**", "x", True),
         ("s3:*", "S3:GetObject", False),  # case-sensitive unless asked
         ("", "", True),
@@ -299,6 +301,8 @@ OPERATORS: list[tuple[str, Any, tuple[str, ...] | None, bool]] = [
     ("IpAddress", "10.0.0.0/8", ("11.0.0.1",), False),
     ("IpAddress", "10.0.0.0/8", ("::1",), False),
     ("IpAddress", "10.0.0.0/8", ("not-an-address",), False),
+    ("IpAddress", "10.1.2.3/8", ("10.200.0.1",), True),  # host bits ignored, as AWS does
+    ("IpAddress", "10.0.0.0/8", ("10.1.2.3/32",), True),
     ("NotIpAddress", "10.0.0.0/8", ("10.1.2.3",), False),
     ("NotIpAddress", "10.0.0.0/8", ("11.0.0.1",), True),
     ("ArnEquals", "arn:aws:iam::111122223333:role/r", ("arn:aws:iam::111122223333:role/r",), True),
@@ -306,12 +310,17 @@ OPERATORS: list[tuple[str, Any, tuple[str, ...] | None, bool]] = [
     ("ArnLike", "arn:aws:iam::*:role/*", ("arn:aws:iam::111122223333:role/r",), True),
     ("ArnLike", "arn:aws:iam::*:role/*", ("arn:aws:iam::111122223333:user/u",), False),
     ("ArnLike", "arn:aws:iam::*:role/*", ("not-an-arn",), False),
+    ("ArnLike", "arn:aws:iam::*:role/*", ("arn:aws:iam::111122223333:role/a:b",), True),
+    ("ArnEquals", "arn:aws:s3:::b/k:1", ("arn:aws:s3:::b/k:1",), True),
+    ("ArnEquals", "arn:aws:s3:::b/k:1", ("arn:aws:s3:::b/k:2",), False),
     ("ArnNotLike", "arn:aws:iam::*:role/*", ("arn:aws:iam::111122223333:role/r",), False),
     ("ArnNotLike", "arn:aws:iam::*:role/*", ("arn:aws:iam::111122223333:user/u",), True),
     ("DateLessThan", "2026-01-01T00:00:00Z", ("2025-12-31T00:00:00Z",), True),
     ("DateLessThan", "2026-01-01T00:00:00Z", ("2026-01-02T00:00:00Z",), False),
     ("DateLessThan", "2026-01-01T00:00:00Z", ("yesterday",), False),
     ("DateLessThan", "yesterday", ("2025-12-31T00:00:00Z",), False),
+    ("DateLessThan", "1700000000", ("1600000000",), True),  # epoch seconds
+    ("DateLessThan", "1700000000", ("1800000000",), False),
     ("DateNotEquals", "2026-01-01T00:00:00Z", ("2026-01-01T00:00:00Z",), False),
     ("Bool", "true", ("TRUE",), True),
     ("Bool", "true", ("false",), False),
@@ -332,6 +341,7 @@ OPERATORS: list[tuple[str, Any, tuple[str, ...] | None, bool]] = [
     ("foranyvalue:StringEquals", "a", None, False),
     ("ForAnyValue:StringNotEquals", "a", ("a", "b"), True),
     ("ForAnyValue:StringNotEquals", "a", ("a",), False),
+    ("ForAnyValue:StringNotEquals", "a", None, False),
     ("ForAllValues:StringNotEquals", "a", ("b", "c"), True),
     ("ForAllValues:StringNotEquals", "a", ("a", "b"), False),
 ]
