@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from securestore import Connection, SecureStore, TransferConfig, create_bucket
+from tests.support.endpoints import endpoint_connection, endpoint_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,42 +25,16 @@ class Endpoint:
     env: dict[str, str]
 
     def connection(self, **kwargs: Any) -> Connection:
-        session = boto3.Session(
-            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
-            region_name=self.env["AWS_REGION"],
-        )
         kwargs.setdefault("max_attempts", 2)
-        return Connection(
-            session=session, endpoint_url=self.url, ca_bundle=self.ca_bundle, environ={}, **kwargs
-        )
+        return endpoint_connection(self.env, **kwargs)
 
 
 @pytest.fixture(scope="session")
 def tls_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """moto's S3 and KMS served over HTTPS by ``securestore.local`` in a child process."""
     state = tmp_path_factory.mktemp("endpoint-state")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.endpoint_server", str(state)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        pytest.fail("the TLS endpoint did not start")
-    env = json.loads(line)
-    try:
+    with endpoint_process("tests.support.endpoint_server", state) as (_, env):
         yield Endpoint(env["AWS_ENDPOINT_URL"], env["AWS_CA_BUNDLE"], env)
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

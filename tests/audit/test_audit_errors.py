@@ -25,6 +25,7 @@ from securestore import Connection
 from securestore.audit import Registry, Status, run_checks
 from securestore.audit.collect import Collector
 from securestore.audit.reports import FORMATS
+from tests.support.endpoints import endpoint_connection
 
 from ..conftest import Endpoint, unique_bucket_name
 from .stub import Canned, StubEndpoint, StubRequest
@@ -37,16 +38,9 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def _connection(endpoint: Endpoint, url: str, **kwargs: Any) -> Connection:
-    session = kwargs.pop("session", None) or boto3.Session(
-        aws_access_key_id=endpoint.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=endpoint.env["AWS_SECRET_ACCESS_KEY"],
-        region_name=endpoint.env["AWS_REGION"],
-    )
-    return Connection(
-        session=session,
+    return endpoint_connection(
+        endpoint.env,
         endpoint_url=url,
-        ca_bundle=endpoint.ca_bundle,
-        environ={},
         max_attempts=1,
         connect_timeout=2,
         read_timeout=5,

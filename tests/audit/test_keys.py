@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from securestore import Connection
@@ -26,6 +25,7 @@ from securestore.audit import (
 )
 from securestore.audit.collect import Collector
 from securestore.audit.model import CROSS_ACCOUNT
+from tests.support.endpoints import endpoint_connection
 
 from ..conftest import Endpoint, unique_bucket_name
 from .builders import KEY_ARN, compliant, customer_key
@@ -208,18 +208,7 @@ def test_foreign_account_key_is_read_by_arn(
     tls_endpoint: Endpoint, connection: Connection, foreign_stub: StubEndpoint
 ) -> None:
     name = _kms_bucket(connection, FOREIGN_ARN)
-    session = boto3.Session(
-        aws_access_key_id=tls_endpoint.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=tls_endpoint.env["AWS_SECRET_ACCESS_KEY"],
-        region_name=tls_endpoint.env["AWS_REGION"],
-    )
-    conn = Connection(
-        session=session,
-        endpoint_url=foreign_stub.url,
-        ca_bundle=tls_endpoint.ca_bundle,
-        environ={},
-        max_attempts=1,
-    )
+    conn = endpoint_connection(tls_endpoint.env, endpoint_url=foreign_stub.url, max_attempts=1)
     by = _results(conn, name)
     assert by["KMS.1"].status is Status.PASS, by["KMS.1"].message
     assert by["KMS.2"].status is Status.PASS, by["KMS.2"].message

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from securestore import Connection
@@ -23,6 +22,7 @@ from securestore.audit.monitoring import (
     detector,
     trail_logging,
 )
+from tests.support.endpoints import endpoint_connection
 
 from ..conftest import Endpoint, unique_bucket_name
 from .builders import ARN, MONITORED, compliant, denied
@@ -297,18 +297,7 @@ def test_endpoint_denied_services_are_errors(
         return None
 
     with StubEndpoint(tls_endpoint.url, tls_endpoint.ca_bundle, tmp_path, deny) as stub:
-        session = boto3.Session(
-            aws_access_key_id=tls_endpoint.env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=tls_endpoint.env["AWS_SECRET_ACCESS_KEY"],
-            region_name=tls_endpoint.env["AWS_REGION"],
-        )
-        conn = Connection(
-            session=session,
-            endpoint_url=stub.url,
-            ca_bundle=tls_endpoint.ca_bundle,
-            environ={},
-            max_attempts=1,
-        )
+        conn = endpoint_connection(tls_endpoint.env, endpoint_url=stub.url, max_attempts=1)
         statuses, _ = _statuses(conn, name)
     assert statuses["MON.1"] is Status.ERROR and statuses["MON.4"] is Status.ERROR
     assert statuses["MON.2"] is Status.ERROR  # its selectors cannot be read

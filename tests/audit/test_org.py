@@ -43,6 +43,7 @@ from securestore.audit.org_checkpoint import AccountRecord, Checkpoint, audit_fi
 from securestore.audit.reports import renderer_for
 from securestore.audit.runner import EXIT_AUDIT_FAILED, evaluate, exit_status, selected_checks
 from securestore.errors import ConfigurationError
+from tests.support.endpoints import endpoint_process
 
 from ..conftest import ROOT, Endpoint
 from .builders import compliant
@@ -56,27 +57,8 @@ MANAGEMENT = "123456789012"
 def org_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """A fresh embedded endpoint (its own moto state) in a child process."""
     state = tmp_path_factory.mktemp("org-endpoint-state")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.endpoint_server", str(state)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=10)
-        pytest.fail("the TLS endpoint did not start")
-    env = json.loads(line)
-    try:
+    with endpoint_process("tests.support.endpoint_server", state) as (_, env):
         yield Endpoint(env["AWS_ENDPOINT_URL"], env["AWS_CA_BUNDLE"], env)
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def as_account(management: Connection, account_id: str, role: str) -> Connection:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import fsspec
 import pytest
 
@@ -19,6 +18,7 @@ from securestore import Connection
 from securestore.fs import SecureStoreFileSystem
 from securestore.keyrings import generate_aes_key_file
 from tests.conftest import Endpoint
+from tests.support.endpoints import endpoint_connection, endpoint_session
 
 #: Small frames, so that a few-MiB Parquet file has column chunks spanning frames.
 FRAME = 64 * 1024
@@ -83,21 +83,10 @@ def counted(tls_endpoint: Endpoint) -> Callable[[], tuple[Connection, GetCounter
     """A connection whose S3 clients report every GetObject to a counter."""
 
     def make() -> tuple[Connection, GetCounter]:
-        env = tls_endpoint.env
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_REGION"],
-        )
+        session = endpoint_session(tls_endpoint.env)
         counter = GetCounter()
         session.events.register("after-call.s3.GetObject", counter)
-        connection = Connection(
-            session=session,
-            endpoint_url=tls_endpoint.url,
-            ca_bundle=tls_endpoint.ca_bundle,
-            environ={},
-            max_attempts=2,
-        )
+        connection = endpoint_connection(tls_endpoint.env, session=session, max_attempts=2)
         return connection, counter
 
     return make

@@ -21,13 +21,11 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from securestore import Connection, SecureStore
@@ -38,8 +36,8 @@ from securestore.keyrings import AwsKmsKeyring
 from securestore.modes import DsseKms, SseKms, SseS3
 from securestore.store import create_bucket
 from securestore.transfer import TransferConfig
+from tests.support.endpoints import endpoint_connection, endpoint_process
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = TransferConfig(part_size=5 * 1024 * 1024, concurrency=2)
 BIG = b"m" * (11 * 1024 * 1024)  # three parts: the multipart path
 
@@ -64,40 +62,22 @@ class Endpoint:
         self._command("relax")
 
     def connection(self, key_id: str, secret: str) -> Connection:
-        session = boto3.Session(
-            aws_access_key_id=key_id, aws_secret_access_key=secret, region_name="us-east-1"
-        )
-        return Connection(
-            session=session,
-            endpoint_url=self.env["AWS_ENDPOINT_URL"],
-            ca_bundle=self.env["AWS_CA_BUNDLE"],
-            environ={},
-            max_attempts=1,
-        )
+        env = {
+            **self.env,
+            "AWS_ACCESS_KEY_ID": key_id,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_REGION": "us-east-1",
+        }
+        return endpoint_connection(env, max_attempts=1)
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     state = tmp_path_factory.mktemp("iam-endpoint")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.iam_endpoint_server", str(state)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    line = proc.stdout.readline()
-    if not line:
-        pytest.fail("the IAM-enforcing endpoint did not start")
-    try:
-        yield Endpoint(proc, json.loads(line))
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with endpoint_process(
+        "tests.support.iam_endpoint_server", state, what="the IAM-enforcing endpoint"
+    ) as (proc, env):
+        yield Endpoint(proc, env)
 
 
 @pytest.fixture(scope="module")

@@ -52,8 +52,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from securestore import (
     AwsKmsKeyring,
     ClientSide,
@@ -66,6 +64,8 @@ from securestore import (
 )
 from securestore.clientside import CONTEXT_BUCKET, CONTEXT_KEY, FORMAT_METADATA, FORMAT_VALUE
 from securestore.local import LocalEndpoint
+from tests.support.endpoints import endpoint_connection
+from tests.support.interop import child_env
 
 DEFAULT_VENV = Path("/tmp/securestore-esdk-cli-venv")
 CLI_PACKAGE = "aws-encryption-sdk-cli"
@@ -276,39 +276,6 @@ def ensure_cli_venv(venv: Path, work: Path, *, raw_aes: bool) -> CliEnv:
             f">= {'.'.join(map(str, MIN_BOTOCORE))}: {venv}/bin/pip install -U botocore"
         )
     return CliEnv(venv, cli, versions, raw_aes)
-
-
-# -- the endpoint and the children's environment ----------------------------------------------
-
-
-def make_connection(env: dict[str, str]) -> Connection:
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_REGION"],
-    )
-    return Connection(
-        session=session,
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        ca_bundle=env["AWS_CA_BUNDLE"],
-        environ={},
-        max_attempts=2,
-    )
-
-
-def child_env(endpoint_env: dict[str, str], home: Path) -> dict[str, str]:
-    """Both CLIs see only the endpoint: no user AWS config, profile or credentials."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "BOTO", "VIRTUAL_ENV", "PYTHON"))
-    }
-    env.update(endpoint_env)
-    env["HOME"] = str(home)
-    env["AWS_CONFIG_FILE"] = os.devnull
-    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-    return env
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -713,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with LocalEndpoint(state_dir=work / "endpoint") as endpoint:
             endpoint_env = endpoint.environment()
             print(f"endpoint {endpoint.url}", flush=True)
-            conn = make_connection(endpoint_env)
+            conn = endpoint_connection(endpoint_env, max_attempts=2)
             bucket = f"esdk-cli-{uuid.uuid4().hex[:12]}"
             create_bucket(conn, bucket)
             metadata = conn.client("kms").create_key(Description="securestore esdk-cli interop")

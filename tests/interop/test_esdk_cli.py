@@ -8,13 +8,10 @@ SECURESTORE_ESDK_CLI=1; SECURESTORE_ESDK_CLI_VENV overrides the venv's place.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.interop import run_check
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SECURESTORE_ESDK_CLI") != "1",
@@ -25,14 +22,6 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.mark.timeout(1800)
 def test_aws_encryption_cli_interop() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.interop.esdk_cli"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1700,
-        check=False,
-    )
-    report = proc.stdout + proc.stderr
-    assert proc.returncode == 0, report[-8000:]
-    assert "0 failed" in proc.stdout, report[-8000:]
+    returncode, stdout, report = run_check("tests.interop.esdk_cli")
+    assert returncode == 0, report[-8000:]
+    assert "0 failed" in stdout, report[-8000:]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from securestore.errors import ConfigurationError, KeyUnavailableError, NoMatchingKeyError
 from securestore.keyrings import (
@@ -18,18 +15,9 @@ from securestore.keyrings import (
     RawAesKeyring,
 )
 from securestore.message import decrypt, encrypt, parse
+from tests.keyrings.conftest import REGION
 
-REGION = "us-east-1"
 CONTEXT = {"securestore:bucket": "b", "securestore:key": "k"}
-
-
-@pytest.fixture
-def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield boto3.client("kms", region_name=REGION)
 
 
 def _key(kms: Any) -> str:

@@ -10,13 +10,12 @@ lists why each data key was skipped, escaped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from securestore.errors import ConfigurationError, KeyUnavailableError, NoMatchingKeyError
 from securestore.keyrings import (
@@ -31,19 +30,10 @@ from securestore.keyrings import (
 from securestore.keyrings.aws_kms import parse_key_arn
 from securestore.message import decrypt, encrypt, parse
 from securestore.message.suites import AlgorithmSuite
+from tests.keyrings.conftest import REGION
 
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
 UUID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield boto3.client("kms", region_name=REGION)
 
 
 class Hostile:

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from moto import mock_aws
 
 from securestore.errors import KeyUnavailableError, NoMatchingKeyError
 from securestore.keyrings import (
@@ -35,18 +32,8 @@ from securestore.keyrings import (
 from securestore.keyrings.aws_kms import mrk_match, parse_key_arn
 from securestore.message import decrypt, encrypt, parse
 
-REGION = "us-east-1"
 ACCOUNT = "111122223333"
 TOKENS = ["grant-token-1", "grant-token-2"]
-
-
-@pytest.fixture
-def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield boto3.client("kms", region_name=REGION)
 
 
 class Recording:

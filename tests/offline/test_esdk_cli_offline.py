@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.esdk_cli import DEFAULT_VENV, CliEnv, child_env, ensure_cli_venv
+from tests.interop.esdk_cli import DEFAULT_VENV, CliEnv, ensure_cli_venv
+from tests.support.interop import child_env
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SECURESTORE_ESDK_CLI") != "1",

@@ -12,14 +12,12 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from securestore import (
@@ -30,9 +28,11 @@ from securestore import (
     create_bucket,
 )
 from securestore.transfer import RetryBudget, check_cancelled, run_bounded
-from tests.conftest import ROOT, Endpoint, unique_bucket_name
+from tests.conftest import Endpoint, unique_bucket_name
 from tests.reliability.conftest import ProxyFactory
+from tests.support.endpoints import endpoint_connection
 from tests.support.proxy import FaultProxy, Rule, Stall, Truncate
+from tests.support.signals import signal_and_time, start_cli, wait_for
 
 MiB = 1024 * 1024
 
@@ -158,18 +158,8 @@ def proxied(
     bucket = unique_bucket_name("hang")
     create_bucket(connection, bucket)
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
-    session = boto3.Session(
-        aws_access_key_id=tls_endpoint.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=tls_endpoint.env["AWS_SECRET_ACCESS_KEY"],
-        region_name=tls_endpoint.env["AWS_REGION"],
-    )
-    through = Connection(
-        session=session,
-        endpoint_url=proxy.url,
-        ca_bundle=tls_endpoint.ca_bundle,
-        environ={},
-        max_attempts=2,
-        read_timeout=5,
+    through = endpoint_connection(
+        tls_endpoint.env, endpoint_url=proxy.url, max_attempts=2, read_timeout=5
     )
     transfer = TransferConfig(part_size=5 * MiB, concurrency=2)
     return (
@@ -227,49 +217,6 @@ def test_reader_whose_connections_keep_breaking_fails_in_bounded_time(
 # -- the CLI under signals --------------------------------------------------------------------
 
 
-def _cli(endpoint: Endpoint, proxy: FaultProxy, *args: str, cwd: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        **endpoint.env,
-        "AWS_ENDPOINT_URL": proxy.url,
-        "AWS_CA_BUNDLE": endpoint.ca_bundle,
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "securestore_cli", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _wait_for(condition: Any, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            pytest.fail(f"the CLI ended early ({proc.returncode}): {err.decode()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the CLI never reached the stalled request")
-        time.sleep(0.05)
-
-
-def _signal_and_time(proc: subprocess.Popen[bytes], number: int) -> tuple[float, int, str]:
-    time.sleep(0.5)  # let the stalled requests block
-    sent = time.monotonic()
-    proc.send_signal(number)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail(f"the CLI did not exit within 60 s of signal {number}")
-    return time.monotonic() - sent, proc.returncode, err.decode()
-
-
 def _open_uploads(connection: Connection, bucket: str) -> list[Any]:
     return list(connection.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []))
 
@@ -295,12 +242,12 @@ def test_signal_during_stalled_put_exits_at_once_and_aborts_the_upload(
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
     # Every part stalls (received, never forwarded): a dead network under the upload.
     proxy.add(Rule(Stall(10), method="PUT", query="partNumber", times=None))
-    proc = _cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
-    _wait_for(
+    proc = start_cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
+    wait_for(
         lambda: any(e.query.find("partNumber") >= 0 for e in proxy.exchanges),
         proc,
     )
-    elapsed, returncode, err = _signal_and_time(proc, number)
+    elapsed, returncode, err = signal_and_time(proc, number)
     print(f"put: exit {returncode} {elapsed:.2f} s after signal {number}")
     assert returncode == code, err
     assert elapsed < EXIT_WITHIN, err
@@ -332,9 +279,11 @@ def test_signal_during_stalled_get_exits_at_once_without_partial_file(
     proxy.add(Rule(Stall(10, after=1000), method="GET", header="Range", times=None, skip=1))
     folder = tmp_path / "out"
     folder.mkdir()
-    proc = _cli(tls_endpoint, proxy, "get", f"s3://{bucket}/big", str(folder / "big"), cwd=tmp_path)
-    _wait_for(lambda: any(folder.iterdir()) and proxy.faults > 0, proc)
-    elapsed, returncode, err = _signal_and_time(proc, number)
+    proc = start_cli(
+        tls_endpoint, proxy, "get", f"s3://{bucket}/big", str(folder / "big"), cwd=tmp_path
+    )
+    wait_for(lambda: any(folder.iterdir()) and proxy.faults > 0, proc)
+    elapsed, returncode, err = signal_and_time(proc, number)
     print(f"get: exit {returncode} {elapsed:.2f} s after signal {number}")
     assert returncode == code, err
     assert elapsed < EXIT_WITHIN, err
@@ -352,7 +301,7 @@ def test_put_of_a_fifo_without_writer_is_refused_at_once(
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
-    proc = _cli(tls_endpoint, proxy, "put", str(fifo), f"s3://{bucket}/obj", cwd=tmp_path)
+    proc = start_cli(tls_endpoint, proxy, "put", str(fifo), f"s3://{bucket}/obj", cwd=tmp_path)
     try:
         _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:

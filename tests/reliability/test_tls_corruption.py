@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from securestore import (
@@ -25,6 +24,7 @@ from securestore import (
     create_bucket,
 )
 from tests.conftest import Endpoint, unique_bucket_name
+from tests.support.endpoints import endpoint_connection
 from tests.support.proxy import CorruptingRelay
 
 MiB = 1024 * 1024
@@ -32,18 +32,7 @@ TRANSFER = TransferConfig(part_size=5 * MiB, concurrency=2)
 
 
 def _through(endpoint: Endpoint, relay: CorruptingRelay, **kwargs: object) -> Connection:
-    session = boto3.Session(
-        aws_access_key_id=endpoint.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=endpoint.env["AWS_SECRET_ACCESS_KEY"],
-        region_name=endpoint.env["AWS_REGION"],
-    )
-    return Connection(
-        session=session,
-        endpoint_url=relay.url,
-        ca_bundle=endpoint.ca_bundle,
-        environ={},
-        **kwargs,  # type: ignore[arg-type]
-    )
+    return endpoint_connection(endpoint.env, endpoint_url=relay.url, **kwargs)
 
 
 def _chain(exc: BaseException | None) -> str:

@@ -41,8 +41,9 @@ from typing import Any
 from securestore import AwsKmsKeyring, Connection, SecureStore, create_bucket
 from securestore.errors import AuthenticationError, FormatError, IntegrityError
 from securestore.local import LocalEndpoint
-from tests.interop.esdk_cli import child_env, make_connection
 from tests.s3ec import encoder
+from tests.support.endpoints import endpoint_connection
+from tests.support.interop import child_env
 
 DEFAULT_VENV = Path(os.environ.get("SECURESTORE_S3EC_VENV", "/tmp/securestore-s3ec-venv"))
 CLIENT_PACKAGE = "amazon-s3-encryption-client-python"
@@ -269,7 +270,7 @@ def main() -> int:
         (work / "home").mkdir()
         with LocalEndpoint(state_dir=work / "endpoint") as endpoint:
             endpoint_env = endpoint.environment()
-            conn = make_connection(endpoint_env)
+            conn = endpoint_connection(endpoint_env, max_attempts=2)
             bucket = f"s3ec-{uuid.uuid4().hex[:12]}"
             create_bucket(conn, bucket)
             arn = conn.client("kms").create_key(Description="s3ec interop")["KeyMetadata"]["Arn"]

@@ -8,13 +8,10 @@ SECURESTORE_S3EC=1; SECURESTORE_S3EC_VENV overrides the venv's place.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.interop import run_check
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("SECURESTORE_S3EC") != "1",
@@ -25,14 +22,6 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.mark.timeout(1800)
 def test_s3_encryption_client_interop() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.s3ec.interop"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1700,
-        check=False,
-    )
-    report = proc.stdout + proc.stderr
-    assert proc.returncode == 0, report[-8000:]
-    assert ", 0 failed" in proc.stdout, report[-8000:]
+    returncode, stdout, report = run_check("tests.s3ec.interop")
+    assert returncode == 0, report[-8000:]
+    assert ", 0 failed" in stdout, report[-8000:]

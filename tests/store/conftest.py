@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 
 from securestore import Connection, SecureStore, create_bucket
 from tests.conftest import SMALL_TRANSFER, Endpoint, unique_bucket_name
+from tests.support.endpoints import endpoint_session
 
 PART = SMALL_TRANSFER.part_size
 
@@ -74,11 +75,7 @@ def shared_session(tls_endpoint: Endpoint) -> boto3.Session:
     Event handlers registered on a client stay with that client, so connections
     built on this session do not see each other's handlers.
     """
-    return boto3.Session(
-        aws_access_key_id=tls_endpoint.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=tls_endpoint.env["AWS_SECRET_ACCESS_KEY"],
-        region_name=tls_endpoint.env["AWS_REGION"],
-    )
+    return endpoint_session(tls_endpoint.env)
 
 
 @pytest.fixture

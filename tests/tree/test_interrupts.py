@@ -4,64 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from securestore import Connection, SecureStore, create_bucket
-from tests.conftest import ROOT, Endpoint, unique_bucket_name
+from tests.conftest import Endpoint, unique_bucket_name
 from tests.reliability.conftest import ProxyFactory, make_proxy  # noqa: F401 (a fixture)
-from tests.support.proxy import FaultProxy, Rule, Stall
+from tests.support.proxy import Rule, Stall
+from tests.support.signals import signal_and_time, start_cli, wait_for
 from tests.tree.conftest import make_tree, uploads
 
 MiB = 1024 * 1024
-
-
-def _cli(endpoint: Endpoint, proxy: FaultProxy, *args: str, cwd: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        **endpoint.env,
-        "AWS_ENDPOINT_URL": proxy.url,
-        "AWS_CA_BUNDLE": endpoint.ca_bundle,
-        "PYTHONPATH": str(ROOT),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "securestore_cli", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _wait_for(condition: Any, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            pytest.fail(f"the CLI ended early ({proc.returncode}): {err.decode()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the CLI never reached the stalled request")
-        time.sleep(0.05)
-
-
-def _signal(proc: subprocess.Popen[bytes], number: int) -> tuple[float, int, str]:
-    time.sleep(0.5)
-    sent = time.monotonic()
-    proc.send_signal(number)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("the CLI did not exit within 60 s of the signal")
-    return time.monotonic() - sent, proc.returncode, err.decode()
 
 
 @pytest.mark.timeout(180)
@@ -83,12 +37,12 @@ def test_signal_mid_tree_upload_aborts_every_multipart_upload(
     make_tree(tmp_path / "src", files)
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
     proxy.add(Rule(Stall(20), method="PUT", query="partNumber", times=None))
-    proc = _cli(
+    proc = start_cli(
         tls_endpoint, proxy, "cp", str(tmp_path / "src"), f"s3://{bucket}/", "--recursive",
         cwd=tmp_path,
     )  # fmt: skip
-    _wait_for(lambda: any("partNumber" in e.query for e in proxy.exchanges), proc)
-    elapsed, returncode, err = _signal(proc, number)
+    wait_for(lambda: any("partNumber" in e.query for e in proxy.exchanges), proc, timeout=60)
+    elapsed, returncode, err = signal_and_time(proc, number)
     assert returncode == code, err
     assert elapsed < 8, err  # bounded: the drain (3 s) plus process overhead
     assert "Traceback" not in err
@@ -115,11 +69,11 @@ def test_sigint_mid_tree_download_leaves_no_partial_file(
     (tmp_path / "down" / "a.bin").write_bytes(b"keep me")
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
     proxy.add(Rule(Stall(20), method="GET", header="Range", times=None))
-    proc = _cli(
+    proc = start_cli(
         tls_endpoint, proxy, "sync", f"s3://{bucket}/", str(tmp_path / "down"), cwd=tmp_path
     )
-    _wait_for(lambda: any(e.method == "GET" and e.fault for e in proxy.exchanges), proc)
-    elapsed, returncode, err = _signal(proc, signal.SIGINT)
+    wait_for(lambda: any(e.method == "GET" and e.fault for e in proxy.exchanges), proc, timeout=60)
+    elapsed, returncode, err = signal_and_time(proc, signal.SIGINT)
     assert returncode == 130, err
     assert elapsed < 8, err
     assert sorted(p.name for p in (tmp_path / "down").iterdir()) == ["a.bin"]

@@ -1,0 +1,214 @@
+"""Translation of botocore exceptions into :mod:`securestore.errors`.
+
+:func:`translate_error` is applied at the boundary of every AWS call; the caller
+raises its result ``from`` the botocore exception, so the original stays chained as
+``__cause__``. Messages carry the S3 error code and message but never request
+bodies, credentials or key material.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import botocore.exceptions
+
+from securestore.errors import (
+    AccessDeniedError,
+    ArchivedObjectError,
+    ConfigurationError,
+    KeyUnavailableError,
+    NotFoundError,
+    PreconditionFailedError,
+    SecureStoreError,
+    StorageError,
+    TransportSecurityError,
+)
+
+__all__ = ["translate_error"]
+
+_NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "404", "NoSuchVersion"}
+_DENIED = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AccountProblem",
+}
+_KMS = {
+    "KeyUnavailableException",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+    "KMS.NotFoundException",
+    "KMS.DisabledException",
+    "KMS.KMSInvalidStateException",
+    "KMS.AccessDeniedException",
+    "NotFoundException",
+    "DisabledException",
+    "KMSInvalidStateException",
+    "InvalidKeyUsageException",
+    "KMS.InvalidKeyUsageException",
+}
+_PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+
+
+_BROKEN = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)
+
+#: OpenSSL reasons that mean a TLS record arrived damaged (a flipped bit on the wire),
+#: on our side or reported by the peer's alert: the connection broke, trust is not in
+#: question (a certificate problem is an SSLCertVerificationError or a handshake alert).
+_DAMAGED_RECORD_REASONS = frozenset(
+    {
+        "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
+        "BAD_RECORD_MAC",
+        "SSLV3_ALERT_BAD_RECORD_MAC",
+        "TLSV1_ALERT_RECORD_OVERFLOW",
+        "RECORD_OVERFLOW",
+        "ENCRYPTED_LENGTH_TOO_LONG",
+        "DATA_LENGTH_TOO_LONG",
+        "PACKET_LENGTH_TOO_LONG",
+        "BAD_LENGTH",
+        "UNEXPECTED_RECORD",
+        "UNEXPECTED_EOF_WHILE_READING",
+    }
+)
+
+
+def _broken_connection(exc: BaseException) -> bool:
+    """Whether an SSL error is a connection that broke after the handshake.
+
+    botocore reports a refused certificate, a reset TLS stream and a damaged TLS
+    record (bad record MAC) alike as SSLError; only the first is a
+    transport-security problem.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return False
+        if isinstance(current, _BROKEN):
+            return True
+        if (
+            isinstance(current, ssl.SSLError)
+            and getattr(current, "reason", None) in _DAMAGED_RECORD_REASONS
+        ):
+            return True
+        kwargs = getattr(current, "kwargs", None)
+        linked = [
+            kwargs.get("error") if isinstance(kwargs, dict) else None,
+            current.__cause__,
+            current.__context__,
+            *(arg for arg in current.args if isinstance(arg, BaseException)),
+        ]
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+    return False
+
+
+def translate_error(
+    exc: BaseException, *, bucket: str | None = None, key: str | None = None, action: str = ""
+) -> SecureStoreError:
+    """Map a botocore exception to the securestore error it stands for.
+
+    The caller raises the result ``from exc``. Messages carry the S3 error code
+    and message but never request bodies, credentials or key material.
+    """
+    if isinstance(exc, SecureStoreError):
+        return exc
+    if isinstance(exc, botocore.exceptions.HTTPClientError):
+        inner = exc.kwargs.get("error")
+        if isinstance(inner, SecureStoreError):
+            return inner
+    what = f"{action} failed" if action else "request failed"
+    if isinstance(exc, botocore.exceptions.SSLError) and _broken_connection(exc):
+        return StorageError(
+            f"{what}: the TLS connection broke mid-request",
+            bucket=bucket,
+            key=key,
+            hint="a network or server fault; retry, or raise max_attempts",
+        )
+    if isinstance(exc, botocore.exceptions.SSLError):
+        return TransportSecurityError(
+            f"{what}: TLS handshake failed (untrusted certificate, wrong host name, "
+            "or a server without TLS 1.2+)",
+            bucket=bucket,
+            key=key,
+            hint="check the endpoint URL and pass the CA that signed its certificate "
+            "with --ca-bundle / AWS_CA_BUNDLE",
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "")) or str(
+            exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        )
+        detail = err.get("Message") or code
+        message = f"{what}: {code}: {detail}" if detail != code else f"{what}: {code}"
+        if code == "NoSuchBucket" or (code in ("404", "NotFound") and key is None):
+            return NotFoundError(
+                f"{what}: bucket does not exist",
+                bucket=bucket,
+                code=code,
+                hint="create it with 'securestore mb' or check the name",
+            )
+        if code in _NOT_FOUND:
+            return NotFoundError(f"{what}: no such object", bucket=bucket, key=key, code=code)
+        if code in _DENIED:
+            return AccessDeniedError(
+                message,
+                bucket=bucket,
+                key=key,
+                code=code,
+                hint="check the credentials and the bucket/key policies",
+            )
+        if code in _KMS or code.startswith("KMS."):
+            return KeyUnavailableError(
+                message,
+                bucket=bucket,
+                key=key,
+                hint="check the KMS key id, its state and key policy",
+            )
+        if code in _PRECONDITION:
+            return PreconditionFailedError(message, bucket=bucket, key=key, code=code)
+        if code == "InvalidObjectState":
+            return ArchivedObjectError(
+                f"{what}: the object is archived (GLACIER or DEEP_ARCHIVE storage class, or "
+                "an archive access tier) and not restored",
+                bucket=bucket,
+                key=key,
+                code=code,
+                hint="restore it first (aws s3api restore-object --bucket B --key K "
+                "--restore-request Days=N), then retry once the restore has completed",
+            )
+        if code in ("InvalidBucketName", "InvalidArgument", "InvalidRequest", "KeyTooLongError"):
+            return ConfigurationError(message, bucket=bucket, key=key)
+        return StorageError(message, bucket=bucket, key=key, code=code)
+    if isinstance(
+        exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return AccessDeniedError(
+            f"{what}: no AWS credentials found",
+            bucket=bucket,
+            key=key,
+            hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run "
+            "'securestore local' and use the variables it prints",
+        )
+    if isinstance(
+        exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError
+    ):
+        return StorageError(
+            f"{what}: could not connect to the endpoint",
+            bucket=bucket,
+            key=key,
+            hint="check the endpoint URL and that the server is running",
+        )
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return StorageError(f"{what}: {type(exc).__name__}", bucket=bucket, key=key)
+    return StorageError(f"{what}: {type(exc).__name__}: {exc}", bucket=bucket, key=key)
