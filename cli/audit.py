@@ -465,7 +465,16 @@ def harden_command(
     if not quiet:
         partly = "" if planned.complete else "partly "
         click.echo(f"{location}: {partly}hardened ({made} of {len(results)} planned changes made)")
+        click.echo(_OUT_OF_REACH)
     ctx.exit(0 if planned.complete else 1)
+
+
+#: What harden never changes, so that a re-audit's remaining findings are no surprise.
+_OUT_OF_REACH = (
+    "note: harden changes this bucket only; account-level findings stay (S3.PUBLIC.2, the "
+    "account's public access block: aws s3control put-public-access-block), and so do "
+    "objects already stored (reencrypt, rewrap, migrate)"
+)
 
 
 #: The commands this module adds to ``securestore``.
