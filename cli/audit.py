@@ -32,12 +32,12 @@ from securestore.audit import (
     run_checks,
 )
 from securestore.audit.check import needed_collection
-from securestore.audit.collect import ClientFactory, Collector, ProgressCallback
+from securestore.audit.collect import ClientFactory, Collection, Collector, ProgressCallback
 from securestore.audit.harden import AppliedChange, ApplyOutcome, apply, plan_bucket
 from securestore.audit.lifecycle import DEFAULT_ABORT_DAYS
 from securestore.audit.org import DEFAULT_ROLE_NAME, DEFAULT_SESSION_NAME
 from securestore.audit.reports import FORMATS
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.location import S3Url, validate_bucket_name
 
 from .audit_org import org_audit_report
@@ -344,7 +344,14 @@ def audit_command(
                 progress=cb,
                 **collection_options,
             )
-            collection = collector.collect(list(buckets) if buckets else None)
+            try:
+                collection = collector.collect(list(buckets) if buckets else None)
+            except SecureStoreError as exc:
+                if buckets:
+                    raise
+                # --all-buckets and even ListBuckets failed: still a report in the asked
+                # format (CI reads it), with the error and exit 4, never an empty PASS.
+                collection = Collection(snapshots=(), errors=(str(exc),))
         report = run_checks(
             collection.snapshots,
             registry=registry,

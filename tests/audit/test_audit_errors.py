@@ -107,6 +107,17 @@ def test_unreachable_endpoint_exits_four_in_every_format(tls_endpoint: Endpoint)
     assert any("EndpointConnectionError" in e for e in doc["errors"])
 
 
+def test_all_buckets_unreachable_still_reports_in_every_format(tls_endpoint: Endpoint) -> None:
+    """--all-buckets cannot even list: the report (with the error) is still written."""
+    conn = _connection(tls_endpoint, f"https://127.0.0.1:{CLOSED_PORT}")
+    for fmt in FORMATS:
+        code, out = invoke(conn, "--all-buckets", "--format", fmt)
+        assert code == 4, fmt
+        assert _errors_listed(fmt, out), fmt
+    doc = json.loads(invoke(conn, "--all-buckets", "--format", "json")[1])
+    assert any("ListBuckets" in e for e in doc["errors"])
+
+
 def test_exit_four_wins_over_fail_on_and_framework(tls_endpoint: Endpoint) -> None:
     conn = _connection(tls_endpoint, f"https://127.0.0.1:{CLOSED_PORT}")
     for framework in ("cis-aws-foundations", "aws-fsbp"):
