@@ -56,6 +56,13 @@ def copy_range(
     authenticated (``read_range`` checks it). Returns the number of bytes copied.
     """
     if start >= reader.size and not start == reader.size == 0:
+        from securestore.clientside import ClientSideReader
+
+        if isinstance(reader, ClientSideReader):
+            # The size of a message comes from its (unauthenticated) length: the end is
+            # known only once the final frame authenticates. A truncated object is an
+            # integrity error (exit 3), not a range past its end.
+            reader.read_range(reader.size, 0)
         # HTTP 416 semantics: a range that starts past the end selects nothing.
         raise ConfigurationError(
             f"invalid range: it starts at byte {start}, past the end of the object "

@@ -190,6 +190,29 @@ def test_bad_ranges(run: Run, bucket: str, args: list[str], error: str) -> None:
     assert first_error(result).startswith(error)
 
 
+def test_a_range_past_the_end_of_a_truncated_object_is_an_integrity_error(
+    run: Run, bucket: str, keys: dict[str, Path], connection
+) -> None:
+    """Dropping the final frame makes the object look shorter: a range past that false end
+    must not be a usage error (2) but the damage it is (3)."""
+    from securestore.message import parse
+    from securestore.message.sizes import Layout
+
+    url = f"s3://{bucket}/cut.bin"
+    data = os.urandom(3 * 262144 + 1000)
+    assert run("put", "-", url, "--key-file", str(keys["aes"]), input=data).exit_code == 0
+    s3 = connection.client("s3")
+    got = s3.get_object(Bucket=bucket, Key="cut.bin")
+    message = got["Body"].read()
+    header = parse(message)
+    layout = Layout.from_ciphertext_length(len(message), header.frame_length, header.length)
+    cut = message[: layout.frame_start(layout.frame_count)]  # without the final frame
+    s3.put_object(Bucket=bucket, Key="cut.bin", Body=cut, Metadata=got["Metadata"])
+    beyond = run("get", url, "-", "--key-file", str(keys["aes"]), "--range", f"{len(data) - 10}-")
+    assert beyond.exit_code == 3, beyond.stderr
+    assert beyond.stdout_bytes == b""
+
+
 def test_plain_object_read_as_client_side_is_refused(run: Run, bucket: str, kms_key: str) -> None:
     url = f"s3://{bucket}/plain"
     assert run("put", "-", url, input=b"not encrypted client-side").exit_code == 0
