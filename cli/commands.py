@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -375,7 +376,17 @@ def get_command(
             version_id=version_id,
             allow_legacy_unauthenticated=allow_legacy_unauthenticated,
         )
-    say(obj, f"get: {location} -> {target} ({_human(info.size)}, {info.encryption.describe()})")
+    # The bytes written (a client-side object's plaintext), not the stored size.
+    size = _written_size(target, info.size)
+    say(obj, f"get: {location} -> {target} ({_human(size)}, {info.encryption.describe()})")
+
+
+def _written_size(target: str | Path, stored: int) -> int:
+    try:
+        status = os.stat(target)
+    except OSError:
+        return stored
+    return status.st_size if stat.S_ISREG(status.st_mode) else stored
 
 
 def _exists(store: SecureStore, key: str) -> bool:

@@ -213,6 +213,16 @@ def test_a_range_past_the_end_of_a_truncated_object_is_an_integrity_error(
     assert beyond.stdout_bytes == b""
 
 
+def test_get_reports_the_plaintext_size_it_wrote(
+    run: Run, bucket: str, keys: dict[str, Path], tmp_path: Path
+) -> None:
+    url = f"s3://{bucket}/sized.bin"
+    assert run("put", "-", url, "--key-file", str(keys["aes"]), input=b"x" * 3000).exit_code == 0
+    got = run("get", url, str(tmp_path / "out"), "--key-file", str(keys["aes"]))
+    assert got.exit_code == 0, got.stderr
+    assert "(2.9 KiB, client-side" in got.stderr  # 3000 B of plaintext, not the message's size
+
+
 def test_plain_object_read_as_client_side_is_refused(run: Run, bucket: str, kms_key: str) -> None:
     url = f"s3://{bucket}/plain"
     assert run("put", "-", url, input=b"not encrypted client-side").exit_code == 0
