@@ -23,9 +23,13 @@ from collections.abc import Iterable
 import click
 
 from securestore.errors import (
+    AuthenticationError,
     ConfigurationError,
+    FormatError,
     IntegrityError,
     LocalFileError,
+    NoMatchingKeyError,
+    NotFoundError,
     PolicyError,
     SecureStoreError,
 )
@@ -79,9 +83,27 @@ def report(message: str, hint: str | None = None) -> None:
         click.echo(f"hint: {printable(hint.strip())}", err=True)
 
 
+def hint_for(error: SecureStoreError) -> str | None:
+    """The error's own hint, else a general one for its kind: every error line has a hint."""
+    if error.hint:
+        return error.hint
+    if isinstance(error, AuthenticationError | FormatError):
+        return (
+            "the stored bytes were changed or damaged after they were written, or are not "
+            "the object the keys were given for; nothing was written"
+        )
+    if isinstance(error, NoMatchingKeyError):
+        return "none of the given keys wraps its data key: `securestore inspect` lists the keys"
+    if isinstance(error, NotFoundError):
+        return "check the bucket, key and region (`securestore ls s3://BUCKET/PREFIX`)"
+    if isinstance(error, LocalFileError):
+        return "check the path, its permissions and the free space"
+    return None
+
+
 def fail(error: SecureStoreError) -> None:
     """Report a library error and exit with its code."""
-    report(str(error), error.hint)
+    report(str(error), hint_for(error))
     sys.exit(exit_code_for(error))
 
 

@@ -26,6 +26,7 @@ from .errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     exit_code_for,
+    hint_for,
     report,
 )
 
@@ -121,7 +122,7 @@ class _Group(click.Group):
             report(exc.format_message())
             sys.exit(exc.exit_code)
         except SecureStoreError as exc:
-            report(str(exc), exc.hint)
+            report(str(exc), hint_for(exc))
             sys.exit(exit_code_for(exc))
         except (KeyboardInterrupt, click.Abort, _InterruptedError):
             if sys.stderr.isatty():

@@ -221,6 +221,7 @@ def test_missing_bucket_and_key(run, bucket: str, tmp_path: Path) -> None:
     missing_key = run("get", f"s3://{bucket}/nope", str(tmp_path / "x"))
     assert missing_key.exit_code == 4
     assert error_lines(missing_key)[0] == f"error: read failed: no such object (s3://{bucket}/nope)"
+    assert error_lines(missing_key)[1].startswith("hint: check the bucket, key and region")
     assert list(tmp_path.iterdir()) == []
     missing_bucket = run("get", f"s3://{unique_bucket_name('gone')}/key")
     assert missing_bucket.exit_code == 4
