@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -243,6 +244,31 @@ def test_stale_partial_files_of_the_destination_are_reaped(
     result = run("get", url, str(dest))
     assert result.exit_code == 0, result.stderr
     assert partials(tmp_path) == sorted([live.name, other.name])
+
+
+def test_one_folder_scan_serves_many_downloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the folder before every download made a sync into one folder O(n²)."""
+    from securestore import localfile
+
+    scans: list[str] = []
+    real = os.scandir
+
+    def counting(path: Any) -> Any:
+        scans.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(localfile.os, "scandir", counting)
+    for index in range(50):
+        (tmp_path / f"f{index}").write_bytes(b"x")
+        localfile.reap_stale_partials(tmp_path, f"f{index}")
+    assert scans == [os.fspath(tmp_path)]
+    dead = tmp_path / f"{partial_prefix('late')}{dead_pid()}.0123abcd{PARTIAL_SUFFIX}"
+    dead.write_bytes(b"partial")
+    monkeypatch.setattr(localfile, "_SCAN_REUSE", 0.0)  # the half-minute has passed
+    assert localfile.reap_stale_partials(tmp_path, "late") == [dead.name]
+    assert len(scans) == 2
 
 
 @pytest.fixture
