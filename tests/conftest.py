@@ -26,7 +26,11 @@ class Endpoint:
 
     def connection(self, **kwargs: Any) -> Connection:
         kwargs.setdefault("max_attempts", 2)
-        return endpoint_connection(self.env, **kwargs)
+        # self.url / self.ca_bundle, not the env's: a fault proxy in front of the endpoint
+        # is an Endpoint with its own URL and CA (tests/reliability).
+        return endpoint_connection(
+            self.env, endpoint_url=self.url, ca_bundle=self.ca_bundle, **kwargs
+        )
 
 
 @pytest.fixture(scope="session")

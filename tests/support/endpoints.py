@@ -70,19 +70,21 @@ def endpoint_connection(
     env: Mapping[str, str],
     *,
     endpoint_url: str | None = None,
+    ca_bundle: str | None = None,
     session: boto3.Session | None = None,
     **options: Any,
 ) -> Connection:
     """A TLS-only connection trusting the endpoint's CA, reading no environment.
 
     ``endpoint_url`` (default: the endpoint's) may name a proxy or stub in front of
-    it; ``session`` defaults to :func:`endpoint_session`; ``options`` go to
+    it, trusted through ``ca_bundle`` (default: the endpoint's CA); ``session`` defaults
+    to :func:`endpoint_session`; ``options`` go to
     :class:`~securestore.Connection` (``max_attempts``, timeouts...).
     """
     return Connection(
         session=session or endpoint_session(env),
         endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL"],
-        ca_bundle=env["AWS_CA_BUNDLE"],
+        ca_bundle=ca_bundle or env["AWS_CA_BUNDLE"],
         environ={},
         **options,
     )
