@@ -281,7 +281,7 @@ def test_versioned_bucket_copy_says_the_old_version_keeps_its_encryption(
 def test_a_prefix_runs_on_the_bounded_pool_and_reports_by_key(
     new_connection: Callable[..., Connection], bucket: str, kms_key: str
 ) -> None:
-    connection = new_connection(max_attempts=1)
+    connection = new_connection(max_attempts=3)  # a loaded CI box may drop a request
     s3 = connection.client("s3")
     keys = [f"p/{i:02d}" for i in range(20)]
     for key in keys:
