@@ -156,25 +156,20 @@ class Reencryptor:
         ``keys`` as slots free up (a streamed listing stays streamed); ``on_object``
         is called from the worker threads; the report lists objects by key.
         """
-        from securestore.tree.manager import Task, TransferManager
-        from securestore.tree.paths import Remote
+        from securestore.tree.manager import run_per_object
 
         outcomes: list[ObjectOutcome] = []
         lock = threading.Lock()
 
-        def task(key: str) -> Task:
-            def run(_advance: Callable[[int], None]) -> int:
-                outcome = self.one(key, dry_run=dry_run)
-                with lock:
-                    outcomes.append(outcome)
-                if on_object is not None:
-                    on_object(outcome)
-                return 0
+        def work(key: str, _size: int) -> int:
+            outcome = self.one(key, dry_run=dry_run)
+            with lock:
+                outcomes.append(outcome)
+            if on_object is not None:
+                on_object(outcome)
+            return 0
 
-            where = Remote(self.store, key)
-            return Task("copy", where, where, 0, run)
-
-        TransferManager(concurrency=self.concurrency).run(task(key) for key in keys)
+        run_per_object(self.store, ((key, 0) for key in keys), work, concurrency=self.concurrency)
         outcomes.sort(key=lambda outcome: outcome.key)
         return ReencryptReport(self.store.bucket, prefix, self.mode.name, tuple(outcomes))
 

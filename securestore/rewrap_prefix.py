@@ -12,15 +12,14 @@ and listed; a damaged message is a failure.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from securestore.errors import NotAMessageError, SecureStoreError
 from securestore.rewrap import RewrapResult
 from securestore.store import SecureStore
-from securestore.tree.manager import Task, TransferManager
-from securestore.tree.paths import Remote
+from securestore.tree.manager import run_per_object
 
 __all__ = ["PrefixRewrap", "SkippedObject", "rewrap_prefix"]
 
@@ -68,37 +67,30 @@ def rewrap_prefix(
     outcome = PrefixRewrap()
     lock = threading.Lock()
 
-    def task(key: str, size: int) -> Task:
-        def run(_advance: Callable[[int], None]) -> int | None:
-            try:
-                result = store.rewrap(key, **changes)
-            except NotAMessageError as exc:
-                skip = SkippedObject(key, exc.message, exc.hint)
-                with lock:
-                    outcome.skipped.append(skip)
-                if on_skip is not None:
-                    on_skip(skip)
-                return None
-            except SecureStoreError as exc:
-                with lock:
-                    outcome.failed.append((key, exc))
-                if on_failure is not None:
-                    on_failure(key, exc)
-                raise  # the pool counts it (and stops nothing else)
+    def work(key: str, size: int) -> int | None:
+        try:
+            result = store.rewrap(key, **changes)
+        except NotAMessageError as exc:
+            skip = SkippedObject(key, exc.message, exc.hint)
             with lock:
-                outcome.results.append(result)
-            if on_result is not None:
-                on_result(result)
-            return size
+                outcome.skipped.append(skip)
+            if on_skip is not None:
+                on_skip(skip)
+            return None
+        except SecureStoreError as exc:
+            with lock:
+                outcome.failed.append((key, exc))
+            if on_failure is not None:
+                on_failure(key, exc)
+            raise  # the pool counts it (and stops nothing else)
+        with lock:
+            outcome.results.append(result)
+        if on_result is not None:
+            on_result(result)
+        return size
 
-        where = Remote(store, key)
-        return Task("copy", where, where, size, run)
-
-    def tasks() -> Iterator[Task]:
-        for entry in store.list(prefix=prefix):
-            yield task(entry.key, entry.size)
-
-    TransferManager(concurrency=concurrency).run(tasks())
+    listing = ((entry.key, entry.size) for entry in store.list(prefix=prefix))
+    run_per_object(store, listing, work, concurrency=concurrency)
     outcome.results.sort(key=lambda r: r.key)
     outcome.skipped.sort(key=lambda s: s.key)
     outcome.failed.sort(key=lambda f: f[0])

@@ -27,14 +27,26 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from securestore.errors import SecureStoreError, TransferError
 from securestore.transfer import bind_cancel, bind_scheduler
 
 from .paths import Local, Remote
+
+if TYPE_CHECKING:
+    from securestore.store import SecureStore
 from .scheduler import RequestScheduler
 
-__all__ = ["Failure", "Skip", "TransferManager", "TreeProgress", "TreeResult", "VanishedError"]
+__all__ = [
+    "Failure",
+    "Skip",
+    "TransferManager",
+    "TreeProgress",
+    "TreeResult",
+    "VanishedError",
+    "run_per_object",
+]
 
 #: Seconds an interrupted tree transfer waits for its workers to abort uploads and
 #: remove partial files.
@@ -340,3 +352,24 @@ def _local_error(task: Task, exc: OSError) -> SecureStoreError:
 
     where = exc.filename or task.source.describe()
     return LocalFileError(f"{os.fsdecode(where)}: {exc.strerror or exc}")
+
+
+def run_per_object(
+    store: SecureStore,
+    objects: Iterable[tuple[str, int]],
+    work: Callable[[str, int], int | None],
+    *,
+    concurrency: int = 8,
+) -> TreeResult:
+    """Run ``work(key, size)`` for each ``(key, size)`` of ``store``'s bucket on one manager.
+
+    For whole-object jobs over a prefix (rewrap, reencrypt): pulled from ``objects``
+    as slots free up, a failure recorded without stopping the others, Ctrl-C
+    cancelling the pool. ``work`` returns what a :class:`Task` ``run`` returns.
+    """
+
+    def task(key: str, size: int) -> Task:
+        where = Remote(store, key)
+        return Task("copy", where, where, size, lambda _advance: work(key, size))
+
+    return TransferManager(concurrency=concurrency).run(task(k, n) for k, n in objects)
