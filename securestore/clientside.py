@@ -285,6 +285,19 @@ def looks_like_message(first: bytes | bytearray, size: int) -> bool:
     return header is not None or (bool(first) and len(first) < size)
 
 
+def starts_like_message(first: bytes | bytearray) -> bool:
+    """Whether ``first`` is a header or the well-formed beginning of one, truncated or not.
+
+    Plain and SSE objects fail at the version byte or soon after; a damaged message
+    does not. Proves nothing about authenticity (see :func:`looks_like_message`).
+    """
+    try:
+        HeaderParser(limits=_ANY_HEADER).feed(first)
+    except FormatError:
+        return False
+    return bool(first)
+
+
 class ClientSideReader(SeekableReader):
     """A seekable reader of the authenticated plaintext of a client-side object.
 

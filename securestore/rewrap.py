@@ -30,6 +30,7 @@ from securestore.clientside import (
     check_location,
     expected_context,
     read_header,
+    starts_like_message,
 )
 from securestore.errors import (
     ConfigurationError,
@@ -44,7 +45,6 @@ from securestore.keyrings import AwsKmsDiscoveryKeyring, AwsKmsKeyring, MultiKey
 from securestore.keyrings.kms_arn import parse_key_arn
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import HeaderLimits, Keyring, Layout
-from securestore.message.header import ESDK_MAX_FRAME_LENGTH, HeaderParser
 from securestore.message.rewrite import KMS_PROVIDER_ID, ContextChange, HeaderRewrite, rewrap_header
 from securestore.modes import StoredEncryption
 from securestore.rewrap_copy import Method, write_rewrapped
@@ -350,7 +350,7 @@ class Rewrapper:
                 lambda a, b: self.fetch(src, a, b), src.size, self.limits, first=first
             )
         except FormatError as exc:
-            if _starts_like_message(first):
+            if starts_like_message(first):
                 raise  # a damaged message is an error, never a skip
             raise NotAMessageError(
                 f"not a client-side message ({exc.message})", hint=_not_a_message_hint(src.head)
@@ -424,22 +424,6 @@ class Rewrapper:
                 bucket=bucket,
                 key=key,
             )
-
-
-#: Any header the format allows, whatever the store's limits: only the shape is asked here.
-_ANY_HEADER = HeaderLimits(max_encrypted_data_keys=0xFFFF, max_frame_length=ESDK_MAX_FRAME_LENGTH)
-
-
-def _starts_like_message(first: bytes) -> bool:
-    """True when ``first`` is a header or the well-formed beginning of one (truncated or not).
-
-    Unlike a plain or SSE object's bytes, which fail at the version byte or soon after.
-    """
-    try:
-        HeaderParser(limits=_ANY_HEADER).feed(first)
-    except FormatError:
-        return False
-    return bool(first)
 
 
 def _not_a_message_hint(head: Mapping[str, Any]) -> str:
