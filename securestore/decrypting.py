@@ -159,7 +159,9 @@ def decrypt_into(
     whatever the object's size, the connection never waits for a whole range to
     be decrypted and written, and nothing but authenticated plaintext reaches
     the (still partial) file. Fresh multi-MiB buffers per range would cost
-    more (page faults) than the decryption.
+    more (page faults) than the decryption. Each range's writeback is started
+    once it is written (:func:`~securestore.ranges.start_writeback`), so that
+    the fsync before the rename has little left to wait for.
 
     With ``first_part`` (the probe's open answer for the first part), the frames
     that lie whole inside it are read from it: an object that fits in one part
