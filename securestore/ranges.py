@@ -220,7 +220,8 @@ def download_ranges(
                 cleanup.callback(body.close)  # also when a failure stops the batch first
             start = first_part.end
             out.write_at(first_part.first, 0)
-            start_writeback(out.fd, 0, len(first_part.first))
+            if not out.stream:
+                start_writeback(out.fd, 0, len(first_part.first))
             if progress:
                 progress(len(first_part.first))
             spans.append((len(first_part.first), start, body))
