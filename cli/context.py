@@ -13,6 +13,7 @@ the command wins over one given before it, and both over the environment.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ import click
 if TYPE_CHECKING:
     from securestore.transport import Connection
 
-__all__ = ["GLOBAL_OPTIONS", "CliContext", "add_global_options", "global_group_options"]
+__all__ = [
+    "GLOBAL_OPTIONS",
+    "CliContext",
+    "add_global_options",
+    "global_group_options",
+    "silence_stdout",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,3 +166,15 @@ def add_global_options(command: click.Command) -> click.Command:
             )
         )
     return command
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null: its reader went away, or it cannot be written.
+
+    So that the interpreter's final flush cannot fail again at exit.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -17,9 +17,9 @@ from typing import Any
 import click
 
 from securestore import __version__
-from securestore.errors import SecureStoreError
+from securestore.errors import LocalFileError, SecureStoreError
 
-from .context import CliContext, add_global_options, global_group_options
+from .context import CliContext, add_global_options, global_group_options, silence_stdout
 from .errors import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
@@ -93,7 +93,18 @@ class _Group(click.Group):
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise _PipeClosedError() from exc
-            raise
+            # What the library did not already turn into its own error: this layer's
+            # writes (click.echo to a full disk, say). The environment, not a bug.
+            silence_stdout()
+            what = (
+                f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}"
+                if exc.filename
+                else f"cannot write to standard output: {exc.strerror or exc}"
+            )
+            raise LocalFileError(
+                what,
+                hint="free space where the output goes" if exc.errno == errno.ENOSPC else None,
+            ) from exc
         except KeyboardInterrupt as exc:
             raise _InterruptedError() from exc
 
@@ -131,7 +142,7 @@ class _Group(click.Group):
             sys.exit(EXIT_INTERRUPTED)
         except (BrokenPipeError, _PipeClosedError):
             # The reader went away (e.g. `| head`): not an error worth a message.
-            _silence_stdout()
+            silence_stdout()
             sys.exit(0)
         except Exception as exc:  # a bug: say so in one line, trace only on request
             if os.environ.get("SECURESTORE_DEBUG"):
@@ -142,14 +153,6 @@ class _Group(click.Group):
             )
             sys.exit(EXIT_INTERNAL)
         sys.exit(result if isinstance(result, int) else 0)
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 #: Every command: name -> ("module:attribute" in this package, the one-line help of the

@@ -10,6 +10,7 @@ else 4 (storage, keyring), else 2 (local files).
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import threading
@@ -41,7 +42,7 @@ from securestore.tree import (
 )
 
 from .commands import say, store_for
-from .context import CliContext
+from .context import CliContext, silence_stdout
 from .errors import most_serious, report
 from .options import (
     ATTRIBUTE_NAMES,
@@ -237,6 +238,28 @@ class _Printer:
     def __init__(self, obj: CliContext) -> None:
         self.obj = obj
         self.lock = threading.Lock()
+        #: Standard output refused a line (a full disk): the job goes on without its log,
+        #: and ends with an error saying so.
+        self.output_error: OSError | None = None
+        self._stdout_gone = False
+
+    def _echo(self, line: str, *, err: bool = False) -> None:
+        """Print one line; a closed or failing output stops the log, never the job.
+
+        A tree job's output is a log: a reader that went away (``| head``) or a full
+        disk must not leave the tree half-transferred (aws-cli would stop mid-job).
+        """
+        if self._stdout_gone and not err:
+            return
+        try:
+            click.echo(line, err=err)
+        except OSError as exc:
+            if err:
+                return  # nowhere left to say anything
+            self._stdout_gone = True
+            if exc.errno != errno.EPIPE:
+                self.output_error = exc
+            silence_stdout()
 
     def __call__(self, task: Task, outcome: str) -> None:
         if outcome == "unchanged":
@@ -249,13 +272,13 @@ class _Printer:
         )
         with self.lock:
             if outcome == "failed":
-                click.echo(printable(f"failed: {line}"), err=True)
+                self._echo(printable(f"failed: {line}"), err=True)
             elif not self.obj.quiet:
                 prefix = "(dryrun) " if outcome == "dryrun" else ""
-                click.echo(printable(prefix + line))
+                self._echo(printable(prefix + line))
 
 
-def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
+def _finish(ctx: click.Context, obj: CliContext, result: TreeResult, printer: _Printer) -> None:
     for skip in result.skipped:
         click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
     for failure in result.failed:
@@ -270,6 +293,12 @@ def _finish(ctx: click.Context, obj: CliContext, result: TreeResult) -> None:
             hint += f"; archived objects: {archived[0].hint}"
         report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
         ctx.exit(code)
+    if printer.output_error is not None:
+        why = printer.output_error.strerror or printer.output_error
+        raise LocalFileError(
+            f"cannot write to standard output: {why} (the transfers completed)",
+            hint="free space where standard output goes, or run with --quiet",
+        )
 
 
 def _run_transfer(
@@ -316,7 +345,7 @@ def _run_transfer(
                 progress=progress,
                 on_event=printer,
             )
-    _finish(ctx, obj, result)
+    _finish(ctx, obj, result, printer)
 
 
 def _single(
@@ -412,6 +441,7 @@ def sync_command(
             f"not a directory: {src.path}", hint="sync takes directories and prefixes"
         )
     options = _options(obj, src, dst, given)
+    printer = _Printer(obj)
     with tree_progress(obj.progress_enabled()) as progress:
         result = sync(
             src,
@@ -423,9 +453,9 @@ def sync_command(
             options=options,
             dryrun=given["dryrun"],
             progress=progress,
-            on_event=_Printer(obj),
+            on_event=printer,
         )
-    _finish(ctx, obj, result)
+    _finish(ctx, obj, result, printer)
 
 
 @_tree_command("rm", "Delete an object, or (--recursive) every object below a prefix.")
@@ -453,10 +483,11 @@ def rm_command(
         if not obj.quiet:
             click.echo(printable(f"{'(dryrun) ' if dryrun else ''}delete: {location}"))
         return
+    printer = _Printer(obj)
     result = remove_tree(
-        store, location.key, filters=_filters(ctx), dryrun=dryrun, on_event=_Printer(obj)
+        store, location.key, filters=_filters(ctx), dryrun=dryrun, on_event=printer
     )
-    _finish(ctx, obj, result)
+    _finish(ctx, obj, result, printer)
 
 
 @click.command("rb")

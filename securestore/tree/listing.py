@@ -9,6 +9,7 @@ without holding either tree in memory.
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -97,7 +98,10 @@ def _walk(
                 report(Problem(relative, "vanished while the tree was walked", False))
             continue
         except OSError as exc:
-            report(Problem(relative, f"cannot stat: {exc.strerror or exc}", True))
+            if exc.errno == errno.ELOOP:  # links that point at each other: nothing to read
+                report(Problem(relative, "symbolic link loop", False))
+            else:
+                report(Problem(relative, f"cannot stat: {exc.strerror or exc}", True))
             continue
         if stat.S_ISDIR(info.st_mode):
             kinds.append((sort_key(relative + "/"), name, None))

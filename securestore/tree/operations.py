@@ -22,8 +22,8 @@ from typing import Any
 
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
-from securestore.clientside import ClientSide
-from securestore.errors import ConfigurationError, IntegrityError, LocalFileError
+from securestore.clientside import FORMAT_METADATA, ClientSide
+from securestore.errors import ConfigurationError, IntegrityError, LocalFileError, PolicyError
 from securestore.modes import EncryptionMode
 
 from .filters import Filters
@@ -71,10 +71,53 @@ class TreeOptions:
     overwrite_readonly: bool = False
 
 
+def _same_bucket(a: Remote, b: Remote) -> bool:
+    return a.store.bucket == b.store.bucket and (
+        a.store.connection.endpoint_url == b.store.connection.endpoint_url
+    )
+
+
+def _check_overlap(source: Side, destination: Side, *, move: bool, tree: bool) -> None:
+    """Refuse what would destroy or multiply its own source (aws-cli and rclone refuse too).
+
+    Moving an object or prefix onto itself would delete what it just copied; a
+    tree copied into a prefix inside itself would find its own copies in the
+    listing it is still reading, and copy them again.
+    """
+    if not (isinstance(source, Remote) and isinstance(destination, Remote)):
+        return
+    if not _same_bucket(source, destination):
+        return
+    if move and source.prefix == destination.prefix:
+        raise ConfigurationError(
+            f"cannot move {source.describe()} onto itself",
+            hint="give another destination",
+        )
+    if (
+        tree
+        and destination.prefix != source.prefix
+        and destination.prefix.startswith(source.prefix)
+    ):
+        raise ConfigurationError(
+            f"the destination {destination.describe()} lies inside the source "
+            f"{source.describe()}: the copy would copy its own copies",
+            hint="copy to a prefix outside the source (or to another bucket)",
+        )
+
+
 class _Planner:
     """Turns pairs of entries into :class:`Task` s for one job."""
 
-    def __init__(self, source: Side, destination: Side, options: TreeOptions, move: bool) -> None:
+    def __init__(
+        self,
+        source: Side,
+        destination: Side,
+        options: TreeOptions,
+        move: bool,
+        *,
+        tree: bool = True,
+    ) -> None:
+        _check_overlap(source, destination, move=move, tree=tree)
         self.source = source
         self.destination = destination
         self.options = options
@@ -94,9 +137,18 @@ class _Planner:
         return Remote(side.store, side.key(relative))
 
     def transfer(
-        self, entry: Entry, compare: Entry | None = None, rules: Rules | None = None
+        self,
+        entry: Entry,
+        compare: Entry | None = None,
+        rules: Rules | None = None,
+        *,
+        guard: bool = False,
     ) -> Task | Failure:
-        """The task that moves ``entry`` (after a HEAD comparison when ``compare`` is given)."""
+        """The task that moves ``entry`` (after a HEAD comparison when ``compare`` is given).
+
+        ``guard``: a sync upload without a keyring over the object ``compare``, which
+        the listings say differs: see :meth:`_plain_over`.
+        """
         src = self._at(self.source, entry.relative)
         dst = self._at(self.destination, entry.relative)
         if isinstance(dst, Local):
@@ -118,7 +170,11 @@ class _Planner:
             kind = "copy"
 
         needed: Callable[[], bool] | None = None
-        if compare is not None and rules is not None:
+        if compare is not None and rules is not None and guard:
+            assert isinstance(dst, Remote)
+            other, target = compare, dst
+            needed = lambda: self._plain_over(target, entry, other, rules)  # noqa: E731
+        elif compare is not None and rules is not None:
             other = compare
             needed = lambda: self._differs(src, entry, dst, other, rules)  # noqa: E731
 
@@ -160,6 +216,29 @@ class _Planner:
         src_size, src_time = self._facts(src, entry)
         dst_size, dst_time = self._facts(dst, other)
         return rules.differs(src_size, src_time, dst_size, dst_time)
+
+    def _plain_over(self, dst: Remote, entry: Entry, other: Entry, rules: Rules) -> bool:
+        """Whether a sync without a keyring may upload ``entry`` over ``dst``.
+
+        The listing compared the file with the object's stored size, which for a
+        client-side object is its ciphertext's: such a sync would find every file
+        changed and replace each encrypted object with a server-side-only copy (a
+        forgotten key option in a cron job). So the object is looked at first: a
+        client-side object is compared on its stored plaintext size and mtime, and
+        one that did change is refused rather than downgraded.
+        """
+        info = dst.store.head(dst.prefix)
+        if FORMAT_METADATA not in info.metadata:
+            return True
+        size, when = facts(info, other)
+        if not rules.differs(entry.size, entry.mtime, size, when):
+            return False
+        raise PolicyError(
+            f"{dst.describe()} is encrypted client-side, and this sync has no key option: "
+            "it would be replaced by a copy without client-side encryption",
+            hint="give the key option it was written with (--key-file, --kms-key-id, "
+            "--rsa-public-key ...), or delete it first",
+        )
 
     # -- the three transfers -----------------------------------------------------------
 
@@ -314,9 +393,14 @@ def _entries(side: Side, filters: Filters, problems: list[Problem]) -> Iterator[
             yield entry
 
 
-def _drain(problems: list[Problem], source: Side) -> Iterator[Skip | Failure]:
+def _drain(
+    problems: list[Problem], source: Side, unread: list[str] | None = None
+) -> Iterator[Skip | Failure]:
+    """Report the walk's problems; record their paths in ``unread`` (never deleted)."""
     while problems:
         problem = problems.pop(0)
+        if unread is not None:
+            unread.append("" if problem.relative == "." else problem.relative)
         where = source.describe(problem.relative) if problem.relative != "." else source.describe()
         if problem.fatal:
             yield Failure(where, "", LocalFileError(f"{where}: {problem.reason}"))
@@ -365,11 +449,19 @@ def _plan_sync(
         _entries(planner.source, filters, problems),
         _entries(planner.destination, filters, []),
     )
+    # Paths the walk could not read (an unreadable folder, a file it could not stat,
+    # a link it skipped): what the destination holds there is not "missing at the
+    # source", so --delete keeps it, as rsync does after an I/O error. The walk
+    # reports a folder before the merge passes the destination's entries below it.
+    unread: list[str] = []
     for src, dst in pairs:
-        yield from _drain(problems, planner.source)
+        yield from _drain(problems, planner.source, unread)
         if src is None:
             assert dst is not None
-            if delete:
+            if delete and _covered(dst.relative, unread):
+                where = planner.destination.describe(dst.relative)
+                yield Skip(where, "not deleted: its source could not be read")
+            elif delete:
                 yield planner.delete(dst)
             continue
         if dst is None:
@@ -381,10 +473,21 @@ def _plan_sync(
             else:
                 yield planner.transfer(src) if known else None
         elif rules.differs(src.size, src.mtime, dst.size, dst.mtime):
-            yield planner.transfer(src)
+            # An upload without a keyring looks at the object first (see _plain_over).
+            guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
+            yield planner.transfer(src, dst, rules, guard=guard) if guard else planner.transfer(src)
         else:
             yield None
     yield from _drain(problems, planner.source)
+
+
+def _covered(relative: str, unread: list[str]) -> bool:
+    """Whether ``relative`` is an unread path or lies below an unread folder."""
+    for path in unread:
+        folder = path if path.endswith("/") or not path else path + "/"
+        if relative == path or relative.startswith(folder):
+            return True
+    return False
 
 
 def _decide(planner: _Planner, src: Entry, dst: Entry) -> bool | None:
@@ -466,12 +569,17 @@ def sync(
     Transfers files missing at the destination, of another size, or newer at
     the source (see :mod:`securestore.tree.sync`); with ``delete``, deletes
     destination files that the source lacks (filters apply to both sides: an
-    excluded file is never deleted). Both listings stream and are merge-joined.
+    excluded file is never deleted; nor is anything where the local source could
+    not be read). ``exact_timestamps`` applies to syncs from S3 only, as in
+    aws-cli. Both listings stream and are merge-joined.
     """
     planner = _Planner(
         tree_root(as_side(source)), tree_root(as_side(destination)), options or TreeOptions(), False
     )
-    rules = Rules(size_only=size_only, exact_timestamps=exact_timestamps)
+    # As aws-cli: --exact-timestamps is for syncs from S3 (an upload's LastModified
+    # never equals the file's mtime, so it would upload every file every time).
+    exact = exact_timestamps and not isinstance(planner.source, Local)
+    rules = Rules(size_only=size_only, exact_timestamps=exact)
     manager = _manager(concurrency, progress, on_event)
     try:
         return manager.run(_plan_sync(planner, filters or Filters(), rules, delete), dryrun=dryrun)
@@ -491,7 +599,7 @@ def copy_file(
 ) -> TreeResult:
     """Transfer one file or object (sides are the file and the key themselves)."""
     src, dst = as_side(source), as_side(destination)
-    planner = _Planner(src, dst, options or TreeOptions(), move)
+    planner = _Planner(src, dst, options or TreeOptions(), move, tree=False)
     if isinstance(src, Local):
         try:
             info = os.stat(src.path)

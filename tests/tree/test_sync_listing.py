@@ -140,16 +140,22 @@ def test_objects_written_another_way_fall_back_to_a_head(
     assert requests.seen["HeadObject"] >= 2
 
 
-def test_exact_timestamps_always_asks_for_the_stored_mtime(
+def test_exact_timestamps_is_for_syncs_from_s3_only(
     metered: tuple[SecureStore, Requests], tmp_path: Path
 ) -> None:
+    # As aws-cli: an upload's LastModified never equals the file's mtime, so on an
+    # upload the flag would mean "always upload"; it is ignored there.
     store, requests = metered
     old_tree(tmp_path, 6)
     assert sync(tmp_path, (store, "p/")).ok
     requests.seen.clear()
-    again = sync(tmp_path, (store, "p/"), exact_timestamps=True)
+    again = sync(tmp_path, (store, "p/"), exact_timestamps=True, concurrency=1)
     assert (again.done, again.unchanged) == (0, 6)
-    assert requests.seen["HeadObject"] == 6
+    assert requests.seen["PutObject"] == 0
+    down = tmp_path.parent / (tmp_path.name + "-down")
+    assert sync((store, "p/"), down).done == 6
+    back = sync((store, "p/"), down, exact_timestamps=True)
+    assert (back.done, back.unchanged) == (0, 6)  # the stored mtimes match exactly
 
 
 def test_a_dry_run_makes_the_comparison_too(
