@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.child OP KEY [PATH]`` with the endpoint in ``BENCH_S3_*``
 variables and the hex wrapping key in ``BENCH_WRAPPING_KEY``. Prints one JSON
-line: seconds of the transfer alone (imports and set-up excluded), seconds spent
+line: seconds of the transfer alone (imports and set-up excluded), its CPU seconds
+(user + system, all threads: load-independent) and context switches, seconds spent
 in ``fsync``, and the peak RSS (``VmHWM``) before and after the transfer.
 
 OPs: ``ss-put``/``ss-get`` (securestore client-side ``upload_file``/``download_file``),
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -36,6 +38,18 @@ def vm_hwm_kib() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+
+def _cpu_seconds() -> float:
+    """User plus system CPU seconds of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _switches() -> int:
+    """Context switches of this process so far (voluntary and not): thread hand-offs."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 class _FsyncTimer:
@@ -122,6 +136,7 @@ def main(argv: list[str]) -> None:
         client, config = _boto3(endpoint)
     client.list_objects_v2(Bucket=endpoint.bucket, MaxKeys=1)  # connect, warm the pool
     before = vm_hwm_kib()
+    cpu_start, switches_start = _cpu_seconds(), _switches()
     start = time.perf_counter()
     if op == "ss-put":
         store.upload_file(path, key)
@@ -143,12 +158,15 @@ def main(argv: list[str]) -> None:
     else:
         raise SystemExit(f"unknown op {op}")
     seconds = time.perf_counter() - start
+    cpu, switches = _cpu_seconds() - cpu_start, _switches() - switches_start
     print(
         json.dumps(
             {
                 "op": op,
                 "seconds": seconds,
                 "fsync_seconds": timer.seconds,
+                "cpu_seconds": cpu,
+                "context_switches": switches,
                 "vmhwm_before_kib": before,
                 "vmhwm_kib": vm_hwm_kib(),
                 "parts": {str(size): count for size, count in sorted(parts.items())},

@@ -49,6 +49,8 @@ class ChildResult:
     vmhwm_before_kib: int
     vmhwm_kib: int
     parts: dict[int, int]
+    #: User + system CPU seconds of the transfer (all threads): load-independent.
+    cpu_seconds: float = 0.0
 
     @property
     def peak_mib(self) -> float:
@@ -111,6 +113,7 @@ def run_child(
         vmhwm_before_kib=data["vmhwm_before_kib"],
         vmhwm_kib=data["vmhwm_kib"],
         parts={int(size): count for size, count in data.get("parts", {}).items()},
+        cpu_seconds=data.get("cpu_seconds", 0.0),
     )
 
 
@@ -261,6 +264,24 @@ def _best(results: list[ChildResult], *, with_fsync: bool = True) -> float:
     return min(r.seconds - (0 if with_fsync else r.fsync_seconds) for r in results)
 
 
+def _cpu_table(size: int, results: dict[str, list[ChildResult]]) -> Table:
+    """CPU seconds per GiB of each transfer process (median over rounds): the figure
+    that does not move with the machine's load, unlike the throughput above."""
+    table = Table(
+        "CPU seconds per GiB of the transfer process (user + system, all threads; median)",
+        ["transfer", "securestore", "plain boto3"],
+    )
+
+    def per_gib(op: str) -> str:
+        runs = sorted(r.cpu_seconds for r in results[op])
+        return f"{runs[len(runs) // 2] * (1024 * MiB) / size:.2f}"
+
+    table.rows.append(["upload_file (client-side)", per_gib("ss-put"), per_gib("boto-put")])
+    table.rows.append(["download_file (client-side)", per_gib("ss-get"), per_gib("boto-get")])
+    table.rows.append(["download_file (server-side path)", per_gib("sse-get"), per_gib("boto-get")])
+    return table
+
+
 def _section(
     size_mib: int, rounds: int, results: dict[str, list[ChildResult]], pipe: ChildResult
 ) -> Section:
@@ -311,6 +332,7 @@ def _section(
         ["put from a pipe (unknown length)", f"{mb_per_s(size, pipe.seconds):.0f}", "—", "—"]
     )
     section.tables.append(table)
+    section.tables.append(_cpu_table(size, results))
 
     memory = Table(
         "Peak RSS of the transfer process, MiB (max over rounds; VmHWM after imports in brackets)",

@@ -32,7 +32,13 @@ from securestore.errors import (
 from securestore.localfile import pwrite_all
 from securestore.message import Decryptor, Header, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
-from securestore.ranges import STREAM_PIECE, FirstPart, ObjectRanges, run_spans
+from securestore.ranges import (
+    STREAM_PIECE,
+    FirstPart,
+    ObjectRanges,
+    run_spans,
+    start_writeback,
+)
 from securestore.signed import FrameDigests, verify_signed
 from securestore.transfer import ProgressCallback
 
@@ -153,7 +159,9 @@ def decrypt_into(
     whatever the object's size, the connection never waits for a whole range to
     be decrypted and written, and nothing but authenticated plaintext reaches
     the (still partial) file. Fresh multi-MiB buffers per range would cost
-    more (page faults) than the decryption.
+    more (page faults) than the decryption. Each range's writeback is started
+    once it is written (:func:`~securestore.ranges.start_writeback`), so that
+    the fsync before the rename has little left to wait for.
 
     With ``first_part`` (the probe's open answer for the first part), the frames
     that lie whole inside it are read from it: an object that fits in one part
@@ -208,16 +216,18 @@ def decrypt_into(
         part = span[2]
         if part is None:
             ranges.stream(lo, hi, window, commit)
-            return
-        ranges.stream(
-            lo,
-            hi,
-            window,
-            commit,
-            body=part.take(),
-            prefix=part.first[lo:],
-            drain=part.end - hi,
-        )
+        else:
+            ranges.stream(
+                lo,
+                hi,
+                window,
+                commit,
+                body=part.take(),
+                prefix=part.first[lo:],
+                drain=part.end - hi,
+            )
+        start = (span[0] - 1) * layout.frame_length
+        start_writeback(fd, start, span[1] * layout.frame_length - start)
 
     try:
         run_spans(spans, fetch, concurrency=transfer.concurrency)

@@ -10,6 +10,8 @@ runs a plain object's ranges in parallel into a file.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +31,14 @@ from securestore.transfer import (
     run_bounded,
 )
 
-__all__ = ["STREAM_PIECE", "FirstPart", "ObjectRanges", "download_ranges", "run_spans"]
+__all__ = [
+    "STREAM_PIECE",
+    "FirstPart",
+    "ObjectRanges",
+    "download_ranges",
+    "run_spans",
+    "start_writeback",
+]
 
 #: Bytes read from a body at a time (and the size of each worker's reused buffer).
 STREAM_PIECE = 1 * MiB
@@ -211,6 +220,8 @@ def download_ranges(
                 cleanup.callback(body.close)  # also when a failure stops the batch first
             start = first_part.end
             out.write_at(first_part.first, 0)
+            if not out.stream:
+                start_writeback(out.fd, 0, len(first_part.first))
             if progress:
                 progress(len(first_part.first))
             spans.append((len(first_part.first), start, body))
@@ -242,8 +253,44 @@ def download_ranges(
 
         def fetch(span: tuple[int, int, Any]) -> None:
             ranges.stream(span[0], span[1], window, write, body=span[2])
+            start_writeback(out.fd, span[0], span[1] - span[0])
 
         run_spans(spans, fetch, concurrency=transfer.concurrency)
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range`` from the C library (the ``os`` module lacks it), or None.
+
+    Looked up in the process's own symbols (``dlopen(NULL)``), which include the C
+    library's: ``ctypes.util.find_library`` would run ``ldconfig`` in a subprocess.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing bytes ``[offset, offset + length)`` of ``fd`` to disk.
+
+    It does not wait and promises nothing: the downloaded file is still fsynced
+    before it is renamed into place. Started range by range as a download goes,
+    the writeback overlaps the transfer instead of all waiting in that final
+    fsync (which cost about 10 % of a large download). A no-op where
+    ``sync_file_range`` does not exist or the file refuses it (a pipe, tmpfs).
+    """
+    if _SYNC_FILE_RANGE is None or length <= 0:
+        return
+    _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # errors ignored: a hint
 
 
 def run_spans(spans: list[Any], fetch: Callable[[Any], None], *, concurrency: int) -> None:

@@ -133,6 +133,9 @@ class Task:
     run: Callable[[Callable[[int], None]], int | None]
     #: Sent in parts (informational: the scheduler finds the objects that send parts).
     large: bool = False
+    #: Whether the transfer is needed (a sync's HEAD comparison), asked in a dry run,
+    #: which otherwise runs nothing; ``run`` makes the same comparison itself.
+    needed: Callable[[], bool] | None = None
 
 
 Event = Callable[[Task, str], None]
@@ -241,21 +244,25 @@ class TransferManager:
             self._notify()
 
         def perform(task: Task) -> None:
+            work = task.run
             if dryrun:
-                finish(task, "dryrun", task.size, None)
-                return
+                needed = task.needed
+                if needed is None:
+                    finish(task, "dryrun", task.size, None)
+                    return
+                work = lambda _advance: task.size if needed() else None  # noqa: E731
             try:
                 # The slot is kept until the outcome is recorded and reported, so that
                 # with concurrency=1 the next object starts after this one's event.
                 with scheduler.slot(cancel):
-                    attempt(task)
+                    attempt(task, work)
             except TransferError:  # cancelled while waiting for a slot: nothing ran
                 if not cancel.is_set():
                     raise
 
-        def attempt(task: Task) -> None:
+        def attempt(task: Task, work: Callable[[Callable[[int], None]], int | None]) -> None:
             try:
-                moved = task.run(self._advance)
+                moved = work(self._advance)
             except VanishedError as exc:
                 with self._lock:
                     result.skipped.append(Skip(task.source.describe(), str(exc)))
@@ -268,7 +275,8 @@ class TransferManager:
             except OSError as exc:
                 finish(task, "failed", 0, _local_error(task, exc))
                 return
-            finish(task, "unchanged" if moved is None else "done", moved or 0, None)
+            outcome = "dryrun" if dryrun else "done"
+            finish(task, "unchanged" if moved is None else outcome, moved or 0, None)
 
         def serve() -> None:
             bind_cancel(cancel)

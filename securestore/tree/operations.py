@@ -30,7 +30,7 @@ from .filters import Filters
 from .listing import Entry, Problem, list_prefix, walk_local
 from .manager import Failure, Skip, Task, TransferManager, TreeProgress, TreeResult, VanishedError
 from .paths import Local, Remote, Side, as_side, tree_root, unsafe_relative
-from .sync import MTIME_METADATA, Rules, facts, merge
+from .sync import MTIME_METADATA, ListedSizes, Rules, facts, merge
 
 __all__ = [
     "TreeOptions",
@@ -81,6 +81,8 @@ class _Planner:
         self.move = move
         self._created: set[Path] = set()  # local folders this job made, for cleanup
         self._created_lock = threading.Lock()
+        #: A sync's listing-only upload decisions, learning from its HEADs (see _plan_sync).
+        self.sizes: ListedSizes | None = None
         if isinstance(source, Local) and isinstance(destination, Local):
             raise ConfigurationError(
                 "both sides are local", hint="one side must be s3://BUCKET[/PREFIX]"
@@ -115,12 +117,13 @@ class _Planner:
         else:
             kind = "copy"
 
+        needed: Callable[[], bool] | None = None
+        if compare is not None and rules is not None:
+            other = compare
+            needed = lambda: self._differs(src, entry, dst, other, rules)  # noqa: E731
+
         def run(advance: Callable[[int], None]) -> int | None:
-            if (
-                compare is not None
-                and rules is not None
-                and not self._differs(src, entry, dst, compare, rules)
-            ):
+            if needed is not None and not needed():
                 return None
             if isinstance(src, Local) and isinstance(dst, Remote):
                 return self._upload(src, dst, advance)
@@ -129,7 +132,7 @@ class _Planner:
             assert isinstance(src, Remote) and isinstance(dst, Remote)
             return self._copy(src, dst, advance)
 
-        return Task(kind, src, dst, entry.size, run, large=large)
+        return Task(kind, src, dst, entry.size, run, large=large, needed=needed)
 
     def delete(self, entry: Entry) -> Task:
         """The task that deletes ``entry`` from the destination (``sync --delete``)."""
@@ -145,7 +148,10 @@ class _Planner:
 
     def _facts(self, side: Local | Remote, entry: Entry) -> tuple[int | None, float]:
         if isinstance(side, Remote):
-            return facts(side.store.head(side.prefix), entry)
+            info = side.store.head(side.prefix)
+            if self.sizes is not None:
+                self.sizes.learn(side.prefix, info)
+            return facts(info, entry)
         return entry.size, entry.mtime
 
     def _differs(
@@ -338,11 +344,23 @@ def _needs_head(planner: _Planner) -> bool:
     return writes or reads
 
 
+def _listed_sizes(planner: _Planner, rules: Rules) -> ListedSizes | None:
+    """For a client-side upload sync: decisions from the listing (see :class:`ListedSizes`)."""
+    destination = planner.destination
+    if not (isinstance(planner.source, Local) and isinstance(destination, Remote)):
+        return None
+    mode = planner.options.encryption or destination.store.encryption
+    if not isinstance(mode, ClientSide):
+        return None
+    return ListedSizes(mode.frame_length, rules)
+
+
 def _plan_sync(
     planner: _Planner, filters: Filters, rules: Rules, delete: bool
 ) -> Iterator[Task | Skip | Failure | None]:
     problems: list[Problem] = []
     head = _needs_head(planner)
+    planner.sizes = _listed_sizes(planner, rules) if head else None
     pairs = merge(
         _entries(planner.source, filters, problems),
         _entries(planner.destination, filters, []),
@@ -357,12 +375,23 @@ def _plan_sync(
         if dst is None:
             yield planner.transfer(src)
         elif head:
-            yield planner.transfer(src, dst, rules)
+            known = _decide(planner, src, dst)
+            if known is None:
+                yield planner.transfer(src, dst, rules)  # a HEAD decides
+            else:
+                yield planner.transfer(src) if known else None
         elif rules.differs(src.size, src.mtime, dst.size, dst.mtime):
             yield planner.transfer(src)
         else:
             yield None
     yield from _drain(problems, planner.source)
+
+
+def _decide(planner: _Planner, src: Entry, dst: Entry) -> bool | None:
+    if planner.sizes is None:
+        return None
+    assert isinstance(planner.destination, Remote)
+    return planner.sizes.decide(planner.destination.key(dst.relative), src, dst)
 
 
 # -- the API ---------------------------------------------------------------------------------

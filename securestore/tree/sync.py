@@ -10,21 +10,29 @@ ciphertext's, so the comparison uses what the upload stored in the object's
 metadata: ``securestore-plaintext-length`` (the plaintext size) and
 ``securestore-mtime`` (the source file's mtime). These are only known from a
 HEAD, which is therefore made, on the pool, for each pair present on both
-sides whenever a keyring is in play.
+sides whenever a keyring is in play, except where the listing already decides
+an upload (:class:`ListedSizes`): a source file newer than the object's
+LastModified is transferred, and once one HEAD has shown the header length of
+the job's messages, a listed ciphertext size gives the exact plaintext size of
+every object written the same way.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, LENGTH_METADATA
+from securestore.errors import FormatError
+from securestore.message.sizes import body_length, plaintext_length
 
 from .listing import Entry, sort_key
 
-__all__ = ["MTIME_METADATA", "Rules", "facts", "merge"]
+__all__ = ["MTIME_METADATA", "ListedSizes", "Rules", "facts", "merge"]
 
 #: The source file's mtime (seconds since the epoch, decimal), stored by tree uploads.
 MTIME_METADATA = "securestore-mtime"
@@ -76,6 +84,84 @@ def stored_mtime(info: ObjectInfo) -> float | None:
     except (KeyError, ValueError):
         return None
     return value if math.isfinite(value) and value >= 0 else None
+
+
+#: Seconds a source file must be older than its object's LastModified for the listing
+#: alone to call it unchanged: a file written while (or just before) its upload was
+#: sent may differ from what was stored, and only the stored mtime (a HEAD) tells.
+SETTLE_SECONDS = 2.0
+
+
+class ListedSizes:
+    """Upload decisions a sync can take from the destination's listing alone.
+
+    Our client-side messages (unsigned suite) are exactly ``header + body``, the
+    body's length a strictly increasing function of the plaintext length and the
+    frame length, and the header's length the same for every object written the
+    same way (keyring, data keys, context) except for the object's key, which the
+    context holds once. One HEAD of such an object (its ciphertext size, stored
+    plaintext length and key) gives that header length; from then on a listed
+    ciphertext size maps to exactly one plaintext size. An object written another
+    way (another keyring, frame length or writer) maps to no size or to another
+    one, and is decided by a HEAD as before. The most common header length seen
+    is the one used. Thread-safe: HEADs run on the pool.
+    """
+
+    def __init__(self, frame_length: int, rules: Rules) -> None:
+        self._frame_length = frame_length
+        self._rules = rules
+        self._lock = threading.Lock()
+        self._seen: Counter[int] = Counter()
+
+    def learn(self, key: str, info: ObjectInfo) -> None:
+        """Record the header length of ``info`` (a HEAD of the object at ``key``)."""
+        if FORMAT_METADATA not in info.metadata:
+            return
+        try:
+            stored = int(info.metadata[LENGTH_METADATA])
+        except (KeyError, ValueError):
+            return
+        if stored < 0:
+            return
+        rest = info.size - body_length(stored, self._frame_length) - _key_length(key)
+        if rest > 0:
+            with self._lock:
+                self._seen[rest] += 1
+
+    def plaintext_size(self, key: str, ciphertext_size: int) -> int | None:
+        """The plaintext size a listed object of our usual header would hold, if any."""
+        with self._lock:
+            common = self._seen.most_common(1)
+        if not common:
+            return None
+        header = common[0][0] + _key_length(key)
+        try:
+            return plaintext_length(ciphertext_size, self._frame_length, header)
+        except FormatError:
+            return None
+
+    def decide(self, key: str, source: Entry, listed: Entry) -> bool | None:
+        """Whether the local ``source`` must be uploaded over ``listed``; ``None``: HEAD it.
+
+        ``True`` when the file is newer than the object's LastModified (which is
+        never earlier than the mtime stored at upload), ``False`` when the
+        listing shows the same plaintext size and the file is older than the
+        upload by :data:`SETTLE_SECONDS`.
+        """
+        if self._rules.exact_timestamps:
+            return None  # needs the stored mtime itself
+        newer = math.floor(source.mtime) > math.floor(listed.mtime)
+        if newer and not self._rules.size_only:
+            return True
+        if self.plaintext_size(key, listed.size) != source.size:
+            return None
+        if self._rules.size_only or source.mtime + SETTLE_SECONDS <= listed.mtime:
+            return False
+        return None
+
+
+def _key_length(key: str) -> int:
+    return len(key.encode("utf-8", "surrogateescape"))
 
 
 def merge(
