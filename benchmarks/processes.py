@@ -30,12 +30,17 @@ REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class Run:
-    """One child process: wall seconds, peak RSS (KiB), exit code, what cli_child reported."""
+    """One child process: wall seconds, peak RSS (KiB), exit code, what cli_child reported.
+
+    ``cpu_seconds`` is the child's user + system CPU time (``wait4``'s rusage: only
+    that child's, load-independent unlike the wall time).
+    """
 
     seconds: float
     peak_kib: int
     code: int
     report: dict[str, object]
+    cpu_seconds: float = 0.0
 
     @property
     def peak_mib(self) -> float:
@@ -94,8 +99,11 @@ def timed(
                 finally:
                     with contextlib.suppress(BrokenPipeError):
                         proc.stdin.close()
-            code = proc.wait()
+            # wait4, not proc.wait(): it also returns the child's own CPU time.
+            _, status, usage = os.wait4(proc.pid, 0)
             elapsed = time.perf_counter() - started
+            code = proc.returncode = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
             done.set()
             poller.join()
             if code != 0:
@@ -107,7 +115,7 @@ def timed(
         reported = report.get("vmhwm_kib")
         if isinstance(reported, int):
             peak[0] = max(peak[0], reported)
-    return Run(elapsed, peak[0], code, report)
+    return Run(elapsed, peak[0], code, report, cpu)
 
 
 def securestore_cli() -> list[str]:

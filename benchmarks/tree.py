@@ -17,8 +17,11 @@ whole child process with its peak RSS (:mod:`benchmarks.processes`):
   moto endpoint instead, which does SSE-S3, for a plain upload too (moto is
   slower per request, which narrows the ratios).
 
-Prints Markdown tables: seconds, peak RSS and the ratio aws / securestore (above
-1x: securestore is faster). Every download is compared with the source tree.
+Prints Markdown tables: seconds, CPU seconds (user + system of the child process,
+which load on a shared machine inflates less than wall time), peak RSS, the
+ratios aws / securestore (above 1x: securestore is faster) and securestore's S3
+requests per file (counted by :mod:`benchmarks.cli_child`). Every download is
+compared with the source tree.
 """
 
 from __future__ import annotations
@@ -93,17 +96,30 @@ def endpoint(kind: str, workdir: Path) -> Iterator[S3Endpoint]:
             stop()
 
 
-def _table(rows: list[tuple[str, Run | None, Run | None]]) -> list[str]:
+def requests_per_file(run: Run, files: int) -> str:
+    """securestore's S3 requests (every attempt) per file of the tree, from cli_child."""
+    counted = run.report.get("requests")
+    if not isinstance(counted, dict) or not files:
+        return "-"
+    return f"{sum(counted.values()) / files:.3f}"
+
+
+def _table(rows: list[tuple[str, Run | None, Run | None]], files: int) -> list[str]:
     out = [
-        "| sync | securestore, s | aws, s | aws / securestore | securestore peak RSS, MiB "
+        "| sync | securestore, s | aws, s | aws / securestore | securestore CPU, s | aws CPU, s "
+        "| CPU aws / securestore | requests per file | securestore peak RSS, MiB "
         "| aws peak RSS, MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for what, ours, theirs in rows:
         out.append(
             f"| {what} | {f'{ours.seconds:.2f}' if ours else 'n/a'} "
             f"| {f'{theirs.seconds:.2f}' if theirs else '-'} "
             f"| {ratio(theirs.seconds, ours.seconds) if ours and theirs else '-'} "
+            f"| {f'{ours.cpu_seconds:.2f}' if ours else '-'} "
+            f"| {f'{theirs.cpu_seconds:.2f}' if theirs else '-'} "
+            f"| {ratio(theirs.cpu_seconds, ours.cpu_seconds) if ours and theirs else '-'} "
+            f"| {requests_per_file(ours, files) if ours else '-'} "
             f"| {f'{ours.peak_mib:.0f}' if ours else '-'} "
             f"| {f'{theirs.peak_mib:.0f}' if theirs else '-'} |"
         )
@@ -151,7 +167,12 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
             verify("down-cs", "securestore client-side sync down")
             if aws:
                 verify("down-aws", "aws s3 sync down")
-            lines += ["### client-side (securestore: raw AES key file)", "", *_table(rows), ""]
+            lines += [
+                "### client-side (securestore: raw AES key file)",
+                "",
+                *_table(rows, options.files),
+                "",
+            ]
         if "plain" in options.modes:
             rows = []
             if options.endpoint == "local":
@@ -173,7 +194,7 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
             for what in ("down", "down, nothing to do"):
                 rows.append((what, go(down, what), aws_down and go(aws_down, what)))
             verify("down-plain-ss", "securestore plain sync down")
-            lines += ["### plain", "", *_table(rows), ""]
+            lines += ["### plain", "", *_table(rows, options.files), ""]
     return lines
 
 

@@ -128,14 +128,22 @@ def reap_stale_partials(folder: Path, name: str, *, now: float | None = None) ->
     Best effort: a file that cannot be examined or removed is left alone.
     """
     prefix = partial_prefix(name)
+    legacy_prefix = f".{name}."
+    candidates = [
+        n for n in _partial_names(folder) if n.startswith(prefix) or n.startswith(legacy_prefix)
+    ]
+    if not candidates:
+        # The usual case. Each destination's patterns are new to re's cache: compiling
+        # them was a tenth of the CPU of a small file's download in a tree transfer.
+        return []
     ours = re.compile(re.escape(prefix) + r"([0-9]+)\.[0-9a-f]{8}" + re.escape(PARTIAL_SUFFIX))
     # Names written before the PID was part of them (tempfile.mkstemp's 8 random characters):
     # only their age can tell that they are stale.
-    legacy = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}" + re.escape(PARTIAL_SUFFIX))
+    legacy = re.compile(re.escape(legacy_prefix) + r"[a-z0-9_]{8}" + re.escape(PARTIAL_SUFFIX))
     now = time.time() if now is None else now
     euid = os.geteuid()
     removed: list[str] = []
-    for entry_name in _partial_names(folder):
+    for entry_name in candidates:
         match = ours.fullmatch(entry_name)
         if match is None and legacy.fullmatch(entry_name) is None:
             continue
@@ -189,6 +197,26 @@ def _partial_names(folder: Path) -> list[str]:
             _scans.clear()
         _scans[key] = (now, names)
     return names
+
+
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask.
+
+    ``os.umask`` can only be read by setting it. Two threads doing that at once
+    (a tree download completes files in parallel) could each restore the other's
+    temporary mask: the process kept a umask of 0 and files were created
+    world-writable. So the set-and-restore is serialized, and the temporary mask
+    is the most restrictive one: a file another thread creates in that instant
+    is private rather than open. (Linux's ``/proc/self/status`` also reports the
+    umask, but reading it costs a hundred times more per file.)
+    """
+    with _umask_lock:
+        mask = os.umask(0o777)
+        os.umask(mask)
+    return mask
 
 
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
@@ -375,9 +403,7 @@ class AtomicFile:
     def _set_mode(self) -> None:
         existing = self._existing
         if existing is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(self.fd, self._create_mode & ~umask)
+            os.fchmod(self.fd, self._create_mode & ~current_umask())
             return
         # Keep the owner and group where allowed (root; a group the caller belongs to).
         if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):

@@ -18,6 +18,7 @@ re-exported here), with the original chained as ``__cause__``.
 from __future__ import annotations
 
 import collections
+import datetime
 import os
 import re
 import ssl
@@ -28,13 +29,15 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
+import botocore.utils
 from botocore.config import Config
 from botocore.httpsession import URLLib3Session, create_urllib3_context
+from botocore.parsers import ResponseParserFactory
 
 from securestore.errors import ConfigurationError, TransportSecurityError
 from securestore.transport_errors import translate_error
 
-__all__ = ["ChecksumMode", "Connection", "translate_error"]
+__all__ = ["ChecksumMode", "Connection", "parse_timestamp", "translate_error"]
 
 ChecksumMode = Literal["when_supported", "when_required"]
 
@@ -127,6 +130,86 @@ def _check_ca_bundle(bundle: str) -> None:
             f"CA bundle {bundle} is not a PEM bundle (no certificate could be loaded from it)",
             hint="pass a file of -----BEGIN CERTIFICATE----- blocks (--ca-bundle, AWS_CA_BUNDLE)",
         ) from exc
+
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+#: The two forms S3 sends: ISO 8601 in XML bodies (``LastModified`` of a listing) and
+#: RFC 7231's IMF-fixdate in headers (``Last-Modified``), always in UTC.
+_ISO_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z", re.ASCII)
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) ("
+    + "|".join(_MONTHS)
+    + r") (\d{4}) (\d\d):(\d\d):(\d\d) GMT",
+    re.ASCII,
+)
+
+#: The zone botocore gives S3's timestamps (dateutil's ``tzutc``), taken from its own parser.
+_UTC = botocore.utils.parse_timestamp("Thu, 01 Jan 1970 00:00:00 GMT").tzinfo
+
+
+def parse_timestamp(value: Any) -> datetime.datetime:
+    """Parse a timestamp of an AWS response exactly as botocore does, faster for S3's forms.
+
+    botocore hands every timestamp string to ``dateutil.parser``, about 0.2 ms
+    each: two per small object of a tree transfer (its listing entry and its
+    GET's ``Last-Modified``), as much as signing the request. S3's two fixed UTC
+    forms are read here (in 10 µs), anything else and any invalid date by
+    botocore's parser. The result is the same instant, with digits below the
+    microsecond cut as dateutil does, always in ``tzutc`` (dateutil gives
+    ``tzlocal()`` for ``Z`` on a machine whose zone is UTC).
+    """
+    if isinstance(value, str):
+        try:
+            iso = _ISO_UTC.fullmatch(value)
+            if iso is not None:
+                year, month, day, hour, minute, second, fraction = iso.groups()
+                return datetime.datetime(
+                    int(year),
+                    int(month),
+                    int(day),
+                    int(hour),
+                    int(minute),
+                    int(second),
+                    int(fraction.ljust(6, "0")[:6]) if fraction else 0,
+                    tzinfo=_UTC,
+                )
+            imf = _IMF_FIXDATE.fullmatch(value)
+            if imf is not None:
+                day, month, year, hour, minute, second = imf.groups()
+                return datetime.datetime(
+                    int(year),
+                    _MONTHS[month],
+                    int(day),
+                    int(hour),
+                    int(minute),
+                    int(second),
+                    tzinfo=_UTC,
+                )
+        except ValueError:
+            pass  # not a real date (February 30th): botocore's parser says what is wrong
+    parsed: datetime.datetime = botocore.utils.parse_timestamp(value)
+    return parsed
+
+
+def _fast_timestamps(client: Any) -> None:
+    """Give ``client``'s endpoint a parser factory that uses :func:`parse_timestamp`.
+
+    Per client: the session's factory (shared with the caller's other clients)
+    is left alone, and parser defaults the caller set on it are kept (a
+    ``timestamp_parser`` of their own too).
+    """
+    endpoint = client._endpoint
+    inner = endpoint._response_parser_factory
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(
+        **{"timestamp_parser": parse_timestamp, **getattr(inner, "_defaults", {})}
+    )
+    endpoint._response_parser_factory = factory
 
 
 def _refuse_plain_http(request: Any, **_: Any) -> None:
@@ -325,6 +408,7 @@ class Connection:
                 config=self._config,
             )
             _harden(client, self._verify, self._timeouts, self._pool_size)
+            _fast_timestamps(client)
             endpoint = self._service_endpoint(service)
             if service == "s3control" and endpoint is not None:
                 client.meta.events.register(
