@@ -1,0 +1,365 @@
+"""One tree job's planner: the :class:`Task` that moves, compares or deletes each entry.
+
+Also :class:`TreeOptions` (how each object is written and read) and the checks
+made before anything moves: a move onto itself and a copy into its own
+sub-prefix are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from securestore.attributes import ObjectAttributes
+from securestore.bucket import ObjectInfo
+from securestore.clientside import FORMAT_METADATA
+from securestore.errors import ConfigurationError, IntegrityError, LocalFileError, PolicyError
+from securestore.modes import EncryptionMode
+
+from .listing import Entry
+from .manager import Failure, Task, VanishedError
+from .paths import Local, Remote, Side, unsafe_relative
+from .sync import MTIME_METADATA, ListedSizes, Rules, facts
+
+__all__ = ["Planner", "TreeOptions"]
+
+
+@dataclass(frozen=True)
+class TreeOptions:
+    """How each object of a tree is written and read.
+
+    Args:
+        encryption: uploads and copies: the mode (default: the destination store's).
+        metadata: user metadata for uploads and copies.
+        content_type: Content-Type for uploads; ``None`` guesses it from the file
+            name (:mod:`mimetypes`).
+        attributes: storage class and content headers of uploads and copies (a
+            copy keeps the source's where these leave a field unset).
+        require: downloads and copies: the mode every object must be stored with
+            (a :class:`ClientSide` mode brings the keyring that decrypts).
+        context, relocated, allow_plaintext: as for :meth:`SecureStore.open`.
+        overwrite_readonly: downloads may replace read-only files.
+    """
+
+    encryption: EncryptionMode | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    attributes: ObjectAttributes | None = None
+    require: EncryptionMode | None = None
+    context: Mapping[str, str] | None = None
+    relocated: bool = False
+    allow_plaintext: bool = False
+    overwrite_readonly: bool = False
+
+
+def _same_bucket(a: Remote, b: Remote) -> bool:
+    return a.store.bucket == b.store.bucket and (
+        a.store.connection.endpoint_url == b.store.connection.endpoint_url
+    )
+
+
+def _check_overlap(source: Side, destination: Side, *, move: bool, tree: bool) -> None:
+    """Refuse what would destroy or multiply its own source (aws-cli and rclone refuse too).
+
+    Moving an object or prefix onto itself would delete what it just copied; a
+    tree copied into a prefix inside itself would find its own copies in the
+    listing it is still reading, and copy them again.
+    """
+    if not (isinstance(source, Remote) and isinstance(destination, Remote)):
+        return
+    if not _same_bucket(source, destination):
+        return
+    if move and source.prefix == destination.prefix:
+        raise ConfigurationError(
+            f"cannot move {source.describe()} onto itself",
+            hint="give another destination",
+        )
+    if (
+        tree
+        and destination.prefix != source.prefix
+        and destination.prefix.startswith(source.prefix)
+    ):
+        raise ConfigurationError(
+            f"the destination {destination.describe()} lies inside the source "
+            f"{source.describe()}: the copy would copy its own copies",
+            hint="copy to a prefix outside the source (or to another bucket)",
+        )
+
+
+class Planner:
+    """Turns pairs of entries into :class:`Task` s for one job."""
+
+    def __init__(
+        self,
+        source: Side,
+        destination: Side,
+        options: TreeOptions,
+        move: bool,
+        *,
+        tree: bool = True,
+    ) -> None:
+        _check_overlap(source, destination, move=move, tree=tree)
+        self.source = source
+        self.destination = destination
+        self.options = options
+        self.move = move
+        self._created: set[Path] = set()  # local folders this job made, for cleanup
+        self._created_lock = threading.Lock()
+        #: A sync's listing-only upload decisions, learning from its HEADs (see plans.plan_sync).
+        self.sizes: ListedSizes | None = None
+        if isinstance(source, Local) and isinstance(destination, Local):
+            raise ConfigurationError(
+                "both sides are local", hint="one side must be s3://BUCKET[/PREFIX]"
+            )
+
+    def _at(self, side: Side, relative: str) -> Local | Remote:
+        if isinstance(side, Local):
+            return Local(side.path / relative) if relative else side
+        return Remote(side.store, side.key(relative))
+
+    def transfer(
+        self,
+        entry: Entry,
+        compare: Entry | None = None,
+        rules: Rules | None = None,
+        *,
+        guard: bool = False,
+    ) -> Task | Failure:
+        """The task that moves ``entry`` (after a HEAD comparison when ``compare`` is given).
+
+        ``guard``: a sync upload without a keyring over the object ``compare``, which
+        the listings say differs: see :meth:`_plain_over`.
+        """
+        src = self._at(self.source, entry.relative)
+        dst = self._at(self.destination, entry.relative)
+        if isinstance(dst, Local):
+            why = unsafe_relative(entry.relative) if entry.relative else None
+            if why:
+                return Failure(
+                    src.describe(),
+                    dst.describe(),
+                    IntegrityError(f"refusing to download {src.describe()}: {why}"),
+                )
+        large = isinstance(src, Remote | Local) and entry.size > _part_size(
+            self.source, self.destination
+        )
+        if isinstance(src, Local) and isinstance(dst, Remote):
+            kind = "upload"
+        elif isinstance(src, Remote) and isinstance(dst, Local):
+            kind = "download"
+        else:
+            kind = "copy"
+
+        needed: Callable[[], bool] | None = None
+        if compare is not None and rules is not None and guard:
+            assert isinstance(dst, Remote)
+            other, target = compare, dst
+            needed = lambda: self._plain_over(target, entry, other, rules)  # noqa: E731
+        elif compare is not None and rules is not None:
+            other = compare
+            needed = lambda: self._differs(src, entry, dst, other, rules)  # noqa: E731
+
+        def run(advance: Callable[[int], None]) -> int | None:
+            if needed is not None and not needed():
+                return None
+            if isinstance(src, Local) and isinstance(dst, Remote):
+                return self._upload(src, dst, advance)
+            if isinstance(src, Remote) and isinstance(dst, Local):
+                return self._download(src, dst, advance)
+            assert isinstance(src, Remote) and isinstance(dst, Remote)
+            return self._copy(src, dst, advance)
+
+        return Task(kind, src, dst, entry.size, run, large=large, needed=needed)
+
+    def delete(self, entry: Entry) -> Task:
+        """The task that deletes ``entry`` from the destination (``sync --delete``)."""
+        dst = self._at(self.destination, entry.relative)
+
+        def run(_: Callable[[int], None]) -> int:
+            _delete(dst)
+            return 0
+
+        return Task("delete", dst, dst, 0, run)
+
+    # -- comparisons ---------------------------------------------------------------
+
+    def _facts(self, side: Local | Remote, entry: Entry) -> tuple[int | None, float]:
+        if isinstance(side, Remote):
+            info = side.store.head(side.prefix)
+            if self.sizes is not None:
+                self.sizes.learn(side.prefix, info)
+            return facts(info, entry)
+        return entry.size, entry.mtime
+
+    def _differs(
+        self, src: Local | Remote, entry: Entry, dst: Local | Remote, other: Entry, rules: Rules
+    ) -> bool:
+        src_size, src_time = self._facts(src, entry)
+        dst_size, dst_time = self._facts(dst, other)
+        return rules.differs(src_size, src_time, dst_size, dst_time)
+
+    def _plain_over(self, dst: Remote, entry: Entry, other: Entry, rules: Rules) -> bool:
+        """Whether a sync without a keyring may upload ``entry`` over ``dst``.
+
+        The listing compared the file with the object's stored size, which for a
+        client-side object is its ciphertext's: such a sync would find every file
+        changed and replace each encrypted object with a server-side-only copy (a
+        forgotten key option in a cron job). So the object is looked at first: a
+        client-side object is compared on its stored plaintext size and mtime, and
+        one that did change is refused rather than downgraded.
+        """
+        info = dst.store.head(dst.prefix)
+        if FORMAT_METADATA not in info.metadata:
+            return True
+        size, when = facts(info, other)
+        if not rules.differs(entry.size, entry.mtime, size, when):
+            return False
+        raise PolicyError(
+            f"{dst.describe()} is encrypted client-side, and this sync has no key option: "
+            "it would be replaced by a copy without client-side encryption",
+            hint="give the key option it was written with (--key-file, --kms-key-id, "
+            "--rsa-public-key ...), or delete it first",
+        )
+
+    # -- the three transfers -----------------------------------------------------------
+
+    def _upload(self, src: Local, dst: Remote, advance: Callable[[int], None]) -> int:
+        try:
+            before = os.stat(src.path)
+        except FileNotFoundError as exc:
+            # Deleted since the walk saw it (a rotated log): nothing to back up, as aws-cli.
+            raise VanishedError("vanished before it was uploaded") from exc
+        metadata = {**self.options.metadata, MTIME_METADATA: f"{before.st_mtime:.6f}"}
+        content_type = self.options.content_type or mimetypes.guess_type(src.path.name)[0]
+        try:
+            info = dst.store.upload_file(
+                src.path,
+                dst.prefix,
+                encryption=self.options.encryption,
+                metadata=metadata,
+                content_type=content_type,
+                progress=advance,
+                attributes=self.options.attributes,
+            )
+        except LocalFileError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                raise VanishedError("vanished before it was uploaded") from exc
+            raise
+        if self.move:
+            after = os.stat(src.path)
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise LocalFileError(
+                    f"{src.path} changed while it was uploaded: not deleted",
+                    hint="run the move again",
+                )
+            _verify(dst.store.head(dst.prefix), before.st_size, dst.describe())
+            os.unlink(src.path)
+        del info
+        return before.st_size
+
+    def _make_parents(self, path: Path) -> None:
+        """Create ``path``'s missing folders, remembering them for :meth:`remove_empty_folders`."""
+        missing = []
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LocalFileError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+        with self._created_lock:
+            self._created.update(missing)
+
+    def remove_empty_folders(self) -> None:
+        """Remove the folders this job created that stayed empty (their downloads failed).
+
+        Run once the job is over, never while other downloads may still fill a folder.
+        """
+        with self._created_lock:
+            created = sorted(self._created, key=lambda p: len(p.parts), reverse=True)
+            self._created.clear()
+        for folder in created:
+            with contextlib.suppress(OSError):  # not empty, or gone: either way, keep going
+                folder.rmdir()
+
+    def _download(self, src: Remote, dst: Local, advance: Callable[[int], None]) -> int:
+        self._make_parents(dst.path)
+        info = src.store.download_file(
+            src.prefix,
+            dst.path,
+            require=self.options.require,
+            context=self.options.context,
+            relocated=self.options.relocated,
+            allow_plaintext=self.options.allow_plaintext,
+            progress=advance,
+            overwrite_readonly=self.options.overwrite_readonly,
+        )
+        size, when = facts(info)
+        written = os.stat(dst.path).st_size
+        # As aws-cli does: the file gets the object's time, so the next sync sees it as
+        # up to date (a client-side object: the source file's stored mtime). A device or
+        # another owner's file may refuse: the data is what matters.
+        with contextlib.suppress(OSError):
+            os.utime(dst.path, (when, when))
+        if self.move:
+            _verify_local(written, size, info, dst.describe())
+            src.store.delete(src.prefix)
+        return written
+
+    def _copy(self, src: Remote, dst: Remote, advance: Callable[[int], None]) -> int:
+        info = src.store.copy(
+            src.prefix,
+            dst.store,
+            dst.prefix,
+            encryption=self.options.encryption,
+            metadata=dict(self.options.metadata) or None,
+            content_type=self.options.content_type,
+            attributes=self.options.attributes,
+            require=self.options.require,
+            progress=advance,
+        )
+        size, _ = facts(info)
+        if self.move:
+            source_size, _ = facts(src.store.head(src.prefix))
+            if source_size is not None:
+                _verify(dst.store.head(dst.prefix), source_size, dst.describe())
+            src.store.delete(src.prefix)
+        return size or 0
+
+
+def _part_size(*sides: Side) -> int:
+    for side in sides:
+        if isinstance(side, Remote):
+            return side.store.transfer.part_size
+    return 8 * 1024 * 1024
+
+
+def _verify(info: ObjectInfo, expected: int, where: str) -> None:
+    size, _ = facts(info)
+    if size is not None and size != expected:
+        raise IntegrityError(
+            f"{where} holds {size} bytes after the transfer, expected {expected}: "
+            "the source was not deleted"
+        )
+
+
+def _verify_local(written: int, expected: int | None, info: ObjectInfo, where: str) -> None:
+    if expected is not None and written != expected:
+        raise IntegrityError(
+            f"{where} holds {written} bytes, expected {expected}: s3://{info.bucket}/{info.key} "
+            "was not deleted"
+        )
+
+
+def _delete(side: Local | Remote) -> None:
+    if isinstance(side, Remote):
+        side.store.delete(side.prefix)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(side.path)

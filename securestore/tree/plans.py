@@ -1,0 +1,138 @@
+"""What a tree job does, entry by entry, from its streaming listings.
+
+:func:`plan_copy` transfers every selected entry; :func:`plan_sync` merge-joins
+both listings and yields a task, a skip, a failure or ``None`` (unchanged) for
+each path, deciding from the listings where they suffice and leaving a HEAD
+comparison to the task where they do not (see :mod:`securestore.tree.sync`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from securestore.clientside import ClientSide
+from securestore.errors import LocalFileError
+
+from .filters import Filters
+from .listing import Entry, Problem, list_prefix, walk_local
+from .manager import Failure, Skip, Task
+from .paths import Local, Remote, Side
+from .planner import Planner
+from .sync import ListedSizes, Rules, merge
+
+__all__ = ["plan_copy", "plan_sync"]
+
+
+def _entries(side: Side, filters: Filters, problems: list[Problem]) -> Iterator[Entry]:
+    listing = (
+        walk_local(side.path, problems.append)
+        if isinstance(side, Local)
+        else list_prefix(side.store, side.prefix)
+    )
+    for entry in listing:
+        if filters.selects(entry.relative):
+            yield entry
+
+
+def _drain(
+    problems: list[Problem], source: Side, unread: list[str] | None = None
+) -> Iterator[Skip | Failure]:
+    """Report the walk's problems; record their paths in ``unread`` (never deleted)."""
+    while problems:
+        problem = problems.pop(0)
+        if unread is not None:
+            unread.append("" if problem.relative == "." else problem.relative)
+        where = source.describe(problem.relative) if problem.relative != "." else source.describe()
+        if problem.fatal:
+            yield Failure(where, "", LocalFileError(f"{where}: {problem.reason}"))
+        else:
+            yield Skip(where, problem.reason)
+
+
+def plan_copy(planner: Planner, filters: Filters) -> Iterator[Task | Skip | Failure | None]:
+    problems: list[Problem] = []
+    for entry in _entries(planner.source, filters, problems):
+        yield from _drain(problems, planner.source)
+        yield planner.transfer(entry)
+    yield from _drain(problems, planner.source)
+
+
+def _needs_head(planner: Planner) -> bool:
+    """Whether a keyring is in play on either side, so listed sizes are not plaintext sizes."""
+    options = planner.options
+    writes = isinstance(planner.destination, Remote) and isinstance(
+        options.encryption or planner.destination.store.encryption, ClientSide
+    )
+    reads = isinstance(planner.source, Remote) and (
+        isinstance(options.require, ClientSide) or planner.source.store.keyring is not None
+    )
+    return writes or reads
+
+
+def _listed_sizes(planner: Planner, rules: Rules) -> ListedSizes | None:
+    """For a client-side upload sync: decisions from the listing (see :class:`ListedSizes`)."""
+    destination = planner.destination
+    if not (isinstance(planner.source, Local) and isinstance(destination, Remote)):
+        return None
+    mode = planner.options.encryption or destination.store.encryption
+    if not isinstance(mode, ClientSide):
+        return None
+    return ListedSizes(mode.frame_length, rules)
+
+
+def plan_sync(
+    planner: Planner, filters: Filters, rules: Rules, delete: bool
+) -> Iterator[Task | Skip | Failure | None]:
+    problems: list[Problem] = []
+    head = _needs_head(planner)
+    planner.sizes = _listed_sizes(planner, rules) if head else None
+    pairs = merge(
+        _entries(planner.source, filters, problems),
+        _entries(planner.destination, filters, []),
+    )
+    # Paths the walk could not read (an unreadable folder, a file it could not stat,
+    # a link it skipped): what the destination holds there is not "missing at the
+    # source", so --delete keeps it, as rsync does after an I/O error. The walk
+    # reports a folder before the merge passes the destination's entries below it.
+    unread: list[str] = []
+    for src, dst in pairs:
+        yield from _drain(problems, planner.source, unread)
+        if src is None:
+            assert dst is not None
+            if delete and _covered(dst.relative, unread):
+                where = planner.destination.describe(dst.relative)
+                yield Skip(where, "not deleted: its source could not be read")
+            elif delete:
+                yield planner.delete(dst)
+            continue
+        if dst is None:
+            yield planner.transfer(src)
+        elif head:
+            known = _decide(planner, src, dst)
+            if known is None:
+                yield planner.transfer(src, dst, rules)  # a HEAD decides
+            else:
+                yield planner.transfer(src) if known else None
+        elif rules.differs(src.size, src.mtime, dst.size, dst.mtime):
+            # An upload without a keyring looks at the object first (see _plain_over).
+            guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
+            yield planner.transfer(src, dst, rules, guard=guard) if guard else planner.transfer(src)
+        else:
+            yield None
+    yield from _drain(problems, planner.source)
+
+
+def _covered(relative: str, unread: list[str]) -> bool:
+    """Whether ``relative`` is an unread path or lies below an unread folder."""
+    for path in unread:
+        folder = path if path.endswith("/") or not path else path + "/"
+        if relative == path or relative.startswith(folder):
+            return True
+    return False
+
+
+def _decide(planner: Planner, src: Entry, dst: Entry) -> bool | None:
+    if planner.sizes is None:
+        return None
+    assert isinstance(planner.destination, Remote)
+    return planner.sizes.decide(planner.destination.key(dst.relative), src, dst)
