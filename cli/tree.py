@@ -20,7 +20,12 @@ from typing import Any, TypeVar
 
 import click
 
-from securestore.errors import ArchivedObjectError, ConfigurationError, LocalFileError
+from securestore.errors import (
+    ArchivedObjectError,
+    ConfigurationError,
+    LocalFileError,
+    SecureStoreError,
+)
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode
 from securestore.store import SecureStore
@@ -241,6 +246,8 @@ class _Printer:
         #: Standard output refused a line (a full disk): the job goes on without its log,
         #: and ends with an error saying so.
         self.output_error: OSError | None = None
+        #: (source, destination) of the failures printed as they happened.
+        self.reported: set[tuple[str, str]] = set()
         self._stdout_gone = False
 
     def _echo(self, line: str, *, err: bool = False) -> None:
@@ -261,7 +268,7 @@ class _Printer:
                 self.output_error = exc
             silence_stdout()
 
-    def __call__(self, task: Task, outcome: str) -> None:
+    def __call__(self, task: Task, outcome: str, error: SecureStoreError | None = None) -> None:
         if outcome == "unchanged":
             return
         what = task.kind
@@ -272,7 +279,8 @@ class _Printer:
         )
         with self.lock:
             if outcome == "failed":
-                self._echo(printable(f"failed: {line}"), err=True)
+                self.reported.add((task.source.describe(), task.destination.describe()))
+                self._echo(printable(f"failed: {line}: {error}"), err=True)
             elif not self.obj.quiet:
                 prefix = "(dryrun) " if outcome == "dryrun" else ""
                 self._echo(printable(prefix + line))
@@ -281,13 +289,14 @@ class _Printer:
 def _finish(ctx: click.Context, obj: CliContext, result: TreeResult, printer: _Printer) -> None:
     for skip in result.skipped:
         click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
-    for failure in result.failed:
-        click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
+    for failure in result.failed:  # those no task reported (a folder the walk could not read)
+        if (failure.source, failure.destination) not in printer.reported:
+            click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
     if result.failed:
         code = most_serious(failure.error for failure in result.failed)
         total = len(result.failed) + result.done + result.deleted
         others = " (the others completed)" if total > len(result.failed) else ""
-        hint = "see the failed: lines above; nothing was left half-written"
+        hint = "see the failed: lines; nothing was left half-written"
         archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
         if archived:
             hint += f"; archived objects: {archived[0].hint}"

@@ -138,7 +138,8 @@ class Task:
     needed: Callable[[], bool] | None = None
 
 
-Event = Callable[[Task, str], None]
+#: ``on_event(task, outcome, error)``: ``error`` is the failure's, for ``"failed"`` only.
+Event = Callable[[Task, str, "SecureStoreError | None"], None]
 
 
 class TransferManager:
@@ -151,8 +152,9 @@ class TransferManager:
         large_in_flight: objects sending or fetching parts at once.
         progress: called with a :class:`TreeProgress` after every change (from
             worker threads).
-        on_event: called with each task and ``"done"``, ``"dryrun"``, ``"unchanged"``
-            or ``"failed"`` (from worker threads; the CLI prints aws-cli's lines).
+        on_event: called with each task, ``"done"``, ``"dryrun"``, ``"unchanged"``
+            or ``"failed"``, and the error of a failure (else ``None``), from worker
+            threads; the CLI prints aws-cli's lines.
     """
 
     def __init__(
@@ -198,9 +200,9 @@ class TransferManager:
             self._bytes_done += count
         self._notify()
 
-    def _event(self, task: Task, outcome: str) -> None:
+    def _event(self, task: Task, outcome: str, error: SecureStoreError | None = None) -> None:
         if self._on_event is not None:
-            self._on_event(task, outcome)
+            self._on_event(task, outcome, error)
 
     # -- running ----------------------------------------------------------------------
 
@@ -240,7 +242,7 @@ class TransferManager:
                     result.failed.append(
                         Failure(task.source.describe(), task.destination.describe(), error)
                     )
-            self._event(task, outcome)
+            self._event(task, outcome, error)
             self._notify()
 
         def perform(task: Task) -> None:

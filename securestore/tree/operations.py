@@ -19,7 +19,7 @@ from securestore.errors import LocalFileError
 
 from .filters import Filters
 from .listing import Entry
-from .manager import Task, TransferManager, TreeProgress, TreeResult
+from .manager import Event, TransferManager, TreeProgress, TreeResult
 from .paths import Local, Remote, Side, as_side, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
@@ -39,7 +39,7 @@ SideLike = Side | str | os.PathLike[str] | tuple[Any, str]
 def _manager(
     concurrency: int,
     progress: Callable[[TreeProgress], None] | None,
-    on_event: Callable[[Task, str], None] | None,
+    on_event: Event | None,
 ) -> TransferManager:
     return TransferManager(concurrency=concurrency, progress=progress, on_event=on_event)
 
@@ -53,7 +53,7 @@ def copy_tree(
     dryrun: bool = False,
     concurrency: int = 8,
     progress: Callable[[TreeProgress], None] | None = None,
-    on_event: Callable[[Task, str], None] | None = None,
+    on_event: Event | None = None,
     _move: bool = False,
 ) -> TreeResult:
     """Copy every file or object below ``source`` to the same relative path below ``destination``.
@@ -98,7 +98,7 @@ def sync(
     dryrun: bool = False,
     concurrency: int = 8,
     progress: Callable[[TreeProgress], None] | None = None,
-    on_event: Callable[[Task, str], None] | None = None,
+    on_event: Event | None = None,
 ) -> TreeResult:
     """Make ``destination`` hold what ``source`` holds (aws-cli's ``sync`` rules).
 
@@ -131,7 +131,7 @@ def copy_file(
     move: bool = False,
     dryrun: bool = False,
     progress: Callable[[TreeProgress], None] | None = None,
-    on_event: Callable[[Task, str], None] | None = None,
+    on_event: Event | None = None,
 ) -> TreeResult:
     """Transfer one file or object (sides are the file and the key themselves)."""
     src, dst = as_side(source), as_side(destination)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .filters import Filters
-from .manager import Task, TransferManager, TreeResult
+from .manager import Event, Task, TransferManager, TreeResult
 from .paths import Remote, tree_root
 
 __all__ = ["remove_bucket", "remove_tree"]
@@ -19,7 +19,7 @@ def remove_tree(
     filters: Filters | None = None,
     dryrun: bool = False,
     concurrency: int = 8,
-    on_event: Callable[[Task, str], None] | None = None,
+    on_event: Event | None = None,
 ) -> TreeResult:
     """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select."""
     root = tree_root(Remote(store, prefix))
@@ -43,9 +43,7 @@ def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:
     return run
 
 
-def remove_bucket(
-    store: Any, *, force: bool = False, on_event: Callable[[Task, str], None] | None = None
-) -> TreeResult:
+def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = None) -> TreeResult:
     """Delete the store's bucket; with ``force``, delete its objects first.
 
     Raises:

@@ -101,7 +101,7 @@ def test_a_file_that_vanishes_mid_walk_is_skipped_and_the_rest_continue(
     make_tree(tmp_path, {"a.txt": b"1", "b.txt": b"2", "c.txt": b"3"})
     gone: list[str] = []
 
-    def on_event(task: Task, outcome: str) -> None:
+    def on_event(task: Task, outcome: str, error: object) -> None:
         # The walk has already seen b.txt when a.txt completes (one worker, sorted order).
         if not gone:
             (tmp_path / "b.txt").unlink()

@@ -194,3 +194,23 @@ def test_a_full_disk_on_standard_output_is_an_error_line_not_an_internal_error(
     assert listed.returncode == 2, listed.stderr
     assert b"error: cannot write to standard output" in listed.stderr
     assert b"internal error" not in listed.stderr
+
+
+def test_each_failed_object_is_one_line_with_its_reason(
+    run: Callable[..., Result], make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "team.key"
+    assert run("keygen", "--aes", str(key)).exit_code == 0
+    make_tree(tmp_path / "src", {"a.txt": b"alpha", "b.txt": b"beta"})
+    url = f"s3://{bucket}/one/"
+    assert (
+        run("cp", str(tmp_path / "src"), url, "--recursive", "--key-file", str(key)).exit_code == 0
+    )
+    make_store().put("one/c.txt", b"plain")  # not client-side: the download refuses it
+    result = run("cp", url, str(tmp_path / "out"), "--recursive", "--key-file", str(key))
+    assert result.exit_code == 3, result.output
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1, result.stderr
+    assert failed[0].startswith(f"failed: download: {url}c.txt to ")
+    assert len(failed[0].split(": ")) > 3  # the reason follows the paths
+    assert "error: 1 of 3 transfers failed" in result.stderr
