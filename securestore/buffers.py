@@ -40,6 +40,12 @@ _POLL = 0.05
 class BufferBudget:
     """Bytes of part buffers held at once, and the free buffers kept for reuse.
 
+    Two counts: *reserved* bytes (what leases may use: admission waits on it)
+    and *allocated* bytes (buffers handed out). A released buffer is kept for
+    reuse while allocated and free buffers together stay within ``limit``;
+    a free buffer is dropped only to make room for one of another size, so a
+    steady transfer allocates its buffers once.
+
     Args:
         limit: bytes that leases may reserve together (``None``: no bound, only
             reuse; a single upload is bounded by its concurrency already).
@@ -53,10 +59,13 @@ class BufferBudget:
         self._poll = poll
         self._lock = threading.Condition()
         self._used = 0
+        self._allocated = 0
         self._free: list[bytearray] = []
         self._free_bytes = 0
         #: The most bytes reserved at once (for tests and benchmarks).
         self.peak = 0
+        #: The most bytes of buffers in use and kept free at once.
+        self.peak_held = 0
 
     @property
     def used(self) -> int:
@@ -91,7 +100,6 @@ class BufferBudget:
                 if cancelled is not None:
                     cancelled()
             self._reserve(nbytes)
-            self._trim()
             if group is not None:
                 group.live += 1
         return Lease(self, nbytes, group)
@@ -100,40 +108,73 @@ class BufferBudget:
         self._used += nbytes
         self.peak = max(self.peak, self._used)
 
-    def _trim(self) -> None:
-        """Drop free buffers that no longer fit beside the reservations."""
-        if self.limit is None:
-            return
-        while self._free and self._used + self._free_bytes > self.limit:
-            self._free_bytes -= len(self._free.pop(0))
+    def _take(self, least: int, slack: int) -> bytearray:
+        """A buffer of exactly ``least`` bytes: a free one resized in place, or a new one.
 
-    def _take(self, least: int, most: int) -> bytearray:
-        """A free buffer of ``least..most`` bytes, or a new one of ``least``."""
+        A new buffer gets room for ``least + slack`` bytes, so that one size class
+        serves a part's plaintext, its ciphertext and the odd sizes of the first
+        part (the header) and the last (the final frame) without reallocating.
+        """
         with self._lock:
-            best = None
-            for index, buffer in enumerate(self._free):
-                if least <= len(buffer) <= most and (
-                    best is None or len(buffer) < len(self._free[best])
+            buffer = self._reuse(least)
+            if buffer is None:
+                # Room for a new buffer: one out for one in without a limit (what is
+                # kept never exceeds what was in use), or as many as the limit needs.
+                while self._free and (
+                    self.limit is None
+                    or self._allocated + self._free_bytes + least + slack > self.limit
                 ):
-                    best = index
-            if best is not None:
-                buffer = self._free.pop(best)
-                self._free_bytes -= len(buffer)
-                return buffer
-            if self._free:
-                # One buffer out for one in: what is kept never exceeds what was in use.
-                self._free_bytes -= len(self._free.pop(0))
-        return bytearray(least)
+                    self._free_bytes -= _capacity(self._free.pop(0))
+                    if self.limit is None:
+                        break
+                self._allocated += least + slack + 1
+            else:
+                self._allocated += _capacity(buffer)
+            self.peak_held = max(self.peak_held, self._allocated + self._free_bytes)
+        if buffer is None:
+            buffer = bytearray(least + slack)
+            del buffer[least:]  # a minor downsize: the room stays allocated
+        return buffer
 
-    def _give(self, used: int, buffers: list[bytearray], group: LeaseGroup | None = None) -> None:
+    def _reuse(self, least: int) -> bytearray | None:
+        """The smallest free buffer that holds ``least`` bytes without reallocating."""
+        fits = sorted(
+            (index for index, free in enumerate(self._free) if _fits(free, least)),
+            key=lambda index: _capacity(self._free[index]),
+        )
+        for index in fits:
+            buffer = self._free[index]
+            try:
+                if len(buffer) > least:
+                    del buffer[least:]
+                elif len(buffer) < least:
+                    buffer.extend(bytes(least - len(buffer)))
+            except BufferError:  # still viewed by someone: left alone
+                continue
+            del self._free[index]
+            self._free_bytes -= _capacity(buffer)
+            return buffer
+        return None
+
+    def _give(
+        self,
+        used: int,
+        buffers: list[bytearray],
+        group: LeaseGroup | None = None,
+        dropped: int = 0,
+    ) -> None:
+        """Take back ``used`` reserved bytes, ``buffers`` for reuse, ``dropped`` bytes gone."""
         with self._lock:
             self._used -= used
+            self._allocated -= dropped
             if group is not None:
                 group.live -= 1
             for buffer in buffers:
-                if self.limit is None or self._used + self._free_bytes + len(buffer) <= self.limit:
+                size = _capacity(buffer)
+                self._allocated -= size
+                if self.limit is None or self._allocated + self._free_bytes + size <= self.limit:
                     self._free.append(buffer)
-                    self._free_bytes += len(buffer)
+                    self._free_bytes += size
             self._lock.notify_all()
 
     def _borrow(self, nbytes: int) -> None:
@@ -157,24 +198,25 @@ class Lease:
     ) -> None:
         self._budget = budget
         self._group = group
-        self._state = [reserved]  # shared with the finalizer: bytes still reserved
+        # Shared with the finalizer: bytes still reserved, bytes of buffers taken.
+        self._state = [reserved, 0]
         self._buffers: list[bytearray] = []
-        self._allocated = 0
         self._finalizer = weakref.finalize(self, _give_back, budget, self._state, group)
 
     def buffer(self, least: int, *, slack: int = 0) -> bytearray:
-        """A buffer of at least ``least`` bytes (at most ``least + slack``; exact by default).
+        """A buffer of exactly ``least`` bytes (a new one with room for ``slack`` more).
 
         Its contents are undefined. Bytes beyond the reservation are borrowed
         from the budget without waiting (a part's ciphertext is a little larger
         than its plaintext).
         """
-        buffer = self._budget._take(least, least + slack)
+        buffer = self._budget._take(least, slack)
         self._buffers.append(buffer)
-        self._allocated += len(buffer)
-        if self._allocated > self._state[0]:
-            self._budget._borrow(self._allocated - self._state[0])
-            self._state[0] = self._allocated
+        state = self._state
+        state[1] += _capacity(buffer)
+        if state[1] > state[0]:
+            self._budget._borrow(state[1] - state[0])
+            state[0] = state[1]
         return buffer
 
     def recycle(self, buffer: bytearray) -> None:
@@ -185,17 +227,19 @@ class Lease:
         for index, held in enumerate(self._buffers):
             if held is buffer:
                 del self._buffers[index]
-                self._allocated -= len(buffer)
-                given = min(len(buffer), self._state[0] - self._allocated)
-                self._state[0] -= given
+                state = self._state
+                state[1] -= _capacity(buffer)
+                given = min(_capacity(buffer), state[0] - state[1])
+                state[0] -= given
                 self._budget._give(given, [buffer])
                 return
 
     def settle(self) -> None:
         """Give back what is reserved beyond the buffers taken so far."""
-        extra = self._state[0] - self._allocated
+        state = self._state
+        extra = state[0] - state[1]
         if extra > 0:
-            self._state[0] = self._allocated
+            state[0] = state[1]
             self._budget._give(extra, [])
 
     def release(self) -> None:
@@ -208,15 +252,27 @@ class Lease:
             return
         self._finalizer.detach()
         buffers, self._buffers = self._buffers, []
-        reserved, self._state[0] = self._state[0], 0
-        self._allocated = 0
+        reserved = self._state[0]
+        self._state[:] = [0, 0]
         self._budget._give(reserved, buffers, self._group)
+
+
+def _capacity(buffer: bytearray) -> int:
+    """Bytes a buffer holds allocated (its length plus the room it keeps)."""
+    return int(buffer.__alloc__())
+
+
+def _fits(buffer: bytearray, least: int) -> bool:
+    """Whether ``buffer`` takes ``least`` bytes in place (CPython reallocates a bytearray
+    that shrinks below half its allocation)."""
+    return least < _capacity(buffer) <= 2 * least
 
 
 def _give_back(budget: BufferBudget, state: list[int], group: LeaseGroup | None) -> None:
     """A lease dropped unreleased: its reservation only (its buffers are garbage)."""
-    reserved, state[0] = state[0], 0
-    budget._give(reserved, [], group)
+    reserved, taken = state
+    state[:] = [0, 0]
+    budget._give(reserved, [], group, dropped=taken)
 
 
 _bound = threading.local()

@@ -11,6 +11,7 @@ starts with.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,11 @@ from securestore.buffers import BufferBudget, Lease, LeaseGroup, bound_budget
 from securestore.errors import ConfigurationError, LocalFileError
 from securestore.parts import PartSchedule
 
-__all__ = ["FileParts", "Part", "chunk_stream", "file_parts"]
+__all__ = ["SLACK", "FileParts", "Part", "chunk_stream", "file_parts"]
+
+#: A new buffer keeps room for 1/SLACK more than asked: a part's ciphertext (frame
+#: overhead, the header) then fits in the buffer of a plaintext, and the other way round.
+SLACK = 16
 
 Source = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 
@@ -82,7 +87,7 @@ class _Leases:
 
         Twice the size is reserved: the plaintext, then its ciphertext (see
         :meth:`~securestore.buffers.Lease.settle` for parts sent as they are).
-        The plaintext buffer may be a little larger (a reused ciphertext buffer).
+        The buffer keeps room for the part's ciphertext, to be reused for one.
         """
         budget = bound_budget()
         if budget is None:
@@ -90,7 +95,7 @@ class _Leases:
                 self._own = BufferBudget()
             budget = self._own
         lease = budget.lease(2 * size, cancelled=_cancelled, group=self.group)
-        return lease, lease.buffer(size, slack=size // 16)
+        return lease, lease.buffer(size, slack=size // SLACK)
 
 
 def _cancelled() -> None:
@@ -135,7 +140,12 @@ def _fill(
     view[:pos] = carry
     while pos < len(view):
         if readinto is not None:
-            count = readinto(view[pos:]) or 0
+            try:
+                count = readinto(view[pos:]) or 0
+            except (NotImplementedError, io.UnsupportedOperation):
+                # io.RawIOBase subclasses that only define read(): read from now on.
+                readinto = None
+                continue
         else:
             data = _checked(read(len(view) - pos))
             count = len(data)

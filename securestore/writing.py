@@ -48,6 +48,7 @@ import botocore.exceptions
 
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
+from securestore.chunking import SLACK
 from securestore.clientside import (
     FORMAT_METADATA,
     FORMAT_VALUE,
@@ -147,7 +148,8 @@ class WritePlan:
             if plain is not None and len(plain) == len(part.data):
                 return plain
             return bytes(part.data)
-        out = self.transform(part, lease.buffer(self.transform.encrypted_size(part)))
+        size = self.transform.encrypted_size(part)
+        out = self.transform(part, lease.buffer(size, slack=size // SLACK))
         if plain is not None:
             lease.recycle(plain)  # encrypted: only the ciphertext is held while it is sent
         lease.settle()

@@ -109,26 +109,49 @@ def test_released_buffers_are_reused_and_dropped_leases_are_not_recycled() -> No
 
 def test_bytes_borrowed_beyond_a_reservation_are_counted_and_given_back() -> None:
     budget = BufferBudget(1000)
-    lease = budget.lease(100)
+    lease = budget.lease(200)
     plain = lease.buffer(100)
-    lease.buffer(150)  # a ciphertext a little larger than the reservation
-    assert budget.used == 250
+    cipher = lease.buffer(150)  # a ciphertext: more than the reservation has left
+    held = plain.__alloc__() + cipher.__alloc__()  # what is allocated is what counts
+    assert budget.used == held > 200
     lease.recycle(plain)
     lease.settle()
-    assert budget.used == 150
+    assert budget.used == cipher.__alloc__()
     lease.release()
     assert budget.used == 0
-    assert budget.peak == 250
+    assert budget.peak == held
 
 
-def test_free_buffers_never_exceed_the_limit_beside_the_reservations() -> None:
+def test_one_buffer_serves_a_plaintext_and_the_larger_ciphertext_in_place() -> None:
+    budget = BufferBudget()
+    lease = budget.lease(200)
+    plain = lease.buffer(100, slack=10)
+    lease.recycle(plain)
+    cipher = lease.buffer(108)
+    assert cipher is plain and len(cipher) == 108  # resized within its room
+    lease.release()
+    viewed = budget.lease(10).buffer(105)
+    assert viewed is plain
+    view = memoryview(viewed)
+    budget._give(0, [viewed])
+    # A buffer someone still views is never resized nor handed out again.
+    assert budget.lease(10).buffer(100) is not plain
+    view.release()
+
+
+def test_buffers_in_use_and_kept_free_stay_within_the_limit() -> None:
     budget = BufferBudget(100)
-    for size in (30, 30, 30):
-        lease = budget.lease(size)
-        lease.buffer(size)
+    first = None
+    for _ in range(3):
+        lease = budget.lease(30)
+        buffer = lease.buffer(30)
+        first = first or buffer
+        assert buffer is first  # allocated once, then reused
         lease.release()
-    budget.lease(90)
-    assert budget._free_bytes <= 10
+    big = budget.lease(90)
+    big.buffer(90)  # another size: the free buffer makes room
+    assert budget._allocated + budget._free_bytes <= 100
+    assert budget.peak_held <= 100
 
 
 # -- cutting ----------------------------------------------------------------------------
