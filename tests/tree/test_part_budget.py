@@ -10,14 +10,19 @@ read, and a file's parts are read only when they may be sent.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from securestore import ClientSide, RawAesKeyring, SecureStore, TransferConfig
+from securestore.chunking import chunk_stream
+from securestore.errors import TransferError
+from securestore.transfer import bind_cancel, bind_scheduler
 from securestore.tree import TreeOptions, copy_tree
 from securestore.tree import manager as manager_module
 from securestore.tree.scheduler import RequestScheduler
@@ -132,3 +137,39 @@ def test_a_budget_smaller_than_one_part_never_deadlocks(
     up = copy_tree(tmp_path / "src", (store, "t"), concurrency=max_concurrency)
     assert up.ok and up.done == len(files), up.failed
     assert schedulers[0].buffers.used == 0
+
+
+def test_a_part_waiting_for_the_job_budget_gives_up_at_once_when_the_job_is_cancelled() -> None:
+    """Ctrl-C cancels the manager's event: a reader waiting for buffers must not hang."""
+    scheduler = RequestScheduler(2, max_parents=2, max_buffer_bytes=10)
+    cancel = threading.Event()
+    outcome: list[BaseException | None] = []
+    waiting = threading.Event()
+
+    def upload() -> None:
+        bind_cancel(cancel)
+        bind_scheduler(scheduler)
+        parts = chunk_stream(io.BytesIO(b"x" * 30), 10)
+        first = next(parts)  # an upload's first part always proceeds
+        try:
+            waiting.set()
+            next(parts)  # 20 + 20 bytes > 10, while its first part is held
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            first.done()
+            bind_scheduler(None)
+            bind_cancel(None)
+
+    thread = threading.Thread(target=upload, daemon=True)
+    thread.start()
+    assert waiting.wait(5)
+    time.sleep(0.2)
+    assert outcome == []  # waiting for the budget
+    started = time.monotonic()
+    cancel.set()
+    thread.join(5)
+    assert time.monotonic() - started < 1
+    assert len(outcome) == 1 and isinstance(outcome[0], TransferError)
+    assert scheduler.buffers.used == 0
