@@ -394,16 +394,21 @@ class WritePath:
             self._verify(mode, created, key, before=True)
             self._remember(mode)
 
-            def send(part: Part) -> tuple[dict[str, Any], int]:
+            def prepared() -> Iterator[tuple[Part, bytes | bytearray]]:
+                # Encrypted as it is read, while it holds its slot: the plaintext buffer
+                # goes straight back for the next part, and only ciphertext waits for
+                # the network (concurrency + 1 buffers, not twice that).
+                for part in parts:
+                    yield part, plan.body(part, reuse=True)
+
+            def send(task: tuple[Part, bytes | bytearray]) -> tuple[dict[str, Any], int]:
                 # The part's buffers go back to its budget once the request is over
                 # (botocore keeps no reference), for the next part to reuse.
+                part, data = task
                 lease = part.lease
+                number, plain_size, size = part.number, len(part.data), len(data)
+                del task, part
                 try:
-                    data = plan.body(part, reuse=True)
-                    number, plain_size = part.number, len(part.data)
-                    # Drop the plaintext while the ciphertext is sent (run_bounded keeps no
-                    # other reference), so a part is held once, not twice.
-                    del part
                     response = s3.upload_part(
                         Bucket=self.bucket,
                         Key=key,
@@ -411,7 +416,6 @@ class WritePath:
                         PartNumber=number,
                         Body=data,
                     )
-                    size = len(data)
                     del data
                 finally:
                     if lease is not None:
@@ -420,7 +424,7 @@ class WritePath:
                     progress(plain_size)
                 return {"PartNumber": number, "ETag": response["ETag"]}, size
 
-            sent = run_bounded(parts, send, concurrency=self.access.transfer.concurrency)
+            sent = run_bounded(prepared(), send, concurrency=self.access.transfer.concurrency)
             done = [entry for entry, _ in sent]
             total = sum(size for _, size in sent)
             completed = s3.complete_multipart_upload(
