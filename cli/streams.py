@@ -38,6 +38,20 @@ class Prefixed:
             return head + (self._rest.read(size - len(head)) if size > len(head) else b"")
         return self._rest.read(size)
 
+    def readinto(self, buffer: memoryview) -> int:
+        """Read like ``BufferedReader.readinto`` (into the caller's buffer: no copy)."""
+        if self._first:
+            count = min(len(buffer), len(self._first))
+            buffer[:count] = self._first[:count]
+            self._first = self._first[count:]
+            return count
+        readinto = getattr(self._rest, "readinto", None)
+        if readinto is None:
+            data = self._rest.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        return int(readinto(buffer) or 0)
+
 
 #: The most of a ``--range`` held at once: ranges stream like whole objects.
 RANGE_PIECE = 2 * 1024 * 1024

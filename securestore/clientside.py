@@ -204,32 +204,48 @@ class FramedParts:
         if self.schedule.base % frame_length or self.schedule.ceiling % frame_length:
             raise ConfigurationError("part sizes must be whole frames")
 
-    def __call__(self, part: Part) -> bytearray:
+    def __call__(self, part: Part, out: bytearray | None = None) -> bytearray:
+        """The message bytes of ``part``, written into ``out`` when given.
+
+        ``out`` must hold exactly :meth:`encrypted_size` bytes (a reused buffer).
+        """
         frame_length = self.encryptor.frame_length
         data = memoryview(part.data).cast("B")
         first_seq = self.schedule.offset(part.number) // frame_length + 1
-        # The last part ends with a short (possibly empty) final frame: sizes.frame_count.
-        count = len(data) // frame_length + (1 if part.last else 0)
         if not part.last and len(data) != self.schedule.size(part.number):
             raise ConfigurationError("a part that is not the last must hold whole frames")
+        sizes = self._frame_sizes(len(data), part.last)
         header = self.encryptor.header_bytes if part.number == 1 else b""
-        sizes = [
-            self.encryptor.frame_size(
-                min(frame_length, len(data) - i * frame_length),
-                final=part.last and i == count - 1,
-            )
-            for i in range(count)
-        ]
-        out = bytearray(len(header) + sum(sizes))
+        total = len(header) + sum(sizes)
+        if out is None:
+            out = bytearray(total)
+        elif len(out) != total:
+            raise ValueError("the output buffer must hold exactly the part's ciphertext")
         out[: len(header)] = header
         view = memoryview(out)
         pos = len(header)
-        for i in range(count):
+        for i in range(len(sizes)):
             chunk = data[i * frame_length : (i + 1) * frame_length]
             pos += self.encryptor.encrypt_frame_into(
-                first_seq + i, chunk, view[pos:], final=part.last and i == count - 1
+                first_seq + i, chunk, view[pos:], final=part.last and i == len(sizes) - 1
             )
         return out
+
+    def encrypted_size(self, part: Part) -> int:
+        """Bytes of the message that ``part`` becomes (with the header for part 1)."""
+        header = len(self.encryptor.header_bytes) if part.number == 1 else 0
+        return header + sum(self._frame_sizes(len(part.data), part.last))
+
+    def _frame_sizes(self, length: int, last: bool) -> list[int]:
+        frame_length = self.encryptor.frame_length
+        # The last part ends with a short (possibly empty) final frame: sizes.frame_count.
+        count = length // frame_length + (1 if last else 0)
+        return [
+            self.encryptor.frame_size(
+                min(frame_length, length - i * frame_length), final=last and i == count - 1
+            )
+            for i in range(count)
+        ]
 
     @staticmethod
     def frames_per_part_for(part_size: int, frame_length: int) -> int:

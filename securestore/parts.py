@@ -10,9 +10,10 @@ doubles it every ``every`` parts up to a ``ceiling``, both chosen by
 :func:`growing_schedule` so that 10,000 parts hold a whole 5 TiB object while
 the parts stay as small, for as long, as that allows.
 
-Memory follows the part size: an upload holds about ``concurrency + 2`` parts at
-once (see :mod:`securestore.transfer`), so the peak is a function of the
-*current* part size, not of the stream's length. At the defaults (8 MiB,
+Memory follows the part size: an upload holds about ``concurrency + 1`` parts at
+once (those in flight and the one being read, in buffers reused from part to
+part: see :mod:`securestore.chunking` and :mod:`securestore.buffers`), so the
+peak is a function of the *current* part size, not of the stream's length. At the defaults (8 MiB,
 concurrency 4) a stream keeps 8 MiB parts up to 20 GiB, has 64 MiB parts at
 about 42 GiB, and its largest parts (1 GiB) come only past 1 TiB.
 """

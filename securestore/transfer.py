@@ -1,11 +1,12 @@
 """Planning and running multipart uploads and parallel ranged downloads.
 
-Memory is bounded by design: an upload holds at most ``concurrency + 1`` parts
-in memory (the producer only reads the next part when a worker is free) and a
-download streams each range to its place in the destination file in small
-pieces. A failed upload is aborted, so no multipart upload is left behind and
-the existing object is never replaced. Writing downloads to local files
-lives in :mod:`securestore.localfile`.
+Memory is bounded by design: an upload holds at most ``concurrency`` parts in
+flight plus the one being read (the producer only reads the next part when a
+worker is free; parts are cut in :mod:`securestore.chunking`, into buffers of a
+:class:`~securestore.buffers.BufferBudget`) and a download streams each range
+to its place in the destination file in small pieces. A failed upload is
+aborted, so no multipart upload is left behind and the existing object is never
+replaced. Writing downloads to local files lives in :mod:`securestore.localfile`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from __future__ import annotations
 import http.client
 import itertools
 import logging
-import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import urllib3.exceptions
 
-from securestore.errors import ConfigurationError, LocalFileError, TransferError
+from securestore.buffers import bind_budget
+from securestore.chunking import Part, chunk_stream, file_parts
+from securestore.errors import ConfigurationError, TransferError
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule, growing_schedule
 
 __all__ = [
@@ -145,92 +147,6 @@ def _round_up(size: int, unit: int) -> int:
     return -(-size // unit) * unit
 
 
-@dataclass(frozen=True)
-class Part:
-    """One part of an upload: its 1-based number, its bytes and whether it is the last."""
-
-    number: int
-    data: bytes | bytearray | memoryview
-    last: bool
-
-
-def chunk_stream(
-    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes],
-    size: int | PartSchedule,
-) -> Iterator[Part]:
-    """Cut ``source`` into parts of exactly ``size`` bytes (the last may be shorter).
-
-    ``size`` may be a :class:`~securestore.parts.PartSchedule`, which gives each
-    part's size by its number (parts that grow as a stream goes on). Reads
-    lazily with one part of look-ahead, so that the last part is known as such;
-    an empty source yields one empty last part.
-    """
-    schedule = PartSchedule.fixed(size) if isinstance(size, int) else size
-    pieces = _pieces(source, schedule)
-    number = 1
-    current = next(pieces, b"")
-    for following in pieces:
-        yield Part(number, current, last=False)
-        number += 1
-        current = following
-    yield Part(number, current, last=True)
-
-
-def _pieces(
-    source: bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes], schedule: PartSchedule
-) -> Iterator[bytes | memoryview]:
-    sizes = (schedule.size(number) for number in itertools.count(1))
-    if isinstance(source, bytes | bytearray | memoryview):
-        view = memoryview(source).cast("B")
-        start = 0
-        while start < len(view):
-            size = next(sizes)
-            yield view[start : start + size]
-            start += size
-        return
-    read = getattr(source, "read", None)
-    if callable(read):
-        while True:
-            size = next(sizes)
-            data = _read_exactly(read, size)
-            if not data:
-                return
-            yield data
-            if len(data) < size:
-                return
-    else:
-        buffer = bytearray()
-        size = next(sizes)
-        for piece in source:
-            if not isinstance(piece, bytes | bytearray | memoryview):
-                raise ConfigurationError("an iterable body must yield bytes")
-            buffer += piece
-            while len(buffer) >= size:
-                yield bytes(buffer[:size])
-                del buffer[:size]
-                size = next(sizes)
-        if buffer:
-            yield bytes(buffer)
-
-
-def _read_exactly(read: Callable[[int], Any], size: int) -> bytes:
-    """Read ``size`` bytes, looping over short reads (pipes); fewer only at EOF."""
-    first = read(size)
-    if first is None:
-        first = b""
-    if not isinstance(first, bytes | bytearray):
-        raise ConfigurationError("the body's read() must return bytes (open files in 'rb' mode)")
-    if len(first) == size or not first:
-        return bytes(first)
-    buffer = bytearray(first)
-    while len(buffer) < size:
-        more = read(size - len(buffer))
-        if not more:
-            break
-        buffer += more
-    return bytes(buffer)
-
-
 class RetryBudget:
     """How many times a broken response body may be resumed before the read gives up.
 
@@ -338,9 +254,12 @@ def bind_scheduler(scheduler: SharedScheduler | None) -> None:
 
     A :class:`~securestore.tree.manager.TransferManager` binds its scheduler in
     its workers, so that the parts of every object share one bounded budget
-    without the read and write paths knowing about it.
+    without the read and write paths knowing about it; the scheduler's
+    ``buffers`` (a :class:`~securestore.buffers.BufferBudget`, if it has one)
+    become the budget the thread's uploads read their parts into.
     """
     _worker.scheduler = scheduler
+    bind_budget(getattr(scheduler, "buffers", None))
 
 
 #: Seconds between checks of an enclosing pool's cancellation while run_bounded waits.
@@ -459,28 +378,6 @@ def run_bounded(
 
 
 _END = object()
-
-
-def file_parts(fd: int, size: int, part_size: int) -> Iterator[Part]:
-    """Parts of a regular file, each read with ``pread`` only when its upload starts."""
-    count = max(1, -(-size // part_size))
-    for index in range(count):
-        offset = index * part_size
-        length = min(part_size, size - offset)
-        yield Part(index + 1, _pread_exactly(fd, length, offset), last=index == count - 1)
-
-
-def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
-    data = os.pread(fd, length, offset)
-    if len(data) == length:  # the usual case: no copy
-        return data
-    out = bytearray(data)
-    while len(out) < length:
-        piece = os.pread(fd, length - len(out), offset + len(out))
-        if not piece:
-            raise LocalFileError("the file shrank while it was being uploaded")
-        out += piece
-    return bytes(out)
 
 
 def read_body_into(body: Any, view: memoryview) -> int:

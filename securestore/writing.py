@@ -48,6 +48,7 @@ import botocore.exceptions
 
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
+from securestore.chunking import SLACK
 from securestore.clientside import (
     FORMAT_METADATA,
     FORMAT_VALUE,
@@ -128,9 +129,38 @@ class WritePlan:
         """The storage class and content headers of the request that creates the object."""
         return self.attributes.request_params(client_side=self.client_side)
 
-    def body(self, part: Part) -> bytes | bytearray:
-        """The bytes to send for ``part``."""
-        return self.transform(part) if self.transform is not None else bytes(part.data)
+    def body(self, part: Part, *, reuse: bool = False) -> bytes | bytearray:
+        """The bytes to send for ``part``.
+
+        With ``reuse`` the caller sends them and then calls ``part.done()``: a
+        client-side part is encrypted into a buffer of the part's lease and its
+        plaintext buffer given back at once, and a part read into a buffer of
+        exactly its size is sent from that buffer (no copy).
+        """
+        lease = part.lease if reuse else None
+        if lease is None:
+            return self.transform(part) if self.transform is not None else bytes(part.data)
+        plain = _whole_buffer(part.data)
+        if not isinstance(self.transform, FramedParts):
+            lease.settle()
+            if self.transform is not None:
+                return self.transform(part)
+            if plain is not None and len(plain) == len(part.data):
+                return plain
+            return bytes(part.data)
+        size = self.transform.encrypted_size(part)
+        out = self.transform(part, lease.buffer(size, slack=size // SLACK))
+        if plain is not None:
+            lease.recycle(plain)  # encrypted: only the ciphertext is held while it is sent
+        lease.settle()
+        return out
+
+
+def _whole_buffer(data: bytes | bytearray | memoryview) -> bytearray | None:
+    """The bytearray a part's memoryview was cut from, if it was."""
+    if isinstance(data, memoryview) and isinstance(data.obj, bytearray):
+        return data.obj
+    return None
 
 
 def part_schedule(
@@ -226,15 +256,21 @@ class WritePath:
             params["Metadata"] = plan.metadata
         if content_type:
             params["ContentType"] = content_type
+        if getattr(parts, "count", 1) > 1:  # a file of many parts: none read before it is sent
+            return self._multipart(key, parts, params, mode, plan, progress)
         first = next(parts)
         if first.last and self.single_put(mode, first):
-            self.confirm_mode(key, mode)
-            data = plan.body(first)
-            response = self.access.s3.put_object(Body=data, **params)
+            try:
+                self.confirm_mode(key, mode)
+                data = plan.body(first, reuse=True)
+                size, plain_size = len(data), len(first.data)
+                response = self.access.s3.put_object(Body=data, **params)
+            finally:
+                first.done()
             if progress:
-                progress(len(first.data))
+                progress(plain_size)
             self._verify_or_undo(mode, response, key)
-            return self._info_after_write(key, response, len(data), plan.metadata, content_type)
+            return self._info_after_write(key, response, size, plan.metadata, content_type)
         return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
 
     def _verify(
@@ -358,24 +394,37 @@ class WritePath:
             self._verify(mode, created, key, before=True)
             self._remember(mode)
 
-            def send(part: Part) -> tuple[dict[str, Any], int]:
-                data = plan.body(part)
-                number, plain_size = part.number, len(part.data)
-                # Drop the plaintext while the ciphertext is sent (run_bounded keeps no
-                # other reference), so a part is held once, not twice.
-                del part
-                response = s3.upload_part(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=data,
-                )
+            def prepared() -> Iterator[tuple[Part, bytes | bytearray]]:
+                # Encrypted as it is read, while it holds its slot: the plaintext buffer
+                # goes straight back for the next part, and only ciphertext waits for
+                # the network (concurrency + 1 buffers, not twice that).
+                for part in parts:
+                    yield part, plan.body(part, reuse=True)
+
+            def send(task: tuple[Part, bytes | bytearray]) -> tuple[dict[str, Any], int]:
+                # The part's buffers go back to its budget once the request is over
+                # (botocore keeps no reference), for the next part to reuse.
+                part, data = task
+                lease = part.lease
+                number, plain_size, size = part.number, len(part.data), len(data)
+                del task, part
+                try:
+                    response = s3.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=data,
+                    )
+                    del data
+                finally:
+                    if lease is not None:
+                        lease.release()
                 if progress:
                     progress(plain_size)
-                return {"PartNumber": number, "ETag": response["ETag"]}, len(data)
+                return {"PartNumber": number, "ETag": response["ETag"]}, size
 
-            sent = run_bounded(parts, send, concurrency=self.access.transfer.concurrency)
+            sent = run_bounded(prepared(), send, concurrency=self.access.transfer.concurrency)
             done = [entry for entry, _ in sent]
             total = sum(size for _, size in sent)
             completed = s3.complete_multipart_upload(

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from typing import Any
 
+from securestore.buffers import BufferBudget
 from securestore.errors import TransferError
 from securestore.transfer import bind_cancel
 
@@ -42,6 +43,9 @@ __all__ = ["RequestScheduler"]
 
 #: Seconds between checks of a cancellation while waiting for a slot or permit.
 _POLL = 0.05
+#: Bytes of upload part buffers a tree transfer holds at once (s3transfer keeps ten
+#: 8 MiB chunks): about eight 8 MiB parts in flight and one being read.
+DEFAULT_BUFFER_BYTES = 80 * 1024 * 1024
 _END = object()
 
 
@@ -80,13 +84,24 @@ class RequestScheduler:
         max_concurrency: requests (objects' own requests and parts) in flight at once.
         max_parents: objects sending or fetching parts at once.
         poll: seconds between checks of a cancellation while waiting.
+        max_buffer_bytes: bytes of upload part buffers held at once by every
+            object together (``buffers``, bound to the object workers' threads
+            with the scheduler; see :mod:`securestore.buffers`).
     """
 
-    def __init__(self, max_concurrency: int, *, max_parents: int, poll: float = _POLL) -> None:
+    def __init__(
+        self,
+        max_concurrency: int,
+        *,
+        max_parents: int,
+        poll: float = _POLL,
+        max_buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+    ) -> None:
         if max_concurrency < 1 or max_parents < 1:
             raise ValueError("max_concurrency and max_parents must be at least 1")
         self.max_concurrency = max_concurrency
         self.max_parents = max_parents
+        self.buffers = BufferBudget(max_buffer_bytes, poll=poll)
         self._poll = poll
         self._slots = threading.Semaphore(max_concurrency)
         self._parents = threading.Semaphore(max_parents)
