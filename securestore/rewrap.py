@@ -22,6 +22,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from securestore.attributes import CONTENT_HEADERS
 from securestore.bucket import BucketAccess
 from securestore.clientside import (
     CONTEXT_BUCKET,
@@ -53,15 +54,6 @@ from securestore.s3ec.metadata import S3EC_MAPKEYS
 from securestore.transport import translate_error
 
 __all__ = ["KeyChanges", "Method", "RewrapResult", "Rewrapper", "rewrap_object"]
-
-_COPIED_HEADERS = (
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-    "Expires",
-)
 
 
 @dataclass(frozen=True)
@@ -395,7 +387,7 @@ class Rewrapper:
         metadata = head.get("Metadata") or {}
         if metadata:
             params["Metadata"] = dict(metadata)
-        for name in _COPIED_HEADERS:
+        for name in CONTENT_HEADERS:
             if head.get(name):
                 params[name] = head[name]
         storage = head.get("StorageClass")

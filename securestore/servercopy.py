@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from securestore.attributes import CONTENT_HEADERS
 from securestore.bucket import abort_upload
 from securestore.errors import ConfigurationError, PreconditionFailedError
 from securestore.transfer import MiB, run_bounded
@@ -29,15 +30,7 @@ MAX_COPY_OBJECT = 5 * GiB
 _MIN_PART = 5 * MiB
 _MAX_PARTS = 10_000
 #: What ``MetadataDirective=COPY`` keeps of the source by itself.
-_COPIED_BY_S3 = (
-    "Metadata",
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-    "Expires",
-)
+_COPIED_BY_S3 = ("Metadata", *CONTENT_HEADERS)
 
 
 @dataclass(frozen=True, kw_only=True)
