@@ -4,7 +4,6 @@ an S3 Batch Operations job."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import itertools
 import uuid
@@ -18,6 +17,7 @@ from securestore.errors import ConfigurationError
 from securestore.location import S3Url
 
 from .context import CliContext
+from .options import grouped_options
 
 __all__ = [
     "ObjectScanArgs",
@@ -156,9 +156,20 @@ class ObjectScanArgs:
         return bool(self.batch or self.role or self.bucket or self.function or self.dry_run)
 
 
-def object_scan_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the object-scan options; the command receives them as ``objects=ObjectScanArgs``."""
-    options = [
+#: Adds the object-scan options; the command receives them as ``objects=ObjectScanArgs``.
+object_scan_options = grouped_options(
+    "objects",
+    ObjectScanArgs,
+    {
+        "obj_budget": "object_budget",
+        "obj_seconds": "object_seconds",
+        "obj_batch": "batch",
+        "obj_role": "role",
+        "obj_bucket": "bucket",
+        "obj_function": "function",
+        "obj_dry_run": "dry_run",
+    },
+    [
         click.option(
             "--object-budget",
             "obj_budget",
@@ -203,25 +214,8 @@ def object_scan_options(command: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="--objects-batch: print the job request; upload and create nothing.",
         ),
-    ]
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["objects"] = ObjectScanArgs(
-            object_budget=kwargs.pop("obj_budget"),
-            object_seconds=kwargs.pop("obj_seconds"),
-            batch=kwargs.pop("obj_batch"),
-            role=kwargs.pop("obj_role"),
-            bucket=kwargs.pop("obj_bucket"),
-            function=kwargs.pop("obj_function"),
-            dry_run=kwargs.pop("obj_dry_run"),
-        )
-        return command(*args, **kwargs)
-
-    decorated: Callable[..., Any] = wrapper
-    for option in reversed(options):
-        decorated = option(decorated)
-    return decorated
+    ],
+)
 
 
 def submit_object_scan(

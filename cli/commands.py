@@ -20,6 +20,7 @@ from securestore.location import S3Url
 from .context import CliContext
 from .errors import require_stdout
 from .keys import branch_key_options, key_options
+from .listing import human_size
 from .options import (
     REQUIRE_CHOICES,
     SSE_CHOICES,
@@ -59,15 +60,6 @@ def say(obj: CliContext, message: str) -> None:
     """
     if not obj.quiet:
         click.echo(printable(message), err=True)
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @click.command("mb")
@@ -188,7 +180,8 @@ def put_command(
                 progress=progress,
                 attributes=attributes,
             )
-    say(obj, f"put: {source} -> {location} ({_human(info.size)}, {info.encryption.describe()})")
+    size = human_size(info.size, aws_cli=False)
+    say(obj, f"put: {source} -> {location} ({size}, {info.encryption.describe()})")
 
 
 def _put_destination(url: str, source: str) -> S3Url:
@@ -359,7 +352,8 @@ def get_command(
             )
             with destination as file:
                 written = copy_range(reader, *span, file.write_at)
-        say(obj, f"get: {location} [{byte_range}] -> {target} ({_human(written)})")
+        size = human_size(written, aws_cli=False)
+        say(obj, f"get: {location} [{byte_range}] -> {target} ({size})")
         return
     # Only a progress bar needs the size up front; otherwise download_file finds it.
     total = store.head(location.key, version_id=version_id).size if obj.progress_enabled() else None
@@ -377,8 +371,8 @@ def get_command(
             allow_legacy_unauthenticated=allow_legacy_unauthenticated,
         )
     # The bytes written (a client-side object's plaintext), not the stored size.
-    size = _written_size(target, info.size)
-    say(obj, f"get: {location} -> {target} ({_human(size)}, {info.encryption.describe()})")
+    size = human_size(_written_size(target, info.size), aws_cli=False)
+    say(obj, f"get: {location} -> {target} ({size}, {info.encryption.describe()})")
 
 
 def _written_size(target: str | Path, stored: int) -> int:
@@ -401,7 +395,7 @@ def _describe(info: ObjectInfo) -> str:
     enc = info.encryption
     lines = [
         f"url:            s3://{info.bucket}/{info.key}",
-        f"size:           {info.size} ({_human(info.size)})",
+        f"size:           {info.size} ({human_size(info.size, aws_cli=False)})",
         f"etag:           {info.etag}",
         f"last modified:  {info.last_modified.isoformat() if info.last_modified else '-'}",
         f"content type:   {info.content_type or '-'}",

@@ -12,7 +12,6 @@ not installed (with the command that installs it).
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from securestore.audit.runner import AuditReport
 from securestore.audit.suppress import apply_suppressions
 from securestore.errors import StorageError
 
+from .options import grouped_options
 from .reporting import write_report, write_text
 
 __all__ = [
@@ -66,9 +66,20 @@ class InventoryArgs:
         return bool(self.manifests or self.metadata_tables)
 
 
-def inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the inventory options; the command receives them as ``inventory=InventoryArgs``."""
-    options = [
+#: Adds the inventory options; the command receives them as ``inventory=InventoryArgs``.
+inventory_options = grouped_options(
+    "inventory",
+    InventoryArgs,
+    {
+        "inv_manifests": "manifests",
+        "inv_metadata": "metadata_tables",
+        "inv_namespace": "namespace",
+        "inv_table": "table",
+        "inv_depth": "depth",
+        "inv_top": "top",
+        "inv_athena": "athena",
+    },
+    [
         click.option(
             "--inventory",
             "inv_manifests",
@@ -124,25 +135,8 @@ def inventory_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Inventory audits: print the Athena DDL and queries computing the same "
             "report, instead of running it.",
         ),
-    ]
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["inventory"] = InventoryArgs(
-            manifests=kwargs.pop("inv_manifests"),
-            metadata_tables=kwargs.pop("inv_metadata"),
-            namespace=kwargs.pop("inv_namespace"),
-            table=kwargs.pop("inv_table"),
-            depth=kwargs.pop("inv_depth"),
-            top=kwargs.pop("inv_top"),
-            athena=kwargs.pop("inv_athena"),
-        )
-        return command(*args, **kwargs)
-
-    decorated: Callable[..., Any] = wrapper
-    for option in reversed(options):
-        decorated = option(decorated)
-    return decorated
+    ],
+)
 
 
 def run_inventory_audit(

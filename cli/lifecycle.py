@@ -19,19 +19,9 @@ from .commands import parse_pairs, say
 from .context import CliContext
 from .errors import exit_code_for, most_serious, report
 from .keys import key_options, kms_keyrings, raw_keyrings, reading_keyring
+from .listing import human_size
 
 __all__ = ["COMMANDS"]
-
-
-def _human(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            break
-    return f"{value:.1f} {unit}"
 
 
 def _line(result: RewrapResult) -> str:
@@ -44,7 +34,8 @@ def _line(result: RewrapResult) -> str:
     assert result.method is not None
     text = (
         f"rewrap: {where} ({result.method.value}; {changes}; fetched "
-        f"{_human(result.bytes_fetched)}, copied by S3 {_human(result.bytes_copied)})"
+        f"{human_size(result.bytes_fetched, aws_cli=False)}, "
+        f"copied by S3 {human_size(result.bytes_copied, aws_cli=False)})"
     )
     if result.note:
         text += f"; {result.note}"

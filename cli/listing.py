@@ -31,16 +31,24 @@ __all__ = ["COMMANDS", "human_size", "ls_command"]
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
-def human_size(size: int) -> str:
-    """A size as ``aws s3 ls --human-readable`` prints it: ``1 Byte``, ``12 Bytes``, ``1.5 KiB``."""
-    if size == 1:
-        return "1 Byte"
+def human_size(size: int, *, aws_cli: bool = True) -> str:
+    """A size in binary units, one decimal from KiB up.
+
+    ``aws_cli`` (``ls``, progress): as ``aws s3 ls --human-readable`` prints it,
+    ``1 Byte``, ``12 Bytes``, ``1.5 KiB``, the next unit once the value rounds to
+    1024, up to EiB. Otherwise the short form of ``put``/``get``/``head`` and
+    ``rewrap``: ``12 B``, ``1.5 KiB``, the next unit from 1024 on, up to TiB.
+    """
     if size < 1024:
-        return f"{size} Bytes"
+        if not aws_cli:
+            return f"{size} B"
+        return "1 Byte" if size == 1 else f"{size} Bytes"
+    units = _UNITS if aws_cli else _UNITS[:4]
     value = float(size)
-    for unit in _UNITS:
+    for unit in units:
         value /= 1024
-        if round(value) < 1024 or unit == _UNITS[-1]:  # aws-cli's rule
+        # aws-cli's rule: 1023.96 KiB prints as 1.0 MiB, not 1024.0 KiB.
+        if (round(value) if aws_cli else value) < 1024 or unit == units[-1]:
             return f"{value:.1f} {unit}"
     raise AssertionError("unreachable")
 

@@ -186,17 +186,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "uploads:uploads_group",
         "List or abort incomplete multipart uploads (their parts are stored and billed).",
     ),
-    # keys.py
+    # keycommands.py
     "keygen": (
-        "keys:keygen_command",
+        "keycommands:keygen_command",
         "Create new key files for client-side encryption (never overwrites a file).",
     ),
     "inspect": (
-        "keys:inspect_command",
+        "keycommands:inspect_command",
         "Show a client-side object's message header without decrypting it.",
     ),
     "keys": (
-        "keys:keys_group",
+        "keycommands:keys_group",
         "Create, rotate and show branch keys of AWS KMS Hierarchical keyrings (DynamoDB + KMS).",
     ),
     # local.py

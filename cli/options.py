@@ -8,7 +8,8 @@ object attributes of what they write); :func:`upload_mode`, :func:`read_mode` an
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -37,6 +38,7 @@ __all__ = [
     "SSE_CHOICES",
     "attributes_from",
     "build_sse",
+    "grouped_options",
     "parse_pairs",
     "read_mode",
     "upload_mode",
@@ -82,6 +84,34 @@ def build_sse(
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+Command = Callable[..., Any]
+
+
+def grouped_options(
+    keyword: str,
+    group: Callable[..., Any],
+    fields: Mapping[str, str],
+    options: Sequence[Callable[[Command], Command]],
+) -> Callable[[Command], Command]:
+    """A decorator adding ``options`` to a command that receives their values as one object.
+
+    The command gets ``keyword=group(**{field: value})``: ``fields`` maps each option's
+    parameter name to the field of ``group`` (a dataclass) it fills, instead of one
+    keyword argument per option.
+    """
+
+    def decorate(command: Command) -> Command:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs[keyword] = group(**{field: kwargs.pop(name) for name, field in fields.items()})
+            return command(*args, **kwargs)
+
+        decorated: Command = wrapper
+        for option in reversed(options):
+            decorated = option(decorated)
+        return decorated
+
+    return decorate
 
 
 def upload_options(func: F) -> F:

@@ -42,6 +42,7 @@ from securestore.errors import (
 )
 
 if _typing.TYPE_CHECKING:
+    from securestore.account import create_bucket
     from securestore.attributes import ObjectAttributes
     from securestore.bucket import CommonPrefix, ObjectVersion
     from securestore.clientside import ClientSide, ClientSideReader
@@ -63,7 +64,7 @@ if _typing.TYPE_CHECKING:
     from securestore.reader import ObjectReader
     from securestore.rewrap import RewrapResult
     from securestore.rewrap_prefix import PrefixRewrap, rewrap_prefix
-    from securestore.store import ObjectInfo, ObjectSummary, SecureStore, create_bucket
+    from securestore.store import ObjectInfo, ObjectSummary, SecureStore
     from securestore.transfer import TransferConfig
     from securestore.transport import Connection
     from securestore.tree import (
@@ -124,7 +125,7 @@ _LAZY = {
     "sync": "securestore.tree",
     "PrefixRewrap": "securestore.rewrap_prefix",
     "rewrap_prefix": "securestore.rewrap_prefix",
-    "create_bucket": "securestore.store",
+    "create_bucket": "securestore.account",
 }
 
 __version__ = "0.1.0"

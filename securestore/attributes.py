@@ -26,6 +26,7 @@ from securestore.errors import ConfigurationError
 __all__ = [
     "ARCHIVE_STORAGE_CLASSES",
     "CONTENT_ENCODING_METADATA",
+    "CONTENT_HEADERS",
     "STORAGE_CLASSES",
     "ObjectAttributes",
 ]
@@ -52,6 +53,16 @@ STORAGE_CLASSES = frozenset(
 ARCHIVE_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 #: Where a client-side object keeps its plaintext's Content-Encoding (see the module doc).
 CONTENT_ENCODING_METADATA = "securestore-content-encoding"
+
+#: The content headers of an object as S3 request/response fields (what a copy keeps).
+CONTENT_HEADERS = (
+    "ContentType",
+    "ContentEncoding",
+    "ContentDisposition",
+    "ContentLanguage",
+    "CacheControl",
+    "Expires",
+)
 
 #: Attribute name -> S3 request/response field.
 _FIELDS = {

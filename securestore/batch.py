@@ -23,30 +23,34 @@ task function per object and maps its outcome to S3's result codes; the same
 function runs locally over a manifest with :func:`run_locally`, which is how the
 tests exercise it. SSE-C objects are never in a job: S3 cannot copy or update
 them without the customer's key.
+
+Manifests live in :mod:`securestore.batch_manifest` and the Lambda runtime in
+:mod:`securestore.batch_lambda`; their names are re-exported here, and the
+task functions and ``handler`` (the Lambda entry point) stay here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, unquote, unquote_plus
 
 import botocore.exceptions
 import botocore.session
 from botocore.validate import ParamValidator
 
-from securestore.errors import (
-    ConfigurationError,
-    PreconditionFailedError,
-    SecureStoreError,
-    StorageError,
-    TransferError,
+from securestore.batch_lambda import TaskFunction, TaskResult, lambda_handler, run_locally
+from securestore.batch_manifest import (
+    MANIFEST_FORMAT,
+    ManifestEntry,
+    entries_from_inventory,
+    entries_from_listing,
+    manifest_csv,
+    parse_manifest_csv,
+    upload_manifest,
 )
+from securestore.errors import ConfigurationError
 from securestore.location import validate_bucket_name
 from securestore.transport import translate_error
 
@@ -74,107 +78,6 @@ __all__ = [
     "upload_manifest",
     "validate_request",
 ]
-
-#: The manifest format of :func:`manifest_csv`.
-MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
-
-#: ``task(bucket, key, version_id, user_arguments) -> result string``; raise to fail.
-TaskFunction = Callable[[str, str, "str | None", Mapping[str, Any]], str]
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One object of a job."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """One task's outcome as S3 Batch Operations records it."""
-
-    task_id: str
-    code: str  # Succeeded | TemporaryFailure | PermanentFailure
-    message: str
-
-
-# --- manifests ------------------------------------------------------------------------------
-
-
-def manifest_csv(entries: Iterable[ManifestEntry]) -> bytes:
-    """The entries as a ``S3BatchOperations_CSV_20180820`` manifest (keys URL-encoded, as
-    S3 Batch Operations requires; a version column only when every entry has one)."""
-    rows = list(entries)
-    if not rows:
-        raise ConfigurationError("a Batch Operations job needs at least one object")
-    versions = all(e.version_id for e in rows)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for e in rows:
-        row = [e.bucket, quote(e.key, safe="/")]
-        if versions:
-            row.append(e.version_id or "")
-        writer.writerow(row)
-    return out.getvalue().encode("utf-8")
-
-
-def parse_manifest_csv(data: bytes) -> Iterator[ManifestEntry]:
-    """The entries of a manifest :func:`manifest_csv` wrote (or S3 accepts)."""
-    for row in csv.reader(io.StringIO(data.decode("utf-8"))):
-        if not row:
-            continue
-        if len(row) not in (2, 3):
-            raise ConfigurationError(f"manifest row has {len(row)} fields, not 2 or 3")
-        yield ManifestEntry(row[0], unquote(row[1]), row[2] if len(row) == 3 and row[2] else None)
-
-
-def entries_from_listing(clients: Any, bucket: str, prefix: str = "") -> Iterator[ManifestEntry]:
-    """Every object under ``prefix`` (ListObjectsV2), lazily.
-
-    Raises:
-        StorageError: the listing failed.
-    """
-    s3 = clients.client("s3")
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield ManifestEntry(bucket, item["Key"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise translate_error(exc, bucket=bucket, action="ListObjectsV2") from exc
-
-
-def entries_from_inventory(
-    report_details: Iterable[Mapping[str, Any]], *, statuses: Sequence[str]
-) -> Iterator[ManifestEntry]:
-    """Objects of ``S3.INV.1`` results' ``worst_objects`` whose status is in ``statuses``
-    (``SSE-C`` is always left out: no job can change it).
-
-    Only the listed worst objects (``--top N`` per prefix): for every short object use
-    :func:`securestore.audit.inventory_export.export_job_manifests`.
-    """
-    for details in report_details:
-        for item in details.get("worst_objects", ()):
-            if item["reason"] in statuses and item["reason"] != "SSE-C":
-                yield ManifestEntry(str(details["bucket"]), str(item["key"]))
-
-
-def upload_manifest(clients: Any, bucket: str, key: str, data: bytes) -> str:
-    """Store the manifest (SSE-S3) and return its ETag, which CreateJob pins.
-
-    Raises:
-        StorageError: the PUT failed.
-    """
-    s3 = clients.client("s3")
-    try:
-        answer = s3.put_object(
-            Bucket=bucket, Key=key, Body=data, ServerSideEncryption="AES256", ContentType="text/csv"
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise translate_error(exc, bucket=bucket, key=key, action="PutObject") from exc
-    return str(answer["ETag"]).strip('"')
-
 
 # --- operations -----------------------------------------------------------------------------
 
@@ -318,85 +221,6 @@ def create_job(clients: Any, request: Mapping[str, Any]) -> str:
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise translate_error(exc, action="CreateJob") from exc
     return str(answer["JobId"])
-
-
-# --- the per-object task (Lambda, or locally) -----------------------------------------------
-
-
-def _result(
-    task_id: str, task: TaskFunction, item: Mapping[str, Any], args: Mapping[str, Any]
-) -> TaskResult:
-    # S3 sends keys URL-encoded, a space possibly as '+' (unquote_plus, as AWS Lambda
-    # Powertools found by testing against Batch Operations).
-    bucket, key = item["s3Bucket"], unquote_plus(item["s3Key"])
-    try:
-        message = task(bucket, key, item.get("s3VersionId"), args)
-    except (TransferError, PreconditionFailedError) as exc:
-        # Worth another try: throttled, interrupted, or the object changed meanwhile.
-        return TaskResult(task_id, "TemporaryFailure", str(exc))
-    except StorageError as exc:
-        transient = exc.code in ("SlowDown", "Throttling", "RequestTimeout", "InternalError")
-        return TaskResult(
-            task_id, "TemporaryFailure" if transient else "PermanentFailure", str(exc)
-        )
-    except SecureStoreError as exc:
-        return TaskResult(task_id, "PermanentFailure", str(exc))
-    return TaskResult(task_id, "Succeeded", message)
-
-
-def lambda_handler(event: Mapping[str, Any], task: TaskFunction) -> dict[str, Any]:
-    """Handle one S3 Batch Operations invocation (schema 2.0) with ``task``.
-
-    Library errors become result codes (transient ones ``TemporaryFailure``, so S3
-    retries them); anything else propagates and fails the invocation, as a bug should.
-    """
-    if event.get("invocationSchemaVersion") != "2.0":
-        raise ConfigurationError("the handler speaks invocation schema 2.0 only")
-    args = event.get("job", {}).get("userArguments") or {}
-    results = [_result(item["taskId"], task, item, args) for item in event.get("tasks", [])]
-    return {
-        "invocationSchemaVersion": "2.0",
-        "treatMissingKeysAs": "PermanentFailure",
-        "invocationId": event.get("invocationId", ""),
-        "results": [
-            {"taskId": r.task_id, "resultCode": r.code, "resultString": r.message[:1024]}
-            for r in results
-        ],
-    }
-
-
-def run_locally(
-    manifest: bytes,
-    task: TaskFunction,
-    user_arguments: Mapping[str, str] | None = None,
-    *,
-    batch_size: int = 1,
-) -> list[TaskResult]:
-    """Run ``task`` over every object of ``manifest`` through :func:`lambda_handler`, as
-    S3 Batch Operations would invoke it (one task per invocation by default)."""
-    entries = list(parse_manifest_csv(manifest))
-    job_id = str(uuid.uuid4())
-    out: list[TaskResult] = []
-    for start in range(0, len(entries), batch_size):
-        event = {
-            "invocationSchemaVersion": "2.0",
-            "invocationId": str(uuid.uuid4()),
-            "job": {"id": job_id, "userArguments": dict(user_arguments or {})},
-            "tasks": [
-                {
-                    "taskId": f"{start + i}",
-                    "s3Bucket": e.bucket,
-                    "s3Key": quote(e.key, safe="/"),
-                    "s3VersionId": e.version_id,
-                }
-                for i, e in enumerate(entries[start : start + batch_size])
-            ],
-        }
-        answer = lambda_handler(json.loads(json.dumps(event)), task)
-        out += [
-            TaskResult(r["taskId"], r["resultCode"], r["resultString"]) for r in answer["results"]
-        ]
-    return out
 
 
 # --- task functions -------------------------------------------------------------------------

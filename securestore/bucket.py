@@ -294,6 +294,18 @@ class BucketAccess:
             metadata=metadata,
         )
 
+    def summaries(self, prefix: str = "") -> Iterator[ObjectSummary]:
+        """Yield every object under ``prefix`` in S3's order, lazily, one page at a time."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        with self.boundary("list"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                yield from (_summary(item) for item in page.get("Contents", []))
+
+    def delete(self, key: str) -> None:
+        """Delete the object (S3 semantics: deleting a missing key succeeds)."""
+        with self.boundary("delete", key):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
     def list_objects(
         self, prefix: str = "", *, delimiter: str | None = None
     ) -> Iterator[ObjectSummary | CommonPrefix]:

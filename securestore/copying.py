@@ -12,6 +12,7 @@ source                 copy written with    mechanism (:class:`CopyMethod`)
 server-side object     server-side mode     ``CopyObject`` up to
                                             :attr:`CopyLimits.multipart_threshold`
                                             (5 GiB), multipart ``UploadPartCopy`` above
+                                            (:mod:`securestore.servercopy`)
 client-side message    client-side mode     re-bind: a new header (the new location in
                                             its context, the destination keyring's data
                                             keys) before the unchanged body, which S3
@@ -48,7 +49,7 @@ from typing import Any
 import botocore.exceptions
 
 from securestore.attributes import CONTENT_ENCODING_METADATA, ObjectAttributes
-from securestore.bucket import ObjectInfo, abort_upload, with_marker
+from securestore.bucket import ObjectInfo, with_marker
 from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.decrypting import open_client_side
 from securestore.errors import (
@@ -62,55 +63,19 @@ from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.reading import ReadPath
 from securestore.rebind import rebind_copy
 from securestore.rewrap_copy import Method as RewrapMethod
-from securestore.transfer import MiB, ProgressCallback, chunk_stream, run_bounded
+from securestore.servercopy import (
+    MAX_COPY_OBJECT,
+    CopyLimits,
+    NoCopyPartEtagError,
+    copy_in_parts,
+    copy_whole,
+)
+from securestore.transfer import ProgressCallback, chunk_stream
 from securestore.writing import WritePath, check_metadata
 
 __all__ = ["MAX_COPY_OBJECT", "CopyLimits", "CopyMethod", "CopyResult", "copy_object"]
 
-GiB = 1024 * MiB
-#: The largest object one ``CopyObject`` copies, and the largest ``UploadPartCopy`` part.
-MAX_COPY_OBJECT = 5 * GiB
-_MIN_PART = 5 * MiB
-_MAX_PARTS = 10_000
-#: What ``MetadataDirective=COPY`` keeps of the source by itself.
-_COPIED_BY_S3 = (
-    "Metadata",
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-    "Expires",
-)
 _MARKER_PREFIX = "securestore-"
-
-
-@dataclass(frozen=True, kw_only=True)
-class CopyLimits:
-    """Where a server-side copy switches to multipart, and how large its parts are.
-
-    Args:
-        multipart_threshold: objects larger than this are copied with multipart
-            ``UploadPartCopy`` (at most 5 GiB, S3's ``CopyObject`` limit).
-        part_size: bytes per ``UploadPartCopy`` part (5 MiB to 5 GiB), grown so
-            that an object needs at most 10,000 parts.
-    """
-
-    multipart_threshold: int = MAX_COPY_OBJECT
-    part_size: int = 512 * MiB
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.multipart_threshold <= MAX_COPY_OBJECT:
-            raise ConfigurationError("multipart_threshold must be between 0 and 5 GiB")
-        if not _MIN_PART <= self.part_size <= MAX_COPY_OBJECT:
-            raise ConfigurationError("a copy part must be between 5 MiB and 5 GiB")
-
-    def part_size_for(self, total: int) -> int:
-        """The part size for an object of ``total`` bytes (at most 10,000 parts)."""
-        size = self.part_size
-        while total > size * _MAX_PARTS and size < MAX_COPY_OBJECT:
-            size = min(size * 2, MAX_COPY_OBJECT)
-        return size
 
 
 class CopyMethod(enum.Enum):
@@ -134,10 +99,6 @@ class CopyResult:
     method: CopyMethod
     source_etag: str
     note: str | None = None
-
-
-class _NoCopyPartEtagError(Exception):
-    """Internal: the server answered UploadPartCopy without the part's ETag."""
 
 
 def copy_object(
@@ -336,47 +297,16 @@ class _Copy:
         params = self._params(head, keep_marker=True, message=message)
         if size > self.limits.multipart_threshold:
             try:
-                response = self._multipart_copy(params, head, etag, size)
-            except _NoCopyPartEtagError:
+                response = copy_in_parts(self, params, head, etag, size)
+            except NoCopyPartEtagError:
                 return None
             method = CopyMethod.MULTIPART_COPY
         else:
-            response = self._copy_object(params, head, etag)
+            response = copy_whole(self, params, head, etag)
             method = CopyMethod.COPY_OBJECT
             if self.progress:
                 self.progress(size)
         return CopyResult(self._info(response, size, params), method, etag)
-
-    def _copy_object(
-        self, params: dict[str, Any], head: Mapping[str, Any], etag: str
-    ) -> Mapping[str, Any]:
-        replace = (
-            self.metadata is not None
-            or self.content_type is not None
-            or self.attributes.headers_set
-        )
-        request = dict(params)
-        if not replace:  # S3 keeps the source's metadata and content headers itself
-            for name in _COPIED_BY_S3:
-                request.pop(name, None)
-        # CopyObject replaces the destination before its answer can be checked.
-        self.dst.confirm_mode(self.dest_key, self.mode, replacing_only=True)
-        response = self.s3.copy_object(
-            CopySource=self._source_ref(head),
-            CopySourceIfMatch=etag,
-            MetadataDirective="REPLACE" if replace else "COPY",
-            **request,
-        )
-        flat = {**response, **(response.get("CopyObjectResult") or {})}
-        try:
-            # Servers that ignore CopySourceIfMatch: the source must still be the version seen.
-            self._head_source(etag)
-        except PreconditionFailedError as exc:
-            if not self.in_place:
-                exc.message = "the source changed during the copy" + self._undo(flat)
-            raise
-        self._check_copy(flat)
-        return flat
 
     def _undo(self, response: Mapping[str, Any]) -> str:
         """Remove a copy just written; what the error message should add."""
@@ -387,57 +317,6 @@ class _Copy:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
             return "; the copy is left in place: remove it by hand"
         return "; the copy was deleted"
-
-    def _multipart_copy(
-        self, params: dict[str, Any], head: Mapping[str, Any], etag: str, size: int
-    ) -> Mapping[str, Any]:
-        created = self.s3.create_multipart_upload(**params)
-        upload_id = created["UploadId"]
-        source = self._source_ref(head)
-        part = self.limits.part_size_for(size)
-        spans = [
-            (number, start, min(start + part, size))
-            for number, start in enumerate(range(0, size, part), start=1)
-        ]
-
-        def copy_part(span: tuple[int, int, int]) -> dict[str, Any]:
-            number, start, end = span
-            response = self.s3.upload_part_copy(
-                Bucket=self.dst.bucket,
-                Key=self.dest_key,
-                UploadId=upload_id,
-                PartNumber=number,
-                CopySource=source,
-                CopySourceRange=f"bytes={start}-{end - 1}",
-                CopySourceIfMatch=etag,
-            )
-            part_etag = (response.get("CopyPartResult") or {}).get("ETag")
-            if not part_etag:
-                raise _NoCopyPartEtagError()
-            if self.progress:
-                self.progress(end - start)
-            return {"PartNumber": number, "ETag": part_etag}
-
-        try:
-            # Checked before any byte is copied: a refused mode costs nothing.
-            self.dst._verify(self.mode, created, self.dest_key, before=True)
-            parts = run_bounded(spans, copy_part, concurrency=self.dst.access.transfer.concurrency)
-            self._head_source(etag)  # servers that ignore CopySourceIfMatch
-            completed = self.s3.complete_multipart_upload(
-                Bucket=self.dst.bucket,
-                Key=self.dest_key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BaseException as exc:
-            interrupted = not isinstance(exc, Exception)
-            abort_upload(
-                self.s3, self.dst.bucket, self.dest_key, upload_id, interrupted=interrupted
-            )
-            raise
-        merged = {**created, **{k: v for k, v in completed.items() if v is not None}}
-        self._check_copy(completed)
-        return merged
 
     # -- client-side messages, re-bound -----------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Writing downloads to local destinations.
+"""Writing downloads to local destinations (and creating their missing folders).
 
 A destination is one of:
 
@@ -41,11 +41,19 @@ import secrets
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from securestore.errors import LocalFileError
 
-__all__ = ["NAME_BYTES", "PARTIAL_SUFFIX", "STALE_AFTER", "AtomicFile", "pwrite_all"]
+__all__ = [
+    "NAME_BYTES",
+    "PARTIAL_SUFFIX",
+    "STALE_AFTER",
+    "AtomicFile",
+    "created_folders",
+    "pwrite_all",
+]
 
 PARTIAL_SUFFIX = ".securestore-partial"
 #: How much of the destination's name a partial file's name repeats (bytes).
@@ -422,3 +430,47 @@ class AtomicFile:
             self.fd = -1
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
+
+
+@contextlib.contextmanager
+def created_folders(folder: Path) -> Iterator[None]:
+    """Create ``folder`` and its missing parents (as aws-cli does) for the block.
+
+    On any failure inside the block, the folders created here are removed again
+    (those still empty); a folder made meanwhile by someone else is not ours.
+
+    Raises:
+        LocalFileError: a folder cannot be created.
+    """
+    created = _make_folders(folder)
+    try:
+        yield
+    except BaseException:
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; return those created, outermost first."""
+    missing = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    for each in reversed(missing):
+        try:
+            each.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by someone else (a parallel download): not ours
+        except OSError as exc:
+            for made in reversed(created):
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise LocalFileError(
+                f"cannot write to {each}: {exc.strerror or exc}",
+                hint="choose a destination in a writable folder",
+            ) from exc
+        created.append(each)
+    return created

@@ -22,11 +22,13 @@ from typing import Any
 
 import botocore.exceptions
 
+from securestore.attributes import CONTENT_HEADERS
 from securestore.bucket import BucketAccess
 from securestore.clientside import (
     CONTEXT_BUCKET,
     CONTEXT_KEY,
     HEADER_PROBE,
+    ClientSide,
     check_location,
     expected_context,
     read_header,
@@ -46,21 +48,12 @@ from securestore.keyrings.kms_arn import parse_key_arn
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import HeaderLimits, Keyring, Layout
 from securestore.message.rewrite import KMS_PROVIDER_ID, ContextChange, HeaderRewrite, rewrap_header
-from securestore.modes import StoredEncryption
+from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.rewrap_copy import Method, write_rewrapped
 from securestore.s3ec.metadata import S3EC_MAPKEYS
 from securestore.transport import translate_error
 
-__all__ = ["KeyChanges", "Method", "RewrapResult", "Rewrapper"]
-
-_COPIED_HEADERS = (
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-    "Expires",
-)
+__all__ = ["KeyChanges", "Method", "RewrapResult", "Rewrapper", "rewrap_object"]
 
 
 @dataclass(frozen=True)
@@ -394,7 +387,7 @@ class Rewrapper:
         metadata = head.get("Metadata") or {}
         if metadata:
             params["Metadata"] = dict(metadata)
-        for name in _COPIED_HEADERS:
+        for name in CONTENT_HEADERS:
             if head.get(name):
                 params[name] = head[name]
         storage = head.get("StorageClass")
@@ -424,6 +417,41 @@ class Rewrapper:
                 bucket=bucket,
                 key=key,
             )
+
+
+def rewrap_object(
+    access: BucketAccess,
+    key: str,
+    changes: KeyChanges,
+    *,
+    mode: EncryptionMode,
+    keyring: Keyring | None,
+    expect_context: Mapping[str, str] | None = None,
+    destination: tuple[str, str] | None = None,
+    relocated: bool = False,
+    delete_old_versions: bool = False,
+    dry_run: bool = False,
+) -> RewrapResult:
+    """:meth:`Rewrapper.run` with a store's defaults: ``mode`` (the store's) gives the
+    header limits and, when ``expect_context`` is ``None``, the context to expect.
+
+    Raises:
+        ConfigurationError: no ``keyring`` to unwrap the object; else as for :meth:`Rewrapper.run`.
+    """
+    if keyring is None:
+        raise ConfigurationError("rewrap needs a keyring that unwraps the object")
+    limits = mode.header_limits if isinstance(mode, ClientSide) else None
+    if expect_context is None and isinstance(mode, ClientSide):
+        expect_context = mode.context
+    return Rewrapper(access, keyring, limits=limits).run(
+        key,
+        changes,
+        destination=destination,
+        context=expect_context,
+        relocated=relocated,
+        delete_old_versions=delete_old_versions,
+        dry_run=dry_run,
+    )
 
 
 def _not_a_message_hint(head: Mapping[str, Any]) -> str:

@@ -1,35 +1,36 @@
 """The :class:`SecureStore` facade: encrypted put, get, open, transfer, list, head, delete.
 
 The facade validates arguments and applies the store's defaults; the work is
-done by the write path (:mod:`securestore.writing`) and the read path
-(:mod:`securestore.reading`) over one :class:`~securestore.bucket.BucketAccess`.
+done by the write path (:mod:`securestore.writing`), the read path
+(:mod:`securestore.reading`), copying (:mod:`securestore.copying`) and re-wrapping
+(:mod:`securestore.rewrap`) over one :class:`~securestore.bucket.BucketAccess`;
+local files by :mod:`securestore.localsource` and :mod:`securestore.localfile`.
+Account-level calls (:func:`create_bucket`, :func:`list_buckets`) live in
+:mod:`securestore.account` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import os
-import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import botocore.exceptions
-
+from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.copying import copy_object
-from securestore.errors import ConfigurationError, LocalFileError, StorageError
+from securestore.localfile import created_folders
+from securestore.localsource import open_source
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader
 from securestore.reading import ReadPath
-from securestore.rewrap import KeyChanges, Rewrapper, RewrapResult
+from securestore.rewrap import KeyChanges, RewrapResult, rewrap_object
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
-from securestore.transport import Connection, translate_error
+from securestore.transport import Connection
 from securestore.writing import WritePath, check_metadata
 
 __all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket", "list_buckets"]
@@ -152,33 +153,14 @@ class SecureStore:
             PolicyError, StorageError: as for :meth:`put`.
         """
         validate_key(key)
-        source = Path(path)
-        try:
-            # Checked before opening: opening a FIFO without a writer blocks forever.
-            if not stat.S_ISREG(os.stat(source).st_mode):
-                raise _not_regular(source)
-            # O_NONBLOCK: a FIFO swapped in after the check cannot block the open either.
-            handle = os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
-        except OSError as exc:
-            raise LocalFileError(
-                f"cannot read {source}: {exc.strerror or exc}", bucket=self.bucket, key=key
-            ) from exc
+        handle, size = open_source(Path(path), bucket=self.bucket, key=key)
         with handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise _not_regular(source)
-            size = os.fstat(handle.fileno()).st_size
             mode = encryption or self.encryption
             meta = check_metadata(metadata)
             with self._access.boundary("upload", key):
                 plan = self._writes.plan(key, mode, size, meta, attributes=attributes)
-                return self._writes.upload(
-                    key,
-                    file_parts(handle.fileno(), size, plan.part_size),
-                    mode,
-                    plan,
-                    content_type,
-                    progress,
-                )
+                parts = file_parts(handle.fileno(), size, plan.part_size)
+                return self._writes.upload(key, parts, mode, plan, content_type, progress)
 
     def copy(
         self,
@@ -377,9 +359,7 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
-        # Missing folders are created (as aws-cli does), and removed again on failure.
-        created = _make_folders(Path(path).parent)
-        try:
+        with created_folders(Path(path).parent):
             return self._reads_of(version_id).download(
                 key,
                 path,
@@ -392,11 +372,6 @@ class SecureStore:
                 overwrite_readonly=overwrite_readonly,
                 allow_legacy_unauthenticated=allow_legacy_unauthenticated,
             )
-        except BaseException:
-            for folder in reversed(created):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            raise
 
     def rewrap(
         self,
@@ -428,13 +403,6 @@ class SecureStore:
             PreconditionFailedError: the object changed or a concurrent write was seen.
             KeyringError, IntegrityError, PolicyError, ConfigurationError, StorageError.
         """
-        unwrap = keyring or self.keyring
-        if unwrap is None:
-            raise ConfigurationError("rewrap needs a keyring that unwraps the object")
-        mode = self.encryption
-        limits = mode.header_limits if isinstance(mode, ClientSide) else None
-        if expect_context is None and isinstance(mode, ClientSide):
-            expect_context = mode.context
         changes = KeyChanges(
             add=tuple(add),
             remove=tuple(remove),
@@ -442,11 +410,14 @@ class SecureStore:
             set_context=context,
             remove_context=tuple(remove_context),
         )
-        return Rewrapper(self._access, unwrap, limits=limits).run(
+        return rewrap_object(
+            self._access,
             key,
             changes,
+            mode=self.encryption,
+            keyring=keyring or self.keyring,
+            expect_context=expect_context,
             destination=destination,
-            context=expect_context,
             relocated=relocated,
             delete_old_versions=delete_old_versions,
             dry_run=dry_run,
@@ -456,17 +427,7 @@ class SecureStore:
 
     def list(self, prefix: str = "") -> Iterator[ObjectSummary]:
         """Yield the objects under ``prefix``, lazily, one page at a time."""
-        paginator = self._access.s3.get_paginator("list_objects_v2")
-        with self._access.boundary("list"):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    yield ObjectSummary(
-                        key=item["Key"],
-                        size=int(item.get("Size", 0)),
-                        etag=str(item.get("ETag", "")),
-                        last_modified=item.get("LastModified"),
-                        storage_class=item.get("StorageClass"),
-                    )
+        return self._access.summaries(prefix)
 
     def list_directory(self, prefix: str = "") -> Iterator[ObjectSummary | CommonPrefix]:
         """Yield one level under ``prefix``: its objects and its "directories" (``/``).
@@ -490,94 +451,4 @@ class SecureStore:
             NotFoundError: the bucket does not exist.
         """
         validate_key(key)
-        with self._access.boundary("delete", key):
-            self._access.s3.delete_object(Bucket=self.bucket, Key=key)
-
-
-def _make_folders(folder: Path) -> list[Path]:
-    """Create ``folder`` and missing parents; return those created, outermost first."""
-    missing = []
-    while not os.path.lexists(folder) and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    created: list[Path] = []
-    for each in reversed(missing):
-        try:
-            each.mkdir()
-        except FileExistsError:
-            continue  # made meanwhile by someone else (a parallel download): not ours
-        except OSError as exc:
-            for made in reversed(created):
-                with contextlib.suppress(OSError):
-                    made.rmdir()
-            raise LocalFileError(
-                f"cannot write to {each}: {exc.strerror or exc}",
-                hint="choose a destination in a writable folder",
-            ) from exc
-        created.append(each)
-    return created
-
-
-def _not_regular(source: Path) -> LocalFileError:
-    return LocalFileError(
-        f"not a regular file: {source}",
-        hint="to upload from a pipe or device, pass a file object to put() (CLI: put - < SOURCE)",
-    )
-
-
-def create_bucket(connection: Connection, bucket: str, *, region: str | None = None) -> None:
-    """Create ``bucket`` in ``region`` (the connection's region by default).
-
-    Raises:
-        InvalidLocationError: the name is invalid.
-        StorageError: the bucket exists already or cannot be created.
-    """
-    validate_bucket_name(bucket)
-    region = region or connection.region
-    s3 = connection.client("s3", region_name=region)
-    # us-east-1 answers 200 to re-creating one's own bucket; ask first so that
-    # "already exists" is reported the same way in every region.
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except botocore.exceptions.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ("403", "AccessDenied", "Forbidden"):
-            raise StorageError(
-                "bucket name is taken by another account",
-                bucket=bucket,
-                code=code,
-                hint="bucket names are global: choose another name",
-            ) from exc
-        if code not in ("404", "NoSuchBucket", "NotFound"):
-            raise translate_error(exc, bucket=bucket, action="create bucket") from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise translate_error(exc, bucket=bucket, action="create bucket") from exc
-    else:
-        raise StorageError("bucket already exists", bucket=bucket, code="BucketAlreadyOwnedByYou")
-    params: dict[str, Any] = {"Bucket": bucket}
-    if region != "us-east-1":
-        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    try:
-        s3.create_bucket(**params)
-    except botocore.exceptions.ClientError as exc:
-        error_code = exc.response.get("Error", {}).get("Code")
-        if error_code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise StorageError(
-                f"bucket already exists ({error_code})", bucket=bucket, code=error_code
-            ) from exc
-        raise translate_error(exc, bucket=bucket, action="create bucket") from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise translate_error(exc, bucket=bucket, action="create bucket") from exc
-
-
-def list_buckets(connection: Connection) -> list[tuple[str, datetime.datetime | None]]:
-    """The buckets the credentials can list, as (name, creation date) pairs.
-
-    Raises:
-        AccessDeniedError, StorageError, TransportSecurityError: as translated from S3.
-    """
-    try:
-        response = connection.client("s3").list_buckets()
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise translate_error(exc, action="list buckets") from exc
-    return [(b["Name"], b.get("CreationDate")) for b in response.get("Buckets", [])]
+        self._access.delete(key)

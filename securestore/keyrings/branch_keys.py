@@ -24,7 +24,8 @@ Material Providers Library (MPL) and the other way round:
 The KMS configuration is one key ARN (spec: "KMS Key ARN", exact match) or
 discovery (``kms_key_arn=None``: reads only, with the ARN stored in each item).
 The plaintext branch key leaves this module only inside :class:`BranchKeyMaterials`.
-The record format (items, contexts, checks) is in :mod:`.branch_key_records`.
+The record format (items, contexts, checks) is in :mod:`.branch_key_records`, the
+KMS calls (generate, re-encrypt, authenticate, decrypt) in :mod:`.branch_key_kms`.
 """
 
 from __future__ import annotations
@@ -39,18 +40,16 @@ from securestore.errors import (
     BranchKeyNotFoundError,
     BranchKeyStoreError,
     ConfigurationError,
-    KeyUnavailableError,
 )
+from securestore.keyrings.branch_key_kms import BranchKeyKms, KeyStoreKmsClient, error_code
 from securestore.keyrings.branch_key_records import (
     ACTIVE_TYPE,
     BEACON_TYPE,
-    BRANCH_KEY_LENGTH,
     CUSTOM_PREFIX,
     VERSION_PREFIX,
     BranchKeyMaterials,
     canonical_version,
     item_context,
-    kms_context,
     new_item,
     timestamp,
 )
@@ -85,31 +84,6 @@ class DynamoDbClient(Protocol):
     def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
         """DynamoDB TransactWriteItems."""
         ...
-
-
-class KeyStoreKmsClient(Protocol):
-    """The part of a boto3 KMS client the key store uses."""
-
-    def generate_data_key_without_plaintext(self, **kwargs: Any) -> dict[str, Any]:
-        """KMS GenerateDataKeyWithoutPlaintext."""
-        ...
-
-    def re_encrypt(self, **kwargs: Any) -> dict[str, Any]:
-        """KMS ReEncrypt."""
-        ...
-
-    def decrypt(self, **kwargs: Any) -> dict[str, Any]:
-        """KMS Decrypt."""
-        ...
-
-
-# What KMS answers when a ciphertext and its encryption context do not belong together.
-_NOT_AUTHENTIC = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
-
-
-def _code(error: ClientError) -> str:
-    code = str(error.response.get("Error", {}).get("Code", "unknown"))
-    return code if code.isalnum() else quote(code)
 
 
 class BranchKeyStore:
@@ -153,8 +127,13 @@ class BranchKeyStore:
             raise ConfigurationError("the logical key store name must not be empty")
         self.kms_key_arn = kms_key_arn
         self._ddb = dynamodb
-        self._kms = kms
-        self._grant_tokens = list(grant_tokens)
+        self._kms = BranchKeyKms(
+            kms,
+            table_name=table_name,
+            logical_name=self.logical_name,
+            kms_key_arn=kms_key_arn,
+            grant_tokens=grant_tokens,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -172,7 +151,7 @@ class BranchKeyStore:
         try:
             table = self._ddb.describe_table(TableName=self.table_name)["Table"]
         except ClientError as error:
-            if _code(error) != "ResourceNotFoundException":
+            if error_code(error) != "ResourceNotFoundException":
                 raise self._ddb_error("DescribeTable", error) from error
             table = self._create_table()
         except BotoCoreError as error:
@@ -242,9 +221,9 @@ class BranchKeyStore:
             "kms-arn": configured,
             **custom,
         }
-        decrypt_only, active = self._wrapped_pair(base, version, configured)
+        decrypt_only, active = self._kms.wrapped_pair(base, version, configured)
         beacon_item = {**base, "type": BEACON_TYPE}
-        beacon = self._generate(beacon_item, configured)
+        beacon = self._kms.generate(beacon_item, configured)
         items = [
             (new_item({**base, "type": VERSION_PREFIX + version}, decrypt_only), None),
             (
@@ -274,21 +253,7 @@ class BranchKeyStore:
                 "not by this key store's KMS key",
             )
         old_enc = item["enc"]["B"]
-        try:  # spec "Authenticating a Keystore item"
-            self._kms.re_encrypt(
-                CiphertextBlob=old_enc,
-                SourceEncryptionContext=context,
-                SourceKeyId=configured,
-                DestinationKeyId=configured,
-                DestinationEncryptionContext=context,
-                GrantTokens=self._grant_tokens,
-            )
-        except ClientError as error:
-            if _code(error) in _NOT_AUTHENTIC:
-                raise self._not_authentic(branch_key_id) from error
-            raise self._kms_error("ReEncrypt", branch_key_id, error) from error
-        except BotoCoreError as error:
-            raise self._kms_error("ReEncrypt", branch_key_id, error) from error
+        self._kms.authenticate(old_enc, context, configured, branch_key_id)
         version = str(uuid.uuid4())
         base = {
             "branch-key-id": branch_key_id,
@@ -296,7 +261,7 @@ class BranchKeyStore:
             "kms-arn": configured,
             **{k: v for k, v in context.items() if k.startswith(CUSTOM_PREFIX)},
         }
-        decrypt_only, active = self._wrapped_pair(base, version, configured)
+        decrypt_only, active = self._kms.wrapped_pair(base, version, configured)
         items = [
             (new_item({**base, "type": VERSION_PREFIX + version}, decrypt_only), None),
             (
@@ -317,46 +282,6 @@ class BranchKeyStore:
             )
         return self.kms_key_arn
 
-    def _wrapped_pair(
-        self, base: Mapping[str, str], version: str, key_arn: str
-    ) -> tuple[bytes, bytes]:
-        """DECRYPT_ONLY and ACTIVE ciphertexts of one new branch key version."""
-        decrypt_only_item = {**base, "type": VERSION_PREFIX + version}
-        active_item = {**base, "type": ACTIVE_TYPE, "version": VERSION_PREFIX + version}
-        decrypt_only = self._generate(decrypt_only_item, key_arn)
-        try:
-            response = self._kms.re_encrypt(
-                CiphertextBlob=decrypt_only,
-                SourceEncryptionContext=kms_context(decrypt_only_item, self.logical_name),
-                SourceKeyId=key_arn,
-                DestinationKeyId=key_arn,
-                DestinationEncryptionContext=kms_context(active_item, self.logical_name),
-                GrantTokens=self._grant_tokens,
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise self._kms_error("ReEncrypt", base["branch-key-id"], error) from error
-        active = response.get("CiphertextBlob")
-        if not isinstance(active, bytes):
-            raise KeyUnavailableError(f"KMS ReEncrypt returned no ciphertext for key {key_arn}")
-        return decrypt_only, active
-
-    def _generate(self, item: Mapping[str, str], key_arn: str) -> bytes:
-        try:
-            response = self._kms.generate_data_key_without_plaintext(
-                KeyId=key_arn,
-                NumberOfBytes=BRANCH_KEY_LENGTH,
-                EncryptionContext=kms_context(item, self.logical_name),
-                GrantTokens=self._grant_tokens,
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise self._kms_error(
-                "GenerateDataKeyWithoutPlaintext", item["branch-key-id"], error
-            ) from error
-        blob = response.get("CiphertextBlob")
-        if not isinstance(blob, bytes):
-            raise KeyUnavailableError(f"KMS returned no ciphertext for key {key_arn}")
-        return blob
-
     def _transact(self, items: Sequence[tuple[dict[str, Any], bytes | None]], key_id: str) -> None:
         """One TransactWriteItems: new items must not exist; a replaced one must be unchanged."""
         writes: list[dict[str, Any]] = []
@@ -373,7 +298,7 @@ class BranchKeyStore:
         try:
             self._ddb.transact_write_items(TransactItems=writes)
         except ClientError as error:
-            if _code(error) == "TransactionCanceledException":
+            if error_code(error) == "TransactionCanceledException":
                 raise BranchKeyStoreError(
                     f"branch key {quote(key_id)} was not written: it already exists, or it "
                     "changed while being rotated",
@@ -419,40 +344,13 @@ class BranchKeyStore:
             raise BranchKeyStoreError(
                 f"branch key {quote(branch_key_id)} has a malformed version {quote(version_field)}"
             )
-        key = self._decrypt(item["enc"]["B"], context, key_arn, branch_key_id)
+        key = self._kms.decrypt(item["enc"]["B"], context, key_arn, branch_key_id)
         custom = {
             name.removeprefix(CUSTOM_PREFIX): value
             for name, value in context.items()
             if name.startswith(CUSTOM_PREFIX)
         }
         return BranchKeyMaterials(branch_key_id, version, key, custom)
-
-    def _decrypt(
-        self, blob: bytes, context: dict[str, str], key_arn: str, branch_key_id: str
-    ) -> bytearray:
-        """KMS Decrypt of ``enc`` (spec "AWS KMS Branch Key Decryption")."""
-        try:
-            response = self._kms.decrypt(
-                KeyId=key_arn,
-                CiphertextBlob=blob,
-                EncryptionContext=context,
-                GrantTokens=self._grant_tokens,
-            )
-        except ClientError as error:
-            if _code(error) in _NOT_AUTHENTIC:
-                raise self._not_authentic(branch_key_id) from error
-            raise self._kms_error("Decrypt", branch_key_id, error) from error
-        except BotoCoreError as error:
-            raise self._kms_error("Decrypt", branch_key_id, error) from error
-        if response.get("KeyId") != key_arn:
-            raise KeyUnavailableError(
-                f"KMS Decrypt for key {key_arn} answered for another key; refused",
-                hint="check the KMS endpoint in use: a genuine KMS names the key it used",
-            )
-        plain = response.get("Plaintext")
-        if not isinstance(plain, bytes | bytearray) or len(plain) != BRANCH_KEY_LENGTH:
-            raise KeyUnavailableError(f"KMS returned a branch key of the wrong length ({key_arn})")
-        return bytearray(plain)
 
     def _get_item(self, branch_key_id: str, item_type: str) -> dict[str, Any]:
         if not branch_key_id:
@@ -492,28 +390,12 @@ class BranchKeyStore:
 
     # -- errors -------------------------------------------------------------------------
 
-    def _not_authentic(self, branch_key_id: str) -> BranchKeyStoreError:
-        return BranchKeyStoreError(
-            f"branch key {quote(branch_key_id)} did not authenticate: its item in "
-            f"{quote(self.table_name)} was changed or belongs to another key store",
-        )
-
     def _ddb_error(self, operation: str, error: Exception) -> BranchKeyStoreError:
-        detail = _code(error) if isinstance(error, ClientError) else type(error).__name__
+        detail = error_code(error) if isinstance(error, ClientError) else type(error).__name__
         hint = None
         if detail == "ResourceNotFoundException":
             hint = "check the key store table name (`keys create-branch-key` creates it)"
         return BranchKeyStoreError(
             f"DynamoDB {operation} failed on key store table {quote(self.table_name)}: {detail}",
             hint=hint,
-        )
-
-    def _kms_error(
-        self, operation: str, branch_key_id: str, error: Exception
-    ) -> KeyUnavailableError:
-        detail = _code(error) if isinstance(error, ClientError) else type(error).__name__
-        key = self.kms_key_arn or "(discovery)"
-        return KeyUnavailableError(
-            f"KMS {operation} failed for branch key {quote(branch_key_id)} (KMS key {key}): "
-            f"{detail}"
         )
