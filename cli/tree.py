@@ -234,14 +234,15 @@ def _options(
 class _Printer:
     """aws-cli's per-object lines (stdout) and failure lines (stderr), thread-safe."""
 
-    def __init__(self, obj: CliContext) -> None:
+    def __init__(self, obj: CliContext, *, move: bool = False) -> None:
         self.obj = obj
         self.lock = threading.Lock()
+        self.move = move  # aws-cli labels every transfer of mv "move:"
 
     def __call__(self, task: Task, outcome: str) -> None:
         if outcome == "unchanged":
             return
-        what = task.kind
+        what = "move" if self.move and task.kind != "delete" else task.kind
         line = (
             f"{what}: {task.destination.describe()}"
             if what == "delete"
@@ -287,7 +288,7 @@ def _run_transfer(
             "both locations are local", hint="one of them must be s3://BUCKET[/KEY]"
         )
     options = _options(obj, src, dst, given)
-    printer = _Printer(obj)
+    printer = _Printer(obj, move=move)
     dryrun = given["dryrun"]
     with tree_progress(obj.progress_enabled()) as progress:
         if recursive:

@@ -155,8 +155,12 @@ def test_mv_deletes_the_source_only_after_verification(
     src = tmp_path / "src"
     make_tree(src, FILES)
     url = f"s3://{bucket}/mv/"
+    dry = run("mv", str(src), url, "--recursive", "--dryrun")
+    assert f"(dryrun) move: {src / 'a.txt'} to {url}a.txt" in lines(dry)
     result = run("mv", str(src), url, "--recursive", "--key-file", str(key_file))
     assert result.exit_code == 0, result.stderr
+    # aws-cli's wording: "move:", not "upload:" or "copy:".
+    assert f"move: {src / 'a.txt'} to {url}a.txt" in lines(result)
     assert read_tree(src) == {}
     # Back down with the wrong key: every download fails, every object stays.
     other = tmp_path / "keys" / "other.key"
