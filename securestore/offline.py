@@ -34,7 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
-from securestore.errors import ConfigurationError, LocalFileError, SecureStoreError
+from securestore.errors import (
+    ConfigurationError,
+    FormatError,
+    LocalFileError,
+    NotAMessageError,
+    SecureStoreError,
+)
 from securestore.localfile import AtomicFile
 from securestore.message.decrypt import DecryptingReader
 from securestore.message.encrypt import DEFAULT_FRAME_LENGTH, DEFAULT_SUITE, Encryptor
@@ -82,6 +88,9 @@ class TreeEntry:
     size: int
 
 
+_HEAD_KEPT = 4096
+
+
 class _Counting:
     """A source whose OS errors become :class:`LocalFileError`; counts the bytes read."""
 
@@ -89,6 +98,8 @@ class _Counting:
         self._stream = stream
         self._name = name
         self.count = 0
+        #: The first bytes read: enough to tell a message from something else.
+        self.head = b""
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -96,6 +107,8 @@ class _Counting:
         except OSError as exc:
             raise LocalFileError(f"cannot read {self._name}: {exc.strerror or exc}") from exc
         self.count += len(data)
+        if len(self.head) < _HEAD_KEPT:
+            self.head += data[: _HEAD_KEPT - len(self.head)]
         return data
 
 
@@ -238,24 +251,42 @@ def _decrypt(
     limits = HeaderLimits(max_encrypted_data_keys=max_data_keys)
 
     def pump(reader: _Counting, sink: _Sink) -> tuple[Header, int]:
-        plaintext = DecryptingReader(
-            reader,  # type: ignore[arg-type]
-            keyring,
-            expected_context=context,
-            policy=policy,
-            limits=limits,
-        )
-        written = 0
-        # Iteration yields a frame only once it authenticated, and ends only after
-        # the end of the message (and a signature) checked out.
-        for piece in plaintext:
-            sink(piece)
-            written += len(piece)
+        try:
+            plaintext = DecryptingReader(
+                reader,  # type: ignore[arg-type]
+                keyring,
+                expected_context=context,
+                policy=policy,
+                limits=limits,
+            )
+            written = 0
+            # Iteration yields a frame only once it authenticated, and ends only after
+            # the end of the message (and a signature) checked out.
+            for piece in plaintext:
+                sink(piece)
+                written += len(piece)
+        except FormatError as exc:
+            _not_a_message(reader.head, exc)
+            raise
         return plaintext.header, written
 
     return _run(
         source, destination, create_mode=0o600, overwrite_readonly=overwrite_readonly, write=pump
     )
+
+
+def _not_a_message(head: bytes, error: FormatError) -> None:
+    """Raise :class:`NotAMessageError` if ``head`` does not even begin a message."""
+    # Imported here: securestore.clientside loads boto3, which offline calls do not need.
+    from securestore.clientside import starts_like_message
+
+    if isinstance(error, NotAMessageError) or starts_like_message(head):
+        return  # a damaged message stays an error about the message
+    raise NotAMessageError(
+        f"not a client-side message: {error.message}",
+        hint="it is not encrypted (plaintext?) or in another tool's format: "
+        "there is nothing to decrypt",
+    ) from error
 
 
 def decrypt_file(

@@ -242,3 +242,41 @@ def test_tree_errors_name_the_file_that_failed(
     if os.geteuid() != 0:  # root reads anything
         assert again.exit_code == 2, again.stderr
         assert str(src / "f1.bin") in error_line(again)
+
+
+def test_decrypting_plaintext_says_it_is_not_a_message(run: Run, key: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"some plaintext\n")
+    result = run("decrypt", str(plain), "-o", str(tmp_path / "out"), "--key-file", str(key))
+    assert result.exit_code == 3, result.stderr
+    line = error_line(result)
+    assert line.startswith("error: not a client-side message: "), line
+    assert "an AWS Encryption SDK message starts with byte 0x02" in line
+    assert "nothing to decrypt" in result.stderr
+    # A damaged message (its header begun well) stays an error about that message.
+    enc = tmp_path / "ct"
+    assert run("encrypt", str(plain), "-o", str(enc), "--key-file", str(key)).exit_code == 0
+    data = bytearray(enc.read_bytes())
+    data[-40] ^= 1
+    enc.write_bytes(bytes(data))
+    damaged = run("decrypt", str(enc), "-o", str(tmp_path / "out"), "--key-file", str(key))
+    assert damaged.exit_code == 3
+    assert "not a client-side message" not in damaged.stderr
+
+
+def test_cli_hints_name_cli_options_not_library_parameters() -> None:
+    from securestore_cli.errors import cli_wording
+
+    assert (
+        cli_wording("read it with relocated=True (CLI: --relocated)") == "read it with --relocated"
+    )
+    assert (
+        cli_wording(
+            "give a keyring (keyring= or a ClientSide mode; CLI: --client-side or --key-file)"
+        )
+        == "give a keyring (--client-side or --key-file)"
+    )
+    assert cli_wording("add --force (library: overwrite_readonly=True); or") == "add --force; or"
+    assert (
+        cli_wording("with the context (CLI: --context K=V)") == "with the context (--context K=V)"
+    )
