@@ -462,7 +462,7 @@ def rm_command(
 
 @click.command("rb")
 @click.argument("url", metavar="s3://BUCKET")
-@click.option("--force", is_flag=True, help="Delete every object first (not object versions).")
+@click.option("--force", is_flag=True, help="Delete every object first (never old versions).")
 @click.pass_context
 def rb_command(ctx: click.Context, url: str, force: bool) -> None:
     """Delete a bucket; it must be empty unless --force."""

@@ -200,6 +200,22 @@ def test_rb_refuses_a_non_empty_bucket_without_force(
     assert bucket not in [b["Name"] for b in connection.client("s3").list_buckets()["Buckets"]]
 
 
+def test_rb_force_on_a_versioned_bucket_says_what_is_left(
+    run: Run, bucket: str, connection: Connection
+) -> None:
+    s3 = connection.client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    result = run("rb", f"s3://{bucket}", "--force")
+    assert result.exit_code == 4
+    error, hint = result.stderr.splitlines()[-2:]
+    assert "old object versions or delete markers" in error, error
+    assert hint.startswith("hint: ") and f"ls s3://{bucket} --versions" in hint, hint
+    # The history stays: rb --force deletes objects, never versions.
+    versions = s3.list_object_versions(Bucket=bucket)
+    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1
+
+
 def test_put_and_get_follow_trailing_slash_rules(
     run: Run, bucket: str, tmp_path: Path, connection: Connection
 ) -> None:
