@@ -334,13 +334,15 @@ def _check_tree(source: Path, destination: Path) -> None:
         raise LocalFileError(f"the output {destination} exists and is not a directory")
 
 
-def _files(root: Path, on_skip: SkipHandler | None) -> Iterator[Path]:
+def _files(root: Path, output: Path, on_skip: SkipHandler | None) -> Iterator[Path]:
     """Regular files under ``root`` in a stable order, by the rules of ``cp --recursive``.
 
     :func:`~securestore.tree.listing.walk_local` decides: symbolic links are followed
     (a loop back into the current path is skipped), FIFOs, sockets, devices and
     broken links are skipped and passed to ``on_skip``; a path that cannot be
     accounted for (an unreadable directory) stops the tree with :class:`LocalFileError`.
+    Files that resolve into ``output`` (through a link) are skipped: encrypting its
+    own output would feed the tree to itself without end.
     """
 
     # Imported here: the listing module loads the store (boto3), which no offline call needs.
@@ -353,8 +355,15 @@ def _files(root: Path, on_skip: SkipHandler | None) -> Iterator[Path]:
         if on_skip is not None:
             on_skip(path, problem.reason)
 
+    written = output.resolve()
     for entry in walk_local(root, report):
-        yield root / entry.relative
+        path = root / entry.relative
+        real = path.resolve()
+        if real == written or written in real.parents:
+            if on_skip is not None:
+                on_skip(path, f"inside the output directory {output}")
+            continue
+        yield path
 
 
 def _named(path: Path, error: SecureStoreError) -> None:
@@ -406,7 +415,7 @@ def encrypt_tree(
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
-    for path in _files(src, on_skip):
+    for path in _files(src, dst, on_skip):
         out = dst / (str(path.relative_to(src)) + suffix)
         try:
             _make_parent(out, 0o777)
@@ -449,7 +458,7 @@ def decrypt_tree(
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
-    for path in _files(src, on_skip):
+    for path in _files(src, dst, on_skip):
         relative = str(path.relative_to(src))
         if not relative.endswith(suffix) or path.name == suffix:
             continue

@@ -280,3 +280,26 @@ def test_cli_hints_name_cli_options_not_library_parameters() -> None:
     assert (
         cli_wording("with the context (CLI: --context K=V)") == "with the context (--context K=V)"
     )
+
+
+def test_a_link_to_the_output_is_not_encrypted_into_itself(
+    run: Run, key: Path, tmp_path: Path
+) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"alpha")
+    vault.mkdir()
+    (vault / "old.encrypted").write_bytes(b"from an earlier run")
+    os.symlink(vault, src / "to-vault")
+    result = run("encrypt", str(src), "-o", str(vault), "-r", "--key-file", str(key))
+    assert result.exit_code == 0, result.stderr
+    # Including what this run wrote before the walk reached the link.
+    inside = f"inside the output directory {vault}"
+    assert _warnings(result.stderr) == [
+        f"warning: skipped {src / 'to-vault' / name}: {inside}"
+        for name in ("a.txt.encrypted", "old.encrypted")
+    ]
+    assert sorted(str(p.relative_to(vault)) for p in vault.rglob("*")) == [
+        "a.txt.encrypted",
+        "old.encrypted",
+    ]
