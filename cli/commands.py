@@ -8,12 +8,19 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar, cast
 
 import click
 
-from securestore.errors import ConfigurationError, LocalFileError, NotFoundError
+from securestore.errors import (
+    ConfigurationError,
+    LocalFileError,
+    NotFoundError,
+    SecureStoreError,
+    StorageError,
+)
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
 
@@ -210,6 +217,48 @@ def parse_range(text: str) -> tuple[int, int]:
     return start, (end - start + 1) if end is not None else -1
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def version_error(error: SecureStoreError, version_id: str) -> None:
+    """Reword ``error`` (in place, type kept) when it is about ``version_id``, not the key.
+
+    S3 answers a version id that names nothing with NoSuchVersion (404, no code for
+    HEAD) and a malformed one with InvalidArgument (400); the translation says
+    "no such object" or quotes the code, and knows no version id.
+    """
+    code = getattr(error, "code", None)
+    hint = "list the key's versions with `securestore ls s3://BUCKET/KEY --versions`"
+    if isinstance(error, NotFoundError) and code not in ("NoSuchKey", "NoSuchBucket"):
+        what = error.message.partition(":")[0]
+        sure = code == "NoSuchVersion"  # a bare 404 could also be a missing key
+        tail = "" if sure else " (or no such object)"
+        error.message = f"{what}: no such version {version_id!r}{tail}"
+    elif "InvalidArgument" in error.message or (isinstance(error, StorageError) and code == "400"):
+        error.message = f"{error.message} (is the version id {version_id!r} malformed?)"
+    else:
+        return
+    error.args = (error.message,)
+    error.hint = hint
+
+
+def _names_the_version(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Let get/head errors about ``--version-id`` say so (see :func:`version_error`)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except SecureStoreError as exc:
+            version_id = kwargs.get("version_id")
+            if isinstance(version_id, str):
+                version_error(exc, version_id)
+            raise
+
+    return wrapper
+
+
 @click.command("get")
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @click.argument("dest", required=False, metavar="[DEST]")
@@ -273,6 +322,7 @@ def parse_range(text: str) -> tuple[int, int]:
 )
 @click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
+@_names_the_version
 def get_command(
     obj: CliContext,
     url: str,
@@ -420,6 +470,7 @@ def _describe(info: ObjectInfo) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
+@_names_the_version
 def head_command(obj: CliContext, url: str, as_json: bool, version_id: str | None) -> None:
     """Show an object's size, encryption mode and key, ETag and metadata."""
     require_stdout()

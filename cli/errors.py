@@ -17,6 +17,7 @@ Exit codes (also in ``securestore --help`` and the README):
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 
@@ -83,10 +84,24 @@ def report(message: str, hint: str | None = None) -> None:
         click.echo(f"hint: {printable(hint.strip())}", err=True)
 
 
+# The two ways a library hint names both interfaces (securestore/errors.py):
+# ``relocated=True (CLI: --relocated)`` and ``add --force (library: overwrite_readonly=True)``.
+_PARAMETER_THEN_CLI = re.compile(r"\b\w+=\w* \(CLI: ([^()]*)\)")
+_ASIDE_THEN_CLI = re.compile(r"\((?:[^();]*;\s*)?CLI: ([^()]*)\)")
+_LIBRARY_ASIDE = re.compile(r"\s*\(library: [^()]*\)")
+
+
+def cli_wording(hint: str) -> str:
+    """``hint`` with only its command-line wording: a CLI user has no library parameters."""
+    hint = _PARAMETER_THEN_CLI.sub(r"\1", hint)
+    hint = _ASIDE_THEN_CLI.sub(r"(\1)", hint)
+    return _LIBRARY_ASIDE.sub("", hint)
+
+
 def hint_for(error: SecureStoreError) -> str | None:
     """The error's own hint, else a general one for its kind: every error line has a hint."""
     if error.hint:
-        return error.hint
+        return cli_wording(error.hint)
     if isinstance(error, AuthenticationError | FormatError):
         return (
             "the stored bytes were changed or damaged after they were written, or are not "

@@ -24,6 +24,7 @@ from securestore.offline import (
 from .commands import _stdout, parse_pairs, say
 from .context import CliContext
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
+from .text import printable
 
 _KMS_HELP = "KMS key id, ARN or alias that wraps the data key (repeatable: any one decrypts)."
 
@@ -184,6 +185,11 @@ def decrypt_command(
          suffix=suffix, pairs=pairs, limit=max_data_keys, force=force)  # fmt: skip
 
 
+def _warn_skipped(path: Path, reason: str) -> None:
+    # cp --recursive's wording, on stderr even with --quiet: a skipped file is not encrypted.
+    click.echo(printable(f"warning: skipped {path}: {reason}"), err=True)
+
+
 def _run(
     obj: CliContext,
     verb: str,
@@ -211,6 +217,7 @@ def _run(
             context=pairs,
             max_data_keys=max_data_keys,
             overwrite_readonly=force,
+            on_skip=_warn_skipped,
         ):
             count += 1
             say(obj, f"{verb}: {entry.source} -> {entry.destination} ({entry.size} bytes)")

@@ -240,9 +240,10 @@ def _options(
 class _Printer:
     """aws-cli's per-object lines (stdout) and failure lines (stderr), thread-safe."""
 
-    def __init__(self, obj: CliContext) -> None:
+    def __init__(self, obj: CliContext, *, move: bool = False) -> None:
         self.obj = obj
         self.lock = threading.Lock()
+        self.move = move  # aws-cli labels every transfer of mv "move:"
         #: Standard output refused a line (a full disk): the job goes on without its log,
         #: and ends with an error saying so.
         self.output_error: OSError | None = None
@@ -271,7 +272,7 @@ class _Printer:
     def __call__(self, task: Task, outcome: str, error: SecureStoreError | None = None) -> None:
         if outcome == "unchanged":
             return
-        what = task.kind
+        what = "move" if self.move and task.kind != "delete" else task.kind
         line = (
             f"{what}: {task.destination.describe()}"
             if what == "delete"
@@ -325,7 +326,7 @@ def _run_transfer(
             "both locations are local", hint="one of them must be s3://BUCKET[/KEY]"
         )
     options = _options(obj, src, dst, given)
-    printer = _Printer(obj)
+    printer = _Printer(obj, move=move)
     dryrun = given["dryrun"]
     with tree_progress(obj.progress_enabled()) as progress:
         if recursive:
@@ -501,7 +502,7 @@ def rm_command(
 
 @click.command("rb")
 @click.argument("url", metavar="s3://BUCKET")
-@click.option("--force", is_flag=True, help="Delete every object first (not object versions).")
+@click.option("--force", is_flag=True, help="Delete every object first (never old versions).")
 @click.pass_context
 def rb_command(ctx: click.Context, url: str, force: bool) -> None:
     """Delete a bucket; it must be empty unless --force."""

@@ -29,6 +29,11 @@ with ``raise ... from`` so the original stays available as ``__cause__``.
 
 Messages name the bucket and key where known and never contain key material,
 plaintext or credentials.
+
+A hint that names a library parameter gives the command-line option right after it,
+``read it with relocated=True (CLI: --relocated)``, or the other way round,
+``add --force (library: overwrite_readonly=True)``; the CLI shows only its own part
+(``securestore_cli.errors.cli_wording``).
 """
 
 from __future__ import annotations

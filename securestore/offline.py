@@ -19,20 +19,28 @@ ESDK, and :func:`decrypt_file` reads what they write (committing suites).
   the message with the same values (or reproduced, docs/format.md section 4).
 
 The tree functions map a directory onto another, file by file, adding
-(:func:`encrypt_tree`) or removing (:func:`decrypt_tree`) ``suffix``; they stop at
-the first failure, which leaves the files already written in place.
+(:func:`encrypt_tree`) or removing (:func:`decrypt_tree`) ``suffix``. They walk the
+tree as ``cp --recursive`` does (symbolic links followed; FIFOs, broken links and
+loops skipped and reported to ``on_skip``) and stop at the first failure, naming
+its file and leaving the files already written in place.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
-from securestore.errors import ConfigurationError, LocalFileError
+from securestore.errors import (
+    ConfigurationError,
+    FormatError,
+    LocalFileError,
+    NotAMessageError,
+    SecureStoreError,
+)
 from securestore.localfile import AtomicFile
 from securestore.message.decrypt import DecryptingReader
 from securestore.message.encrypt import DEFAULT_FRAME_LENGTH, DEFAULT_SUITE, Encryptor
@@ -40,8 +48,12 @@ from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS, Header, 
 from securestore.message.materials import Keyring
 from securestore.message.suites import AlgorithmSuite, DecryptPolicy
 
+if TYPE_CHECKING:
+    from securestore.tree.listing import Problem
+
 __all__ = [
     "DEFAULT_SUFFIX",
+    "SkipHandler",
     "TreeEntry",
     "decrypt_file",
     "decrypt_tree",
@@ -51,6 +63,9 @@ __all__ = [
 
 #: The suffix the tree functions add and remove (aws-encryption-cli's default too).
 DEFAULT_SUFFIX = ".encrypted"
+
+#: Called by the tree functions with each path they skip and why (FIFO, broken link...).
+SkipHandler = Callable[[Path, str], None]
 
 
 class _Writable(Protocol):
@@ -73,6 +88,9 @@ class TreeEntry:
     size: int
 
 
+_HEAD_KEPT = 4096
+
+
 class _Counting:
     """A source whose OS errors become :class:`LocalFileError`; counts the bytes read."""
 
@@ -80,6 +98,8 @@ class _Counting:
         self._stream = stream
         self._name = name
         self.count = 0
+        #: The first bytes read: enough to tell a message from something else.
+        self.head = b""
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -87,6 +107,8 @@ class _Counting:
         except OSError as exc:
             raise LocalFileError(f"cannot read {self._name}: {exc.strerror or exc}") from exc
         self.count += len(data)
+        if len(self.head) < _HEAD_KEPT:
+            self.head += data[: _HEAD_KEPT - len(self.head)]
         return data
 
 
@@ -229,24 +251,42 @@ def _decrypt(
     limits = HeaderLimits(max_encrypted_data_keys=max_data_keys)
 
     def pump(reader: _Counting, sink: _Sink) -> tuple[Header, int]:
-        plaintext = DecryptingReader(
-            reader,  # type: ignore[arg-type]
-            keyring,
-            expected_context=context,
-            policy=policy,
-            limits=limits,
-        )
-        written = 0
-        # Iteration yields a frame only once it authenticated, and ends only after
-        # the end of the message (and a signature) checked out.
-        for piece in plaintext:
-            sink(piece)
-            written += len(piece)
+        try:
+            plaintext = DecryptingReader(
+                reader,  # type: ignore[arg-type]
+                keyring,
+                expected_context=context,
+                policy=policy,
+                limits=limits,
+            )
+            written = 0
+            # Iteration yields a frame only once it authenticated, and ends only after
+            # the end of the message (and a signature) checked out.
+            for piece in plaintext:
+                sink(piece)
+                written += len(piece)
+        except FormatError as exc:
+            _not_a_message(reader.head, exc)
+            raise
         return plaintext.header, written
 
     return _run(
         source, destination, create_mode=0o600, overwrite_readonly=overwrite_readonly, write=pump
     )
+
+
+def _not_a_message(head: bytes, error: FormatError) -> None:
+    """Raise :class:`NotAMessageError` if ``head`` does not even begin a message."""
+    # Imported here: securestore.clientside loads boto3, which offline calls do not need.
+    from securestore.clientside import starts_like_message
+
+    if isinstance(error, NotAMessageError) or starts_like_message(head):
+        return  # a damaged message stays an error about the message
+    raise NotAMessageError(
+        f"not a client-side message: {error.message}",
+        hint="it is not encrypted (plaintext?) or in another tool's format: "
+        "there is nothing to decrypt",
+    ) from error
 
 
 def decrypt_file(
@@ -294,21 +334,58 @@ def _check_tree(source: Path, destination: Path) -> None:
         raise LocalFileError(f"the output {destination} exists and is not a directory")
 
 
-def _files(root: Path) -> Iterator[Path]:
-    """Regular files under ``root`` in a stable order; symbolic links are not followed."""
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(folder) / name
-            if path.is_file() and not path.is_symlink():
-                yield path
+def _files(root: Path, output: Path, on_skip: SkipHandler | None) -> Iterator[Path]:
+    """Regular files under ``root`` in a stable order, by the rules of ``cp --recursive``.
+
+    :func:`~securestore.tree.listing.walk_local` decides: symbolic links are followed
+    (a loop back into the current path is skipped), FIFOs, sockets, devices and
+    broken links are skipped and passed to ``on_skip``; a path that cannot be
+    accounted for (an unreadable directory) stops the tree with :class:`LocalFileError`.
+    Files that resolve into ``output`` (through a link) are skipped: encrypting its
+    own output would feed the tree to itself without end.
+    """
+
+    # Imported here: the listing module loads the store (boto3), which no offline call needs.
+    from securestore.tree.listing import walk_local
+
+    def report(problem: Problem) -> None:
+        path = root / problem.relative
+        if problem.fatal:
+            raise LocalFileError(f"{path}: {problem.reason}")
+        if on_skip is not None:
+            on_skip(path, problem.reason)
+
+    written = output.resolve()
+    for entry in walk_local(root, report):
+        path = root / entry.relative
+        real = path.resolve()
+        if real == written or written in real.parents:
+            if on_skip is not None:
+                on_skip(path, f"inside the output directory {output}")
+            continue
+        yield path
+
+
+def _named(path: Path, error: SecureStoreError) -> None:
+    """Prefix ``error``'s message with the tree file it concerns (its type stays)."""
+    if str(path) not in error.message:
+        error.message = f"{path}: {error.message}"
+        error.args = (error.message, *error.args[1:])
 
 
 def _make_parent(path: Path, mode: int) -> None:
+    # Every missing ancestor gets ``mode``: mkdir(parents=True) would give the
+    # intermediate ones the default 0777 & umask (a plaintext directory 0755).
+    missing = []
+    folder = path.parent
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
     try:
-        path.parent.mkdir(mode=mode, parents=True, exist_ok=True)
+        for folder in reversed(missing):
+            folder.mkdir(mode=mode, exist_ok=True)
     except OSError as exc:
-        raise LocalFileError(f"cannot create {path.parent}: {exc.strerror or exc}") from exc
+        raise LocalFileError(f"cannot create {folder}: {exc.strerror or exc}") from exc
 
 
 def _check_suffix(suffix: str) -> None:
@@ -326,29 +403,36 @@ def encrypt_tree(
     frame_length: int = DEFAULT_FRAME_LENGTH,
     max_data_keys: int = DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
     overwrite_readonly: bool = False,
+    on_skip: SkipHandler | None = None,
 ) -> Iterator[TreeEntry]:
     """Encrypt every regular file under ``source`` to ``destination``/RELATIVE``suffix``.
 
     A generator: each file is encrypted as the caller iterates (constant memory for
-    any tree). Symbolic links are skipped; missing directories are created.
+    any tree). Symbolic links are followed like ``cp --recursive`` does; what is
+    skipped (FIFOs, sockets, broken links, loops) goes to ``on_skip``. Missing
+    directories are created. An error names the file it concerns.
     """
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
-    for path in _files(src):
+    for path in _files(src, dst, on_skip):
         out = dst / (str(path.relative_to(src)) + suffix)
-        _make_parent(out, 0o777)
-        with path.open("rb") as stream:
-            counting = _Counting(stream, str(path))
-            header = encrypt_file(
-                counting,  # type: ignore[arg-type]
-                out,
-                keyring,
-                context=context,
-                frame_length=frame_length,
-                max_data_keys=max_data_keys,
-                overwrite_readonly=overwrite_readonly,
-            )
+        try:
+            _make_parent(out, 0o777)
+            with _open_source(path) as stream:
+                counting = _Counting(stream, str(path))
+                header = encrypt_file(
+                    counting,  # type: ignore[arg-type]
+                    out,
+                    keyring,
+                    context=context,
+                    frame_length=frame_length,
+                    max_data_keys=max_data_keys,
+                    overwrite_readonly=overwrite_readonly,
+                )
+        except SecureStoreError as exc:
+            _named(path, exc)
+            raise
         yield TreeEntry(path, out, header, counting.count)
 
 
@@ -362,29 +446,35 @@ def decrypt_tree(
     max_data_keys: int = DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
     policy: DecryptPolicy = DecryptPolicy.REQUIRE_COMMITTING,
     overwrite_readonly: bool = False,
+    on_skip: SkipHandler | None = None,
 ) -> Iterator[TreeEntry]:
     """Decrypt every file under ``source`` whose name ends with ``suffix``.
 
     Each goes to ``destination``/RELATIVE minus ``suffix``, replaced only after it
     authenticated; files without the suffix are not read. New directories are
-    created 0700 (they receive plaintext). A generator, like :func:`encrypt_tree`.
+    created 0700 (they receive plaintext). A generator, like :func:`encrypt_tree`
+    (links followed, skipped paths to ``on_skip``, errors name their file).
     """
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
-    for path in _files(src):
+    for path in _files(src, dst, on_skip):
         relative = str(path.relative_to(src))
         if not relative.endswith(suffix) or path.name == suffix:
             continue
         out = dst / relative[: -len(suffix)]
-        _make_parent(out, 0o700)
-        header, size = _decrypt(
-            path,
-            out,
-            keyring,
-            context=context,
-            max_data_keys=max_data_keys,
-            policy=policy,
-            overwrite_readonly=overwrite_readonly,
-        )
+        try:
+            _make_parent(out, 0o700)
+            header, size = _decrypt(
+                path,
+                out,
+                keyring,
+                context=context,
+                max_data_keys=max_data_keys,
+                policy=policy,
+                overwrite_readonly=overwrite_readonly,
+            )
+        except SecureStoreError as exc:
+            _named(path, exc)
+            raise
         yield TreeEntry(path, out, header, size)

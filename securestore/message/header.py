@@ -171,7 +171,10 @@ def _parse(data: memoryview, limits: HeaderLimits) -> Header:
     cur = _Cursor(data)
     version = cur.u8()
     if version not in (1, 2):
-        raise FormatError(f"unsupported message format version {version}")
+        raise FormatError(
+            f"unsupported message format version {version}: an AWS Encryption SDK message "
+            f"starts with byte 0x02 (or 0x01, the old format), this one with 0x{version:02x}"
+        )
     if version == 1 and cur.u8() != _V1_TYPE:
         raise FormatError("unsupported message type (version 1 header)")
     suite_id = cur.u16()

@@ -136,9 +136,9 @@ def unwrap_data_key(
     if wrap in _LEGACY_WRAPS and not allow_legacy_unauthenticated:
         raise PolicyError(
             f"refusing to read: the S3EC data key uses the legacy wrap {wrap!r}",
-            hint="to read it anyway pass allow_legacy_unauthenticated=True "
-            "to securestore.s3ec.read.open_s3ec, or migrate it: securestore migrate "
-            "--allow-legacy-unauthenticated",
+            hint="to read it anyway, accepting unauthenticated content: get "
+            "--allow-legacy-unauthenticated (library: allow_legacy_unauthenticated=True); "
+            "better, migrate it: securestore migrate --allow-legacy-unauthenticated",
         )
     if wrap not in ("kms+context", "AES/GCM", "RSA-OAEP-SHA1", *_LEGACY_WRAPS):
         raise FormatError(f"unsupported S3EC wrapping algorithm {wrap[:40]!r}")

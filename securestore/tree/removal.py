@@ -46,6 +46,10 @@ def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:
 def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = None) -> TreeResult:
     """Delete the store's bucket; with ``force``, delete its objects first.
 
+    Never object versions or delete markers: a versioned bucket that keeps some is
+    refused by S3 (``BucketNotEmpty``), and the error says what is left and how to
+    remove it.
+
     Raises:
         StorageError: the bucket is not empty (without ``force``: nothing is
             deleted), or objects could not be deleted (the bucket is kept).
@@ -74,6 +78,20 @@ def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = N
         import botocore.exceptions
 
         if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
-            raise translate_error(exc, bucket=store.bucket, action="delete bucket") from exc
+            error = translate_error(exc, bucket=store.bucket, action="delete bucket")
+            if getattr(error, "code", None) == "BucketNotEmpty":
+                # No current object left, so what remains is history: rb --force deletes
+                # objects, never versions (that would erase what versioning is there for).
+                error.message = (
+                    "delete bucket failed: the bucket still holds old object versions or "
+                    "delete markers (versioning keeps them when objects are deleted)"
+                )
+                error.args = (error.message,)
+                error.hint = (
+                    f"list them with `securestore ls s3://{store.bucket} --versions`; delete "
+                    "each version and marker (aws s3api delete-objects with their VersionIds) "
+                    "or let a lifecycle rule expire noncurrent versions, then run rb again"
+                )
+            raise error from exc
         raise
     return result

@@ -260,7 +260,11 @@ def test_plaintext_substituted_for_a_client_side_object_is_refused(
     assert to_stdout.exit_code == 3, to_stdout.stderr
     assert to_stdout.stdout_bytes == b""
     assert "not a valid client-side message" in first_error(to_stdout)
-    assert "--allow-plaintext" in to_stdout.stderr
+    assert "an AWS Encryption SDK message starts with byte 0x02" in first_error(to_stdout)
+    # The hint names the CLI option, not the library parameter.
+    hint = to_stdout.stderr.splitlines()[1]
+    assert hint.startswith("hint: ") and "read it with --allow-plaintext," in hint, hint
+    assert "=True" not in hint and "CLI:" not in hint
     folder = tmp_path / "downloads"
     folder.mkdir()
     to_file = run("get", url, str(folder / "out"), *read)

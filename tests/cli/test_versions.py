@@ -143,3 +143,40 @@ def test_library_lists_versions(connection: Connection, versioned: str) -> None:
         ("a", second, True),
         ("a", first, False),
     ]
+
+
+def test_unknown_version_id_says_no_such_version(
+    run: Run, connection: Connection, versioned: str, tmp_path: Path
+) -> None:
+    store = SecureStore(versioned, connection=connection)
+    put_versions(store, "doc.txt", b"one")
+    url = f"s3://{versioned}/doc.txt"
+    for args in (
+        ("get", url, "--version-id", "bogus"),
+        ("get", url, str(tmp_path / "out"), "--version-id", "bogus"),
+        ("head", url, "--version-id", "bogus"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 4, result.stderr
+        error, hint = result.stderr.splitlines()[-2:]
+        assert "no such version 'bogus'" in error, error
+        assert "--versions" in hint
+
+
+def test_malformed_version_id_from_s3_names_it() -> None:
+    """Real S3 answers a malformed id with 400 InvalidArgument (moto does not): say so."""
+    import botocore.exceptions
+    from securestore_cli.commands import version_error
+
+    from securestore.transport_errors import translate_error
+
+    response = {"Error": {"Code": "InvalidArgument", "Message": "Invalid version id specified"}}
+    error = translate_error(
+        botocore.exceptions.ClientError(response, "GetObject"),  # type: ignore[arg-type]
+        bucket="b",
+        key="k",
+        action="read",
+    )
+    version_error(error, "bad id")
+    assert "Invalid version id specified" in str(error) and "'bad id'" in str(error)
+    assert error.hint and "--versions" in error.hint

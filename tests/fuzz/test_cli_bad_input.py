@@ -475,7 +475,8 @@ INTEGRITY = [
         "get s3://{b}/plain --key-file {keys}/team.key",
         3,
         "error: the object is not a valid client-side message: unsupported message format "
-        "version 253 (s3://{b}/plain)",
+        "version 253: an AWS Encryption SDK message starts with byte 0x02 (or 0x01, the old "
+        "format), this one with 0xfd (s3://{b}/plain)",
     ),
 ]
 

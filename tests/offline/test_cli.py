@@ -165,3 +165,141 @@ def test_read_only_output_needs_force(run: Run, key: Path, tmp_path: Path) -> No
                  str(key), "--force")  # fmt: skip
     assert forced.exit_code == 0, forced.stderr
     assert (tmp_path / "ct").read_bytes() != b"old"
+
+
+def _awkward_tree(root: Path, outside: Path) -> None:
+    """A file, links to a file and to a directory, a FIFO, a broken link, a loop."""
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_bytes(b"alpha")
+    (outside / "linked").mkdir(parents=True)
+    (outside / "linked" / "in.txt").write_bytes(b"through a directory link")
+    (outside / "target.txt").write_bytes(b"through a file link")
+    os.symlink(outside / "target.txt", root / "file-link.txt")
+    os.symlink(outside / "linked", root / "dir-link")
+    os.symlink(root / "missing", root / "broken")
+    os.symlink(root, root / "sub" / "loop")
+    os.mkfifo(root / "pipe")
+
+
+def _warnings(stderr: str) -> list[str]:
+    return sorted(line for line in stderr.splitlines() if line.startswith("warning:"))
+
+
+def test_recursive_follows_links_and_warns_on_every_skip(
+    run: Run,
+    key: Path,
+    tmp_path: Path,
+) -> None:
+    src, enc, dec = tmp_path / "src", tmp_path / "enc", tmp_path / "dec"
+    _awkward_tree(src, tmp_path / "outside")
+    result = run("encrypt", str(src), "-o", str(enc), "-r", "--key-file", str(key))
+    assert result.exit_code == 0, result.stderr
+    # Like cp --recursive: links are followed, the rest is skipped out loud.
+    assert _warnings(result.stderr) == [
+        f"warning: skipped {src / 'broken'}: broken symbolic link",
+        f"warning: skipped {src / 'pipe'}: not a regular file",
+        f"warning: skipped {src / 'sub' / 'loop'}: symbolic link loop",
+    ]
+    assert "3 file(s)" in result.stderr
+    assert sorted(str(p.relative_to(enc)) for p in enc.rglob("*.encrypted")) == [
+        "a.txt.encrypted",
+        "dir-link/in.txt.encrypted",
+        "file-link.txt.encrypted",
+    ]
+    os.mkfifo(enc / "fifo.encrypted")
+    back = run("decrypt", str(enc), "-o", str(dec), "-r", "--key-file", str(key))
+    assert back.exit_code == 0, back.stderr
+    assert _warnings(back.stderr) == [
+        f"warning: skipped {enc / 'fifo.encrypted'}: not a regular file"
+    ]
+    assert (dec / "dir-link" / "in.txt").read_bytes() == b"through a directory link"
+    assert (dec / "file-link.txt").read_bytes() == b"through a file link"
+
+
+def test_tree_errors_name_the_file_that_failed(
+    run: Run,
+    key: Path,
+    tmp_path: Path,
+) -> None:
+    src, enc = tmp_path / "src", tmp_path / "enc"
+    src.mkdir()
+    (src / "f1.bin").write_bytes(os.urandom(100))
+    (src / "f2.bin").write_bytes(os.urandom(10_000))
+    assert run("encrypt", str(src), "-o", str(enc), "-r", "--key-file", str(key)).exit_code == 0
+    damaged = enc / "f2.bin.encrypted"
+    damaged.write_bytes(damaged.read_bytes()[:-200])
+    result = run("decrypt", str(enc), "-o", str(tmp_path / "dec"), "-r", "--key-file", str(key))
+    assert result.exit_code == 3, result.stderr
+    line = error_line(result)
+    assert line.startswith(f"error: {damaged}: "), line
+    assert "truncated" in line
+    # encrypt names its file too (here one it cannot read).
+    (src / "f1.bin").chmod(0)
+    try:
+        again = run("encrypt", str(src), "-o", str(tmp_path / "e2"), "-r", "--key-file", str(key))
+    finally:
+        (src / "f1.bin").chmod(0o600)
+    if os.geteuid() != 0:  # root reads anything
+        assert again.exit_code == 2, again.stderr
+        assert str(src / "f1.bin") in error_line(again)
+
+
+def test_decrypting_plaintext_says_it_is_not_a_message(run: Run, key: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"some plaintext\n")
+    result = run("decrypt", str(plain), "-o", str(tmp_path / "out"), "--key-file", str(key))
+    assert result.exit_code == 3, result.stderr
+    line = error_line(result)
+    assert line.startswith("error: not a client-side message: "), line
+    assert "an AWS Encryption SDK message starts with byte 0x02" in line
+    assert "nothing to decrypt" in result.stderr
+    # A damaged message (its header begun well) stays an error about that message.
+    enc = tmp_path / "ct"
+    assert run("encrypt", str(plain), "-o", str(enc), "--key-file", str(key)).exit_code == 0
+    data = bytearray(enc.read_bytes())
+    data[-40] ^= 1
+    enc.write_bytes(bytes(data))
+    damaged = run("decrypt", str(enc), "-o", str(tmp_path / "out"), "--key-file", str(key))
+    assert damaged.exit_code == 3
+    assert "not a client-side message" not in damaged.stderr
+
+
+def test_cli_hints_name_cli_options_not_library_parameters() -> None:
+    from securestore_cli.errors import cli_wording
+
+    assert (
+        cli_wording("read it with relocated=True (CLI: --relocated)") == "read it with --relocated"
+    )
+    assert (
+        cli_wording(
+            "give a keyring (keyring= or a ClientSide mode; CLI: --client-side or --key-file)"
+        )
+        == "give a keyring (--client-side or --key-file)"
+    )
+    assert cli_wording("add --force (library: overwrite_readonly=True); or") == "add --force; or"
+    assert (
+        cli_wording("with the context (CLI: --context K=V)") == "with the context (--context K=V)"
+    )
+
+
+def test_a_link_to_the_output_is_not_encrypted_into_itself(
+    run: Run, key: Path, tmp_path: Path
+) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"alpha")
+    vault.mkdir()
+    (vault / "old.encrypted").write_bytes(b"from an earlier run")
+    os.symlink(vault, src / "to-vault")
+    result = run("encrypt", str(src), "-o", str(vault), "-r", "--key-file", str(key))
+    assert result.exit_code == 0, result.stderr
+    # Including what this run wrote before the walk reached the link.
+    inside = f"inside the output directory {vault}"
+    assert _warnings(result.stderr) == [
+        f"warning: skipped {src / 'to-vault' / name}: {inside}"
+        for name in ("a.txt.encrypted", "old.encrypted")
+    ]
+    assert sorted(str(p.relative_to(vault)) for p in vault.rglob("*")) == [
+        "a.txt.encrypted",
+        "old.encrypted",
+    ]

@@ -252,7 +252,8 @@ def test_tree_round_trip(tmp_path: Path, aes: RawAesKeyring) -> None:
     files = {"top.txt": b"top", "a/one": os.urandom(F + 1), "a/b/empty": b""}
     for name, data in files.items():
         (src / name).write_bytes(data)
-    (src / "link").symlink_to(src / "top.txt")  # links are not followed
+    (src / "link").symlink_to(src / "top.txt")  # followed, as cp --recursive does
+    files["link"] = b"top"
     entries = list(encrypt_tree(src, tmp_path / "enc", aes, frame_length=F))
     assert sorted(str(e.destination.relative_to(tmp_path / "enc")) for e in entries) == sorted(
         name + ".encrypted" for name in files
@@ -283,3 +284,14 @@ def test_tree_stops_at_a_bad_message(tmp_path: Path, aes: RawAesKeyring) -> None
     assert (tmp_path / "dec" / "a").exists()
     assert not (tmp_path / "dec" / "b").exists()
     assert _partials(tmp_path / "dec") == []
+
+
+def test_decrypt_tree_creates_every_new_directory_0700(tmp_path: Path, aes: RawAesKeyring) -> None:
+    src = tmp_path / "src"
+    (src / "x" / "y").mkdir(parents=True)
+    (src / "x" / "y" / "f").write_bytes(b"plaintext")
+    list(encrypt_tree(src, tmp_path / "enc", aes))
+    list(decrypt_tree(tmp_path / "enc", tmp_path / "dec" / "deep", aes))
+    # Intermediate directories too (mkdir(parents=True) would make them 0755).
+    for folder in ("dec", "dec/deep", "dec/deep/x", "dec/deep/x/y"):
+        assert (tmp_path / folder).stat().st_mode & 0o777 == 0o700, folder

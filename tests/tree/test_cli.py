@@ -155,8 +155,12 @@ def test_mv_deletes_the_source_only_after_verification(
     src = tmp_path / "src"
     make_tree(src, FILES)
     url = f"s3://{bucket}/mv/"
+    dry = run("mv", str(src), url, "--recursive", "--dryrun")
+    assert f"(dryrun) move: {src / 'a.txt'} to {url}a.txt" in lines(dry)
     result = run("mv", str(src), url, "--recursive", "--key-file", str(key_file))
     assert result.exit_code == 0, result.stderr
+    # aws-cli's wording: "move:", not "upload:" or "copy:".
+    assert f"move: {src / 'a.txt'} to {url}a.txt" in lines(result)
     assert read_tree(src) == {}
     # Back down with the wrong key: every download fails, every object stays.
     other = tmp_path / "keys" / "other.key"
@@ -194,6 +198,22 @@ def test_rb_refuses_a_non_empty_bucket_without_force(
     forced = run("rb", f"s3://{bucket}", "--force")
     assert forced.exit_code == 0, forced.stderr
     assert bucket not in [b["Name"] for b in connection.client("s3").list_buckets()["Buckets"]]
+
+
+def test_rb_force_on_a_versioned_bucket_says_what_is_left(
+    run: Run, bucket: str, connection: Connection
+) -> None:
+    s3 = connection.client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    result = run("rb", f"s3://{bucket}", "--force")
+    assert result.exit_code == 4
+    error, hint = result.stderr.splitlines()[-2:]
+    assert "old object versions or delete markers" in error, error
+    assert hint.startswith("hint: ") and f"ls s3://{bucket} --versions" in hint, hint
+    # The history stays: rb --force deletes objects, never versions.
+    versions = s3.list_object_versions(Bucket=bucket)
+    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1
 
 
 def test_put_and_get_follow_trailing_slash_rules(
