@@ -33,6 +33,8 @@ class Entry:
     relative: str
     size: int
     mtime: float
+    #: A local file's ctime (when its data or attributes last changed); None for objects.
+    changed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def _walk(
     for _order, name, found in kinds:
         relative = base + name
         if found is not None:
-            yield Entry(relative, found.st_size, found.st_mtime)
+            yield Entry(relative, found.st_size, found.st_mtime, found.st_ctime)
             continue
         path = folder / name
         try:

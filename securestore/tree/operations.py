@@ -110,7 +110,11 @@ def sync(
     aws-cli. Both listings stream and are merge-joined.
     """
     planner = Planner(
-        tree_root(as_side(source)), tree_root(as_side(destination)), options or TreeOptions(), False
+        tree_root(as_side(source)),
+        tree_root(as_side(destination)),
+        options or TreeOptions(),
+        False,
+        delete=delete,
     )
     # As aws-cli: --exact-timestamps is for syncs from S3 (an upload's LastModified
     # never equals the file's mtime, so it would upload every file every time).

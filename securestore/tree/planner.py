@@ -8,6 +8,7 @@ sub-prefix are refused.
 from __future__ import annotations
 
 import contextlib
+import math
 import mimetypes
 import os
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
-from securestore.clientside import FORMAT_METADATA
+from securestore.clientside import FORMAT_METADATA, starts_like_message
 from securestore.errors import ConfigurationError, IntegrityError, LocalFileError, PolicyError
 from securestore.modes import EncryptionMode
 
@@ -58,36 +59,44 @@ class TreeOptions:
 
 
 def _same_bucket(a: Remote, b: Remote) -> bool:
-    return a.store.bucket == b.store.bucket and (
-        a.store.connection.endpoint_url == b.store.connection.endpoint_url
-    )
+    # By name alone: one bucket has many spellings of its endpoint (a host or an IP,
+    # a trailing slash, the regional default), and a refusal is the safe mistake.
+    return bool(a.store.bucket == b.store.bucket)
 
 
-def _check_overlap(source: Side, destination: Side, *, move: bool, tree: bool) -> None:
-    """Refuse what would destroy or multiply its own source (aws-cli and rclone refuse too).
+def _check_overlap(
+    source: Side, destination: Side, *, move: bool, tree: bool, delete: bool = False
+) -> None:
+    """Refuse what would destroy or multiply its own source (rclone refuses these too).
 
-    Moving an object or prefix onto itself would delete what it just copied; a
-    tree copied into a prefix inside itself would find its own copies in the
-    listing it is still reading, and copy them again.
+    An object or prefix copied or moved onto itself: a move would delete what it
+    just copied, and a copy changes nothing (``reencrypt`` and ``rewrap`` change
+    objects in place). A tree copied into a prefix inside itself would find its
+    own copies in the listing it is still reading, and copy them again; a
+    ``sync --delete`` into a prefix that holds the source would delete the
+    source as "missing" from itself.
     """
     if not (isinstance(source, Remote) and isinstance(destination, Remote)):
         return
     if not _same_bucket(source, destination):
         return
-    if move and source.prefix == destination.prefix:
+    if source.prefix == destination.prefix:
         raise ConfigurationError(
-            f"cannot move {source.describe()} onto itself",
-            hint="give another destination",
+            f"cannot {'move' if move else 'copy'} {source.describe()} onto itself",
+            hint="give another destination; to change objects' encryption in place, "
+            "use securestore reencrypt (or rewrap for client-side keys)",
         )
-    if (
-        tree
-        and destination.prefix != source.prefix
-        and destination.prefix.startswith(source.prefix)
-    ):
+    if tree and destination.prefix.startswith(source.prefix):
         raise ConfigurationError(
             f"the destination {destination.describe()} lies inside the source "
             f"{source.describe()}: the copy would copy its own copies",
             hint="copy to a prefix outside the source (or to another bucket)",
+        )
+    if tree and delete and source.prefix.startswith(destination.prefix):
+        raise ConfigurationError(
+            f"the source {source.describe()} lies inside the destination "
+            f"{destination.describe()}: --delete would delete the source itself",
+            hint="sync into a prefix that does not hold the source, or drop --delete",
         )
 
 
@@ -102,8 +111,9 @@ class Planner:
         move: bool,
         *,
         tree: bool = True,
+        delete: bool = False,
     ) -> None:
-        _check_overlap(source, destination, move=move, tree=tree)
+        _check_overlap(source, destination, move=move, tree=tree, delete=delete)
         self.source = source
         self.destination = destination
         self.options = options
@@ -201,6 +211,17 @@ class Planner:
     ) -> bool:
         src_size, src_time = self._facts(src, entry)
         dst_size, dst_time = self._facts(dst, other)
+        if (
+            isinstance(src, Remote)
+            and isinstance(dst, Local)
+            and not rules.size_only
+            and other.changed is not None
+            and math.floor(entry.mtime) > math.floor(other.changed)
+        ):
+            # The object was written after the local file last changed (its ctime: our
+            # download sets the file's mtime to the stored one, never its ctime): a
+            # re-upload of an older version must reach the machines that sync down.
+            return True
         return rules.differs(src_size, src_time, dst_size, dst_time)
 
     def _plain_over(self, dst: Remote, entry: Entry, other: Entry, rules: Rules) -> bool:
@@ -215,6 +236,14 @@ class Planner:
         """
         info = dst.store.head(dst.prefix)
         if FORMAT_METADATA not in info.metadata:
+            if _starts_like_message(dst, info):
+                # A message without our metadata (another ESDK writer, an encrypted file
+                # copied up by another tool): its plaintext size is unknown here.
+                raise PolicyError(
+                    f"{dst.describe()} holds an encrypted message, and this sync has no key "
+                    "option: it would be replaced by a copy without client-side encryption",
+                    hint="give the key option it was written with, or delete it first",
+                )
             return True
         size, when = facts(info, other)
         if not rules.differs(entry.size, entry.mtime, size, when):
@@ -229,6 +258,28 @@ class Planner:
     # -- the three transfers -----------------------------------------------------------
 
     def _upload(self, src: Local, dst: Remote, advance: Callable[[int], None]) -> int:
+        # A file that changes while it is read would be stored torn under the mtime
+        # it had before (a later sync, deciding from the listing, would keep it): it is
+        # uploaded again, and fails if it changes again. A move never deletes it.
+        for attempt in (1, 2):
+            before, after = self._upload_once(src, dst, advance)
+            if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+                break
+            if self.move or attempt == 2:
+                raise LocalFileError(
+                    f"{src.path} changed while it was uploaded"
+                    + (": not deleted" if self.move else ", twice"),
+                    hint="run the command again once the file is no longer being written",
+                )
+        if self.move:
+            _verify(dst.store.head(dst.prefix), before.st_size, dst.describe())
+            os.unlink(src.path)
+        return before.st_size
+
+    def _upload_once(
+        self, src: Local, dst: Remote, advance: Callable[[int], None]
+    ) -> tuple[os.stat_result, os.stat_result]:
+        """Upload ``src`` once: its stat before and after."""
         try:
             before = os.stat(src.path)
         except FileNotFoundError as exc:
@@ -237,7 +288,7 @@ class Planner:
         metadata = {**self.options.metadata, MTIME_METADATA: f"{before.st_mtime:.6f}"}
         content_type = self.options.content_type or mimetypes.guess_type(src.path.name)[0]
         try:
-            info = dst.store.upload_file(
+            dst.store.upload_file(
                 src.path,
                 dst.prefix,
                 encryption=self.options.encryption,
@@ -250,17 +301,11 @@ class Planner:
             if isinstance(exc.__cause__, FileNotFoundError):
                 raise VanishedError("vanished before it was uploaded") from exc
             raise
-        if self.move:
+        try:
             after = os.stat(src.path)
-            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                raise LocalFileError(
-                    f"{src.path} changed while it was uploaded: not deleted",
-                    hint="run the move again",
-                )
-            _verify(dst.store.head(dst.prefix), before.st_size, dst.describe())
-            os.unlink(src.path)
-        del info
-        return before.st_size
+        except FileNotFoundError:
+            after = before  # gone after it was read whole: what was stored is what was read
+        return before, after
 
     def _make_parents(self, path: Path) -> None:
         """Create ``path``'s missing folders, remembering them for :meth:`remove_empty_folders`."""
@@ -331,6 +376,18 @@ class Planner:
                 _verify(dst.store.head(dst.prefix), source_size, dst.describe())
             src.store.delete(src.prefix)
         return size or 0
+
+
+def _starts_like_message(dst: Remote, info: ObjectInfo) -> bool:
+    """Whether the object's first bytes are the start of an encryption SDK message."""
+    if info.size <= 0:
+        return False
+    response = dst.store._access.get_range(dst.prefix, 0, min(info.size, 1024) - 1, etag=info.etag)
+    try:
+        first = response["Body"].read()
+    finally:
+        response["Body"].close()
+    return starts_like_message(first)
 
 
 def _part_size(*sides: Side) -> int:

@@ -214,3 +214,82 @@ def test_each_failed_object_is_one_line_with_its_reason(
     assert failed[0].startswith(f"failed: download: {url}c.txt to ")
     assert len(failed[0].split(": ")) > 3  # the reason follows the paths
     assert "error: 1 of 3 transfers failed" in result.stderr
+
+
+def test_sync_delete_into_a_prefix_that_holds_the_source_is_refused(
+    make_store: Callable[..., SecureStore],
+) -> None:
+    store = make_store()
+    for key in ("p/top1", "p/sub/s1", "p/sub/s2"):
+        store.put(key, b"x")
+    with pytest.raises(ConfigurationError, match="would delete the source"):
+        sync((store, "p/sub/"), (store, "p/"), delete=True)
+    with pytest.raises(ConfigurationError, match="onto itself"):
+        copy_file((store, "p/top1"), (store, "p/top1"))
+    with pytest.raises(ConfigurationError, match="onto itself"):
+        sync((store, "p/"), (store, "p/"))
+    assert sorted(e.key for e in store.list("")) == ["p/sub/s1", "p/sub/s2", "p/top1"]
+    # Without --delete the same sync is fine (aws-cli: p/s1, p/s2 appear).
+    assert sync((store, "p/sub/"), (store, "p/")).done == 2
+
+
+def test_a_re_upload_of_an_older_version_reaches_a_download_sync(
+    make_store: Callable[..., SecureStore], tmp_path: Path
+) -> None:
+    store = make_store(encryption=ClientSide(KEY))
+    src, down = tmp_path / "m1", tmp_path / "m2"
+    make_tree(src, {"doc": b"version-1-AAAA"})
+    os.utime(src / "doc", (time.time() - 10 * 86400,) * 2)
+    assert sync(src, (store, "r/")).done == 1
+    assert sync((store, "r/"), down).done == 1
+    time.sleep(1.1)  # LastModified has whole seconds
+    (src / "doc").write_bytes(b"version-0-BBBB")  # same size, an older mtime (a restore)
+    os.utime(src / "doc", (time.time() - 20 * 86400,) * 2)
+    assert copy_file(src / "doc", (store, "r/doc")).done == 1
+    again = sync((store, "r/"), down)
+    assert again.done == 1, again
+    assert (down / "doc").read_bytes() == b"version-0-BBBB"
+    assert sync((store, "r/"), down).done == 0  # and then it is up to date
+
+
+def test_a_file_that_changes_while_it_is_uploaded_is_uploaded_again(
+    make_store: Callable[..., SecureStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(encryption=ClientSide(KEY))
+    make_tree(tmp_path, {"f.bin": b"A" * 1000})
+    real = store.upload_file
+    writes = [b"B" * 1000, b"C" * 1000]
+
+    def upload_then_write(*args: object, **kwargs: object) -> object:
+        info = real(*args, **kwargs)  # type: ignore[arg-type]
+        if writes:  # a writer that was busy while the file was read
+            (tmp_path / "f.bin").write_bytes(writes.pop(0))
+            os.utime(tmp_path / "f.bin", (time.time() + 5,) * 2)
+        return info
+
+    monkeypatch.setattr(store, "upload_file", upload_then_write)
+    once = sync(tmp_path, (store, "u/"))
+    assert len(once.failed) == 1 and "changed while it was uploaded" in str(once.failed[0].error)
+    writes.append(b"D" * 1000)
+    twice = sync(tmp_path, (store, "u/"))  # changes during the first upload only
+    assert twice.ok and twice.done == 1
+    assert store.get("u/f.bin") == (tmp_path / "f.bin").read_bytes() == b"D" * 1000
+
+
+def test_a_message_without_our_metadata_is_not_downgraded_either(
+    make_store: Callable[..., SecureStore], tmp_path: Path
+) -> None:
+    import io
+
+    from securestore.offline import encrypt_file
+
+    plain = make_store()
+    out = io.BytesIO()
+    encrypt_file(io.BytesIO(b"top secret"), out, KEY)
+    message = out.getvalue()
+    plain.put("e/doc", message)  # as `aws s3 cp doc.encrypted s3://...` would
+    make_tree(tmp_path, {"doc": b"top secret v2, longer"})
+    refused = sync(tmp_path, (plain, "e/"))
+    assert len(refused.failed) == 1 and "encrypted message" in str(refused.failed[0].error)
+    stored = plain.connection.client("s3").get_object(Bucket=plain.bucket, Key="e/doc")
+    assert stored["Body"].read() == message
