@@ -10,10 +10,8 @@ else 4 (storage, keyring), else 2 (local files).
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,10 +19,8 @@ from typing import Any, TypeVar
 import click
 
 from securestore.errors import (
-    ArchivedObjectError,
     ConfigurationError,
     LocalFileError,
-    SecureStoreError,
 )
 from securestore.location import S3Url
 from securestore.modes import EncryptionMode
@@ -33,9 +29,7 @@ from securestore.tree import (
     Filters,
     Local,
     Remote,
-    Task,
     TreeOptions,
-    TreeResult,
     copy_file,
     copy_tree,
     local_target,
@@ -47,8 +41,7 @@ from securestore.tree import (
 )
 
 from .commands import say, store_for
-from .context import CliContext, silence_stdout
-from .errors import most_serious, report
+from .context import CliContext
 from .options import (
     ATTRIBUTE_NAMES,
     REQUIRE_CHOICES,
@@ -60,6 +53,7 @@ from .options import (
 )
 from .progress import tree_progress
 from .text import printable
+from .treelog import TreeLog, finish_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -237,80 +231,6 @@ def _options(
     )
 
 
-class _Printer:
-    """aws-cli's per-object lines (stdout) and failure lines (stderr), thread-safe."""
-
-    def __init__(self, obj: CliContext, *, move: bool = False) -> None:
-        self.obj = obj
-        self.lock = threading.Lock()
-        self.move = move  # aws-cli labels every transfer of mv "move:"
-        #: Standard output refused a line (a full disk): the job goes on without its log,
-        #: and ends with an error saying so.
-        self.output_error: OSError | None = None
-        #: (source, destination) of the failures printed as they happened.
-        self.reported: set[tuple[str, str]] = set()
-        self._stdout_gone = False
-
-    def _echo(self, line: str, *, err: bool = False) -> None:
-        """Print one line; a closed or failing output stops the log, never the job.
-
-        A tree job's output is a log: a reader that went away (``| head``) or a full
-        disk must not leave the tree half-transferred (aws-cli would stop mid-job).
-        """
-        if self._stdout_gone and not err:
-            return
-        try:
-            click.echo(line, err=err)
-        except OSError as exc:
-            if err:
-                return  # nowhere left to say anything
-            self._stdout_gone = True
-            if exc.errno != errno.EPIPE:
-                self.output_error = exc
-            silence_stdout()
-
-    def __call__(self, task: Task, outcome: str, error: SecureStoreError | None = None) -> None:
-        if outcome == "unchanged":
-            return
-        what = "move" if self.move and task.kind != "delete" else task.kind
-        line = (
-            f"{what}: {task.destination.describe()}"
-            if what == "delete"
-            else f"{what}: {task.source.describe()} to {task.destination.describe()}"
-        )
-        with self.lock:
-            if outcome == "failed":
-                self.reported.add((task.source.describe(), task.destination.describe()))
-                self._echo(printable(f"failed: {line}: {error}"), err=True)
-            elif not self.obj.quiet:
-                prefix = "(dryrun) " if outcome == "dryrun" else ""
-                self._echo(printable(prefix + line))
-
-
-def _finish(ctx: click.Context, obj: CliContext, result: TreeResult, printer: _Printer) -> None:
-    for skip in result.skipped:
-        click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
-    for failure in result.failed:  # those no task reported (a folder the walk could not read)
-        if (failure.source, failure.destination) not in printer.reported:
-            click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
-    if result.failed:
-        code = most_serious(failure.error for failure in result.failed)
-        total = len(result.failed) + result.done + result.deleted
-        others = " (the others completed)" if total > len(result.failed) else ""
-        hint = "see the failed: lines; nothing was left half-written"
-        archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
-        if archived:
-            hint += f"; archived objects: {archived[0].hint}"
-        report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
-        ctx.exit(code)
-    if printer.output_error is not None:
-        why = printer.output_error.strerror or printer.output_error
-        raise LocalFileError(
-            f"cannot write to standard output: {why} (the transfers completed)",
-            hint="free space where standard output goes, or run with --quiet",
-        )
-
-
 def _run_transfer(
     ctx: click.Context,
     obj: CliContext,
@@ -326,7 +246,7 @@ def _run_transfer(
             "both locations are local", hint="one of them must be s3://BUCKET[/KEY]"
         )
     options = _options(obj, src, dst, given)
-    printer = _Printer(obj, move=move)
+    printer = TreeLog(obj, move=move)
     dryrun = given["dryrun"]
     with tree_progress(obj.progress_enabled()) as progress:
         if recursive:
@@ -355,7 +275,7 @@ def _run_transfer(
                 progress=progress,
                 on_event=printer,
             )
-    _finish(ctx, obj, result, printer)
+    finish_tree(ctx, obj, result, printer)
 
 
 def _single(
@@ -451,7 +371,7 @@ def sync_command(
             f"not a directory: {src.path}", hint="sync takes directories and prefixes"
         )
     options = _options(obj, src, dst, given)
-    printer = _Printer(obj)
+    printer = TreeLog(obj)
     with tree_progress(obj.progress_enabled()) as progress:
         result = sync(
             src,
@@ -465,7 +385,7 @@ def sync_command(
             progress=progress,
             on_event=printer,
         )
-    _finish(ctx, obj, result, printer)
+    finish_tree(ctx, obj, result, printer)
 
 
 @_tree_command("rm", "Delete an object, or (--recursive) every object below a prefix.")
@@ -493,11 +413,11 @@ def rm_command(
         if not obj.quiet:
             click.echo(printable(f"{'(dryrun) ' if dryrun else ''}delete: {location}"))
         return
-    printer = _Printer(obj)
+    printer = TreeLog(obj)
     result = remove_tree(
         store, location.key, filters=_filters(ctx), dryrun=dryrun, on_event=printer
     )
-    _finish(ctx, obj, result, printer)
+    finish_tree(ctx, obj, result, printer)
 
 
 @click.command("rb")
@@ -511,7 +431,7 @@ def rb_command(ctx: click.Context, url: str, force: bool) -> None:
     if location.key:
         raise ConfigurationError(f"rb takes a bucket, not an object: {url}")
     store: SecureStore = store_for(obj, location)
-    remove_bucket(store, force=force, on_event=_Printer(obj))
+    remove_bucket(store, force=force, on_event=TreeLog(obj))
     say(obj, f"remove_bucket: {location.bucket}")
 
 

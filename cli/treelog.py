@@ -1,0 +1,98 @@
+"""The log of a tree command: aws-cli's per-object lines, the failures, the summary.
+
+Each transferred object prints one line on stdout (``upload: A to B``,
+``(dryrun) delete: ...``) unless ``--quiet``; a failure prints one ``failed:``
+line with its reason on stderr as it happens. The log never stops the job: a
+reader that went away or a full disk silences it (see :meth:`TreeLog._echo`).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+
+import click
+
+from securestore.errors import ArchivedObjectError, LocalFileError, SecureStoreError
+from securestore.tree import Task, TreeResult
+
+from .context import CliContext, silence_stdout
+from .errors import most_serious, report
+from .text import printable
+
+__all__ = ["TreeLog", "finish_tree"]
+
+
+class TreeLog:
+    """aws-cli's per-object lines (stdout) and failure lines (stderr), thread-safe."""
+
+    def __init__(self, obj: CliContext, *, move: bool = False) -> None:
+        self.obj = obj
+        self.lock = threading.Lock()
+        self.move = move  # aws-cli labels every transfer of mv "move:"
+        #: Standard output refused a line (a full disk): the job goes on without its log,
+        #: and ends with an error saying so.
+        self.output_error: OSError | None = None
+        #: (source, destination) of the failures printed as they happened.
+        self.reported: set[tuple[str, str]] = set()
+        self._stdout_gone = False
+
+    def _echo(self, line: str, *, err: bool = False) -> None:
+        """Print one line; a closed or failing output stops the log, never the job.
+
+        A tree job's output is a log: a reader that went away (``| head``) or a full
+        disk must not leave the tree half-transferred (aws-cli would stop mid-job).
+        """
+        if self._stdout_gone and not err:
+            return
+        try:
+            click.echo(line, err=err)
+        except OSError as exc:
+            if err:
+                return  # nowhere left to say anything
+            self._stdout_gone = True
+            if exc.errno != errno.EPIPE:
+                self.output_error = exc
+            silence_stdout()
+
+    def __call__(self, task: Task, outcome: str, error: SecureStoreError | None = None) -> None:
+        if outcome == "unchanged":
+            return
+        what = "move" if self.move and task.kind != "delete" else task.kind
+        line = (
+            f"{what}: {task.destination.describe()}"
+            if what == "delete"
+            else f"{what}: {task.source.describe()} to {task.destination.describe()}"
+        )
+        with self.lock:
+            if outcome == "failed":
+                self.reported.add((task.source.describe(), task.destination.describe()))
+                self._echo(printable(f"failed: {line}: {error}"), err=True)
+            elif not self.obj.quiet:
+                prefix = "(dryrun) " if outcome == "dryrun" else ""
+                self._echo(printable(prefix + line))
+
+
+def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer: TreeLog) -> None:
+    """Warnings, failures no task reported, the summary line and the exit code."""
+    for skip in result.skipped:
+        click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
+    for failure in result.failed:  # those no task reported (a folder the walk could not read)
+        if (failure.source, failure.destination) not in printer.reported:
+            click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
+    if result.failed:
+        code = most_serious(failure.error for failure in result.failed)
+        total = len(result.failed) + result.done + result.deleted
+        others = " (the others completed)" if total > len(result.failed) else ""
+        hint = "see the failed: lines; nothing was left half-written"
+        archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
+        if archived:
+            hint += f"; archived objects: {archived[0].hint}"
+        report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
+        ctx.exit(code)
+    if printer.output_error is not None:
+        why = printer.output_error.strerror or printer.output_error
+        raise LocalFileError(
+            f"cannot write to standard output: {why} (the transfers completed)",
+            hint="free space where standard output goes, or run with --quiet",
+        )
