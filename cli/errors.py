@@ -17,6 +17,7 @@ Exit codes (also in ``securestore --help`` and the README):
 
 from __future__ import annotations
 
+import errno
 import re
 import sys
 from collections.abc import Iterable
@@ -120,6 +121,18 @@ def fail(error: SecureStoreError) -> None:
     """Report a library error and exit with its code."""
     report(str(error), hint_for(error))
     sys.exit(exit_code_for(error))
+
+
+def stdout_error(exc: OSError, *, after: str = "", hint: str | None = None) -> LocalFileError:
+    """The error for standard output refusing a write (a full disk, a closed descriptor).
+
+    ``after`` follows the reason; ``hint`` replaces the free-space hint of a full disk.
+    """
+    if hint is None and exc.errno == errno.ENOSPC:
+        hint = "free space on the file system standard output goes to"
+    return LocalFileError(
+        f"cannot write to standard output: {exc.strerror or exc}{after}", hint=hint
+    )
 
 
 def require_stdout() -> None:

@@ -28,6 +28,7 @@ from .errors import (
     exit_code_for,
     hint_for,
     report,
+    stdout_error,
 )
 
 #: Signals that end a command like Ctrl-C does (systemd, Kubernetes, CI, ``timeout``, a
@@ -96,13 +97,10 @@ class _Group(click.Group):
             # What the library did not already turn into its own error: this layer's
             # writes (click.echo to a full disk, say). The environment, not a bug.
             silence_stdout()
-            what = (
-                f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}"
-                if exc.filename
-                else f"cannot write to standard output: {exc.strerror or exc}"
-            )
+            if not exc.filename:
+                raise stdout_error(exc) from exc
             raise LocalFileError(
-                what,
+                f"{os.fsdecode(exc.filename)}: {exc.strerror or exc}",
                 hint="free space where the output goes" if exc.errno == errno.ENOSPC else None,
             ) from exc
         except KeyboardInterrupt as exc:

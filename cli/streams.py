@@ -6,14 +6,13 @@ stdout through :func:`stdout`, and ``get --range`` copies with :func:`copy_range
 
 from __future__ import annotations
 
-import errno
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
-from securestore.errors import ConfigurationError, LocalFileError
+from securestore.errors import ConfigurationError
 
-from .errors import require_stdout
+from .errors import require_stdout, stdout_error
 
 if TYPE_CHECKING:
     from securestore.clientside import ClientSideReader
@@ -117,14 +116,7 @@ class Stdout:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            hint = (
-                "free space on the file system stdout goes to"
-                if exc.errno == errno.ENOSPC
-                else None
-            )
-            raise LocalFileError(
-                f"cannot write to standard output: {exc.strerror or exc}", hint=hint
-            ) from exc
+            raise stdout_error(exc) from exc
 
 
 def stdout() -> Stdout:

@@ -13,11 +13,11 @@ import threading
 
 import click
 
-from securestore.errors import ArchivedObjectError, LocalFileError, SecureStoreError
+from securestore.errors import ArchivedObjectError, SecureStoreError
 from securestore.tree import Task, TreeResult
 
 from .context import CliContext, silence_stdout
-from .errors import most_serious, report
+from .errors import most_serious, report, stdout_error
 from .text import printable
 
 __all__ = ["TreeLog", "finish_tree"]
@@ -91,8 +91,8 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
         report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
         ctx.exit(code)
     if printer.output_error is not None:
-        why = printer.output_error.strerror or printer.output_error
-        raise LocalFileError(
-            f"cannot write to standard output: {why} (the transfers completed)",
+        raise stdout_error(
+            printer.output_error,
+            after=" (the transfers completed)",
             hint="free space where standard output goes, or run with --quiet",
         )
