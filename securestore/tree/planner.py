@@ -18,7 +18,7 @@ from pathlib import Path
 
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
-from securestore.clientside import FORMAT_METADATA, starts_like_message
+from securestore.clientside import FORMAT_METADATA, HEADER_PROBE, starts_like_message
 from securestore.errors import ConfigurationError, IntegrityError, LocalFileError, PolicyError
 from securestore.modes import EncryptionMode
 
@@ -382,7 +382,8 @@ def _starts_like_message(dst: Remote, info: ObjectInfo) -> bool:
     """Whether the object's first bytes are the start of an encryption SDK message."""
     if info.size <= 0:
         return False
-    response = dst.store._access.get_range(dst.prefix, 0, min(info.size, 1024) - 1, etag=info.etag)
+    last = min(info.size, HEADER_PROBE) - 1
+    response = dst.store._access.get_range(dst.prefix, 0, last, etag=info.etag)
     try:
         first = response["Body"].read()
     finally:

@@ -95,6 +95,8 @@ def plan_sync(
     # source", so --delete keeps it, as rsync does after an I/O error. The walk
     # reports a folder before the merge passes the destination's entries below it.
     unread: list[str] = []
+    # An upload without a keyring looks at each object it would replace (see _plain_over).
+    guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
     for src, dst in pairs:
         yield from _drain(problems, planner.source, unread)
         if src is None:
@@ -114,9 +116,7 @@ def plan_sync(
             else:
                 yield planner.transfer(src) if known else None
         elif rules.differs(src.size, src.mtime, dst.size, dst.mtime):
-            # An upload without a keyring looks at the object first (see _plain_over).
-            guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
-            yield planner.transfer(src, dst, rules, guard=guard) if guard else planner.transfer(src)
+            yield planner.transfer(src, dst, rules, guard=True) if guard else planner.transfer(src)
         else:
             yield None
     yield from _drain(problems, planner.source)
