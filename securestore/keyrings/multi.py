@@ -53,6 +53,7 @@ class MultiKeyring:
         if materials.data_key is not None:
             return materials
         tried: list[str] = []
+        hints: list[str] = []
         unavailable: KeyUnavailableError | None = None
         members = ([self.generator] if self.generator is not None else []) + list(self.children)
         for keyring in members:
@@ -60,6 +61,8 @@ class MultiKeyring:
                 result = keyring.unwrap(materials, encrypted_data_keys)
             except NoMatchingKeyError as error:
                 tried.extend(error.tried)
+                if error.hint and error.hint not in hints:
+                    hints.append(error.hint)
                 continue
             except KeyUnavailableError as error:
                 unavailable = unavailable or error
@@ -78,4 +81,5 @@ class MultiKeyring:
             + "; it was encrypted for: "
             + describe_edks(encrypted_data_keys),
             tried=tuple(tried),
+            hint="; ".join(hints) or None,
         )

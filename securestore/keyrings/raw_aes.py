@@ -75,6 +75,7 @@ class RawAesKeyring:
             return materials
         aad = serialize_context(materials.encryption_context)
         prefix = self._name_bytes + struct.pack(">II", _TAG_BITS, _IV_LENGTH)
+        named = False
         for edk in encrypted_data_keys:
             info = edk.provider_info
             if (
@@ -84,6 +85,7 @@ class RawAesKeyring:
                 or len(edk.ciphertext) < 16
             ):
                 continue
+            named = True
             try:
                 plain = self._aead.decrypt(info[len(prefix) :], edk.ciphertext, aad)
             except InvalidTag:
@@ -91,6 +93,15 @@ class RawAesKeyring:
             if len(plain) != materials.suite.key_length:
                 continue
             return materials.with_data_key(bytearray(plain))
+        if named:
+            # The wrap's AAD is the encryption context: a changed header and another
+            # key under the same name fail alike, so the error must not blame the key.
+            raise NoMatchingKeyError(
+                "the data key wrapped for this raw AES key's name does not open with it",
+                tried=(self.describe(),),
+                hint="the key file is another key under the same name, or the message's "
+                "header (its encryption context) was changed after it was written",
+            )
         raise NoMatchingKeyError(
             "no encrypted data key could be unwrapped with the raw AES key",
             tried=(self.describe(),),

@@ -207,6 +207,7 @@ def unwrap_data_key(header: Header, keyring: Keyring, context: Mapping[str, str]
             f"{error.message}; the message was encrypted for: "
             + describe_edks(header.encrypted_data_keys),
             tried=error.tried,
+            hint=error.hint,
         ) from None
     data_key = materials.data_key
     if data_key is None or len(data_key) != header.suite.key_length:
