@@ -204,6 +204,7 @@ def _dry(obj: CliContext, line: str) -> None:
 
 def _put_destination(url: str, source: str) -> S3Url:
     """aws-cli's rule: ``s3://b/dir/`` (or ``s3://b``) means ``dir/<source's base name>``."""
+    from securestore.tree.listing import NOT_UTF8, valid_utf8
     from securestore.tree.paths import remote_key
 
     location = S3Url.parse(url)
@@ -213,7 +214,10 @@ def _put_destination(url: str, source: str) -> S3Url:
         raise ConfigurationError(
             f"no object key in {url!r}: a stream has no name", hint="write s3://BUCKET/KEY"
         )
-    return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, Path(source).name)}")
+    name = Path(source).name
+    if not valid_utf8(name):
+        raise LocalFileError(f"{source}: {NOT_UTF8}", hint="or name the object: s3://BUCKET/KEY")
+    return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, name)}")
 
 
 def parse_range(text: str) -> tuple[int, int]:

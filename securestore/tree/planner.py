@@ -28,7 +28,7 @@ from securestore.errors import (
 )
 from securestore.modes import EncryptionMode
 
-from .listing import Entry
+from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Task, VanishedError
 from .paths import Local, Remote, Side, unsafe_relative
 from .sync import MTIME_METADATA, ListedSizes, Rules, facts
@@ -153,6 +153,9 @@ class Planner:
         """
         src = self._at(self.source, entry.relative)
         dst = self._at(self.destination, entry.relative)
+        if isinstance(dst, Remote) and not valid_utf8(dst.prefix):  # one file (a walk skips them)
+            error = LocalFileError(f"{src.describe()}: {NOT_UTF8}")
+            return Failure(src.describe(), dst.describe(), error)
         if isinstance(dst, Local):
             why = unsafe_relative(entry.relative) if entry.relative else None
             if why:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 import securestore
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore
 from securestore.errors import PreconditionFailedError
 from securestore.tree import TreeProgress, move_tree
+from tests.tree.conftest import lines, make_tree, object_keys
 
 MakeStore = Callable[..., SecureStore]
+Run = Callable[..., Result]
 
 
 def _writer_after_first_bytes(action: Callable[[], None]) -> Callable[[TreeProgress], None]:
@@ -105,3 +109,70 @@ def test_no_module_reaches_into_a_store_s_private_bucket_access() -> None:
             ):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def _bad_name(folder: Path, raw: bytes, data: bytes = b"x") -> str:
+    """Create a file whose name is the bytes ``raw`` (not UTF-8); its str name."""
+    path = os.path.join(os.fsencode(folder), raw)
+    with open(path, "wb") as file:
+        file.write(data)
+    return os.fsdecode(raw)
+
+
+@pytest.mark.parametrize("command", ["cp", "sync"])
+def test_non_utf8_names_are_skipped_alike_with_and_without_dryrun(
+    run: Run, bucket: str, connection: Connection, tmp_path: Path, command: str
+) -> None:
+    src = tmp_path / "src"
+    make_tree(src, {"a.txt": b"alpha", "sub/b.txt": b"beta"})
+    name = _bad_name(src, b"caf\xe9.txt")
+    os.mkdir(os.path.join(os.fsencode(src), b"dir\xff"))
+    _bad_name(src / os.fsdecode(b"dir\xff"), b"inside.txt")
+    url = f"s3://{bucket}/t/"
+    extra = ["--recursive"] if command == "cp" else []
+    runs = {
+        dry: run(command, str(src), url, *extra, *(["--dryrun"] if dry else []))
+        for dry in (True, False)
+    }
+    for dry, result in runs.items():
+        assert result.exit_code == 2, (dry, result.stderr)
+        warnings = [line for line in lines(result, "stderr") if line.startswith("warning:")]
+        named = sorted(line.partition(": its name ")[0] for line in warnings)
+        assert named == [
+            f"warning: skipped {src}/caf\\udce9.txt",
+            f"warning: skipped {src}/dir\\udcff",
+        ], result.stderr
+        assert all("is not valid UTF-8" in line for line in warnings)
+        assert "error: 2 file(s) skipped" in result.stderr
+        assert "Traceback" not in result.stderr and name not in result.stdout
+        listed = [line.split(" to ")[-1] for line in lines(result)]
+        assert sorted(listed) == [f"{url}a.txt", f"{url}sub/b.txt"], result.stdout
+    assert object_keys(connection, bucket) == ["t/a.txt", "t/sub/b.txt"]
+
+
+def test_sync_delete_keeps_what_lies_below_a_non_utf8_local_name(
+    run: Run, bucket: str, connection: Connection, tmp_path: Path
+) -> None:
+    """Downloading with --delete: a local file S3 cannot name is not "missing at the source"."""
+    store = SecureStore(bucket, connection=connection)
+    store.put("t/a.txt", b"alpha")
+    down = tmp_path / "down"
+    down.mkdir()
+    name = _bad_name(down, b"local-\xff.txt", b"mine")
+    result = run("sync", f"s3://{bucket}/t/", str(down), "--delete")
+    assert result.exit_code == 0, result.stderr
+    assert (down / name).read_bytes() == b"mine"
+    assert (down / "a.txt").read_bytes() == b"alpha"
+
+
+@pytest.mark.parametrize("command", ["cp", "put"])
+def test_one_non_utf8_file_is_refused_alike_with_and_without_dryrun(
+    run: Run, bucket: str, connection: Connection, tmp_path: Path, command: str
+) -> None:
+    name = _bad_name(tmp_path, b"caf\xe9.txt")
+    for dry in (["--dryrun"], []):
+        result = run(command, str(tmp_path / name), f"s3://{bucket}/", *dry)
+        assert result.exit_code == 2, (dry, result.stdout, result.stderr)
+        assert "(dryrun)" not in result.stdout and "Traceback" not in result.stderr
+        assert "caf\\udce9.txt" in result.stderr and "UTF-8" in result.stderr, result.stderr
+    assert object_keys(connection, bucket) == []
