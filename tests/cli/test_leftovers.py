@@ -101,3 +101,58 @@ def test_get_dryrun_prints_the_download_and_creates_nothing(
     assert bad.exit_code == 2 and not (tmp_path / "x").exists()
     unreadable = run("get", url, "--dryrun", "--key-file", str(tmp_path / "nope"))
     assert unreadable.exit_code == 2 and unreadable.stderr.startswith("error:")
+
+
+@pytest.fixture
+def protected(tmp_path: Path, run: Run) -> dict[str, Path]:
+    """A passphrase-protected RSA key pair, the passphrase file and a wrong one."""
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    files = {"pass": keys / "pass.txt", "wrong": keys / "wrong.txt"}
+    for name, text in (("pass", "correct horse\n"), ("wrong", "battery staple\n")):
+        files[name].write_text(text)
+        files[name].chmod(0o600)
+    made = run("keygen", "--rsa", str(keys / "backup"), "--passphrase-file", str(files["pass"]))
+    assert made.exit_code == 0, made.stderr
+    return {**files, "pem": keys / "backup.pem"}
+
+
+def test_keygen_public_from_names_its_own_passphrase_option(
+    run: Run, protected: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out.pub.pem"
+    # No passphrase, and no terminal to ask on (the runner's stdin is not a tty).
+    missing = run("keygen", "--public-from", str(protected["pem"]), "-o", str(out))
+    assert missing.exit_code == 4
+    assert missing.stderr.splitlines() == [
+        f"error: RSA private key {protected['pem']} is encrypted and no passphrase was given",
+        "hint: give --passphrase-file FILE (its first line), or run on a terminal to be asked",
+    ]
+    wrong = run("keygen", "--public-from", str(protected["pem"]), "-o", str(out),
+                "--passphrase-file", str(protected["wrong"]))  # fmt: skip
+    assert wrong.exit_code == 4
+    assert wrong.stderr.splitlines() == [
+        f"error: cannot unlock RSA private key {protected['pem']}: wrong passphrase",
+        f"hint: check the first line of {protected['wrong']} (--passphrase-file)",
+    ]
+    assert not out.exists()
+    right = run("keygen", "--public-from", str(protected["pem"]), "-o", str(out),
+                "--passphrase-file", str(protected["pass"]))  # fmt: skip
+    assert right.exit_code == 0 and out.exists()
+
+
+def test_decrypt_hints_name_rsa_passphrase_file(
+    run: Run, protected: dict[str, Path], tmp_path: Path
+) -> None:
+    message = tmp_path / "m.encrypted"
+    message.write_bytes(b"not read: the key fails first")
+    missing = run("decrypt", str(message), "-o", "-", "--rsa-private-key", str(protected["pem"]))
+    assert missing.exit_code == 4
+    assert missing.stderr.splitlines() == [
+        f"error: RSA private key {protected['pem']} is encrypted and no passphrase was given",
+        "hint: give its passphrase: --rsa-passphrase-file FILE, or run on a terminal to be asked",
+    ]
+    wrong = run("decrypt", str(message), "-o", "-", "--rsa-private-key", str(protected["pem"]),
+                "--rsa-passphrase-file", str(protected["wrong"]))  # fmt: skip
+    assert wrong.exit_code == 4 and len(wrong.stderr.splitlines()) == 2
+    assert wrong.stderr.splitlines()[1].startswith("hint: check the passphrase")
