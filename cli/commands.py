@@ -8,9 +8,8 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import click
 
@@ -18,8 +17,6 @@ from securestore.errors import (
     ConfigurationError,
     LocalFileError,
     NotFoundError,
-    SecureStoreError,
-    StorageError,
 )
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
@@ -40,6 +37,7 @@ from .options import (
 )
 from .streams import RANGE_PIECE, Prefixed, copy_range, stdout
 from .text import printable
+from .versionhints import names_the_version, version_error
 
 # boto3, cryptography and rich are imported by the commands that use them, not here:
 # `securestore put --help` and usage errors then load none of them (cli/main.py).
@@ -50,6 +48,7 @@ if TYPE_CHECKING:
 _stdout = stdout
 
 _RANGE_RE = re.compile(r"([0-9]+)-([0-9]*)", re.ASCII)
+_DRYRUN_HELP = "Print what would be done (as cp --dryrun does); change nothing."
 VERSION_ID_HELP = "Read this version of the object (see ls --versions); default: the current one."
 
 
@@ -102,6 +101,7 @@ def mb_command(obj: CliContext, url: str) -> None:
     help="With SRC -: about how many bytes stdin holds, to pick the part size up front "
     "(without it parts grow as the stream goes; either way a stream may reach 5 TiB).",
 )
+@click.option("--dryrun", is_flag=True, help=_DRYRUN_HELP)
 @click.pass_obj
 def put_command(
     obj: CliContext,
@@ -122,6 +122,7 @@ def put_command(
     content_type: str | None,
     allow_empty: bool,
     expected_size: int | None,
+    dryrun: bool,
     **given: Any,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
@@ -149,6 +150,15 @@ def put_command(
         max_data_keys=max_data_keys,
         sse_kms_key_id=sse_kms_key_id,
     )
+    if source != "-":
+        path = Path(source)
+        if not path.exists():
+            raise LocalFileError(f"no such file: {source}")
+        if path.is_dir():
+            raise LocalFileError(f"is a directory: {source}", hint="put uploads one file")
+    if dryrun:  # validated as a real run is; nothing read from SRC, nothing sent
+        _dry(obj, f"upload: {source} to {location}")
+        return
     store = store_for(obj, location, encryption=mode)
     if source == "-":
         if sys.stdin is None:  # started with stdin closed (<&-)
@@ -173,11 +183,6 @@ def put_command(
                 attributes=attributes,
             )
     else:
-        path = Path(source)
-        if not path.exists():
-            raise LocalFileError(f"no such file: {source}")
-        if path.is_dir():
-            raise LocalFileError(f"is a directory: {source}", hint="put uploads one file")
         with transfer_progress(obj.progress_enabled(), "put", path.stat().st_size) as progress:
             info = store.upload_file(
                 path,
@@ -191,8 +196,15 @@ def put_command(
     say(obj, f"put: {source} -> {location} ({size}, {info.encryption.describe()})")
 
 
+def _dry(obj: CliContext, line: str) -> None:
+    """A dry run's line, as the tree commands print theirs (stdout, unless ``--quiet``)."""
+    if not obj.quiet:
+        click.echo(printable(f"(dryrun) {line}"))
+
+
 def _put_destination(url: str, source: str) -> S3Url:
     """aws-cli's rule: ``s3://b/dir/`` (or ``s3://b``) means ``dir/<source's base name>``."""
+    from securestore.tree.listing import NOT_UTF8, valid_utf8
     from securestore.tree.paths import remote_key
 
     location = S3Url.parse(url)
@@ -202,7 +214,10 @@ def _put_destination(url: str, source: str) -> S3Url:
         raise ConfigurationError(
             f"no object key in {url!r}: a stream has no name", hint="write s3://BUCKET/KEY"
         )
-    return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, Path(source).name)}")
+    name = Path(source).name
+    if not valid_utf8(name):
+        raise LocalFileError(f"{source}: {NOT_UTF8}", hint="or name the object: s3://BUCKET/KEY")
+    return S3Url.parse(f"s3://{location.bucket}/{remote_key(location.key, name)}")
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -215,48 +230,6 @@ def parse_range(text: str) -> tuple[int, int]:
             f"invalid range {text!r}: expected START-END (inclusive byte offsets) or START-"
         )
     return start, (end - start + 1) if end is not None else -1
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def version_error(error: SecureStoreError, version_id: str) -> None:
-    """Reword ``error`` (in place, type kept) when it is about ``version_id``, not the key.
-
-    S3 answers a version id that names nothing with NoSuchVersion (404, no code for
-    HEAD) and a malformed one with InvalidArgument (400); the translation says
-    "no such object" or quotes the code, and knows no version id.
-    """
-    code = getattr(error, "code", None)
-    hint = "list the key's versions with `securestore ls s3://BUCKET/KEY --versions`"
-    if isinstance(error, NotFoundError) and code not in ("NoSuchKey", "NoSuchBucket"):
-        what = error.message.partition(":")[0]
-        sure = code == "NoSuchVersion"  # a bare 404 could also be a missing key
-        tail = "" if sure else " (or no such object)"
-        error.message = f"{what}: no such version {version_id!r}{tail}"
-    elif "InvalidArgument" in error.message or (isinstance(error, StorageError) and code == "400"):
-        error.message = f"{error.message} (is the version id {version_id!r} malformed?)"
-    else:
-        return
-    error.args = (error.message,)
-    error.hint = hint
-
-
-def _names_the_version(command: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Let get/head errors about ``--version-id`` say so (see :func:`version_error`)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return command(*args, **kwargs)
-        except SecureStoreError as exc:
-            version_id = kwargs.get("version_id")
-            if isinstance(version_id, str):
-                version_error(exc, version_id)
-            raise
-
-    return wrapper
 
 
 @click.command("get")
@@ -321,8 +294,9 @@ def _names_the_version(command: Callable[_P, _R]) -> Callable[_P, _R]:
     help="Replace DEST even if it is read-only (as cp -f does).",
 )
 @click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
+@click.option("--dryrun", is_flag=True, help=_DRYRUN_HELP + " The object is looked up (HEAD).")
 @click.pass_obj
-@_names_the_version
+@names_the_version
 def get_command(
     obj: CliContext,
     url: str,
@@ -341,10 +315,10 @@ def get_command(
     byte_range: str | None,
     force: bool,
     version_id: str | None,
+    dryrun: bool,
 ) -> None:
     """Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout)."""
     from securestore.clientside import ClientSide
-    from securestore.tree.paths import local_target
 
     from .progress import transfer_progress
 
@@ -380,7 +354,13 @@ def get_command(
             "--allow-legacy-unauthenticated only applies to client-side reads",
             hint="add the key option that unwraps the object (--kms-key-id, --client-side, ...)",
         )
-    if dest is None or dest == "-":
+    to_stdout = dest is None or dest == "-"
+    if dryrun:  # a read (HEAD) says the object exists; no file is created
+        store.head(location.key, version_id=version_id)
+        target_name = "-" if to_stdout else str(_target(dest, location.key))
+        _dry(obj, f"download: {location} to {target_name}")
+        return
+    if to_stdout:
         out = stdout()
         with open_object() as reader:
             if span is not None:
@@ -390,8 +370,7 @@ def get_command(
                     out.write(chunk)
             out.flush()
         return
-    # aws-cli's rule: an existing directory, or DEST ending in / (created), gets the key's name.
-    target = local_target(Path(dest), location.key, trailing_slash=dest.endswith(("/", os.sep)))
+    target = _target(dest, location.key)
     if span is not None:
         with open_object() as reader:
             # Decrypted plaintext (a securestore message or an S3EC object) is owner-only,
@@ -423,6 +402,14 @@ def get_command(
     # The bytes written (a client-side object's plaintext), not the stored size.
     size = human_size(_written_size(target, info.size), aws_cli=False)
     say(obj, f"get: {location} -> {target} ({size}, {info.encryption.describe()})")
+
+
+def _target(dest: str | None, key: str) -> Path:
+    """aws-cli's rule: an existing directory, or DEST ending in / (created), gets the key's name."""
+    from securestore.tree.paths import local_target
+
+    assert dest is not None
+    return local_target(Path(dest), key, trailing_slash=dest.endswith(("/", os.sep)))
 
 
 def _written_size(target: str | Path, stored: int) -> int:
@@ -470,7 +457,7 @@ def _describe(info: ObjectInfo) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--version-id", metavar="V", help=VERSION_ID_HELP)
 @click.pass_obj
-@_names_the_version
+@names_the_version
 def head_command(obj: CliContext, url: str, as_json: bool, version_id: str | None) -> None:
     """Show an object's size, encryption mode and key, ETag and metadata."""
     require_stdout()
@@ -497,4 +484,5 @@ __all__ = [
     "store_for",
     "upload_mode",
     "upload_options",
+    "version_error",
 ]

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, KeyringError
 from securestore.location import S3Url
 
 from .context import CliContext
@@ -90,9 +90,19 @@ def keygen_command(
     if public_from is not None:
         public = output or _public_name(public_from)
         ask = rsa_passphrase()
-        write_public_key_file(
-            public_from, public, password=password or (lambda: ask(str(public_from)))
-        )
+        try:
+            write_public_key_file(
+                public_from, public, password=password or (lambda: ask(str(public_from)))
+            )
+        except KeyringError as error:
+            # keygen's own option, not the --rsa-passphrase-file of get/decrypt.
+            error.hint = (
+                f"check the first line of {passphrase_file} (--passphrase-file)"
+                if passphrase_file is not None
+                else "give --passphrase-file FILE (its first line), or run on a terminal "
+                "to be asked"
+            )
+            raise
         if not obj.quiet:
             click.echo(f"created {public} (public key of {public_from})", err=True)
         return

@@ -90,6 +90,13 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
             hint += f"; archived objects: {archived[0].hint}"
         report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
         ctx.exit(code)
+    refused = [skip for skip in result.skipped if skip.refused]
+    if refused:  # files meant to be transferred that cannot be: exit 2, as aws-cli
+        report(
+            f"{len(refused)} file(s) skipped (see the warning: lines)",
+            "rename them to valid UTF-8 names (S3 keys are UTF-8), then run the command again",
+        )
+        ctx.exit(2)
     if printer.output_error is not None:
         raise stdout_error(
             printer.output_error,

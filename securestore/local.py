@@ -18,7 +18,9 @@ import logging
 import os
 import socket
 import ssl
+import sys
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,12 @@ __all__ = [
 #: Dummy credentials the embedded endpoint accepts (moto accepts any).
 LOCAL_ACCESS_KEY = "securestore-local"
 LOCAL_SECRET_KEY = "securestore-local-secret"  # noqa: S105 - not a secret: a local test endpoint
+
+
+_log = logging.getLogger("securestore.local")
+
+#: How a client that went away looks from here: a reset, a closed pipe, a TLS stream cut short.
+_DISCONNECTS = (ConnectionError, socket.timeout, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 def default_state_dir() -> Path:
@@ -89,6 +97,90 @@ def _check_port_free(host: str, port: int) -> None:
         probe.close()
 
 
+class _WatchedBody:
+    """A request body that remembers a failed read: the client went away mid-request.
+
+    werkzeug reports a cut chunked body (boto3's aws-chunked uploads) as an
+    ``OSError`` ("Missing chunk terminating newline"), which moto lets escape.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.failed: OSError | None = None
+
+    def _call(self, name: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, name)(*args)
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def read(self, *args: Any) -> Any:
+        return self._call("read", *args)
+
+    def readline(self, *args: Any) -> Any:
+        return self._call("readline", *args)
+
+    def readlines(self, *args: Any) -> Any:
+        return self._call("readlines", *args)
+
+    def readinto(self, *args: Any) -> Any:
+        return self._call("readinto", *args)
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def quiet_disconnects(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``app``, whose failures caused by a client that went away read as dropped connections.
+
+    werkzeug drops a ``ConnectionError`` quietly (see :func:`_quiet_handler`) but prints
+    the traceback of anything else the application raises: an error raised after the
+    request body could not be read is turned into ``ConnectionAbortedError``. Every
+    other error still surfaces, traceback and all.
+    """
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = _WatchedBody(environ["wsgi.input"])
+        environ["wsgi.input"] = body
+        try:
+            return app(environ, start_response)
+        except Exception as exc:
+            if body.failed is None:
+                raise
+            raise ConnectionAbortedError(f"the client went away: {body.failed}") from exc
+
+    return serve
+
+
+def _quiet_handler(base: Any) -> Any:
+    """moto's request handler, saying a dropped connection in one debug line."""
+
+    class Handler(base):  # type: ignore[misc]
+        def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+            _log.debug("securestore local: a client went away mid-request (%s)", error)
+
+    return Handler
+
+
+def _handle_error(server: Any) -> Callable[[Any, Any], None]:
+    """The server's ``handle_error``, quiet for disconnects it sees outside a request
+    (a reply flushed to a closed socket), loud for everything else."""
+    original = server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, _DISCONNECTS):
+            _log.debug("securestore local: %s went away (%s)", client_address, error)
+            return
+        original(request, client_address)
+
+    return handle_error
+
+
 class LocalEndpoint:
     """moto's S3 and KMS served over HTTPS on loopback, in a background thread.
 
@@ -129,7 +221,7 @@ class LocalEndpoint:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
-        app = honour_transport_conditions(dispatcher(create_backend_app))
+        app = quiet_disconnects(honour_transport_conditions(dispatcher(create_backend_app)))
         # One line per request on stderr would drown the CLI's own output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         if self._port:
@@ -140,11 +232,12 @@ class LocalEndpoint:
                 self._port,
                 app,
                 threaded=True,
-                request_handler=request_handler,
+                request_handler=_quiet_handler(request_handler),
                 ssl_context=context,
             )
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
+        self._server.handle_error = _handle_error(self._server)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="securestore-local", daemon=True
         )

@@ -138,7 +138,7 @@ class Reencryptor:
         self.store = store
         self.mode = mode
         self.concurrency = concurrency
-        self.s3 = store._access.s3
+        self.s3 = store.connection.client("s3")  # S3's own calls: no encryption layer to bypass
         self._update_supported: bool | None = None
         self._probe_lock = threading.Lock()  # one capability probe, whatever the pool size
 
@@ -183,7 +183,7 @@ class Reencryptor:
         if FORMAT_METADATA in before.metadata:
             return self._client_side(key, old)
         try:
-            arn = self.store._access.key_arn_for(self.mode)
+            arn = self.store.kms_key_arn(self.mode)
         except SecureStoreError as exc:
             return ObjectOutcome(key, Outcome.FAILED, old, note=str(exc))
         if self.mode.check_write(before.encryption, resolved_key_arn=arn) is None:

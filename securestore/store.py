@@ -206,6 +206,36 @@ class SecureStore:
         """
         return self._access.head(key, version_id=version_id)
 
+    def read_raw_range(self, key: str, first: int, last: int, *, etag: str | None = None) -> bytes:
+        """The object's bytes ``first..last`` (inclusive) as stored: **not decrypted**.
+
+        For a client-side object these are ciphertext (message header, frames),
+        unauthenticated: for looking at what an object is (its first bytes), never
+        for its data (use :meth:`get` or :meth:`open`). ``etag`` pins the read to
+        that version of the object.
+
+        Raises:
+            PreconditionFailedError: the object is no longer version ``etag``.
+            NotFoundError, StorageError: as for :meth:`head`.
+        """
+        validate_key(key)
+        response = self._access.get_range(key, first, last, etag=etag)
+        try:
+            return bytes(response["Body"].read())
+        finally:
+            response["Body"].close()
+
+    def kms_key_arn(self, mode: EncryptionMode) -> str | None:
+        """The ARN of ``mode``'s KMS key (looked up once, then cached).
+
+        ``None`` when the mode names no KMS key, or when KMS may not be asked
+        (DescribeKey denied: S3 still refuses an unusable key).
+
+        Raises:
+            KeyUnavailableError: the key is unknown, disabled or pending deletion.
+        """
+        return self._access.key_arn_for(mode)
+
     def _reads_of(self, version_id: str | None) -> ReadPath:
         """The read path, pinned to ``version_id`` when one is given."""
         if version_id is None:

@@ -263,7 +263,8 @@ def load_rsa_private_key_file(
         if not secret:
             raise KeyringError(
                 f"RSA private key {path} is encrypted and no passphrase was given",
-                hint="give --rsa-passphrase-file FILE (or run on a terminal to be asked)",
+                hint="give its passphrase: password= (CLI: --rsa-passphrase-file FILE), "
+                "or run on a terminal to be asked",
             )
     try:
         return load_private_key_pem(data, secret)
@@ -271,7 +272,7 @@ def load_rsa_private_key_file(
         if secret is not None:
             raise KeyringError(
                 f"cannot unlock RSA private key {path}: wrong passphrase",
-                hint="check the passphrase file (its first line is the passphrase)",
+                hint="check the passphrase (of a passphrase file, the first line is used)",
             ) from None
         if str(path) in error.message:
             raise

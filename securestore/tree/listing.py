@@ -18,7 +18,7 @@ from pathlib import Path
 
 from securestore.store import SecureStore
 
-__all__ = ["Entry", "Problem", "list_prefix", "sort_key", "walk_local"]
+__all__ = ["NOT_UTF8", "Entry", "Problem", "list_prefix", "sort_key", "valid_utf8", "walk_local"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Problem:
     relative: str
     reason: str
     fatal: bool
+    #: A path that should have been transferred and cannot be (a name S3 cannot
+    #: store): skipped like the others, but the job does not count as a success.
+    refused: bool = False
 
 
 def sort_key(relative: str) -> bytes:
@@ -52,7 +55,11 @@ def sort_key(relative: str) -> bytes:
 
 
 def walk_local(
-    root: Path, report: Callable[[Problem], None], *, follow_symlinks: bool = True
+    root: Path,
+    report: Callable[[Problem], None],
+    *,
+    follow_symlinks: bool = True,
+    utf8_names: bool = False,
 ) -> Iterator[Entry]:
     """Yield the regular files below ``root`` in :func:`sort_key` order.
 
@@ -61,9 +68,11 @@ def walk_local(
     devices (never opened: opening a FIFO blocks) and broken symbolic links; an
     unreadable directory is reported as fatal (its files cannot be accounted
     for). Symbolic links are followed, except into a directory already on the
-    current path (a loop).
+    current path (a loop). With ``utf8_names`` (a tree job: S3 keys are UTF-8),
+    a file or folder whose name is not valid UTF-8 (bytes Python decoded with
+    ``surrogateescape``) is reported as skipped and ``refused``, never yielded.
     """
-    yield from _walk(root, "", report, follow_symlinks, _chain(root))
+    yield from _walk(root, "", report, follow_symlinks, _chain(root), utf8_names)
 
 
 def _chain(path: Path) -> frozenset[tuple[int, int]]:
@@ -80,6 +89,7 @@ def _walk(
     report: Callable[[Problem], None],
     follow: bool,
     chain: frozenset[tuple[int, int]],
+    utf8: bool,
 ) -> Iterator[Entry]:
     try:
         with os.scandir(folder) as scan:
@@ -91,6 +101,9 @@ def _walk(
     for name in names:
         relative = base + name
         path = folder / name
+        if utf8 and not valid_utf8(name):
+            report(Problem(relative, NOT_UTF8, False, refused=True))
+            continue
         try:
             info = os.stat(path, follow_symlinks=follow)
         except FileNotFoundError:
@@ -128,7 +141,20 @@ def _walk(
         if identity in chain:
             report(Problem(relative, "symbolic link loop", False))
             continue
-        yield from _walk(path, relative + "/", report, follow, chain | {identity})
+        yield from _walk(path, relative + "/", report, follow, chain | {identity}, utf8)
+
+
+#: Why a local name cannot become a key.
+NOT_UTF8 = "its name is not valid UTF-8, and S3 keys are (rename it, or check the locale)"
+
+
+def valid_utf8(name: str) -> bool:
+    """Whether ``name`` (a local name, decoded with ``surrogateescape``) is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def list_prefix(store: SecureStore, prefix: str) -> Iterator[Entry]:

@@ -65,10 +65,15 @@ class Failure:
 
 @dataclass(frozen=True)
 class Skip:
-    """A path left out on purpose (a vanished file, a FIFO, a broken link)."""
+    """A path left out on purpose (a vanished file, a FIFO, a broken link).
+
+    ``refused``: a file that should have been transferred and cannot be (a name
+    that is not valid UTF-8): the CLI ends such a job with exit 2, as aws-cli does.
+    """
 
     path: str
     reason: str
+    refused: bool = False
 
 
 class VanishedError(SecureStoreError):

@@ -19,10 +19,16 @@ from pathlib import Path
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, HEADER_PROBE, starts_like_message
-from securestore.errors import ConfigurationError, IntegrityError, LocalFileError, PolicyError
+from securestore.errors import (
+    ConfigurationError,
+    IntegrityError,
+    LocalFileError,
+    PolicyError,
+    PreconditionFailedError,
+)
 from securestore.modes import EncryptionMode
 
-from .listing import Entry
+from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Task, VanishedError
 from .paths import Local, Remote, Side, unsafe_relative
 from .sync import MTIME_METADATA, ListedSizes, Rules, facts
@@ -147,6 +153,9 @@ class Planner:
         """
         src = self._at(self.source, entry.relative)
         dst = self._at(self.destination, entry.relative)
+        if isinstance(dst, Remote) and not valid_utf8(dst.prefix):  # one file (a walk skips them)
+            error = LocalFileError(f"{src.describe()}: {NOT_UTF8}")
+            return Failure(src.describe(), dst.describe(), error)
         if isinstance(dst, Local):
             why = unsafe_relative(entry.relative) if entry.relative else None
             if why:
@@ -354,10 +363,12 @@ class Planner:
             os.utime(dst.path, (when, when))
         if self.move:
             _verify_local(written, size, info, dst.describe())
-            src.store.delete(src.prefix)
+            _delete_moved(src, info)
         return written
 
     def _copy(self, src: Remote, dst: Remote, advance: Callable[[int], None]) -> int:
+        # What a move may delete afterwards: the source as it was before the copy.
+        before = src.store.head(src.prefix) if self.move else None
         info = src.store.copy(
             src.prefix,
             dst.store,
@@ -370,11 +381,11 @@ class Planner:
             progress=advance,
         )
         size, _ = facts(info)
-        if self.move:
-            source_size, _ = facts(src.store.head(src.prefix))
+        if before is not None:
+            source_size, _ = facts(before)
             if source_size is not None:
                 _verify(dst.store.head(dst.prefix), source_size, dst.describe())
-            src.store.delete(src.prefix)
+            _delete_moved(src, before)
         return size or 0
 
 
@@ -383,12 +394,7 @@ def _starts_like_message(dst: Remote, info: ObjectInfo) -> bool:
     if info.size <= 0:
         return False
     last = min(info.size, HEADER_PROBE) - 1
-    response = dst.store._access.get_range(dst.prefix, 0, last, etag=info.etag)
-    try:
-        first = response["Body"].read()
-    finally:
-        response["Body"].close()
-    return starts_like_message(first)
+    return starts_like_message(dst.store.read_raw_range(dst.prefix, 0, last, etag=info.etag))
 
 
 def _part_size(*sides: Side) -> int:
@@ -413,6 +419,21 @@ def _verify_local(written: int, expected: int | None, info: ObjectInfo, where: s
             f"{where} holds {written} bytes, expected {expected}: s3://{info.bucket}/{info.key} "
             "was not deleted"
         )
+
+
+def _delete_moved(src: Remote, copied: ObjectInfo) -> None:
+    """Delete a moved object, unless it is no longer the version that was copied.
+
+    Another writer's object written since the copy read it would be lost: the
+    source must still show the copied ETag, and VersionId when S3 gave one.
+    """
+    now = src.store.head(src.prefix)
+    if now.etag != copied.etag or (copied.version_id and now.version_id != copied.version_id):
+        raise PreconditionFailedError(
+            f"{src.describe()} changed after it was copied (another writer?): not deleted",
+            hint="compare the source with its copy, then delete the one you do not need",
+        )
+    src.store.delete(src.prefix)
 
 
 def _delete(side: Local | Remote) -> None:

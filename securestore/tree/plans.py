@@ -25,7 +25,7 @@ __all__ = ["plan_copy", "plan_sync"]
 
 def _entries(side: Side, filters: Filters, problems: list[Problem]) -> Iterator[Entry]:
     listing = (
-        walk_local(side.path, problems.append)
+        walk_local(side.path, problems.append, utf8_names=True)
         if isinstance(side, Local)
         else list_prefix(side.store, side.prefix)
     )
@@ -46,7 +46,7 @@ def _drain(
         if problem.fatal:
             yield Failure(where, "", LocalFileError(f"{where}: {problem.reason}"))
         else:
-            yield Skip(where, problem.reason)
+            yield Skip(where, problem.reason, refused=problem.refused)
 
 
 def plan_copy(planner: Planner, filters: Filters) -> Iterator[Task | Skip | Failure | None]:
