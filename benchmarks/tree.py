@@ -7,9 +7,10 @@ whole child process with its peak RSS (:mod:`benchmarks.processes`):
 
 * client-side: ``securestore sync DIR s3://B/cs/ --key-file K`` up, the same
   again with nothing to do (for client-side objects the comparison reads one
-  HEAD per file: S3's size is the ciphertext's), and down into a new folder;
-  against ``aws s3 sync`` of the same tree up, no-op and down (aws-cli moves the
-  files as they are);
+  HEAD per file: S3's size is the ciphertext's, until one HEAD has shown the
+  header length), down into a new folder, and down again with nothing to do;
+  against ``aws s3 sync`` of the same tree up, no-op, down and no-op down
+  (aws-cli moves the files as they are);
 * plain: rclone stores no SSE, and securestore refuses an upload whose
   encryption the server did not confirm (fail closed), so its plain run is the
   download (and the no-op download) of the tree aws-cli uploaded, against
@@ -161,6 +162,7 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
                 ("up", up, aws_up),
                 ("up, nothing to do", up, aws_up),
                 ("down", down, aws_down),
+                ("down, nothing to do", down, aws_down),
             ):
                 # Interleaved: securestore, then aws, for each step.
                 rows.append((what, go(ours, f"securestore {what}"), theirs and go(theirs, what)))

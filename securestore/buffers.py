@@ -138,11 +138,19 @@ class BufferBudget:
 
     def _reuse(self, least: int) -> bytearray | None:
         """The smallest free buffer that holds ``least`` bytes without reallocating."""
-        fits = sorted(
-            (index for index, free in enumerate(self._free) if _fits(free, least)),
-            key=lambda index: _capacity(self._free[index]),
-        )
-        for index in fits:
+        # One pass, inlined: called for every buffer of every part (a tree of small
+        # files takes thousands), over a free list as long as the parts in flight.
+        # CPython reallocates a bytearray that shrinks below half its allocation.
+        double = 2 * least
+        fits = [
+            (capacity, index)
+            for index, free in enumerate(self._free)
+            if least < (capacity := free.__alloc__()) <= double
+        ]
+        if not fits:
+            return None
+        fits.sort()
+        for capacity, index in fits:
             buffer = self._free[index]
             try:
                 if len(buffer) > least:
@@ -152,7 +160,7 @@ class BufferBudget:
             except BufferError:  # still viewed by someone: left alone
                 continue
             del self._free[index]
-            self._free_bytes -= _capacity(buffer)
+            self._free_bytes -= capacity
             return buffer
         return None
 

@@ -130,12 +130,15 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def reap_stale_partials(folder: Path, name: str, *, now: float | None = None) -> list[str]:
+def reap_stale_partials(
+    folder: Path, name: str, *, now: float | None = None, prefix: str | None = None
+) -> list[str]:
     """Remove stale partial files of destination ``name`` in ``folder``; return their names.
 
     Best effort: a file that cannot be examined or removed is left alone.
+    ``prefix``: :func:`partial_prefix` of ``name``, when the caller has it already.
     """
-    prefix = partial_prefix(name)
+    prefix = partial_prefix(name) if prefix is None else prefix
     legacy_prefix = f".{name}."
     candidates = [
         n for n in _partial_names(folder) if n.startswith(prefix) or n.startswith(legacy_prefix)
@@ -233,7 +236,10 @@ _STANDARD = {"/dev/stdout": 1, "/dev/stderr": 2}
 
 def _standard_fd(path: Path) -> int | None:
     """The descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/N``), or None."""
-    text = os.path.normpath(os.path.abspath(path))
+    text = os.fspath(path)
+    if text.startswith("/") and "/dev/" not in text and "/proc/" not in text:
+        return None  # the usual file: no component can make it a descriptor's name
+    text = os.path.normpath(os.path.abspath(text))
     match = _FD_PATH.fullmatch(text)
     return int(match.group(1)) if match else _STANDARD.get(text)
 
@@ -292,40 +298,48 @@ class AtomicFile:
             self._open_stream(info)
             return self
         folder = self.target.parent
-        reap_stale_partials(folder, self.target.name)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
         prefix = partial_prefix(self.target.name)
-        name = f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+        reap_stale_partials(folder, self.target.name, prefix=prefix)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        tmp = os.path.join(folder, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
         try:
             # Owner-only until complete: the bytes may be freshly decrypted.
-            self.fd = os.open(folder / name, flags, 0o600)
+            self.fd = os.open(tmp, flags, 0o600)
         except OSError as exc:
             raise LocalFileError(
                 f"cannot write to {folder}: {exc.strerror or exc}",
                 hint="choose a destination in an existing, writable folder",
             ) from exc
-        self.tmp = str(folder / name)
+        self.tmp = tmp
         return self
 
     def _examine(self) -> os.stat_result | None:
         """Resolve links, refuse what cannot be written; the destination's status or None."""
         path = self.path
+        # One lstat tells a missing destination, a link and a plain file apart (a stat,
+        # then an lstat to find the links, was two calls and often an exception).
         try:
-            info = path.stat()
+            info = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):  # creating it says what is wrong
-            if path.is_symlink():
+            return None
+        except OSError as exc:
+            raise LocalFileError(f"cannot use {path}: {exc.strerror or exc}") from exc
+        link = stat.S_ISLNK(info.st_mode)
+        if link:
+            try:
+                info = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
                 raise LocalFileError(
                     f"not writing through a dangling symbolic link: {path}",
                     hint="remove the link, or create the file it points to first",
                 ) from None
-            return None
-        except OSError as exc:
-            raise LocalFileError(f"cannot use {path}: {exc.strerror or exc}") from exc
+            except OSError as exc:
+                raise LocalFileError(f"cannot use {path}: {exc.strerror or exc}") from exc
         if stat.S_ISDIR(info.st_mode):
             raise LocalFileError(f"destination is a directory: {path}")
         if not stat.S_ISREG(info.st_mode):
             return info
-        if path.is_symlink():
+        if link:
             self.target = Path(os.path.realpath(path))
         if not self._overwrite_readonly and not _may_write(self.target, info):
             raise LocalFileError(

@@ -318,8 +318,10 @@ class Planner:
 
     def _make_parents(self, path: Path) -> None:
         """Create ``path``'s missing folders, remembering them for :meth:`remove_empty_folders`."""
-        missing = []
         folder = path.parent
+        if os.path.isdir(folder):
+            return  # the usual case in a tree download: one stat, no mkdir that fails
+        missing = []
         while not folder.exists() and folder != folder.parent:
             missing.append(folder)
             folder = folder.parent

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from securestore.clientside import ClientSide
 from securestore.errors import LocalFileError
+from securestore.message import DEFAULT_FRAME_LENGTH
 
 from .filters import Filters
 from .listing import Entry, Problem, list_prefix, walk_local
@@ -70,14 +71,21 @@ def _needs_head(planner: Planner) -> bool:
 
 
 def _listed_sizes(planner: Planner, rules: Rules) -> ListedSizes | None:
-    """For a client-side upload sync: decisions from the listing (see :class:`ListedSizes`)."""
-    destination = planner.destination
-    if not (isinstance(planner.source, Local) and isinstance(destination, Remote)):
-        return None
-    mode = planner.options.encryption or destination.store.encryption
-    if not isinstance(mode, ClientSide):
-        return None
-    return ListedSizes(mode.frame_length, rules)
+    """For a client-side sync to or from S3: decisions from the listing (:class:`ListedSizes`)."""
+    source, destination = planner.source, planner.destination
+    if isinstance(source, Local) and isinstance(destination, Remote):
+        mode = planner.options.encryption or destination.store.encryption
+        if not isinstance(mode, ClientSide):
+            return None
+        return ListedSizes(mode.frame_length, rules)
+    if isinstance(source, Remote) and isinstance(destination, Local):
+        # The frame length the objects were most likely written with; a wrong one
+        # maps listed sizes to no size or to another, and those pairs are HEADed.
+        read = planner.options.require
+        mode = read if isinstance(read, ClientSide) else source.store.encryption
+        frame = mode.frame_length if isinstance(mode, ClientSide) else DEFAULT_FRAME_LENGTH
+        return ListedSizes(frame, rules)
+    return None
 
 
 def plan_sync(
@@ -134,5 +142,7 @@ def _covered(relative: str, unread: list[str]) -> bool:
 def _decide(planner: Planner, src: Entry, dst: Entry) -> bool | None:
     if planner.sizes is None:
         return None
-    assert isinstance(planner.destination, Remote)
-    return planner.sizes.decide(planner.destination.key(dst.relative), src, dst)
+    if isinstance(planner.destination, Remote):
+        return planner.sizes.decide(planner.destination.key(dst.relative), src, dst)
+    assert isinstance(planner.source, Remote)
+    return planner.sizes.decide_download(planner.source.key(src.relative), src, dst)

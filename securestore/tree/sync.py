@@ -15,6 +15,12 @@ an upload (:class:`ListedSizes`): a source file newer than the object's
 LastModified is transferred, and once one HEAD has shown the header length of
 the job's messages, a listed ciphertext size gives the exact plaintext size of
 every object written the same way.
+
+A download sync decides from the listing the same way
+(:meth:`ListedSizes.decide_download`): an object written after the local file
+last changed (its ctime) is downloaded, and a file whose size is the object's
+plaintext size and that changed at least :data:`SETTLE_SECONDS` after the
+object was written is left alone. What the listing cannot decide is HEADed.
 """
 
 from __future__ import annotations
@@ -156,6 +162,31 @@ class ListedSizes:
         if self.plaintext_size(key, listed.size) != source.size:
             return None
         if self._rules.size_only or source.mtime + SETTLE_SECONDS <= listed.mtime:
+            return False
+        return None
+
+    def decide_download(self, key: str, remote: Entry, local: Entry) -> bool | None:
+        """Whether the object ``remote`` must be downloaded over ``local``; ``None``: HEAD it.
+
+        ``True`` when the object was written after the file last changed (the
+        ctime rule of the HEAD comparison, which needs only the listing),
+        ``False`` when the listing shows the file's size as the plaintext size
+        and the file changed at least :data:`SETTLE_SECONDS` after the object was
+        written (a download sets the file's mtime, never its ctime, so the file
+        was written or looked at after this version of the object existed; an
+        edit after that keeps the file, as its newer mtime would after a HEAD).
+        ``exact_timestamps`` needs the stored mtime itself: a HEAD.
+        """
+        changed = local.changed
+        if changed is None:
+            return None
+        if not self._rules.size_only and math.floor(remote.mtime) > math.floor(changed):
+            return True
+        if self._rules.exact_timestamps:
+            return None
+        if self.plaintext_size(key, remote.size) != local.size:
+            return None  # not sized yet, another writer, or not a message (SSE): a HEAD
+        if self._rules.size_only or remote.mtime + SETTLE_SECONDS <= changed:
             return False
         return None
 
