@@ -176,6 +176,13 @@ class ListedSizes:
         was written or looked at after this version of the object existed; an
         edit after that keeps the file, as its newer mtime would after a HEAD).
         ``exact_timestamps`` needs the stored mtime itself: a HEAD.
+
+        What only a HEAD would catch (as the upload side's margin, bounded by
+        :data:`SETTLE_SECONDS`): this machine's clock ahead of S3's by more than
+        the margin; an object whose PUT began (S3's LastModified) before the
+        download and completed after it; a same-size local file put in place
+        after the object with an older mtime (``cp -p`` of an old version),
+        which a HEAD would have replaced by the object's newer stored mtime.
         """
         changed = local.changed
         if changed is None:
