@@ -143,6 +143,16 @@ def test_cli_get_refuses_the_swap_unless_allow_s3ec(
     copied = run("cp", url, f"{folder}/", "--key-file", str(key_file), "--allow-s3ec")
     assert copied.exit_code == 0, copied.output
     assert (folder / "report.csv").read_bytes() == PLANTED
+    # S3 to S3 client-side copies likewise; the copy is a message bound to its new key.
+    target = f"s3://{bucket}/copied.csv"
+    copied = run("cp", url, target, "--key-file", str(key_file))
+    assert copied.exit_code == 3, copied.output
+    assert "S3 Encryption Client" in copied.stderr
+    copied = run("cp", url, target, "--key-file", str(key_file), "--allow-s3ec")
+    assert copied.exit_code == 0, copied.output
+    again = run("get", target, "-", "--key-file", str(key_file))
+    assert again.exit_code == 0, again.output
+    assert again.stdout_bytes == PLANTED
 
 
 def test_cli_allow_s3ec_fits_only_client_side_reads(
