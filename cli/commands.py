@@ -23,7 +23,7 @@ from securestore.location import S3Url
 
 from .context import CliContext
 from .errors import require_stdout
-from .keys import branch_key_options, key_options
+from .keys import allow_s3ec_option, branch_key_options, key_options, s3ec_allowed
 from .listing import human_size
 from .options import (
     REQUIRE_CHOICES,
@@ -270,6 +270,7 @@ def parse_range(text: str) -> tuple[int, int]:
     "mode without authentication (V1 AES-CBC, old key wraps) instead of refusing them "
     "(exit 3); whoever could write to the bucket could have altered them.",
 )
+@allow_s3ec_option()
 @click.option(
     "--context",
     "context",
@@ -348,6 +349,7 @@ def get_command(
         allow_plaintext=allow_plaintext,
         version_id=version_id,
         allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+        allow_s3ec=s3ec_allowed(),
     )
     if allow_legacy_unauthenticated and not isinstance(mode, ClientSide):
         raise ConfigurationError(
@@ -398,6 +400,7 @@ def get_command(
             overwrite_readonly=force,
             version_id=version_id,
             allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+            allow_s3ec=s3ec_allowed(),
         )
     # The bytes written (a client-side object's plaintext), not the stored size.
     size = human_size(_written_size(target, info.size), aws_cli=False)

@@ -103,6 +103,44 @@ def passphrase_option() -> Callable[[F], F]:
     )
 
 
+#: Where ``--allow-s3ec`` is kept for the command (``click.Context.meta``), like
+#: ``--rsa-passphrase-file``: one definition for every command that reads objects.
+_S3EC_META = "securestore.allow_s3ec"
+
+
+def _remember_s3ec(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    if value:
+        ctx.meta[_S3EC_META] = True
+
+
+def allow_s3ec_option() -> Callable[[F], F]:
+    """``--allow-s3ec``: WEAKENS a client-side read to accept S3 Encryption Client objects.
+
+    Their encryption binds them to no bucket and key: a valid one for the caller's
+    key could have been written elsewhere and copied over the key being read. Read
+    it back with :func:`s3ec_allowed`; :func:`securestore_cli.options.read_mode`
+    refuses it on reads that are not client-side.
+    """
+    return click.option(
+        "--allow-s3ec",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_s3ec,
+        help="WEAKENS the read: decrypt objects written by AWS's S3 Encryption Client "
+        "instead of refusing them (exit 3). Their encryption does not bind them to this "
+        "bucket and key, so one could have been moved here from anywhere (with "
+        "--client-side: written by anyone who may encrypt under any KMS key of the "
+        "account). Legacy modes also need --allow-legacy-unauthenticated. "
+        "`securestore migrate` converts them in place.",
+    )
+
+
+def s3ec_allowed() -> bool:
+    """Whether the running command was given ``--allow-s3ec``."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_S3EC_META))
+
+
 def rsa_passphrase() -> Callable[[str], bytes | None]:
     """How the current command gets an RSA private key's passphrase (asked only if encrypted).
 
@@ -297,6 +335,7 @@ def reading_keyring(
 __all__ = [
     "DEFAULT_MAX_ENCRYPTED_DATA_KEYS",
     "PASSPHRASE_ENV",
+    "allow_s3ec_option",
     "branch_key_options",
     "branch_key_requested",
     "combine",
@@ -307,4 +346,5 @@ __all__ = [
     "raw_keyrings",
     "reading_keyring",
     "rsa_passphrase",
+    "s3ec_allowed",
 ]

@@ -94,6 +94,12 @@ def migrate_command(
 
     User metadata, Content-Type and tags are kept; each write is conditional on the
     object's ETag. Other objects are skipped. Exits 4 if any object failed.
+
+    It reads S3EC objects without --allow-s3ec (converting them is its job) and
+    converts in place what it finds at each key: S3EC encryption binds an object
+    to no bucket and key, so an object moved to a key is migrated as that key's
+    content. Check what the bucket holds (or who may write to it) first; after
+    migration each message is bound to its key.
     """
     location = S3Url.parse(url)
     writers = kms_keyrings(obj.connection, kms_key_ids) + raw_keyrings(

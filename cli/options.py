@@ -27,6 +27,7 @@ from .keys import (
     kms_keyrings,
     raw_keyrings,
     reading_keyring,
+    s3ec_allowed,
 )
 
 if TYPE_CHECKING:
@@ -318,6 +319,11 @@ def read_mode(
         raise ConfigurationError(
             "--allow-plaintext only applies to client-side reads",
             hint="add --client-side or a key option (a plain read returns objects as stored)",
+        )
+    if s3ec_allowed() and not client_side_read:
+        raise ConfigurationError(
+            "--allow-s3ec only applies to client-side reads",
+            hint="add the key option that unwraps the object (--kms-key-id, --client-side, ...)",
         )
     if not client_side_read:
         return sse

@@ -42,6 +42,7 @@ from securestore.tree import (
 
 from .commands import say, store_for
 from .context import CliContext
+from .keys import allow_s3ec_option, s3ec_allowed
 from .options import (
     ATTRIBUTE_NAMES,
     REQUIRE_CHOICES,
@@ -106,6 +107,7 @@ def transfer_options(func: F) -> F:
                 help="WEAKENS downloads: with a client-side read, accept objects that are "
                 "not client-side messages, unauthenticated.",
             ),
+            allow_s3ec_option(),
             click.option(
                 "--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable)."
             ),
@@ -219,6 +221,8 @@ def _options(
         ):
             if given[name]:
                 raise ConfigurationError(f"{flag} applies to downloads and copies, not uploads")
+        if s3ec_allowed():
+            raise ConfigurationError("--allow-s3ec applies to downloads and copies, not uploads")
     return TreeOptions(
         encryption=encryption,
         metadata=parse_pairs(given["metadata"], "metadata"),
@@ -228,6 +232,7 @@ def _options(
         context=(pairs or None) if isinstance(destination, Local) else None,
         allow_plaintext=bool(given["allow_plaintext"]),
         overwrite_readonly=given["force"],
+        allow_s3ec=s3ec_allowed(),
     )
 
 

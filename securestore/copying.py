@@ -50,7 +50,7 @@ import botocore.exceptions
 
 from securestore.attributes import CONTENT_ENCODING_METADATA, ObjectAttributes
 from securestore.bucket import ObjectInfo, with_marker
-from securestore.clientside import FORMAT_METADATA, ClientSide
+from securestore.clientside import FORMAT_METADATA, ClientSide, looks_like_message
 from securestore.decrypting import open_client_side
 from securestore.errors import (
     ConfigurationError,
@@ -63,6 +63,7 @@ from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.reading import ReadPath
 from securestore.rebind import rebind_copy
 from securestore.rewrap_copy import Method as RewrapMethod
+from securestore.s3ec.metadata import has_s3ec_metadata
 from securestore.servercopy import (
     MAX_COPY_OBJECT,
     CopyLimits,
@@ -114,6 +115,7 @@ def copy_object(
     attributes: ObjectAttributes | None = None,
     progress: ProgressCallback | None = None,
     limits: CopyLimits | None = None,
+    allow_s3ec: bool = False,
 ) -> CopyResult:
     """Copy ``key`` (read by ``source``) to ``dest_key`` (written by ``destination``).
 
@@ -123,7 +125,9 @@ def copy_object(
     non-standard storage class are kept (as ``aws s3 cp`` does) unless given:
     each field set in ``attributes`` overrides the source's. A copy that
     decrypts a client-side object (or encrypts one) moves its Content-Encoding
-    between header and metadata (:mod:`securestore.attributes`).
+    between header and metadata (:mod:`securestore.attributes`). ``allow_s3ec``
+    (**weakens the read**) lets a copy that decrypts read an S3 Encryption Client
+    object, as for :meth:`securestore.SecureStore.open`.
 
     Raises:
         PolicyError: the source is not stored as required, or S3 stored the copy
@@ -147,6 +151,7 @@ def copy_object(
         attributes=attributes or ObjectAttributes(),
         progress=progress,
         limits=limits or CopyLimits(),
+        allow_s3ec=allow_s3ec,
     )
     return job.run(require)
 
@@ -167,8 +172,10 @@ class _Copy:
         attributes: ObjectAttributes,
         progress: ProgressCallback | None,
         limits: CopyLimits,
+        allow_s3ec: bool = False,
     ) -> None:
         self.src = source
+        self.allow_s3ec = allow_s3ec
         self.dst = destination
         self.key = key
         self.dest_key = dest_key
@@ -192,7 +199,14 @@ class _Copy:
                 result = self._server_side(info.etag)
             if result is not None:
                 return result
-        elif client_side is not None and same and isinstance(self.mode, ClientSide):
+        elif (
+            client_side is not None
+            and same
+            and isinstance(self.mode, ClientSide)
+            # An S3EC object is no message to re-bind: the read path refuses it, or
+            # decrypts it with allow_s3ec, and the copy is streamed.
+            and not (has_s3ec_metadata(info.metadata) and not looks_like_message(first, info.size))
+        ):
             self._authenticate_body(info, client_side, first)
             rebound = self._rebind(info.etag, client_side, self.mode)
             if rebound is not None:
@@ -378,7 +392,12 @@ class _Copy:
             )
         head = self._head_source(etag)
         reader = self.src.open(
-            self.key, require=require, context=None, relocated=False, allow_plaintext=False
+            self.key,
+            require=require,
+            context=None,
+            relocated=False,
+            allow_plaintext=False,
+            allow_s3ec=self.allow_s3ec,
         )
         with reader, self.dst.access.boundary("copy", self.dest_key):
             params = self._params(

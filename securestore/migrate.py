@@ -10,6 +10,11 @@ conditional on the source's ETag (``If-Match`` on PutObject or on
 CompleteMultipartUpload), so a concurrent writer is never overwritten silently.
 Other objects are skipped. Every object gets one :class:`MigrationEntry`; one
 failure never stops the rest.
+
+Migration reads S3EC objects without the ``allow_s3ec`` opt-in a store read needs:
+converting them is its job. It converts in place whatever S3EC object it finds at
+each key; nothing in one binds it to that key (it could have been moved there), so
+the caller vouches for the bucket's content. The messages it writes are bound.
 """
 
 from __future__ import annotations

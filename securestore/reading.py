@@ -75,10 +75,12 @@ class ReadPath:
         require: EncryptionMode | None,
         first: bytes,
         context: Mapping[str, str] | None,
+        allow_s3ec: bool,
     ) -> S3ecSource | None:
         """An object of the AWS S3 Encryption Client, read by :mod:`securestore.s3ec`.
 
-        Found by its metadata (or instruction file); refused without a keyring.
+        Found by its metadata (or, only with ``allow_s3ec``, its instruction file);
+        refused without ``allow_s3ec`` (it is not bound to its location) or a keyring.
         """
         mode = self.prober.keyring_mode(require)
         ranges = self._ranges(key, info.etag)
@@ -91,6 +93,7 @@ class ReadPath:
             is_message=looks_like_message(first, info.size),
             fetch=ranges.fetch,
             stream=lambda: ranges.reader(info.size),
+            allowed=allow_s3ec,
         )
 
     def open(
@@ -102,10 +105,11 @@ class ReadPath:
         relocated: bool,
         allow_plaintext: bool,
         allow_legacy_unauthenticated: bool = False,
+        allow_s3ec: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """See :meth:`securestore.store.SecureStore.open`; ``require`` is already resolved."""
         info, first, client_side = self._prepare_read(key, require, allow_plaintext)
-        s3ec = self._s3ec(key, info, require, first, context)
+        s3ec = self._s3ec(key, info, require, first, context, allow_s3ec)
         if s3ec is not None:
             return s3ec.open(allow_legacy_unauthenticated=allow_legacy_unauthenticated)
         ranges = self._ranges(key, info.etag)
@@ -133,6 +137,7 @@ class ReadPath:
         mode: int | None = None,
         overwrite_readonly: bool = False,
         allow_legacy_unauthenticated: bool = False,
+        allow_s3ec: bool = False,
     ) -> ObjectInfo:
         """See :meth:`securestore.store.SecureStore.download_file`.
 
@@ -154,6 +159,7 @@ class ReadPath:
                 mode=mode,
                 overwrite_readonly=overwrite_readonly,
                 allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+                allow_s3ec=allow_s3ec,
             )
         finally:
             probe.close()
@@ -171,9 +177,10 @@ class ReadPath:
         mode: int | None,
         overwrite_readonly: bool,
         allow_legacy_unauthenticated: bool,
+        allow_s3ec: bool,
     ) -> ObjectInfo:
         info, first = probe.info, probe.first
-        s3ec = self._s3ec(key, info, require, first, context)
+        s3ec = self._s3ec(key, info, require, first, context, allow_s3ec)
         if s3ec is not None:
             probe.close()  # read by its own pass, which authenticates the whole object
             s3ec.download(

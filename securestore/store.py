@@ -174,6 +174,7 @@ class SecureStore:
         attributes: ObjectAttributes | None = None,
         require: EncryptionMode | None = None,
         progress: ProgressCallback | None = None,
+        allow_s3ec: bool = False,
     ) -> ObjectInfo:
         """Copy ``key`` to ``dest_key`` in ``destination`` (this store or another).
 
@@ -181,7 +182,8 @@ class SecureStore:
         a write; ``require`` is checked on the source as a read would. The
         source's metadata, content type, storage class and content headers are
         kept, except those given (``attributes``: only its set fields override).
-        See :func:`securestore.copying.copy_object` for the mechanisms and errors.
+        See :func:`securestore.copying.copy_object` for the mechanisms and errors;
+        ``allow_s3ec`` (**weakens the read**) is as for :meth:`open`.
         """
         return copy_object(
             self._reads,
@@ -194,6 +196,7 @@ class SecureStore:
             content_type=content_type,
             attributes=attributes,
             progress=progress,
+            allow_s3ec=allow_s3ec,
         ).info
 
     # -- reads ----------------------------------------------------------------------------
@@ -254,6 +257,7 @@ class SecureStore:
         allow_plaintext: bool = False,
         version_id: str | None = None,
         allow_legacy_unauthenticated: bool = False,
+        allow_s3ec: bool = False,
     ) -> ObjectReader | ClientSideReader:
         """Open the object for streaming, seekable reads with constant memory.
 
@@ -285,6 +289,14 @@ class SecureStore:
                 (V1 AES-CBC, AESWrap, RSA-PKCS1 wraps) are decrypted instead of
                 refused with :class:`PolicyError`; anyone who could write to the
                 bucket could have altered them. Meant for migrating them.
+            allow_s3ec: **weakens the read**: objects the AWS S3 Encryption Client
+                wrote are decrypted instead of refused with :class:`PolicyError`.
+                Their encryption does not bind them to a bucket and key, so a valid
+                one for your key could have been written elsewhere and moved here
+                (and with KMS discovery, written by anyone who may encrypt under
+                any key of the account). Independent of
+                ``allow_legacy_unauthenticated``, which legacy modes need as well.
+                ``require=ClientSide(...)`` accepts an S3EC object given this.
 
         Raises:
             NotFoundError: no such bucket or object.
@@ -304,6 +316,7 @@ class SecureStore:
             relocated=relocated,
             allow_plaintext=allow_plaintext,
             allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+            allow_s3ec=allow_s3ec,
         )
 
     def get(
@@ -316,13 +329,14 @@ class SecureStore:
         allow_plaintext: bool = False,
         version_id: str | None = None,
         allow_legacy_unauthenticated: bool = False,
+        allow_s3ec: bool = False,
     ) -> bytes:
         """Return the whole object as bytes (use :meth:`open` for large objects).
 
         For a client-side object nothing is returned unless the whole message
         (every frame, and the signature of a signed message) authenticated.
-        ``allow_plaintext``, ``version_id`` and ``allow_legacy_unauthenticated`` are
-        as for :meth:`open`.
+        ``allow_plaintext``, ``version_id``, ``allow_legacy_unauthenticated`` and
+        ``allow_s3ec`` are as for :meth:`open`.
 
         Raises:
             NotFoundError, PolicyError, IntegrityError, KeyringError: as for :meth:`open`.
@@ -335,6 +349,7 @@ class SecureStore:
             allow_plaintext=allow_plaintext,
             version_id=version_id,
             allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+            allow_s3ec=allow_s3ec,
         ) as reader:
             return reader.read_range(0, reader.size)
 
@@ -362,6 +377,7 @@ class SecureStore:
         overwrite_readonly: bool = False,
         version_id: str | None = None,
         allow_legacy_unauthenticated: bool = False,
+        allow_s3ec: bool = False,
     ) -> ObjectInfo:
         """Download the object to ``path``, in parallel ranges when it is large.
 
@@ -382,6 +398,7 @@ class SecureStore:
                 permission for (refused by default, as ``cp`` does).
             version_id: download this version of the object (as for :meth:`open`).
             allow_legacy_unauthenticated: as for :meth:`open` (**weakens the read**).
+            allow_s3ec: as for :meth:`open` (**weakens the read**).
 
         Raises:
             LocalFileError: the destination folder is missing or not writable, the
@@ -401,6 +418,7 @@ class SecureStore:
                 mode=mode,
                 overwrite_readonly=overwrite_readonly,
                 allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+                allow_s3ec=allow_s3ec,
             )
 
     def rewrap(

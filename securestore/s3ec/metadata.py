@@ -74,7 +74,7 @@ S3EC_MAPKEYS = (
 _V3_OBJECT_ONLY = frozenset({CONTENT_CIPHER_V3, KEY_COMMITMENT_V3, MESSAGE_ID_V3})
 #: V3's two-digit wrapping algorithm codes (content-metadata.md, ``x-amz-w``).
 _WRAP_CODES = {"02": "AES/GCM", "12": "kms+context", "22": "RSA-OAEP-SHA1"}
-_MAX_INSTRUCTION_FILE = 64 * 1024
+MAX_INSTRUCTION_FILE = 64 * 1024
 _MAX_VALUE = 16 * 1024
 
 
@@ -117,7 +117,7 @@ def needs_instruction_file(metadata: Mapping[str, str]) -> bool:
 
 def parse_instruction_file(body: bytes) -> dict[str, str]:
     """The mapkeys of an instruction file: one JSON object of S3EC mapkeys and strings."""
-    if len(body) > _MAX_INSTRUCTION_FILE:
+    if len(body) > MAX_INSTRUCTION_FILE:
         raise FormatError("the S3EC instruction file is implausibly large")
     try:
         parsed = json.loads(body)

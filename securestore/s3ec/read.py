@@ -23,7 +23,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from securestore.bucket import BucketAccess, ObjectInfo
-from securestore.errors import AuthenticationError, FormatError, KeyringError, NotFoundError
+from securestore.errors import (
+    AuthenticationError,
+    FormatError,
+    KeyringError,
+    NotFoundError,
+    PolicyError,
+)
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.message.materials import Keyring, wipe
 from securestore.ranges import ObjectRanges
@@ -42,6 +48,7 @@ from securestore.s3ec.content import (
 )
 from securestore.s3ec.metadata import (
     INSTRUCTION_SUFFIX,
+    MAX_INSTRUCTION_FILE,
     ContentMetadata,
     has_s3ec_metadata,
     needs_instruction_file,
@@ -57,7 +64,16 @@ __all__ = ["S3ecReader", "S3ecSource", "find_s3ec", "open_s3ec"]
 CHUNK = 1 * MiB
 FetchRange = Callable[[int, int], bytes | bytearray]
 StreamFactory = Callable[[], ObjectReader]
-_MAX_INSTRUCTION_FILE = 64 * 1024
+#: Why an S3EC object is refused by default (the opt-in is ``allow_s3ec``).
+UNBOUND_REFUSAL = (
+    "this object is encrypted by the AWS S3 Encryption Client, whose encryption does not "
+    "bind it to this bucket and key: it could have been written elsewhere and moved here"
+)
+UNBOUND_HINT = (
+    "if you trust whoever can write to this bucket, read it with its key option and "
+    "--allow-s3ec (library: allow_s3ec=True), or convert it in place to a location-bound "
+    "securestore message with `securestore migrate`"
+)
 
 
 def find_s3ec(
@@ -70,23 +86,34 @@ def find_s3ec(
     is_message: bool,
     fetch: FetchRange,
     stream: StreamFactory,
+    allowed: bool,
 ) -> S3ecSource | None:
     """The S3EC object at ``key``, or ``None`` if it is none.
 
     An object that begins like a securestore message never is (the message path
     authenticates it). Otherwise an object whose metadata carries S3EC mapkeys is
-    one, and, with a keyring in play, so is one with ``KEY.instruction`` (V1/V2
-    instruction files hold all the metadata).
+    one, and, with a keyring in play and ``allowed``, so is one with
+    ``KEY.instruction`` (V1/V2 instruction files hold all the metadata).
+
+    An S3EC object is refused unless ``allowed`` (the caller's ``allow_s3ec``):
+    nothing in it binds it to its bucket and key, so a valid one for the caller's
+    key could have been copied over this key from anywhere. Without ``allowed``
+    no instruction file is asked for: an object whose metadata lives only there
+    then reads as any object that is not a message (refused with a keyring).
 
     Raises:
+        PolicyError: an S3EC object (by its metadata) and not ``allowed``.
         KeyringError: an S3EC object and no keyring: never handed out as ciphertext.
-        FormatError: malformed or mixed-format S3EC metadata or instruction file.
+        FormatError: malformed or mixed-format S3EC metadata or instruction file,
+            or an instruction file larger than :data:`MAX_INSTRUCTION_FILE`.
     """
     if is_message:
         # A securestore message is read (and authenticated) as one, whatever its metadata says.
         return None
     marked = has_s3ec_metadata(info.metadata)
-    if not marked and keyring is None:
+    if marked and not allowed:
+        raise PolicyError(UNBOUND_REFUSAL, bucket=access.bucket, key=key, hint=UNBOUND_HINT)
+    if not marked and (keyring is None or not allowed):
         return None
     if keyring is None:
         raise KeyringError(
@@ -120,8 +147,9 @@ def open_s3ec(
     """Open an S3EC object of ``access``'s bucket, authenticated, as a plaintext reader.
 
     The entry for callers that are not a :class:`~securestore.SecureStore` read
-    (``securestore migrate``), and the only one that takes
-    ``allow_legacy_unauthenticated``: **it weakens the read** to accept the
+    (``securestore migrate``, whose job is converting what it finds at each key in
+    place: it reads S3EC objects without an ``allow_s3ec``). ``allow_legacy_unauthenticated``
+    **weakens the read** to accept the
     unauthenticated legacy modes (AES-CBC content; ``kms``, ``AESWrap`` and RSA
     PKCS#1 v1.5 wraps), whose content nobody can vouch for.
 
@@ -141,6 +169,7 @@ def open_s3ec(
         is_message=False,
         fetch=ranges.fetch,
         stream=lambda: ranges.reader(info.size),
+        allowed=True,
     )
     if source is None:
         raise FormatError(
@@ -154,9 +183,14 @@ def _instruction_file(access: BucketAccess, key: str, *, required: bool) -> dict
     try:
         with access.boundary("read", name):
             response = access.s3.get_object(
-                Bucket=access.bucket, Key=name, Range=f"bytes=0-{_MAX_INSTRUCTION_FILE}"
+                Bucket=access.bucket, Key=name, Range=f"bytes=0-{MAX_INSTRUCTION_FILE}"
             )
-            body: bytes = response["Body"].read()
+            try:
+                _check_instruction_size(response, name, access.bucket, key)
+                # At most one byte past the bound, whatever the server sends (or never ends).
+                body: bytes = response["Body"].read(MAX_INSTRUCTION_FILE + 1)
+            finally:
+                response["Body"].close()
     except NotFoundError:
         if not required:
             return None
@@ -165,8 +199,37 @@ def _instruction_file(access: BucketAccess, key: str, *, required: bool) -> dict
             bucket=access.bucket,
             key=key,
         ) from None
+    if len(body) > MAX_INSTRUCTION_FILE:
+        raise _too_large(name, access.bucket, key)
     with access.boundary("read", name):
         return parse_instruction_file(body)
+
+
+def _too_large(name: str, bucket: str, key: str) -> FormatError:
+    return FormatError(
+        f"the instruction file {name} is larger than {MAX_INSTRUCTION_FILE} bytes: "
+        "not a valid S3 Encryption Client instruction file",
+        bucket=bucket,
+        key=key,
+    )
+
+
+def _check_instruction_size(response: Mapping[str, Any], name: str, bucket: str, key: str) -> None:
+    """Refuse by the response's headers alone, before reading the body."""
+    length = response.get("ContentLength")
+    total = _range_total(response.get("ContentRange"))
+    if (isinstance(length, int) and length > MAX_INSTRUCTION_FILE) or (
+        total is not None and total > MAX_INSTRUCTION_FILE
+    ):
+        raise _too_large(name, bucket, key)
+
+
+def _range_total(content_range: object) -> int | None:
+    # "bytes 0-65536/123456": the size of the whole file, after the slash.
+    if not isinstance(content_range, str) or "/" not in content_range:
+        return None
+    total = content_range.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
 
 
 class S3ecSource:

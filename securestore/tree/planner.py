@@ -50,6 +50,9 @@ class TreeOptions:
         require: downloads and copies: the mode every object must be stored with
             (a :class:`ClientSide` mode brings the keyring that decrypts).
         context, relocated, allow_plaintext: as for :meth:`SecureStore.open`.
+        allow_s3ec: downloads and copies that decrypt: **weakens the read** to
+            accept S3 Encryption Client objects, which are not bound to their
+            location (as for :meth:`SecureStore.open`).
         overwrite_readonly: downloads may replace read-only files.
     """
 
@@ -62,6 +65,7 @@ class TreeOptions:
     relocated: bool = False
     allow_plaintext: bool = False
     overwrite_readonly: bool = False
+    allow_s3ec: bool = False
 
 
 def _same_bucket(a: Remote, b: Remote) -> bool:
@@ -355,6 +359,7 @@ class Planner:
             allow_plaintext=self.options.allow_plaintext,
             progress=advance,
             overwrite_readonly=self.options.overwrite_readonly,
+            allow_s3ec=self.options.allow_s3ec,
         )
         size, when = facts(info)
         written = os.stat(dst.path).st_size
@@ -381,6 +386,7 @@ class Planner:
             attributes=self.options.attributes,
             require=self.options.require,
             progress=advance,
+            allow_s3ec=self.options.allow_s3ec,
         )
         size, _ = facts(info)
         if before is not None:

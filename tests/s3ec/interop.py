@@ -160,7 +160,7 @@ def check_all(conn: Connection, venv: Path, env: dict[str, str], bucket: str, ar
             marker = "x-amz-c" if key.startswith("real-v3") else "x-amz-key-v2"
             if marker not in metadata:
                 return f"the real client wrote no {marker}: {sorted(metadata)}"
-            got = store.get(key, context=context)
+            got = store.get(key, context=context, allow_s3ec=True)
             return None if _sha(got) == written[key] else "plaintext differs"
 
         checks.run(f"real client {key} -> securestore get", read)
@@ -169,7 +169,7 @@ def check_all(conn: Connection, venv: Path, env: dict[str, str], bucket: str, ar
     def download() -> str | None:
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "out"
-            store.download_file(big, target, context={"team": "interop"})
+            store.download_file(big, target, context={"team": "interop"}, allow_s3ec=True)
             return None if _sha(target.read_bytes()) == written[big] else "file differs"
 
     checks.run(f"real client {big} -> securestore download_file", download)
@@ -226,7 +226,9 @@ def check_all(conn: Connection, venv: Path, env: dict[str, str], bucket: str, ar
         checks.run(
             f"instruction file {target} -> securestore get",
             lambda s=source, t=target, c=context: (
-                None if _sha(store.get(t, context=c)) == written[s] else "plaintext differs"
+                None
+                if _sha(store.get(t, context=c, allow_s3ec=True)) == written[s]
+                else "plaintext differs"
             ),
         )
     for key, digest in encoded.items():
@@ -243,16 +245,19 @@ def check_all(conn: Connection, venv: Path, env: dict[str, str], bucket: str, ar
         s3, bucket, "mixed", body, {**metadata, "x-amz-key-v2": v2_metadata["x-amz-key-v2"]}
     )
     checks.run(
-        "mixed V2+V3 metadata refused", lambda: _expect(FormatError, lambda: store.get("mixed"))
+        "mixed V2+V3 metadata refused",
+        lambda: _expect(FormatError, lambda: store.get("mixed", allow_s3ec=True)),
     )
     encoder.put(s3, bucket, "flipped", body[:-1] + bytes([body[-1] ^ 1]), metadata)
     checks.run(
-        "flipped tag refused", lambda: _expect(AuthenticationError, lambda: store.get("flipped"))
+        "flipped tag refused",
+        lambda: _expect(AuthenticationError, lambda: store.get("flipped", allow_s3ec=True)),
     )
     checks.run(
         "wrong context refused",
         lambda: _expect(
-            IntegrityError, lambda: store.get("real-v3-1000-ctx", context={"team": "x"})
+            IntegrityError,
+            lambda: store.get("real-v3-1000-ctx", context={"team": "x"}, allow_s3ec=True),
         ),
     )
     return checks

@@ -75,12 +75,16 @@ def test_store_reads_a_legacy_object_only_with_the_loudly_named_opt_in(
     keyring = AwsKmsKeyring(kms_key, client=connection.client("kms"))
     store = SecureStore(bucket, encryption=ClientSide(keyring), connection=connection)
     with pytest.raises(PolicyError, match="unauthenticated"):
-        store.get("legacy")
+        store.get("legacy", allow_s3ec=True)
     with pytest.raises(PolicyError):
-        store.download_file("legacy", tmp_path / "out")
+        store.download_file("legacy", tmp_path / "out", allow_s3ec=True)
     assert not (tmp_path / "out").exists()
-    assert store.get("legacy", allow_legacy_unauthenticated=True) == data
-    store.download_file("legacy", tmp_path / "out", allow_legacy_unauthenticated=True)
+    # The two opt-ins are independent: a legacy object needs both.
+    with pytest.raises(PolicyError, match="S3 Encryption Client"):
+        store.get("legacy", allow_legacy_unauthenticated=True)
+    both = {"allow_legacy_unauthenticated": True, "allow_s3ec": True}
+    assert store.get("legacy", **both) == data
+    store.download_file("legacy", tmp_path / "out", **both)
     assert (tmp_path / "out").read_bytes() == data
 
 
@@ -93,10 +97,15 @@ def test_cli_get_of_a_legacy_object_needs_the_opt_in(
     data = _v1_object(connection, kms_key, bucket, "legacy")
     env = dict(tls_endpoint.env)
     out = tmp_path / "out.bin"
-    base = ["get", f"s3://{bucket}/legacy", str(out), "--kms-key-id", kms_key]
+    base = ["get", f"s3://{bucket}/legacy", str(out), "--kms-key-id", kms_key, "--allow-s3ec"]
     refused = CliRunner().invoke(main_group, base, env=env)
     assert refused.exit_code == 3, refused.output
     assert "--allow-legacy-unauthenticated" in refused.output and not out.exists()
+    legacy_only = CliRunner().invoke(
+        main_group, [*base[:-1], "--allow-legacy-unauthenticated"], env=env
+    )
+    assert legacy_only.exit_code == 3, legacy_only.output
+    assert "--allow-s3ec" in legacy_only.output and not out.exists()
     allowed = CliRunner().invoke(main_group, [*base, "--allow-legacy-unauthenticated"], env=env)
     assert allowed.exit_code == 0, allowed.output
     assert out.read_bytes() == data
