@@ -512,7 +512,9 @@ def _inside(real: str, base: str) -> bool:
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def confined_target(root: Path, relative: str, *, mode: int = 0o777) -> tuple[Path, list[Path]]:
+def confined_target(
+    root: Path, relative: str, *, mode: int = 0o777, real_root: str | None = None
+) -> tuple[Path, list[Path]]:
     """The file ``root``/``relative`` a tree job may write; its missing folders are created.
 
     ``relative`` comes from the other side of the job (an S3 key, another tree): it
@@ -524,6 +526,7 @@ def confined_target(root: Path, relative: str, *, mode: int = 0o777) -> tuple[Pa
 
     Returns the target and the folders created (outermost first; ``root`` included
     when it was missing). ``mode``: permission bits of created folders (umask applied).
+    ``real_root``: ``os.path.realpath(root)``, when the caller keeps it for a whole tree.
 
     Remaining window: a local user who can write inside the destination may swap a
     checked folder for a link between this check and the download's rename (the
@@ -540,7 +543,7 @@ def confined_target(root: Path, relative: str, *, mode: int = 0o777) -> tuple[Pa
     try:
         if not os.path.isdir(root):  # the root the caller named: links in it are theirs
             created.extend(_make_folders(root, mode))
-        base = os.path.realpath(root)
+        base = os.path.realpath(root) if real_root is None else real_root
         parts = relative.split("/")
         folder = root
         for part in parts[:-1]:

@@ -128,6 +128,7 @@ class Planner:
         self._created: set[Path] = set()  # local folders this job made, for cleanup
         self._created_lock = threading.Lock()
         self._real_source: str | None = None  # the local source root, resolved once
+        self._real_destination: str | None = None  # the same for a local destination
         #: A sync's listing-only upload decisions, learning from its HEADs (see plans.plan_sync).
         self.sizes: ListedSizes | None = None
         if isinstance(source, Local) and isinstance(destination, Local):
@@ -377,7 +378,12 @@ class Planner:
         if relative and isinstance(self.destination, Local):
             # A tree download: the key chose the path below the root, and must not
             # lead out of it through a link (see confined_target, and its window).
-            _, created = confined_target(self.destination.path, relative)
+            root = self.destination.path
+            with self._created_lock:
+                if self._real_destination is None and os.path.isdir(root):
+                    self._real_destination = os.path.realpath(root)  # once per job
+                real = self._real_destination
+            _, created = confined_target(root, relative, real_root=real)
             with self._created_lock:
                 self._created.update(created)
         else:
