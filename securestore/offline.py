@@ -398,7 +398,7 @@ def encrypt_tree(
     skipped (FIFOs, sockets, broken links, loops, our own partial files) goes to
     ``on_skip``. Missing directories are created; in ``destination`` no link is
     written through (a symbolic link out of it, or as an output file, is refused
-    with :class:`PolicyError`). An error names the file it concerns.
+    with :class:`~securestore.errors.PolicyError`). An error names the file it concerns.
     """
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
