@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
+from securestore.confine import confined_target
 from securestore.errors import (
     ConfigurationError,
     FormatError,
@@ -41,7 +42,7 @@ from securestore.errors import (
     NotAMessageError,
     SecureStoreError,
 )
-from securestore.localfile import AtomicFile, confined_target
+from securestore.localfile import AtomicFile
 from securestore.message.decrypt import DecryptingReader
 from securestore.message.encrypt import DEFAULT_FRAME_LENGTH, DEFAULT_SUITE, Encryptor
 from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS, Header, HeaderLimits

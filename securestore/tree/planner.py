@@ -19,6 +19,7 @@ from pathlib import Path
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, HEADER_PROBE, starts_like_message
+from securestore.confine import confined_target
 from securestore.errors import (
     ConfigurationError,
     IntegrityError,
@@ -26,7 +27,6 @@ from securestore.errors import (
     PolicyError,
     PreconditionFailedError,
 )
-from securestore.localfile import confined_target
 from securestore.modes import EncryptionMode
 
 from .listing import NOT_UTF8, Entry, valid_utf8
