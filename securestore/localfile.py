@@ -52,6 +52,7 @@ __all__ = [
     "STALE_AFTER",
     "AtomicFile",
     "created_folders",
+    "is_partial_name",
     "pwrite_all",
 ]
 
@@ -116,6 +117,22 @@ def partial_prefix(name: str) -> str:
         cut = cut[:-1]
     tag = hashlib.sha256(raw).hexdigest()[:8]
     return f".{os.fsdecode(cut)}.{tag}."
+
+
+#: Every partial file's name (see the module docstring), and the older mkstemp form.
+_PARTIAL_NAME = re.compile(
+    r"\..+\.(?:[0-9a-f]{8}\.[0-9]+\.[0-9a-f]{8}|[a-z0-9_]{8})" + re.escape(PARTIAL_SUFFIX),
+    re.DOTALL,
+)
+
+
+def is_partial_name(name: str) -> bool:
+    """Whether ``name`` is one of our partial files (a download in progress or killed).
+
+    Tree walkers skip them: a stale one holds a truncated plaintext that must never
+    be uploaded, encrypted as if it were a file, or counted by ``sync --delete``.
+    """
+    return name.endswith(PARTIAL_SUFFIX) and _PARTIAL_NAME.fullmatch(name) is not None
 
 
 def _process_alive(pid: int) -> bool:
@@ -456,7 +473,7 @@ def created_folders(folder: Path) -> Iterator[None]:
     Raises:
         LocalFileError: a folder cannot be created.
     """
-    created = _make_folders(folder)
+    created = make_folders(folder)
     try:
         yield
     except BaseException:
@@ -466,7 +483,7 @@ def created_folders(folder: Path) -> Iterator[None]:
         raise
 
 
-def _make_folders(folder: Path) -> list[Path]:
+def make_folders(folder: Path, mode: int = 0o777) -> list[Path]:
     """Create ``folder`` and missing parents; return those created, outermost first."""
     missing = []
     while not os.path.lexists(folder) and folder != folder.parent:
@@ -475,7 +492,7 @@ def _make_folders(folder: Path) -> list[Path]:
     created: list[Path] = []
     for each in reversed(missing):
         try:
-            each.mkdir()
+            each.mkdir(mode)
         except FileExistsError:
             continue  # made meanwhile by someone else (a parallel download): not ours
         except OSError as exc:

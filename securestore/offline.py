@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
+from securestore.confine import confined_target
 from securestore.errors import (
     ConfigurationError,
     FormatError,
@@ -338,8 +339,9 @@ def _files(root: Path, output: Path, on_skip: SkipHandler | None) -> Iterator[Pa
     """Regular files under ``root`` in a stable order, by the rules of ``cp --recursive``.
 
     :func:`~securestore.tree.listing.walk_local` decides: symbolic links are followed
-    (a loop back into the current path is skipped), FIFOs, sockets, devices and
-    broken links are skipped and passed to ``on_skip``; a path that cannot be
+    (a loop back into the current path is skipped), FIFOs, sockets, devices,
+    broken links and our own partial files (a killed download's truncated
+    plaintext) are skipped and passed to ``on_skip``; a path that cannot be
     accounted for (an unreadable directory) stops the tree with :class:`LocalFileError`.
     Files that resolve into ``output`` (through a link) are skipped: encrypting its
     own output would feed the tree to itself without end.
@@ -373,21 +375,6 @@ def _named(path: Path, error: SecureStoreError) -> None:
         error.args = (error.message, *error.args[1:])
 
 
-def _make_parent(path: Path, mode: int) -> None:
-    # Every missing ancestor gets ``mode``: mkdir(parents=True) would give the
-    # intermediate ones the default 0777 & umask (a plaintext directory 0755).
-    missing = []
-    folder = path.parent
-    while not folder.is_dir():
-        missing.append(folder)
-        folder = folder.parent
-    try:
-        for folder in reversed(missing):
-            folder.mkdir(mode=mode, exist_ok=True)
-    except OSError as exc:
-        raise LocalFileError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-
-
 def _check_suffix(suffix: str) -> None:
     if not suffix or "/" in suffix or suffix in (".", ".."):
         raise ConfigurationError(f"invalid suffix {suffix!r}: give a file name ending like .enc")
@@ -409,16 +396,17 @@ def encrypt_tree(
 
     A generator: each file is encrypted as the caller iterates (constant memory for
     any tree). Symbolic links are followed like ``cp --recursive`` does; what is
-    skipped (FIFOs, sockets, broken links, loops) goes to ``on_skip``. Missing
-    directories are created. An error names the file it concerns.
+    skipped (FIFOs, sockets, broken links, loops, our own partial files) goes to
+    ``on_skip``. Missing directories are created; in ``destination`` no link is
+    written through (a symbolic link out of it, or as an output file, is refused
+    with :class:`~securestore.errors.PolicyError`). An error names the file it concerns.
     """
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
     for path in _files(src, dst, on_skip):
-        out = dst / (str(path.relative_to(src)) + suffix)
         try:
-            _make_parent(out, 0o777)
+            out, _ = confined_target(dst, path.relative_to(src).as_posix() + suffix)
             with _open_source(path) as stream:
                 counting = _Counting(stream, str(path))
                 header = encrypt_file(
@@ -459,12 +447,12 @@ def decrypt_tree(
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
     for path in _files(src, dst, on_skip):
-        relative = str(path.relative_to(src))
+        relative = path.relative_to(src).as_posix()
         if not relative.endswith(suffix) or path.name == suffix:
             continue
-        out = dst / relative[: -len(suffix)]
         try:
-            _make_parent(out, 0o700)
+            # New folders get 0700 (they receive plaintext); no link is written through.
+            out, _ = confined_target(dst, relative[: -len(suffix)], mode=0o700)
             header, size = _decrypt(
                 path,
                 out,

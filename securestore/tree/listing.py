@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from securestore.localfile import is_partial_name
 from securestore.store import SecureStore
 
 __all__ = ["NOT_UTF8", "Entry", "Problem", "list_prefix", "sort_key", "valid_utf8", "walk_local"]
@@ -35,6 +36,8 @@ class Entry:
     mtime: float
     #: A local file's ctime (when its data or attributes last changed); None for objects.
     changed: float | None = None
+    #: A symbolic link itself (a walk that does not follow links: a destination's).
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,11 @@ def walk_local(
     devices (never opened: opening a FIFO blocks) and broken symbolic links; an
     unreadable directory is reported as fatal (its files cannot be accounted
     for). Symbolic links are followed, except into a directory already on the
-    current path (a loop). With ``utf8_names`` (a tree job: S3 keys are UTF-8),
+    current path (a loop). Without ``follow_symlinks`` (a destination's walk) a
+    link, to a file or a folder, is one entry with ``link`` set, never entered,
+    so that nothing below a link is replaced or deleted. Our own partial files
+    (a download in progress, or killed) are reported as skipped, never yielded.
+    With ``utf8_names`` (a tree job: S3 keys are UTF-8),
     a file or folder whose name is not valid UTF-8 (bytes Python decoded with
     ``surrogateescape``) is reported as skipped and ``refused``, never yielded.
     """
@@ -104,6 +111,9 @@ def _walk(
         if utf8 and not valid_utf8(name):
             report(Problem(relative, NOT_UTF8, False, refused=True))
             continue
+        if is_partial_name(name):
+            report(Problem(relative, PARTIAL, False))
+            continue
         try:
             info = os.stat(path, follow_symlinks=follow)
         except FileNotFoundError:
@@ -120,7 +130,7 @@ def _walk(
             continue
         if stat.S_ISDIR(info.st_mode):
             kinds.append((sort_key(relative + "/"), name, None))
-        elif stat.S_ISREG(info.st_mode):
+        elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):  # a link: not followed
             kinds.append((sort_key(relative), name, info))
         else:
             report(Problem(relative, "not a regular file", False))
@@ -129,7 +139,8 @@ def _walk(
     for _order, name, found in kinds:
         relative = base + name
         if found is not None:
-            yield Entry(relative, found.st_size, found.st_mtime, found.st_ctime)
+            link = stat.S_ISLNK(found.st_mode)
+            yield Entry(relative, found.st_size, found.st_mtime, found.st_ctime, link=link)
             continue
         path = folder / name
         try:
@@ -143,6 +154,12 @@ def _walk(
             continue
         yield from _walk(path, relative + "/", report, follow, chain | {identity}, utf8)
 
+
+#: Why a partial file is left out of a tree (a stale one holds a truncated download).
+PARTIAL = (
+    "a partial file of an unfinished download (not transferred; the next download "
+    "of that file removes it once stale)"
+)
 
 #: Why a local name cannot become a key.
 NOT_UTF8 = "its name is not valid UTF-8, and S3 keys are (rename it, or check the locale)"

@@ -11,7 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from securestore.errors import ConfigurationError
+from securestore.errors import ConfigurationError, PolicyError
 from securestore.store import SecureStore
 
 __all__ = [
@@ -88,13 +88,27 @@ def local_target(destination: Path, source_key: str, *, trailing_slash: bool) ->
     """The file a single download writes.
 
     Into ``destination`` under the key's base name when it is an existing
-    directory or was given with a trailing ``/`` (created if missing).
+    directory or was given with a trailing ``/`` (created if missing). A file
+    named by the key is never a symbolic link already there: the download would
+    replace the file it points to, which whoever chose the key may have aimed at
+    (a link the caller names as ``destination`` itself is followed, as ``cp`` does).
+    A link placed between this check and the download is not caught.
+
+    Raises:
+        PolicyError: the file named after the key is an existing symbolic link.
     """
     name = posixpath.basename(source_key)
     if trailing_slash or destination.is_dir():
         if not name or unsafe_relative(name):
             raise ConfigurationError(f"cannot name a local file after the key {source_key!r}")
-        return destination / name
+        target = destination / name
+        if os.path.islink(target):
+            raise PolicyError(
+                f"refusing to write through the symbolic link {target}",
+                hint="a download named after its key never replaces a link or the file it "
+                "points to: remove the link, or name the destination file yourself",
+            )
+        return target
     return destination
 
 

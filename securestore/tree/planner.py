@@ -19,6 +19,7 @@ from pathlib import Path
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, HEADER_PROBE, starts_like_message
+from securestore.confine import confined_target
 from securestore.errors import (
     ConfigurationError,
     IntegrityError,
@@ -130,6 +131,8 @@ class Planner:
         self.move = move
         self._created: set[Path] = set()  # local folders this job made, for cleanup
         self._created_lock = threading.Lock()
+        self._real_source: str | None = None  # the local source root, resolved once
+        self._real_destination: str | None = None  # the same for a local destination
         #: A sync's listing-only upload decisions, learning from its HEADs (see plans.plan_sync).
         self.sizes: ListedSizes | None = None
         if isinstance(source, Local) and isinstance(destination, Local):
@@ -187,23 +190,46 @@ class Planner:
             other = compare
             needed = lambda: self._differs(src, entry, dst, other, rules)  # noqa: E731
 
+        keep = self.kept_source(entry) if isinstance(src, Local) else False
+        relative = entry.relative
+
         def run(advance: Callable[[int], None]) -> int | None:
             if needed is not None and not needed():
                 return None
             if isinstance(src, Local) and isinstance(dst, Remote):
-                return self._upload(src, dst, advance)
+                return self._upload(src, dst, advance, keep=keep)
             if isinstance(src, Remote) and isinstance(dst, Local):
-                return self._download(src, dst, advance)
+                return self._download(src, dst, advance, relative)
             assert isinstance(src, Remote) and isinstance(dst, Remote)
             return self._copy(src, dst, advance)
 
         return Task(kind, src, dst, entry.size, run, large=large, needed=needed)
 
+    def kept_source(self, entry: Entry) -> bool:
+        """Whether a move keeps the local file ``entry`` after its upload.
+
+        The source walk follows links, as aws-cli does: a file reached through a
+        symbolic link to a folder is uploaded, but it is not this tree's to delete
+        (it may be anywhere). It is deleted only if its folder, resolved, is the
+        folder the walk names inside the resolved source root. (A link to a file is
+        the tree's own entry: the move deletes the link, never its target.)
+        """
+        if not (self.move and isinstance(self.source, Local)) or "/" not in entry.relative:
+            return False
+        if self._real_source is None:
+            self._real_source = os.path.realpath(self.source.path)
+        parent = entry.relative.rsplit("/", 1)[0]
+        walked = os.path.join(self._real_source, *parent.split("/"))
+        return os.path.realpath(self.source.path / parent) != walked
+
     def delete(self, entry: Entry) -> Task:
         """The task that deletes ``entry`` from the destination (``sync --delete``)."""
         dst = self._at(self.destination, entry.relative)
+        root = self.destination
 
         def run(_: Callable[[int], None]) -> int:
+            if isinstance(root, Local):
+                _check_local_delete(root, entry.relative)
             _delete(dst)
             return 0
 
@@ -270,7 +296,9 @@ class Planner:
 
     # -- the three transfers -----------------------------------------------------------
 
-    def _upload(self, src: Local, dst: Remote, advance: Callable[[int], None]) -> int:
+    def _upload(
+        self, src: Local, dst: Remote, advance: Callable[[int], None], *, keep: bool = False
+    ) -> int:
         # A file that changes while it is read would be stored torn under the mtime
         # it had before (a later sync, deciding from the listing, would keep it): it is
         # uploaded again, and fails if it changes again. A move never deletes it.
@@ -284,7 +312,7 @@ class Planner:
                     + (": not deleted" if self.move else ", twice"),
                     hint="run the command again once the file is no longer being written",
                 )
-        if self.move:
+        if self.move and not keep:
             _verify(dst.store.head(dst.prefix), before.st_size, dst.describe())
             os.unlink(src.path)
         return before.st_size
@@ -348,8 +376,22 @@ class Planner:
             with contextlib.suppress(OSError):  # not empty, or gone: either way, keep going
                 folder.rmdir()
 
-    def _download(self, src: Remote, dst: Local, advance: Callable[[int], None]) -> int:
-        self._make_parents(dst.path)
+    def _download(
+        self, src: Remote, dst: Local, advance: Callable[[int], None], relative: str = ""
+    ) -> int:
+        if relative and isinstance(self.destination, Local):
+            # A tree download: the key chose the path below the root, and must not
+            # lead out of it through a link (see confined_target, and its window).
+            root = self.destination.path
+            with self._created_lock:
+                if self._real_destination is None and os.path.isdir(root):
+                    self._real_destination = os.path.realpath(root)  # once per job
+                real = self._real_destination
+            _, created = confined_target(root, relative, real_root=real)
+            with self._created_lock:
+                self._created.update(created)
+        else:
+            self._make_parents(dst.path)
         info = src.store.download_file(
             src.prefix,
             dst.path,
@@ -442,6 +484,18 @@ def _delete_moved(src: Remote, copied: ObjectInfo) -> None:
             hint="compare the source with its copy, then delete the one you do not need",
         )
     src.store.delete(src.prefix)
+
+
+def _check_local_delete(root: Local, relative: str) -> None:
+    """Refuse to delete a destination file through a link (the walk listed none: a race)."""
+    path = root.path / relative
+    folder = os.path.realpath(path.parent)
+    walked = os.path.join(os.path.realpath(root.path), *relative.split("/")[:-1])
+    if folder != walked or os.path.islink(path):
+        raise PolicyError(
+            f"not deleting {path}: a symbolic link leads to it",
+            hint="--delete never deletes through a link or a link's target",
+        )
 
 
 def _delete(side: Local | Remote) -> None:

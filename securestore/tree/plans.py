@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from securestore.clientside import ClientSide
-from securestore.errors import LocalFileError
+from securestore.errors import LocalFileError, PolicyError
 from securestore.message import DEFAULT_FRAME_LENGTH
 
 from .filters import Filters
@@ -21,12 +21,16 @@ from .paths import Local, Remote, Side
 from .planner import Planner
 from .sync import ListedSizes, Rules, merge
 
-__all__ = ["plan_copy", "plan_sync"]
+__all__ = ["KEPT_THROUGH_LINK", "plan_copy", "plan_sync"]
 
 
-def _entries(side: Side, filters: Filters, problems: list[Problem]) -> Iterator[Entry]:
+def _entries(
+    side: Side, filters: Filters, problems: list[Problem], *, destination: bool = False
+) -> Iterator[Entry]:
+    # A source's links are followed for reading (as aws-cli and cp -r do); a
+    # destination's are single entries, so nothing is written or deleted through one.
     listing = (
-        walk_local(side.path, problems.append, utf8_names=True)
+        walk_local(side.path, problems.append, follow_symlinks=not destination, utf8_names=True)
         if isinstance(side, Local)
         else list_prefix(side.store, side.prefix)
     )
@@ -54,6 +58,9 @@ def plan_copy(planner: Planner, filters: Filters) -> Iterator[Task | Skip | Fail
     problems: list[Problem] = []
     for entry in _entries(planner.source, filters, problems):
         yield from _drain(problems, planner.source)
+        if planner.kept_source(entry):
+            where = planner.source.describe(entry.relative)
+            yield Skip(where, KEPT_THROUGH_LINK)
         yield planner.transfer(entry)
     yield from _drain(problems, planner.source)
 
@@ -96,7 +103,7 @@ def plan_sync(
     planner.sizes = _listed_sizes(planner, rules) if head else None
     pairs = merge(
         _entries(planner.source, filters, problems),
-        _entries(planner.destination, filters, []),
+        _entries(planner.destination, filters, [], destination=True),
     )
     # Paths the walk could not read (an unreadable folder, a file it could not stat,
     # a link it skipped): what the destination holds there is not "missing at the
@@ -107,6 +114,10 @@ def plan_sync(
     guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
     for src, dst in pairs:
         yield from _drain(problems, planner.source, unread)
+        if dst is not None and dst.link:
+            if src is not None or delete:
+                yield _at_link(planner, src, dst, delete)
+            continue
         if src is None:
             assert dst is not None
             if delete and _covered(dst.relative, unread):
@@ -128,6 +139,26 @@ def plan_sync(
         else:
             yield None
     yield from _drain(problems, planner.source)
+
+
+#: Why a file a move uploaded stays (see Planner.kept_source).
+KEPT_THROUGH_LINK = (
+    "not deleted after its upload: it was reached through a symbolic link to a folder "
+    "(the link and the files it leads to are kept)"
+)
+
+
+def _at_link(planner: Planner, src: Entry | None, dst: Entry, delete: bool) -> Skip | Failure:
+    """A symbolic link in a local destination: never deleted, replaced or written through."""
+    where = planner.destination.describe(dst.relative)
+    if src is None:
+        return Skip(where, "not deleted: it is a symbolic link (--delete never deletes links)")
+    error = PolicyError(
+        f"refusing to write through the symbolic link {where}",
+        hint="a download never replaces a link or the file it points to: "
+        "remove the link, or download to another folder",
+    )
+    return Failure(planner.source.describe(src.relative), where, error)
 
 
 def _covered(relative: str, unread: list[str]) -> bool:
