@@ -19,6 +19,7 @@ from securestore.errors import (
 )
 from securestore.keyrings import RawAesKeyring
 from securestore.message import (
+    AlgorithmSuite,
     DecryptionMaterials,
     Decryptor,
     EncryptedDataKey,
@@ -26,6 +27,7 @@ from securestore.message import (
     encrypt,
     parse,
 )
+from securestore.message.frames import FrameCipher
 
 KEYRING = RawAesKeyring("mutation", "key", bytes(range(32)))
 CONTEXT = {"purpose": "mutation"}
@@ -155,3 +157,39 @@ def test_an_output_buffer_smaller_than_the_ciphertext_is_refused() -> None:
     out = bytearray(len(BODY) - 1)
     with pytest.raises(ConfigurationError, match="smaller than the ciphertext"):
         _decryptor().decrypt_frames_into(1, BODY, out, includes_final=True)
+
+
+SUITE = AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+CONTENT_KEY = bytes(range(32))
+MESSAGE_ID = bytes(32)
+
+
+def test_a_final_frame_longer_than_the_frame_length_is_refused_though_authentic() -> None:
+    # Written by a cipher of 128-byte frames, read as a message of 64-byte frames: the
+    # tag verifies (same key, id, sequence number, length), the format rule refuses it.
+    long_final = FrameCipher(SUITE, CONTENT_KEY, MESSAGE_ID, 128).encrypt_frame(
+        1, b"y" * 100, final=True
+    )
+    reader = FrameCipher(SUITE, CONTENT_KEY, MESSAGE_ID, 64)
+    with pytest.raises(FormatError, match="final frame length 100 exceeds the frame length"):
+        reader.decrypt_frame(1, long_final, final=True)
+    with pytest.raises(FormatError, match="exceeds the frame length"):
+        reader.decrypt_frame_into(1, long_final, bytearray(200), final=True)
+    at_limit = FrameCipher(SUITE, CONTENT_KEY, MESSAGE_ID, 128).encrypt_frame(
+        1, b"y" * 64, final=True
+    )
+    assert reader.decrypt_frame(1, at_limit, final=True) == b"y" * 64
+
+
+def test_a_frame_read_as_final_must_be_whole_and_marked_final() -> None:
+    cipher = FrameCipher(SUITE, CONTENT_KEY, MESSAGE_ID, 64)
+    final = cipher.encrypt_frame(2, b"z" * 10, final=True)
+    regular = cipher.encrypt_frame(2, b"r" * 64, final=False)
+    for cut in (0, 4, 27, 39):
+        with pytest.raises(FormatError, match="final frame 2 is truncated"):
+            cipher.decrypt_frame(2, final[:cut], final=True)
+    with pytest.raises(FormatError, match="should be the final frame but is not marked final"):
+        cipher.decrypt_frame(2, regular, final=True)
+    with pytest.raises(FormatError, match="is marked final but more frames were expected"):
+        cipher.decrypt_frame(2, final + bytes(len(regular) - len(final)), final=False)
+    assert cipher.decrypt_frame(2, final, final=True) == b"z" * 10
