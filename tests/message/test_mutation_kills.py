@@ -193,3 +193,27 @@ def test_a_frame_read_as_final_must_be_whole_and_marked_final() -> None:
     with pytest.raises(FormatError, match="is marked final but more frames were expected"):
         cipher.decrypt_frame(2, final + bytes(len(regular) - len(final)), final=False)
     assert cipher.decrypt_frame(2, final, final=True) == b"z" * 10
+
+
+def test_a_final_frame_of_the_wrong_size_is_refused_before_decryption() -> None:
+    cipher = FrameCipher(SUITE, CONTENT_KEY, MESSAGE_ID, 64)
+    final = cipher.encrypt_frame(3, b"w" * 10, final=True)
+    with pytest.raises(FormatError, match="final frame 3 has the wrong size"):
+        cipher.decrypt_frame(3, final + b"\x00", final=True)
+    with pytest.raises(FormatError, match="final frame 3 has the wrong size"):
+        cipher.decrypt_frame(3, final[:-1], final=True)
+
+
+def test_decrypt_frame_into_refuses_misuse_with_configuration_errors() -> None:
+    cipher = FrameCipher(SUITE, CONTENT_KEY, MESSAGE_ID, 64)
+    regular = cipher.encrypt_frame(1, b"r" * 64, final=False)
+    for seq in (0, 2**32):
+        with pytest.raises(ConfigurationError, match="sequence number out of range"):
+            cipher.decrypt_frame_into(seq, regular, bytearray(64), final=False)
+        with pytest.raises(ConfigurationError, match="sequence number out of range"):
+            cipher.decrypt_frame(seq, regular, final=False)
+    with pytest.raises(ConfigurationError, match="output buffer too small"):
+        cipher.decrypt_frame_into(1, regular, bytearray(63), final=False)
+    out = bytearray(70)
+    assert cipher.decrypt_frame_into(1, regular, out, final=False) == 64
+    assert out[:64] == b"r" * 64
