@@ -20,9 +20,11 @@ HEADER = 180  # header bytes other than the object's key (which the context hold
 T = 1_700_000_000.0
 
 
-def _info(key: str, length: int, *, header: int = HEADER, **metadata: str) -> ObjectInfo:
+def _info(
+    key: str, length: int, *, header: int = HEADER, stored_length: str | None = None
+) -> ObjectInfo:
     size = header + len(key) + body_length(length, FRAME)
-    meta = {FORMAT_METADATA: "1", LENGTH_METADATA: str(length), **metadata}
+    meta = {FORMAT_METADATA: "1", LENGTH_METADATA: stored_length or str(length)}
     return ObjectInfo("b", key, size, '"e"', StoredEncryption("AES256"), metadata=meta)
 
 
@@ -62,8 +64,8 @@ def test_learn_ignores_what_is_not_our_message() -> None:
         length_only,
         foreign,
         no_length,
-        _info("p/a", 100, **{LENGTH_METADATA: "many"}),
-        _info("p/a", 100, **{LENGTH_METADATA: "-1"}),
+        _info("p/a", 100, stored_length="many"),
+        _info("p/a", 100, stored_length="-1"),
         _info("p/a", 100, header=0),  # nothing left for a header
     ):
         assert _learnt(ignored).plaintext_size("p/b", _listed("p/b", 10).size) is None
