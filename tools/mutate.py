@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import signal
@@ -235,6 +236,7 @@ def run_tests(tests: list[str], timeout: float) -> tuple[str, float]:
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # the child
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         try:
             for name in list(sys.modules):
                 if name.split(".")[0] in PROJECT:
@@ -250,6 +252,7 @@ def run_tests(tests: list[str], timeout: float) -> tuple[str, float]:
             code = 99
         os._exit(code)
     deadline = start + timeout
+    _CHILD[:] = [pid]
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -262,6 +265,17 @@ def run_tests(tests: list[str], timeout: float) -> tuple[str, float]:
     code = os.waitstatus_to_exitcode(status)
     result = {0: "passed", 1: "failed"}.get(code, "error")
     return result, time.monotonic() - start
+
+
+#: The running child, killed with the parent (see :func:`_stop`).
+_CHILD: list[int] = []
+
+
+def _stop(*_: object) -> None:
+    for pid in _CHILD:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    sys.exit(3)
 
 
 #: Top-level packages re-imported in every run (the mutated module is among them).
@@ -324,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     timeout = args.timeout or max(20.0, 3 * seconds)
     print(f"baseline {seconds:.1f}s, {len(mutants)} mutants, timeout {timeout:.0f}s", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))  # restore the module on kill
+    signal.signal(signal.SIGTERM, _stop)  # restore the module on kill
     try:
         for m in mutants:
             path.write_text(apply(original, m))
