@@ -43,7 +43,7 @@ from securestore.audit.answers import (
     reference_region,
     replication_targets,
 )
-from securestore.audit.calls import CallCounter, record_call
+from securestore.audit.calls import AnswerCheckingClients, CallCounter, record_call
 from securestore.audit.collect_account import AccountMonitor
 from securestore.audit.collect_keys import describe_key
 from securestore.audit.collect_objects import ObjectBudget, sample_bucket
@@ -58,7 +58,8 @@ from securestore.audit.model import (
     Versioning,
 )
 from securestore.audit.options import AuditOptions
-from securestore.errors import ConfigurationError
+from securestore.audit.shapes import MalformedAnswer, check_answer
+from securestore.errors import ConfigurationError, StorageError
 from securestore.transport import translate_error
 
 __all__ = ["ClientFactory", "Collection", "Collector", "ProgressCallback"]
@@ -133,7 +134,8 @@ class Collector:
         self._wait_timeout = wait_timeout
         self._trail_buckets = trail_buckets
         self._lifecycle = lifecycle
-        self._clients = clients
+        # Every answer's body is checked before botocore parses it (audit/shapes.py).
+        self._clients: ClientFactory = AnswerCheckingClients(clients)
         self._options = options or AuditOptions()
         self._max_workers = max_workers
         self._progress = progress
@@ -146,7 +148,9 @@ class Collector:
         )
         self._caller: Future[Collected[str]] | None = None
         self._monitor = (
-            AccountMonitor(clients, self._account, self._call, wait_timeout) if monitoring else None
+            AccountMonitor(self._clients, self._account, self._call, wait_timeout)
+            if monitoring
+            else None
         )
 
     # -- public -------------------------------------------------------------------------------
@@ -155,17 +159,28 @@ class Collector:
         """Every bucket the credentials can list.
 
         Raises:
-            SecureStoreError: listing failed (translated botocore error): the
-                audit cannot run.
+            SecureStoreError: listing failed (translated botocore error), or a page
+                lacks ``ListAllMyBucketsResult``/``Buckets``/``Owner``
+                (:class:`~securestore.errors.StorageError`): the audit cannot run.
         """
         s3 = self._clients.client("s3", region_name=self._region)
         names: list[str] = []
         try:
             for page in s3.get_paginator("list_buckets").paginate():
                 self._account.add()
-                names.extend(b["Name"] for b in page.get("Buckets", []))
+                check_answer("ListBuckets", page)
+                for bucket in page["Buckets"]:
+                    if not isinstance(bucket, dict) or not isinstance(bucket.get("Name"), str):
+                        raise MalformedAnswer("ListBuckets: a bucket without a Name")
+                    names.append(bucket["Name"])
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise translate_error(exc, action="ListBuckets") from exc
+        except MalformedAnswer as exc:
+            raise StorageError(
+                f"the bucket list could not be read: {exc}",
+                code="MalformedResponse",
+                hint="the endpoint answered ListBuckets without the list S3 always returns",
+            ) from exc
         return sorted(names)
 
     def collect(
@@ -484,7 +499,10 @@ def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
         snapshot.object_lock,
         snapshot.replication,
         snapshot.lifecycle,
+        snapshot.account_public_access_block,
         *snapshot.keys.values(),
+        *_monitoring_fields(snapshot),
+        *_object_fields(snapshot),
     )
     seen: dict[str, CollectionError] = {}
     for collected in fields:
@@ -496,3 +514,27 @@ def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
         first = next((c.error for c in fields if c.error is not None), None)
         out.append(f"bucket {snapshot.name}: every API call failed ({first})")
     return out
+
+
+def _monitoring_fields(snapshot: BucketSnapshot) -> tuple[Collected[Any], ...]:
+    """The account monitoring fields of a snapshot (none when not collected)."""
+    if snapshot.monitoring is None:
+        return ()
+    if not snapshot.monitoring.is_ok or snapshot.monitoring.value is None:
+        return (snapshot.monitoring,)
+    m = snapshot.monitoring.value
+    return (m.guardduty, m.trails, m.recorders, m.security_hub)
+
+
+def _object_fields(snapshot: BucketSnapshot) -> tuple[Collected[Any], ...]:
+    """The object scan's listing and each sampled object's reads (none when not sampled)."""
+    if snapshot.objects is None:
+        return ()
+    if not snapshot.objects.is_ok:
+        return (snapshot.objects,)
+    out: list[Collected[Any]] = []
+    for sample in snapshot.objects.value or ():
+        if sample.error is not None:
+            out.append(Collected.failed(sample.error))
+        out.extend(c for c in (sample.instruction, sample.parent_exists) if c is not None)
+    return tuple(out)
