@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from securestore import Connection
+from securestore.audit import Registry
 from securestore.audit.collect import Collector
+from securestore.audit.org import OrgAudit
 from securestore.audit.shapes import MalformedAnswer, check_answer, check_body
 from securestore.errors import StorageError
 
@@ -272,3 +274,18 @@ def test_acl_needs_owner_and_grants() -> None:
         check_answer("GetBucketAcl", {"Grants": []})
     with pytest.raises(MalformedAnswer, match="Grants"):
         check_answer("GetBucketAcl", {"Owner": {"ID": "x"}})
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"NextToken": null}'])
+def test_org_account_list_without_accounts_is_an_error_not_an_empty_org(
+    tls_endpoint: Endpoint, stub: Any, body: bytes
+) -> None:
+    def answer(request: StubRequest) -> Canned | None:
+        if request.target.endswith(".ListAccounts"):
+            return Canned(200, body, {"Content-Type": "application/x-amz-json-1.1"})
+        return None
+
+    server = stub(answer)
+    auditor = OrgAudit(_connection(tls_endpoint, server.url), registry=Registry.builtin())
+    with pytest.raises(StorageError, match="ListAccounts: the answer has no Accounts"):
+        auditor.list_accounts()
