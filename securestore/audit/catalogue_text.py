@@ -84,6 +84,7 @@ GetPublicAccessBlock and GetObjectLockConfiguration their configuration;
 ListObjectsV2 `IsTruncated`; HeadObject `Content-Length` and `ETag`;
 GetCallerIdentity `Account`; GetKeyRotationStatus `KeyRotationEnabled`;
 ListAliases `Aliases`; DescribeTrails `trailList`; GetTrailStatus `IsLogging`;
+GetEventSelectors `TrailARN`;
 ListDetectors `DetectorIds`; GetDetector `Status`; the Config recorder lists;
 DescribeHub `HubArn`; ListAccounts `Accounts`. GetBucketVersioning and
 GetBucketLogging have no required member (their empty answers are valid) and

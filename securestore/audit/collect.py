@@ -45,6 +45,7 @@ from securestore.audit.answers import (
 )
 from securestore.audit.calls import AnswerCheckingClients, CallCounter, record_call
 from securestore.audit.collect_account import AccountMonitor
+from securestore.audit.collect_errors import bucket_errors
 from securestore.audit.collect_keys import describe_key
 from securestore.audit.collect_objects import ObjectBudget, sample_bucket
 from securestore.audit.model import (
@@ -234,7 +235,7 @@ class Collector:
                         errors.append(f"bucket {name} does not exist")
                     else:
                         snapshots.append(snapshot)
-                        errors.extend(_bucket_errors(snapshot))
+                        errors.extend(bucket_errors(snapshot))
                 done += 1
                 if self._progress is not None:
                     self._progress(name, done, total)
@@ -482,59 +483,3 @@ def _unreachable(
         api_calls=calls,
         every_call_failed=True,
     )
-
-
-def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
-    """The audit-level errors of one bucket: connection and credential failures
-    (once per error code), or every call having failed."""
-    fields: tuple[Collected[Any], ...] = (
-        snapshot.region,
-        snapshot.encryption,
-        snapshot.policy,
-        snapshot.public_access_block,
-        snapshot.acl,
-        snapshot.ownership,
-        snapshot.versioning,
-        snapshot.logging,
-        snapshot.object_lock,
-        snapshot.replication,
-        snapshot.lifecycle,
-        snapshot.account_public_access_block,
-        *snapshot.keys.values(),
-        *_monitoring_fields(snapshot),
-        *_object_fields(snapshot),
-    )
-    seen: dict[str, CollectionError] = {}
-    for collected in fields:
-        error = collected.error
-        if error is not None and error.audit_level and error.code not in seen:
-            seen[error.code] = error
-    out = [f"bucket {snapshot.name}: {error}" for error in seen.values()]
-    if snapshot.every_call_failed and not out:
-        first = next((c.error for c in fields if c.error is not None), None)
-        out.append(f"bucket {snapshot.name}: every API call failed ({first})")
-    return out
-
-
-def _monitoring_fields(snapshot: BucketSnapshot) -> tuple[Collected[Any], ...]:
-    """The account monitoring fields of a snapshot (none when not collected)."""
-    if snapshot.monitoring is None:
-        return ()
-    if not snapshot.monitoring.is_ok or snapshot.monitoring.value is None:
-        return (snapshot.monitoring,)
-    m = snapshot.monitoring.value
-    return (m.guardduty, m.trails, m.recorders, m.security_hub)
-
-
-def _object_fields(snapshot: BucketSnapshot) -> tuple[Collected[Any], ...]:
-    """The object scan's listing and each sampled object's reads (none when not sampled)."""
-    if snapshot.objects is None:
-        return ()
-    if not snapshot.objects.is_ok:
-        return (snapshot.objects,)
-    out: list[Collected[Any]] = []
-    for sample in snapshot.objects.value or ():
-        if sample.error is not None:
-            out.append(Collected.failed(sample.error))
-        out.extend(c for c in (sample.instruction, sample.parent_exists) if c is not None)
-    return tuple(out)

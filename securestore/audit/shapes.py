@@ -207,6 +207,8 @@ REQUIRED: Mapping[str, Callable[[Mapping[str, Any]], None]] = {
     # monitoring
     "DescribeTrails": _fields(("trailList", list)),
     "GetTrailStatus": _fields(("IsLogging", bool)),
+    # An answer without selectors reads as "management events only": it must be the trail's.
+    "GetEventSelectors": lambda a: _non_empty(a, "TrailARN", str) and None,
     "ListDetectors": _fields(("DetectorIds", list)),
     "GetDetector": _fields(("Status", str)),
     "DescribeConfigurationRecorders": _fields(("ConfigurationRecorders", list)),

@@ -289,3 +289,10 @@ def test_org_account_list_without_accounts_is_an_error_not_an_empty_org(
     auditor = OrgAudit(_connection(tls_endpoint, server.url), registry=Registry.builtin())
     with pytest.raises(StorageError, match="ListAccounts: the answer has no Accounts"):
         auditor.list_accounts()
+
+
+def test_trail_selectors_answer_must_name_its_trail() -> None:
+    """Without selectors a trail reads as "management events only": {} must not say that."""
+    check_answer("GetEventSelectors", {"TrailARN": "arn:aws:cloudtrail:us-east-1:1:trail/t"})
+    with pytest.raises(MalformedAnswer, match="TrailARN"):
+        check_answer("GetEventSelectors", {})
