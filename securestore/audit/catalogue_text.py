@@ -46,7 +46,8 @@ CI = """\
 | 2 | usage error (bad option, malformed suppression file, invalid bucket name) |
 | 4 | the audit could not run: the bucket list could not be read, a named bucket \
 does not exist, the endpoint could not be reached, the credentials are missing, invalid \
-or expired, or every call for a bucket failed |
+or expired, every call for a bucket failed, or a read was answered "success" without \
+what that API always returns |
 | 5 | internal error (a bug) |
 
 Exit code 4 wins over 0 and 1 whatever `--fail-on` and `--framework` say: an
@@ -58,6 +59,37 @@ the root totals), OCSF adds a finding with `status_code` `AUDIT_ERROR` and CSV a
 row with check id `AUDIT`. A single malformed answer (an unparsable error body,
 a KMS answer without a key ARN) is recorded as the `ERROR` of the checks that
 needed it and never aborts or stalls the audit; every wait is bounded.
+
+A success answer that lacks what its API always returns (an empty body, a
+proxy's page, XML of another operation) says nothing about the bucket: it is a
+`MalformedResponse` error, the checks that needed it say `ERROR` and the audit
+exits 4; it is never read as "not configured". Two tests decide it
+(`securestore/audit/shapes.py`). The body, before botocore parses it: an S3
+answer's XML root must be the one the S3 API Reference documents
+(`ListAllMyBucketsResult`, `LocationConstraint`, `ServerSideEncryptionConfiguration`,
+`PublicAccessBlockConfiguration`, `AccessControlPolicy`, `OwnershipControls`,
+`VersioningConfiguration`, `BucketLoggingStatus`, `ObjectLockConfiguration`,
+`ReplicationConfiguration`, `LifecycleConfiguration`, `ListBucketResult`; or
+`<OperationResponse>`, the root botocore-based servers such as moto write), an
+STS answer `<OperationResponse>` with its `<OperationResult>`, a JSON service's
+answer a JSON object. This is what tells a never-versioned bucket's empty
+`<VersioningConfiguration/>`, logging that is off (`<BucketLoggingStatus/>`) and
+a us-east-1 `<LocationConstraint/>`, which are valid, from an empty body: botocore
+parses all of them to the same empty answer. Then the parsed answer must hold
+the members that are always present: ListBuckets `Buckets` and `Owner`;
+GetBucketAcl `Owner` and `Grants`; GetBucketPolicy and GetKeyPolicy a `Policy`
+that is a JSON object with `Statement`; GetBucketEncryption, GetBucketOwnershipControls,
+GetBucketReplication and GetBucketLifecycleConfiguration a non-empty `Rules`;
+GetPublicAccessBlock and GetObjectLockConfiguration their configuration;
+ListObjectsV2 `IsTruncated`; HeadObject `Content-Length` and `ETag`;
+GetCallerIdentity `Account`; GetKeyRotationStatus `KeyRotationEnabled`;
+ListAliases `Aliases`; DescribeTrails `trailList`; GetTrailStatus `IsLogging`;
+GetEventSelectors `TrailARN`;
+ListDetectors `DetectorIds`; GetDetector `Status`; the Config recorder lists;
+DescribeHub `HubArn`; ListAccounts `Accounts`. GetBucketVersioning and
+GetBucketLogging have no required member (their empty answers are valid) and
+are judged by their root alone. "Not configured" is only ever S3's own error
+code (`NoSuchBucketPolicy`, `ServerSideEncryptionConfigurationNotFoundError`...).
 
 An `ERROR` result (a call the check needed was denied or failed) counts as a
 finding: a check that could not run is not a pass. `--fail-on` takes `low`

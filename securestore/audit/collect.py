@@ -43,8 +43,9 @@ from securestore.audit.answers import (
     reference_region,
     replication_targets,
 )
-from securestore.audit.calls import CallCounter, record_call
+from securestore.audit.calls import AnswerCheckingClients, CallCounter, record_call
 from securestore.audit.collect_account import AccountMonitor
+from securestore.audit.collect_errors import bucket_errors
 from securestore.audit.collect_keys import describe_key
 from securestore.audit.collect_objects import ObjectBudget, sample_bucket
 from securestore.audit.model import (
@@ -58,7 +59,8 @@ from securestore.audit.model import (
     Versioning,
 )
 from securestore.audit.options import AuditOptions
-from securestore.errors import ConfigurationError
+from securestore.audit.shapes import MalformedAnswer, check_answer
+from securestore.errors import ConfigurationError, StorageError
 from securestore.transport import translate_error
 
 __all__ = ["ClientFactory", "Collection", "Collector", "ProgressCallback"]
@@ -133,7 +135,8 @@ class Collector:
         self._wait_timeout = wait_timeout
         self._trail_buckets = trail_buckets
         self._lifecycle = lifecycle
-        self._clients = clients
+        # Every answer's body is checked before botocore parses it (audit/shapes.py).
+        self._clients: ClientFactory = AnswerCheckingClients(clients)
         self._options = options or AuditOptions()
         self._max_workers = max_workers
         self._progress = progress
@@ -146,7 +149,9 @@ class Collector:
         )
         self._caller: Future[Collected[str]] | None = None
         self._monitor = (
-            AccountMonitor(clients, self._account, self._call, wait_timeout) if monitoring else None
+            AccountMonitor(self._clients, self._account, self._call, wait_timeout)
+            if monitoring
+            else None
         )
 
     # -- public -------------------------------------------------------------------------------
@@ -155,17 +160,28 @@ class Collector:
         """Every bucket the credentials can list.
 
         Raises:
-            SecureStoreError: listing failed (translated botocore error): the
-                audit cannot run.
+            SecureStoreError: listing failed (translated botocore error), or a page
+                lacks ``ListAllMyBucketsResult``/``Buckets``/``Owner``
+                (:class:`~securestore.errors.StorageError`): the audit cannot run.
         """
         s3 = self._clients.client("s3", region_name=self._region)
         names: list[str] = []
         try:
             for page in s3.get_paginator("list_buckets").paginate():
                 self._account.add()
-                names.extend(b["Name"] for b in page.get("Buckets", []))
+                check_answer("ListBuckets", page)
+                for bucket in page["Buckets"]:
+                    if not isinstance(bucket, dict) or not isinstance(bucket.get("Name"), str):
+                        raise MalformedAnswer("ListBuckets: a bucket without a Name")
+                    names.append(bucket["Name"])
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise translate_error(exc, action="ListBuckets") from exc
+        except MalformedAnswer as exc:
+            raise StorageError(
+                f"the bucket list could not be read: {exc}",
+                code="MalformedResponse",
+                hint="the endpoint answered ListBuckets without the list S3 always returns",
+            ) from exc
         return sorted(names)
 
     def collect(
@@ -219,7 +235,7 @@ class Collector:
                         errors.append(f"bucket {name} does not exist")
                     else:
                         snapshots.append(snapshot)
-                        errors.extend(_bucket_errors(snapshot))
+                        errors.extend(bucket_errors(snapshot))
                 done += 1
                 if self._progress is not None:
                     self._progress(name, done, total)
@@ -467,32 +483,3 @@ def _unreachable(
         api_calls=calls,
         every_call_failed=True,
     )
-
-
-def _bucket_errors(snapshot: BucketSnapshot) -> list[str]:
-    """The audit-level errors of one bucket: connection and credential failures
-    (once per error code), or every call having failed."""
-    fields: tuple[Collected[Any], ...] = (
-        snapshot.region,
-        snapshot.encryption,
-        snapshot.policy,
-        snapshot.public_access_block,
-        snapshot.acl,
-        snapshot.ownership,
-        snapshot.versioning,
-        snapshot.logging,
-        snapshot.object_lock,
-        snapshot.replication,
-        snapshot.lifecycle,
-        *snapshot.keys.values(),
-    )
-    seen: dict[str, CollectionError] = {}
-    for collected in fields:
-        error = collected.error
-        if error is not None and error.audit_level and error.code not in seen:
-            seen[error.code] = error
-    out = [f"bucket {snapshot.name}: {error}" for error in seen.values()]
-    if snapshot.every_call_failed and not out:
-        first = next((c.error for c in fields if c.error is not None), None)
-        out.append(f"bucket {snapshot.name}: every API call failed ({first})")
-    return out

@@ -15,10 +15,15 @@ __all__ = ["AUDIT_LEVEL_CODES", "Collected", "CollectionError", "Unavailable"]
 T = TypeVar("T")
 
 #: Error codes that mean the audit as a whole could not talk to AWS (the endpoint
-#: is unreachable, or the credentials are missing, invalid or expired), not that
-#: one permission is missing: they make the audit fail (exit 4), never only a check.
+#: is unreachable, or the credentials are missing, invalid or expired, or it
+#: answered "success" without what the API always returns), not that one
+#: permission is missing: they make the audit fail (exit 4), never only a check.
 AUDIT_LEVEL_CODES = frozenset(
     {
+        # a 200 answer without the shape its API always returns (audit/shapes.py), or
+        # one the answer readers could not read
+        "MalformedResponse",
+        "UnexpectedResponse",
         # connection
         "EndpointConnectionError",
         "ConnectTimeoutError",

@@ -63,7 +63,8 @@ from securestore.audit.runner import (
     evaluate,
     selected_checks,
 )
-from securestore.errors import ConfigurationError, SecureStoreError
+from securestore.audit.shapes import MalformedAnswer, check_answer
+from securestore.errors import ConfigurationError, SecureStoreError, StorageError
 from securestore.transport import Connection, translate_error
 
 __all__ = [
@@ -260,7 +261,13 @@ class OrgAudit:
         try:
             for page in client.get_paginator("list_accounts").paginate():
                 self._count()
+                check_answer("ListAccounts", page)
                 pages.append(page)
+        except MalformedAnswer as exc:  # not "no accounts": nothing was learned
+            raise StorageError(
+                f"the organization's accounts could not be read: {exc}",
+                code="MalformedResponse",
+            ) from exc
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             error = translate_error(exc, action="ListAccounts")
             error.hint = (

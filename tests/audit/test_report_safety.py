@@ -8,6 +8,8 @@ messages and suppression reasons.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from securestore.audit import (
     run_checks,
 )
 from securestore.audit.reports import TableReport, renderer_for
+from securestore.audit.reports.csv_report import cell
 
 from .builders import compliant, policy
 
@@ -36,7 +39,9 @@ HOSTILE = (
 )
 
 
-def hostile_report(*, errors: tuple[str, ...] = ()) -> AuditReport:
+def hostile_report(
+    *, errors: tuple[str, ...] = (), reason: str = f"reason {HOSTILE}"
+) -> AuditReport:
     snap = compliant(
         name="hostile",
         policy=Collected.ok(
@@ -55,7 +60,7 @@ def hostile_report(*, errors: tuple[str, ...] = ()) -> AuditReport:
     report = run_checks(
         [snap],
         registry=Registry.builtin(),
-        suppressions=[Suppression("S3.TLS.2", "hostile", f"reason {HOSTILE}")],
+        suppressions=[Suppression("S3.TLS.2", "hostile", reason)],
         framework=None,
         errors=errors,
         now=NOW,
@@ -117,3 +122,36 @@ def test_markdown_escapes_html_and_control_sequences() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in out
     assert "\x1b" not in out and "\x07" not in out and "\x00" not in out and "\u202e" not in out
     assert "reason A\\x1b[2J" in out
+
+
+def test_csv_escapes_control_sequences_and_neutralises_formulas() -> None:
+    out = renderer_for("csv").render(hostile_report(errors=("=1+1 \x1b]0;x\x07",)))
+    assert "\x1b" not in out and "\x07" not in out and "\x00" not in out
+    assert "\x9b" not in out and "\u202e" not in out
+    assert "A\\x1b[2J\\x1b]0;pwned\\x07" in out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    (audit,) = [r for r in rows if r["check_id"] == "AUDIT"]
+    assert audit["message"] == "'=1+1 \\x1b]0;x\\x07"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "\\x09=1"),
+        ("\r=1", "\\x0d=1"),
+        ("plain - text", "plain - text"),
+    ],
+)
+def test_csv_cell_neutralises_formula_starts(text: str, shown: str) -> None:
+    assert cell(text) == shown
+
+
+def test_csv_suppression_reason_formula_is_quoted() -> None:
+    report = hostile_report(reason="=cmd|' /C calc'!A0")
+    rows = list(csv.DictReader(io.StringIO(renderer_for("csv").render(report))))
+    reasons = [r["suppression_reason"] for r in rows if r["suppression_reason"]]
+    assert reasons == ["'=cmd|' /C calc'!A0"]
