@@ -70,7 +70,8 @@ def _classified(
         algorithms (AESWrap, KMS without encryption context, V1's unrecorded AES/ECB or RSA
         PKCS#1 v1.5). Current S3 Encryption Clients refuse to read them unless legacy
         modes are enabled, and securestore reads them only with
-        --allow-legacy-unauthenticated. Metadata that no S3EC writer produces (mixed
+        --allow-legacy-unauthenticated (and, like every S3 Encryption Client object,
+        --allow-s3ec; migrate needs only the first). Metadata that no S3EC writer produces (mixed
         format versions) is reported here too.""",
     remediation="""Re-encrypt the listed objects while they can still be read:
         `securestore migrate s3://B/prefix --to-client-side --kms-key-id K
