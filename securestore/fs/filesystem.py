@@ -24,9 +24,10 @@ import botocore.exceptions
 from fsspec.spec import AbstractFileSystem
 
 from securestore.clientside import ClientSide, read_header
-from securestore.errors import NotFoundError
+from securestore.errors import NotFoundError, StorageError
 from securestore.keyrings.options import DEFAULT_KEY_NAME
 from securestore.message import HeaderLimits, Keyring, Layout
+from securestore.reader import range_answered, read_capped
 from securestore.store import ObjectInfo, SecureStore, create_bucket
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
@@ -229,19 +230,29 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         def fetch(start: int, end: int) -> bytes:
             # Pinned to the version HEAD described, so size and header belong together.
             try:
-                body = s3.get_object(
+                response = s3.get_object(
                     Bucket=store.bucket,
                     Key=info.key,
                     Range=f"bytes={start}-{end - 1}",
                     IfMatch=info.etag,
-                )["Body"]
-                with contextlib.closing(body):
-                    data: bytes = body.read()
+                )
+                body = response["Body"]
+                # The range answered, and no more than it: the header's bytes are
+                # the server's to choose, their length is not (review rev2 B, L4).
+                if not range_answered(response.get("ContentRange"), start, end - 1):
+                    body.close()
+                    raise StorageError(
+                        f"the server did not answer the byte range {start}-{end - 1} it was "
+                        f"asked for (Content-Range: {response.get('ContentRange')!r})",
+                        bucket=store.bucket,
+                        key=info.key,
+                        code="RangeNotHonoured",
+                    )
+                return read_capped(body, end - start, bucket=store.bucket, key=info.key)
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
                 raise translate_error(
                     exc, bucket=store.bucket, key=info.key, action="read"
                 ) from exc
-            return data
 
         limits = (
             self.options.require.header_limits
