@@ -25,7 +25,7 @@ __all__ = ["ListingCheck", "order_key"]
 
 _HINT = (
     "the endpoint broke the S3 API's listing contract (a broken or malicious server, "
-    "or a proxy rewriting answers); nothing was decided from the rest of the listing"
+    "or a proxy rewriting answers); nothing was acted on past that point"
 )
 
 
@@ -83,9 +83,8 @@ class ListingCheck:
                     self._fail(f"{detail!r} of this key was listed twice", key)
             elif order <= self._last:
                 self._fail(
-                    f"the keys are not in S3's order (UTF-8 bytes): it came after "
-                    f"{self._last_key!r}",
-                    key,
+                    f"the keys are not in S3's order (UTF-8 bytes): {key!r} came after "
+                    f"{self._last_key!r}"
                 )
         if order != self._last:
             self._details.clear()

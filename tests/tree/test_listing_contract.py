@@ -235,3 +235,20 @@ def test_abort_uploads_never_aborts_an_upload_outside_the_prefix(
         list(abort_uploads(connection, bucket, "tmp/"))
     left = s3.list_multipart_uploads(Bucket=bucket, Prefix="important/").get("Uploads", [])
     assert [upload["UploadId"] for upload in left] == [kept]
+
+
+def test_a_tree_download_skips_keys_with_control_characters(
+    run: Callable[..., Any], make_store: Callable[..., SecureStore], tmp_path: Path, bucket: str
+) -> None:
+    # rev2 L2: a key's escape sequences would reach every later `ls` of the folder.
+    store = make_store()
+    for key in ("p/ok", "p/\x1b]0;PWNED\x07title", "p/d\x7fel", "p/sub/\x1b[31mred"):
+        store.put(key, b"x")
+    for command in ("sync", "cp"):
+        down = tmp_path / command
+        result = run(
+            command, f"s3://{bucket}/p/", str(down), *(["--recursive"] * (command == "cp"))
+        )
+        assert result.exit_code == 2, result.output
+        assert read_tree(down) == {"ok": b"x"}
+        assert result.stderr.count("warning: skipped") == 3 and "\x1b" not in result.stderr
