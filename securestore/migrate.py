@@ -104,11 +104,9 @@ def _describe(metadata: Mapping[str, str], instruction: Mapping[str, str] | None
 
 
 def _listing(access: BucketAccess, prefix: str) -> Iterator[tuple[str, int]]:
-    paginator = access.s3.get_paginator("list_objects_v2")
-    with access.boundary("list"):
-        for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield str(item["Key"]), int(item.get("Size", 0))
+    # The checked listing: migrate rewrites what it lists, never a key outside ``prefix``.
+    for summary in access.summaries(prefix):
+        yield summary.key, summary.size
 
 
 def migrate_to_client_side(

@@ -27,6 +27,7 @@ from securestore.clientside import ClientSide, read_header
 from securestore.errors import NotFoundError, StorageError
 from securestore.keyrings.options import DEFAULT_KEY_NAME
 from securestore.message import HeaderLimits, Keyring, Layout
+from securestore.pagination import ListingCheck, order_key
 from securestore.reader import range_answered, read_capped
 from securestore.store import ObjectInfo, SecureStore, create_bucket
 from securestore.transfer import TransferConfig
@@ -361,8 +362,15 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         prefix = f"{key}/" if key else ""
         entries: list[dict[str, Any]] = []
         paginator = self._s3(bucket).get_paginator("list_objects_v2")
+        # rm(recursive=True) deletes what this lists: held to S3's listing contract.
+        check = ListingCheck(bucket, prefix)
         try:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+                names = [str(item["Prefix"]) for item in page.get("CommonPrefixes", [])]
+                names += [str(item["Key"]) for item in page.get("Contents", [])]
+                for name in sorted(names, key=order_key):
+                    check.key(name)
+                check.page(page)
                 for common in page.get("CommonPrefixes", []):
                     name = f"{bucket}/{common['Prefix']}".rstrip("/")
                     entries.append({"name": name, "type": "directory", "size": 0})
