@@ -94,7 +94,8 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
     if refused:  # files meant to be transferred that cannot be: exit 2, as aws-cli
         report(
             f"{len(refused)} file(s) skipped (see the warning: lines)",
-            "rename them to valid UTF-8 names (S3 keys are UTF-8), then run the command again",
+            "their names cannot be used on the other side (each warning: says why: not UTF-8, "
+            "or control characters); rename them, then run the command again",
         )
         ctx.exit(2)
     if printer.output_error is not None:

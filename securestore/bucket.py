@@ -29,6 +29,7 @@ from securestore.errors import (
 )
 from securestore.location import validate_key
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.pagination import ListingCheck
 from securestore.reader import range_answered
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
@@ -295,11 +296,22 @@ class BucketAccess:
         )
 
     def summaries(self, prefix: str = "") -> Iterator[ObjectSummary]:
-        """Yield every object under ``prefix`` in S3's order, lazily, one page at a time."""
+        """Yield every object under ``prefix`` in S3's order, lazily, one page at a time.
+
+        Every tree job and ``ls`` read this listing, so it is held to S3's contract
+        here (:class:`~securestore.pagination.ListingCheck`): a key outside
+        ``prefix``, out of order or repeated, or a broken continuation raises
+        StorageError before that key is yielded.
+        """
+        check = ListingCheck(self.bucket, prefix)
         paginator = self.s3.get_paginator("list_objects_v2")
         with self.boundary("list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                yield from (_summary(item) for item in page.get("Contents", []))
+                for item in page.get("Contents", []):
+                    summary = _summary(item)
+                    check.key(summary.key)
+                    yield summary
+                check.page(page)
 
     def delete(self, key: str) -> None:
         """Delete the object (S3 semantics: deleting a missing key succeeds)."""
@@ -316,11 +328,16 @@ class BucketAccess:
         taken literally (``"tre"`` also yields ``CommonPrefix("tree/")``).
         """
         extra = {"Delimiter": delimiter} if delimiter else {}
+        check = ListingCheck(self.bucket, prefix)
         paginator = self.s3.get_paginator("list_objects_v2")
         with self.boundary("list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
                 objects = [_summary(item) for item in page.get("Contents", [])]
-                yield from _merged(objects, page, lambda entry: entry.key)
+                # Objects and rolled-up prefixes form one strictly increasing sequence.
+                for entry in _merged(objects, page, lambda entry: entry.key):
+                    check.key(entry.prefix if isinstance(entry, CommonPrefix) else entry.key)
+                    yield entry
+                check.page(page)
 
     def list_versions(
         self, prefix: str = "", *, delimiter: str | None = None
@@ -332,6 +349,9 @@ class BucketAccess:
         once, with the version id ``"null"``.
         """
         extra = {"Delimiter": delimiter} if delimiter else {}
+        check = ListingCheck(
+            self.bucket, prefix, tokens=("NextKeyMarker", "NextVersionIdMarker"), repeats=True
+        )
         paginator = self.s3.get_paginator("list_object_versions")
         with self.boundary("list versions"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
@@ -339,7 +359,13 @@ class BucketAccess:
                 entries += [_version(item, True) for item in page.get("DeleteMarkers", [])]
                 # Versions and markers come in two lists; S3's order is key, then newest first.
                 entries.sort(key=_newest_first)
-                yield from _merged(entries, page, lambda entry: entry.key)
+                for entry in _merged(entries, page, lambda entry: entry.key):
+                    if isinstance(entry, CommonPrefix):
+                        check.key(entry.prefix)
+                    else:
+                        check.key(entry.key, entry.version_id)
+                    yield entry
+                check.page(page)
 
 
 def _summary(item: Mapping[str, Any]) -> ObjectSummary:

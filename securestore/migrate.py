@@ -28,6 +28,7 @@ from securestore.bucket import BucketAccess, abort_upload
 from securestore.clientside import ClientSide, looks_like_message
 from securestore.errors import PolicyError, PreconditionFailedError, SecureStoreError
 from securestore.message.materials import Keyring
+from securestore.reader import read_capped
 from securestore.s3ec.metadata import (
     INSTRUCTION_SUFFIX,
     S3EC_MAPKEYS,
@@ -97,6 +98,10 @@ class MigrationReport:
         }
 
 
+#: Bytes of an instruction file read: one more than parse_instruction_file accepts (64 KiB).
+_INSTRUCTION_PROBE = 64 * 1024 + 1
+
+
 def _describe(metadata: Mapping[str, str], instruction: Mapping[str, str] | None) -> str:
     parsed = parse_content_metadata(metadata, instruction)
     where = " (instruction file)" if parsed.instruction_file else ""
@@ -104,11 +109,9 @@ def _describe(metadata: Mapping[str, str], instruction: Mapping[str, str] | None
 
 
 def _listing(access: BucketAccess, prefix: str) -> Iterator[tuple[str, int]]:
-    paginator = access.s3.get_paginator("list_objects_v2")
-    with access.boundary("list"):
-        for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield str(item["Key"]), int(item.get("Size", 0))
+    # The checked listing: migrate rewrites what it lists, never a key outside ``prefix``.
+    for summary in access.summaries(prefix):
+        yield summary.key, summary.size
 
 
 def migrate_to_client_side(
@@ -183,8 +186,11 @@ def _one(
     instruction = None
     if has_instruction:
         with access.boundary("read", key + INSTRUCTION_SUFFIX):
-            body = access.s3.get_object(Bucket=access.bucket, Key=key + INSTRUCTION_SUFFIX)
-            instruction = parse_instruction_file(body["Body"].read())
+            # One byte past the largest instruction file parse accepts, and no more.
+            name = key + INSTRUCTION_SUFFIX
+            body = access.get_range(name, 0, _INSTRUCTION_PROBE - 1)
+            text = read_capped(body["Body"], _INSTRUCTION_PROBE, bucket=access.bucket, key=name)
+            instruction = parse_instruction_file(text)
     source = _describe(info.metadata, instruction)
     if dryrun:
         return MigrationEntry(key, "would migrate", source, info.size, info.version_id)
@@ -280,10 +286,8 @@ def _verify(access: BucketAccess, key: str, etag: str) -> None:
             hint="migrate it again once nobody writes to it",
         )
     with access.boundary("read", key):
-        first = access.s3.get_object(
-            Bucket=access.bucket, Key=key, Range="bytes=0-63", IfMatch=etag
-        )
-        probe: bytes = first["Body"].read()
+        first = access.get_range(key, 0, 63, etag=etag)
+        probe = read_capped(first["Body"], 64)
     if not looks_like_message(probe, info.size):
         raise PolicyError(
             "the migrated object does not begin like a message", bucket=access.bucket, key=key

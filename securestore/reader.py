@@ -18,12 +18,13 @@ from typing import Any
 import botocore.exceptions
 import urllib3.exceptions
 
-from securestore.errors import SecureStoreError, TransferError
+from securestore.errors import SecureStoreError, StorageError, TransferError
 from securestore.transfer import RetryBudget
 from securestore.transport import translate_error
 
 __all__ = [
     "range_answered",
+    "read_capped",
     "RETRYABLE_STREAM_ERRORS",
     "ObjectReader",
     "SeekableReader",
@@ -280,3 +281,37 @@ def range_answered(content_range: str | None, first: int, last: int | None) -> b
     if last is None or int(end) == last:
         return True
     return int(end) < last and total.isdigit() and int(end) == int(total) - 1
+
+
+def read_capped(
+    body: Any, limit: int, *, bucket: str | None = None, key: str | None = None
+) -> bytes:
+    """Read a response body that may hold at most ``limit`` bytes, then close it.
+
+    The server decides how much it sends: a right ``Content-Range`` with a
+    terabyte of body, or a body that never ends, is refused after ``limit + 1``
+    bytes instead of being read whole into memory.
+
+    Raises:
+        StorageError: the body is longer than ``limit`` (``BodyTooLong``).
+    """
+    chunks: list[bytes] = []
+    got = 0
+    try:
+        while got <= limit:
+            chunk = body.read(limit + 1 - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    finally:
+        body.close()
+    if got > limit:
+        raise StorageError(
+            f"the server sent more than the {limit} bytes asked for",
+            bucket=bucket,
+            key=key,
+            code="BodyTooLong",
+            hint="the endpoint answered what S3 never sends (a broken or malicious server)",
+        )
+    return b"".join(chunks)

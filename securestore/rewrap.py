@@ -49,6 +49,7 @@ from securestore.location import validate_bucket_name, validate_key
 from securestore.message import HeaderLimits, Keyring, Layout
 from securestore.message.rewrite import KMS_PROVIDER_ID, ContextChange, HeaderRewrite, rewrap_header
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.reader import range_answered, read_capped
 from securestore.rewrap_copy import Method, write_rewrapped
 from securestore.s3ec.metadata import S3EC_MAPKEYS
 from securestore.transport import translate_error
@@ -207,7 +208,15 @@ class Rewrapper:
         if response.get("ETag") not in (None, src.etag):
             response["Body"].close()
             raise self.changed_error(src)
-        data: bytes = response["Body"].read()
+        if not range_answered(response.get("ContentRange"), start, end - 1):
+            response["Body"].close()
+            raise StorageError(
+                f"the server did not answer the byte range {start}-{end - 1} it was asked for",
+                bucket=src.bucket,
+                key=src.key,
+                code="RangeNotHonoured",
+            )
+        data = read_capped(response["Body"], end - start, bucket=src.bucket, key=src.key)
         if len(data) != end - start:
             raise StorageError(
                 "short read from the server", bucket=src.bucket, key=src.key, code="ShortRead"

@@ -26,7 +26,7 @@ from securestore.localsource import open_source
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
-from securestore.reader import ObjectReader
+from securestore.reader import ObjectReader, read_capped
 from securestore.reading import ReadPath
 from securestore.rewrap import KeyChanges, RewrapResult, rewrap_object
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
@@ -223,10 +223,8 @@ class SecureStore:
         """
         validate_key(key)
         response = self._access.get_range(key, first, last, etag=etag)
-        try:
-            return bytes(response["Body"].read())
-        finally:
-            response["Body"].close()
+        # Content-Range was checked; the body's length is the server's to choose.
+        return read_capped(response["Body"], last - first + 1, bucket=self.bucket, key=key)
 
     def kms_key_arn(self, mode: EncryptionMode) -> str | None:
         """The ARN of ``mode``'s KMS key (looked up once, then cached).

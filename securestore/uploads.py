@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from securestore.bucket import BucketAccess
 from securestore.errors import ConfigurationError, NotFoundError, SecureStoreError
 from securestore.location import validate_bucket_name
+from securestore.pagination import ListingCheck
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
 
@@ -56,17 +57,24 @@ def list_uploads(
         AccessDeniedError: ``s3:ListBucketMultipartUploads`` is not allowed.
     """
     access = BucketAccess(validate_bucket_name(bucket), connection, TransferConfig())
+    # The uploads listed are aborted: one outside ``prefix`` or replayed is refused.
+    check = ListingCheck(
+        access.bucket, prefix, tokens=("NextKeyMarker", "NextUploadIdMarker"), repeats=True
+    )
     paginator = access.s3.get_paginator("list_multipart_uploads")
     with access.boundary("list multipart uploads"):
         for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
             for item in page.get("Uploads", []):
-                yield MultipartUpload(
+                upload = MultipartUpload(
                     bucket=access.bucket,
                     key=str(item["Key"]),
                     upload_id=str(item["UploadId"]),
                     initiated=item.get("Initiated"),
                     storage_class=item.get("StorageClass"),
                 )
+                check.key(upload.key, upload.upload_id)
+                yield upload
+            check.page(page)
 
 
 def abort_uploads(

@@ -36,6 +36,10 @@ from securestore.transport import translate_error
 __all__ = ["LoadedInventory", "S3Reader", "load_manifest", "read_manifest", "scratch"]
 
 _CHUNK = 1024 * 1024
+#: The largest manifest.json read (S3 writes a few hundred bytes per data file listed).
+MAX_MANIFEST = 256 * 1024 * 1024
+#: manifest.checksum holds one MD5 in hex.
+_MAX_CHECKSUM = 1024
 
 
 @dataclass(frozen=True)
@@ -133,18 +137,29 @@ class S3Reader:
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise translate_error(exc, bucket=bucket, key=key, action="GetObject") from exc
 
-    def read(self, bucket: str, key: str, *, optional: bool = False) -> bytes | None:
+    def read(
+        self, bucket: str, key: str, *, optional: bool = False, limit: int = MAX_MANIFEST
+    ) -> bytes | None:
+        """The whole object, which may hold at most ``limit`` bytes (InventoryError beyond)."""
         try:
             body = self._get(bucket, key)
         except NotFoundError:
             if optional:
                 return None
             raise
+        chunks: list[bytes] = []
+        size = 0
         try:
-            data: bytes = body.read()
+            while size <= limit and (chunk := body.read(min(_CHUNK, limit + 1 - size))):
+                chunks.append(chunk)
+                size += len(chunk)
+        except botocore.exceptions.BotoCoreError as exc:
+            raise translate_error(exc, bucket=bucket, key=key, action="GetObject") from exc
         finally:
             body.close()
-        return data
+        if size > limit:
+            raise InventoryError(f"s3://{bucket}/{key} is larger than {limit} bytes")
+        return b"".join(chunks)
 
     def download_to(self, bucket: str, key: str, target: Path) -> int:
         """Stream ``s3://bucket/key`` to the new file ``target``; return its size.
@@ -174,9 +189,12 @@ class S3Reader:
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
         body = self._get(bucket, file.key)
+        # No more than one byte past the size the manifest declares: a body that
+        # never ends must not fill the disk before the size check refuses it.
+        limit = file.size + 1
         try:
             with target.open("wb") as out:
-                while chunk := body.read(_CHUNK):
+                while size < limit and (chunk := body.read(min(_CHUNK, limit - size))):
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
@@ -184,6 +202,11 @@ class S3Reader:
             raise translate_error(exc, bucket=bucket, key=file.key, action="GetObject") from exc
         finally:
             body.close()
+        if size > file.size:
+            raise InventoryError(
+                f"inventory data file s3://{bucket}/{file.key} is longer than the "
+                f"{file.size} bytes the manifest says"
+            )
         _verify(file, digest.hexdigest(), size, f"s3://{bucket}/{file.key}")
         return target
 
@@ -192,7 +215,11 @@ def _load_s3(url: S3Url, reader: S3Reader, into: Path) -> LoadedInventory:
     text = reader.read(url.bucket, url.key)
     assert text is not None
     checksum_key = url.key.rsplit("/", 1)[0] + "/manifest.checksum" if "/" in url.key else ""
-    checksum = reader.read(url.bucket, checksum_key, optional=True) if checksum_key else None
+    checksum = (
+        reader.read(url.bucket, checksum_key, optional=True, limit=_MAX_CHECKSUM)
+        if checksum_key
+        else None
+    )
     _check_manifest_checksum(text, checksum, str(url))
     manifest = parse_manifest(text)
     paths = [str(reader.download(manifest.destination_bucket, f, into)) for f in manifest.files]
@@ -241,7 +268,11 @@ def read_manifest(location: str, *, clients: ClientFactory | None) -> InventoryM
     data = reader.read(url.bucket, url.key)
     assert data is not None
     checksum_key = url.key.rsplit("/", 1)[0] + "/manifest.checksum" if "/" in url.key else ""
-    checksum = reader.read(url.bucket, checksum_key, optional=True) if checksum_key else None
+    checksum = (
+        reader.read(url.bucket, checksum_key, optional=True, limit=_MAX_CHECKSUM)
+        if checksum_key
+        else None
+    )
     _check_manifest_checksum(data, checksum, location)
     return parse_manifest(data)
 

@@ -19,6 +19,7 @@ __all__ = [
     "Remote",
     "Side",
     "as_side",
+    "control_characters",
     "local_target",
     "remote_key",
     "unsafe_relative",
@@ -126,3 +127,13 @@ def unsafe_relative(relative: str) -> str | None:
     if os.sep != "/" and os.sep in relative:
         return "it contains the local path separator"
     return None
+
+
+def control_characters(relative: str) -> bool:
+    """Whether ``relative`` (from a key) holds a C0 control character or DEL.
+
+    A local file of such a name carries the key's escape sequences to every
+    terminal that later lists the folder (``ls``, a shell's completion), where
+    securestore's own output escapes them: tree downloads skip such keys.
+    """
+    return any(ord(char) < 0x20 or char == "\x7f" for char in relative)

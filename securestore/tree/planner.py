@@ -30,8 +30,8 @@ from securestore.errors import (
 from securestore.modes import EncryptionMode
 
 from .listing import NOT_UTF8, Entry, valid_utf8
-from .manager import Failure, Task, VanishedError
-from .paths import Local, Remote, Side, unsafe_relative
+from .manager import Failure, Skip, Task, VanishedError
+from .paths import Local, Remote, Side, control_characters, unsafe_relative
 from .sync import MTIME_METADATA, ListedSizes, Rules, facts
 
 __all__ = ["Planner", "TreeOptions"]
@@ -152,7 +152,7 @@ class Planner:
         rules: Rules | None = None,
         *,
         guard: bool = False,
-    ) -> Task | Failure:
+    ) -> Task | Failure | Skip:
         """The task that moves ``entry`` (after a HEAD comparison when ``compare`` is given).
 
         ``guard``: a sync upload without a keyring over the object ``compare``, which
@@ -171,6 +171,9 @@ class Planner:
                     dst.describe(),
                     IntegrityError(f"refusing to download {src.describe()}: {why}"),
                 )
+            if control_characters(entry.relative):
+                reason = "not downloaded: its name holds control characters (a local file name)"
+                return Skip(src.describe(), reason, refused=True)
         large = isinstance(src, Remote | Local) and entry.size > _part_size(
             self.source, self.destination
         )

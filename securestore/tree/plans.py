@@ -112,6 +112,13 @@ def plan_sync(
     unread: list[str] = []
     # An upload without a keyring looks at each object it would replace (see _plain_over).
     guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
+    # Deletes wait until both listings ended: the merge calls a destination entry
+    # "missing at the source" once the source has passed it, which is right only if
+    # the source never lists it later. The listings raise when a key comes out of
+    # order (securestore.pagination), but only when that key arrives, possibly pages
+    # after the delete was decided; deferring the deletes makes such a listing delete
+    # nothing. The entries wait in memory (small: the destination's extra paths).
+    doomed: list[Entry] = []
     for src, dst in pairs:
         yield from _drain(problems, planner.source, unread)
         if dst is not None and dst.link:
@@ -122,9 +129,9 @@ def plan_sync(
             assert dst is not None
             if delete and _covered(dst.relative, unread):
                 where = planner.destination.describe(dst.relative)
-                yield Skip(where, "not deleted: its source could not be read")
+                yield Skip(where, _UNREAD)
             elif delete:
-                yield planner.delete(dst)
+                doomed.append(dst)
             continue
         if dst is None:
             yield planner.transfer(src)
@@ -138,7 +145,15 @@ def plan_sync(
             yield planner.transfer(src, dst, rules, guard=True) if guard else planner.transfer(src)
         else:
             yield None
-    yield from _drain(problems, planner.source)
+    yield from _drain(problems, planner.source, unread)
+    for dst in doomed:
+        if _covered(dst.relative, unread):
+            yield Skip(planner.destination.describe(dst.relative), _UNREAD)
+        else:
+            yield planner.delete(dst)
+
+
+_UNREAD = "not deleted: its source could not be read"
 
 
 #: Why a file a move uploaded stays (see Planner.kept_source).

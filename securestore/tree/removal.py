@@ -26,6 +26,11 @@ def remove_tree(
     assert isinstance(root, Remote)
 
     def tasks() -> Iterator[Task]:
+        # Deletes follow the listing as it streams: each depends on its own key only
+        # (under the prefix, selected by the filters), never on what the listing has
+        # not reached, and store.list refuses a key outside the prefix, out of order or
+        # replayed before it is yielded (securestore.pagination), so a lying listing
+        # stops the job without deleting anything it did not list under the prefix.
         for summary in store.list(root.prefix):
             relative = summary.key[len(root.prefix) :]
             if (filters or Filters()).selects(relative):
