@@ -252,8 +252,8 @@ CASES = [
         "get-wrong-aes-key",
         "get s3://{b}/cs {work}/out --key-file {keys}/other.key",
         4,
-        "error: no encrypted data key could be unwrapped with the raw AES key; the message was "
-        "encrypted for: securestore default (s3://{b}/cs)",
+        "error: the data key wrapped for this raw AES key's name does not open with it; the "
+        "message was encrypted for: securestore default (s3://{b}/cs)",
     ),
     case(
         "get-require-dsse-on-sse-kms",
