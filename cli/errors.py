@@ -18,6 +18,7 @@ Exit codes (also in ``securestore --help`` and the README):
 from __future__ import annotations
 
 import errno
+import logging
 import re
 import sys
 from collections.abc import Iterable
@@ -144,3 +145,26 @@ def require_stdout() -> None:
         raise LocalFileError(
             "standard output is closed", hint="redirect it, or give a destination file"
         )
+
+
+class _WarningLines(logging.Handler):
+    """The library's log records as ``warning:`` lines on stderr, escaped for a terminal.
+
+    Library warnings carry object keys and bucket names (a multipart upload that
+    could not be aborted): text from the network, escaped as every other line is.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            label = "warning" if record.levelno < logging.ERROR else "error"
+            click.echo(printable(f"{label}: {record.getMessage()}"), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def install_warning_lines() -> None:
+    """Print the ``securestore`` logger's warnings as ``warning:`` lines (once per process)."""
+    logger = logging.getLogger("securestore")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        # Python's last-resort handler (the raw message, unescaped) is then not used.
+        logger.addHandler(_WarningLines(logging.WARNING))
