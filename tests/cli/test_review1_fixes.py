@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner, Result
 from securestore_cli.main import main_group
 
-from securestore import Connection
+from securestore import Connection, SecureStore, SecureStoreError, TransferConfig
 from securestore.bucket import abort_upload
 from tests.conftest import Endpoint
+from tests.reliability.conftest import ProxyFactory, make_proxy  # noqa: F401 - a fixture
+from tests.support.proxy import Rule, Stall
 
 Run = Callable[..., Result]
 
@@ -36,3 +39,30 @@ def test_a_failed_abort_is_an_escaped_warning_line(
     assert err.startswith("warning: could not abort multipart upload no-such-upload"), err
     assert "esc\\x1b[31mRED" in err and "\x1b" not in err
     assert err.count("\n") == 1
+
+
+def test_a_stalled_endpoint_is_named_with_its_read_timeout(
+    tls_endpoint: Endpoint,
+    bucket: str,
+    make_proxy: ProxyFactory,  # noqa: F811 - the fixture imported above
+) -> None:
+    store = SecureStore(bucket, connection=tls_endpoint.connection())
+    store.put("stalled.bin", b"x" * 4096)
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    proxy.add(Rule(Stall(5), method="PUT", times=None))
+    proxy.add(Rule(Stall(5, after=100), method="GET", times=None))
+    through = SecureStore(
+        bucket,
+        connection=dataclasses.replace(tls_endpoint, url=proxy.url).connection(
+            max_attempts=1, read_timeout=1
+        ),
+        transfer=TransferConfig(read_retries=0),
+    )
+    with pytest.raises(SecureStoreError) as upload:
+        through.put("new.bin", b"data")
+    assert "the endpoint stopped answering within the read timeout (1 s)" in str(upload.value)
+    assert "ReadTimeoutError" not in str(upload.value)
+    with pytest.raises(SecureStoreError) as download:
+        through.get("stalled.bin")
+    assert "stopped answering within the read timeout" in str(download.value)
+    assert "ReadTimeoutError" not in str(download.value)
