@@ -209,6 +209,16 @@ def translate_error(
                 code=code,
                 hint="create it with 'securestore mb' or check the name",
             )
+        if code in _NOT_FOUND and key is None:
+            # A bucket-level request (a listing): "no such object" and a key hint mislead.
+            return NotFoundError(
+                f"{what}: the server answered {code} for the bucket",
+                bucket=bucket,
+                code=code,
+                hint="check the bucket name and region (`securestore ls s3://BUCKET/`); a "
+                "server that does not implement this request (or has nothing to list) may "
+                "answer so",
+            )
         if code in _NOT_FOUND:
             return NotFoundError(f"{what}: no such object", bucket=bucket, key=key, code=code)
         if code in _DENIED:

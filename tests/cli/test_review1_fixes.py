@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from securestore_cli.main import main_group
 
-from securestore import Connection, SecureStore, SecureStoreError, TransferConfig
+from securestore import Connection, SecureStore, SecureStoreError, TransferConfig, create_bucket
 from securestore.bucket import abort_upload
 from tests.conftest import Endpoint
 from tests.reliability.conftest import ProxyFactory, make_proxy  # noqa: F401 - a fixture
 from tests.support.proxy import Rule, Stall
+from tests.support.rclone import RcloneServer, find_rclone
 
 Run = Callable[..., Result]
 
@@ -66,3 +68,23 @@ def test_a_stalled_endpoint_is_named_with_its_read_timeout(
         through.get("stalled.bin")
     assert "stopped answering within the read timeout" in str(download.value)
     assert "ReadTimeoutError" not in str(download.value)
+
+
+def test_uploads_ls_answered_not_found_gets_a_bucket_level_hint(tmp_path: Path) -> None:
+    # rclone serve s3 answers ListMultipartUploads of a bucket without uploads NoSuchUpload.
+    if find_rclone() is None:
+        pytest.skip("rclone is not installed")
+    with RcloneServer(tmp_path) as endpoint:
+        create_bucket(endpoint.connection(), "bucket-level")
+        env = {
+            "AWS_ENDPOINT_URL": endpoint.url,
+            "AWS_CA_BUNDLE": endpoint.ca_bundle,
+            "AWS_ACCESS_KEY_ID": endpoint.access_key,
+            "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
+            "AWS_REGION": endpoint.region,
+        }
+        result = CliRunner().invoke(main_group, ["uploads", "ls", "s3://bucket-level/"], env=env)
+    assert result.exit_code == 4, result.output
+    assert "for the bucket" in result.stderr and "no such object" not in result.stderr
+    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint:"))
+    assert "key" not in hint and "bucket name" in hint
