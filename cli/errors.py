@@ -41,6 +41,8 @@ from .text import printable
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
+#: ``ls`` of a prefix that matched nothing (as aws-cli): no output, exit 1.
+EXIT_NO_MATCH = 1
 EXIT_USAGE = 2
 EXIT_INTEGRITY = 3
 EXIT_FAILURE = 4
@@ -48,7 +50,8 @@ EXIT_INTERNAL = 5
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 audit findings at or above --fail-on; 2 usage error; "
+    "Exit codes: 0 success; 1 audit findings at or above --fail-on, or ls of a prefix "
+    "that matched nothing; 2 usage error; "
     "3 integrity or policy error (tampering, wrong key, wrong encryption mode); "
     "4 storage, keyring or transport error (including a missing object and a refused "
     "http:// endpoint); 5 internal error; 130 interrupted; 143/129 SIGTERM/SIGHUP."

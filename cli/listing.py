@@ -20,7 +20,7 @@ from securestore.errors import ConfigurationError
 from securestore.location import S3Url
 
 from .context import CliContext
-from .errors import require_stdout
+from .errors import EXIT_NO_MATCH, require_stdout
 from .text import printable
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def _as_item(entry: ObjectSummary | ObjectVersion | CommonPrefix) -> dict[str, A
     return item
 
 
-def _echo_json(entries: Iterator[Any]) -> None:
+def _echo_json(entries: Iterator[Any]) -> int:
     # Streamed element by element: constant memory for any listing size. The first
     # page is fetched before "[" is printed, so that a failed listing (a missing
     # bucket) prints nothing; a failure on a later page leaves the array unclosed,
@@ -112,9 +112,11 @@ def _echo_json(entries: Iterator[Any]) -> None:
     first = next(entries, None)
     click.echo("[", nl=False)
     rest = entries if first is None else itertools.chain([first], entries)
-    for index, entry in enumerate(rest):
-        click.echo(("," if index else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
+    count = 0
+    for count, entry in enumerate(rest, 1):
+        click.echo(("," if count > 1 else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
     click.echo("\n]")
+    return count
 
 
 def _line(
@@ -191,17 +193,30 @@ def ls_command(
     else:
         entries = store.list_directory(prefix)
     if as_json:
-        _echo_json(entries)
+        if not _echo_json(entries) and prefix:
+            _nothing_matched()
         return
     # Names are shown from the listed directory on, as aws s3 ls does; whole keys
     # with --recursive.
     shown_from = 0 if recursive else prefix.rfind("/") + 1
     totals = _Totals()
-    for entry in entries:
+    listed = 0
+    for listed, entry in enumerate(entries, 1):
         click.echo(_line(entry, shown_from, human_readable, totals))
     if summarize:
         size = human_size(totals.size) if human_readable else str(totals.size)
         click.echo(f"\nTotal Objects: {totals.objects}\n   Total Size: {size}")
+    if not listed and prefix:
+        _nothing_matched()
+
+
+def _nothing_matched() -> None:
+    """Exit 1 without output: a prefix that matched nothing, as ``aws s3 ls`` does.
+
+    Listing a bucket's root that is empty is success (exit 0), as in aws-cli:
+    errors such as a missing bucket are the server's to report.
+    """
+    click.get_current_context().exit(EXIT_NO_MATCH)
 
 
 COMMANDS = (ls_command,)

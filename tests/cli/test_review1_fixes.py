@@ -88,3 +88,18 @@ def test_uploads_ls_answered_not_found_gets_a_bucket_level_hint(tmp_path: Path) 
     assert "for the bucket" in result.stderr and "no such object" not in result.stderr
     hint = next(line for line in result.stderr.splitlines() if line.startswith("hint:"))
     assert "key" not in hint and "bucket name" in hint
+
+
+def test_ls_of_a_prefix_that_matched_nothing_exits_1_as_aws_cli(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    empty_root = run("ls", f"s3://{bucket}/")  # an empty bucket: success, as aws-cli
+    assert (empty_root.exit_code, empty_root.stdout) == (0, ""), empty_root.output
+    connection.client("s3").put_object(Bucket=bucket, Key="there/a.txt", Body=b"a")
+    for args in (("ls", f"s3://{bucket}/missing/"), ("ls", f"s3://{bucket}/miss", "--json")):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert result.stderr == "" and result.stdout in ("", "[\n]\n")
+    found = run("ls", f"s3://{bucket}/there/")
+    assert found.exit_code == 0 and "a.txt" in found.stdout
+    assert run("ls", f"s3://{bucket}/").exit_code == 0
