@@ -113,8 +113,9 @@ def _echo_json(entries: Iterator[Any]) -> int:
     click.echo("[", nl=False)
     rest = entries if first is None else itertools.chain([first], entries)
     count = 0
-    for count, entry in enumerate(rest, 1):
-        click.echo(("," if count > 1 else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
+    for entry in rest:
+        click.echo(("," if count else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
+        count += 1
     click.echo("\n]")
     return count
 
@@ -201,8 +202,9 @@ def ls_command(
     shown_from = 0 if recursive else prefix.rfind("/") + 1
     totals = _Totals()
     listed = 0
-    for listed, entry in enumerate(entries, 1):
+    for entry in entries:
         click.echo(_line(entry, shown_from, human_readable, totals))
+        listed += 1
     if summarize:
         size = human_size(totals.size) if human_readable else str(totals.size)
         click.echo(f"\nTotal Objects: {totals.objects}\n   Total Size: {size}")
