@@ -103,3 +103,15 @@ def test_ls_of_a_prefix_that_matched_nothing_exits_1_as_aws_cli(
     found = run("ls", f"s3://{bucket}/there/")
     assert found.exit_code == 0 and "a.txt" in found.stdout
     assert run("ls", f"s3://{bucket}/").exit_code == 0
+
+
+def test_head_labels_the_client_side_marker_as_unverified_metadata(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    # Anyone who can write the object can set these: head must not present them as facts.
+    metadata = {"securestore-format": "aws-esdk-v2", "securestore-plaintext-length": "3"}
+    connection.client("s3").put_object(Bucket=bucket, Key="m", Body=b"abc", Metadata=metadata)
+    result = run("head", f"s3://{bucket}/m")
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if x.startswith("client-side:"))
+    assert "securestore-plaintext-length=3" in line and "not verified" in line
