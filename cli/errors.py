@@ -51,7 +51,7 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 audit findings at or above --fail-on, or ls of a prefix "
-    "that matched nothing; 2 usage error; "
+    "that matched nothing (text output); 2 usage error; "
     "3 integrity or policy error (tampering, wrong key, wrong encryption mode); "
     "4 storage, keyring or transport error (including a missing object and a refused "
     "http:// endpoint); 5 internal error; 130 interrupted; 143/129 SIGTERM/SIGHUP."

@@ -104,7 +104,7 @@ def _as_item(entry: ObjectSummary | ObjectVersion | CommonPrefix) -> dict[str, A
     return item
 
 
-def _echo_json(entries: Iterator[Any]) -> int:
+def _echo_json(entries: Iterator[Any]) -> None:
     # Streamed element by element: constant memory for any listing size. The first
     # page is fetched before "[" is printed, so that a failed listing (a missing
     # bucket) prints nothing; a failure on a later page leaves the array unclosed,
@@ -112,12 +112,9 @@ def _echo_json(entries: Iterator[Any]) -> int:
     first = next(entries, None)
     click.echo("[", nl=False)
     rest = entries if first is None else itertools.chain([first], entries)
-    count = 0
-    for entry in rest:
-        click.echo(("," if count else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
-        count += 1
+    for index, entry in enumerate(rest):
+        click.echo(("," if index else "") + "\n  " + json.dumps(_as_item(entry)), nl=False)
     click.echo("\n]")
-    return count
 
 
 def _line(
@@ -194,8 +191,7 @@ def ls_command(
     else:
         entries = store.list_directory(prefix)
     if as_json:
-        if not _echo_json(entries) and prefix:
-            _nothing_matched()
+        _echo_json(entries)  # an empty array is the answer for machines: exit 0
         return
     # Names are shown from the listed directory on, as aws s3 ls does; whole keys
     # with --recursive.
