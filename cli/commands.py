@@ -446,7 +446,10 @@ def _describe(info: ObjectInfo) -> str:
     if enc.bucket_key_enabled is not None:
         lines.append(f"bucket key:     {'enabled' if enc.bucket_key_enabled else 'disabled'}")
     if enc.client_side is not None:
-        lines.append("client-side:    " + ", ".join(f"{k}={v}" for k, v in enc.client_side.items()))
+        # The writer's own metadata: anyone who can write the object sets it; only a read
+        # with the key (or `securestore inspect`) tells what the object really is.
+        marker = ", ".join(f"{k}={v}" for k, v in enc.client_side.items())
+        lines.append(f"client-side:    {marker} (stored metadata, not verified)")
     if info.version_id:
         lines.append(f"version:        {info.version_id}")
     for name, value in sorted(info.metadata.items()):

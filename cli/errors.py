@@ -18,6 +18,7 @@ Exit codes (also in ``securestore --help`` and the README):
 from __future__ import annotations
 
 import errno
+import logging
 import re
 import sys
 from collections.abc import Iterable
@@ -40,6 +41,8 @@ from .text import printable
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
+#: ``ls`` of a prefix that matched nothing (as aws-cli): no output, exit 1.
+EXIT_NO_MATCH = 1
 EXIT_USAGE = 2
 EXIT_INTEGRITY = 3
 EXIT_FAILURE = 4
@@ -47,7 +50,8 @@ EXIT_INTERNAL = 5
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 audit findings at or above --fail-on; 2 usage error; "
+    "Exit codes: 0 success; 1 audit findings at or above --fail-on, or ls of a prefix "
+    "that matched nothing (text output); 2 usage error; "
     "3 integrity or policy error (tampering, wrong key, wrong encryption mode); "
     "4 storage, keyring or transport error (including a missing object and a refused "
     "http:// endpoint); 5 internal error; 130 interrupted; 143/129 SIGTERM/SIGHUP."
@@ -144,3 +148,26 @@ def require_stdout() -> None:
         raise LocalFileError(
             "standard output is closed", hint="redirect it, or give a destination file"
         )
+
+
+class _WarningLines(logging.Handler):
+    """The library's log records as ``warning:`` lines on stderr, escaped for a terminal.
+
+    Library warnings carry object keys and bucket names (a multipart upload that
+    could not be aborted): text from the network, escaped as every other line is.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            label = "warning" if record.levelno < logging.ERROR else "error"
+            click.echo(printable(f"{label}: {record.getMessage()}"), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def install_warning_lines() -> None:
+    """Print the ``securestore`` logger's warnings as ``warning:`` lines (once per process)."""
+    logger = logging.getLogger("securestore")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        # Python's last-resort handler (the raw message, unescaped) is then not used.
+        logger.addHandler(_WarningLines(logging.WARNING))

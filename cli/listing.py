@@ -20,7 +20,7 @@ from securestore.errors import ConfigurationError
 from securestore.location import S3Url
 
 from .context import CliContext
-from .errors import require_stdout
+from .errors import EXIT_NO_MATCH, require_stdout
 from .text import printable
 
 if TYPE_CHECKING:
@@ -191,17 +191,30 @@ def ls_command(
     else:
         entries = store.list_directory(prefix)
     if as_json:
-        _echo_json(entries)
+        _echo_json(entries)  # an empty array is the answer for machines: exit 0
         return
     # Names are shown from the listed directory on, as aws s3 ls does; whole keys
     # with --recursive.
     shown_from = 0 if recursive else prefix.rfind("/") + 1
     totals = _Totals()
+    listed = 0
     for entry in entries:
         click.echo(_line(entry, shown_from, human_readable, totals))
+        listed += 1
     if summarize:
         size = human_size(totals.size) if human_readable else str(totals.size)
         click.echo(f"\nTotal Objects: {totals.objects}\n   Total Size: {size}")
+    if not listed and prefix:
+        _nothing_matched()
+
+
+def _nothing_matched() -> None:
+    """Exit 1 without output: a prefix that matched nothing, as ``aws s3 ls`` does.
+
+    Listing a bucket's root that is empty is success (exit 0), as in aws-cli:
+    errors such as a missing bucket are the server's to report.
+    """
+    click.get_current_context().exit(EXIT_NO_MATCH)
 
 
 COMMANDS = (ls_command,)

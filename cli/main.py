@@ -27,6 +27,7 @@ from .errors import (
     EXIT_USAGE,
     exit_code_for,
     hint_for,
+    install_warning_lines,
     report,
     stdout_error,
 )
@@ -324,6 +325,7 @@ def main_group(
     quiet: bool,
 ) -> None:
     """Encrypted object storage on S3, over TLS only, and a bucket encryption auditor."""
+    install_warning_lines()
     ctx.obj = CliContext(
         endpoint_url=endpoint_url or None,
         ca_bundle=ca_bundle or None,

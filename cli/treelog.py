@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from securestore.errors import ArchivedObjectError, SecureStoreError
+from securestore.errors import ArchivedObjectError, PolicyError, SecureStoreError
 from securestore.tree import Task, TreeResult
 
 from .context import CliContext, silence_stdout
@@ -88,6 +88,9 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
         archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
         if archived:
             hint += f"; archived objects: {archived[0].hint}"
+        policy = [f.error for f in result.failed if isinstance(f.error, PolicyError)]
+        if policy and policy[0].hint:  # the policy refusals' remedy (a key option, say)
+            hint += f"; refused objects: {policy[0].hint}"
         report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
         ctx.exit(code)
     refused = [skip for skip in result.skipped if skip.refused]

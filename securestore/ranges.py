@@ -30,6 +30,7 @@ from securestore.transfer import (
     read_body_into,
     run_bounded,
 )
+from securestore.transport_errors import stalled
 
 __all__ = [
     "STREAM_PIECE",
@@ -143,7 +144,7 @@ class ObjectRanges:
                     if reason is not None:
                         raise TransferError(
                             f"read failed after {budget.failures} attempts ({reason}): "
-                            f"{type(exc).__name__}",
+                            f"{stalled(exc) or type(exc).__name__}",
                             bucket=self.access.bucket,
                             key=self.key,
                         ) from exc

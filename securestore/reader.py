@@ -21,6 +21,7 @@ import urllib3.exceptions
 from securestore.errors import SecureStoreError, StorageError, TransferError
 from securestore.transfer import RetryBudget
 from securestore.transport import translate_error
+from securestore.transport_errors import stalled
 
 __all__ = [
     "range_answered",
@@ -245,7 +246,7 @@ class ObjectReader(SeekableReader):
         if reason is not None:
             raise TransferError(
                 f"reading failed after {self._budget.failures} attempts ({reason}): "
-                f"{type(exc).__name__}",
+                f"{stalled(exc) or type(exc).__name__}",
                 bucket=self._bucket,
                 key=self._key,
             ) from exc

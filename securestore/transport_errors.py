@@ -8,9 +8,12 @@ bodies, credentials or key material.
 
 from __future__ import annotations
 
+import re
+import socket
 import ssl
 
 import botocore.exceptions
+import urllib3.exceptions
 
 from securestore.errors import (
     AccessDeniedError,
@@ -24,7 +27,7 @@ from securestore.errors import (
     TransportSecurityError,
 )
 
-__all__ = ["translate_error"]
+__all__ = ["stalled", "translate_error"]
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound", "404", "NoSuchVersion"}
 _DENIED = {
@@ -113,6 +116,54 @@ def _broken_connection(exc: BaseException) -> bool:
     return False
 
 
+_READ_TIMEOUT = re.compile(r"read timeout=([0-9.]+)")
+
+
+def stalled(exc: BaseException) -> str | None:
+    """What a read timeout means, naming the timeout; ``None`` if ``exc`` is none.
+
+    botocore and urllib3 report a server that stopped sending as
+    ``ReadTimeoutError``, a class name that tells a user nothing.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(
+            current,
+            botocore.exceptions.ReadTimeoutError
+            | urllib3.exceptions.ReadTimeoutError
+            | socket.timeout,
+        ):
+            texts = [str(current), *(str(item) for item in _linked(current))]
+            found = next((m for m in map(_READ_TIMEOUT.search, texts) if m), None)
+            limit = f" ({found.group(1)} s)" if found else ""
+            return f"the endpoint stopped answering within the read timeout{limit}"
+        stack.extend(_linked(current))
+    return None
+
+
+def _linked(exc: BaseException) -> list[BaseException]:
+    kwargs = getattr(exc, "kwargs", None)
+    linked = [
+        kwargs.get("error") if isinstance(kwargs, dict) else None,
+        exc.__cause__,
+        exc.__context__,
+        *(arg for arg in exc.args if isinstance(arg, BaseException)),
+    ]
+    return [item for item in linked if isinstance(item, BaseException)]
+
+
+#: What a stalled endpoint's error hints.
+STALLED_HINT = (
+    "a stalled server or network: retry once the endpoint answers again (library: "
+    "Connection(read_timeout=...) for a server that needs longer)"
+)
+
+
 def translate_error(
     exc: BaseException, *, bucket: str | None = None, key: str | None = None, action: str = ""
 ) -> SecureStoreError:
@@ -157,6 +208,16 @@ def translate_error(
                 bucket=bucket,
                 code=code,
                 hint="create it with 'securestore mb' or check the name",
+            )
+        if code in _NOT_FOUND and key is None:
+            # A bucket-level request (a listing): "no such object" and a key hint mislead.
+            return NotFoundError(
+                f"{what}: the server answered {code} for the bucket",
+                bucket=bucket,
+                code=code,
+                hint="check the bucket name and region (`securestore ls s3://BUCKET/`); a "
+                "server that does not implement this request (or has nothing to list) may "
+                "answer so",
             )
         if code in _NOT_FOUND:
             return NotFoundError(f"{what}: no such object", bucket=bucket, key=key, code=code)
@@ -209,6 +270,9 @@ def translate_error(
             key=key,
             hint="check the endpoint URL and that the server is running",
         )
+    reason = stalled(exc)
+    if reason is not None:
+        return StorageError(f"{what}: {reason}", bucket=bucket, key=key, hint=STALLED_HINT)
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return StorageError(f"{what}: {type(exc).__name__}", bucket=bucket, key=key)
     return StorageError(f"{what}: {type(exc).__name__}: {exc}", bucket=bucket, key=key)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import ObjectInfo
-from securestore.clientside import FORMAT_METADATA, HEADER_PROBE, starts_like_message
+from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.confine import confined_target
 from securestore.errors import (
     ConfigurationError,
@@ -32,6 +32,7 @@ from securestore.modes import EncryptionMode
 from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Skip, Task, VanishedError
 from .paths import Local, Remote, Side, control_characters, unsafe_relative
+from .probes import first_client_side, starts_like_message_at, stored_plaintext
 from .sync import MTIME_METADATA, ListedSizes, Rules, facts
 
 __all__ = ["Planner", "TreeOptions"]
@@ -135,6 +136,11 @@ class Planner:
         self._real_destination: str | None = None  # the same for a local destination
         #: A sync's listing-only upload decisions, learning from its HEADs (see plans.plan_sync).
         self.sizes: ListedSizes | None = None
+        # A sync upload without a keyring: an object of the destination known to be
+        # client-side (found by the guard's HEADs or by one probe), see _plain_new.
+        self._client_side: str | None = None
+        self._probed = False
+        self._probe_lock = threading.Lock()
         if isinstance(source, Local) and isinstance(destination, Local):
             raise ConfigurationError(
                 "both sides are local", hint="one side must be s3://BUCKET[/PREFIX]"
@@ -155,8 +161,9 @@ class Planner:
     ) -> Task | Failure | Skip:
         """The task that moves ``entry`` (after a HEAD comparison when ``compare`` is given).
 
-        ``guard``: a sync upload without a keyring over the object ``compare``, which
-        the listings say differs: see :meth:`_plain_over`.
+        ``guard``: a sync upload without a keyring, over the object ``compare`` which
+        the listings say differs (see :meth:`_plain_over`), or of a file the
+        destination lacks when ``compare`` is ``None`` (see :meth:`_plain_new`).
         """
         src = self._at(self.source, entry.relative)
         dst = self._at(self.destination, entry.relative)
@@ -189,6 +196,10 @@ class Planner:
             assert isinstance(dst, Remote)
             other, target = compare, dst
             needed = lambda: self._plain_over(target, entry, other, rules)  # noqa: E731
+        elif compare is None and guard:
+            assert isinstance(dst, Remote)
+            fresh = dst
+            needed = lambda: self._plain_new(fresh)  # noqa: E731
         elif compare is not None and rules is not None:
             other = compare
             needed = lambda: self._differs(src, entry, dst, other, rules)  # noqa: E731
@@ -278,7 +289,8 @@ class Planner:
         """
         info = dst.store.head(dst.prefix)
         if FORMAT_METADATA not in info.metadata:
-            if _starts_like_message(dst, info):
+            if starts_like_message_at(dst, info):
+                self._client_side = dst.describe()
                 # A message without our metadata (another ESDK writer, an encrypted file
                 # copied up by another tool): its plaintext size is unknown here.
                 raise PolicyError(
@@ -287,6 +299,7 @@ class Planner:
                     hint="give the key option it was written with, or delete it first",
                 )
             return True
+        self._client_side = dst.describe()
         size, when = facts(info, other)
         if not rules.differs(entry.size, entry.mtime, size, when):
             return False
@@ -295,6 +308,32 @@ class Planner:
             "it would be replaced by a copy without client-side encryption",
             hint="give the key option it was written with (--key-file, --kms-key-id, "
             "--rsa-public-key ...), or delete it first",
+        )
+
+    def _plain_new(self, dst: Remote) -> bool:
+        """Whether a sync without a keyring may upload a new file to ``dst`` (or raise).
+
+        Into a prefix that holds client-side objects such a sync would add files
+        with server-side encryption only, which a later sync with the key finds
+        unchanged and a restore with the key then refuses. So the destination's
+        first object is looked at once per job (the guard's HEADs of changed
+        objects count too), and new files are refused where client-side objects
+        live. An ``--sse`` option is not an opt-in to mix the two in one prefix.
+        """
+        with self._probe_lock:
+            if self._client_side is None and not self._probed:
+                self._probed = True
+                assert isinstance(self.destination, Remote)
+                self._client_side = first_client_side(self.destination)
+        if self._client_side is None:
+            return True
+        raise PolicyError(
+            f"{dst.describe()} was not uploaded: the destination holds client-side objects "
+            f"({self._client_side}) and this sync has no key option, so the new file would "
+            "be stored without client-side encryption",
+            hint="give the key option the objects were written with (--key-file, "
+            "--kms-key-id, --rsa-public-key ...); an --sse option does not mix encryptions "
+            "in one prefix: sync into another prefix for that",
         )
 
     # -- the three transfers -----------------------------------------------------------
@@ -316,7 +355,9 @@ class Planner:
                     hint="run the command again once the file is no longer being written",
                 )
         if self.move and not keep:
-            _verify(dst.store.head(dst.prefix), before.st_size, dst.describe())
+            stored = dst.store.head(dst.prefix)
+            size = stored_plaintext(dst, stored, message=self._writes_messages(dst))
+            _verify(size, before.st_size, dst.describe())
             os.unlink(src.path)
         return before.st_size
 
@@ -406,7 +447,7 @@ class Planner:
             overwrite_readonly=self.options.overwrite_readonly,
             allow_s3ec=self.options.allow_s3ec,
         )
-        size, when = facts(info)
+        _, when = facts(info)
         written = os.stat(dst.path).st_size
         # As aws-cli does: the file gets the object's time, so the next sync sees it as
         # up to date (a client-side object: the source file's stored mtime). A device or
@@ -414,7 +455,8 @@ class Planner:
         with contextlib.suppress(OSError):
             os.utime(dst.path, (when, when))
         if self.move:
-            _verify_local(written, size, info, dst.describe())
+            expected = stored_plaintext(src, info, message=self._reads_messages(src))
+            _verify_local(written, expected, info, dst.describe())
             _delete_moved(src, info)
         return written
 
@@ -435,19 +477,23 @@ class Planner:
         )
         size, _ = facts(info)
         if before is not None:
-            source_size, _ = facts(before)
+            # Plaintext lengths from each message's header and layout: a re-bind changes
+            # the header's length, and a server may keep none of our metadata.
+            source_size = stored_plaintext(src, before, message=self._reads_messages(src))
             if source_size is not None:
-                _verify(dst.store.head(dst.prefix), source_size, dst.describe())
+                after = dst.store.head(dst.prefix)
+                copied = stored_plaintext(dst, after, message=self._writes_messages(dst))
+                _verify(copied, source_size, dst.describe())
             _delete_moved(src, before)
         return size or 0
 
+    def _reads_messages(self, src: Remote) -> bool:
+        """Whether this job reads ``src`` as client-side messages (a keyring is in play)."""
+        return isinstance(self.options.require, ClientSide) or src.store.keyring is not None
 
-def _starts_like_message(dst: Remote, info: ObjectInfo) -> bool:
-    """Whether the object's first bytes are the start of an encryption SDK message."""
-    if info.size <= 0:
-        return False
-    last = min(info.size, HEADER_PROBE) - 1
-    return starts_like_message(dst.store.read_raw_range(dst.prefix, 0, last, etag=info.etag))
+    def _writes_messages(self, dst: Remote) -> bool:
+        """Whether this job writes client-side messages to ``dst``."""
+        return isinstance(self.options.encryption or dst.store.encryption, ClientSide)
 
 
 def _part_size(*sides: Side) -> int:
@@ -457,8 +503,7 @@ def _part_size(*sides: Side) -> int:
     return 8 * 1024 * 1024
 
 
-def _verify(info: ObjectInfo, expected: int, where: str) -> None:
-    size, _ = facts(info)
+def _verify(size: int | None, expected: int, where: str) -> None:
     if size is not None and size != expected:
         raise IntegrityError(
             f"{where} holds {size} bytes after the transfer, expected {expected}: "

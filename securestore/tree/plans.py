@@ -110,8 +110,11 @@ def plan_sync(
     # source", so --delete keeps it, as rsync does after an I/O error. The walk
     # reports a folder before the merge passes the destination's entries below it.
     unread: list[str] = []
-    # An upload without a keyring looks at each object it would replace (see _plain_over).
-    guard = isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
+    # An upload without a keyring looks at each object it would replace (see _plain_over),
+    # and adds no new file where client-side objects live (see _plain_new).
+    guard = (
+        not head and isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
+    )
     # Deletes wait until both listings ended: the merge calls a destination entry
     # "missing at the source" once the source has passed it, which is right only if
     # the source never lists it later. The listings raise when a key comes out of
@@ -134,7 +137,7 @@ def plan_sync(
                 doomed.append(dst)
             continue
         if dst is None:
-            yield planner.transfer(src)
+            yield planner.transfer(src, guard=guard)
         elif head:
             known = _decide(planner, src, dst)
             if known is None:
