@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.confine import confined_target
 from securestore.errors import (
@@ -25,10 +24,10 @@ from securestore.errors import (
     IntegrityError,
     LocalFileError,
     PolicyError,
-    PreconditionFailedError,
 )
 from securestore.modes import EncryptionMode
 
+from .deletes import check_local_delete, delete_moved, delete_side, verify_local, verify_size
 from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Skip, Task, VanishedError
 from .paths import Local, Remote, Side, control_characters, unsafe_relative
@@ -243,8 +242,8 @@ class Planner:
 
         def run(_: Callable[[int], None]) -> int:
             if isinstance(root, Local):
-                _check_local_delete(root, entry.relative)
-            _delete(dst)
+                check_local_delete(root, entry.relative)
+            delete_side(dst)
             return 0
 
         return Task("delete", dst, dst, 0, run)
@@ -357,7 +356,7 @@ class Planner:
         if self.move and not keep:
             stored = dst.store.head(dst.prefix)
             size = stored_plaintext(dst, stored, message=self._writes_messages(dst))
-            _verify(size, before.st_size, dst.describe())
+            verify_size(size, before.st_size, dst.describe())
             os.unlink(src.path)
         return before.st_size
 
@@ -456,8 +455,8 @@ class Planner:
             os.utime(dst.path, (when, when))
         if self.move:
             expected = stored_plaintext(src, info, message=self._reads_messages(src))
-            _verify_local(written, expected, info, dst.describe())
-            _delete_moved(src, info)
+            verify_local(written, expected, info, dst.describe())
+            delete_moved(src, info)
         return written
 
     def _copy(self, src: Remote, dst: Remote, advance: Callable[[int], None]) -> int:
@@ -483,8 +482,8 @@ class Planner:
             if source_size is not None:
                 after = dst.store.head(dst.prefix)
                 copied = stored_plaintext(dst, after, message=self._writes_messages(dst))
-                _verify(copied, source_size, dst.describe())
-            _delete_moved(src, before)
+                verify_size(copied, source_size, dst.describe())
+            delete_moved(src, before)
         return size or 0
 
     def _reads_messages(self, src: Remote) -> bool:
@@ -501,54 +500,3 @@ def _part_size(*sides: Side) -> int:
         if isinstance(side, Remote):
             return side.store.transfer.part_size
     return 8 * 1024 * 1024
-
-
-def _verify(size: int | None, expected: int, where: str) -> None:
-    if size is not None and size != expected:
-        raise IntegrityError(
-            f"{where} holds {size} bytes after the transfer, expected {expected}: "
-            "the source was not deleted"
-        )
-
-
-def _verify_local(written: int, expected: int | None, info: ObjectInfo, where: str) -> None:
-    if expected is not None and written != expected:
-        raise IntegrityError(
-            f"{where} holds {written} bytes, expected {expected}: s3://{info.bucket}/{info.key} "
-            "was not deleted"
-        )
-
-
-def _delete_moved(src: Remote, copied: ObjectInfo) -> None:
-    """Delete a moved object, unless it is no longer the version that was copied.
-
-    Another writer's object written since the copy read it would be lost: the
-    source must still show the copied ETag, and VersionId when S3 gave one.
-    """
-    now = src.store.head(src.prefix)
-    if now.etag != copied.etag or (copied.version_id and now.version_id != copied.version_id):
-        raise PreconditionFailedError(
-            f"{src.describe()} changed after it was copied (another writer?): not deleted",
-            hint="compare the source with its copy, then delete the one you do not need",
-        )
-    src.store.delete(src.prefix)
-
-
-def _check_local_delete(root: Local, relative: str) -> None:
-    """Refuse to delete a destination file through a link (the walk listed none: a race)."""
-    path = root.path / relative
-    folder = os.path.realpath(path.parent)
-    walked = os.path.join(os.path.realpath(root.path), *relative.split("/")[:-1])
-    if folder != walked or os.path.islink(path):
-        raise PolicyError(
-            f"not deleting {path}: a symbolic link leads to it",
-            hint="--delete never deletes through a link or a link's target",
-        )
-
-
-def _delete(side: Local | Remote) -> None:
-    if isinstance(side, Remote):
-        side.store.delete(side.prefix)
-        return
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(side.path)
