@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import ssl
+from collections.abc import Iterator
 
 import botocore.exceptions
 import urllib3.exceptions
@@ -89,13 +90,7 @@ def _broken_connection(exc: BaseException) -> bool:
     record (bad record MAC) alike as SSLError; only the first is a
     transport-security problem.
     """
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
             return False
         if isinstance(current, _BROKEN):
@@ -105,14 +100,6 @@ def _broken_connection(exc: BaseException) -> bool:
             and getattr(current, "reason", None) in _DAMAGED_RECORD_REASONS
         ):
             return True
-        kwargs = getattr(current, "kwargs", None)
-        linked = [
-            kwargs.get("error") if isinstance(kwargs, dict) else None,
-            current.__cause__,
-            current.__context__,
-            *(arg for arg in current.args if isinstance(arg, BaseException)),
-        ]
-        stack.extend(item for item in linked if isinstance(item, BaseException))
     return False
 
 
@@ -125,13 +112,7 @@ def stalled(exc: BaseException) -> str | None:
     botocore and urllib3 report a server that stopped sending as
     ``ReadTimeoutError``, a class name that tells a user nothing.
     """
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(
             current,
             botocore.exceptions.ReadTimeoutError
@@ -142,8 +123,20 @@ def stalled(exc: BaseException) -> str | None:
             found = next((m for m in map(_READ_TIMEOUT.search, texts) if m), None)
             limit = f" ({found.group(1)} s)" if found else ""
             return f"the endpoint stopped answering within the read timeout{limit}"
-        stack.extend(_linked(current))
     return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception linked to it (causes, contexts, wrapped errors), once each."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(_linked(current))
 
 
 def _linked(exc: BaseException) -> list[BaseException]:
