@@ -31,6 +31,7 @@ from securestore.message.materials import Keyring
 from securestore.reader import read_capped
 from securestore.s3ec.metadata import (
     INSTRUCTION_SUFFIX,
+    MAX_INSTRUCTION_FILE,
     S3EC_MAPKEYS,
     has_s3ec_metadata,
     parse_content_metadata,
@@ -98,8 +99,8 @@ class MigrationReport:
         }
 
 
-#: Bytes of an instruction file read: one more than parse_instruction_file accepts (64 KiB).
-_INSTRUCTION_PROBE = 64 * 1024 + 1
+#: Bytes of an instruction file read: one more than parse_instruction_file accepts.
+_INSTRUCTION_PROBE = MAX_INSTRUCTION_FILE + 1
 
 
 def _describe(metadata: Mapping[str, str], instruction: Mapping[str, str] | None) -> str:

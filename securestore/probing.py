@@ -21,7 +21,7 @@ from securestore.location import validate_key
 from securestore.message import Keyring
 from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
 from securestore.ranges import FirstPart, ObjectRanges
-from securestore.reader import RETRYABLE_STREAM_ERRORS
+from securestore.reader import RETRYABLE_STREAM_ERRORS, range_total
 from securestore.transfer import read_body_into
 
 __all__ = ["Probe", "Prober"]
@@ -142,7 +142,7 @@ class Prober:
                 first: bytes = body.read(HEADER_PROBE)
             except RETRYABLE_STREAM_ERRORS:
                 return self._head(key), b""
-        total = _range_total(response.get("ContentRange"))
+        total = range_total(response.get("ContentRange"))
         size = total if total is not None else int(response.get("ContentLength", len(first)))
         return self.access.info(key, {**response, "ContentLength": size}), first[:HEADER_PROBE]
 
@@ -164,7 +164,7 @@ class Prober:
                 return self._head(key), b"", None
             raise
         body: Any = response["Body"]
-        total = _range_total(response.get("ContentRange"))
+        total = range_total(response.get("ContentRange"))
         if total is None:
             body.close()
             return self._head(key), b"", None
@@ -242,11 +242,3 @@ class Prober:
         if not message:
             probe.client_side = None
         return probe
-
-
-def _range_total(content_range: str | None) -> int | None:
-    """The object size from ``Content-Range: bytes 0-4095/12345``, if present."""
-    if not content_range or "/" not in content_range:
-        return None
-    total = content_range.rsplit("/", 1)[1].strip()
-    return int(total) if total.isdigit() else None

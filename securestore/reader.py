@@ -25,6 +25,7 @@ from securestore.transport_errors import stalled
 
 __all__ = [
     "range_answered",
+    "range_total",
     "read_capped",
     "RETRYABLE_STREAM_ERRORS",
     "ObjectReader",
@@ -282,6 +283,14 @@ def range_answered(content_range: str | None, first: int, last: int | None) -> b
     if last is None or int(end) == last:
         return True
     return int(end) < last and total.isdigit() and int(end) == int(total) - 1
+
+
+def range_total(content_range: object) -> int | None:
+    """The object size from ``Content-Range: bytes 0-4095/12345``, if present."""
+    if not isinstance(content_range, str) or "/" not in content_range:
+        return None
+    total = content_range.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
 
 
 def read_capped(

@@ -33,7 +33,7 @@ from securestore.errors import (
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.message.materials import Keyring, wipe
 from securestore.ranges import ObjectRanges
-from securestore.reader import ObjectReader, check_open
+from securestore.reader import ObjectReader, check_open, range_total
 from securestore.s3ec.content import (
     BLOCK,
     CBC,
@@ -217,19 +217,11 @@ def _too_large(name: str, bucket: str, key: str) -> FormatError:
 def _check_instruction_size(response: Mapping[str, Any], name: str, bucket: str, key: str) -> None:
     """Refuse by the response's headers alone, before reading the body."""
     length = response.get("ContentLength")
-    total = _range_total(response.get("ContentRange"))
+    total = range_total(response.get("ContentRange"))
     if (isinstance(length, int) and length > MAX_INSTRUCTION_FILE) or (
         total is not None and total > MAX_INSTRUCTION_FILE
     ):
         raise _too_large(name, bucket, key)
-
-
-def _range_total(content_range: object) -> int | None:
-    # "bytes 0-65536/123456": the size of the whole file, after the slash.
-    if not isinstance(content_range, str) or "/" not in content_range:
-        return None
-    total = content_range.rsplit("/", 1)[1].strip()
-    return int(total) if total.isdigit() else None
 
 
 class S3ecSource:
