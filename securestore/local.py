@@ -13,6 +13,7 @@ imported only when an endpoint starts. The certificates are made in
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -49,6 +50,9 @@ _log = logging.getLogger("securestore.local")
 
 #: How a client that went away looks from here: a reset, a closed pipe, a TLS stream cut short.
 _DISCONNECTS = (ConnectionError, socket.timeout, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+#: How long a client may take to finish its TLS handshake, in seconds.
+HANDSHAKE_TIMEOUT = 30.0
 
 
 def default_state_dir() -> Path:
@@ -181,6 +185,38 @@ def _handle_error(server: Any) -> Callable[[Any, Any], None]:
     return handle_error
 
 
+def _handshake_per_connection(server: Any, context: ssl.SSLContext) -> None:
+    """Serve TLS on ``server`` with each handshake in its connection's own thread.
+
+    werkzeug wraps the listening socket, so every handshake runs inside ``accept``
+    on the one thread that accepts: a client that connects and sends nothing
+    stalls every other client, and handshakes of concurrent clients queue behind
+    each other. Here the listening socket stays plain and each accepted
+    connection is wrapped in the thread that serves it, with a bounded wait.
+    """
+    # werkzeug reads this for the URL scheme of the requests it serves.
+    server.ssl_context = context
+    serve = server.finish_request
+
+    def finish_request(request: socket.socket, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            connection = context.wrap_socket(request, server_side=True)
+        except (OSError, ValueError) as exc:
+            # A plain-HTTP client, a scanner, a client that went away: nothing to answer.
+            _log.debug("securestore local: TLS handshake with %s failed (%s)", client_address, exc)
+            return
+        try:
+            connection.settimeout(None)
+            serve(connection, client_address)
+        finally:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_WR)
+            connection.close()
+
+    server.finish_request = finish_request
+
+
 class LocalEndpoint:
     """moto's S3 and KMS served over HTTPS on loopback, in a background thread.
 
@@ -233,10 +269,10 @@ class LocalEndpoint:
                 app,
                 threaded=True,
                 request_handler=_quiet_handler(request_handler),
-                ssl_context=context,
             )
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
+        _handshake_per_connection(self._server, context)
         self._server.handle_error = _handle_error(self._server)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="securestore-local", daemon=True

@@ -123,3 +123,41 @@ def test_real_server_errors_still_surface() -> None:
     app = quiet_disconnects(_app_reading_body)
     with pytest.raises(ValueError, match="gave up"):
         app({"wsgi.input": io.BytesIO(b"fine")}, None)
+
+
+def test_a_client_silent_in_its_handshake_does_not_stall_the_others(
+    endpoint: tuple[str, str, subprocess.Popen[str]],
+) -> None:
+    """Each connection shakes hands in its own thread: a client that connects and says
+    nothing (or speaks plain HTTP) holds up nobody, and prints no traceback."""
+    url, ca, proc = endpoint
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    silent = socket.create_connection((host, int(port)))
+    plain = socket.create_connection((host, int(port)))
+    plain.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=url,
+            verify=ca,
+            region_name="us-east-1",
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+            config=botocore.config.Config(
+                retries={"max_attempts": 1}, connect_timeout=5, read_timeout=5
+            ),
+        )
+        s3.create_bucket(Bucket="busy")
+        assert s3.list_objects_v2(Bucket="busy")["KeyCount"] == 0
+        plain.settimeout(10)
+        try:
+            answer = plain.recv(1024)
+        except ConnectionResetError:
+            answer = b""
+        assert not answer.startswith(b"HTTP/")  # no plain-HTTP answer
+    finally:
+        silent.close()
+        plain.close()
+    _, stderr = proc.communicate("", timeout=30)
+    assert "Traceback" not in stderr, stderr
+    assert proc.returncode == 0
