@@ -236,6 +236,42 @@ def test_tls1_not_principal_trap_fails(run: Run) -> None:
     assert result.status is Status.FAIL and "NotPrincipal exempts" in result.message
 
 
+@pytest.mark.parametrize(
+    "principal",
+    [{"Service": "*"}, {"Federated": "*"}, {"CanonicalUser": "*"}, {"AWS": "arn:aws:iam::*:root"}],
+)
+def test_tls1_deny_naming_only_some_principals_is_not_enforcement(
+    run: Run, principal: dict[str, str]
+) -> None:
+    """Only "*" and {"AWS": "*"} name every principal: a Deny whose wildcard names only
+    services (or a partial ARN, which AWS takes literally) leaves plain HTTP open."""
+    result = tls_result(run, {**TLS_STATEMENT, "Principal": principal})
+    assert result.status is Status.FAIL
+
+
+def test_tls1_deny_for_aws_star_is_enforcement(run: Run) -> None:
+    assert tls_result(run, {**TLS_STATEMENT, "Principal": {"AWS": "*"}}).status is Status.PASS
+
+
+def test_public_allow_with_a_service_wildcard_still_counts_as_public(run: Run) -> None:
+    """An Allow keeps the widest reading of a doubtful principal."""
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "*"},
+        "Action": "s3:GetObject",
+        "Resource": f"{ARN}/*",
+    }
+    result = run("S3.PUBLIC.5", compliant(policy=Collected.ok(policy(TLS_STATEMENT, allow))))
+    assert result.status is Status.FAIL
+
+
+def test_tls1_not_principal_with_a_partial_wildcard_exempts_what_it_could_match(run: Run) -> None:
+    """A Deny's NotPrincipal is read as exempting as many principals as it could."""
+    st = {k: v for k, v in TLS_STATEMENT.items() if k != "Principal"}
+    st["NotPrincipal"] = {"AWS": "arn:aws:iam::*:root"}
+    assert tls_result(run, st).status is Status.FAIL
+
+
 def test_tls1_not_action_trap_fails(run: Run) -> None:
     st = {k: v for k, v in TLS_STATEMENT.items() if k != "Action"}
     st["NotAction"] = ["s3:GetObject", "s3:ListBucket"]

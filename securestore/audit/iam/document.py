@@ -72,11 +72,22 @@ class Principal:
         """A short human-readable form, sorted."""
         return ", ".join("*" if k == "*" else f"{k}:{v}" for k, v in sorted(self.entries))
 
-    def matches(self, who: tuple[str, str, str | None]) -> bool:
-        """True if the principal ``who`` = (kind, arn-or-name, account) is named here."""
+    def matches(self, who: tuple[str, str, str | None], *, widest: bool = True) -> bool:
+        """True if the principal ``who`` = (kind, arn-or-name, account) is named here.
+
+        AWS reads only ``"*"`` and ``{"AWS": "*"}`` as every principal and takes no
+        partial wildcard in a principal. Other wildcards are read the widest way
+        (any ``*`` names everyone, a partial one matches as a pattern) when that is
+        the cautious reading, as for an Allow; with ``widest=False`` (a Deny) they
+        are read the narrowest way: ``{"Service": "*"}`` names only services, and a
+        partial wildcard only itself.
+        """
         kind, name, account = who
         for k, value in self.entries:
-            if value == "*" or ("*" in value and wildcard_match(value, name)):
+            if widest:
+                if value == "*" or ("*" in value and wildcard_match(value, name)):
+                    return True
+            elif value == "*" and k in ("*", "AWS", kind):
                 return True
             if k != kind:
                 continue
@@ -142,10 +153,15 @@ class Statement:
         return self.effect == "Deny"
 
     def matches_principal(self, who: tuple[str, str, str | None]) -> bool:
-        """True if the statement applies to principal ``who`` (see :meth:`Principal.matches`)."""
+        """True if the statement applies to principal ``who`` (see :meth:`Principal.matches`).
+
+        Where a principal's reading is in doubt, an Allow is read as applying to as
+        many principals as it can and a Deny to as few: neither then makes a
+        bucket look safer than it is.
+        """
         if self.not_principal is not None:
-            return not self.not_principal.matches(who)
-        return self.principal is not None and self.principal.matches(who)
+            return not self.not_principal.matches(who, widest=self.is_deny)
+        return self.principal is not None and self.principal.matches(who, widest=not self.is_deny)
 
     def matches_action(self, action: str) -> bool:
         """True if Action/NotAction includes ``action`` (case-insensitive)."""
