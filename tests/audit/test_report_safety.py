@@ -121,7 +121,18 @@ def test_markdown_escapes_html_and_control_sequences() -> None:
     assert "<img" not in out and "<script>" not in out
     assert "&lt;img src=x onerror=alert(1)&gt;" in out
     assert "\x1b" not in out and "\x07" not in out and "\x00" not in out and "\u202e" not in out
-    assert "reason A\\x1b[2J" in out
+    assert "reason A\\x1b\\[2J" in out
+
+
+def test_markdown_leaves_no_live_link_image_or_emphasis_from_policy_text() -> None:
+    """A Sid or condition value like ``![ok](https://x/p.png)`` must not become an image
+    a PR comment loads, nor a link, emphasis or code span."""
+    payload = "![ok](https://attacker.example/p.png) [fix](https://x.example) **b** `c` ~~d~~"
+    out = renderer_for("markdown").render(hostile_report(reason=payload))
+    assert "![ok](" not in out and "[fix](" not in out
+    assert "\\!\\[ok\\](" in out or "!\\[ok\\](" in out
+    assert "**b**" not in out and "`c`" not in out and "~~d~~" not in out
+    assert "\\*\\*b\\*\\*" in out
 
 
 def test_csv_escapes_control_sequences_and_neutralises_formulas() -> None:

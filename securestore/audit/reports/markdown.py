@@ -8,6 +8,8 @@ never renders or executes it.
 
 from __future__ import annotations
 
+import re
+
 from securestore.audit.model import Result, Status
 from securestore.audit.reports.json_report import timestamp
 from securestore.audit.reports.text import printable
@@ -25,11 +27,16 @@ _ICON = {
 }
 
 
+#: Markdown syntax untrusted text could use to add links, images, emphasis or code
+#: spans to a report (a PR comment would load an image from anywhere): escaped.
+_MARKUP = re.compile(r"([\\`*_~\[\]|])")
+
+
 def _cell(text: str) -> str:
     """One table cell (or line) of untrusted text."""
     text = text.replace("\n", " ")
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return printable(text.replace("\\", "\\\\").replace("|", "\\|"))
+    return printable(_MARKUP.sub(r"\\\1", text))
 
 
 def _code(text: str) -> str:
