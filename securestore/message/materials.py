@@ -27,6 +27,12 @@ __all__ = [
 ]
 
 
+#: What a raw AES keyring writes after the key name in the provider info: the tag
+#: length in bits (128) and the IV length in bytes (12) as 4-byte integers, then the IV.
+_RAW_AES_LENGTHS = (128).to_bytes(4, "big") + (12).to_bytes(4, "big")
+_RAW_AES_SUFFIX = len(_RAW_AES_LENGTHS) + 12
+
+
 @dataclass(frozen=True)
 class EncryptedDataKey:
     """One wrapped copy of the data key, as stored in the message header."""
@@ -36,10 +42,18 @@ class EncryptedDataKey:
     ciphertext: bytes = field(repr=False)
 
     def describe(self) -> str:
-        """A short, secret-free description (provider id and readable key info)."""
-        text = self.provider_info[:256].decode("utf-8", "replace")
-        end = next((i for i, c in enumerate(text) if not c.isprintable()), len(text))
-        return f"{self.provider_id} {text[:end]}" if end else self.provider_id
+        """A secret-free description: the provider id and the key's name.
+
+        The name is given whole (up to 256 bytes, then ``...``), unprintable
+        characters included: a name that only starts like the caller's key must
+        not read as it. Escaping is for whoever prints it (the CLI does). A raw
+        AES keyring's tag length, IV length and IV after the name are left out.
+        """
+        info = self.provider_info
+        if len(info) >= _RAW_AES_SUFFIX and info[-_RAW_AES_SUFFIX:][:8] == _RAW_AES_LENGTHS:
+            info = info[:-_RAW_AES_SUFFIX]
+        name = info[:256].decode("utf-8", "backslashreplace") + ("..." if len(info) > 256 else "")
+        return f"{self.provider_id} {name}" if name else self.provider_id
 
 
 def _frozen(context: Mapping[str, str]) -> Mapping[str, str]:
