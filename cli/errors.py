@@ -103,7 +103,36 @@ def cli_wording(hint: str) -> str:
     return _LIBRARY_ASIDE.sub("", hint)
 
 
+#: Bytes this process has written to standard output (see :func:`note_streamed`).
+_streamed = 0
+
+
+def reset_streamed() -> None:
+    """Start counting anew (each command run: tests run many in one process)."""
+    global _streamed
+    _streamed = 0
+
+
+def note_streamed(count: int) -> None:
+    """Count ``count`` more bytes written to standard output, for the hint of a later failure."""
+    global _streamed
+    _streamed += count
+
+
 def hint_for(error: SecureStoreError) -> str | None:
+    """The error's hint (its own, else a general one for its kind), saying what already
+    went to standard output: a stream cannot be taken back, a file can."""
+    hint = _kind_hint(error)
+    if not _streamed:
+        return hint
+    note = (
+        f"{_streamed} byte(s) had already gone to standard output: they are not the whole "
+        "object and must be discarded"
+    )
+    return note if hint is None else f"{hint.removesuffix('; nothing was written')}; {note}"
+
+
+def _kind_hint(error: SecureStoreError) -> str | None:
     """The error's own hint, else a general one for its kind: every error line has a hint."""
     if error.hint:
         return cli_wording(error.hint)

@@ -29,6 +29,7 @@ from .errors import (
     hint_for,
     install_warning_lines,
     report,
+    reset_streamed,
     stdout_error,
 )
 
@@ -113,6 +114,7 @@ class _Group(click.Group):
         prog_name: str | None = None,
         **extra: Any,
     ) -> Any:
+        reset_streamed()
         try:
             with _terminating_signals():
                 result = super().main(

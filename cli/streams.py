@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from securestore.errors import ConfigurationError
 
-from .errors import require_stdout, stdout_error
+from .errors import note_streamed, require_stdout, stdout_error
 
 if TYPE_CHECKING:
     from securestore.clientside import ClientSideReader
@@ -105,6 +105,7 @@ class Stdout:
 
     def write(self, data: bytes, _offset: int = 0) -> None:
         self._call(self._stream.write, data)
+        note_streamed(len(data))
 
     def flush(self) -> None:
         self._call(self._stream.flush)

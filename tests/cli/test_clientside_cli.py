@@ -168,6 +168,31 @@ def test_tampered_object_is_refused_without_output(
     assert list(tmp_path.iterdir()) == [] or not dest.exists()
 
 
+def test_a_stream_that_fails_after_output_says_to_discard_what_went_out(
+    run: Run, bucket: str, keys: dict[str, Path], connection, tmp_path: Path
+) -> None:
+    """Frames go to stdout once each authenticates: when a later one fails, the hint must
+    not claim that nothing was written, and says how much went out."""
+    url = f"s3://{bucket}/multi"
+    aes = str(keys["aes"])
+    data = os.urandom(3 << 20)  # past the first ranged read of the object
+    assert run("put", "-", url, "--key-file", aes, input=data).exit_code == 0
+    s3 = connection.client("s3")
+    head = s3.head_object(Bucket=bucket, Key="multi")
+    body = bytearray(s3.get_object(Bucket=bucket, Key="multi")["Body"].read())
+    body[-20] ^= 1  # in the final frame's tag
+    s3.put_object(Bucket=bucket, Key="multi", Body=bytes(body), Metadata=head["Metadata"])
+    streamed = run("get", url, "-", "--key-file", aes)
+    assert streamed.exit_code == 3
+    assert 0 < len(streamed.stdout_bytes) <= len(data)
+    hint = next(line for line in streamed.stderr.splitlines() if line.startswith("hint:"))
+    assert f"{len(streamed.stdout_bytes)} byte(s) had already gone to standard output" in hint
+    assert "nothing was written" not in hint
+    to_file = run("get", url, str(tmp_path / "out"), "--key-file", aes)
+    assert to_file.exit_code == 3
+    assert "nothing was written" in to_file.stderr and "standard output" not in to_file.stderr
+
+
 def test_group_readable_key_file_is_refused(run: Run, keys: dict[str, Path], bucket: str) -> None:
     keys["aes"].chmod(0o644)
     result = run("put", "-", f"s3://{bucket}/k", "--key-file", str(keys["aes"]), input=b"x")
