@@ -7,12 +7,19 @@ tree download goes through a :class:`Destination`: the root is opened once
 (``O_DIRECTORY``), each key's folders are opened from it one by one with
 ``O_NOFOLLOW`` (created with ``mkdir(dir_fd=...)`` when missing), and the file's
 partial copy is created, renamed and cleaned up relative to its folder's
-descriptor (:func:`securestore.localfile.placed`). A local user who swaps a folder
+descriptor (:mod:`securestore.placement`). A local user who swaps a folder
 for a link once it was checked therefore changes nothing: the download goes to
 the folder that was checked, and just before the rename that folder must still
 be where the key's path leads (else the download is refused, see
 :meth:`Destination.place`). Elsewhere :func:`confined_target` checks by path, with
 the window it describes.
+
+What is left, by design: the root is opened by its path, once per job (links in
+the path the caller named are theirs); a swap in the instant between the last
+check and the rename moves nothing out through a link either: the file lands in
+the folder that was checked, wherever that folder was moved (on the same file
+system, by someone who may write there). ``decrypt -r`` (:mod:`securestore.offline`)
+still writes by path after :func:`confined_target`.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from securestore.errors import LocalFileError, PolicyError
-from securestore.localfile import Placement, make_folders, placed
+from securestore.localfile import make_folders
+from securestore.placement import Placement, placed
 
 __all__ = ["DESCRIPTORS", "Destination", "Placed", "confined_target", "open_folder"]
 
@@ -315,6 +323,20 @@ class Destination:
                 raise _replaced(self.root.joinpath(*names))
         finally:
             os.close(walked)
+
+    def remove_empty(self, folders: list[Path]) -> list[Path]:
+        """Remove those of ``folders`` below the root that are empty, by descriptor (as given).
+
+        Returns the others (the root and folders above or beside it), for the caller
+        to remove by path. Best effort, like every cleanup of empty folders.
+        """
+        below = [f for f in folders if f != self.root and f.is_relative_to(self.root)]
+        if below and DESCRIPTORS:
+            with self._lock:
+                fd = self._fd
+            if fd >= 0:
+                self._remove(fd, below[::-1])  # given innermost first; _remove reverses
+        return [f for f in folders if f not in below] if DESCRIPTORS else folders
 
     def _remove(self, root_fd: int, created: list[Path]) -> None:
         """Remove the ``created`` folders that are still empty, innermost first (best effort)."""

@@ -28,7 +28,7 @@ process is gone, and any not modified for :data:`STALE_AFTER` seconds (a process
 id can be reused, and a partial file on a shared file system may come from
 another host). Only regular files owned by the caller (any, for root) are removed.
 
-A tree download places its file with :func:`placed` (see :mod:`securestore.confine`):
+A tree download places its file (:mod:`securestore.placement`, :mod:`securestore.confine`):
 then every step (examining the destination, reaping, creating the partial file,
 the rename, the cleanup) is made relative to the open folder's descriptor, and a
 link at the destination is refused rather than followed.
@@ -37,7 +37,6 @@ link at the destination is refused rather than followed.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import errno
 import fcntl
 import hashlib
@@ -47,21 +46,19 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
-from securestore.errors import LocalFileError, PolicyError
+from securestore.errors import LocalFileError
+from securestore.placement import Placement, examine_at, placed_folder, placement_for
 
 __all__ = [
     "NAME_BYTES",
     "PARTIAL_SUFFIX",
     "STALE_AFTER",
     "AtomicFile",
-    "Placement",
     "created_folders",
     "is_partial_name",
-    "placed",
     "pwrite_all",
 ]
 
@@ -286,52 +283,6 @@ def _may_write(path: Path, info: os.stat_result) -> bool:
     return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where a confined download goes: the file ``name`` in the open folder ``dir_fd``.
-
-    Made by :mod:`securestore.confine`, which owns ``dir_fd`` (the folder was
-    reached from the destination root without following a link).
-
-    Attributes:
-        path: the destination as the download names it (an :class:`AtomicFile`
-            of another path is not placed).
-        dir_fd: the folder, open (``O_DIRECTORY``).
-        name: the file's name in it.
-        recheck: called just before the rename: raises (:class:`PolicyError`) when
-            ``path`` no longer leads to that folder (a link swapped in meanwhile).
-    """
-
-    path: str
-    dir_fd: int
-    name: str
-    recheck: Callable[[], None]
-
-
-_placement: contextvars.ContextVar[Placement | None] = contextvars.ContextVar(
-    "securestore_placement", default=None
-)
-
-
-@contextlib.contextmanager
-def placed(placement: Placement) -> Iterator[None]:
-    """Inside the block, an :class:`AtomicFile` of ``placement.path`` works through its folder.
-
-    A context variable rather than an argument: the download goes through the
-    store's public ``download_file``, whose signature does not carry it.
-    """
-    token = _placement.set(placement)
-    try:
-        yield
-    finally:
-        _placement.reset(token)
-
-
-def _placement_for(path: Path) -> Placement | None:
-    placement = _placement.get()
-    return placement if placement is not None and placement.path == os.fspath(path) else None
-
-
 class AtomicFile:
     """Where a download goes: see the module docstring for each kind of destination.
 
@@ -363,7 +314,7 @@ class AtomicFile:
         self._overwrite_readonly = overwrite_readonly
         self._existing: os.stat_result | None = None
         self._position = 0
-        self._at = _placement_for(path)
+        self._at = placement_for(path)
 
     def __enter__(self) -> AtomicFile:
         if self._at is not None:
@@ -400,8 +351,10 @@ class AtomicFile:
 
     def _enter_at(self, at: Placement) -> None:
         """:meth:`__enter__` of a placed file: all through ``at.dir_fd``, no link followed."""
-        info = self._examine_at(at)
-        if info is not None and not stat.S_ISREG(info.st_mode):
+        info = examine_at(at, self.path, overwrite_readonly=self._overwrite_readonly)
+        if info is not None and stat.S_ISREG(info.st_mode):
+            self._existing = info
+        elif info is not None:
             self._open_stream(info, at)
             return
         prefix = partial_prefix(at.name)
@@ -416,38 +369,6 @@ class AtomicFile:
                 hint="choose a destination in an existing, writable folder",
             ) from exc
         self.tmp = tmp  # a name in at.dir_fd
-
-    def _examine_at(self, at: Placement) -> os.stat_result | None:
-        """:meth:`_examine` in ``at.dir_fd``: a link is refused there, never followed."""
-        try:
-            info = os.stat(at.name, dir_fd=at.dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise LocalFileError(f"cannot use {self.path}: {exc.strerror or exc}") from exc
-        if stat.S_ISLNK(info.st_mode):
-            raise PolicyError(
-                f"refusing to write through the symbolic link {self.path}",
-                hint="a download never replaces a link or the file it points to: "
-                "remove the link, or download to another folder",
-            )
-        if stat.S_ISDIR(info.st_mode):
-            raise LocalFileError(f"destination is a directory: {self.path}")
-        if not stat.S_ISREG(info.st_mode):
-            return info
-        if os.geteuid() == 0:
-            writable = bool(info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-        else:
-            effective = os.access in os.supports_effective_ids
-            writable = os.access(at.name, os.W_OK, dir_fd=at.dir_fd, effective_ids=effective)
-        if not self._overwrite_readonly and not writable:
-            raise LocalFileError(
-                f"destination is read-only: {self.path}",
-                hint="make it writable, or replace it anyway with --force "
-                "(library: overwrite_readonly=True)",
-            )
-        self._existing = info
-        return info
 
     def _examine(self) -> os.stat_result | None:
         """Resolve links, refuse what cannot be written; the destination's status or None."""
@@ -610,8 +531,7 @@ def created_folders(folder: Path) -> Iterator[None]:
     Raises:
         LocalFileError: a folder cannot be created.
     """
-    placement = _placement.get()
-    if placement is not None and os.path.dirname(placement.path) == os.fspath(folder):
+    if placed_folder(folder):
         yield
         return
     created = make_folders(folder)

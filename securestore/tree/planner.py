@@ -423,12 +423,15 @@ class Planner:
         Run once the job is over, never while other downloads may still fill a folder.
         """
         with self._created_lock:
-            if self._destination is not None:
-                self._destination.close()
-                self._created.update(self._destination.made)
-                self._destination.made.clear()
+            destination, self._destination = self._destination, None
+            if destination is not None:
+                self._created.update(destination.made)
             created = sorted(self._created, key=lambda p: len(p.parts), reverse=True)
             self._created.clear()
+        if destination is not None:
+            # Below the root by descriptor: a folder swapped for a link since is not followed.
+            created = destination.remove_empty(created)
+            destination.close()
         for folder in created:
             with contextlib.suppress(OSError):  # not empty, or gone: either way, keep going
                 folder.rmdir()

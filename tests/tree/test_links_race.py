@@ -239,3 +239,25 @@ def test_mv_never_unlinks_a_source_through_a_folder_swapped_for_a_link(
     assert _everything(aside) == []  # the moved file itself went
     assert sorted(object_keys(connection, bucket)) == ["mvout/d/two.txt", "mvout/one.txt"]
     assert not (outbox / "one.txt").exists()
+
+
+def test_cleanup_of_created_folders_never_follows_a_swapped_link(
+    run: Run,
+    bucket: str,
+    tmp_path: Path,
+    swap_before_download: list[Callable[[], None]],
+) -> None:
+    """The folders a failed download made are removed by descriptor, not through the link."""
+    url = f"s3://{bucket}/sub/"
+    _upload(run, tmp_path, url, {"a/b/file.txt": b"from the bucket"})
+    dest = tmp_path / "sd"
+    outside = tmp_path / "outside"
+    (outside / "b").mkdir(parents=True)  # empty: what a cleanup through the link would remove
+    aside = tmp_path / "aside"
+    swap_before_download.append(lambda: _swap(dest / "a", aside, outside))
+    result = run("cp", url, str(dest), "--recursive")  # the job makes sd, sd/a and sd/a/b
+    assert not swap_before_download, "the hook did not run"
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert _everything(outside) == ["b"]
+    assert (dest / "a").is_symlink()  # the attacker's link is theirs: never removed either
+    assert "it leads outside the destination" in result.stderr
