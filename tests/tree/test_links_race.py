@@ -261,3 +261,21 @@ def test_cleanup_of_created_folders_never_follows_a_swapped_link(
     assert _everything(outside) == ["b"]
     assert (dest / "a").is_symlink()  # the attacker's link is theirs: never removed either
     assert "it leads outside the destination" in result.stderr
+
+
+def test_placed_download_refuses_a_folder_replaced_by_a_link_inside_the_destination(
+    tmp_path: Path,
+) -> None:
+    """Even a link that stays inside: the file would land elsewhere than checked, so refused."""
+    dest = tmp_path / "dest"
+    (dest / "a" / "b").mkdir(parents=True)
+    (dest / "c" / "b").mkdir(parents=True)
+    aside = tmp_path / "aside"
+    destination = Destination(dest)
+    try:
+        with pytest.raises(PolicyError, match="it was replaced while the file was written"):
+            _write_then_swap(destination, dest, aside, dest / "c")
+    finally:
+        destination.close()
+    assert _everything(dest / "c") == ["b"]
+    assert _everything(aside) == ["b"]
