@@ -27,6 +27,11 @@ destination first removes that destination's stale partial files: those whose
 process is gone, and any not modified for :data:`STALE_AFTER` seconds (a process
 id can be reused, and a partial file on a shared file system may come from
 another host). Only regular files owned by the caller (any, for root) are removed.
+
+A tree download places its file (:mod:`securestore.placement`, :mod:`securestore.confine`):
+then every step (examining the destination, reaping, creating the partial file,
+the rename, the cleanup) is made relative to the open folder's descriptor, and a
+link at the destination is refused rather than followed.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from securestore.errors import LocalFileError
+from securestore.placement import Placement, examine_at, placed_folder, placement_for
 
 __all__ = [
     "NAME_BYTES",
@@ -148,17 +154,25 @@ def _process_alive(pid: int) -> bool:
 
 
 def reap_stale_partials(
-    folder: Path, name: str, *, now: float | None = None, prefix: str | None = None
+    folder: Path,
+    name: str,
+    *,
+    now: float | None = None,
+    prefix: str | None = None,
+    dir_fd: int | None = None,
 ) -> list[str]:
     """Remove stale partial files of destination ``name`` in ``folder``; return their names.
 
     Best effort: a file that cannot be examined or removed is left alone.
     ``prefix``: :func:`partial_prefix` of ``name``, when the caller has it already.
+    ``dir_fd``: ``folder`` open; then it is read, and files removed, through it only.
     """
     prefix = partial_prefix(name) if prefix is None else prefix
     legacy_prefix = f".{name}."
     candidates = [
-        n for n in _partial_names(folder) if n.startswith(prefix) or n.startswith(legacy_prefix)
+        n
+        for n in _partial_names(folder, dir_fd)
+        if n.startswith(prefix) or n.startswith(legacy_prefix)
     ]
     if not candidates:
         # The usual case. Each destination's patterns are new to re's cache: compiling
@@ -175,9 +189,9 @@ def reap_stale_partials(
         match = ours.fullmatch(entry_name)
         if match is None and legacy.fullmatch(entry_name) is None:
             continue
-        path = os.path.join(folder, entry_name)
+        path = entry_name if dir_fd is not None else os.path.join(folder, entry_name)
         try:
-            info = os.lstat(path)
+            info = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
         except OSError:
             continue
         if not stat.S_ISREG(info.st_mode) or (euid != 0 and info.st_uid != euid):
@@ -186,7 +200,7 @@ def reap_stale_partials(
         orphan = match is not None and not _process_alive(int(match.group(1)))
         if old or orphan:
             with contextlib.suppress(OSError):
-                os.unlink(path)
+                os.unlink(path, dir_fd=dir_fd)
                 removed.append(entry_name)
     return removed
 
@@ -197,7 +211,7 @@ _scans: dict[tuple[str, int, int], tuple[float, list[str]]] = {}
 _scans_lock = threading.Lock()
 
 
-def _partial_names(folder: Path) -> list[str]:
+def _partial_names(folder: Path, dir_fd: int | None = None) -> list[str]:
     """The names in ``folder`` that end like partial files, from a scan at most 30 s old.
 
     Reading the whole folder before every download made a sync into one folder of
@@ -206,7 +220,7 @@ def _partial_names(folder: Path) -> list[str]:
     reaping: a partial file that appears after the scan waits for the next one.
     """
     try:
-        where = os.stat(folder)
+        where = os.stat(folder if dir_fd is None else dir_fd)
     except OSError:
         return []
     key = (os.fspath(folder), where.st_dev, where.st_ino)
@@ -217,7 +231,8 @@ def _partial_names(folder: Path) -> list[str]:
             return cached[1]
     try:
         # Most names in a folder are not partial files: a string test keeps the list short.
-        names = [e.name for e in os.scandir(folder) if e.name.endswith(PARTIAL_SUFFIX)]
+        with os.scandir(folder if dir_fd is None else dir_fd) as entries:  # a fd: read via a dup
+            names = [e.name for e in entries if e.name.endswith(PARTIAL_SUFFIX)]
     except OSError:
         return []
     with _scans_lock:
@@ -299,8 +314,12 @@ class AtomicFile:
         self._overwrite_readonly = overwrite_readonly
         self._existing: os.stat_result | None = None
         self._position = 0
+        self._at = placement_for(path)
 
     def __enter__(self) -> AtomicFile:
+        if self._at is not None:
+            self._enter_at(self._at)
+            return self
         number = _standard_fd(self.path)
         if number is not None:
             # Reopening /dev/stdout would drop an O_APPEND and the offset of `>> log`.
@@ -329,6 +348,27 @@ class AtomicFile:
             ) from exc
         self.tmp = tmp
         return self
+
+    def _enter_at(self, at: Placement) -> None:
+        """:meth:`__enter__` of a placed file: all through ``at.dir_fd``, no link followed."""
+        info = examine_at(at, self.path, overwrite_readonly=self._overwrite_readonly)
+        if info is not None and stat.S_ISREG(info.st_mode):
+            self._existing = info
+        elif info is not None:
+            self._open_stream(info, at)
+            return
+        prefix = partial_prefix(at.name)
+        reap_stale_partials(self.path.parent, at.name, prefix=prefix, dir_fd=at.dir_fd)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+        tmp = f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+        try:
+            self.fd = os.open(tmp, flags, 0o600, dir_fd=at.dir_fd)
+        except OSError as exc:
+            raise LocalFileError(
+                f"cannot write to {self.path.parent}: {exc.strerror or exc}",
+                hint="choose a destination in an existing, writable folder",
+            ) from exc
+        self.tmp = tmp  # a name in at.dir_fd
 
     def _examine(self) -> os.stat_result | None:
         """Resolve links, refuse what cannot be written; the destination's status or None."""
@@ -367,13 +407,16 @@ class AtomicFile:
         self._existing = info
         return info
 
-    def _open_stream(self, info: os.stat_result) -> None:
+    def _open_stream(self, info: os.stat_result, at: Placement | None = None) -> None:
         flags = os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY
         fifo = stat.S_ISFIFO(info.st_mode)
         if fifo:
             flags |= os.O_NONBLOCK  # a FIFO without a reader would block this open forever
         try:
-            self.fd = os.open(self.path, flags)
+            if at is not None:
+                self.fd = os.open(at.name, flags | os.O_NOFOLLOW, dir_fd=at.dir_fd)
+            else:
+                self.fd = os.open(self.path, flags)
         except OSError as exc:
             if fifo and exc.errno == errno.ENXIO:
                 raise LocalFileError(
@@ -420,7 +463,7 @@ class AtomicFile:
         os.close(self.fd)
         self.fd = -1
         try:
-            os.replace(self.tmp, self.target)
+            self._replace()
         except OSError as error:
             self._discard()
             raise self._failed(error) from error
@@ -454,13 +497,26 @@ class AtomicFile:
         # Set after chown, which clears set-id bits; those are never carried over.
         os.fchmod(self.fd, stat.S_IMODE(existing.st_mode) & 0o777)
 
+    def _replace(self) -> None:
+        """Rename the complete partial file over the destination (placed: in its folder)."""
+        at = self._at
+        if at is None:
+            os.replace(self.tmp, self.target)
+            return
+        try:
+            at.recheck()
+        except BaseException:
+            self._discard()
+            raise
+        os.replace(self.tmp, at.name, src_dir_fd=at.dir_fd, dst_dir_fd=at.dir_fd)
+
     def _discard(self) -> None:
         if self.fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = -1
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.tmp)
+            os.unlink(self.tmp, dir_fd=None if self._at is None else self._at.dir_fd)
 
 
 @contextlib.contextmanager
@@ -469,10 +525,15 @@ def created_folders(folder: Path) -> Iterator[None]:
 
     On any failure inside the block, the folders created here are removed again
     (those still empty); a folder made meanwhile by someone else is not ours.
+    The folder of a placed download (:func:`placed`) is left alone: it was opened,
+    and made where missing, without following a link; by path it may be one now.
 
     Raises:
         LocalFileError: a folder cannot be created.
     """
+    if placed_folder(folder):
+        yield
+        return
     created = make_folders(folder)
     try:
         yield

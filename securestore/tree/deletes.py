@@ -3,19 +3,36 @@
 Split from :mod:`securestore.tree.planner`: every delete a tree job makes goes
 through here, so the rules that keep data (sizes match, the source is still the
 version copied, no link leads to a local file) sit in one room.
+
+A local file is deleted (:func:`delete_local`) relative to its folder's descriptor
+where :data:`securestore.confine.DESCRIPTORS` holds: the folders are opened from
+the tree's root without following a link, the file is examined there with
+``stat(follow_symlinks=False)`` and unlinked there, so a folder swapped for a link
+after the walk listed it cannot lead the delete out of the tree. Elsewhere the
+check is by path (:func:`check_local_delete`), which leaves a window between the
+check and the unlink.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 
 from securestore.bucket import ObjectInfo
-from securestore.errors import IntegrityError, PolicyError, PreconditionFailedError
+from securestore.confine import DESCRIPTORS, LinkFoundError, open_folder
+from securestore.errors import IntegrityError, LocalFileError, PolicyError, PreconditionFailedError
 
 from .paths import Local, Remote
 
-__all__ = ["check_local_delete", "delete_moved", "delete_side", "verify_local", "verify_size"]
+__all__ = [
+    "check_local_delete",
+    "delete_local",
+    "delete_moved",
+    "delete_side",
+    "verify_local",
+    "verify_size",
+]
 
 
 def verify_size(size: int | None, expected: int, where: str) -> None:
@@ -61,6 +78,83 @@ def check_local_delete(root: Local, relative: str) -> None:
             f"not deleting {path}: a symbolic link leads to it",
             hint="--delete never deletes through a link or a link's target",
         )
+
+
+def _through_link(path: object, hint: str) -> PolicyError:
+    return PolicyError(f"not deleting {path}: a symbolic link leads to it", hint=hint)
+
+
+_DELETE_HINT = "--delete never deletes through a link or a link's target"
+_MOVE_HINT = "a move deletes only the files of its own tree, never through a link"
+
+
+def delete_local(root: Local, relative: str, *, link: bool = False) -> None:
+    """Delete ``root``/``relative``, never through a folder that is a link (a race).
+
+    ``link``: a final component that is a link may go (a move's own entry: the
+    link, never its target); without it a link is refused (``sync --delete``).
+    A file already gone is not an error for ``sync --delete`` (``link`` false),
+    and is for a move (its upload just read it).
+
+    Raises:
+        PolicyError: a folder on the way, or the file itself (without ``link``),
+            is a symbolic link.
+        OSError: the file cannot be deleted.
+    """
+    path = root.path / relative
+    hint = _MOVE_HINT if link else _DELETE_HINT
+    if not DESCRIPTORS:
+        if not link:
+            check_local_delete(root, relative)
+            delete_side(Local(path))
+            return
+        _check_folder(root, relative, hint)
+        os.unlink(path)
+        return
+    parts = relative.split("/")
+    try:
+        fd = os.open(root.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise LocalFileError(f"cannot use {root.path}: {exc.strerror or exc}") from exc
+    try:
+        for name in parts[:-1]:
+            try:
+                child, _ = open_folder(fd, name)
+            except LinkFoundError:
+                raise _through_link(path, hint) from None
+            except FileNotFoundError:
+                if link:
+                    raise
+                return  # gone with its folder
+            os.close(fd)
+            fd = child
+        name = parts[-1]
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            if link:
+                raise
+            return
+        if stat.S_ISLNK(info.st_mode) and not link:
+            raise _through_link(path, hint)
+        # Between this look and the unlink only this folder's entry can change: an
+        # unlink never follows a link, so nothing outside the tree can go.
+        try:
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            if link:
+                raise
+    finally:
+        os.close(fd)
+
+
+def _check_folder(root: Local, relative: str, hint: str = _MOVE_HINT) -> None:
+    """Refuse to delete ``root``/``relative`` when a folder on its way resolves elsewhere."""
+    path = root.path / relative
+    folder = os.path.realpath(path.parent)
+    walked = os.path.join(os.path.realpath(root.path), *relative.split("/")[:-1])
+    if folder != walked:
+        raise _through_link(path, hint)
 
 
 def delete_side(side: Local | Remote) -> None:

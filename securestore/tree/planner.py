@@ -12,13 +12,13 @@ import math
 import mimetypes
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from securestore.attributes import ObjectAttributes
 from securestore.clientside import FORMAT_METADATA, ClientSide
-from securestore.confine import confined_target
+from securestore.confine import Destination, Placed
 from securestore.errors import (
     ConfigurationError,
     IntegrityError,
@@ -27,7 +27,7 @@ from securestore.errors import (
 )
 from securestore.modes import EncryptionMode
 
-from .deletes import check_local_delete, delete_moved, delete_side, verify_local, verify_size
+from .deletes import delete_local, delete_moved, delete_side, verify_local, verify_size
 from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Skip, Task, VanishedError
 from .paths import Local, Remote, Side, control_characters, unsafe_relative
@@ -132,7 +132,7 @@ class Planner:
         self._created: set[Path] = set()  # local folders this job made, for cleanup
         self._created_lock = threading.Lock()
         self._real_source: str | None = None  # the local source root, resolved once
-        self._real_destination: str | None = None  # the same for a local destination
+        self._destination: Destination | None = None  # a local destination root, opened once
         #: A sync's listing-only upload decisions, learning from its HEADs (see plans.plan_sync).
         self.sizes: ListedSizes | None = None
         # A sync upload without a keyring: an object of the destination known to be
@@ -210,7 +210,7 @@ class Planner:
             if needed is not None and not needed():
                 return None
             if isinstance(src, Local) and isinstance(dst, Remote):
-                return self._upload(src, dst, advance, keep=keep)
+                return self._upload(src, dst, advance, keep=keep, relative=relative)
             if isinstance(src, Remote) and isinstance(dst, Local):
                 return self._download(src, dst, advance, relative)
             assert isinstance(src, Remote) and isinstance(dst, Remote)
@@ -242,8 +242,9 @@ class Planner:
 
         def run(_: Callable[[int], None]) -> int:
             if isinstance(root, Local):
-                check_local_delete(root, entry.relative)
-            delete_side(dst)
+                delete_local(root, entry.relative)  # never through a link (a race)
+            else:
+                delete_side(dst)
             return 0
 
         return Task("delete", dst, dst, 0, run)
@@ -338,7 +339,13 @@ class Planner:
     # -- the three transfers -----------------------------------------------------------
 
     def _upload(
-        self, src: Local, dst: Remote, advance: Callable[[int], None], *, keep: bool = False
+        self,
+        src: Local,
+        dst: Remote,
+        advance: Callable[[int], None],
+        *,
+        keep: bool = False,
+        relative: str = "",
     ) -> int:
         # A file that changes while it is read would be stored torn under the mtime
         # it had before (a later sync, deciding from the listing, would keep it): it is
@@ -357,7 +364,10 @@ class Planner:
             stored = dst.store.head(dst.prefix)
             size = stored_plaintext(dst, stored, message=self._writes_messages(dst))
             verify_size(size, before.st_size, dst.describe())
-            os.unlink(src.path)
+            if relative and isinstance(self.source, Local):
+                delete_local(self.source, relative, link=True)  # never through a folder link
+            else:
+                os.unlink(src.path)  # the file named: links on its path are the caller's
         return before.st_size
 
     def _upload_once(
@@ -413,46 +423,59 @@ class Planner:
         Run once the job is over, never while other downloads may still fill a folder.
         """
         with self._created_lock:
+            destination, self._destination = self._destination, None
+            if destination is not None:
+                self._created.update(destination.made)
             created = sorted(self._created, key=lambda p: len(p.parts), reverse=True)
             self._created.clear()
+        if destination is not None:
+            # Below the root by descriptor: a folder swapped for a link since is not followed.
+            created = destination.remove_empty(created)
+            destination.close()
         for folder in created:
             with contextlib.suppress(OSError):  # not empty, or gone: either way, keep going
                 folder.rmdir()
 
+    @contextlib.contextmanager
+    def _placed(self, dst: Local, relative: str) -> Iterator[Placed]:
+        """Where a download writes: in a tree, never through a link (securestore.confine)."""
+        if not (relative and isinstance(self.destination, Local)):
+            self._make_parents(dst.path)
+            yield Placed(dst.path, [])
+            return
+        # A tree download: the key chose the path below the root, and must not lead out
+        # of it through a link, nor be led out by a link swapped in meanwhile.
+        with self._created_lock:
+            if self._destination is None:
+                self._destination = Destination(self.destination.path)  # once per job
+            destination = self._destination
+        with destination.place(relative) as placed:
+            with self._created_lock:
+                self._created.update(placed.created)
+            yield placed
+
     def _download(
         self, src: Remote, dst: Local, advance: Callable[[int], None], relative: str = ""
     ) -> int:
-        if relative and isinstance(self.destination, Local):
-            # A tree download: the key chose the path below the root, and must not
-            # lead out of it through a link (see confined_target, and its window).
-            root = self.destination.path
-            with self._created_lock:
-                if self._real_destination is None and os.path.isdir(root):
-                    self._real_destination = os.path.realpath(root)  # once per job
-                real = self._real_destination
-            _, created = confined_target(root, relative, real_root=real)
-            with self._created_lock:
-                self._created.update(created)
-        else:
-            self._make_parents(dst.path)
-        info = src.store.download_file(
-            src.prefix,
-            dst.path,
-            require=self.options.require,
-            context=self.options.context,
-            relocated=self.options.relocated,
-            allow_plaintext=self.options.allow_plaintext,
-            progress=advance,
-            overwrite_readonly=self.options.overwrite_readonly,
-            allow_s3ec=self.options.allow_s3ec,
-        )
-        _, when = facts(info)
-        written = os.stat(dst.path).st_size
-        # As aws-cli does: the file gets the object's time, so the next sync sees it as
-        # up to date (a client-side object: the source file's stored mtime). A device or
-        # another owner's file may refuse: the data is what matters.
-        with contextlib.suppress(OSError):
-            os.utime(dst.path, (when, when))
+        with self._placed(dst, relative) as placed:
+            info = src.store.download_file(
+                src.prefix,
+                dst.path,
+                require=self.options.require,
+                context=self.options.context,
+                relocated=self.options.relocated,
+                allow_plaintext=self.options.allow_plaintext,
+                progress=advance,
+                overwrite_readonly=self.options.overwrite_readonly,
+                allow_s3ec=self.options.allow_s3ec,
+            )
+            _, when = facts(info)
+            written = placed.size()
+            # As aws-cli does: the file gets the object's time, so the next sync sees it as
+            # up to date (a client-side object: the source file's stored mtime). A device or
+            # another owner's file may refuse: the data is what matters.
+            with contextlib.suppress(OSError):
+                placed.set_times(when)
         if self.move:
             expected = stored_plaintext(src, info, message=self._reads_messages(src))
             verify_local(written, expected, info, dst.describe())
