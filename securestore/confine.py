@@ -36,7 +36,14 @@ from securestore.errors import LocalFileError, PolicyError
 from securestore.localfile import make_folders
 from securestore.placement import Placement, placed
 
-__all__ = ["DESCRIPTORS", "Destination", "Placed", "confined_target", "open_folder"]
+__all__ = [
+    "DESCRIPTORS",
+    "Destination",
+    "Placed",
+    "confined_target",
+    "control_characters",
+    "open_folder",
+]
 
 #: Whether folders are walked by descriptor here (Linux, the BSDs, macOS; not Windows).
 DESCRIPTORS = (
@@ -451,3 +458,28 @@ def _confined_folder(folder: Path, base: str, mode: int) -> bool:
     if not stat.S_ISDIR(info.st_mode):
         raise LocalFileError(f"cannot create {folder}: a file of that name exists")
     return False
+
+
+#: Characters no local name made from a key may hold: C0 controls, DEL, C1 controls
+#: (U+009B is CSI in terminals that honour UTF-8 C1), the bidirectional controls that
+#: make one name read as another (``b\u202eTXT.exe`` shows as ``bexe.TXT``), and the
+#: line and paragraph separators.
+_UNSAFE_IN_NAMES = frozenset(
+    [chr(c) for c in range(0x20)]
+    + [chr(c) for c in range(0x7F, 0xA0)]
+    + list("\u061c\u200e\u200f\u2028\u2029")
+    + [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+)
+
+
+def control_characters(relative: str) -> bool:
+    """Whether ``relative`` (from a key) holds a control character: C0, DEL, C1, a
+    bidirectional control or a line/paragraph separator.
+
+    A local file of such a name carries the key's escape sequences to every
+    terminal that later lists the folder (``ls``, a shell's completion), where
+    securestore's own output escapes them, or spoofs its extension: tree
+    downloads and ``decrypt_tree`` skip such names.
+    """
+    return not _UNSAFE_IN_NAMES.isdisjoint(relative)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
-from securestore.confine import confined_target
+from securestore.confine import confined_target, control_characters
 from securestore.errors import (
     ConfigurationError,
     FormatError,
@@ -449,6 +449,12 @@ def decrypt_tree(
     for path in _files(src, dst, on_skip):
         relative = path.relative_to(src).as_posix()
         if not relative.endswith(suffix) or path.name == suffix:
+            continue
+        if control_characters(relative):
+            # Someone else's vault may name files to replay escape sequences or spoof
+            # an extension wherever the plaintext lands.
+            if on_skip is not None:
+                on_skip(path, "its name holds control characters (not decrypted)")
             continue
         try:
             # New folders get 0700 (they receive plaintext); no link is written through.

@@ -11,6 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from securestore.confine import control_characters
 from securestore.errors import ConfigurationError, PolicyError
 from securestore.store import SecureStore
 
@@ -127,13 +128,3 @@ def unsafe_relative(relative: str) -> str | None:
     if os.sep != "/" and os.sep in relative:
         return "it contains the local path separator"
     return None
-
-
-def control_characters(relative: str) -> bool:
-    """Whether ``relative`` (from a key) holds a C0 control character or DEL.
-
-    A local file of such a name carries the key's escape sequences to every
-    terminal that later lists the folder (``ls``, a shell's completion), where
-    securestore's own output escapes them: tree downloads skip such keys.
-    """
-    return any(ord(char) < 0x20 or char == "\x7f" for char in relative)

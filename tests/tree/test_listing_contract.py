@@ -252,3 +252,39 @@ def test_a_tree_download_skips_keys_with_control_characters(
         assert result.exit_code == 2, result.output
         assert read_tree(down) == {"ok": b"x"}
         assert result.stderr.count("warning: skipped") == 3 and "\x1b" not in result.stderr
+
+
+def test_a_tree_download_skips_keys_with_c1_or_bidi_controls(
+    run: Callable[..., Any], make_store: Callable[..., SecureStore], tmp_path: Path, bucket: str
+) -> None:
+    """C1's CSI (U+009B) is an escape in terminals that honour UTF-8 C1, and U+202E makes
+    ``b\u202eTXT.exe`` read as ``bexe.TXT``: such names are not made locally."""
+    store = make_store()
+    keys = ("q/ok", "q/d\u009b31mC1", "q/b\u202eTXT.exe", "q/i\u2066x", "q/l\u2028s")
+    for key in keys:
+        store.put(key, b"x")
+    down = tmp_path / "down"
+    result = run("sync", f"s3://{bucket}/q/", str(down))
+    assert result.exit_code == 2, result.output
+    assert read_tree(down) == {"ok": b"x"}
+    assert result.stderr.count("warning: skipped") == len(keys) - 1
+    assert "\u202e" not in result.stderr and "\u009b" not in result.stderr
+
+
+def test_decrypt_recursive_skips_names_with_control_characters(
+    run: Callable[..., Any], tmp_path: Path
+) -> None:
+    key = tmp_path / "k.key"
+    assert run("keygen", "--aes", str(key)).exit_code == 0
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "fine.txt").write_bytes(b"a")
+    (plain / "e\x1b[2Jvil.txt").write_bytes(b"b")
+    (plain / "b\u202etxt.exe").write_bytes(b"c")
+    vault, out = tmp_path / "vault", tmp_path / "out"
+    enc = run("encrypt", str(plain), "-o", str(vault), "--recursive", "--key-file", str(key))
+    assert enc.exit_code == 0, enc.output
+    dec = run("decrypt", str(vault), "-o", str(out), "--recursive", "--key-file", str(key))
+    assert dec.exit_code == 0, dec.output
+    assert read_tree(out) == {"fine.txt": b"a"}
+    assert dec.stderr.count("warning: skipped") == 2 and "\x1b" not in dec.stderr
