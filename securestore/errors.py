@@ -52,6 +52,7 @@ __all__ = [
     "KeyUnavailableError",
     "KeyringError",
     "LocalFileError",
+    "FileChangedError",
     "NoMatchingKeyError",
     "NotFoundError",
     "PolicyError",
@@ -107,6 +108,10 @@ class InvalidLocationError(ConfigurationError):
 
 class LocalFileError(ConfigurationError):
     """A local file cannot be read or written (missing, a directory, no permission)."""
+
+
+class FileChangedError(LocalFileError):
+    """A local file changed while it was being uploaded: nothing was stored from it."""
 
 
 class TransportSecurityError(SecureStoreError):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from securestore.errors import LocalFileError
+from securestore.errors import FileChangedError, LocalFileError
 
-__all__ = ["open_source"]
+__all__ = ["open_source", "unchanged_check"]
 
 
 def open_source(source: Path, *, bucket: str, key: str) -> tuple[BinaryIO, int]:
@@ -45,3 +46,25 @@ def _not_regular(source: Path) -> LocalFileError:
         f"not a regular file: {source}",
         hint="to upload from a pipe or device, pass a file object to put() (CLI: put - < SOURCE)",
     )
+
+
+def unchanged_check(handle: BinaryIO, source: Path) -> Callable[[], None]:
+    """A check to run once the open file ``handle`` has been read, before the object is
+    committed: it raises :class:`FileChangedError` if the file's size, mtime or ctime
+    moved since now (bytes written while it was read would be stored torn; ctime
+    catches a writer that puts the mtime back)."""
+    first = _identity(os.fstat(handle.fileno()))
+
+    def check() -> None:
+        if _identity(os.fstat(handle.fileno())) != first:
+            raise FileChangedError(
+                f"{source} changed while it was being uploaded: nothing was stored",
+                hint="upload it again once it is no longer being written "
+                "(or upload a copy or a snapshot of it)",
+            )
+
+    return check
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns

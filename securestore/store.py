@@ -22,7 +22,7 @@ from securestore.bucket import BucketAccess, CommonPrefix, ObjectInfo, ObjectSum
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.copying import copy_object
 from securestore.localfile import created_folders
-from securestore.localsource import open_source
+from securestore.localsource import open_source, unchanged_check
 from securestore.location import validate_bucket_name, validate_key
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
@@ -148,7 +148,12 @@ class SecureStore:
 
         ``attributes``: storage class and content headers, as for :meth:`put`.
 
+        A file that changes while it is read (size, mtime or ctime) is not
+        stored: the upload is abandoned before it is committed, so an existing
+        object under ``key`` stays as it was.
+
         Raises:
+            FileChangedError: the file changed while it was read (a LocalFileError).
             LocalFileError: the file cannot be read.
             PolicyError, StorageError: as for :meth:`put`.
         """
@@ -160,7 +165,15 @@ class SecureStore:
             with self._access.boundary("upload", key):
                 plan = self._writes.plan(key, mode, size, meta, attributes=attributes)
                 parts = file_parts(handle.fileno(), size, plan.part_size)
-                return self._writes.upload(key, parts, mode, plan, content_type, progress)
+                return self._writes.upload(
+                    key,
+                    parts,
+                    mode,
+                    plan,
+                    content_type,
+                    progress,
+                    before_commit=unchanged_check(handle, Path(path)),
+                )
 
     def copy(
         self,

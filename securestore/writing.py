@@ -244,8 +244,15 @@ class WritePath:
         plan: WritePlan,
         content_type: str | None,
         progress: ProgressCallback | None,
+        *,
+        before_commit: Callable[[], None] | None = None,
     ) -> ObjectInfo:
-        """Send ``parts`` under ``key`` (one PUT if there is only one), then verify."""
+        """Send ``parts`` under ``key`` (one PUT if there is only one), then verify.
+
+        ``before_commit`` runs once every part has been read, before the object is
+        committed (the PutObject sent, the multipart upload completed); what it
+        raises abandons the write.
+        """
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
@@ -257,10 +264,12 @@ class WritePath:
         if content_type:
             params["ContentType"] = content_type
         if getattr(parts, "count", 1) > 1:  # a file of many parts: none read before it is sent
-            return self._multipart(key, parts, params, mode, plan, progress)
+            return self._multipart(key, parts, params, mode, plan, progress, before_commit)
         first = next(parts)
         if first.last and self.single_put(mode, first):
             try:
+                if before_commit is not None:
+                    before_commit()
                 self.confirm_mode(key, mode)
                 data = plan.body(first, reuse=True)
                 size, plain_size = len(data), len(first.data)
@@ -271,7 +280,9 @@ class WritePath:
                 progress(plain_size)
             self._verify_or_undo(mode, response, key)
             return self._info_after_write(key, response, size, plan.metadata, content_type)
-        return self._multipart(key, itertools.chain([first], parts), params, mode, plan, progress)
+        return self._multipart(
+            key, itertools.chain([first], parts), params, mode, plan, progress, before_commit
+        )
 
     def _verify(
         self, mode: EncryptionMode, response: Mapping[str, Any], key: str, before: bool = False
@@ -385,6 +396,7 @@ class WritePath:
         mode: EncryptionMode,
         plan: WritePlan,
         progress: ProgressCallback | None,
+        before_commit: Callable[[], None] | None = None,
     ) -> ObjectInfo:
         s3 = self.access.s3
         created = s3.create_multipart_upload(**params)
@@ -427,6 +439,8 @@ class WritePath:
             sent = run_bounded(prepared(), send, concurrency=self.access.transfer.concurrency)
             done = [entry for entry, _ in sent]
             total = sum(size for _, size in sent)
+            if before_commit is not None:
+                before_commit()
             completed = s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,

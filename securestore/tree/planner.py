@@ -21,6 +21,7 @@ from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.confine import Destination, Placed
 from securestore.errors import (
     ConfigurationError,
+    FileChangedError,
     IntegrityError,
     LocalFileError,
     PolicyError,
@@ -351,7 +352,12 @@ class Planner:
         # it had before (a later sync, deciding from the listing, would keep it): it is
         # uploaded again, and fails if it changes again. A move never deletes it.
         for attempt in (1, 2):
-            before, after = self._upload_once(src, dst, advance)
+            try:
+                before, after = self._upload_once(src, dst, advance)
+            except FileChangedError:  # seen before the object was committed: nothing stored
+                if self.move or attempt == 2:
+                    raise
+                continue
             if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
                 break
             if self.move or attempt == 2:
