@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -20,6 +21,7 @@ from securestore.errors import (
 )
 from securestore.localfile import AtomicFile
 from securestore.location import S3Url
+from securestore.placement import special_file_refused
 
 from .context import CliContext
 from .errors import require_stdout
@@ -412,7 +414,13 @@ def _target(dest: str | None, key: str) -> Path:
     from securestore.tree.paths import local_target
 
     assert dest is not None
-    return local_target(Path(dest), key, trailing_slash=dest.endswith(("/", os.sep)))
+    target = local_target(Path(dest), key, trailing_slash=dest.endswith(("/", os.sep)))
+    if target != Path(dest):  # the name came from the key: a FIFO or device there is refused
+        with contextlib.suppress(OSError):
+            mode = os.lstat(target).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode)):
+                raise special_file_refused(target)
+    return target
 
 
 def _written_size(target: str | Path, stored: int) -> int:

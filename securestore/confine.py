@@ -34,7 +34,7 @@ from pathlib import Path
 
 from securestore.errors import LocalFileError, PolicyError
 from securestore.localfile import make_folders
-from securestore.placement import Placement, placed
+from securestore.placement import Placement, placed, special_file_refused
 
 __all__ = [
     "DESCRIPTORS",
@@ -394,7 +394,8 @@ def confined_target(
     cannot change the local tree.
 
     Raises:
-        PolicyError: a folder leads outside ``root``, or the file is a symbolic link.
+        PolicyError: a folder leads outside ``root``, or the file is a symbolic link,
+            a FIFO, a device or a socket.
         LocalFileError: a folder cannot be created, or a file is where one should be.
     """
     created: list[Path] = []
@@ -421,6 +422,8 @@ def confined_target(
                 hint="a download never replaces a link or the file it points to: "
                 "remove the link, or download to another folder",
             )
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            raise special_file_refused(target)
         return target, created
     except BaseException:
         for made in reversed(created):

@@ -351,12 +351,8 @@ class AtomicFile:
 
     def _enter_at(self, at: Placement) -> None:
         """:meth:`__enter__` of a placed file: all through ``at.dir_fd``, no link followed."""
-        info = examine_at(at, self.path, overwrite_readonly=self._overwrite_readonly)
-        if info is not None and stat.S_ISREG(info.st_mode):
-            self._existing = info
-        elif info is not None:
-            self._open_stream(info, at)
-            return
+        # A regular file or nothing: a FIFO or device at a name a key gave is refused.
+        self._existing = examine_at(at, self.path, overwrite_readonly=self._overwrite_readonly)
         prefix = partial_prefix(at.name)
         reap_stale_partials(self.path.parent, at.name, prefix=prefix, dir_fd=at.dir_fd)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW

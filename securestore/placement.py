@@ -19,7 +19,14 @@ from pathlib import Path
 
 from securestore.errors import LocalFileError, PolicyError
 
-__all__ = ["Placement", "examine_at", "placed", "placed_folder", "placement_for"]
+__all__ = [
+    "Placement",
+    "examine_at",
+    "placed",
+    "placed_folder",
+    "placement_for",
+    "special_file_refused",
+]
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,7 @@ def examine_at(at: Placement, path: Path, *, overwrite_readonly: bool) -> os.sta
     (the walk refused one already: this one was put there since).
 
     Raises:
-        PolicyError: the destination is a symbolic link.
+        PolicyError: the destination is a symbolic link, a FIFO, a device or a socket.
         LocalFileError: a directory, a read-only file (without ``overwrite_readonly``),
             or it cannot be examined.
     """
@@ -101,7 +108,7 @@ def examine_at(at: Placement, path: Path, *, overwrite_readonly: bool) -> os.sta
     if stat.S_ISDIR(info.st_mode):
         raise LocalFileError(f"destination is a directory: {path}")
     if not stat.S_ISREG(info.st_mode):
-        return info
+        raise special_file_refused(path)
     if os.geteuid() == 0:  # as localfile._may_write: root is stopped only by no write bit
         writable = bool(info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     else:
@@ -114,3 +121,14 @@ def examine_at(at: Placement, path: Path, *, overwrite_readonly: bool) -> os.sta
             "(library: overwrite_readonly=True)",
         )
     return info
+
+
+def special_file_refused(path: Path) -> PolicyError:
+    """The error for a FIFO, device or socket at a name a key gave: another local user
+    may have put it there to receive the plaintext (only a path the caller names, such
+    as ``/dev/stdout``, is written through)."""
+    return PolicyError(
+        f"refusing to write into {path}: it is not a regular file (a FIFO, device or socket)",
+        hint="a download into a folder replaces only regular files: remove it, or name "
+        "the destination itself to write through it",
+    )
