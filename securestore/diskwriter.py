@@ -53,7 +53,7 @@ class DiskWriter:
             holds one at a time, so one more than the workers keeps them reading).
         writeback: ``writeback(fd, offset, length)`` starts the writeback of bytes
             written (a hint such as :func:`securestore.ranges.start_writeback`).
-        progress: called with each write's length once it is written.
+        progress: called with the bytes written, after they are written.
     """
 
     def __init__(
@@ -137,6 +137,7 @@ class DiskWriter:
     def _drain(self, *, wait: bool) -> None:
         """Write the queue if no other thread is writing it (or, with ``wait``, after it)."""
         while self._writing.acquire(blocking=wait):
+            written = 0
             try:
                 while True:
                     with self._room:
@@ -144,8 +145,12 @@ class DiskWriter:
                             break
                         buffer, length, offset = self._queue.popleft()
                     self._write(buffer, length, offset)
+                    written += length
             finally:
                 self._writing.release()
+            # Told outside the lock: a slow callback must not hold up the writes.
+            if written and self._progress is not None:
+                self._progress(written)
             with self._room:
                 # Queued after this thread's last look, by a worker that found the lock taken.
                 if self._stopped or not self._queue:
@@ -157,8 +162,6 @@ class DiskWriter:
         with self._room:
             self._free.append(buffer)
             self._room.notify()
-        if self._progress is not None:
-            self._progress(length)
         self._unsynced.append((offset, length))
         self._unsynced_bytes += length
         if self._unsynced_bytes >= WRITEBACK_EVERY:

@@ -123,8 +123,10 @@ def test_writes_one_at_a_time_then_fsync_then_rename(
     target = tmp_path / "obj"
     target.write_bytes(b"the previous version")
     recorder = _Recorder(monkeypatch, pause=0.01)
-    store.download_file("obj", target)
+    told: list[int] = []
+    store.download_file("obj", target, progress=told.append)
     assert target.read_bytes() == DATA
+    assert sum(told) == len(DATA)  # progress counts each byte once, after it is written
     assert recorder.wrong == []
     assert recorder.most_at_once == 1  # never two writes into the file at once
     kinds = recorder.kinds()
