@@ -7,6 +7,7 @@ checked against a random ``--auth-key``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -143,7 +144,10 @@ class RcloneS3:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         self._wait_tls(port, certs.ca_cert)
         endpoint = S3Endpoint(f"https://127.0.0.1:{port}", certs.ca_cert, access, secret)
-        endpoint.boto3_client().create_bucket(Bucket=endpoint.bucket)
+        client = endpoint.boto3_client()
+        # A --workdir used again keeps its objects (and the bucket) in the data folder.
+        with contextlib.suppress(client.exceptions.BucketAlreadyExists):
+            client.create_bucket(Bucket=endpoint.bucket)
         return endpoint
 
     def _wait_tls(self, port: int, ca: Path, timeout: float = 30.0) -> None:

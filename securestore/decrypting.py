@@ -22,6 +22,7 @@ from securestore.clientside import (
     looks_like_message,
     read_header,
 )
+from securestore.diskwriter import DiskWriter
 from securestore.errors import (
     AuthenticationError,
     FormatError,
@@ -159,9 +160,11 @@ def decrypt_into(
     whatever the object's size, the connection never waits for a whole range to
     be decrypted and written, and nothing but authenticated plaintext reaches
     the (still partial) file. Fresh multi-MiB buffers per range would cost
-    more (page faults) than the decryption. Each range's writeback is started
-    once it is written (:func:`~securestore.ranges.start_writeback`), so that
-    the fsync before the rename has little left to wait for.
+    more (page faults) than the decryption. With several ranges, a batch is
+    decrypted into a buffer of a :class:`~securestore.diskwriter.DiskWriter`,
+    which writes one buffer at a time (workers do not queue on the file's lock)
+    and starts the writeback as it goes, so that the fsync before the rename has
+    little left to wait for; a single range is written by the calling thread.
 
     With ``first_part`` (the probe's open answer for the first part), the frames
     that lie whole inside it are read from it: an object that fits in one part
@@ -203,13 +206,26 @@ def decrypt_into(
                 return
             cipher = buffer("cipher", 0)[: batch.hi - batch.lo]
             reader.check_frames(batch.first, cipher)
-            plain = buffer("plain", len(cipher))
-            count = reader.decryptor.decrypt_frames_into(
-                batch.first, cipher, plain, includes_final=batch.last == layout.frame_count
-            )
-            pwrite_all(fd, plain[:count], (batch.first - 1) * layout.frame_length)
-            if progress:
-                progress(count)
+            offset = (batch.first - 1) * layout.frame_length
+            final = batch.last == layout.frame_count
+            if writer is None:
+                plain = buffer("plain", len(cipher))
+                count = reader.decryptor.decrypt_frames_into(
+                    batch.first, cipher, plain, includes_final=final
+                )
+                pwrite_all(fd, plain[:count], offset)
+                if progress:
+                    progress(count)
+            else:
+                plain = writer.buffer()
+                try:
+                    count = reader.decryptor.decrypt_frames_into(
+                        batch.first, cipher, plain, includes_final=final
+                    )
+                except BaseException:
+                    writer.release(plain)  # never written: not authenticated plaintext
+                    raise
+                writer.submit(plain, count, offset)
             batch.advance()
 
         lo, hi = layout.ciphertext_range(span[0], span[1])
@@ -226,11 +242,33 @@ def decrypt_into(
                 prefix=part.first[lo:],
                 drain=part.end - hi,
             )
-        start = (span[0] - 1) * layout.frame_length
-        start_writeback(fd, start, span[1] * layout.frame_length - start)
+        if writer is None:
+            start = (span[0] - 1) * layout.frame_length
+            start_writeback(fd, start, span[1] * layout.frame_length - start)
 
+    writer: DiskWriter | None = None
     try:
-        run_spans(spans, fetch, concurrency=transfer.concurrency)
+        if len(spans) == 1:  # one range (every small object): written by the calling thread
+            fetch(spans[0])
+            return
+        # The most ciphertext one batch can hold (the last also holds the final frame).
+        largest = max(
+            hi - lo
+            for lo, hi in (
+                layout.ciphertext_range(1, min(per_batch, layout.frame_count)),
+                layout.ciphertext_range(
+                    max(1, layout.frame_count - per_batch + 1), layout.frame_count
+                ),
+            )
+        )
+        with DiskWriter(
+            fd,
+            buffer_size=largest,
+            buffers=transfer.concurrency + 2,
+            writeback=start_writeback,
+            progress=progress,
+        ) as writer:
+            run_spans(spans, fetch, concurrency=transfer.concurrency)
     finally:
         if first_part is not None:
             first_part.close()  # unused (no whole frame in it), or left by a failure

@@ -4,7 +4,8 @@
 answer's ``Content-Range`` (through :meth:`~securestore.bucket.BucketAccess.get_range`),
 reads bodies straight into the caller's buffers and resumes a body that breaks,
 within one :class:`~securestore.transfer.RetryBudget`. :func:`download_ranges`
-runs a plain object's ranges in parallel into a file.
+runs a plain object's ranges in parallel into a file, through a
+:class:`~securestore.diskwriter.DiskWriter` when there are several.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import botocore.exceptions
 
 from securestore.bucket import BucketAccess
+from securestore.diskwriter import DiskWriter
 from securestore.errors import TransferError
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.reader import RETRYABLE_STREAM_ERRORS, ObjectReader
@@ -241,6 +243,18 @@ def download_ranges(
             return
         step = transfer.part_size_for(size)
         spans += [(at, min(at + step, size), None) for at in range(start, size, step)]
+        if len(spans) > 1:
+            writer = cleanup.enter_context(
+                DiskWriter(
+                    out.fd,
+                    buffer_size=piece,
+                    buffers=transfer.concurrency + 2,
+                    writeback=start_writeback,
+                    progress=progress,
+                )
+            )
+            run_spans(spans, _handing_over(ranges, writer), concurrency=transfer.concurrency)
+            return
         buffers = threading.local()
 
         def window(_: int, remaining: int) -> memoryview:
@@ -304,6 +318,32 @@ def run_spans(spans: list[Any], fetch: Callable[[Any], None], *, concurrency: in
         fetch(spans[0])
         return
     run_bounded(spans, fetch, concurrency=concurrency)
+
+
+def _handing_over(ranges: ObjectRanges, writer: DiskWriter) -> Callable[[Any], None]:
+    """A span fetcher that reads into the writer's buffers and hands each one over."""
+    held = threading.local()  # the buffer a worker is filling, kept across a resumed read
+
+    def window(_: int, remaining: int) -> memoryview:
+        view: memoryview | None = getattr(held, "view", None)
+        if view is None:
+            view = held.view = writer.buffer()
+        return view[: min(remaining, len(view))]
+
+    def commit(offset: int, piece: memoryview) -> None:
+        view, held.view = held.view, None
+        writer.submit(view, len(piece), offset)
+
+    def fetch(span: tuple[int, int, Any]) -> None:
+        try:
+            ranges.stream(span[0], span[1], window, commit, body=span[2])
+        finally:
+            view = getattr(held, "view", None)
+            if view is not None:  # a failed read: the buffer was never handed over
+                held.view = None
+                writer.release(view)
+
+    return fetch
 
 
 def _writer(out: AtomicFile, progress: ProgressCallback | None) -> Commit:
