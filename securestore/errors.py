@@ -59,6 +59,7 @@ __all__ = [
     "PreconditionFailedError",
     "SecureStoreError",
     "StorageError",
+    "EndpointUnreachableError",
     "TransferError",
     "TransportSecurityError",
 ]
@@ -135,6 +136,12 @@ class StorageError(SecureStoreError):
     ) -> None:
         super().__init__(message, bucket=bucket, key=key, hint=hint)
         self.code = code
+
+
+class EndpointUnreachableError(StorageError):
+    """The endpoint could not be reached, or stopped answering within the read timeout
+    (after the retries): not an answer about the object, so a job of many objects stops
+    once it keeps happening."""
 
 
 class NotFoundError(StorageError):

@@ -20,6 +20,7 @@ from securestore.errors import (
     AccessDeniedError,
     ArchivedObjectError,
     ConfigurationError,
+    EndpointUnreachableError,
     KeyUnavailableError,
     NotFoundError,
     PreconditionFailedError,
@@ -257,7 +258,7 @@ def translate_error(
     if isinstance(
         exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError
     ):
-        return StorageError(
+        return EndpointUnreachableError(
             f"{what}: could not connect to the endpoint",
             bucket=bucket,
             key=key,
@@ -265,7 +266,9 @@ def translate_error(
         )
     reason = stalled(exc)
     if reason is not None:
-        return StorageError(f"{what}: {reason}", bucket=bucket, key=key, hint=STALLED_HINT)
+        return EndpointUnreachableError(
+            f"{what}: {reason}", bucket=bucket, key=key, hint=STALLED_HINT
+        )
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return StorageError(f"{what}: {type(exc).__name__}", bucket=bucket, key=key)
     return StorageError(f"{what}: {type(exc).__name__}: {exc}", bucket=bucket, key=key)

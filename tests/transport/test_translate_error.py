@@ -11,6 +11,7 @@ import pytest
 from securestore import (
     AccessDeniedError,
     ConfigurationError,
+    EndpointUnreachableError,
     KeyUnavailableError,
     NotFoundError,
     PreconditionFailedError,
@@ -137,12 +138,17 @@ def test_missing_credentials_are_access_denied(exc: Exception) -> None:
         botocore.exceptions.EndpointConnectionError(endpoint_url="https://127.0.0.1:1"),
         botocore.exceptions.ConnectTimeoutError(endpoint_url="https://127.0.0.1:1"),
         botocore.exceptions.ReadTimeoutError(endpoint_url="https://127.0.0.1:1"),
-        RuntimeError("something else"),
     ],
 )
-def test_other_failures_are_storage_errors(exc: Exception) -> None:
+def test_an_endpoint_that_cannot_be_reached_or_stalls_is_unreachable(exc: Exception) -> None:
+    """A storage error (exit 4) of its own kind: a tree job stops once it keeps happening."""
     error = translate_error(exc)
-    assert type(error) is StorageError
+    assert type(error) is EndpointUnreachableError and isinstance(error, StorageError)
+    assert error.hint
+
+
+def test_other_failures_are_storage_errors() -> None:
+    assert type(translate_error(RuntimeError("something else"))) is StorageError
 
 
 def test_securestore_errors_pass_through_unchanged() -> None:
