@@ -296,7 +296,11 @@ def preload() -> None:
 
 
 def _selected(mutant: Mutant, funcs: list[str], lines: tuple[int, int] | None) -> bool:
-    if funcs and not any(mutant.func == f or mutant.func.endswith("." + f) for f in funcs):
+    # A name selects that function (``Class.method`` or ``method``) or a whole class.
+    if funcs and not any(
+        mutant.func == f or mutant.func.endswith("." + f) or mutant.func.startswith(f + ".")
+        for f in funcs
+    ):
         return False
     return not (lines and not lines[0] <= mutant.line <= lines[1])
 
