@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from securestore import KeyringError, SecureStore, SseS3
+from securestore import FormatError, KeyringError, SecureStore, SseS3
 from securestore.clientside import ClientSide
 from securestore.keyrings import RawAesKeyring
 from tests.clientside.conftest import Raw
@@ -89,3 +89,16 @@ def test_allow_plaintext_under_a_server_side_demand_returns_a_non_message_as_sto
     assert store.get(KEY, require=SseS3(), allow_plaintext=True) == PLAIN
     store.download_file(KEY, tmp_path / "out", require=SseS3(), allow_plaintext=True)
     assert (tmp_path / "out").read_bytes() == PLAIN
+
+
+def test_a_server_side_demand_with_a_keyring_refuses_a_non_message(
+    make_store: Callable[..., SecureStore], raw: Raw, tmp_path: Path
+) -> None:
+    """Plain bytes swapped in for a client-side object are no message, demand or not."""
+    store = make_store(keyring=KEYRING)
+    put_sse_s3(raw, PLAIN, marker=True)
+    with pytest.raises(FormatError, match="not a valid client-side message"):
+        store.get(KEY, require=SseS3())
+    with pytest.raises(FormatError):
+        store.download_file(KEY, tmp_path / "out", require=SseS3())
+    assert list(tmp_path.iterdir()) == []
