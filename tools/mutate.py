@@ -9,7 +9,8 @@ Usage (from the repository root, with the project's venv)::
 
 Each mutant is written over the module in place (the original is restored after every run
 and on interruption), then the given pytest selection runs with ``-x`` under a timeout. A
-mutant is *killed* when the selection fails (or times out), *survived* when it passes.
+mutant is *killed* when the selection fails (or times out twice, the second time with three
+times the timeout: on a loaded machine one slow run proves no hang), *survived* when it passes.
 
 Operators: negate a comparison (``==``/``!=``, ``<``/``>=``, ``in``/``not in``, ``is``/
 ``is not``), move an ordering boundary (``<``/``<=``), swap ``and``/``or``, drop a ``not``,
@@ -296,7 +297,11 @@ def preload() -> None:
 
 
 def _selected(mutant: Mutant, funcs: list[str], lines: tuple[int, int] | None) -> bool:
-    if funcs and not any(mutant.func == f or mutant.func.endswith("." + f) for f in funcs):
+    # A name selects that function (``Class.method`` or ``method``) or a whole class.
+    if funcs and not any(
+        mutant.func == f or mutant.func.endswith("." + f) or mutant.func.startswith(f + ".")
+        for f in funcs
+    ):
         return False
     return not (lines and not lines[0] <= mutant.line <= lines[1])
 
@@ -343,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             path.write_text(apply(original, m))
             result, m.seconds = run_tests(args.tests, timeout)
+            if result == "timeout":
+                # On a loaded machine a slow run is no proof of a hang: once more, longer.
+                result, m.seconds = run_tests(args.tests, 3 * timeout)
             m.status = {"passed": "survived", "failed": "killed"}.get(result, result)
             mark = "SURVIVED" if m.status == "survived" else m.status
             print(f"{m.ident:4d} L{m.line} {m.kind:12s} {m.func}: {mark}", flush=True)
