@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from securestore.errors import SecureStoreError, TransferError
+from securestore.errors import EndpointUnreachableError, SecureStoreError, TransferError
 from securestore.transfer import bind_cancel, bind_scheduler
 
 from .paths import Local, Remote
@@ -160,6 +160,11 @@ class TransferManager:
         on_event: called with each task, ``"done"``, ``"dryrun"``, ``"unchanged"``
             or ``"failed"``, and the error of a failure (else ``None``), from worker
             threads; the CLI prints aws-cli's lines.
+        unreachable_limit: after this many objects in a row failed to reach the
+            endpoint (:class:`~securestore.errors.EndpointUnreachableError`, no
+            success between them) the job stops with that error instead of
+            waiting out the timeouts of every object left (default: twice the
+            concurrency, at least 10).
     """
 
     def __init__(
@@ -170,10 +175,12 @@ class TransferManager:
         progress: Callable[[TreeProgress], None] | None = None,
         on_event: Event | None = None,
         drain_seconds: float = DRAIN_SECONDS,
+        unreachable_limit: int | None = None,
     ) -> None:
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
         self.concurrency = concurrency
+        self._unreachable_limit = unreachable_limit or max(10, 2 * concurrency)
         self.large_in_flight = max(1, large_in_flight)
         self._progress = progress
         self._on_event = on_event
@@ -217,6 +224,8 @@ class TransferManager:
         """Run every task ``items`` yields; record skips, failures and ``None`` (unchanged).
 
         Raises:
+            EndpointUnreachableError: ``unreachable_limit`` objects in a row could not
+                reach the endpoint; the job stopped (the rest were not tried).
             KeyboardInterrupt, and any other exception raised while producing
             the items (a listing that failed, say), after cancelling the pool.
         """
@@ -231,9 +240,19 @@ class TransferManager:
         in_flight = [0]
         bugs: list[BaseException] = []
         workers: list[threading.Thread] = []
+        # Objects that failed to reach the endpoint since the last that did not.
+        unreachable = [0]
+        gave_up: list[EndpointUnreachableError] = []
 
         def finish(task: Task, outcome: str, moved: int, error: SecureStoreError | None) -> None:
             with self._lock:
+                if isinstance(error, EndpointUnreachableError):
+                    unreachable[0] += 1
+                    if unreachable[0] >= self._unreachable_limit and not gave_up:
+                        gave_up.append(error)
+                        cancel.set()
+                else:
+                    unreachable[0] = 0
                 self._files_done += 1
                 if outcome in ("done", "dryrun"):
                     if task.kind == "delete":
@@ -307,7 +326,7 @@ class TransferManager:
 
         try:
             for item in items:
-                if bugs:
+                if bugs or gave_up:
                     break
                 if item is None:
                     with self._lock:
@@ -340,8 +359,10 @@ class TransferManager:
                 self._listed = True
             self._notify()
             with idle:
-                while in_flight[0]:
+                while in_flight[0] and not gave_up:
                     idle.wait(_POLL)
+            if gave_up:  # objects still waiting out their timeouts: a bounded wait
+                self._wait_for_cleanup(idle, in_flight)
         except BaseException:
             cancel.set()
             self._wait_for_cleanup(idle, in_flight)
@@ -352,6 +373,14 @@ class TransferManager:
             scheduler.close()
         if bugs:
             raise bugs[0]
+        if gave_up:
+            last = gave_up[0]
+            raise EndpointUnreachableError(
+                f"giving up: {unreachable[0]} objects in a row could not reach the endpoint, "
+                f"none in between did (the last: {last}); the objects not yet transferred "
+                "were not tried",
+                hint=last.hint or "check the endpoint URL and that the server is running",
+            ) from last
         return result
 
     def _wait_for_cleanup(self, idle: threading.Condition, in_flight: list[int]) -> None:
