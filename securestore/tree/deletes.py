@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from pathlib import Path
 
 from securestore.bucket import ObjectInfo
 from securestore.confine import DESCRIPTORS, LinkFoundError, open_folder
@@ -164,3 +165,34 @@ def delete_side(side: Local | Remote) -> None:
         return
     with contextlib.suppress(FileNotFoundError):
         os.unlink(side.path)
+
+
+def check_local_root(root: Path) -> None:
+    """Refuse, before any object is tried, a local tree destination no file can go into:
+    ``root`` (or the nearest part of it that exists) is not a directory, or cannot be
+    written (a read-only file system or folder). Else every object would fail alike.
+
+    Raises:
+        LocalFileError: with the path that is in the way.
+    """
+    existing = root
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not os.path.isdir(existing):  # the path the caller named: links in it are theirs
+        raise LocalFileError(
+            f"the destination is not a directory: {existing}",
+            hint="give a folder (it is created if missing), not a file",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise LocalFileError(
+            f"cannot write into {existing}: "
+            + ("read-only file system" if _read_only(existing) else "permission denied"),
+            hint="choose a destination folder you may write to",
+        )
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False

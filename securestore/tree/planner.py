@@ -28,7 +28,14 @@ from securestore.errors import (
 )
 from securestore.modes import EncryptionMode
 
-from .deletes import delete_local, delete_moved, delete_side, verify_local, verify_size
+from .deletes import (
+    check_local_root,
+    delete_local,
+    delete_moved,
+    delete_side,
+    verify_local,
+    verify_size,
+)
 from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Skip, Task, VanishedError
 from .paths import Local, Remote, Side, control_characters, unsafe_relative
@@ -145,6 +152,8 @@ class Planner:
             raise ConfigurationError(
                 "both sides are local", hint="one side must be s3://BUCKET[/PREFIX]"
             )
+        if tree and isinstance(destination, Local):
+            check_local_root(destination.path)
 
     def _at(self, side: Side, relative: str) -> Local | Remote:
         if isinstance(side, Local):
