@@ -57,7 +57,8 @@ def test_encrypt_stdin_empty_never_replaces_an_existing_file(
     )
     assert allowed.exit_code == 0, allowed.stderr
     fresh = tmp_path / "new.enc"
-    assert run("encrypt", "-", "-o", str(fresh), "--key-file", str(aes_key), input=b"").exit_code == 0
+    new = run("encrypt", "-", "-o", str(fresh), "--key-file", str(aes_key), input=b"")
+    assert new.exit_code == 0, new.stderr
     back = run("decrypt", str(fresh), "-o", "-", "--key-file", str(aes_key))
     assert back.exit_code == 0 and back.stdout_bytes == b""
     assert os.path.getsize(out) > 0
