@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,3 +65,33 @@ def test_encrypt_stdin_empty_never_replaces_an_existing_file(
     back = run("decrypt", str(fresh), "-o", "-", "--key-file", str(aes_key))
     assert back.exit_code == 0 and back.stdout_bytes == b""
     assert os.path.getsize(out) > 0
+
+
+def _limited_file_size() -> None:  # in the child, before exec: `ulimit -f 64`
+    resource.setrlimit(
+        resource.RLIMIT_FSIZE, (64 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1])
+    )
+
+
+def test_a_file_size_limit_is_not_called_a_full_disk(
+    run: Run, tls_endpoint: Endpoint, bucket: str, tmp_path: Path
+) -> None:
+    url = f"s3://{bucket}/big.bin"
+    assert run("put", "-", url, input=os.urandom(300_000)).exit_code == 0
+    dest = tmp_path / "big.bin"
+    dest.write_bytes(b"old")
+    done = subprocess.run(
+        [sys.executable, "-m", "securestore_cli", "get", url, str(dest)],
+        env={**os.environ, **tls_endpoint.env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        preexec_fn=_limited_file_size,
+        timeout=300,
+        check=False,
+    )
+    stderr = done.stderr.decode()
+    assert done.returncode == 2, stderr
+    hint = next(line for line in stderr.splitlines() if line.startswith("hint:"))
+    assert "ulimit -f" in hint
+    assert "free space" not in hint
+    assert dest.read_bytes() == b"old"
