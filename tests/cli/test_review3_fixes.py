@@ -95,3 +95,53 @@ def test_a_file_size_limit_is_not_called_a_full_disk(
     assert "ulimit -f" in hint
     assert "free space" not in hint
     assert dest.read_bytes() == b"old"
+
+
+@pytest.fixture
+def rsa_keys(run: Run, tmp_path: Path) -> tuple[Path, Path]:
+    result = run("keygen", "--rsa", str(tmp_path / "backup"))
+    assert result.exit_code == 0, result.stderr
+    return tmp_path / "backup.pem", tmp_path / "backup.pub.pem"
+
+
+def test_key_file_errors_say_what_a_key_file_must_be(
+    run: Run, aes_key: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"hi")
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    for key in (folder, tmp_path / "missing.key", Path("/dev/null")):
+        result = run("encrypt", str(source), "-o", str(tmp_path / "o.enc"), "--key-file", str(key))
+        assert result.exit_code == 2, result.stderr
+        (hint,) = lines(result, "hint")
+        assert "free space" not in hint and "key file" in hint, hint
+    aes_key.chmod(0o644)
+    lax = run("encrypt", str(source), "-o", str(tmp_path / "o.enc"), "--key-file", str(aes_key))
+    assert lax.exit_code == 2
+    assert "chmod 600" not in lines(lax, "error")[0]
+    assert lines(lax, "hint") == [f"hint: run: chmod 600 {aes_key}"]
+
+
+def test_a_pem_of_the_other_kind_is_named_before_its_mode(
+    run: Run, rsa_keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    private, public = rsa_keys
+    assert public.stat().st_mode & 0o077  # 0644: a public key's mode is no fault of it
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"hi")
+    sealed = tmp_path / "in.enc"
+    done = run("encrypt", str(source), "-o", str(sealed), "--rsa-public-key", str(public))
+    assert done.exit_code == 0, done.stderr
+    wrong = run("decrypt", str(sealed), "-o", "-", "--rsa-private-key", str(public))
+    assert wrong.exit_code == 2
+    assert "is a PEM public key, not a private key" in lines(wrong, "error")[0]
+    assert "--rsa-public-key" in lines(wrong, "hint")[0]
+    assert "chmod" not in wrong.stderr
+    swapped = run("encrypt", str(source), "-o", str(sealed), "--rsa-public-key", str(private))
+    assert swapped.exit_code == 2
+    assert "not a PEM public key" in lines(swapped, "error")[0]
+    assert lines(swapped, "hint") == [
+        "hint: this is a private key: give it with --rsa-private-key, or derive the public "
+        "key with `securestore keygen --public-from`"
+    ]
