@@ -145,3 +145,32 @@ def test_a_pem_of_the_other_kind_is_named_before_its_mode(
         "hint: this is a private key: give it with --rsa-private-key, or derive the public "
         "key with `securestore keygen --public-from`"
     ]
+
+
+def test_an_unknown_profile_has_a_hint(run: Run, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile real]\nregion = eu-west-1\n")
+    result = CliRunner().invoke(
+        main_group,
+        ["--profile", "nosuchprofile", "ls", "s3://some-bucket/"],
+        env={"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config)},
+    )
+    assert result.exit_code == 2, result.stderr
+    assert lines(result, "error") == ["error: AWS profile not found: nosuchprofile"]
+    assert "aws configure list-profiles" in lines(result, "hint")[0]
+
+
+@pytest.mark.parametrize("url", ["not a url", "localhost:4566", "//host:443"])
+def test_a_malformed_endpoint_url_is_a_usage_error(url: str) -> None:
+    result = CliRunner().invoke(main_group, ["--endpoint-url", url, "ls", "s3://some-bucket/"])
+    assert result.exit_code == 2, result.stderr
+    assert lines(result, "error") == [f"error: invalid endpoint URL {url!r}: no scheme://"]
+    assert lines(result, "hint") == ["hint: give the endpoint as https://HOST[:PORT]"]
+
+
+def test_a_plain_http_endpoint_stays_a_transport_security_refusal() -> None:
+    result = CliRunner().invoke(
+        main_group, ["--endpoint-url", "http://127.0.0.1:9", "ls", "s3://some-bucket/"]
+    )
+    assert result.exit_code == 4, result.stderr  # README: `http://` endpoint, exit 4
+    assert "refusing to send a request over http://" in lines(result, "error")[0]
