@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -174,3 +175,50 @@ def test_a_plain_http_endpoint_stays_a_transport_security_refusal() -> None:
     )
     assert result.exit_code == 4, result.stderr  # README: `http://` endpoint, exit 4
     assert "refusing to send a request over http://" in lines(result, "error")[0]
+
+
+def test_put_guesses_the_content_type_as_cp_does(run: Run, bucket: str, tmp_path: Path) -> None:
+    source = tmp_path / "q3.csv"
+    source.write_bytes(b"id,amount\n1,7\n")
+    assert run("put", str(source), f"s3://{bucket}/q3.csv").exit_code == 0
+    assert run("cp", str(source), f"s3://{bucket}/cp-q3.csv").exit_code == 0
+    given = run("put", str(source), f"s3://{bucket}/given.csv", "--content-type", "text/plain")
+    assert given.exit_code == 0, given.stderr
+    types = {
+        name: run("head", f"s3://{bucket}/{name}", "--json")
+        for name in ("q3.csv", "cp-q3.csv", "given.csv")
+    }
+    assert all(result.exit_code == 0 for result in types.values())
+    found = {name: json.loads(result.stdout)["content_type"] for name, result in types.items()}
+    assert found == {"q3.csv": "text/csv", "cp-q3.csv": "text/csv", "given.csv": "text/plain"}
+
+
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["file", "stdin"])
+def test_put_reports_the_plaintext_size_of_a_client_side_object(
+    run: Run, bucket: str, aes_key: Path, tmp_path: Path, from_stdin: bool
+) -> None:
+    data = b"eighteen bytes...\n"
+    assert len(data) == 18
+    source = tmp_path / "small.txt"
+    source.write_bytes(data)
+    url = f"s3://{bucket}/small.txt"
+    args = ("-" if from_stdin else str(source), url, "--key-file", str(aes_key))
+    result = run("put", *args, input=data if from_stdin else None)
+    assert result.exit_code == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("put:")]
+    assert "(18 B, client-side" in line, line
+    got = run("get", url, str(tmp_path / "back.txt"), "--key-file", str(aes_key))
+    assert "(18 B, client-side" in got.stderr, got.stderr
+
+
+def test_ls_prints_a_pages_directories_before_its_objects(run: Run, bucket: str) -> None:
+    for key in ("a.txt", "b/x", "c.txt", "d/y"):
+        assert run("put", "-", f"s3://{bucket}/{key}", input=b"x").exit_code == 0
+    listed = run("ls", f"s3://{bucket}/")
+    assert listed.exit_code == 0, listed.stderr
+    names = [line.split()[-1] for line in listed.stdout.splitlines()]
+    assert names == ["b/", "d/", "a.txt", "c.txt"]
+    assert listed.stdout.splitlines()[0].split() == ["PRE", "b/"]
+    as_json = json.loads(run("ls", f"s3://{bucket}/", "--json").stdout)
+    keys = [item.get("key") or item.get("prefix") for item in as_json]
+    assert keys == ["a.txt", "b/", "c.txt", "d/"]  # --json keeps key order
