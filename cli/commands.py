@@ -181,7 +181,7 @@ def put_command(
         with transfer_progress(obj.progress_enabled(), "put", None) as progress:
             info = store.put(
                 location.key,
-                # put() only calls read() on a stream body.
+                # put() only calls read() and readinto() on a stream body.
                 cast(BinaryIO, body),
                 metadata=meta,
                 content_type=content_type,
