@@ -89,7 +89,11 @@ def mb_command(obj: CliContext, url: str) -> None:
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @upload_options
 @click.option("--metadata", multiple=True, metavar="K=V", help="User metadata pair (repeatable).")
-@click.option("--content-type", metavar="TYPE", help="The object's Content-Type.")
+@click.option(
+    "--content-type",
+    metavar="TYPE",
+    help="The object's Content-Type (default: guessed from SRC's name, as cp does).",
+)
 @click.option(
     "--allow-empty",
     is_flag=True,
@@ -128,6 +132,8 @@ def put_command(
     **given: Any,
 ) -> None:
     """Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted."""
+    from securestore.attributes import guess_content_type
+
     from .progress import transfer_progress
 
     location = _put_destination(url, source)
@@ -173,29 +179,53 @@ def put_command(
                 hint="if a producer failed, check it (set -o pipefail); to store an empty "
                 "object anyway, add --allow-empty",
             )
+        body = _Counted(Prefixed(first, stream))
         with transfer_progress(obj.progress_enabled(), "put", None) as progress:
             info = store.put(
                 location.key,
-                # put() only calls read() on a stream body.
-                cast(BinaryIO, Prefixed(first, stream)),
+                # put() only calls read() and readinto() on a stream body.
+                cast(BinaryIO, body),
                 metadata=meta,
                 content_type=content_type,
                 progress=progress,
                 expected_size=expected_size,
                 attributes=attributes,
             )
+        sent = body.count
     else:
-        with transfer_progress(obj.progress_enabled(), "put", path.stat().st_size) as progress:
+        sent = path.stat().st_size
+        with transfer_progress(obj.progress_enabled(), "put", sent) as progress:
             info = store.upload_file(
                 path,
                 location.key,
                 metadata=meta,
-                content_type=content_type,
+                content_type=content_type or guess_content_type(path.name),
                 progress=progress,
                 attributes=attributes,
             )
-    size = human_size(info.size, aws_cli=False)
+    # The bytes read (as get reports the bytes written), not a client-side object's stored size.
+    size = human_size(sent, aws_cli=False)
     say(obj, f"put: {source} -> {location} ({size}, {info.encryption.describe()})")
+
+
+class _Counted:
+    """A stream that counts the bytes read from it (what ``put -`` reports)."""
+
+    def __init__(self, stream: Prefixed) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like ``BinaryIO.read``, counting."""
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Read like ``BufferedReader.readinto`` (the stream's own: no copy), counting."""
+        count = self._stream.readinto(buffer)
+        self.count += count
+        return count
 
 
 def _dry(obj: CliContext, line: str) -> None:

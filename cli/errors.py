@@ -163,6 +163,8 @@ def stdout_error(exc: OSError, *, after: str = "", hint: str | None = None) -> L
     """
     if hint is None and exc.errno == errno.ENOSPC:
         hint = "free space on the file system standard output goes to"
+    elif hint is None and exc.errno == errno.EFBIG:
+        hint = "the output is larger than your file size limit (`ulimit -f`): raise it"
     return LocalFileError(
         f"cannot write to standard output: {exc.strerror or exc}{after}", hint=hint
     )

@@ -189,7 +189,8 @@ def ls_command(
     elif recursive:
         entries = store.list(prefix)
     else:
-        entries = store.list_directory(prefix)
+        # aws s3 ls prints a page's PRE lines before its objects; --json keeps key order.
+        entries = store.list_directory(prefix, prefixes_first=not as_json)
     if as_json:
         _echo_json(entries)  # an empty array is the answer for machines: exit 0
         return

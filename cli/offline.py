@@ -24,6 +24,7 @@ from securestore.offline import (
 from .commands import _stdout, parse_pairs, say
 from .context import CliContext
 from .keys import combine, key_options, kms_keyrings, raw_keyrings, reading_keyring
+from .streams import Prefixed
 from .text import printable
 
 _KMS_HELP = "KMS key id, ARN or alias that wraps the data key (repeatable: any one decrypts)."
@@ -33,6 +34,28 @@ def _stdin() -> BinaryIO:
     if sys.stdin is None:  # started with stdin closed (<&-)
         raise LocalFileError("standard input is closed", hint="redirect it, or give a file")
     return sys.stdin.buffer
+
+
+def _encrypt_input(source: str, output: str, allow_empty: bool) -> BinaryIO | None:
+    """stdin for ``encrypt -``, refused if empty when it would replace an existing file.
+
+    As ``put -``: a producer that failed looks like an empty stream, and the message of
+    an empty stream would silently replace the file's earlier contents.
+    """
+    if source != "-":
+        return None
+    stream = _stdin()
+    if allow_empty or output == "-" or not Path(output).is_file():
+        return stream
+    first = stream.read(1)
+    if not first:
+        raise LocalFileError(
+            f"standard input was empty: refusing to replace {output} with an empty message",
+            hint="if a producer failed, check it (set -o pipefail); to encrypt an empty "
+            "stream anyway, add --allow-empty",
+        )
+    # _Counting only calls read().
+    return cast(BinaryIO, Prefixed(first, stream))
 
 
 def _check_keys(kms_key_ids: tuple[str, ...]) -> None:
@@ -94,6 +117,12 @@ def _common(func: click.decorators.FC) -> click.decorators.FC:
 @_common
 @click.option("--kms-key-id", "kms_key_ids", multiple=True, metavar="ID", help=_KMS_HELP)
 @key_options(reading=False)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="With FILE -: let an empty stdin replace an existing output file (refused by "
+    "default: a producer that failed looks like an empty stream).",
+)
 @click.pass_obj
 def encrypt_command(
     obj: CliContext,
@@ -108,6 +137,7 @@ def encrypt_command(
     rsa_keys: tuple[str, ...],
     key_name: str,
     max_data_keys: int | None,
+    allow_empty: bool,
 ) -> None:
     """Encrypt a local file, stdin or a directory tree (AWS Encryption SDK message format).
 
@@ -121,8 +151,9 @@ def encrypt_command(
     # The connection (boto3) only when a KMS key is named.
     kms = kms_keyrings(obj.connection, kms_key_ids) if kms_key_ids else []
     keyring = combine(kms + raw)
+    stdin = _encrypt_input(source, output, allow_empty)
     _run(obj, "encrypt", encrypt_tree, encrypt_file, source, output, keyring, recursive=recursive,
-         suffix=suffix, pairs=pairs, limit=max_data_keys, force=force)  # fmt: skip
+         suffix=suffix, pairs=pairs, limit=max_data_keys, force=force, stdin=stdin)  # fmt: skip
 
 
 @click.command("decrypt")
@@ -204,6 +235,7 @@ def _run(
     pairs: dict[str, str] | None,
     limit: int | None,
     force: bool,
+    stdin: BinaryIO | None = None,
 ) -> None:
     """encrypt and decrypt alike: a tree file by file, else one file or stream."""
     max_data_keys = limit or DEFAULT_MAX_ENCRYPTED_DATA_KEYS
@@ -225,7 +257,7 @@ def _run(
         return
     out = _stdout() if output == "-" else None
     header = one(
-        _stdin() if source == "-" else source,
+        (stdin or _stdin()) if source == "-" else source,
         # _Stdout.write takes any buffer (it is typed bytes for get's callers).
         cast(Any, out) if out is not None else output,
         keyring,

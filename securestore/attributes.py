@@ -17,6 +17,7 @@ the object (written server-side) turns it back into the header.
 from __future__ import annotations
 
 import datetime
+import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -29,7 +30,18 @@ __all__ = [
     "CONTENT_HEADERS",
     "STORAGE_CLASSES",
     "ObjectAttributes",
+    "guess_content_type",
 ]
+
+
+def guess_content_type(name: str) -> str | None:
+    """The Content-Type a file named ``name`` gets when none is given (as aws-cli).
+
+    :mod:`mimetypes` by the name's extension; ``None`` (S3's ``binary/octet-stream``)
+    for a name it does not know. ``put`` and the tree uploads share it.
+    """
+    return mimetypes.guess_type(name)[0]
+
 
 #: S3's published storage classes (the ``StorageClass`` enum of the S3 API model).
 STORAGE_CLASSES = frozenset(

@@ -319,13 +319,15 @@ class BucketAccess:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def list_objects(
-        self, prefix: str = "", *, delimiter: str | None = None
+        self, prefix: str = "", *, delimiter: str | None = None, prefixes_first: bool = False
     ) -> Iterator[ObjectSummary | CommonPrefix]:
         """Yield the objects under ``prefix`` in key order, lazily, one page at a time.
 
         With a ``delimiter`` (``"/"``), the keys that have it after ``prefix`` are
         rolled up into one :class:`CommonPrefix` each, as S3 does, and ``prefix`` is
         taken literally (``"tre"`` also yields ``CommonPrefix("tree/")``).
+        ``prefixes_first`` yields each page's prefixes before its objects, as
+        ``aws s3 ls`` prints them (the page is still checked in key order first).
         """
         extra = {"Delimiter": delimiter} if delimiter else {}
         check = ListingCheck(self.bucket, prefix)
@@ -334,7 +336,16 @@ class BucketAccess:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
                 objects = [_summary(item) for item in page.get("Contents", [])]
                 # Objects and rolled-up prefixes form one strictly increasing sequence.
-                for entry in _merged(objects, page, lambda entry: entry.key):
+                merged = _merged(objects, page, lambda entry: entry.key)
+                if prefixes_first:
+                    held = list(merged)  # one page: bounded
+                    for entry in held:
+                        check.key(entry.prefix if isinstance(entry, CommonPrefix) else entry.key)
+                    check.page(page)
+                    yield from (entry for entry in held if isinstance(entry, CommonPrefix))
+                    yield from (entry for entry in held if not isinstance(entry, CommonPrefix))
+                    continue
+                for entry in merged:
                     check.key(entry.prefix if isinstance(entry, CommonPrefix) else entry.key)
                     yield entry
                 check.page(page)

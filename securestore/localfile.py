@@ -69,7 +69,7 @@ NAME_BYTES = 80
 #: A partial file not modified for this long is stale whatever its process id says.
 STALE_AFTER = 24 * 3600
 
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 class _WriteError(LocalFileError):
@@ -109,6 +109,11 @@ def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 def _failure_hint(error: OSError) -> str | None:
     if error.errno in _NO_SPACE:
         return "free space on the destination's file system (the destination was not changed)"
+    if error.errno == errno.EFBIG:  # RLIMIT_FSIZE: freeing space would not help
+        return (
+            "the file is larger than your file size limit (`ulimit -f`): raise it "
+            "(the destination was not changed)"
+        )
     return None
 
 

@@ -488,13 +488,17 @@ class SecureStore:
         """Yield the objects under ``prefix``, lazily, one page at a time."""
         return self._access.summaries(prefix)
 
-    def list_directory(self, prefix: str = "") -> Iterator[ObjectSummary | CommonPrefix]:
+    def list_directory(
+        self, prefix: str = "", *, prefixes_first: bool = False
+    ) -> Iterator[ObjectSummary | CommonPrefix]:
         """Yield one level under ``prefix``: its objects and its "directories" (``/``).
 
         As ``aws s3 ls``: ``prefix`` is taken literally, so ``"tre"`` yields
         ``CommonPrefix("tree/")`` and objects named ``tre*``, not what is in ``tree/``.
+        Entries come in key order; ``prefixes_first`` puts each page's directories
+        before its objects, the order ``aws s3 ls`` prints.
         """
-        return self._access.list_objects(prefix, delimiter="/")
+        return self._access.list_objects(prefix, delimiter="/", prefixes_first=prefixes_first)
 
     def list_versions(
         self, prefix: str = "", *, recursive: bool = True

@@ -98,9 +98,13 @@ def _check_endpoint(url: str) -> str:
     other keys than the ones printed; a query, fragment or user name has no
     meaning for an endpoint and is most likely a mistake.
     """
-    _check_https(url)
     hint = "give the endpoint as https://HOST[:PORT]"
     parts = urlsplit(url)
+    # Not a URL at all (no scheme://) is a usage error; a URL of another scheme than
+    # https (http://) stays the transport security refusal below.
+    if not parts.scheme or not url.lower().startswith(f"{parts.scheme.lower()}://"):
+        raise ConfigurationError(f"invalid endpoint URL {url!r}: no scheme://", hint=hint)
+    _check_https(url)
     try:
         port = parts.port
     except ValueError:
@@ -330,7 +334,10 @@ class Connection:
         try:
             self._session = session or boto3.Session(profile_name=profile)
         except botocore.exceptions.ProfileNotFound as exc:
-            raise ConfigurationError(f"AWS profile not found: {profile}") from exc
+            raise ConfigurationError(
+                f"AWS profile not found: {profile}",
+                hint="list your profiles with `aws configure list-profiles`",
+            ) from exc
         self._region = _check_region(region or self._session.region_name or "us-east-1")
         if (
             checksum is None

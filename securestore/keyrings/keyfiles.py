@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import stat
 from collections.abc import Callable
@@ -107,7 +108,8 @@ def _check_directories(path: Path) -> None:
             folder = os.stat(directory)
         except OSError as error:
             raise LocalFileError(
-                f"cannot check directory {directory} of key file {path}: {error.strerror}"
+                f"cannot check directory {directory} of key file {path}: {error.strerror}",
+                hint="the key file's directories must be ones you may search (x permission)",
             ) from error
         if not _trusted_owner(folder.st_uid):
             raise LocalFileError(
@@ -123,28 +125,47 @@ def _check_directories(path: Path) -> None:
             )
 
 
-def _read_secret(path: Path) -> bytes:
+#: Reading a key needs no free space: these say what a key file must be instead.
+_OPEN_HINT = "check the key file's path and that you may read it"
+_NOT_A_FILE_HINT = "give the key file itself (a directory, device or pipe holds no key)"
+
+
+def _read_secret(path: Path, *, kind: Callable[[bytes], None] | None = None) -> bytes:
+    """The bytes of a secret file after the checks of the module docstring.
+
+    ``kind`` sees the bytes first and may refuse the file for what it holds (a public
+    key given as a private one), which says more than the mode of a file not secret.
+    """
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as error:
-        raise LocalFileError(f"cannot open key file {path}: {error.strerror}") from error
+        raise LocalFileError(
+            f"cannot open key file {path}: {error.strerror}", hint=_OPEN_HINT
+        ) from error
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise LocalFileError(f"key file {path} is not a regular file")
+            raise LocalFileError(f"key file {path} is not a regular file", hint=_NOT_A_FILE_HINT)
+        if info.st_size > _MAX_KEY_FILE:
+            raise LocalFileError(f"key file {path} is too large to be a key", hint=_NOT_A_FILE_HINT)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(_MAX_KEY_FILE + 1)
+        if kind is not None:
+            kind(data)
         if info.st_mode & 0o077:
             raise LocalFileError(
                 f"key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}",
+                f"(mode {stat.S_IMODE(info.st_mode):o})",
                 hint=f"run: chmod 600 {path}",
             )
         _check_owner(path, info)
         _check_directories(path)
-        if info.st_size > _MAX_KEY_FILE:
-            raise LocalFileError(f"key file {path} is too large to be a key")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(_MAX_KEY_FILE + 1)
+        return data
+    except OSError as error:
+        raise LocalFileError(
+            f"cannot read key file {path}: {error.strerror}", hint=_OPEN_HINT
+        ) from error
     finally:
         os.close(fd)
 
@@ -256,7 +277,7 @@ def load_rsa_private_key_file(
         ConfigurationError: the file holds no RSA private key.
         KeyringError: the key is encrypted and no passphrase, or a wrong one, was given.
     """
-    data = _read_secret(Path(path))
+    data = _read_secret(Path(path), kind=functools.partial(_not_public, path))
     secret: bytes | None = None
     if is_encrypted_pem(data):
         secret = password() if callable(password) else password
@@ -277,6 +298,18 @@ def load_rsa_private_key_file(
         if str(path) in error.message:
             raise
         raise ConfigurationError(f"key file {path}: {error.message}") from None
+
+
+_PUBLIC_PEM = (b"-----BEGIN PUBLIC KEY-----", b"-----BEGIN RSA PUBLIC KEY-----")
+
+
+def _not_public(path: str | os.PathLike[str], data: bytes) -> None:
+    if any(marker in data for marker in _PUBLIC_PEM) and b"PRIVATE KEY-----" not in data:
+        raise ConfigurationError(
+            f"key file {path} is a PEM public key, not a private key",
+            hint="decrypting needs the private key; a public key only encrypts "
+            "(give it with --rsa-public-key)",
+        )
 
 
 def read_passphrase_file(path: str | os.PathLike[str]) -> bytes:
@@ -300,7 +333,13 @@ def load_rsa_public_key_file(path: str | os.PathLike[str]) -> rsa.RSAPublicKey:
     try:
         return load_public_key_pem(data)
     except ConfigurationError as error:
-        raise ConfigurationError(f"key file {path}: {error.message}") from None
+        hint = None
+        if b"PRIVATE KEY-----" in data:
+            hint = (
+                "this is a private key: give it with --rsa-private-key, or derive the "
+                "public key with `securestore keygen --public-from`"
+            )
+        raise ConfigurationError(f"key file {path}: {error.message}", hint=hint) from None
 
 
 def write_public_key_file(

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import mimetypes
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from securestore.attributes import ObjectAttributes
+from securestore.attributes import ObjectAttributes, guess_content_type
 from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.confine import Destination, Placed
 from securestore.errors import (
@@ -395,7 +394,7 @@ class Planner:
             # Deleted since the walk saw it (a rotated log): nothing to back up, as aws-cli.
             raise VanishedError("vanished before it was uploaded") from exc
         metadata = {**self.options.metadata, MTIME_METADATA: f"{before.st_mtime:.6f}"}
-        content_type = self.options.content_type or mimetypes.guess_type(src.path.name)[0]
+        content_type = self.options.content_type or guess_content_type(src.path.name)
         try:
             dst.store.upload_file(
                 src.path,

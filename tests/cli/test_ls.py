@@ -47,7 +47,8 @@ def names(result: Result) -> list[str]:
 
 def test_root_lists_one_level_with_pre_lines(run: Run, tree: str) -> None:
     result = run("ls", f"s3://{tree}")
-    assert names(result) == ["top.txt", "tre.txt", "tree/", "treehouse/"]
+    # As aws s3 ls: a page's PRE lines first, then its objects.
+    assert names(result) == ["tree/", "treehouse/", "top.txt", "tre.txt"]
     pre = [line for line in result.stdout.splitlines() if "PRE" in line]
     # aws s3 ls's layout: PRE right-aligned in 30 columns, then the directory.
     assert pre == [f"{'PRE':>30} tree/", f"{'PRE':>30} treehouse/"]
@@ -56,13 +57,13 @@ def test_root_lists_one_level_with_pre_lines(run: Run, tree: str) -> None:
 
 
 def test_directory_lists_its_entries_by_their_names_within_it(run: Run, tree: str) -> None:
-    assert names(run("ls", f"s3://{tree}/tree/")) == ["a.txt", "sub/"]
+    assert names(run("ls", f"s3://{tree}/tree/")) == ["sub/", "a.txt"]
     assert names(run("ls", f"s3://{tree}/tree/sub/")) == ["b.bin", "c.bin"]
 
 
 def test_prefix_without_slash_is_literal_and_does_not_descend(run: Run, tree: str) -> None:
     """Before, s3://b/tre listed every key under tree/ and treehouse/ too."""
-    assert names(run("ls", f"s3://{tree}/tre")) == ["tre.txt", "tree/", "treehouse/"]
+    assert names(run("ls", f"s3://{tree}/tre")) == ["tree/", "treehouse/", "tre.txt"]
     assert names(run("ls", f"s3://{tree}/tree")) == ["tree/", "treehouse/"]
 
 

@@ -227,8 +227,7 @@ CASES = [
         "get-exposed-aes-key",
         "get s3://{b}/cs {work}/out --key-file {keys}/exposed.key",
         2,
-        "error: key file {keys}/exposed.key is accessible by group or others (mode 640); "
-        "run: chmod 600 {keys}/exposed.key",
+        "error: key file {keys}/exposed.key is accessible by group or others (mode 640)",
     ),
     case(
         "get-exposed-rsa-key",

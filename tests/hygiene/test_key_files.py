@@ -146,7 +146,7 @@ def test_exposed_key_files_are_refused_with_the_fix(
             load(path)  # type: ignore[operator]
         message = str(info.value)
         assert "accessible by group or others" in message
-        assert f"(mode {mode:o})" in message and f"chmod 600 {path}" in message
+        assert f"(mode {mode:o})" in message and info.value.hint == f"run: chmod 600 {path}"
         path.chmod(0o600)
         load(path)  # type: ignore[operator]
 

@@ -36,7 +36,14 @@ from tests.transport.tls_servers import (
     static_session,
 )
 
-PLAIN_URLS = ["http://127.0.0.1:9", "HTTP://127.0.0.1:9", "ftp://127.0.0.1:9", "127.0.0.1:9"]
+PLAIN_URLS = ["http://127.0.0.1:9", "HTTP://127.0.0.1:9", "ftp://127.0.0.1:9"]
+
+
+def test_an_endpoint_without_a_scheme_is_a_usage_error() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Connection(session=static_session(), endpoint_url="127.0.0.1:9", environ={})
+    assert not isinstance(info.value, TransportSecurityError)
+    assert info.value.hint == "give the endpoint as https://HOST[:PORT]"
 
 
 @pytest.mark.parametrize("url", PLAIN_URLS)
