@@ -9,9 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from securestore import Connection, SecureStore, TransferConfig, create_bucket
 from tests.support.endpoints import endpoint_connection, endpoint_process
+
+# Hypothesis's timing checks measure the machine, not the code: on a loaded CI runner a
+# correct test fails them ("too slow", a deadline). Every property test runs without them
+# (tests/fuzz applies its own profiles on top).
+settings.register_profile(
+    "securestore",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("securestore")
 
 ROOT = Path(__file__).resolve().parent.parent
 
