@@ -11,11 +11,10 @@ import contextlib
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from securestore.attributes import ObjectAttributes, guess_content_type
+from securestore.attributes import guess_content_type
 from securestore.clientside import FORMAT_METADATA, ClientSide
 from securestore.confine import Destination, Placed
 from securestore.errors import (
@@ -25,7 +24,6 @@ from securestore.errors import (
     LocalFileError,
     PolicyError,
 )
-from securestore.modes import EncryptionMode
 
 from .deletes import (
     check_local_root,
@@ -37,85 +35,13 @@ from .deletes import (
 )
 from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Skip, Task, VanishedError
+from .options import TreeOptions
+from .overlap import check_overlap as _check_overlap
 from .paths import Local, Remote, Side, control_characters, unsafe_relative
 from .probes import first_client_side, starts_like_message_at, stored_plaintext
 from .sync import MTIME_METADATA, ListedSizes, Rules, facts
 
 __all__ = ["Planner", "TreeOptions"]
-
-
-@dataclass(frozen=True)
-class TreeOptions:
-    """How each object of a tree is written and read.
-
-    Args:
-        encryption: uploads and copies: the mode (default: the destination store's).
-        metadata: user metadata for uploads and copies.
-        content_type: Content-Type for uploads; ``None`` guesses it from the file
-            name (:mod:`mimetypes`).
-        attributes: storage class and content headers of uploads and copies (a
-            copy keeps the source's where these leave a field unset).
-        require: downloads and copies: the mode every object must be stored with
-            (a :class:`ClientSide` mode brings the keyring that decrypts).
-        context, relocated, allow_plaintext: as for :meth:`SecureStore.open`.
-        allow_s3ec: downloads and copies that decrypt: **weakens the read** to
-            accept S3 Encryption Client objects, which are not bound to their
-            location (as for :meth:`SecureStore.open`).
-        overwrite_readonly: downloads may replace read-only files.
-    """
-
-    encryption: EncryptionMode | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    content_type: str | None = None
-    attributes: ObjectAttributes | None = None
-    require: EncryptionMode | None = None
-    context: Mapping[str, str] | None = None
-    relocated: bool = False
-    allow_plaintext: bool = False
-    overwrite_readonly: bool = False
-    allow_s3ec: bool = False
-
-
-def _same_bucket(a: Remote, b: Remote) -> bool:
-    # By name alone: one bucket has many spellings of its endpoint (a host or an IP,
-    # a trailing slash, the regional default), and a refusal is the safe mistake.
-    return bool(a.store.bucket == b.store.bucket)
-
-
-def _check_overlap(
-    source: Side, destination: Side, *, move: bool, tree: bool, delete: bool = False
-) -> None:
-    """Refuse what would destroy or multiply its own source (rclone refuses these too).
-
-    An object or prefix copied or moved onto itself: a move would delete what it
-    just copied, and a copy changes nothing (``reencrypt`` and ``rewrap`` change
-    objects in place). A tree copied into a prefix inside itself would find its
-    own copies in the listing it is still reading, and copy them again; a
-    ``sync --delete`` into a prefix that holds the source would delete the
-    source as "missing" from itself.
-    """
-    if not (isinstance(source, Remote) and isinstance(destination, Remote)):
-        return
-    if not _same_bucket(source, destination):
-        return
-    if source.prefix == destination.prefix:
-        raise ConfigurationError(
-            f"cannot {'move' if move else 'copy'} {source.describe()} onto itself",
-            hint="give another destination; to change objects' encryption in place, "
-            "use securestore reencrypt (or rewrap for client-side keys)",
-        )
-    if tree and destination.prefix.startswith(source.prefix):
-        raise ConfigurationError(
-            f"the destination {destination.describe()} lies inside the source "
-            f"{source.describe()}: the copy would copy its own copies",
-            hint="copy to a prefix outside the source (or to another bucket)",
-        )
-    if tree and delete and source.prefix.startswith(destination.prefix):
-        raise ConfigurationError(
-            f"the source {source.describe()} lies inside the destination "
-            f"{destination.describe()}: --delete would delete the source itself",
-            hint="sync into a prefix that does not hold the source, or drop --delete",
-        )
 
 
 class Planner:
