@@ -34,7 +34,7 @@ from pathlib import Path
 
 from securestore.errors import LocalFileError, PolicyError
 from securestore.localfile import make_folders
-from securestore.placement import Placement, placed, special_file_refused
+from securestore.placement import Placement, link_refused, placed, special_file_refused
 
 __all__ = [
     "DESCRIPTORS",
@@ -303,11 +303,7 @@ class Destination:
         except OSError as exc:
             raise LocalFileError(f"cannot use {target}: {exc.strerror or exc}") from exc
         if stat.S_ISLNK(info.st_mode):
-            raise PolicyError(
-                f"refusing to write through the symbolic link {target}",
-                hint="a download never replaces a link or the file it points to: "
-                "remove the link, or download to another folder",
-            )
+            raise link_refused(target)
 
     def _recheck(self, root_fd: int, real: str, names: list[str], fd: int) -> None:
         """Raise unless the walk's ``names`` still lead from the root to the folder ``fd``."""
@@ -417,11 +413,7 @@ def confined_target(
         except OSError as exc:
             raise LocalFileError(f"cannot use {target}: {exc.strerror or exc}") from exc
         if stat.S_ISLNK(info.st_mode):
-            raise PolicyError(
-                f"refusing to write through the symbolic link {target}",
-                hint="a download never replaces a link or the file it points to: "
-                "remove the link, or download to another folder",
-            )
+            raise link_refused(target)
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
             raise special_file_refused(target)
         return target, created

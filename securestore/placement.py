@@ -22,6 +22,7 @@ from securestore.errors import LocalFileError, PolicyError
 __all__ = [
     "Placement",
     "examine_at",
+    "link_refused",
     "placed",
     "placed_folder",
     "placement_for",
@@ -100,11 +101,7 @@ def examine_at(at: Placement, path: Path, *, overwrite_readonly: bool) -> os.sta
     except OSError as exc:
         raise LocalFileError(f"cannot use {path}: {exc.strerror or exc}") from exc
     if stat.S_ISLNK(info.st_mode):
-        raise PolicyError(
-            f"refusing to write through the symbolic link {path}",
-            hint="a download never replaces a link or the file it points to: "
-            "remove the link, or download to another folder",
-        )
+        raise link_refused(path)
     if stat.S_ISDIR(info.st_mode):
         raise LocalFileError(f"destination is a directory: {path}")
     if not stat.S_ISREG(info.st_mode):
@@ -121,6 +118,15 @@ def examine_at(at: Placement, path: Path, *, overwrite_readonly: bool) -> os.sta
             "(library: overwrite_readonly=True)",
         )
     return info
+
+
+def link_refused(path: Path) -> PolicyError:
+    """The error for a symbolic link at a name a download would write."""
+    return PolicyError(
+        f"refusing to write through the symbolic link {path}",
+        hint="a download never replaces a link or the file it points to: "
+        "remove the link, or download to another folder",
+    )
 
 
 def special_file_refused(path: Path) -> PolicyError:
