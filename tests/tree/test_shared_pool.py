@@ -24,6 +24,8 @@ from securestore.tree.paths import Local
 
 #: A run that takes longer than this has deadlocked (each takes well under a second).
 DEADLOCK = 30.0
+#: A drain no interrupted test job needs in full, however loaded the machine.
+DRAIN = 60.0
 
 
 class Meter:
@@ -240,14 +242,14 @@ def test_a_part_that_cannot_be_produced_fails_its_object_and_frees_its_slot() ->
 def test_an_interrupt_cancels_parents_and_their_abandoned_parts() -> None:
     """Ctrl-C while parts hang: the manager returns within its drain, parts see the cancel."""
     release = threading.Event()
-    in_part = threading.Event()
+    in_part = threading.Semaphore(0)
     seen: list[str] = []
     ran: list[str] = []
     cleaned: list[str] = []
 
     def send(number: int) -> int:
-        in_part.set()
-        release.wait(10)
+        in_part.release()
+        release.wait(60)
         try:
             check_cancelled()
         except TransferError:
@@ -268,17 +270,21 @@ def test_an_interrupt_cancels_parents_and_their_abandoned_parts() -> None:
     def items() -> Iterator[Any]:
         yield Task("upload", Local(Path("a")), Local(Path("a")), 10, run, large=True)
         yield Task("upload", Local(Path("b")), Local(Path("b")), 10, run, large=True)
-        assert in_part.wait(10)
+        # Both slots hold a hanging part (however slowly the machine starts them).
+        assert in_part.acquire(timeout=60) and in_part.acquire(timeout=60)
         raise KeyboardInterrupt
 
-    manager = TransferManager(concurrency=2, drain_seconds=3.0)
+    # A drain far longer than the cleanup needs: returning before its end (not a
+    # wall-clock bound on a loaded machine) shows the manager did not wait it out.
+    manager = TransferManager(concurrency=2, drain_seconds=DRAIN)
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         manager.run(items())
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < DRAIN
+    assert seen == []  # the hanging parts were abandoned, not waited for
     assert ran and cleaned == ["aborted"] * len(ran)  # every object that began cleaned up
     release.set()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while len(seen) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert seen == ["cancelled", "cancelled"]  # both slots held a hanging part
