@@ -296,3 +296,40 @@ def test_run_bounded_outside_a_manager_keeps_its_own_concurrency() -> None:
         range(12)
     )
     assert meter.peak == 3
+
+
+def test_workers_still_running_after_an_interrupt_report_nothing_more() -> None:
+    """A task the interrupt could not stop (a botocore call) ends after ``run`` has raised:
+    its ``on_event`` and progress calls would be written by a daemon thread while the CLI
+    exits (after its ``error: interrupted`` line), which can abort the interpreter."""
+    started = threading.Event()
+    release = threading.Event()
+    events: list[str] = []
+    progress: list[Any] = []
+
+    def hanging(advance: Callable[[int], None]) -> int:
+        started.set()
+        release.wait(DEADLOCK)  # not cancellable, like a request on a stalled network
+        advance(5)
+        return 5
+
+    def items() -> Iterator[Any]:
+        yield Task("upload", Local(Path("a")), Local(Path("a")), 5, hanging)
+        assert started.wait(DEADLOCK)
+        raise KeyboardInterrupt
+
+    manager = TransferManager(
+        concurrency=1,
+        drain_seconds=0.1,
+        on_event=lambda task, outcome, error: events.append(outcome),
+        progress=progress.append,
+    )
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        manager.run(items())
+    reported = len(progress)
+    release.set()
+    for worker in set(threading.enumerate()) - before:
+        worker.join(DEADLOCK)  # the abandoned task has ended
+    assert events == []
+    assert len(progress) == reported
