@@ -23,7 +23,7 @@ import os
 import re
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ import botocore.utils
 from botocore.config import Config
 from botocore.httpsession import URLLib3Session, create_urllib3_context
 from botocore.parsers import ResponseParserFactory
+from urllib3.util.ssl_ import ALPN_PROTOCOLS
 
 from securestore.errors import ConfigurationError, TransportSecurityError
 from securestore.transport_errors import translate_error
@@ -55,13 +56,42 @@ def _check_https(url: str) -> None:
         )
 
 
+class _PoolContext(ssl.SSLContext):
+    """A connection pool's client context, whose ALPN list is set once, before any connection.
+
+    urllib3 calls ``set_alpn_protocols`` on the pool's shared context before every new
+    connection, while other threads may be opening theirs. CPython runs ``SSL_new``
+    (which copies the context's ALPN buffer into the new connection) without the GIL,
+    so that call can free the buffer mid-copy (python/cpython#141012): the ClientHello
+    then carries freed bytes and the server rejects it with a ``decode_error`` alert.
+    Setting the list that is already set is therefore skipped.
+    """
+
+    _alpn: tuple[str, ...] | None = None
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = tuple(alpn_protocols)
+        if protocols != self._alpn:
+            super().set_alpn_protocols(protocols)
+            self._alpn = protocols
+
+
+def _pool_context() -> ssl.SSLContext:
+    """botocore's client context (TLS 1.2+), safe to share between connecting threads."""
+    context: ssl.SSLContext = create_urllib3_context()
+    # The same object, botocore's settings and all, with the guarded ALPN setter: the
+    # subclass adds no C-level state (ssl has no way to copy a context's settings).
+    context.__class__ = _PoolContext
+    context.minimum_version = MINIMUM_TLS_VERSION
+    context.set_alpn_protocols(ALPN_PROTOCOLS)
+    return context
+
+
 class _TlsOnlySession(URLLib3Session):
     """A botocore HTTP session that cannot speak plain HTTP or TLS below 1.2."""
 
     def _get_ssl_context(self) -> ssl.SSLContext:
-        context: ssl.SSLContext = create_urllib3_context()
-        context.minimum_version = MINIMUM_TLS_VERSION
-        return context
+        return _pool_context()
 
     def send(self, request: Any) -> Any:
         # Checked here, outside botocore's catch-all that would turn it into a retried

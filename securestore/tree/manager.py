@@ -191,6 +191,7 @@ class TransferManager:
         self._files_done = 0
         self._bytes_done = 0
         self._listed = False
+        self._reports = _Reports()
 
     # -- progress ---------------------------------------------------------------------
 
@@ -205,7 +206,8 @@ class TransferManager:
                 self._bytes_total,
                 self._listed,
             )
-        self._progress(snapshot)
+        progress = self._progress
+        self._reports.call(lambda: progress(snapshot))
 
     def _advance(self, count: int) -> None:
         with self._lock:
@@ -213,8 +215,9 @@ class TransferManager:
         self._notify()
 
     def _event(self, task: Task, outcome: str, error: SecureStoreError | None = None) -> None:
-        if self._on_event is not None:
-            self._on_event(task, outcome, error)
+        on_event = self._on_event
+        if on_event is not None:
+            self._reports.call(lambda: on_event(task, outcome, error))
 
     # -- running ----------------------------------------------------------------------
 
@@ -230,6 +233,7 @@ class TransferManager:
             the items (a listing that failed, say), after cancelling the pool.
         """
         result = TreeResult(dryrun=dryrun)
+        self._reports = _Reports()
         cancel = threading.Event()
         scheduler = RequestScheduler(self.concurrency, max_parents=self.large_in_flight)
         # Objects in flight: those holding (or awaiting) a slot, plus the parents.
@@ -366,6 +370,10 @@ class TransferManager:
         except BaseException:
             cancel.set()
             self._wait_for_cleanup(idle, in_flight)
+            # Workers still running (botocore calls cannot be cancelled) report nothing
+            # more: the caller has moved on, and a line written by a daemon thread while
+            # the interpreter exits can abort it ("could not acquire lock for <stdout>").
+            self._reports.close(self._drain)
             raise
         finally:
             for _ in workers:
@@ -389,6 +397,26 @@ class TransferManager:
         with idle:
             while in_flight[0] and time.monotonic() < deadline:
                 idle.wait(_POLL)
+
+
+class _Reports:
+    """The calls of ``on_event`` and ``progress`` made by a run's workers, until closed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = True
+
+    def call(self, report: Callable[[], None]) -> None:
+        with self._lock:
+            if self._open:
+                report()
+
+    def close(self, wait: float) -> None:
+        """Let a report under way end (waiting at most ``wait`` s); none is made afterwards."""
+        acquired = self._lock.acquire(timeout=max(wait, 0.1))
+        self._open = False
+        if acquired:
+            self._lock.release()
 
 
 def _local_error(task: Task, exc: OSError) -> SecureStoreError:

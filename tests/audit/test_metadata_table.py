@@ -9,6 +9,7 @@ TLS endpoint (moto implements S3 Tables).
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -479,22 +480,25 @@ def test_data_file_missing_in_s3_exits_four(
 
 
 def test_unreachable_s3_tables_exits_four(tls_endpoint: Endpoint) -> None:
-    # A port of this suite's range that nothing listens on: S3 Tables cannot be reached.
     session = boto3.Session(
         aws_access_key_id=tls_endpoint.env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=tls_endpoint.env["AWS_SECRET_ACCESS_KEY"],
         region_name=tls_endpoint.env["AWS_REGION"],
     )
-    dead = Connection(
-        session=session,
-        endpoint_url="https://127.0.0.1:43599",
-        ca_bundle=tls_endpoint.ca_bundle,
-        environ={},
-        max_attempts=1,
-    )
-    arn = "arn:aws:s3tables:us-east-1:123456789012:bucket/nowhere"
-    with pytest.raises(InventoryError, match="cannot be reached"):
-        audit_metadata_table([arn], clients=dead)
-    code, out = invoke("--metadata-table", arn, "--format", "json", connection=dead)
+    # A port held by this test and never listened on (a fixed one may be anyone's on a
+    # shared machine): S3 Tables cannot be reached.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = Connection(
+            session=session,
+            endpoint_url=f"https://127.0.0.1:{unused.getsockname()[1]}",
+            ca_bundle=tls_endpoint.ca_bundle,
+            environ={},
+            max_attempts=1,
+        )
+        arn = "arn:aws:s3tables:us-east-1:123456789012:bucket/nowhere"
+        with pytest.raises(InventoryError, match="cannot be reached"):
+            audit_metadata_table([arn], clients=dead)
+        code, out = invoke("--metadata-table", arn, "--format", "json", connection=dead)
     assert code == 4
     assert "cannot be reached" in json.loads(out)["errors"][0]

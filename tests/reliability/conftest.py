@@ -110,6 +110,10 @@ def issue_proxy_certificate(ca_bundle: str, out_dir: Path) -> ProxyCertificate:
 
 ProxyFactory = Callable[[str, str], FaultProxy]
 
+#: The longest stall a test proxy holds (a stop still ends it at once): long enough that
+#: "ended before the stall did" is a property of the code, not of the machine's load.
+MAX_STALL = 180.0
+
 
 @pytest.fixture
 def make_proxy(
@@ -129,7 +133,12 @@ def make_proxy(
             )
         certificate = certificates[ca_bundle]
         proxy = FaultProxy(
-            upstream, ca_bundle=ca_bundle, cert=certificate.cert, key=certificate.key, lifetime=120
+            upstream,
+            ca_bundle=ca_bundle,
+            cert=certificate.cert,
+            key=certificate.key,
+            lifetime=MAX_STALL,
+            max_stall=MAX_STALL,
         )
         proxies.append(proxy.start())
         return proxy

@@ -29,15 +29,17 @@ from securestore import (
 )
 from securestore.transfer import RetryBudget, check_cancelled, run_bounded
 from tests.conftest import Endpoint, unique_bucket_name
-from tests.reliability.conftest import ProxyFactory
+from tests.reliability.conftest import MAX_STALL, ProxyFactory
 from tests.support.endpoints import endpoint_connection
 from tests.support.proxy import FaultProxy, Rule, Stall, Truncate
 from tests.support.signals import signal_and_time, start_cli, wait_for
 
 MiB = 1024 * 1024
 
-#: How long a signalled CLI may take to exit (the bound is 2 s plus process overhead).
-EXIT_WITHIN = 3.0
+#: How long a signalled CLI may take to exit. Its own bound is 2 s plus process overhead,
+#: which a loaded machine stretches; the requests it must not wait for stall for
+#: MAX_STALL, beyond their 60 s read timeout.
+EXIT_WITHIN = 20.0
 
 
 # -- run_bounded ------------------------------------------------------------------------------
@@ -46,10 +48,12 @@ EXIT_WITHIN = 3.0
 def test_interrupt_does_not_wait_for_running_tasks(caplog: pytest.LogCaptureFixture) -> None:
     """Ctrl-C waited for every in-flight part (105-146 s on a stalled network)."""
     release = threading.Event()
+    running = threading.Semaphore(0)
     after_release: list[str] = []
 
     def work(item: int) -> int:
-        release.wait(10)
+        running.release()
+        release.wait(60)
         try:
             check_cancelled()
         except TransferError:
@@ -61,16 +65,17 @@ def test_interrupt_does_not_wait_for_running_tasks(caplog: pytest.LogCaptureFixt
     def tasks() -> Iterator[int]:
         yield 1
         yield 2
-        time.sleep(0.2)  # both are running now
+        # Both are running now, however slowly the machine started them.
+        assert running.acquire(timeout=60) and running.acquire(timeout=60)
         raise KeyboardInterrupt
 
     caplog.set_level(logging.ERROR)
-    started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run_bounded(tasks(), work, concurrency=4)
-    assert time.monotonic() - started < 1.0
+    # Not a wall-clock bound: both tasks are still blocked, so nothing waited for them.
+    assert after_release == []
     release.set()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while len(after_release) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     # The abandoned workers are told the batch was cancelled: they write nothing more.
@@ -241,7 +246,7 @@ def test_signal_during_stalled_put_exits_at_once_and_aborts_the_upload(
     source.write_bytes(os.urandom(40 * MiB))
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
     # Every part stalls (received, never forwarded): a dead network under the upload.
-    proxy.add(Rule(Stall(10), method="PUT", query="partNumber", times=None))
+    proxy.add(Rule(Stall(MAX_STALL), method="PUT", query="partNumber", times=None))
     proc = start_cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
     wait_for(
         lambda: any(e.query.find("partNumber") >= 0 for e in proxy.exchanges),
@@ -276,7 +281,7 @@ def test_signal_during_stalled_get_exits_at_once_without_partial_file(
     SecureStore(bucket, connection=connection).put("big", os.urandom(12 * MiB))
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
     # The first ranged GET (the object's description) passes; the ranges stall mid-body.
-    proxy.add(Rule(Stall(10, after=1000), method="GET", header="Range", times=None, skip=1))
+    proxy.add(Rule(Stall(MAX_STALL, after=1000), method="GET", header="Range", times=None, skip=1))
     folder = tmp_path / "out"
     folder.mkdir()
     proc = start_cli(

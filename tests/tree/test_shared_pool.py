@@ -24,6 +24,8 @@ from securestore.tree.paths import Local
 
 #: A run that takes longer than this has deadlocked (each takes well under a second).
 DEADLOCK = 30.0
+#: A drain no interrupted test job needs in full, however loaded the machine.
+DRAIN = 60.0
 
 
 class Meter:
@@ -240,14 +242,14 @@ def test_a_part_that_cannot_be_produced_fails_its_object_and_frees_its_slot() ->
 def test_an_interrupt_cancels_parents_and_their_abandoned_parts() -> None:
     """Ctrl-C while parts hang: the manager returns within its drain, parts see the cancel."""
     release = threading.Event()
-    in_part = threading.Event()
+    in_part = threading.Semaphore(0)
     seen: list[str] = []
     ran: list[str] = []
     cleaned: list[str] = []
 
     def send(number: int) -> int:
-        in_part.set()
-        release.wait(10)
+        in_part.release()
+        release.wait(60)
         try:
             check_cancelled()
         except TransferError:
@@ -268,17 +270,21 @@ def test_an_interrupt_cancels_parents_and_their_abandoned_parts() -> None:
     def items() -> Iterator[Any]:
         yield Task("upload", Local(Path("a")), Local(Path("a")), 10, run, large=True)
         yield Task("upload", Local(Path("b")), Local(Path("b")), 10, run, large=True)
-        assert in_part.wait(10)
+        # Both slots hold a hanging part (however slowly the machine starts them).
+        assert in_part.acquire(timeout=60) and in_part.acquire(timeout=60)
         raise KeyboardInterrupt
 
-    manager = TransferManager(concurrency=2, drain_seconds=3.0)
+    # A drain far longer than the cleanup needs: returning before its end (not a
+    # wall-clock bound on a loaded machine) shows the manager did not wait it out.
+    manager = TransferManager(concurrency=2, drain_seconds=DRAIN)
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         manager.run(items())
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < DRAIN
+    assert seen == []  # the hanging parts were abandoned, not waited for
     assert ran and cleaned == ["aborted"] * len(ran)  # every object that began cleaned up
     release.set()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while len(seen) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert seen == ["cancelled", "cancelled"]  # both slots held a hanging part
@@ -290,3 +296,40 @@ def test_run_bounded_outside_a_manager_keeps_its_own_concurrency() -> None:
         range(12)
     )
     assert meter.peak == 3
+
+
+def test_workers_still_running_after_an_interrupt_report_nothing_more() -> None:
+    """A task the interrupt could not stop (a botocore call) ends after ``run`` has raised:
+    its ``on_event`` and progress calls would be written by a daemon thread while the CLI
+    exits (after its ``error: interrupted`` line), which can abort the interpreter."""
+    started = threading.Event()
+    release = threading.Event()
+    events: list[str] = []
+    progress: list[Any] = []
+
+    def hanging(advance: Callable[[int], None]) -> int:
+        started.set()
+        release.wait(DEADLOCK)  # not cancellable, like a request on a stalled network
+        advance(5)
+        return 5
+
+    def items() -> Iterator[Any]:
+        yield Task("upload", Local(Path("a")), Local(Path("a")), 5, hanging)
+        assert started.wait(DEADLOCK)
+        raise KeyboardInterrupt
+
+    manager = TransferManager(
+        concurrency=1,
+        drain_seconds=0.1,
+        on_event=lambda task, outcome, error: events.append(outcome),
+        progress=progress.append,
+    )
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        manager.run(items())
+    reported = len(progress)
+    release.set()
+    for worker in set(threading.enumerate()) - before:
+        worker.join(DEADLOCK)  # the abandoned task has ended
+    assert events == []
+    assert len(progress) == reported
