@@ -60,7 +60,8 @@ def test_a_file_changed_while_read_is_not_stored_and_the_old_object_stays(
     size: int,
     client_side: bool,
 ) -> None:
-    mode = ClientSide(RawAesKeyring("securestore-tests", "k", bytes(32))) if client_side else SseS3()
+    keyring = RawAesKeyring("securestore-tests", "k", bytes(32))
+    mode = ClientSide(keyring) if client_side else SseS3()
     store = make_store(encryption=mode)
     store.put("obj", b"the old object")
     path = _file(tmp_path, size)
