@@ -170,7 +170,7 @@ class TransferManager:
     def __init__(
         self,
         *,
-        concurrency: int = 8,
+        concurrency: int = 16,
         large_in_flight: int = 4,
         progress: Callable[[TreeProgress], None] | None = None,
         on_event: Event | None = None,
@@ -431,7 +431,7 @@ def run_per_object(
     objects: Iterable[tuple[str, int]],
     work: Callable[[str, int], int | None],
     *,
-    concurrency: int = 8,
+    concurrency: int = 16,
 ) -> TreeResult:
     """Run ``work(key, size)`` for each ``(key, size)`` of ``store``'s bucket on one manager.
 

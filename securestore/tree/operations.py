@@ -51,7 +51,7 @@ def copy_tree(
     filters: Filters | None = None,
     options: TreeOptions | None = None,
     dryrun: bool = False,
-    concurrency: int = 8,
+    concurrency: int = 16,
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
     _move: bool = False,
@@ -96,7 +96,7 @@ def sync(
     filters: Filters | None = None,
     options: TreeOptions | None = None,
     dryrun: bool = False,
-    concurrency: int = 8,
+    concurrency: int = 16,
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
 ) -> TreeResult:

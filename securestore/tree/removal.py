@@ -18,7 +18,7 @@ def remove_tree(
     *,
     filters: Filters | None = None,
     dryrun: bool = False,
-    concurrency: int = 8,
+    concurrency: int = 16,
     on_event: Event | None = None,
 ) -> TreeResult:
     """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select."""
