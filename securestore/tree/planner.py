@@ -442,6 +442,10 @@ class Planner:
             # Plaintext lengths from each message's header and layout: a re-bind changes
             # the header's length, and a server may keep none of our metadata.
             source_size = stored_plaintext(src, before, message=self._reads_messages(src))
+            if source_size is None:
+                # A signed message with no length metadata: the copy read it whole, its
+                # signature verified, so the length it counted is the source's.
+                source_size = size
             if source_size is not None:
                 after = dst.store.head(dst.prefix)
                 copied = stored_plaintext(dst, after, message=self._writes_messages(dst))
