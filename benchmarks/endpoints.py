@@ -142,12 +142,16 @@ class RcloneS3:
         ]  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_tls(port, certs.ca_cert)
-        endpoint = S3Endpoint(f"https://127.0.0.1:{port}", certs.ca_cert, access, secret)
-        client = endpoint.boto3_client()
-        # A --workdir used again keeps its objects (and the bucket) in the data folder.
-        with contextlib.suppress(client.exceptions.BucketAlreadyExists):
-            client.create_bucket(Bucket=endpoint.bucket)
+        try:
+            self._wait_tls(port, certs.ca_cert)
+            endpoint = S3Endpoint(f"https://127.0.0.1:{port}", certs.ca_cert, access, secret)
+            client = endpoint.boto3_client()
+            # A --workdir used again keeps its objects (and the bucket) in the data folder.
+            with contextlib.suppress(client.exceptions.BucketAlreadyExists):
+                client.create_bucket(Bucket=endpoint.bucket)
+        except BaseException:
+            self.stop()  # callers that use start() alone must not inherit a running server
+            raise
         return endpoint
 
     def _wait_tls(self, port: int, ca: Path, timeout: float = 30.0) -> None:
