@@ -35,7 +35,9 @@ HERE = Path(__file__).resolve().parent.parent
 def child(
     endpoint: S3Endpoint, root: Path, op: str, key: str, path: Path, wrapping: bytes
 ) -> dict[str, Any]:
-    """One :mod:`benchmarks.child` run with securestore (and the child) from ``root``."""
+    """One :mod:`benchmarks.child` run with securestore (and the child) from ``root``,
+    started with no dirty pages left by the previous run (``os.sync``, not timed)."""
+    os.sync()
     env = {
         **os.environ,
         **endpoint.env(),

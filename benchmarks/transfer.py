@@ -84,7 +84,14 @@ def run_child(
     path: Path | str | None = None,
     stdin: IO[bytes] | None = None,
 ) -> ChildResult:
-    """Run one transfer in a fresh interpreter and collect its numbers."""
+    """Run one transfer in a fresh interpreter and collect its numbers.
+
+    Dirty pages are written out first (``os.sync``, not timed): a download timed right
+    after a 1 GiB upload otherwise shares the disk with the kernel's writeback of the
+    server's new object, which costs the side that fsyncs (securestore) and not the one
+    that does not, depending only on which side comes first in the round.
+    """
+    os.sync()
     env = {
         **os.environ,
         **fixture.endpoint.env(),
