@@ -7,7 +7,6 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,7 @@ from click.testing import CliRunner, Result
 from securestore_cli.main import main_group
 
 from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env), input=input)
-
-    return invoke
+from tests.support.cli import Run
 
 
 @pytest.fixture

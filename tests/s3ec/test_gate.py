@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
+from click.testing import Result
 
 from securestore import SecureStore
 from securestore.clientside import ClientSide
@@ -26,8 +25,8 @@ from securestore.keyrings import AwsKmsKeyring, RawAesKeyring
 from securestore.s3ec.metadata import MAX_INSTRUCTION_FILE
 from securestore.s3ec.read import _instruction_file
 from securestore.transport import Connection
-from tests.conftest import Endpoint
 from tests.s3ec import encoder
+from tests.support.cli import Run
 
 PLANTED = b"PLANTED S3EC CONTENT\n"
 
@@ -58,14 +57,6 @@ def kms_v2(connection: Connection, kms_key: str, plaintext: bytes) -> tuple[byte
 @pytest.fixture
 def s3(connection: Connection) -> Any:
     return connection.client("s3")
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def swap(s3: Any, bucket: str, source: str, target: str) -> None:
@@ -113,7 +104,7 @@ def test_library_refuses_an_s3ec_object_swapped_over_a_message(
 
 
 def test_cli_get_refuses_the_swap_unless_allow_s3ec(
-    bucket: str, s3: Any, run: Callable[..., Result], tmp_path: Path
+    bucket: str, s3: Any, run: Run, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "k.aes"
     assert run("keygen", "--aes", str(key_file)).exit_code == 0
@@ -155,9 +146,7 @@ def test_cli_get_refuses_the_swap_unless_allow_s3ec(
     assert again.stdout_bytes == PLANTED
 
 
-def test_cli_allow_s3ec_fits_only_client_side_reads(
-    bucket: str, run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_cli_allow_s3ec_fits_only_client_side_reads(bucket: str, run: Run, tmp_path: Path) -> None:
     plain = run("get", f"s3://{bucket}/k", "-", "--allow-s3ec")
     assert plain.exit_code == 2, plain.output
     assert "--allow-s3ec only applies to client-side reads" in plain.stderr
@@ -169,7 +158,7 @@ def test_cli_allow_s3ec_fits_only_client_side_reads(
 
 
 def test_kms_discovery_refuses_an_object_planted_under_another_key_of_the_account(
-    connection: Connection, kms_key: str, bucket: str, s3: Any, run: Callable[..., Result]
+    connection: Connection, kms_key: str, bucket: str, s3: Any, run: Run
 ) -> None:
     store = SecureStore(
         bucket,

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import SecureStore
 from securestore.bucket import BucketAccess
@@ -18,9 +16,10 @@ from securestore.keyrings import AwsKmsKeyring, MultiKeyring, RawAesKeyring
 from securestore.migrate import migrate_to_client_side
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
-from tests.conftest import SMALL_TRANSFER, Endpoint
+from tests.conftest import SMALL_TRANSFER
 from tests.s3ec import encoder
 from tests.s3ec.test_store_reads import AES_KEY, aes_v3, kms_v2, kms_v3
+from tests.support.cli import Run
 
 MiB = 1 << 20
 
@@ -149,14 +148,10 @@ def test_cli_migrate_dryrun_json_and_run(
     kms_key: str,
     bucket: str,
     s3: Any,
-    tls_endpoint: Endpoint,
+    run: Run,
 ) -> None:
     plain = _fill(connection, kms_key, bucket, s3)
     s3.delete_object(Bucket=bucket, Key="p/big")  # raw AES: not in this run's keys
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
     url = f"s3://{bucket}/p/"
     dry = run("migrate", url, "--to-client-side", "--kms-key-id", kms_key, "--dryrun", "--json")
     assert dry.exit_code == 0, dry.stderr

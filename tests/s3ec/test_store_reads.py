@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import SecureStore
 from securestore.clientside import ClientSide
@@ -28,8 +26,8 @@ from securestore.errors import (
 )
 from securestore.keyrings import AwsKmsKeyring, MultiKeyring, RawAesKeyring
 from securestore.transport import Connection
-from tests.conftest import Endpoint
 from tests.s3ec import encoder
+from tests.support.cli import Run
 
 MiB = 1 << 20
 AES_KEY = os.urandom(32)
@@ -82,14 +80,6 @@ def aes_v3(plaintext: bytes) -> tuple[bytes, dict[str, str]]:
 @pytest.fixture
 def s3(connection: Connection) -> Any:
     return connection.client("s3")
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def test_v3_kms_object_reads_through_get_open_and_download(
@@ -239,7 +229,7 @@ def test_cli_get_reads_s3ec_with_kms_and_discovery(
     kms_key: str,
     bucket: str,
     s3: Any,
-    run: Callable[..., Result],
+    run: Run,
     tmp_path: Path,
 ) -> None:
     data = os.urandom(100_000)
@@ -277,7 +267,7 @@ def test_cli_get_reads_s3ec_with_kms_and_discovery(
 
 
 def test_cli_get_of_a_tampered_object_releases_nothing(
-    bucket: str, s3: Any, run: Callable[..., Result], tmp_path: Path
+    bucket: str, s3: Any, run: Run, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "k.aes"
     assert run("keygen", "--aes", str(key_file)).exit_code == 0

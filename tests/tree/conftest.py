@@ -1,27 +1,13 @@
-"""Fixtures of the tree tests: the CLI through click's runner, trees on disk, upload listings."""
+"""Helpers of the tree tests: trees on disk, object and upload listings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
+from click.testing import Result
 
 from securestore import Connection
-from tests.conftest import Endpoint
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    env = dict(tls_endpoint.env)
-
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=env, input=input)
-
-    return invoke
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from securestore import Connection
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree, uploads
 
 FILES = {
@@ -19,8 +18,6 @@ FILES = {
     "a/c/d.log": b"log",
     "z.json": b"{}",
 }
-
-Run = Callable[..., Result]
 
 
 @pytest.fixture

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from securestore import Connection, create_bucket
 from tests.conftest import unique_bucket_name
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree, uploads
 
-Run = Callable[..., Result]
 FILES = {"a.txt": b"alpha", "d/b.txt": b"beta", "d/e/c.bin": bytes(range(256)) * 40}
 
 

@@ -1,0 +1,36 @@
+"""The securestore CLI driven in-process through click's ``CliRunner``, pointed at an endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from click.testing import CliRunner, Result
+from securestore_cli.main import main_group
+
+if TYPE_CHECKING:
+    from tests.conftest import Endpoint
+
+__all__ = ["Run", "cli_runner"]
+
+
+class Run(Protocol):
+    """``run("put", src, url, input=b"...", AWS_REGION="x")``: one CLI call, its ``Result``.
+
+    Keyword arguments other than ``input`` are environment variables added for that call.
+    """
+
+    def __call__(self, *args: str, input: str | bytes | None = None, **env: str) -> Result: ...
+
+
+def cli_runner(endpoint: Endpoint, **extra_env: str) -> Run:
+    """A ``Run`` with ``endpoint``'s environment plus ``extra_env``.
+
+    Each call gets a fresh ``CliRunner`` (stdout and stderr kept apart, exceptions caught
+    into ``Result.exception``), as each call of the command line would be a new process.
+    """
+    base = {**endpoint.env, **extra_env}
+
+    def invoke(*args: str, input: str | bytes | None = None, **env: str) -> Result:
+        return CliRunner().invoke(main_group, list(args), env={**base, **env}, input=input)
+
+    return invoke
