@@ -10,7 +10,7 @@ from securestore_cli.main import main_group
 if TYPE_CHECKING:
     from tests.conftest import Endpoint
 
-__all__ = ["Run", "cli_runner"]
+__all__ = ["Run", "cli_runner", "stderr_lines"]
 
 
 class Run(Protocol):
@@ -34,3 +34,8 @@ def cli_runner(endpoint: Endpoint, **extra_env: str) -> Run:
         return CliRunner().invoke(main_group, list(args), env={**base, **env}, input=input)
 
     return invoke
+
+
+def stderr_lines(result: Result, *prefixes: str) -> list[str]:
+    """The lines of ``result``'s stderr that start with one of ``prefixes`` (``"error:"``)."""
+    return [line for line in result.stderr.splitlines() if line.startswith(prefixes)]
