@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from securestore import Connection
-from tests.support.cli import Run
+from tests.support.cli import Run, aes_key_file
 
 
 def _keys(connection: Connection, bucket: str) -> list[str]:
@@ -21,10 +21,7 @@ def _uploads(connection: Connection, bucket: str) -> list[object]:
 
 @pytest.fixture
 def key_file(tmp_path: Path, run: Run) -> Path:
-    path = tmp_path / "keys" / "team.key"
-    path.parent.mkdir(mode=0o700)
-    assert run("keygen", "--aes", str(path)).exit_code == 0
-    return path
+    return aes_key_file(run, tmp_path)
 
 
 def test_put_dryrun_prints_the_upload_and_sends_nothing(

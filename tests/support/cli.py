@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from click.testing import CliRunner, Result
@@ -10,7 +11,7 @@ from securestore_cli.main import main_group
 if TYPE_CHECKING:
     from tests.conftest import Endpoint
 
-__all__ = ["Run", "cli_runner", "stderr_lines"]
+__all__ = ["Run", "aes_key_file", "cli_runner", "stderr_lines"]
 
 
 class Run(Protocol):
@@ -39,3 +40,11 @@ def cli_runner(endpoint: Endpoint, **extra_env: str) -> Run:
 def stderr_lines(result: Result, *prefixes: str) -> list[str]:
     """The lines of ``result``'s stderr that start with one of ``prefixes`` (``"error:"``)."""
     return [line for line in result.stderr.splitlines() if line.startswith(prefixes)]
+
+
+def aes_key_file(run: Run, folder: Path) -> Path:
+    """``keygen --aes`` to ``folder/keys/team.key``, in a new folder of mode 0700."""
+    path = folder / "keys" / "team.key"
+    path.parent.mkdir(mode=0o700)
+    assert run("keygen", "--aes", str(path)).exit_code == 0
+    return path

@@ -1,13 +1,21 @@
-"""Helpers of the tree tests: trees on disk, object and upload listings."""
+"""Fixtures of the tree tests: a CLI-made key file, trees on disk, upload listings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
 
 from securestore import Connection
+from tests.support.cli import Run, aes_key_file
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, run: Run) -> Path:
+    """An AES key file made by the CLI's ``keygen``."""
+    return aes_key_file(run, tmp_path)
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> None:

@@ -21,14 +21,6 @@ def other(connection: Connection) -> str:
     return name
 
 
-@pytest.fixture
-def key_file(tmp_path: Path, run: Run) -> Path:
-    path = tmp_path / "keys" / "team.key"
-    path.parent.mkdir(mode=0o700)
-    assert run("keygen", "--aes", str(path)).exit_code == 0
-    return path
-
-
 def test_cp_recursive_between_buckets_plain(
     run: Run, bucket: str, other: str, tmp_path: Path, connection: Connection
 ) -> None:
