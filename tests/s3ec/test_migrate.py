@@ -7,8 +7,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from securestore import SecureStore
 from securestore.bucket import BucketAccess
 from securestore.clientside import FORMAT_METADATA, ClientSide
@@ -18,15 +16,10 @@ from securestore.transfer import TransferConfig
 from securestore.transport import Connection
 from tests.conftest import SMALL_TRANSFER
 from tests.s3ec import encoder
-from tests.s3ec.test_store_reads import AES_KEY, aes_v3, kms_v2, kms_v3
+from tests.s3ec.objects import AES_KEY, aes_v3, kms_v2, kms_v3
 from tests.support.cli import Run
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def s3(connection: Connection) -> Any:
-    return connection.client("s3")
 
 
 def _fill(connection: Connection, kms_key: str, bucket: str, s3: Any) -> dict[str, bytes]:
