@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from securestore import Connection, SecureStore, TransferConfig, create_bucket
+from tests.support.cli import Run, cli_runner
 from tests.support.endpoints import endpoint_connection, endpoint_process
 
 # Hypothesis's timing checks measure the machine, not the code: on a loaded CI runner a
@@ -56,6 +57,12 @@ def tls_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]
 def connection(tls_endpoint: Endpoint) -> Connection:
     """A TLS-only connection to the test endpoint."""
     return tls_endpoint.connection()
+
+
+@pytest.fixture
+def run(tls_endpoint: Endpoint) -> Run:
+    """The CLI, in-process, against the test endpoint (tests/support/cli.py)."""
+    return cli_runner(tls_endpoint)
 
 
 def unique_bucket_name(prefix: str = "test") -> str:

@@ -8,19 +8,17 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import Connection
 from securestore.audit import EncryptionRequirement
 from securestore.batch import ManifestEntry, manifest_csv, run_locally, validate_request
 from securestore.batch_scan import scan_request, scan_task, summarize_report
 from securestore.store import create_bucket
-from tests.conftest import Endpoint, unique_bucket_name
+from tests.conftest import unique_bucket_name
+from tests.support.cli import Run
 
 ROLE = "arn:aws:iam::123456789012:role/securestore-batch"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:securestore-scan"
@@ -107,16 +105,8 @@ def test_the_task_classifies_each_object_of_a_manifest(
     assert summary["findings"]["S3.OBJ.2"] == 1
 
 
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
-
-
 def test_cli_dry_run_prints_the_job_and_uploads_nothing(
-    run: Callable[..., Result], connection: Connection, objects: str
+    run: Run, connection: Connection, objects: str
 ) -> None:
     reports = unique_bucket_name("scan-reports")
     create_bucket(connection, reports)
@@ -143,7 +133,7 @@ def test_cli_dry_run_prints_the_job_and_uploads_nothing(
         (["--object-budget", "10"], "need --sample-objects"),
     ],
 )  # fmt: skip
-def test_usage_errors(run: Callable[..., Result], extra: list[str], message: str) -> None:
+def test_usage_errors(run: Run, extra: list[str], message: str) -> None:
     result = run("audit", "some-bucket", *extra)
     assert result.exit_code == 2, result.output
     assert message in result.output

@@ -7,26 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
+from click.testing import Result
 
 from securestore import Connection, SecureStore, SseS3
-from tests.conftest import Endpoint, unique_bucket_name
+from tests.conftest import unique_bucket_name
 
 PART = 5 * 1024 * 1024
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> object:
-    env = {k: v for k, v in tls_endpoint.env.items()}
-
-    def invoke(
-        *args: str, input: bytes | None = None, extra_env: dict[str, str] | None = None
-    ) -> Result:
-        runner = CliRunner()
-        return runner.invoke(main_group, list(args), env={**env, **(extra_env or {})}, input=input)
-
-    return invoke
 
 
 def error_lines(result: Result) -> list[str]:
@@ -248,14 +234,14 @@ def test_untrusted_endpoint_is_refused(run, bucket: str, tmp_path: Path) -> None
     # The public roots (certifi's bundle) do not know the endpoint's private CA.
     import certifi
 
-    result = run("ls", f"s3://{bucket}", extra_env={"AWS_CA_BUNDLE": certifi.where()})
+    result = run("ls", f"s3://{bucket}", AWS_CA_BUNDLE=certifi.where())
     assert result.exit_code == 4
     assert "TLS handshake failed" in error_lines(result)[0]
 
 
 def test_an_empty_ca_bundle_variable_is_a_usage_error(run, bucket: str) -> None:
     # Not a silent fall-back to the system trust store.
-    result = run("ls", f"s3://{bucket}", extra_env={"AWS_CA_BUNDLE": ""})
+    result = run("ls", f"s3://{bucket}", AWS_CA_BUNDLE="")
     assert result.exit_code == 2
     assert error_lines(result)[0] == "error: AWS_CA_BUNDLE is set but empty (is a variable unset?)"
 

@@ -15,30 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import LocalFileError, SecureStore
 from securestore.clientside import ClientSide
 from securestore.keyrings import RawAesKeyring
 from securestore.localfile import PARTIAL_SUFFIX, STALE_AFTER, partial_prefix
 from tests.conftest import ROOT, Endpoint
+from tests.support.cli import Run
 
 DATA = os.urandom(200_000)
-Run = Callable[..., Result]
 
 
 @pytest.fixture
 def aes_keyring() -> RawAesKeyring:
     return RawAesKeyring("securestore", "default", bytes(range(32)))
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 @pytest.fixture

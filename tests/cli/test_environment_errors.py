@@ -10,16 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from securestore_cli.main import main_group
 
 from tests.conftest import ROOT, Endpoint
+from tests.support.cli import cli_runner
 
 DATA = os.urandom(3 * 1024 * 1024)
 
 
 def cli(tls_endpoint: Endpoint, *args: str, extra_env: dict[str, str] | None = None) -> object:
-    return CliRunner().invoke(main_group, list(args), env={**tls_endpoint.env, **(extra_env or {})})
+    return cli_runner(tls_endpoint, **(extra_env or {}))(*args)
 
 
 @pytest.mark.parametrize(

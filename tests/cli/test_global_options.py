@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from securestore_cli.main import COMMANDS, main_group
 
 from tests.conftest import Endpoint
+from tests.support.cli import Run
 
-Run = Callable[..., Result]
 CLOSED = "https://127.0.0.1:9"
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str, **env: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env={**tls_endpoint.env, **env})
-
-    return invoke
 
 
 @pytest.fixture

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import Connection
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    env = dict(tls_endpoint.env)
-
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=env, input=input)
-
-    return invoke
+from tests.support.cli import Run, aes_key_file
 
 
 def _keys(connection: Connection, bucket: str) -> list[str]:
@@ -36,10 +21,7 @@ def _uploads(connection: Connection, bucket: str) -> list[object]:
 
 @pytest.fixture
 def key_file(tmp_path: Path, run: Run) -> Path:
-    path = tmp_path / "keys" / "team.key"
-    path.parent.mkdir(mode=0o700)
-    assert run("keygen", "--aes", str(path)).exit_code == 0
-    return path
+    return aes_key_file(run, tmp_path)
 
 
 def test_put_dryrun_prints_the_upload_and_sends_nothing(

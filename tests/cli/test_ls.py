@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from securestore_cli.listing import human_size
-from securestore_cli.main import main_group
 
 from securestore import Connection, SecureStore
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
+from tests.support.cli import Run
 
 
 @pytest.fixture

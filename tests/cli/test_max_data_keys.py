@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
-
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env), input=input)
-
-    return invoke
-
-
-def _lines(result: Result, prefix: str) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith(prefix)]
+from tests.support.cli import Run, stderr_lines
 
 
 def test_put_get_inspect_with_eleven_keys(run: Run, bucket: str, tmp_path: Path) -> None:
@@ -37,8 +18,8 @@ def test_put_get_inspect_with_eleven_keys(run: Run, bucket: str, tmp_path: Path)
 
     refused = run("put", "-", url, *options, input=b"payload")
     assert refused.exit_code == 2, refused.stderr
-    assert "11 encrypted data keys; the limit is 10" in _lines(refused, "error:")[0]
-    assert "--max-data-keys" in _lines(refused, "hint:")[0]
+    assert "11 encrypted data keys; the limit is 10" in stderr_lines(refused, "error:")[0]
+    assert "--max-data-keys" in stderr_lines(refused, "hint:")[0]
     assert run("inspect", url).exit_code == 4  # nothing was uploaded
 
     written = run("put", "-", url, *options, "--max-data-keys", "11", input=b"payload")
@@ -47,8 +28,8 @@ def test_put_get_inspect_with_eleven_keys(run: Run, bucket: str, tmp_path: Path)
     one = ["--key-file", str(files[3])]
     default = run("get", url, *one)
     assert default.exit_code == 3
-    assert "11 encrypted data keys; the limit is 10" in _lines(default, "error:")[0]
-    assert _lines(default, "hint:") == [
+    assert "11 encrypted data keys; the limit is 10" in stderr_lines(default, "error:")[0]
+    assert stderr_lines(default, "hint:") == [
         "hint: raise the limit with max_data_keys / --max-data-keys if you trust the writer"
     ]
     assert "modified" not in default.stderr  # a limit, not tampering
@@ -65,6 +46,6 @@ def test_put_get_inspect_with_eleven_keys(run: Run, bucket: str, tmp_path: Path)
 def test_max_data_keys_needs_client_side(run: Run, bucket: str) -> None:
     result = run("put", "-", f"s3://{bucket}/x", "--max-data-keys", "3", input=b"x")
     assert result.exit_code == 2
-    assert _lines(result, "error:") == ["error: --max-data-keys goes with --client-side"]
+    assert stderr_lines(result, "error:") == ["error: --max-data-keys goes with --client-side"]
     zero = run("get", f"s3://{bucket}/x", "--max-data-keys", "0")
     assert zero.exit_code == 2

@@ -7,19 +7,14 @@ returns, NUL and bidi overrides here; the CLI must print them escaped.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from securestore_cli.errors import report
-from securestore_cli.main import main_group
 from securestore_cli.text import printable
 
 from securestore import Connection
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
+from tests.support.cli import Run
 
 #: Set the window title, clear the screen, return to column 0, reverse the text.
 HOSTILE = "a\x1b]0;pwned\x07\x1b[2J\rb\u202ec\x9b31m"
@@ -29,14 +24,6 @@ RAW = ("\x1b", "\x07", "\r", "\u202e", "\x9b", "\x00")
 def assert_clean(text: str) -> None:
     for char in RAW:
         assert char not in text, (char, text)
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def test_printable_escapes_every_non_printable_character() -> None:

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from securestore_cli.main import main_group
 
 from securestore import Connection, SecureStore, SecureStoreError, TransferConfig, create_bucket
 from securestore.bucket import abort_upload
 from tests.conftest import Endpoint
 from tests.reliability.conftest import ProxyFactory, make_proxy  # noqa: F401 - a fixture
+from tests.support.cli import Run
 from tests.support.proxy import Rule, Stall
 from tests.support.rclone import RcloneServer, find_rclone
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def test_a_failed_abort_is_an_escaped_warning_line(

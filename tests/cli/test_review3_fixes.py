@@ -7,24 +7,14 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from securestore_cli.main import main_group
 
 from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env), input=input)
-
-    return invoke
+from tests.support.cli import Run, stderr_lines
 
 
 @pytest.fixture
@@ -32,10 +22,6 @@ def aes_key(run: Run, tmp_path: Path) -> Path:
     key = tmp_path / "team.key"
     assert run("keygen", "--aes", str(key)).exit_code == 0
     return key
-
-
-def lines(result: Result, kind: str) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith(f"{kind}:")]
 
 
 def test_encrypt_stdin_empty_never_replaces_an_existing_file(
@@ -47,8 +33,8 @@ def test_encrypt_stdin_empty_never_replaces_an_existing_file(
     before = out.read_bytes()
     empty = run("encrypt", "-", "-o", str(out), "--key-file", str(aes_key), input=b"")
     assert empty.exit_code == 2, empty.stderr
-    assert "standard input was empty" in lines(empty, "error")[0]
-    assert "--allow-empty" in lines(empty, "hint")[0]
+    assert "standard input was empty" in stderr_lines(empty, "error:")[0]
+    assert "--allow-empty" in stderr_lines(empty, "hint:")[0]
     assert out.read_bytes() == before
     # A non-empty stream still replaces it, its first byte included.
     again = run("encrypt", "-", "-o", str(out), "--key-file", str(aes_key), input=b"xyz")
@@ -115,13 +101,13 @@ def test_key_file_errors_say_what_a_key_file_must_be(
     for key in (folder, tmp_path / "missing.key", Path("/dev/null")):
         result = run("encrypt", str(source), "-o", str(tmp_path / "o.enc"), "--key-file", str(key))
         assert result.exit_code == 2, result.stderr
-        (hint,) = lines(result, "hint")
+        (hint,) = stderr_lines(result, "hint:")
         assert "free space" not in hint and "key file" in hint, hint
     aes_key.chmod(0o644)
     lax = run("encrypt", str(source), "-o", str(tmp_path / "o.enc"), "--key-file", str(aes_key))
     assert lax.exit_code == 2
-    assert "chmod 600" not in lines(lax, "error")[0]
-    assert lines(lax, "hint") == [f"hint: run: chmod 600 {aes_key}"]
+    assert "chmod 600" not in stderr_lines(lax, "error:")[0]
+    assert stderr_lines(lax, "hint:") == [f"hint: run: chmod 600 {aes_key}"]
 
 
 def test_a_pem_of_the_other_kind_is_named_before_its_mode(
@@ -136,13 +122,13 @@ def test_a_pem_of_the_other_kind_is_named_before_its_mode(
     assert done.exit_code == 0, done.stderr
     wrong = run("decrypt", str(sealed), "-o", "-", "--rsa-private-key", str(public))
     assert wrong.exit_code == 2
-    assert "is a PEM public key, not a private key" in lines(wrong, "error")[0]
-    assert "--rsa-public-key" in lines(wrong, "hint")[0]
+    assert "is a PEM public key, not a private key" in stderr_lines(wrong, "error:")[0]
+    assert "--rsa-public-key" in stderr_lines(wrong, "hint:")[0]
     assert "chmod" not in wrong.stderr
     swapped = run("encrypt", str(source), "-o", str(sealed), "--rsa-public-key", str(private))
     assert swapped.exit_code == 2
-    assert "not a PEM public key" in lines(swapped, "error")[0]
-    assert lines(swapped, "hint") == [
+    assert "not a PEM public key" in stderr_lines(swapped, "error:")[0]
+    assert stderr_lines(swapped, "hint:") == [
         "hint: this is a private key: give it with --rsa-private-key, or derive the public "
         "key with `securestore keygen --public-from`"
     ]
@@ -157,16 +143,16 @@ def test_an_unknown_profile_has_a_hint(run: Run, tmp_path: Path) -> None:
         env={"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config)},
     )
     assert result.exit_code == 2, result.stderr
-    assert lines(result, "error") == ["error: AWS profile not found: nosuchprofile"]
-    assert "aws configure list-profiles" in lines(result, "hint")[0]
+    assert stderr_lines(result, "error:") == ["error: AWS profile not found: nosuchprofile"]
+    assert "aws configure list-profiles" in stderr_lines(result, "hint:")[0]
 
 
 @pytest.mark.parametrize("url", ["not a url", "localhost:4566", "//host:443"])
 def test_a_malformed_endpoint_url_is_a_usage_error(url: str) -> None:
     result = CliRunner().invoke(main_group, ["--endpoint-url", url, "ls", "s3://some-bucket/"])
     assert result.exit_code == 2, result.stderr
-    assert lines(result, "error") == [f"error: invalid endpoint URL {url!r}: no scheme://"]
-    assert lines(result, "hint") == ["hint: give the endpoint as https://HOST[:PORT]"]
+    assert stderr_lines(result, "error:") == [f"error: invalid endpoint URL {url!r}: no scheme://"]
+    assert stderr_lines(result, "hint:") == ["hint: give the endpoint as https://HOST[:PORT]"]
 
 
 def test_a_plain_http_endpoint_stays_a_transport_security_refusal() -> None:
@@ -174,7 +160,7 @@ def test_a_plain_http_endpoint_stays_a_transport_security_refusal() -> None:
         main_group, ["--endpoint-url", "http://127.0.0.1:9", "ls", "s3://some-bucket/"]
     )
     assert result.exit_code == 4, result.stderr  # README: `http://` endpoint, exit 4
-    assert "refusing to send a request over http://" in lines(result, "error")[0]
+    assert "refusing to send a request over http://" in stderr_lines(result, "error:")[0]
 
 
 def test_put_guesses_the_content_type_as_cp_does(run: Run, bucket: str, tmp_path: Path) -> None:
@@ -205,7 +191,7 @@ def test_put_reports_the_plaintext_size_of_a_client_side_object(
     args = ("-" if from_stdin else str(source), url, "--key-file", str(aes_key))
     result = run("put", *args, input=data if from_stdin else None)
     assert result.exit_code == 0, result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if line.startswith("put:")]
+    (line,) = stderr_lines(result, "put:")
     assert "(18 B, client-side" in line, line
     got = run("get", url, str(tmp_path / "back.txt"), "--key-file", str(aes_key))
     assert "(18 B, client-side" in got.stderr, got.stderr

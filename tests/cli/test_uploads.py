@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 from securestore_cli.uploads import parse_age
 
 from securestore import ConfigurationError, Connection
 from securestore.uploads import abort_uploads, list_uploads
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
+from tests.support.cli import Run
 
 
 def start(connection: Connection, bucket: str, key: str) -> str:

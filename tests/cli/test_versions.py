@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore
 from securestore.bucket import ObjectVersion
-from tests.conftest import SMALL_TRANSFER, Endpoint
+from tests.conftest import SMALL_TRANSFER
+from tests.support.cli import Run
 
-Run = Callable[..., Result]
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 @pytest.fixture

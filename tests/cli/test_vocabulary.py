@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import Connection
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str, input: bytes | None = None, **env: str) -> Result:
-        return CliRunner().invoke(
-            main_group, list(args), env={**tls_endpoint.env, **env}, input=input
-        )
-
-    return invoke
+from tests.support.cli import Run
 
 
 def keys_in(connection: Connection, bucket: str) -> list[str]:

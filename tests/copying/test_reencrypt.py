@@ -7,16 +7,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import pytest
 from botocore.awsrequest import AWSResponse
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import ClientSide, Connection, SecureStore, SseKms, SseS3
 from securestore.keyrings import RawAesKeyring
 from securestore.reencrypt import Mechanism, Outcome, Reencryptor, reencrypt
-from tests.conftest import Endpoint
 from tests.store.conftest import error_response
+from tests.support.cli import Run
 from tests.support.inflight import InFlight
 
 
@@ -185,16 +182,8 @@ def test_back_to_sse_s3_by_copy(connection: Connection, bucket: str, kms_key: st
 # -- the command -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
-
-
 def test_cli_reports_each_object_and_exits_zero(
-    run: Callable[..., Result],
+    run: Run,
     connection: Connection,
     bucket: str,
     kms_key: str,
@@ -217,7 +206,7 @@ def test_cli_reports_each_object_and_exits_zero(
 
 
 def test_cli_json_and_a_failure_exit_4(
-    run: Callable[..., Result], connection: Connection, bucket: str, kms_key: str
+    run: Run, connection: Connection, bucket: str, kms_key: str
 ) -> None:
     s3 = connection.client("s3")
     for name in ("a", "b"):
@@ -256,7 +245,7 @@ def test_cli_json_and_a_failure_exit_4(
     assert errors == ["error: 1 of 2 objects could not be re-encrypted"]
 
 
-def test_cli_usage_errors_exit_2(run: Callable[..., Result], bucket: str) -> None:
+def test_cli_usage_errors_exit_2(run: Run, bucket: str) -> None:
     assert run("reencrypt", f"s3://{bucket}", "--sse", "kms").exit_code == 2  # no key
     assert run("reencrypt", f"s3://{bucket}/k", "--sse", "s3", "--bucket-key").exit_code == 2
     assert run("reencrypt", f"s3://{bucket}/k").exit_code == 2

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import Connection, SecureStore, SseS3
 from securestore.batch import parse_manifest_csv, validate_request
-from tests.conftest import Endpoint
+from tests.support.cli import Run
 
 ROLE = "arn:aws:iam::123456789012:role/securestore-batch"
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def _fill(connection: Connection, bucket: str) -> list[str]:
@@ -35,7 +24,7 @@ def _fill(connection: Connection, bucket: str) -> list[str]:
 
 
 def test_dry_run_prints_a_valid_update_job_and_uploads_nothing(
-    run: Callable[..., Result], connection: Connection, bucket: str, other_bucket: str, kms_key: str
+    run: Run, connection: Connection, bucket: str, other_bucket: str, kms_key: str
 ) -> None:
     keys = _fill(connection, bucket)
     result = run(
@@ -67,7 +56,7 @@ def test_dry_run_prints_a_valid_update_job_and_uploads_nothing(
 
 
 def test_back_to_sse_s3_is_a_copy_job(
-    run: Callable[..., Result], connection: Connection, bucket: str, other_bucket: str
+    run: Run, connection: Connection, bucket: str, other_bucket: str
 ) -> None:
     _fill(connection, bucket)
     result = run(
@@ -88,9 +77,7 @@ def test_back_to_sse_s3_is_a_copy_job(
           "--batch-operation", "update", "--sse", "s3"], "only moves objects to SSE-KMS"),
     ],
 )  # fmt: skip
-def test_batch_usage_errors(
-    run: Callable[..., Result], bucket: str, extra: list[str], message: str
-) -> None:
+def test_batch_usage_errors(run: Run, bucket: str, extra: list[str], message: str) -> None:
     args = ["reencrypt", f"s3://{bucket}/k", *extra]
     if "--sse" not in extra:
         args += ["--sse", "s3"]
@@ -100,7 +87,7 @@ def test_batch_usage_errors(
 
 
 def test_a_job_that_cannot_be_created_leaves_no_manifest_behind(
-    run: Callable[..., Result],
+    run: Run,
     connection: Connection,
     bucket: str,
     other_bucket: str,

@@ -20,14 +20,14 @@ from typing import Any
 
 import certifi
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from securestore_cli.main import main_group
 
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore, SseKms, create_bucket
 from securestore.keyrings import generate_aes_key_file, load_aes_key_file
 from tests.conftest import Endpoint
+from tests.support.cli import cli_runner
 
 PREFIX = "badinput-"
 DATA = random.Random(3).randbytes(10_000)
@@ -424,10 +424,10 @@ CASES = [
 
 @pytest.fixture
 def cli(tls_endpoint: Endpoint) -> Callable[..., Result]:
+    run = cli_runner(tls_endpoint)
+
     def invoke(args: list[str], env: dict[str, str]) -> Result:
-        return CliRunner().invoke(
-            main_group, args, env={**tls_endpoint.env, **env}, input=b"would-be object body"
-        )
+        return run(*args, input=b"would-be object body", **env)
 
     return invoke
 

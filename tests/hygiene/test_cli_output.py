@@ -7,15 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from securestore_cli.main import main_group
 
 from securestore import Connection
 from securestore.keyrings import RawAesKeyring, generate_aes_key_file, load_aes_key_file
 from tests.conftest import Endpoint
 from tests.hygiene.scanner import SecretScanner
+from tests.support.cli import cli_runner
 
 Run = Callable[..., Result]
 DATA = random.Random(11).randbytes(30_000)
@@ -23,15 +23,12 @@ DATA = random.Random(11).randbytes(30_000)
 
 @pytest.fixture
 def cli(tls_endpoint: Endpoint) -> Run:
+    run = cli_runner(tls_endpoint)
+
     def invoke(
         *args: object, input: bytes | None = None, env: dict[str, str] | None = None
     ) -> Result:
-        return CliRunner().invoke(
-            main_group,
-            [str(a) for a in args],
-            env={**tls_endpoint.env, **(env or {})},
-            input=input,
-        )
+        return run(*[str(a) for a in args], input=input, **(env or {}))
 
     return invoke
 

@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from securestore_cli.errors import exit_code_for
-from securestore_cli.main import main_group
 
 from securestore.errors import KeyUnavailableError, NoMatchingKeyError
-from tests.conftest import Endpoint
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Run:
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env), input=input)
-
-    return invoke
+from tests.support.cli import Run
 
 
 def _errors(result: Result) -> list[str]:

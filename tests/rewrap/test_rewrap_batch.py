@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import Connection, SecureStore, SseS3
 from securestore.batch import validate_request
 from securestore.store import create_bucket
-from tests.conftest import Endpoint, unique_bucket_name
+from tests.conftest import unique_bucket_name
+from tests.support.cli import Run
 
 ROLE = "arn:aws:iam::123456789012:role/securestore-batch"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:securestore-rewrap"
@@ -20,16 +18,8 @@ OLD = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-1111111111
 NEW = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
 
 
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
-
-
 def test_dry_run_prints_a_lambda_job_with_the_key_changes(
-    run: Callable[..., Result], connection: Connection, bucket: str
+    run: Run, connection: Connection, bucket: str
 ) -> None:
     reports = unique_bucket_name("reports")
     create_bucket(connection, reports)
@@ -63,9 +53,7 @@ def test_dry_run_prints_a_lambda_job_with_the_key_changes(
           "--batch-function", FUNCTION, "--add-kms-key-id", "alias/x"], "KMS key ARNs"),
     ],
 )  # fmt: skip
-def test_batch_usage_errors(
-    run: Callable[..., Result], bucket: str, extra: list[str], message: str
-) -> None:
+def test_batch_usage_errors(run: Run, bucket: str, extra: list[str], message: str) -> None:
     result = run("rewrap", f"s3://{bucket}/k", *extra)
     assert result.exit_code == 2, result.output
     assert message in result.output

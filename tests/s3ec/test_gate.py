@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
+from click.testing import Result
 
 from securestore import SecureStore
 from securestore.clientside import ClientSide
@@ -26,46 +25,11 @@ from securestore.keyrings import AwsKmsKeyring, RawAesKeyring
 from securestore.s3ec.metadata import MAX_INSTRUCTION_FILE
 from securestore.s3ec.read import _instruction_file
 from securestore.transport import Connection
-from tests.conftest import Endpoint
 from tests.s3ec import encoder
+from tests.s3ec.objects import aes_v3, kms_v2
+from tests.support.cli import Run
 
 PLANTED = b"PLANTED S3EC CONTENT\n"
-
-
-def aes_v3(key: bytes, plaintext: bytes) -> tuple[bytes, dict[str, str]]:
-    data_key = os.urandom(32)
-    wrapped = encoder.aes_gcm_wrap(key, data_key, encoder.GCM_NAME, os.urandom(12))
-    return encoder.encrypt_v3(
-        plaintext, data_key, wrapped, wrap="AES/GCM", message_id=os.urandom(28), description={}
-    )
-
-
-def kms_v2(connection: Connection, kms_key: str, plaintext: bytes) -> tuple[bytes, dict[str, str]]:
-    full = {"aws:x-amz-cek-alg": encoder.GCM_NAME}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=full
-    )
-    return encoder.encrypt_v2_gcm(
-        plaintext,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
-        wrap="kms+context",
-        iv=os.urandom(12),
-        matdesc=full,
-    )
-
-
-@pytest.fixture
-def s3(connection: Connection) -> Any:
-    return connection.client("s3")
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def swap(s3: Any, bucket: str, source: str, target: str) -> None:
@@ -89,7 +53,7 @@ def test_library_refuses_an_s3ec_object_swapped_over_a_message(
     keyring = RawAesKeyring("any", "name", key)
     store = make_store(encryption=ClientSide(keyring))
     store.put("report.csv", b"the genuine report\n")
-    body, metadata = aes_v3(key, PLANTED)
+    body, metadata = aes_v3(PLANTED, key=key)
     encoder.put(s3, bucket, "legacy/other.csv", body, metadata)
     swap(s3, bucket, "legacy/other.csv", "report.csv")
     with pytest.raises(PolicyError, match="S3 Encryption Client") as caught:
@@ -113,7 +77,7 @@ def test_library_refuses_an_s3ec_object_swapped_over_a_message(
 
 
 def test_cli_get_refuses_the_swap_unless_allow_s3ec(
-    bucket: str, s3: Any, run: Callable[..., Result], tmp_path: Path
+    bucket: str, s3: Any, run: Run, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "k.aes"
     assert run("keygen", "--aes", str(key_file)).exit_code == 0
@@ -124,7 +88,7 @@ def test_cli_get_refuses_the_swap_unless_allow_s3ec(
     url = f"s3://{bucket}/report.csv"
     put = run("put", str(source), url, "--key-file", str(key_file))
     assert put.exit_code == 0, put.output
-    body, metadata = aes_v3(bytes(load_aes_key_file(key_file)), PLANTED)
+    body, metadata = aes_v3(PLANTED, key=bytes(load_aes_key_file(key_file)))
     encoder.put(s3, bucket, "legacy/other.csv", body, metadata)
     swap(s3, bucket, "legacy/other.csv", "report.csv")
     out = tmp_path / "out.csv"
@@ -155,9 +119,7 @@ def test_cli_get_refuses_the_swap_unless_allow_s3ec(
     assert again.stdout_bytes == PLANTED
 
 
-def test_cli_allow_s3ec_fits_only_client_side_reads(
-    bucket: str, run: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_cli_allow_s3ec_fits_only_client_side_reads(bucket: str, run: Run, tmp_path: Path) -> None:
     plain = run("get", f"s3://{bucket}/k", "-", "--allow-s3ec")
     assert plain.exit_code == 2, plain.output
     assert "--allow-s3ec only applies to client-side reads" in plain.stderr
@@ -169,7 +131,7 @@ def test_cli_allow_s3ec_fits_only_client_side_reads(
 
 
 def test_kms_discovery_refuses_an_object_planted_under_another_key_of_the_account(
-    connection: Connection, kms_key: str, bucket: str, s3: Any, run: Callable[..., Result]
+    connection: Connection, kms_key: str, bucket: str, s3: Any, run: Run
 ) -> None:
     store = SecureStore(
         bucket,
@@ -179,7 +141,7 @@ def test_kms_discovery_refuses_an_object_planted_under_another_key_of_the_accoun
     store.put("kreport", b"the genuine report\n")
     # Anyone who may Encrypt under any key of the account (here: their own new key).
     attacker_key = connection.client("kms").create_key()["KeyMetadata"]["Arn"]
-    body, metadata = kms_v2(connection, attacker_key, PLANTED)
+    body, metadata = kms_v2(connection, attacker_key, PLANTED, {})
     encoder.put(s3, bucket, "kreport", body, metadata)
     url = f"s3://{bucket}/kreport"
     assert_refused(run("get", url, "-", "--client-side"))
@@ -200,7 +162,7 @@ def test_s3_to_s3_client_side_copy_needs_the_opt_in(
     key = os.urandom(32)
     keyring = RawAesKeyring("any", "name", key)
     store = make_store(encryption=ClientSide(keyring))
-    body, metadata = aes_v3(key, PLANTED)
+    body, metadata = aes_v3(PLANTED, key=key)
     encoder.put(s3, bucket, "s3ec", body, metadata)
     with pytest.raises(PolicyError, match="S3 Encryption Client"):
         store.copy("s3ec", store, "copied", require=ClientSide(keyring))
@@ -235,7 +197,7 @@ def test_without_the_opt_in_no_instruction_file_is_fetched(
     make_store: Callable[..., SecureStore],
 ) -> None:
     store = make_store(keyring=AwsKmsKeyring(kms_key, client=connection.client("kms")))
-    body, metadata = kms_v2(connection, kms_key, b"two")
+    body, metadata = kms_v2(connection, kms_key, b"two", {})
     own, instruction = encoder.split_instruction_file(metadata)
     assert not own  # the object itself carries no S3EC metadata at all
     encoder.put(s3, bucket, "v2i", body, own)
@@ -257,7 +219,7 @@ def test_an_instruction_file_larger_than_the_bound_is_refused(
     make_store: Callable[..., SecureStore],
 ) -> None:
     store = make_store(keyring=AwsKmsKeyring(kms_key, client=connection.client("kms")))
-    body, metadata = kms_v2(connection, kms_key, b"two")
+    body, metadata = kms_v2(connection, kms_key, b"two", {})
     own, instruction = encoder.split_instruction_file(metadata)
     encoder.put(s3, bucket, "big", body, own)
     # Valid JSON, padded past the bound with whitespace.

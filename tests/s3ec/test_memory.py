@@ -13,7 +13,7 @@ from securestore import SecureStore
 from securestore.keyrings import RawAesKeyring
 from securestore.transport import Connection
 from tests.s3ec import encoder
-from tests.s3ec.test_store_reads import AES_KEY, aes_v3
+from tests.s3ec.objects import AES_KEY, aes_v3
 
 MiB = 1 << 20
 SIZE = 24 * MiB

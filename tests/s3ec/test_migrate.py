@@ -7,10 +7,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
-
 from securestore import SecureStore
 from securestore.bucket import BucketAccess
 from securestore.clientside import FORMAT_METADATA, ClientSide
@@ -18,16 +14,12 @@ from securestore.keyrings import AwsKmsKeyring, MultiKeyring, RawAesKeyring
 from securestore.migrate import migrate_to_client_side
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
-from tests.conftest import SMALL_TRANSFER, Endpoint
+from tests.conftest import SMALL_TRANSFER
 from tests.s3ec import encoder
-from tests.s3ec.test_store_reads import AES_KEY, aes_v3, kms_v2, kms_v3
+from tests.s3ec.objects import AES_KEY, aes_v3, kms_v2, kms_v3
+from tests.support.cli import Run
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def s3(connection: Connection) -> Any:
-    return connection.client("s3")
 
 
 def _fill(connection: Connection, kms_key: str, bucket: str, s3: Any) -> dict[str, bytes]:
@@ -149,14 +141,10 @@ def test_cli_migrate_dryrun_json_and_run(
     kms_key: str,
     bucket: str,
     s3: Any,
-    tls_endpoint: Endpoint,
+    run: Run,
 ) -> None:
     plain = _fill(connection, kms_key, bucket, s3)
     s3.delete_object(Bucket=bucket, Key="p/big")  # raw AES: not in this run's keys
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
     url = f"s3://{bucket}/p/"
     dry = run("migrate", url, "--to-client-side", "--kms-key-id", kms_key, "--dryrun", "--json")
     assert dry.exit_code == 0, dry.stderr

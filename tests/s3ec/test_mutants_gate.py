@@ -22,7 +22,7 @@ from securestore.errors import FormatError, KeyringError
 from securestore.keyrings import RawAesKeyring
 from securestore.transport import Connection
 from tests.s3ec import encoder
-from tests.s3ec.test_gate import aes_v3
+from tests.s3ec.objects import aes_v3
 
 KEYRING = RawAesKeyring("tests", "gate", b"g" * 32)
 PLAIN = b"an ordinary object, no S3EC metadata and no instruction file\n"
@@ -57,7 +57,7 @@ def test_a_plain_object_read_with_the_opt_in_follows_the_ordinary_rules(
 def test_an_s3ec_object_read_with_the_opt_in_and_no_key_says_no_keyring_was_given(
     connection: Connection, bucket: str, make_store: Callable[..., SecureStore]
 ) -> None:
-    body, metadata = aes_v3(b"k" * 32, b"secret")
+    body, metadata = aes_v3(b"secret", key=b"k" * 32)
     encoder.put(connection.client("s3"), bucket, "s3ec", body, metadata)
     with pytest.raises(KeyringError, match="no keyring was given") as caught:
         make_store().get("s3ec", allow_s3ec=True)

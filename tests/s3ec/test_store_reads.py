@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
 
 from securestore import SecureStore
 from securestore.clientside import ClientSide
@@ -28,68 +26,11 @@ from securestore.errors import (
 )
 from securestore.keyrings import AwsKmsKeyring, MultiKeyring, RawAesKeyring
 from securestore.transport import Connection
-from tests.conftest import Endpoint
 from tests.s3ec import encoder
+from tests.s3ec.objects import AES_KEY, aes_v3, kms_v2, kms_v3
+from tests.support.cli import Run
 
 MiB = 1 << 20
-AES_KEY = os.urandom(32)
-
-
-def kms_v3(
-    connection: Connection, kms_key: str, plaintext: bytes, context: dict[str, str]
-) -> tuple[bytes, dict[str, str]]:
-    """A V3 object whose data key KMS generated with the S3EC context."""
-    full = {**context, "aws:x-amz-cek-alg": "115"}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=full
-    )
-    return encoder.encrypt_v3(
-        plaintext,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
-        wrap="kms+context",
-        message_id=os.urandom(28),
-        context=full,
-    )
-
-
-def kms_v2(
-    connection: Connection, kms_key: str, plaintext: bytes, context: dict[str, str]
-) -> tuple[bytes, dict[str, str]]:
-    """A V2 object whose data key KMS generated with the S3EC context."""
-    full = {**context, "aws:x-amz-cek-alg": encoder.GCM_NAME}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=full
-    )
-    return encoder.encrypt_v2_gcm(
-        plaintext,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
-        wrap="kms+context",
-        iv=os.urandom(12),
-        matdesc=full,
-    )
-
-
-def aes_v3(plaintext: bytes) -> tuple[bytes, dict[str, str]]:
-    data_key = os.urandom(32)
-    wrapped = encoder.aes_gcm_wrap(AES_KEY, data_key, encoder.GCM_NAME, os.urandom(12))
-    return encoder.encrypt_v3(
-        plaintext, data_key, wrapped, wrap="AES/GCM", message_id=os.urandom(28), description={}
-    )
-
-
-@pytest.fixture
-def s3(connection: Connection) -> Any:
-    return connection.client("s3")
-
-
-@pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=dict(tls_endpoint.env))
-
-    return invoke
 
 
 def test_v3_kms_object_reads_through_get_open_and_download(
@@ -239,7 +180,7 @@ def test_cli_get_reads_s3ec_with_kms_and_discovery(
     kms_key: str,
     bucket: str,
     s3: Any,
-    run: Callable[..., Result],
+    run: Run,
     tmp_path: Path,
 ) -> None:
     data = os.urandom(100_000)
@@ -277,7 +218,7 @@ def test_cli_get_reads_s3ec_with_kms_and_discovery(
 
 
 def test_cli_get_of_a_tampered_object_releases_nothing(
-    bucket: str, s3: Any, run: Callable[..., Result], tmp_path: Path
+    bucket: str, s3: Any, run: Run, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "k.aes"
     assert run("keygen", "--aes", str(key_file)).exit_code == 0

@@ -1,27 +1,21 @@
-"""Fixtures of the tree tests: the CLI through click's runner, trees on disk, upload listings."""
+"""Fixtures of the tree tests: a CLI-made key file, trees on disk, upload listings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from securestore_cli.main import main_group
+from click.testing import Result
 
 from securestore import Connection
-from tests.conftest import Endpoint
+from tests.support.cli import Run, aes_key_file
 
 
 @pytest.fixture
-def run(tls_endpoint: Endpoint) -> Callable[..., Result]:
-    env = dict(tls_endpoint.env)
-
-    def invoke(*args: str, input: bytes | None = None) -> Result:
-        return CliRunner().invoke(main_group, list(args), env=env, input=input)
-
-    return invoke
+def key_file(tmp_path: Path, run: Run) -> Path:
+    """An AES key file made by the CLI's ``keygen``."""
+    return aes_key_file(run, tmp_path)
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> None:

@@ -6,19 +6,18 @@ What S3 stored is read through plain boto3 ``head_object``.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 
 from securestore import Connection, create_bucket
 from securestore.attributes import CONTENT_ENCODING_METADATA
 from tests.conftest import unique_bucket_name
+from tests.support.cli import Run
 from tests.tree.conftest import make_tree, object_keys
 
-Run = Callable[..., Result]
 OPTIONS = (
     "--storage-class",
     "STANDARD_IA",

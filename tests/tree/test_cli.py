@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import Result
-
 from securestore import Connection
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree, uploads
 
 FILES = {
@@ -19,16 +16,6 @@ FILES = {
     "a/c/d.log": b"log",
     "z.json": b"{}",
 }
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def key_file(tmp_path: Path, run: Run) -> Path:
-    path = tmp_path / "keys" / "team.key"
-    path.parent.mkdir(mode=0o700)
-    assert run("keygen", "--aes", str(path)).exit_code == 0
-    return path
 
 
 def test_client_side_backup_and_restore(

@@ -8,16 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 import securestore
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore
 from securestore.errors import PreconditionFailedError
 from securestore.tree import TreeProgress, move_tree
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys
 
 MakeStore = Callable[..., SecureStore]
-Run = Callable[..., Result]
 
 
 def _writer_after_first_bytes(action: Callable[[], None]) -> Callable[[TreeProgress], None]:

@@ -23,21 +23,7 @@ from securestore.tree import (
     copy_tree,
     sync,
 )
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> None:
-    for relative, data in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+from tests.tree.conftest import make_tree, read_tree
 
 
 def keys(store: SecureStore, prefix: str = "") -> list[str]:

@@ -8,19 +8,16 @@ a killed download's partial file is never uploaded, encrypted or counted.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from securestore import Connection, RawAesKeyring
 from securestore.errors import PolicyError
 from securestore.localfile import AtomicFile
 from securestore.offline import decrypt_tree, encrypt_tree
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree
-
-Run = Callable[..., Result]
 
 #: A partial file of a killed download of a.txt, as localfile.py names them.
 PARTIAL = ".a.txt.0123abcd.999999.deadbeef.securestore-partial"

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 
 from securestore import Connection, SecureStore, localfile
 from securestore.confine import DESCRIPTORS, Destination
 from securestore.errors import PolicyError
 from securestore.localfile import PARTIAL_SUFFIX, AtomicFile
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree
-
-Run = Callable[..., Result]
 
 pytestmark = pytest.mark.skipif(not DESCRIPTORS, reason="descriptor-relative walks: POSIX only")
 

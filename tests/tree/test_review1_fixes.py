@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from securestore import ClientSide, RawAesKeyring, SecureStore, SseS3, create_bucket
 from securestore.clientside import FORMAT_METADATA
 from securestore.tree import move_tree, sync
+from tests.support.cli import Run
 from tests.support.rclone import RcloneServer, find_rclone
 from tests.tree.conftest import make_tree, object_keys
 
@@ -63,7 +63,7 @@ def test_a_plain_sync_into_a_plain_prefix_still_uploads_new_files(
 
 
 def test_the_cli_refuses_new_files_with_exit_3_and_uploads_nothing(
-    run: Callable[..., Result], make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
+    run: Run, make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
 ) -> None:
     key = tmp_path / "team.key"
     assert run("keygen", "--aes", str(key)).exit_code == 0

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from securestore import ClientSide, ConfigurationError, RawAesKeyring, SecureStore
 from securestore.tree import copy_file, copy_tree, move_tree, sync
 from tests.conftest import ROOT, Endpoint
+from tests.support.cli import Run
 from tests.tree.conftest import make_tree, object_keys
 
 KEY = RawAesKeyring("tests", "review", b"r" * 32)
@@ -41,7 +41,7 @@ def test_a_move_onto_itself_is_refused_and_keeps_the_object(
 
 
 def test_the_cli_refuses_a_move_onto_itself(
-    run: Callable[..., Result], make_store: Callable[..., SecureStore], bucket: str
+    run: Run, make_store: Callable[..., SecureStore], bucket: str
 ) -> None:
     store = make_store()
     store.put("t/a.txt", b"1")
@@ -127,7 +127,7 @@ def test_a_sync_without_the_key_never_downgrades_client_side_objects(
 
 
 def test_the_cli_refuses_the_downgrade_with_exit_3(
-    run: Callable[..., Result], make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
+    run: Run, make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
 ) -> None:
     key = tmp_path / "team.key"
     assert run("keygen", "--aes", str(key)).exit_code == 0
@@ -197,7 +197,7 @@ def test_a_full_disk_on_standard_output_is_an_error_line_not_an_internal_error(
 
 
 def test_each_failed_object_is_one_line_with_its_reason(
-    run: Callable[..., Result], make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
+    run: Run, make_store: Callable[..., SecureStore], bucket: str, tmp_path: Path
 ) -> None:
     key = tmp_path / "team.key"
     assert run("keygen", "--aes", str(key)).exit_code == 0

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from securestore import Connection, create_bucket
 from tests.conftest import unique_bucket_name
+from tests.support.cli import Run
 from tests.tree.conftest import lines, make_tree, object_keys, read_tree, uploads
 
-Run = Callable[..., Result]
 FILES = {"a.txt": b"alpha", "d/b.txt": b"beta", "d/e/c.bin": bytes(range(256)) * 40}
 
 
@@ -21,14 +19,6 @@ def other(connection: Connection) -> str:
     name = unique_bucket_name("tree-dst")
     create_bucket(connection, name)
     return name
-
-
-@pytest.fixture
-def key_file(tmp_path: Path, run: Run) -> Path:
-    path = tmp_path / "keys" / "team.key"
-    path.parent.mkdir(mode=0o700)
-    assert run("keygen", "--aes", str(path)).exit_code == 0
-    return path
 
 
 def test_cp_recursive_between_buckets_plain(
