@@ -8,7 +8,6 @@ two-byte length and a DER ECDSA signature over the hash of header and body.
 from __future__ import annotations
 
 import base64
-import binascii
 import struct
 
 from cryptography.exceptions import InvalidSignature
@@ -67,7 +66,7 @@ class MessageVerifier:
         try:
             point = base64.b64decode(encoded_public_key.encode("ascii"), validate=True)
             self._key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
-        except (ValueError, UnicodeEncodeError, binascii.Error):
+        except ValueError:  # binascii.Error and UnicodeEncodeError are ValueErrors
             raise FormatError("the message's signature public key is malformed") from None
         self._digest = digest
         self._hash = hashes.Hash(digest)
