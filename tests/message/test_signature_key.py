@@ -6,11 +6,14 @@ curve is a malformed message, not a key found by skipping what does not decode.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import pytest
 
 from securestore.errors import AuthenticationError, FormatError
+from securestore.keyrings import RawAesKeyring
+from securestore.message import encrypt, verify_signature
 from securestore.message.signature import MessageSigner, MessageVerifier
 from securestore.message.suites import AlgorithmSuite
 
@@ -58,3 +61,13 @@ def test_a_malformed_public_key_is_refused(mangle: Callable[[str], str]) -> None
 def test_an_unsigned_suite_has_no_signer() -> None:
     with pytest.raises(ValueError, match="no signature"):
         MessageSigner(AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY)
+
+
+def test_verify_signature_refuses_an_unsigned_message() -> None:
+    """Nothing to verify is no verification: a caller must not read it as signed."""
+    keyring = RawAesKeyring("tests", "sig", b"v" * 32)
+    unsigned = bytes(encrypt(b"data", keyring))
+    with pytest.raises(FormatError, match="not signed"):
+        verify_signature(io.BytesIO(unsigned), keyring)
+    signed = bytes(encrypt(b"data", keyring, suite=SIGNED))
+    assert verify_signature(io.BytesIO(signed), keyring).suite is SIGNED
