@@ -46,7 +46,7 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from securestore.errors import LocalFileError
@@ -345,14 +345,29 @@ class AtomicFile:
         tmp = os.path.join(folder, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
         try:
             # Owner-only until complete: the bytes may be freshly decrypted.
-            self.fd = os.open(tmp, flags, 0o600)
+            self._create(lambda: os.open(tmp, flags, 0o600), tmp)
         except OSError as exc:
             raise LocalFileError(
                 f"cannot write to {folder}: {exc.strerror or exc}",
                 hint="choose a destination in an existing, writable folder",
             ) from exc
-        self.tmp = tmp
         return self
+
+    def _create(self, create: Callable[[], int], tmp: str) -> None:
+        """Open the partial file ``tmp`` with ``create``; an interrupt leaves none behind.
+
+        ``__exit__`` does not run when ``__enter__`` fails, so a signal's exception
+        arriving just after the file was created (before ``self.fd`` is set) removes it here.
+        """
+        try:
+            self.fd = create()
+        except OSError:
+            raise  # not created (a name taken is another's: O_EXCL)
+        except BaseException:
+            self.tmp = tmp
+            self._discard()
+            raise
+        self.tmp = tmp
 
     def _enter_at(self, at: Placement) -> None:
         """:meth:`__enter__` of a placed file: all through ``at.dir_fd``, no link followed."""
@@ -363,13 +378,12 @@ class AtomicFile:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
         tmp = f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
         try:
-            self.fd = os.open(tmp, flags, 0o600, dir_fd=at.dir_fd)
+            self._create(lambda: os.open(tmp, flags, 0o600, dir_fd=at.dir_fd), tmp)  # in dir_fd
         except OSError as exc:
             raise LocalFileError(
                 f"cannot write to {self.path.parent}: {exc.strerror or exc}",
                 hint="choose a destination in an existing, writable folder",
             ) from exc
-        self.tmp = tmp  # a name in at.dir_fd
 
     def _examine(self) -> os.stat_result | None:
         """Resolve links, refuse what cannot be written; the destination's status or None."""
@@ -456,18 +470,22 @@ class AtomicFile:
                 raise self._failed(exc.error) from exc
             return
         try:
-            os.fsync(self.fd)
-            self._set_mode()
-        except OSError as error:
+            try:
+                os.fsync(self.fd)
+                self._set_mode()
+                fd, self.fd = self.fd, -1  # never closed twice: the number may be reused
+                os.close(fd)
+            except OSError as error:
+                raise self._failed(error) from error
+            try:
+                self._replace()
+            except OSError as error:
+                raise self._failed(error) from error
+        except BaseException:
+            # Also a Ctrl-C or SIGTERM in the fsync (a large file, a slow disk): no partial
+            # file stays, and it may hold plaintext.
             self._discard()
-            raise self._failed(error) from error
-        os.close(self.fd)
-        self.fd = -1
-        try:
-            self._replace()
-        except OSError as error:
-            self._discard()
-            raise self._failed(error) from error
+            raise
 
     def _exit_stream(self, exc: object) -> None:
         fd, self.fd = self.fd, -1
