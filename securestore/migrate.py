@@ -241,6 +241,7 @@ def _write(
             response = s3.put_object(Body=bytes(plan.body(first)), IfMatch=etag, **params)
             return str(response.get("ETag", ""))
         upload_id = s3.create_multipart_upload(**params)["UploadId"]
+        committing = False
         try:
             done = []
             for part in (first, *parts):
@@ -261,6 +262,7 @@ def _write(
                     code="PreconditionFailed",
                     hint="migrate it again once nobody writes to it",
                 )
+            committing = True
             completed = s3.complete_multipart_upload(
                 Bucket=access.bucket,
                 Key=key,
@@ -270,7 +272,12 @@ def _write(
             )
         except BaseException as exc:
             abort_upload(
-                s3, access.bucket, key, upload_id, interrupted=not isinstance(exc, Exception)
+                s3,
+                access.bucket,
+                key,
+                upload_id,
+                interrupted=not isinstance(exc, Exception),
+                committing=committing,
             )
             raise
         return str(completed.get("ETag", ""))

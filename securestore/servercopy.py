@@ -130,11 +130,13 @@ def copy_in_parts(
             job.progress(end - start)
         return {"PartNumber": number, "ETag": part_etag}
 
+    committing = False
     try:
         # Checked before any byte is copied: a refused mode costs nothing.
         job.dst._verify(job.mode, created, job.dest_key, before=True)
         parts = run_bounded(spans, copy_part, concurrency=job.dst.access.transfer.concurrency)
         job._head_source(etag)  # servers that ignore CopySourceIfMatch
+        committing = True
         completed = s3.complete_multipart_upload(
             Bucket=job.dst.bucket,
             Key=job.dest_key,
@@ -143,7 +145,14 @@ def copy_in_parts(
         )
     except BaseException as exc:
         interrupted = not isinstance(exc, Exception)
-        abort_upload(s3, job.dst.bucket, job.dest_key, upload_id, interrupted=interrupted)
+        abort_upload(
+            s3,
+            job.dst.bucket,
+            job.dest_key,
+            upload_id,
+            interrupted=interrupted,
+            committing=committing,
+        )
         raise
     merged = {**created, **{k: v for k, v in completed.items() if v is not None}}
     job._check_copy(completed)

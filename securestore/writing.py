@@ -401,6 +401,7 @@ class WritePath:
         s3 = self.access.s3
         created = s3.create_multipart_upload(**params)
         upload_id = created["UploadId"]
+        committing = False
         try:
             # Checked before any data is sent: a refused mode costs nothing.
             self._verify(mode, created, key, before=True)
@@ -441,6 +442,7 @@ class WritePath:
             total = sum(size for _, size in sent)
             if before_commit is not None:
                 before_commit()
+            committing = True
             completed = s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -448,7 +450,10 @@ class WritePath:
                 MultipartUpload={"Parts": done},
             )
         except BaseException as exc:
-            self._abort(key, upload_id, interrupted=not isinstance(exc, Exception))
+            interrupted = not isinstance(exc, Exception)
+            abort_upload(
+                s3, self.bucket, key, upload_id, interrupted=interrupted, committing=committing
+            )
             raise
         self._verify_or_undo(mode, completed, key)
         return self._info_after_write(

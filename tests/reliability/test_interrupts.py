@@ -315,3 +315,40 @@ def test_put_of_a_fifo_without_writer_is_refused_at_once(
         pytest.fail("put of a FIFO blocked")
     assert proc.returncode == 2, err
     assert "not a regular file" in err.decode()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"]
+)
+def test_signal_while_the_complete_is_in_flight_says_the_object_was_replaced(
+    tls_endpoint: Endpoint,
+    make_proxy: ProxyFactory,
+    connection: Connection,
+    tmp_path: Path,
+    number: int,
+    code: int,
+) -> None:
+    """The server completed the upload, its answer stalls: the abort finds it gone.
+
+    Exit 130/143 and a warning that the object was probably replaced, never
+    "a lifecycle rule will have to remove it" (there is nothing left to remove).
+    """
+    bucket = unique_bucket_name("signal")
+    create_bucket(connection, bucket)
+    SecureStore(bucket, connection=connection).put("big", b"old")
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(12 * MiB))
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    # Forwarded (the server completes it), then the answer's body never comes.
+    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploadId", times=None))
+    proc = start_cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
+    wait_for(lambda: proxy.faults > 0, proc)
+    elapsed, returncode, err = signal_and_time(proc, number)
+    assert returncode == code, err
+    assert elapsed < EXIT_WITHIN, err
+    assert "Traceback" not in err
+    assert "completed by the server before it could be aborted" in err, err
+    assert "lifecycle rule" not in err, err
+    assert _open_uploads(connection, bucket) == []
+    assert SecureStore(bucket, connection=connection).get("big") == source.read_bytes()
