@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -12,7 +13,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -108,6 +109,16 @@ class _Group(click.Group):
         except KeyboardInterrupt as exc:
             raise _InterruptedError() from exc
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # Top-level --help and --version print here, where click itself would turn a
+        # closed pipe into exit 1.
+        try:
+            return super().make_context(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise _PipeClosedError() from exc
+            raise
+
     def main(  # type: ignore[override]
         self,
         args: Sequence[str] | None = None,
@@ -145,6 +156,14 @@ class _Group(click.Group):
             # The reader went away (e.g. `| head`): not an error worth a message.
             silence_stdout()
             sys.exit(0)
+        except OSError as exc:
+            # Outside a command (click printing help or usage to a full disk): the environment.
+            silence_stdout()
+            if exc.errno == errno.EPIPE:
+                sys.exit(0)
+            error = stdout_error(exc)
+            report(str(error), hint_for(error))
+            sys.exit(exit_code_for(error))
         except Exception as exc:  # a bug: say so in one line, trace only on request
             if os.environ.get("SECURESTORE_DEBUG"):
                 traceback.print_exc()
@@ -339,7 +358,38 @@ def main_group(
 
 def main() -> None:
     """Console-script entry point."""
-    main_group.main(prog_name="securestore")
+    try:
+        main_group.main(prog_name="securestore")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    else:  # pragma: no cover - _Group.main always exits
+        code = 0
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process with the command's status, now that it is decided.
+
+    The interpreter's own shutdown (collecting a large heap: up to a second after a
+    big transfer) runs with the default signal handlers back, so a Ctrl-C or SIGTERM
+    then killed a command that had already succeeded. Signals are ignored from here,
+    the standard streams flushed, and the process ends without that shutdown: the
+    command's threads are daemons and its files are closed by now.
+    """
+    for number in (signal.SIGINT, *TERMINATING_SIGNALS):
+        signal.signal(number, signal.SIG_IGN)
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:  # a reader that went away is not an error (`| head`)
+            error = stdout_error(exc)
+            report(str(error), hint_for(error))
+            code = code or exit_code_for(error)
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""How the ``securestore`` process ends, once its command's outcome is decided.
+
+Whole processes (``python -m securestore_cli``): the console script's own exit,
+not click's test runner. A signal that arrives after the command finished
+(while the interpreter would shut down) must not change its status, and a
+full disk under help or usage text is an environment error, not a bug.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Plays a Ctrl-C that lands during the interpreter's shutdown, after the command ended.
+LATE_SIGNAL = """
+import atexit, os, signal, time
+def _late():
+    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)
+atexit.register(_late)
+"""
+
+
+def _cli(
+    *args: str, env: dict[str, str] | None = None, stdout: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "securestore_cli", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(("--version",), 0), (("put",), 2), (("keygen", "--aes", "{tmp}/k"), 0)],
+    ids=["version", "usage-error", "keygen"],
+)
+def test_a_signal_after_the_outcome_does_not_change_the_status(
+    tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(LATE_SIGNAL)
+    argv = [a.format(tmp=tmp_path) for a in args]
+    done = _cli(*argv, env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
+    assert done.returncode == code, done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [("--help",), ("put", "--help"), ("--version",)])
+def test_help_to_a_full_disk_is_an_environment_error(args: tuple[str, ...]) -> None:
+    with open("/dev/full", "wb") as full:
+        done = _cli(*args, stdout=full)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.decode().splitlines()
+    assert lines[0] == "error: cannot write to standard output: No space left on device", lines
+    assert "internal error" not in done.stderr.decode()
+
+
+def test_help_to_a_closed_pipe_exits_quietly() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "securestore_cli", "--help"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first byte
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == b""
