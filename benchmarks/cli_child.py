@@ -23,7 +23,7 @@ import runpy
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 _parts: dict[int, int] = {}
 _requests: dict[str, int] = {}
@@ -121,6 +121,17 @@ def main() -> None:
     import sys
 
     sys.argv[0] = "securestore"
+    # The CLI ends its process with os._exit (no interpreter shutdown, no atexit):
+    # run the report and profile handlers just before, then leave as the CLI does.
+    from securestore_cli import main as cli_main
+
+    leave = cli_main._leave
+
+    def report_then_leave(code: int) -> NoReturn:
+        atexit._run_exitfuncs()
+        leave(code)
+
+    cli_main._leave = report_then_leave
     runpy.run_module("securestore_cli", run_name="__main__", alter_sys=True)
 
 

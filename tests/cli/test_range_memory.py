@@ -76,9 +76,9 @@ def test_a_large_range_to_a_file_holds_bounded_memory(
 
 CHILD = """
 import resource, sys
-from securestore_cli.main import main
+from securestore_cli.main import main_group
 try:
-    main()
+    main_group.main(prog_name="securestore")  # main() itself ends the process (os._exit)
 finally:
     print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 """

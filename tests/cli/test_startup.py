@@ -23,11 +23,11 @@ HEAVY = ("boto3", "botocore", "cryptography", "securestore.audit", "securestore.
 
 PROBE = """
 import json, sys
-from securestore_cli.main import main
+from securestore_cli.main import main_group
 args, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sys.argv = ["securestore", *args]
 try:
-    main()
+    main_group.main(prog_name="securestore")  # main() itself ends the process (os._exit)
 except SystemExit:
     pass
 heavy = [name for name in watched if name in sys.modules]
