@@ -41,7 +41,12 @@ __all__ = [
     "ObjectInfo",
     "ObjectSummary",
     "ObjectVersion",
+    "OpenUpload",
+    "UploadLedger",
     "abort_upload",
+    "bind_upload_ledger",
+    "upload_closed",
+    "upload_opened",
     "version_argument",
 ]
 
@@ -450,27 +455,129 @@ def _region_of_arn(key_id: str) -> str | None:
     return parts[3] if key_id.startswith("arn:") and len(parts) > 3 and parts[3] else None
 
 
+@dataclass(frozen=True)
+class OpenUpload:
+    """A multipart upload a job created and did not complete or abort.
+
+    ``abort_failed``: the abort was answered with an error (else it never ended).
+    """
+
+    bucket: str
+    key: str
+    upload_id: str
+    abort_failed: bool = False
+
+    def warn(self, waited: float) -> None:
+        """Log the warning that the upload stays (``waited``: the seconds given to its abort)."""
+        if self.abort_failed:
+            logger.warning(
+                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
+                "(AbortIncompleteMultipartUpload) will have to remove it",
+                self.upload_id,
+                self.bucket,
+                self.key,
+            )
+        else:
+            logger.warning(
+                "multipart upload %s of s3://%s/%s was not aborted within %g s; a lifecycle "
+                "rule (AbortIncompleteMultipartUpload) will have to remove it",
+                self.upload_id,
+                self.bucket,
+                self.key,
+                waited,
+            )
+
+
+class UploadLedger:
+    """The multipart uploads a job's threads created and have not completed or aborted.
+
+    A job whose workers cannot all be waited for (a tree transfer after Ctrl-C: a
+    stalled request cannot be cancelled) binds one in each worker
+    (:func:`bind_upload_ledger`); the uploads still open once it stops waiting are
+    the ones it must warn about. While a ledger is bound, :func:`abort_upload`
+    logs nothing itself: the ledger's owner reports each upload left, once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[tuple[str, str, str], OpenUpload] = {}
+
+    def opened(self, bucket: str, key: str, upload_id: str) -> None:
+        """Note an upload the server created."""
+        with self._lock:
+            self._open[bucket, key, upload_id] = OpenUpload(bucket, key, upload_id)
+
+    def closed(self, bucket: str, key: str, upload_id: str) -> None:
+        """Note an upload completed or aborted: nothing of it stays."""
+        with self._lock:
+            self._open.pop((bucket, key, upload_id), None)
+
+    def abort_failed(self, bucket: str, key: str, upload_id: str) -> None:
+        """Note an upload whose abort was answered with an error: it stays."""
+        with self._lock:
+            if (bucket, key, upload_id) in self._open:
+                self._open[bucket, key, upload_id] = OpenUpload(
+                    bucket, key, upload_id, abort_failed=True
+                )
+
+    def left(self) -> list[OpenUpload]:
+        """The uploads still open, in creation order."""
+        with self._lock:
+            return list(self._open.values())
+
+
+_ledgers = threading.local()
+
+
+def bind_upload_ledger(ledger: UploadLedger | None) -> None:
+    """Record the multipart uploads this thread creates, completes and aborts in ``ledger``."""
+    _ledgers.current = ledger
+
+
+def _ledger() -> UploadLedger | None:
+    ledger: UploadLedger | None = getattr(_ledgers, "current", None)
+    return ledger
+
+
+def upload_opened(bucket: str, key: str, upload_id: str) -> None:
+    """Note, in this thread's ledger if it has one, an upload the server just created."""
+    ledger = _ledger()
+    if ledger is not None:
+        ledger.opened(bucket, key, upload_id)
+
+
+def upload_closed(bucket: str, key: str, upload_id: str) -> None:
+    """Note, in this thread's ledger if it has one, an upload just completed."""
+    ledger = _ledger()
+    if ledger is not None:
+        ledger.closed(bucket, key, upload_id)
+
+
 def abort_upload(s3: Any, bucket: str, key: str, upload_id: str, *, interrupted: bool) -> None:
     """Abort a multipart upload; after an interrupt, wait at most :data:`ABORT_DEADLINE`.
 
     An interrupted command must exit promptly even when the network stalls
     (botocore calls cannot be cancelled), so the abort then runs on a daemon
     thread and is given up on after the deadline. A failed abort is logged: a
-    lifecycle rule has to remove the parts.
+    lifecycle rule has to remove the parts. In a thread with an
+    :class:`UploadLedger`, the ledger records the outcome instead, and its owner
+    warns.
     """
     finished = threading.Event()
+    ledger = _ledger()  # this thread's: the abort may run on another
+    left = OpenUpload(bucket, key, upload_id)
 
     def abort() -> None:
         try:
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-            logger.warning(
-                "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
-                "(AbortIncompleteMultipartUpload) will have to remove it",
-                upload_id,
-                bucket,
-                key,
-            )
+            if ledger is None:
+                dataclasses.replace(left, abort_failed=True).warn(0)
+            else:
+                ledger.abort_failed(bucket, key, upload_id)
+        else:
+            if ledger is not None:
+                ledger.closed(bucket, key, upload_id)
         finally:
             finished.set()
 
@@ -478,12 +585,5 @@ def abort_upload(s3: Any, bucket: str, key: str, upload_id: str, *, interrupted:
         abort()
         return
     threading.Thread(target=abort, name="securestore-abort", daemon=True).start()
-    if not finished.wait(ABORT_DEADLINE):
-        logger.warning(
-            "multipart upload %s of s3://%s/%s was not aborted within %g s; a lifecycle "
-            "rule (AbortIncompleteMultipartUpload) will have to remove it",
-            upload_id,
-            bucket,
-            key,
-            ABORT_DEADLINE,
-        )
+    if not finished.wait(ABORT_DEADLINE) and ledger is None:
+        left.warn(ABORT_DEADLINE)

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from securestore.bucket import BucketAccess, abort_upload
+from securestore.bucket import BucketAccess, abort_upload, upload_closed, upload_opened
 from securestore.clientside import ClientSide, looks_like_message
 from securestore.errors import PolicyError, PreconditionFailedError, SecureStoreError
 from securestore.message.materials import Keyring
@@ -241,6 +241,7 @@ def _write(
             response = s3.put_object(Body=bytes(plan.body(first)), IfMatch=etag, **params)
             return str(response.get("ETag", ""))
         upload_id = s3.create_multipart_upload(**params)["UploadId"]
+        upload_opened(access.bucket, key, upload_id)
         try:
             done = []
             for part in (first, *parts):
@@ -273,6 +274,7 @@ def _write(
                 s3, access.bucket, key, upload_id, interrupted=not isinstance(exc, Exception)
             )
             raise
+        upload_closed(access.bucket, key, upload_id)
         return str(completed.get("ETag", ""))
 
 

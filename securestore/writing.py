@@ -47,7 +47,14 @@ from typing import Any
 import botocore.exceptions
 
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
+from securestore.bucket import (
+    BucketAccess,
+    ObjectInfo,
+    abort_upload,
+    upload_closed,
+    upload_opened,
+    with_marker,
+)
 from securestore.chunking import SLACK
 from securestore.clientside import (
     FORMAT_METADATA,
@@ -332,6 +339,7 @@ class WritePath:
         created = self.access.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, **mode.request_params()
         )
+        upload_opened(self.bucket, key, created["UploadId"])
         try:
             self._verify(mode, created, key, before=True)
         except BaseException as exc:
@@ -401,6 +409,7 @@ class WritePath:
         s3 = self.access.s3
         created = s3.create_multipart_upload(**params)
         upload_id = created["UploadId"]
+        upload_opened(self.bucket, key, upload_id)
         try:
             # Checked before any data is sent: a refused mode costs nothing.
             self._verify(mode, created, key, before=True)
@@ -450,6 +459,7 @@ class WritePath:
         except BaseException as exc:
             self._abort(key, upload_id, interrupted=not isinstance(exc, Exception))
             raise
+        upload_closed(self.bucket, key, upload_id)
         self._verify_or_undo(mode, completed, key)
         return self._info_after_write(
             key,
