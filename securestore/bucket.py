@@ -35,20 +35,15 @@ from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 
 __all__ = [
-    "ABORT_DEADLINE",
     "BucketAccess",
     "CommonPrefix",
     "ObjectInfo",
     "ObjectSummary",
     "ObjectVersion",
-    "abort_upload",
     "version_argument",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Seconds an interrupted upload waits for its AbortMultipartUpload before giving up on it.
-ABORT_DEADLINE = 2.0
 
 
 @dataclass(frozen=True)
@@ -448,73 +443,3 @@ def with_marker(stored: StoredEncryption, metadata: Mapping[str, str]) -> Stored
 def _region_of_arn(key_id: str) -> str | None:
     parts = key_id.split(":")
     return parts[3] if key_id.startswith("arn:") and len(parts) > 3 and parts[3] else None
-
-
-def abort_upload(
-    s3: Any, bucket: str, key: str, upload_id: str, *, interrupted: bool, committing: bool = False
-) -> None:
-    """Abort a multipart upload; after an interrupt, wait at most :data:`ABORT_DEADLINE`.
-
-    An interrupted command must exit promptly even when the network stalls
-    (botocore calls cannot be cancelled), so the abort then runs on a daemon
-    thread and is given up on after the deadline. A failed abort is logged: a
-    lifecycle rule has to remove the parts.
-
-    ``committing``: the CompleteMultipartUpload was sent (its answer never came).
-    The server may have completed it, so an upload found gone is said to have
-    possibly replaced the object, never to be left for a lifecycle rule.
-    """
-    finished = threading.Event()
-    maybe = (
-        f"; its CompleteMultipartUpload was sent, so s3://{bucket}/{key} may have been "
-        f"replaced by it: check with `securestore head s3://{bucket}/{key}`"
-        if committing
-        else ""
-    )
-
-    def abort() -> None:
-        try:
-            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except botocore.exceptions.ClientError as exc:
-            if committing and exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
-                logger.warning(
-                    "the interrupted upload of s3://%s/%s was completed by the server before "
-                    "it could be aborted: the object was probably replaced by it (check with "
-                    "`securestore head s3://%s/%s`)",
-                    bucket,
-                    key,
-                    bucket,
-                    key,
-                )
-            else:
-                _abort_failed(upload_id, bucket, key, maybe)
-        except botocore.exceptions.BotoCoreError:
-            _abort_failed(upload_id, bucket, key, maybe)
-        finally:
-            finished.set()
-
-    if not interrupted:
-        abort()
-        return
-    threading.Thread(target=abort, name="securestore-abort", daemon=True).start()
-    if not finished.wait(ABORT_DEADLINE):
-        logger.warning(
-            "multipart upload %s of s3://%s/%s was not aborted within %g s; a lifecycle "
-            "rule (AbortIncompleteMultipartUpload) will have to remove it%s",
-            upload_id,
-            bucket,
-            key,
-            ABORT_DEADLINE,
-            maybe,
-        )
-
-
-def _abort_failed(upload_id: str, bucket: str, key: str, maybe: str) -> None:
-    logger.warning(
-        "could not abort multipart upload %s of s3://%s/%s; a lifecycle rule "
-        "(AbortIncompleteMultipartUpload) will have to remove it%s",
-        upload_id,
-        bucket,
-        key,
-        maybe,
-    )

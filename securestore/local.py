@@ -30,6 +30,7 @@ from securestore.local_certificates import LocalCertificates, ensure_certificate
 from securestore.local_moto import (
     check_assumed_roles,
     honour_transport_conditions,
+    list_uploads_in_s3_order,
     report_dsse_key_ids,
 )
 
@@ -253,6 +254,7 @@ class LocalEndpoint:
         dispatcher, request_handler, create_backend_app = _moto_parts(werkzeug_app)
         report_dsse_key_ids()
         check_assumed_roles()
+        list_uploads_in_s3_order()
         self.certificates = ensure_certificates(self._state_dir, hosts=(self._host, "localhost"))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -14,7 +14,12 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["check_assumed_roles", "honour_transport_conditions", "report_dsse_key_ids"]
+__all__ = [
+    "check_assumed_roles",
+    "honour_transport_conditions",
+    "list_uploads_in_s3_order",
+    "report_dsse_key_ids",
+]
 
 #: The TLS version (``"1.2"``, ``"1.3"``) of the request this thread serves, set
 #: only while the embedded endpoint serves one.
@@ -205,3 +210,29 @@ def check_assumed_roles() -> None:
 
     assume_role._securestore_checked = True  # type: ignore[attr-defined]
     STSBackend.assume_role = assume_role  # type: ignore[method-assign,assignment]
+
+
+def list_uploads_in_s3_order() -> None:
+    """Make ListMultipartUploads answer in S3's order, for the requests this endpoint
+    serves: by key (UTF-8 bytes), then by initiation time.
+
+    moto answers in creation order, which securestore's listing guard (right for S3)
+    refuses as soon as two uploads were started out of key order, so ``uploads ls``
+    and ``uploads abort`` would fail here. moto keeps a bucket's uploads in creation
+    order, so a stable sort by key keeps the initiation order within a key.
+    """
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.list_multipart_uploads
+    if getattr(original, "_securestore_ordered", False):
+        return
+
+    def list_multipart_uploads(backend: Any, bucket_name: str) -> dict[str, Any]:
+        uploads: dict[str, Any] = original(backend, bucket_name)
+        if _REQUEST_TLS.get() is None:
+            return uploads
+        ordered = sorted(uploads.items(), key=lambda item: item[1].key_name.encode())
+        return dict(ordered)
+
+    list_multipart_uploads._securestore_ordered = True  # type: ignore[attr-defined]
+    S3Backend.list_multipart_uploads = list_multipart_uploads  # type: ignore[method-assign,assignment]

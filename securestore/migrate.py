@@ -24,7 +24,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from securestore.bucket import BucketAccess, abort_upload
+from securestore.aborting import abort_upload, upload_closed, upload_opened
+from securestore.bucket import BucketAccess
 from securestore.clientside import ClientSide, looks_like_message
 from securestore.errors import PolicyError, PreconditionFailedError, SecureStoreError
 from securestore.message.materials import Keyring
@@ -242,6 +243,7 @@ def _write(
             return str(response.get("ETag", ""))
         upload_id = s3.create_multipart_upload(**params)["UploadId"]
         committing = False
+        upload_opened(access.bucket, key, upload_id)
         try:
             done = []
             for part in (first, *parts):
@@ -280,6 +282,7 @@ def _write(
                 committing=committing,
             )
             raise
+        upload_closed(access.bucket, key, upload_id)
         return str(completed.get("ETag", ""))
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from securestore.bucket import abort_upload
+from securestore.aborting import abort_upload, upload_closed, upload_opened
 from securestore.errors import PolicyError, PreconditionFailedError
 from securestore.message.rewrite import HeaderRewrite
 from securestore.transport import translate_error
@@ -159,6 +159,7 @@ class _Multipart:
     def _begin(self, part1: bytes) -> tuple[str, list[dict[str, Any]]]:
         created = self.call("rewrap", self.s3.create_multipart_upload, **self.params)
         upload_id = str(created["UploadId"])
+        upload_opened(self.bucket, self.key, upload_id)
         try:
             sent = self._upload(upload_id, 1, part1)
         except BaseException as exc:
@@ -246,6 +247,7 @@ class _Multipart:
             MultipartUpload={"Parts": parts},
             **self.condition,
         )
+        upload_closed(self.bucket, self.key, upload_id)
         return completed
 
     def _abort(self, upload_id: str, exc: BaseException) -> None:

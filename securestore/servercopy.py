@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from securestore.aborting import abort_upload, upload_closed, upload_opened
 from securestore.attributes import CONTENT_HEADERS
-from securestore.bucket import abort_upload
 from securestore.errors import ConfigurationError, PreconditionFailedError
 from securestore.transfer import MiB, run_bounded
 
@@ -105,6 +105,7 @@ def copy_in_parts(
     s3 = job.s3
     created = s3.create_multipart_upload(**params)
     upload_id = created["UploadId"]
+    upload_opened(job.dst.bucket, job.dest_key, upload_id)
     source = job._source_ref(head)
     part = job.limits.part_size_for(size)
     spans = [
@@ -154,6 +155,7 @@ def copy_in_parts(
             committing=committing,
         )
         raise
+    upload_closed(job.dst.bucket, job.dest_key, upload_id)
     merged = {**created, **{k: v for k, v in completed.items() if v is not None}}
     job._check_copy(completed)
     return merged

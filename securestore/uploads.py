@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from securestore.bucket import BucketAccess
 from securestore.errors import ConfigurationError, NotFoundError, SecureStoreError
@@ -62,19 +63,37 @@ def list_uploads(
         access.bucket, prefix, tokens=("NextKeyMarker", "NextUploadIdMarker"), repeats=True
     )
     paginator = access.s3.get_paginator("list_multipart_uploads")
-    with access.boundary("list multipart uploads"):
-        for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
-            for item in page.get("Uploads", []):
-                upload = MultipartUpload(
-                    bucket=access.bucket,
-                    key=str(item["Key"]),
-                    upload_id=str(item["UploadId"]),
-                    initiated=item.get("Initiated"),
-                    storage_class=item.get("StorageClass"),
-                )
-                check.key(upload.key, upload.upload_id)
-                yield upload
-            check.page(page)
+    answered = False
+    try:
+        with access.boundary("list multipart uploads"):
+            for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
+                answered = True
+                yield from _page_uploads(access.bucket, page, check)
+    except NotFoundError as exc:
+        # rclone answers NoSuchUpload for a bucket that never had an upload: none
+        # to list. A missing bucket stays an error (HEAD tells the two apart).
+        if exc.code != "NoSuchUpload" or answered:
+            raise
+        missing = access.which_missing(exc)
+        if missing is not exc:
+            raise missing from None
+
+
+def _page_uploads(
+    bucket: str, page: dict[str, Any], check: ListingCheck
+) -> Iterator[MultipartUpload]:
+    """The uploads of one ListMultipartUploads page, checked by ``check``."""
+    for item in page.get("Uploads", []):
+        upload = MultipartUpload(
+            bucket=bucket,
+            key=str(item["Key"]),
+            upload_id=str(item["UploadId"]),
+            initiated=item.get("Initiated"),
+            storage_class=item.get("StorageClass"),
+        )
+        check.key(upload.key, upload.upload_id)
+        yield upload
+    check.page(page)
 
 
 def abort_uploads(

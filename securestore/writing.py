@@ -46,8 +46,9 @@ from typing import Any
 
 import botocore.exceptions
 
+from securestore.aborting import abort_upload, upload_closed, upload_opened
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import BucketAccess, ObjectInfo, abort_upload, with_marker
+from securestore.bucket import BucketAccess, ObjectInfo, with_marker
 from securestore.chunking import SLACK
 from securestore.clientside import (
     FORMAT_METADATA,
@@ -332,6 +333,7 @@ class WritePath:
         created = self.access.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, **mode.request_params()
         )
+        upload_opened(self.bucket, key, created["UploadId"])
         try:
             self._verify(mode, created, key, before=True)
         except BaseException as exc:
@@ -402,6 +404,7 @@ class WritePath:
         created = s3.create_multipart_upload(**params)
         upload_id = created["UploadId"]
         committing = False
+        upload_opened(self.bucket, key, upload_id)
         try:
             # Checked before any data is sent: a refused mode costs nothing.
             self._verify(mode, created, key, before=True)
@@ -455,6 +458,7 @@ class WritePath:
                 s3, self.bucket, key, upload_id, interrupted=interrupted, committing=committing
             )
             raise
+        upload_closed(self.bucket, key, upload_id)
         self._verify_or_undo(mode, completed, key)
         return self._info_after_write(
             key,

@@ -16,7 +16,10 @@ A failed object does not stop the others: it is recorded in the result. An
 interrupt of the caller (Ctrl-C, SIGTERM) cancels the pool: every in-flight
 multipart upload is aborted and every partial download removed by the
 worker running it, and the manager waits up to ``drain_seconds`` for that
-cleanup before it re-raises.
+cleanup before it re-raises. Each multipart upload still open then (its abort
+stalled or failed) is logged as a warning on the caller's thread, once, as a
+single ``put`` does: a lifecycle rule or ``securestore uploads abort`` has to
+remove it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from securestore.aborting import UploadLedger, bind_upload_ledger
 from securestore.errors import EndpointUnreachableError, SecureStoreError, TransferError
 from securestore.transfer import bind_cancel, bind_scheduler
 
@@ -247,6 +251,8 @@ class TransferManager:
         # Objects that failed to reach the endpoint since the last that did not.
         unreachable = [0]
         gave_up: list[EndpointUnreachableError] = []
+        # The multipart uploads the workers created and did not complete or abort.
+        ledger = UploadLedger()
 
         def finish(task: Task, outcome: str, moved: int, error: SecureStoreError | None) -> None:
             with self._lock:
@@ -311,6 +317,7 @@ class TransferManager:
         def serve() -> None:
             bind_cancel(cancel)
             bind_scheduler(scheduler)
+            bind_upload_ledger(ledger)
             while True:
                 task = inbox.get()
                 if task is None:
@@ -379,6 +386,10 @@ class TransferManager:
             for _ in workers:
                 inbox.put(None)
             scheduler.close()
+            # Here, not in the workers: one line per upload left, written before the
+            # caller moves on (a worker still waiting on its abort stays silent).
+            for left in ledger.left():
+                left.warn(self._drain)
         if bugs:
             raise bugs[0]
         if gave_up:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from securestore_cli.main import main_group
 
 from securestore import Connection, SecureStore, SecureStoreError, TransferConfig, create_bucket
-from securestore.bucket import abort_upload
+from securestore.aborting import abort_upload
 from tests.conftest import Endpoint
 from tests.reliability.conftest import ProxyFactory, make_proxy  # noqa: F401 - a fixture
 from tests.support.cli import Run
@@ -60,8 +61,9 @@ def test_a_stalled_endpoint_is_named_with_its_read_timeout(
     assert "ReadTimeoutError" not in str(download.value)
 
 
-def test_uploads_ls_answered_not_found_gets_a_bucket_level_hint(tmp_path: Path) -> None:
-    # rclone serve s3 answers ListMultipartUploads of a bucket without uploads NoSuchUpload.
+def test_uploads_of_a_bucket_rclone_answers_no_such_upload_for_are_none(tmp_path: Path) -> None:
+    # rclone serve s3 answers ListMultipartUploads of a bucket that never had an upload
+    # NoSuchUpload: there is nothing to list. A missing bucket is still an error.
     if find_rclone() is None:
         pytest.skip("rclone is not installed")
     with RcloneServer(tmp_path) as endpoint:
@@ -73,11 +75,19 @@ def test_uploads_ls_answered_not_found_gets_a_bucket_level_hint(tmp_path: Path) 
             "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
             "AWS_REGION": endpoint.region,
         }
-        result = CliRunner().invoke(main_group, ["uploads", "ls", "s3://bucket-level/"], env=env)
-    assert result.exit_code == 4, result.output
-    assert "for the bucket" in result.stderr and "no such object" not in result.stderr
-    hint = next(line for line in result.stderr.splitlines() if line.startswith("hint:"))
-    assert "key" not in hint and "bucket name" in hint
+
+        def run(*args: str) -> Result:
+            return CliRunner().invoke(main_group, list(args), env=env)
+
+        for args in (("ls",), ("abort",), ("ls", "--json")):
+            result = run("uploads", *args, "s3://bucket-level/")
+            assert (result.exit_code, result.stderr) == (0, ""), result.output
+            assert result.stdout in ("", "[]\n", "[\n]\n")
+        assert json.loads(run("uploads", "ls", "s3://bucket-level/", "--json").stdout) == []
+        for args in (("ls",), ("abort",)):
+            missing = run("uploads", *args, "s3://no-such-bucket-rclone/")
+            assert missing.exit_code == 4, missing.output
+            assert "bucket does not exist" in missing.stderr
 
 
 def test_ls_of_a_prefix_that_matched_nothing_exits_1_as_aws_cli(

@@ -123,3 +123,26 @@ def test_keys_and_ids_from_the_server_are_escaped(
     start(connection, bucket, "evil\u202etxt.exe")
     out = run("uploads", "ls", f"s3://{bucket}").stdout
     assert "\u202e" not in out and "evil\\u202etxt.exe" in out
+
+
+def test_local_endpoint_lists_uploads_in_s3_order(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    # Started out of key order: moto alone answers in creation order, which the
+    # listing guard refuses (exit 4, and abort stops after the first upload).
+    late = start(connection, bucket, "zz")
+    first = start(connection, bucket, "\u00e9")  # UTF-8 C3 A9: after "zz" in byte order
+    aa_one = start(connection, bucket, "aa")
+    aa_two = start(connection, bucket, "aa")
+    listed = run("uploads", "ls", f"s3://{bucket}", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [(i["key"], i["upload_id"]) for i in json.loads(listed.stdout)] == [
+        ("aa", aa_one),
+        ("aa", aa_two),
+        ("zz", late),
+        ("\u00e9", first),
+    ]
+    aborted = run("uploads", "abort", f"s3://{bucket}", "--json")
+    assert aborted.exit_code == 0, aborted.stderr
+    assert [o["upload_id"] for o in json.loads(aborted.stdout)] == [aa_one, aa_two, late, first]
+    assert open_ids(connection, bucket) == set()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+from securestore_cli.text import printable
 
 from securestore import Connection, SecureStore, create_bucket
 from tests.conftest import Endpoint, unique_bucket_name
 from tests.reliability.conftest import MAX_STALL, ProxyFactory, make_proxy  # noqa: F401 (a fixture)
-from tests.support.proxy import Rule, Stall
+from tests.support.proxy import ErrorResponse, FaultProxy, Rule, Stall
 from tests.support.signals import signal_and_time, start_cli, wait_for
 from tests.tree.conftest import make_tree, uploads
 
@@ -82,3 +84,74 @@ def test_sigint_mid_tree_download_leaves_no_partial_file(
     assert elapsed < EXIT_WITHIN, err
     assert sorted(p.name for p in (tmp_path / "down").iterdir()) == ["a.bin"]
     assert (tmp_path / "down" / "a.bin").read_bytes() == b"keep me"
+
+
+def _stuck(proxy: FaultProxy, big: int, small: int) -> bool:
+    """``big`` multipart uploads send parts (the CLI knows their ids), ``small`` objects sent."""
+    exchanges = proxy.exchanges
+    ids = {parse_qs(e.query)["uploadId"][0] for e in exchanges if "partNumber" in e.query}
+    puts = {e.path for e in exchanges if e.method == "PUT" and not e.query and not e.fault}
+    return len(ids) == big and len(puts) == small
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("verb", "number", "code", "abort"),
+    [
+        ("cp", signal.SIGINT, 130, "stalled"),
+        ("sync", signal.SIGTERM, 143, "stalled"),
+        ("mv", signal.SIGINT, 130, "stalled"),
+        ("cp", signal.SIGTERM, 143, "refused"),
+    ],
+)
+def test_each_upload_an_interrupted_tree_leaves_is_named_once(
+    tls_endpoint: Endpoint,
+    make_proxy: ProxyFactory,  # noqa: F811
+    connection: Connection,
+    tmp_path: Path,
+    verb: str,
+    number: int,
+    code: int,
+    abort: str,
+) -> None:
+    # The aborts stall (as every other request from the signal on) or are refused: the
+    # uploads stay, and the CLI must say which, once each, as a single put does.
+    bucket = unique_bucket_name("tree-left")
+    create_bucket(connection, bucket)
+    big = ["big1.bin", "big2.bin", "odd\u202ename.bin"]  # a key the CLI must escape
+    files = {name: os.urandom(12 * MiB) for name in big}
+    files.update({f"small/{i:03}.txt": os.urandom(2000) for i in range(5)})
+    make_tree(tmp_path / "src", files)
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    proxy.add(Rule(Stall(MAX_STALL), method="PUT", query="partNumber", times=None))
+    args = [verb, str(tmp_path / "src"), f"s3://{bucket}/"]
+    proc = start_cli(tls_endpoint, proxy, *args, *([] if verb == "sync" else ["--recursive"]),
+                     cwd=tmp_path)  # fmt: skip
+    # The small objects sent too: their probes (an upload created and aborted) are
+    # then over before the aborts are made to fail.
+    wait_for(lambda: _stuck(proxy, len(big), len(files) - len(big)), proc, timeout=60)
+    if abort == "refused":
+        denied = ErrorResponse(403, "AccessDenied", "Access Denied")
+        proxy.add(Rule(denied, method="DELETE", query="uploadId", times=None))
+    proxy.add(Rule(Stall(MAX_STALL), times=None))  # everything else, from now on
+    elapsed, returncode, err = signal_and_time(proc, number)
+    assert returncode == code, err
+    assert elapsed < EXIT_WITHIN, err
+    assert "Traceback" not in err
+    left = {(u["Key"], u["UploadId"]) for u in uploads(connection, bucket)}
+    assert {key for key, _ in left} == set(big)
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    expected = (
+        "warning: could not abort multipart upload {id} of s3://{bucket}/{key}; a lifecycle "
+        "rule (AbortIncompleteMultipartUpload) will have to remove it"
+        if abort == "refused"
+        else "warning: multipart upload {id} of s3://{bucket}/{key} was not aborted within "
+        "3 s; a lifecycle rule (AbortIncompleteMultipartUpload) will have to remove it"
+    )
+    assert sorted(warnings) == sorted(
+        printable(expected.format(id=upload_id, bucket=bucket, key=key)) for key, upload_id in left
+    ), err
+    assert "\u202e" not in err
+    s3 = connection.client("s3")
+    for key, upload_id in left:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
