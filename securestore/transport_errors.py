@@ -122,8 +122,12 @@ def stalled(exc: BaseException) -> str | None:
         ):
             texts = [str(current), *(str(item) for item in _linked(current))]
             found = next((m for m in map(_READ_TIMEOUT.search, texts) if m), None)
-            limit = f" ({found.group(1)} s)" if found else ""
-            return f"the endpoint stopped answering within the read timeout{limit}"
+            limit = f"{found.group(1)} s " if found else ""
+            # The timeout bounds each read; the wait is that times the request's attempts.
+            return (
+                "the endpoint stopped answering within the read timeout "
+                f"({limit}per attempt, retried)"
+            )
     return None
 
 
