@@ -23,6 +23,7 @@ __all__ = [
     "UploadLedger",
     "abort_upload",
     "bind_upload_ledger",
+    "create_upload",
     "upload_closed",
     "upload_opened",
 ]
@@ -213,3 +214,28 @@ def abort_upload(
     threading.Thread(target=abort, name="securestore-abort", daemon=True).start()
     if not finished.wait(ABORT_DEADLINE) and ledger is None:
         left.warn(ABORT_DEADLINE)
+
+
+def create_upload(s3: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateMultipartUpload with ``params``; the server's answer.
+
+    An interrupt while the request is in flight leaves the client without the
+    UploadId of an upload the server may have created: nothing can abort it, so
+    the caller is told where to look.
+    """
+    try:
+        created: dict[str, Any] = s3.create_multipart_upload(**params)
+    except Exception:
+        raise
+    except BaseException:
+        bucket, key = params.get("Bucket"), params.get("Key")
+        logger.warning(
+            "interrupted while the server created a multipart upload of s3://%s/%s: one may "
+            "have been started; check with `securestore uploads ls s3://%s/%s`",
+            bucket,
+            key,
+            bucket,
+            key,
+        )
+        raise
+    return created

@@ -46,7 +46,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from securestore.aborting import abort_upload, upload_closed, upload_opened
+from securestore.aborting import abort_upload, create_upload, upload_closed, upload_opened
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, ObjectInfo, with_marker
 from securestore.chunking import SLACK
@@ -401,7 +401,7 @@ class WritePath:
         before_commit: Callable[[], None] | None = None,
     ) -> ObjectInfo:
         s3 = self.access.s3
-        created = s3.create_multipart_upload(**params)
+        created = create_upload(s3, params)
         upload_id = created["UploadId"]
         committing = False
         upload_opened(self.bucket, key, upload_id)

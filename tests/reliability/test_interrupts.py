@@ -352,3 +352,31 @@ def test_signal_while_the_complete_is_in_flight_says_the_object_was_replaced(
     assert "lifecycle rule" not in err, err
     assert _open_uploads(connection, bucket) == []
     assert SecureStore(bucket, connection=connection).get("big") == source.read_bytes()
+
+
+@pytest.mark.timeout(180)
+def test_signal_while_the_upload_is_being_created_says_where_to_look(
+    tls_endpoint: Endpoint,
+    make_proxy: ProxyFactory,
+    connection: Connection,
+    tmp_path: Path,
+) -> None:
+    """The server created the upload, its answer stalls: no UploadId, nothing to abort."""
+    bucket = unique_bucket_name("signal")
+    create_bucket(connection, bucket)
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(12 * MiB))
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploads", times=None))
+    proc = start_cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
+    wait_for(lambda: proxy.faults > 0, proc)
+    elapsed, returncode, err = signal_and_time(proc, signal.SIGINT)
+    assert returncode == 130, err
+    assert elapsed < EXIT_WITHIN, err
+    assert "Traceback" not in err
+    assert (
+        f"warning: interrupted while the server created a multipart upload of s3://{bucket}/big"
+        in err
+    ), err
+    assert f"securestore uploads ls s3://{bucket}/big" in err
+    assert len(_open_uploads(connection, bucket)) == 1  # the one the warning points to
