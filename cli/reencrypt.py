@@ -114,9 +114,11 @@ def reencrypt_command(
         summary = ", ".join(f"{result.count(o)} {o.value}" for o in Outcome if result.count(o))
         click.echo(f"reencrypt: {summary or 'no objects'}", err=True)
     if not result.ok:
+        # Named here too: the report may have gone to a reader that stopped (`| head`).
+        first = next(entry for entry in result.objects if entry.outcome is Outcome.FAILED)
         report(
             f"{result.count(Outcome.FAILED)} of {len(result.objects)} objects could not be "
-            "re-encrypted",
+            f"re-encrypted (the first: {line(store.bucket, first).removeprefix('failed ')})",
             "see the failed lines; the other objects were changed and verified",
         )
         return EXIT_FAILURE
