@@ -317,22 +317,18 @@ def test_put_of_a_fifo_without_writer_is_refused_at_once(
     assert "not a regular file" in err.decode()
 
 
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize(
-    ("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"]
-)
-def test_signal_while_the_complete_is_in_flight_says_the_object_was_replaced(
+def _signalled_put(
     tls_endpoint: Endpoint,
     make_proxy: ProxyFactory,
     connection: Connection,
     tmp_path: Path,
+    stall: Rule,
     number: int,
-    code: int,
-) -> None:
-    """The server completed the upload, its answer stalls: the abort finds it gone.
+) -> tuple[str, bytes, str]:
+    """``put`` of 12 MiB (multipart) over an old object, signalled once ``stall`` bites.
 
-    Exit 130/143 and a warning that the object was probably replaced, never
-    "a lifecycle rule will have to remove it" (there is nothing left to remove).
+    Checks the exit (128 + the signal, within bounds, no traceback); returns the
+    bucket, the bytes put and the CLI's stderr.
     """
     bucket = unique_bucket_name("signal")
     create_bucket(connection, bucket)
@@ -340,18 +336,39 @@ def test_signal_while_the_complete_is_in_flight_says_the_object_was_replaced(
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(12 * MiB))
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
-    # Forwarded (the server completes it), then the answer's body never comes.
-    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploadId", times=None))
+    proxy.add(stall)
     proc = start_cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
     wait_for(lambda: proxy.faults > 0, proc)
     elapsed, returncode, err = signal_and_time(proc, number)
-    assert returncode == code, err
+    assert returncode == 128 + number, err
     assert elapsed < EXIT_WITHIN, err
     assert "Traceback" not in err
+    return bucket, source.read_bytes(), err
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_signal_while_the_complete_is_in_flight_says_the_object_was_replaced(
+    tls_endpoint: Endpoint,
+    make_proxy: ProxyFactory,
+    connection: Connection,
+    tmp_path: Path,
+    number: int,
+) -> None:
+    """The server completed the upload, its answer stalls: the abort finds it gone.
+
+    Exit 130/143 and a warning that the object was probably replaced, never
+    "a lifecycle rule will have to remove it" (there is nothing left to remove).
+    """
+    # Forwarded (the server completes it), then the answer's body never comes.
+    stall = Rule(Stall(MAX_STALL, after=0), method="POST", query="uploadId", times=None)
+    bucket, data, err = _signalled_put(
+        tls_endpoint, make_proxy, connection, tmp_path, stall, number
+    )
     assert "completed by the server before it could be aborted" in err, err
     assert "lifecycle rule" not in err, err
     assert _open_uploads(connection, bucket) == []
-    assert SecureStore(bucket, connection=connection).get("big") == source.read_bytes()
+    assert SecureStore(bucket, connection=connection).get("big") == data
 
 
 @pytest.mark.timeout(180)
@@ -362,21 +379,14 @@ def test_signal_while_the_upload_is_being_created_says_where_to_look(
     tmp_path: Path,
 ) -> None:
     """The server created the upload, its answer stalls: no UploadId, nothing to abort."""
-    bucket = unique_bucket_name("signal")
-    create_bucket(connection, bucket)
-    source = tmp_path / "big.bin"
-    source.write_bytes(os.urandom(12 * MiB))
-    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
-    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploads", times=None))
-    proc = start_cli(tls_endpoint, proxy, "put", str(source), f"s3://{bucket}/big", cwd=tmp_path)
-    wait_for(lambda: proxy.faults > 0, proc)
-    elapsed, returncode, err = signal_and_time(proc, signal.SIGINT)
-    assert returncode == 130, err
-    assert elapsed < EXIT_WITHIN, err
-    assert "Traceback" not in err
+    stall = Rule(Stall(MAX_STALL, after=0), method="POST", query="uploads", times=None)
+    bucket, _, err = _signalled_put(
+        tls_endpoint, make_proxy, connection, tmp_path, stall, signal.SIGINT
+    )
     assert (
         f"warning: interrupted while the server created a multipart upload of s3://{bucket}/big"
         in err
     ), err
     assert f"securestore uploads ls s3://{bucket}/big" in err
     assert len(_open_uploads(connection, bucket)) == 1  # the one the warning points to
+    assert SecureStore(bucket, connection=connection).get("big") == b"old"

@@ -14,7 +14,7 @@ import pytest
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore
 from securestore.errors import IntegrityError
 from securestore.message import AlgorithmSuite, encrypt
-from securestore.tree import TreeProgress, move_tree
+from securestore.tree import TreeProgress, TreeResult, move_tree
 
 MakeStore = Callable[..., SecureStore]
 KEYRING = RawAesKeyring("securestore", "test", b"m" * 32)
@@ -51,14 +51,24 @@ def _replace_copy_when_done(connection: Connection, bucket: str) -> Callable[[Tr
     return progress
 
 
+def _move(
+    make_store: MakeStore,
+    connection: Connection,
+    bucket: str,
+    kind: str,
+    progress: Callable[[TreeProgress], None] | None = None,
+) -> tuple[SecureStore, TreeResult]:
+    store = make_store(encryption=None if kind == "plain" else ClientSide(KEYRING))
+    _put_source(kind, store, connection, bucket)
+    return store, move_tree((store, "src/"), (store, "dst/"), progress=progress)
+
+
 @pytest.mark.parametrize("kind", ["plain", "client-side", "signed"])
 def test_mv_keeps_the_source_when_its_copy_lost_bytes(
     make_store: MakeStore, connection: Connection, bucket: str, kind: str
 ) -> None:
-    store = make_store(encryption=None if kind == "plain" else ClientSide(KEYRING))
-    _put_source(kind, store, connection, bucket)
     progress = _replace_copy_when_done(connection, bucket)
-    result = move_tree((store, "src/"), (store, "dst/"), progress=progress)
+    store, result = _move(make_store, connection, bucket, kind, progress)
     assert len(result.failed) == 1, result
     error = result.failed[0].error
     assert isinstance(error, IntegrityError), error
@@ -70,9 +80,7 @@ def test_mv_keeps_the_source_when_its_copy_lost_bytes(
 def test_mv_deletes_the_source_of_a_whole_copy(
     make_store: MakeStore, connection: Connection, bucket: str, kind: str
 ) -> None:
-    store = make_store(encryption=None if kind == "plain" else ClientSide(KEYRING))
-    _put_source(kind, store, connection, bucket)
-    result = move_tree((store, "src/"), (store, "dst/"))
+    store, result = _move(make_store, connection, bucket, kind)
     assert result.ok and result.done == 1, result
     assert [s.key for s in store.list("")] == ["dst/a.txt"]
     assert store.get("dst/a.txt") == DATA
