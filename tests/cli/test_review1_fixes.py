@@ -53,7 +53,8 @@ def test_a_stalled_endpoint_is_named_with_its_read_timeout(
     )
     with pytest.raises(SecureStoreError) as upload:
         through.put("new.bin", b"data")
-    assert "the endpoint stopped answering within the read timeout (1 s per attempt, retried)" in str(upload.value)
+    stalled = "the endpoint stopped answering within the read timeout (1 s per attempt, retried)"
+    assert stalled in str(upload.value)
     assert "ReadTimeoutError" not in str(upload.value)
     with pytest.raises(SecureStoreError) as download:
         through.get("stalled.bin")
