@@ -152,6 +152,8 @@ class _Multipart:
         self.bucket = params["Bucket"]
         self.key = params["Key"]
         self.s3 = rw.access.s3
+        #: The CompleteMultipartUpload was sent: the server may have completed it.
+        self._committing = False
 
     def call(self, action: str, fn: Any, **kw: Any) -> Any:
         return self.rw.call(action, self.bucket, self.key, fn, **kw)
@@ -238,6 +240,7 @@ class _Multipart:
         # Servers that ignore CopySourceIfMatch or If-Match on the completion are
         # caught here: the source must still be the version the parts came from.
         _check_unchanged(self.rw, self.src)
+        self._committing = True
         completed: Mapping[str, Any] = self.call(
             "rewrap (complete)",
             self.s3.complete_multipart_upload,
@@ -253,7 +256,14 @@ class _Multipart:
     def _abort(self, upload_id: str, exc: BaseException) -> None:
         # Ctrl-C or SIGTERM: give up on a stalled abort after a short deadline.
         interrupted = not isinstance(exc, Exception)
-        abort_upload(self.s3, self.bucket, self.key, upload_id, interrupted=interrupted)
+        abort_upload(
+            self.s3,
+            self.bucket,
+            self.key,
+            upload_id,
+            interrupted=interrupted,
+            committing=self._committing,
+        )
 
 
 def _check_unchanged(rw: Rewrapper, src: SourceVersion) -> None:
