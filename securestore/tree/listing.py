@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from securestore.localfile import is_partial_name
+from securestore.partials import is_partial_name
 from securestore.store import SecureStore
 
 __all__ = ["NOT_UTF8", "Entry", "Problem", "list_prefix", "sort_key", "valid_utf8", "walk_local"]

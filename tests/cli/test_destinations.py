@@ -240,7 +240,7 @@ def test_one_folder_scan_serves_many_downloads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reading the folder before every download made a sync into one folder O(n²)."""
-    from securestore import localfile
+    from securestore import localfile, partials
 
     scans: list[str] = []
     real = os.scandir
@@ -256,7 +256,7 @@ def test_one_folder_scan_serves_many_downloads(
     assert scans == [os.fspath(tmp_path)]
     dead = tmp_path / f"{partial_prefix('late')}{dead_pid()}.0123abcd{PARTIAL_SUFFIX}"
     dead.write_bytes(b"partial")
-    monkeypatch.setattr(localfile, "_SCAN_REUSE", 0.0)  # the half-minute has passed
+    monkeypatch.setattr(partials, "_SCAN_REUSE", 0.0)  # the half-minute has passed
     assert localfile.reap_stale_partials(tmp_path, "late") == [dead.name]
     assert len(scans) == 2
 

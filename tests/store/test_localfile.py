@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from securestore import localfile
+from securestore import localfile, partials
 from securestore.localfile import PARTIAL_SUFFIX, AtomicFile, partial_prefix
 
 
@@ -75,7 +75,7 @@ def test_no_pattern_is_compiled_when_no_partial_file_has_the_name(
         return real(pattern, *args)
 
     monkeypatch.setattr(re, "compile", counting)
-    monkeypatch.setattr(localfile, "_SCAN_REUSE", 0.0)
+    monkeypatch.setattr(partials, "_SCAN_REUSE", 0.0)
     for index in range(20):
         assert localfile.reap_stale_partials(tmp_path, f"f{index}") == []
     assert compiled == []
@@ -85,7 +85,7 @@ def test_no_pattern_is_compiled_when_no_partial_file_has_the_name(
 def test_a_stale_partial_of_the_name_is_still_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(localfile, "_SCAN_REUSE", 0.0)
+    monkeypatch.setattr(partials, "_SCAN_REUSE", 0.0)
     stale = tmp_path / f"{partial_prefix('f')}{os.getpid()}.0123abcd{PARTIAL_SUFFIX}"
     legacy = tmp_path / f".f.abcd1234{PARTIAL_SUFFIX}"
     near = tmp_path / f".f2.abcd1234{PARTIAL_SUFFIX}"  # another name's: kept
