@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,8 +181,9 @@ def abort_upload(
     def abort() -> None:
         try:
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except botocore.exceptions.ClientError as exc:
-            if committing and exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if committing and code == "NoSuchUpload":
                 if ledger is not None:
                     ledger.closed(bucket, key, upload_id)
                 logger.warning(
@@ -194,11 +196,6 @@ def abort_upload(
                     key,
                 )
             elif ledger is None:
-                dataclasses.replace(left, abort_failed=True).warn(0)
-            else:
-                ledger.update(bucket, key, upload_id, abort_failed=True)
-        except botocore.exceptions.BotoCoreError:
-            if ledger is None:
                 dataclasses.replace(left, abort_failed=True).warn(0)
             else:
                 ledger.update(bucket, key, upload_id, abort_failed=True)
@@ -216,26 +213,29 @@ def abort_upload(
         left.warn(ABORT_DEADLINE)
 
 
-def create_upload(s3: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """CreateMultipartUpload with ``params``; the server's answer.
+def create_upload(
+    create: Callable[..., Mapping[str, Any]], params: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``create(**params)`` (a CreateMultipartUpload); the server's answer.
 
-    An interrupt while the request is in flight leaves the client without the
-    UploadId of an upload the server may have created: nothing can abort it, so
-    the caller is told where to look.
+    The upload is noted in this thread's ledger, if it has one. An interrupt
+    while the request is in flight leaves the client without the UploadId of an
+    upload the server may have created: nothing can abort it, so the caller is
+    told where to look.
     """
+    bucket, key = params["Bucket"], params["Key"]
     try:
-        created: dict[str, Any] = s3.create_multipart_upload(**params)
-    except Exception:
+        created = create(**params)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            logger.warning(
+                "interrupted while the server created a multipart upload of s3://%s/%s: one "
+                "may have been started; check with `securestore uploads ls s3://%s/%s`",
+                bucket,
+                key,
+                bucket,
+                key,
+            )
         raise
-    except BaseException:
-        bucket, key = params.get("Bucket"), params.get("Key")
-        logger.warning(
-            "interrupted while the server created a multipart upload of s3://%s/%s: one may "
-            "have been started; check with `securestore uploads ls s3://%s/%s`",
-            bucket,
-            key,
-            bucket,
-            key,
-        )
-        raise
+    upload_opened(bucket, key, str(created["UploadId"]))
     return created

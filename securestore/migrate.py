@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from securestore.aborting import abort_upload, upload_closed, upload_opened
+from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.bucket import BucketAccess
 from securestore.clientside import ClientSide, looks_like_message
 from securestore.errors import PolicyError, PreconditionFailedError, SecureStoreError
@@ -241,9 +241,8 @@ def _write(
         if first.last:
             response = s3.put_object(Body=bytes(plan.body(first)), IfMatch=etag, **params)
             return str(response.get("ETag", ""))
-        upload_id = s3.create_multipart_upload(**params)["UploadId"]
+        upload_id = create_upload(s3.create_multipart_upload, params)["UploadId"]
         committing = False
-        upload_opened(access.bucket, key, upload_id)
         try:
             done = []
             for part in (first, *parts):

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from securestore.aborting import abort_upload, upload_closed, upload_opened
+from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.errors import PolicyError, PreconditionFailedError
 from securestore.message.rewrite import HeaderRewrite
 from securestore.transport import translate_error
@@ -159,9 +160,10 @@ class _Multipart:
         return self.rw.call(action, self.bucket, self.key, fn, **kw)
 
     def _begin(self, part1: bytes) -> tuple[str, list[dict[str, Any]]]:
-        created = self.call("rewrap", self.s3.create_multipart_upload, **self.params)
+        created = create_upload(
+            functools.partial(self.call, "rewrap", self.s3.create_multipart_upload), self.params
+        )
         upload_id = str(created["UploadId"])
-        upload_opened(self.bucket, self.key, upload_id)
         try:
             sent = self._upload(upload_id, 1, part1)
         except BaseException as exc:

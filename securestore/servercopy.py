@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from securestore.aborting import abort_upload, upload_closed, upload_opened
+from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.attributes import CONTENT_HEADERS
 from securestore.errors import ConfigurationError, PreconditionFailedError
 from securestore.transfer import MiB, run_bounded
@@ -103,9 +103,8 @@ def copy_in_parts(
         NoCopyPartEtagError: the server cannot copy parts (the upload was aborted).
     """
     s3 = job.s3
-    created = s3.create_multipart_upload(**params)
+    created = create_upload(s3.create_multipart_upload, params)
     upload_id = created["UploadId"]
-    upload_opened(job.dst.bucket, job.dest_key, upload_id)
     source = job._source_ref(head)
     part = job.limits.part_size_for(size)
     spans = [

@@ -46,7 +46,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from securestore.aborting import abort_upload, create_upload, upload_closed, upload_opened
+from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, ObjectInfo, with_marker
 from securestore.chunking import SLACK
@@ -330,10 +330,10 @@ class WritePath:
         """
         if not self.needs_confirmation(mode) or (replacing_only and self._missing(key)):
             return
-        created = self.access.s3.create_multipart_upload(
-            Bucket=self.bucket, Key=key, **mode.request_params()
+        created = create_upload(
+            self.access.s3.create_multipart_upload,
+            {"Bucket": self.bucket, "Key": key, **mode.request_params()},
         )
-        upload_opened(self.bucket, key, created["UploadId"])
         try:
             self._verify(mode, created, key, before=True)
         except BaseException as exc:
@@ -401,10 +401,9 @@ class WritePath:
         before_commit: Callable[[], None] | None = None,
     ) -> ObjectInfo:
         s3 = self.access.s3
-        created = create_upload(s3, params)
+        created = create_upload(s3.create_multipart_upload, params)
         upload_id = created["UploadId"]
         committing = False
-        upload_opened(self.bucket, key, upload_id)
         try:
             # Checked before any data is sent: a refused mode costs nothing.
             self._verify(mode, created, key, before=True)
