@@ -235,3 +235,17 @@ def test_nothing_is_written_after_the_block_fails(tmp_path: Path) -> None:
         with pytest.raises(TransferError):
             writer.submit(memoryview(bytearray(4)), 4, 0)
     assert (tmp_path / "f").read_bytes() == b""
+
+
+def test_a_plain_download_writes_pieces_smaller_than_a_mib(
+    make_store: Callable[..., SecureStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes of 1 MiB at 1 MiB-aligned offsets cost Linux 6.x 4-7x the kernel CPU of
+    512 KiB ones (docs/benchmarks.md, stop 21): the plain path keeps them smaller."""
+    store = _store(make_store, False)
+    store.put("obj", DATA)
+    recorder = _Recorder(monkeypatch, pause=0.0)
+    store.download_file("obj", tmp_path / "obj")
+    sizes = [n for kind, _, n in recorder.events if kind == "write"]
+    assert sum(sizes) == len(DATA)
+    assert max(sizes) <= securestore.ranges.WRITE_PIECE < MiB
