@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ import pytest
 from securestore import (
     Connection,
     SecureStore,
+    SseS3,
     TransferConfig,
     TransferError,
     create_bucket,
 )
+from securestore.copying import CopyLimits, copy_object
 from securestore.transfer import RetryBudget, check_cancelled, run_bounded
 from tests.conftest import Endpoint, unique_bucket_name
 from tests.reliability.conftest import MAX_STALL, ProxyFactory
@@ -390,3 +393,49 @@ def test_signal_while_the_upload_is_being_created_says_where_to_look(
     assert f"securestore uploads ls s3://{bucket}/big" in err
     assert len(_open_uploads(connection, bucket)) == 1  # the one the warning points to
     assert SecureStore(bucket, connection=connection).get("big") == b"old"
+
+
+@contextmanager
+def _interrupt_once(proxy: FaultProxy) -> Iterator[None]:
+    """Inside the block: SIGINT to the main thread once the proxy's stall bites.
+
+    Never after the block: a late signal would land in another test.
+    """
+    done = threading.Event()
+
+    def run() -> None:
+        deadline = time.monotonic() + 60
+        while proxy.faults == 0 and time.monotonic() < deadline and not done.is_set():
+            time.sleep(0.02)
+        if not done.wait(0.3):  # the request is now waiting for its stalled answer
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(5)
+
+
+@pytest.mark.timeout(120)
+def test_interrupted_multipart_copy_whose_complete_went_through_says_so(
+    proxied: tuple[FaultProxy, SecureStore, SecureStore],
+    connection: Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """copy_in_parts: the server completed the copy, its answer stalls, Ctrl-C."""
+    proxy, direct, through = proxied
+    data = os.urandom(12 * MiB)
+    direct.put("src", data)
+    direct.put("dst", b"old")
+    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploadId", times=None))
+    limits = CopyLimits(multipart_threshold=6 * MiB, part_size=5 * MiB)
+    with caplog.at_level(logging.WARNING), _interrupt_once(proxy), pytest.raises(KeyboardInterrupt):
+        copy_object(through._reads, through._writes, "src", "dst", mode=SseS3(), limits=limits)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("completed by the server before it could be aborted" in w for w in warned), warned
+    assert not any("lifecycle rule" in w for w in warned), warned
+    assert _open_uploads(connection, direct.bucket) == []
+    assert direct.get("dst") == data
