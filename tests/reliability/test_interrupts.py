@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 from securestore import (
+    ClientSide,
     Connection,
+    RawAesKeyring,
     SecureStore,
     SseS3,
     TransferConfig,
@@ -439,3 +441,31 @@ def test_interrupted_multipart_copy_whose_complete_went_through_says_so(
     assert not any("lifecycle rule" in w for w in warned), warned
     assert _open_uploads(connection, direct.bucket) == []
     assert direct.get("dst") == data
+
+
+@pytest.mark.timeout(120)
+def test_interrupted_multipart_rewrap_whose_complete_went_through_says_so(
+    proxied: tuple[FaultProxy, SecureStore, SecureStore],
+    connection: Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """rewrap_copy._Multipart: the re-wrapped object was completed, its answer stalls."""
+    proxy, direct, proxied_store = proxied
+    old, new = (RawAesKeyring("tests", name, name.encode() * 16) for name in ("ab", "cd"))
+    writer = SecureStore(direct.bucket, connection=connection, encryption=ClientSide(old))
+    data = os.urandom(12 * MiB)
+    writer.put("obj", data)
+    through = SecureStore(
+        direct.bucket,
+        connection=proxied_store.connection,
+        encryption=ClientSide(old),
+    )
+    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploadId", times=None))
+    with caplog.at_level(logging.WARNING), _interrupt_once(proxy), pytest.raises(KeyboardInterrupt):
+        through.rewrap("obj", add=[new])
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("completed by the server before it could be aborted" in w for w in warned), warned
+    assert not any("lifecycle rule" in w for w in warned), warned
+    assert _open_uploads(connection, direct.bucket) == []
+    reader = SecureStore(direct.bucket, connection=connection, encryption=ClientSide(new))
+    assert reader.get("obj") == data  # the re-wrapped version is the one stored
