@@ -28,6 +28,8 @@ compared with the source tree.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import hashlib
 import os
 import random
@@ -38,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.endpoints import S3Endpoint
+from benchmarks.latency import start_relay
 from benchmarks.processes import (
     Run,
     aws_cli,
@@ -133,12 +136,19 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
     total = generate(src, options.files, options.min_size, options.max_size)
     expected = tree_digest(src)
     ss, aws = securestore_cli(), aws_cli()
+    tuning = ["--concurrency", str(options.concurrency)] if options.concurrency else []
     lines = [
         f"{options.files} files, {total / 1e6:.1f} MB, endpoint {options.endpoint} over TLS, "
-        f"aws {'found' if aws else 'NOT found'}",
+        f"aws {'found' if aws else 'NOT found'}"
+        + (f", {options.delay_ms:g} ms added each way" if options.delay_ms else "")
+        + (f", securestore --concurrency {options.concurrency}" if options.concurrency else ""),
         "",
     ]
-    with endpoint(options.endpoint, workdir) as found:
+    with contextlib.ExitStack() as stack:
+        found = stack.enter_context(endpoint(options.endpoint, workdir))
+        if options.delay_ms:
+            url = stack.enter_context(start_relay(found.url, options.delay_ms))
+            found = dataclasses.replace(found, url=url)
         env = environment(found)
         bucket = found.bucket
 
@@ -152,8 +162,8 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
         if "client-side" in options.modes:
             keys = keygen(env, workdir)
             rows: list[tuple[str, Run | None, Run | None]] = []
-            up = [*ss, "sync", "src", f"s3://{bucket}/cs/", *keys, "--quiet"]
-            down = [*ss, "sync", f"s3://{bucket}/cs/", "down-cs", *keys, "--quiet"]
+            up = [*ss, "sync", "src", f"s3://{bucket}/cs/", *keys, *tuning, "--quiet"]
+            down = [*ss, "sync", f"s3://{bucket}/cs/", "down-cs", *keys, *tuning, "--quiet"]
             aws_up = aws and [
                 *aws, "s3", "sync", "src", f"s3://{bucket}/aws/", "--only-show-errors"
             ]  # fmt: skip
@@ -178,7 +188,7 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
         if "plain" in options.modes:
             rows = []
             if options.endpoint == "local":
-                up = [*ss, "sync", "src", f"s3://{bucket}/plain-ss/", "--quiet"]
+                up = [*ss, "sync", "src", f"s3://{bucket}/plain-ss/", *tuning, "--quiet"]
                 aws_up = aws and [
                     *aws, "s3", "sync", "src", f"s3://{bucket}/plain/", "--only-show-errors"
                 ]  # fmt: skip
@@ -189,7 +199,9 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
             else:
                 raise SystemExit("plain on rclone needs aws-cli to upload the tree")
             prefix = "plain-ss" if options.endpoint == "local" else "plain"
-            down = [*ss, "sync", f"s3://{bucket}/{prefix}/", "down-plain-ss", "--quiet"]
+            down = [
+                *ss, "sync", f"s3://{bucket}/{prefix}/", "down-plain-ss", *tuning, "--quiet"
+            ]  # fmt: skip
             aws_down = aws and [
                 *aws, "s3", "sync", f"s3://{bucket}/{prefix}/", "down-plain-aws", "--quiet"
             ]  # fmt: skip
@@ -212,6 +224,15 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated: client-side, plain (default both)",
     )
     parser.add_argument("--endpoint", choices=["rclone", "local"], default="rclone")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        help="add this delay each way through a relay (a distant endpoint; default none)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, help="securestore's --concurrency (default: its own)"
+    )
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new one)")
     options = parser.parse_args(argv)
     options.modes = {m.strip() for m in options.modes.split(",") if m.strip()}

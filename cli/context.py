@@ -52,6 +52,9 @@ class CliContext:
         self.profile = profile
         self.region = region
         self.quiet = quiet
+        #: Connections kept per client; a tree command raises it to its concurrency
+        #: before the connection is made, so no request waits for, or discards, one.
+        self.pool_size = 32
         self._connection: Connection | None = None
 
     @property
@@ -65,6 +68,7 @@ class CliContext:
                 region=self.region,
                 endpoint_url=self.endpoint_url,
                 ca_bundle=self.ca_bundle,
+                max_pool_connections=self.pool_size,
             )
         return self._connection
 

@@ -26,6 +26,7 @@ from securestore.location import S3Url
 from securestore.modes import EncryptionMode
 from securestore.store import SecureStore
 from securestore.tree import (
+    DEFAULT_CONCURRENCY,
     Filters,
     Local,
     Remote,
@@ -78,6 +79,15 @@ def filter_options(func: F) -> F:
             ),
             click.option(
                 "--dryrun", is_flag=True, help="Print what would be done; change nothing."
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 64),
+                default=DEFAULT_CONCURRENCY,
+                show_default=True,
+                metavar="N",
+                help="Requests in flight at once, small objects and parts alike "
+                "(aws-cli's max_concurrent_requests). More helps a distant endpoint.",
             ),
         ]
     ):
@@ -152,6 +162,13 @@ class _TreeCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["securestore.tree.args"] = tuple(args)
         return super().parse_args(ctx, args)
+
+
+def _pool_for(obj: CliContext, given: dict[str, Any]) -> int:
+    """The job's ``--concurrency``, with a connection pool at least that large."""
+    concurrency = int(given["concurrency"])
+    obj.pool_size = max(obj.pool_size, concurrency)
+    return concurrency
 
 
 def _side(obj: CliContext, text: str) -> Local | Remote:
@@ -245,6 +262,7 @@ def _run_transfer(
     move: bool,
     given: dict[str, Any],
 ) -> None:
+    concurrency = _pool_for(obj, given)
     src, dst = _side(obj, source), _side(obj, destination)
     if isinstance(src, Local) and isinstance(dst, Local):
         raise ConfigurationError(
@@ -266,6 +284,7 @@ def _run_transfer(
                 filters=_filters(ctx),
                 options=options,
                 dryrun=dryrun,
+                concurrency=concurrency,
                 progress=progress,
                 on_event=printer,
             )
@@ -366,6 +385,7 @@ def sync_command(
 ) -> None:
     """Sync (see the help text)."""
     obj: CliContext = ctx.obj
+    concurrency = _pool_for(obj, given)
     src, dst = _side(obj, source), _side(obj, destination)
     if isinstance(src, Local) and isinstance(dst, Local):
         raise ConfigurationError(
@@ -387,6 +407,7 @@ def sync_command(
             filters=_filters(ctx),
             options=options,
             dryrun=given["dryrun"],
+            concurrency=concurrency,
             progress=progress,
             on_event=printer,
         )
@@ -405,9 +426,11 @@ def rm_command(
     dryrun: bool,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    concurrency: int,
 ) -> None:
     """Delete (deleting a missing key succeeds, as in S3)."""
     obj: CliContext = ctx.obj
+    concurrency = _pool_for(obj, {"concurrency": concurrency})
     location = S3Url.parse(url, require_key=not recursive)
     store = store_for(obj, location)
     if not recursive:
@@ -420,7 +443,12 @@ def rm_command(
         return
     printer = TreeLog(obj)
     result = remove_tree(
-        store, location.key, filters=_filters(ctx), dryrun=dryrun, on_event=printer
+        store,
+        location.key,
+        filters=_filters(ctx),
+        dryrun=dryrun,
+        concurrency=concurrency,
+        on_event=printer,
     )
     finish_tree(ctx, obj, result, printer)
 

@@ -5,7 +5,15 @@ See :mod:`securestore.tree.operations` for the API and
 """
 
 from .filters import Filters
-from .manager import Failure, Skip, Task, TransferManager, TreeProgress, TreeResult
+from .manager import (
+    DEFAULT_CONCURRENCY,
+    Failure,
+    Skip,
+    Task,
+    TransferManager,
+    TreeProgress,
+    TreeResult,
+)
 from .operations import (
     TreeOptions,
     copy_file,
@@ -17,6 +25,7 @@ from .paths import Local, Remote, local_target, remote_key
 from .removal import remove_bucket, remove_tree
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "Failure",
     "Filters",
     "Local",

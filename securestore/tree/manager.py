@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 from .scheduler import RequestScheduler
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
     "Failure",
     "Skip",
     "TransferManager",
@@ -55,6 +56,8 @@ __all__ = [
 #: Seconds an interrupted tree transfer waits for its workers to abort uploads and
 #: remove partial files.
 DRAIN_SECONDS = 3.0
+#: Requests a tree transfer keeps in flight unless told otherwise.
+DEFAULT_CONCURRENCY = 16
 _POLL = 0.05
 
 
@@ -174,7 +177,7 @@ class TransferManager:
     def __init__(
         self,
         *,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_CONCURRENCY,
         large_in_flight: int = 4,
         progress: Callable[[TreeProgress], None] | None = None,
         on_event: Event | None = None,
@@ -442,7 +445,7 @@ def run_per_object(
     objects: Iterable[tuple[str, int]],
     work: Callable[[str, int], int | None],
     *,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> TreeResult:
     """Run ``work(key, size)`` for each ``(key, size)`` of ``store``'s bucket on one manager.
 

@@ -19,7 +19,7 @@ from securestore.errors import LocalFileError
 
 from .filters import Filters
 from .listing import Entry
-from .manager import Event, TransferManager, TreeProgress, TreeResult
+from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, TreeResult
 from .paths import Local, Remote, Side, as_side, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
@@ -51,7 +51,7 @@ def copy_tree(
     filters: Filters | None = None,
     options: TreeOptions | None = None,
     dryrun: bool = False,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
     _move: bool = False,
@@ -96,7 +96,7 @@ def sync(
     filters: Filters | None = None,
     options: TreeOptions | None = None,
     dryrun: bool = False,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
 ) -> TreeResult:

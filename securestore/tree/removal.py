@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .filters import Filters
-from .manager import Event, Task, TransferManager, TreeResult
+from .manager import DEFAULT_CONCURRENCY, Event, Task, TransferManager, TreeResult
 from .paths import Remote, tree_root
 
 __all__ = ["remove_bucket", "remove_tree"]
@@ -18,7 +18,7 @@ def remove_tree(
     *,
     filters: Filters | None = None,
     dryrun: bool = False,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_event: Event | None = None,
 ) -> TreeResult:
     """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select."""
