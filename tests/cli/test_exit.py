@@ -135,6 +135,19 @@ def test_a_signal_while_the_cli_imports_ends_it_in_one_line(
     assert out == b""
 
 
+def test_the_entry_module_imports_nothing_before_its_try() -> None:
+    """A Ctrl-C is caught from the first line of entry.main(): importing the module
+    itself (what the console script does first) must load nothing that was not loaded."""
+    probe = (
+        "import sys; before = set(sys.modules); import securestore_cli.entry; "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "['securestore_cli', 'securestore_cli.entry']", done.stderr
+
+
 @pytest.mark.parametrize("args", [("--help",), ("put", "--help"), ("--version",)])
 def test_help_to_a_full_disk_is_an_environment_error(args: tuple[str, ...]) -> None:
     with open("/dev/full", "wb") as full:
