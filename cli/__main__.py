@@ -1,5 +1,5 @@
 """``python -m securestore_cli``."""
 
-from .main import main
+from .entry import main
 
 main()

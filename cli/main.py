@@ -357,7 +357,7 @@ def main_group(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Run the command and end the process (the console script enters by cli/entry.py)."""
     try:
         main_group.main(prog_name="securestore")
     except SystemExit as exc:

@@ -31,10 +31,14 @@ from securestore import (
     TransferError,
     create_bucket,
 )
+from securestore.bucket import BucketAccess
 from securestore.copying import CopyLimits, copy_object
+from securestore.migrate import migrate_to_client_side
 from securestore.transfer import RetryBudget, check_cancelled, run_bounded
 from tests.conftest import Endpoint, unique_bucket_name
 from tests.reliability.conftest import MAX_STALL, ProxyFactory
+from tests.s3ec import encoder
+from tests.s3ec.objects import AES_KEY, aes_v3
 from tests.support.endpoints import endpoint_connection
 from tests.support.proxy import FaultProxy, Rule, Stall, Truncate
 from tests.support.signals import signal_and_time, start_cli, wait_for
@@ -469,3 +473,29 @@ def test_interrupted_multipart_rewrap_whose_complete_went_through_says_so(
     assert _open_uploads(connection, direct.bucket) == []
     reader = SecureStore(direct.bucket, connection=connection, encryption=ClientSide(new))
     assert reader.get("obj") == data  # the re-wrapped version is the one stored
+
+
+@pytest.mark.timeout(120)
+def test_interrupted_multipart_migration_whose_complete_went_through_says_so(
+    proxied: tuple[FaultProxy, SecureStore, SecureStore],
+    connection: Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """migrate._write: the rewritten message was completed, its answer stalls, Ctrl-C."""
+    proxy, direct, through = proxied
+    data = os.urandom(6 * MiB + 7)  # above the 5 MiB part size: a multipart rewrite
+    body, metadata = aes_v3(data)
+    encoder.put(connection.client("s3"), direct.bucket, "obj", body, metadata)
+    target = ClientSide(RawAesKeyring("tests", "new", b"n" * 32))
+    access = BucketAccess(direct.bucket, through.connection, through.transfer)
+    proxy.add(Rule(Stall(MAX_STALL, after=0), method="POST", query="uploadId", times=None))
+    with caplog.at_level(logging.WARNING), _interrupt_once(proxy), pytest.raises(KeyboardInterrupt):
+        migrate_to_client_side(
+            access, "", target=target, unwrap=RawAesKeyring("tests", "old", AES_KEY)
+        )
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("completed by the server before it could be aborted" in w for w in warned), warned
+    assert not any("lifecycle rule" in w for w in warned), warned
+    assert _open_uploads(connection, direct.bucket) == []
+    reader = SecureStore(direct.bucket, connection=connection, encryption=target)
+    assert reader.get("obj") == data  # the migrated message is the one stored

@@ -13,18 +13,26 @@ from tests.s3ec import encoder
 AES_KEY = os.urandom(32)
 
 
+def _kms_data_key(
+    connection: Connection, kms_key: str, context: dict[str, str]
+) -> tuple[bytes, bytes]:
+    """A new AES-256 data key from KMS under ``context``: (plaintext, KMS ciphertext)."""
+    answer = connection.client("kms").generate_data_key(
+        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=context
+    )
+    return answer["Plaintext"], answer["CiphertextBlob"]
+
+
 def kms_v3(
     connection: Connection, kms_key: str, plaintext: bytes, context: dict[str, str]
 ) -> tuple[bytes, dict[str, str]]:
     """A V3 object whose data key KMS generated with the S3EC context."""
     full = {**context, "aws:x-amz-cek-alg": "115"}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=full
-    )
+    data_key, wrapped = _kms_data_key(connection, kms_key, full)
     return encoder.encrypt_v3(
         plaintext,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
+        data_key,
+        wrapped,
         wrap="kms+context",
         message_id=os.urandom(28),
         context=full,
@@ -36,16 +44,20 @@ def kms_v2(
 ) -> tuple[bytes, dict[str, str]]:
     """A V2 object whose data key KMS generated with the S3EC context."""
     full = {**context, "aws:x-amz-cek-alg": encoder.GCM_NAME}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=full
-    )
+    data_key, wrapped = _kms_data_key(connection, kms_key, full)
     return encoder.encrypt_v2_gcm(
-        plaintext,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
-        wrap="kms+context",
-        iv=os.urandom(12),
-        matdesc=full,
+        plaintext, data_key, wrapped, wrap="kms+context", iv=os.urandom(12), matdesc=full
+    )
+
+
+def kms_v1_cbc(
+    connection: Connection, kms_key: str, plaintext: bytes
+) -> tuple[bytes, dict[str, str]]:
+    """A legacy V1 AES-CBC object whose data key KMS generated (context: ``kms_cmk_id``)."""
+    context = {"kms_cmk_id": kms_key}
+    data_key, wrapped = _kms_data_key(connection, kms_key, context)
+    return encoder.encrypt_cbc(
+        plaintext, data_key, wrapped, iv=os.urandom(16), version=1, matdesc=context
     )
 
 

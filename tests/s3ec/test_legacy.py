@@ -15,24 +15,14 @@ from securestore.s3ec.read import open_s3ec
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
 from tests.s3ec import encoder
+from tests.s3ec.objects import kms_v1_cbc
 
 
 def test_v1_kms_cbc_object_needs_the_opt_in(
     connection: Connection, kms_key: str, bucket: str
 ) -> None:
-    context = {"kms_cmk_id": kms_key}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=context
-    )
     data = os.urandom(70_001)
-    body, metadata = encoder.encrypt_cbc(
-        data,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
-        iv=os.urandom(16),
-        version=1,
-        matdesc=context,
-    )
+    body, metadata = kms_v1_cbc(connection, kms_key, data)
     s3: Any = connection.client("s3")
     encoder.put(s3, bucket, "v1", body, metadata)
     access = BucketAccess(bucket, connection, TransferConfig())
@@ -45,23 +35,12 @@ def test_v1_kms_cbc_object_needs_the_opt_in(
         assert reader.read_range(0, reader.size) == data
         assert reader.read_range(70_000, 5) == data[70_000:]
         assert reader.read_range(33, 100) == data[33:133]
-    assert json.loads(metadata["x-amz-matdesc"]) == context
+    assert json.loads(metadata["x-amz-matdesc"]) == {"kms_cmk_id": kms_key}
 
 
 def _v1_object(connection: Connection, kms_key: str, bucket: str, key: str) -> bytes:
-    context = {"kms_cmk_id": kms_key}
-    answer = connection.client("kms").generate_data_key(
-        KeyId=kms_key, KeySpec="AES_256", EncryptionContext=context
-    )
     data = os.urandom(40_000)
-    body, metadata = encoder.encrypt_cbc(
-        data,
-        answer["Plaintext"],
-        answer["CiphertextBlob"],
-        iv=os.urandom(16),
-        version=1,
-        matdesc=context,
-    )
+    body, metadata = kms_v1_cbc(connection, kms_key, data)
     encoder.put(connection.client("s3"), bucket, key, body, metadata)
     return data
 

@@ -39,12 +39,25 @@ KEYRING = RawAesKeyring("securestore-test", "durability", bytes(range(32)))
 #: Four ranges fetched by three workers.
 PARTS = TransferConfig(part_size=5 * MiB, concurrency=3)
 DATA = os.urandom(17 * MiB + 4321)
+#: What the destination held before a download replaces it.
+PREVIOUS = b"the previous version"
 
 
 def _store(make_store: Callable[..., SecureStore], client_side: bool) -> SecureStore:
+    """A store (SSE, or client-side in 64 KiB frames) holding :data:`DATA` as ``obj``."""
     if client_side:
-        return make_store(encryption=ClientSide(KEYRING, frame_length=64 * 1024), transfer=PARTS)
-    return make_store(transfer=PARTS)
+        store = make_store(encryption=ClientSide(KEYRING, frame_length=64 * 1024), transfer=PARTS)
+    else:
+        store = make_store(transfer=PARTS)
+    store.put("obj", DATA)
+    return store
+
+
+def _previous_version(tmp_path: Path) -> Path:
+    """The download's destination, holding :data:`PREVIOUS`."""
+    target = tmp_path / "obj"
+    target.write_bytes(PREVIOUS)
+    return target
 
 
 class _Recorder:
@@ -119,9 +132,7 @@ def test_writes_one_at_a_time_then_fsync_then_rename(
     client_side: bool,
 ) -> None:
     store = _store(make_store, client_side)
-    store.put("obj", DATA)
-    target = tmp_path / "obj"
-    target.write_bytes(b"the previous version")
+    target = _previous_version(tmp_path)
     recorder = _Recorder(monkeypatch, pause=0.01)
     told: list[int] = []
     store.download_file("obj", target, progress=told.append)
@@ -148,9 +159,7 @@ def test_a_full_disk_mid_download_leaves_the_destination_as_it_was(
     client_side: bool,
 ) -> None:
     store = _store(make_store, client_side)
-    store.put("obj", DATA)
-    target = tmp_path / "obj"
-    target.write_bytes(b"the previous version")
+    target = _previous_version(tmp_path)
     real_pwrite = os.pwrite
     budget = [6 * MiB]  # the disk fills during the second range
     fsyncs: list[int] = []
@@ -174,7 +183,7 @@ def test_a_full_disk_mid_download_leaves_the_destination_as_it_was(
     assert "No space left" in info.value.message
     assert info.value.hint is not None and "free space" in info.value.hint
     assert fsyncs == []  # never made durable, never renamed
-    assert target.read_bytes() == b"the previous version"
+    assert target.read_bytes() == PREVIOUS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["obj"]
 
 
@@ -185,7 +194,6 @@ def test_a_tampered_frame_in_a_later_range_writes_nothing_of_it(
     bucket: str,
 ) -> None:
     store = _store(make_store, True)
-    store.put("obj", DATA)
     s3 = store.connection.client("s3")
     body = bytearray(s3.get_object(Bucket=bucket, Key="obj")["Body"].read())
     body[12 * MiB] ^= 1  # inside the third range's frames
@@ -243,7 +251,6 @@ def test_a_plain_download_writes_pieces_smaller_than_a_mib(
     """Writes of 1 MiB at 1 MiB-aligned offsets cost Linux 6.x 4-7x the kernel CPU of
     512 KiB ones (docs/benchmarks.md, stop 21): the plain path keeps them smaller."""
     store = _store(make_store, False)
-    store.put("obj", DATA)
     recorder = _Recorder(monkeypatch, pause=0.0)
     store.download_file("obj", tmp_path / "obj")
     sizes = [n for kind, _, n in recorder.events if kind == "write"]

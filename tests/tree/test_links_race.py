@@ -10,7 +10,7 @@ an outside folder takes its name.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,19 @@ def test_download_never_follows_a_folder_swapped_for_a_link(
     assert "it leads outside the destination" in stderr, stderr
 
 
+@pytest.fixture
+def placing(tmp_path: Path) -> Iterator[tuple[Path, Path, Destination]]:
+    """``dest`` with the folders ``a/b``, where a swap moves ``a`` (``aside``), and its
+    :class:`Destination` (closed afterwards)."""
+    dest = tmp_path / "dest"
+    (dest / "a" / "b").mkdir(parents=True)
+    destination = Destination(dest)
+    try:
+        yield dest, tmp_path / "aside", destination
+    finally:
+        destination.close()
+
+
 def _interrupted_write(destination: Destination, dest: Path, aside: Path, to: Path) -> None:
     with destination.place("a/b/file.txt") as placed:
         _swap(dest / "a", aside, to)
@@ -138,18 +151,12 @@ def _interrupted_write(destination: Destination, dest: Path, aside: Path, to: Pa
 
 
 def test_placed_download_interrupted_after_a_swap_leaves_nothing(
-    tmp_path: Path, precious: Path
+    placing: tuple[Path, Path, Destination], precious: Path
 ) -> None:
     """Ctrl-C inside a placed download, after the swap: the partial file goes, by descriptor."""
-    dest = tmp_path / "dest"
-    (dest / "a" / "b").mkdir(parents=True)
-    aside = tmp_path / "aside"
-    destination = Destination(dest)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            _interrupted_write(destination, dest, aside, precious)
-    finally:
-        destination.close()
+    dest, aside, destination = placing
+    with pytest.raises(KeyboardInterrupt):
+        _interrupted_write(destination, dest, aside, precious)
     assert _everything(aside) == ["b"]
     assert read_tree(precious) == PRECIOUS
 
@@ -161,18 +168,12 @@ def _write_then_swap(destination: Destination, dest: Path, aside: Path, to: Path
 
 
 def test_placed_download_lands_in_the_checked_folder_or_nowhere(
-    tmp_path: Path, precious: Path
+    placing: tuple[Path, Path, Destination], precious: Path
 ) -> None:
     """A swap between the partial file's creation and its rename: refused, nothing left."""
-    dest = tmp_path / "dest"
-    (dest / "a" / "b").mkdir(parents=True)
-    aside = tmp_path / "aside"
-    destination = Destination(dest)
-    try:
-        with pytest.raises(PolicyError, match="it leads outside the destination"):
-            _write_then_swap(destination, dest, aside, precious)
-    finally:
-        destination.close()
+    dest, aside, destination = placing
+    with pytest.raises(PolicyError, match="it leads outside the destination"):
+        _write_then_swap(destination, dest, aside, precious)
     assert _everything(aside) == ["b"]
     assert read_tree(precious) == PRECIOUS
 
@@ -262,18 +263,12 @@ def test_cleanup_of_created_folders_never_follows_a_swapped_link(
 
 
 def test_placed_download_refuses_a_folder_replaced_by_a_link_inside_the_destination(
-    tmp_path: Path,
+    placing: tuple[Path, Path, Destination],
 ) -> None:
     """Even a link that stays inside: the file would land elsewhere than checked, so refused."""
-    dest = tmp_path / "dest"
-    (dest / "a" / "b").mkdir(parents=True)
+    dest, aside, destination = placing
     (dest / "c" / "b").mkdir(parents=True)
-    aside = tmp_path / "aside"
-    destination = Destination(dest)
-    try:
-        with pytest.raises(PolicyError, match="it was replaced while the file was written"):
-            _write_then_swap(destination, dest, aside, dest / "c")
-    finally:
-        destination.close()
+    with pytest.raises(PolicyError, match="it was replaced while the file was written"):
+        _write_then_swap(destination, dest, aside, dest / "c")
     assert _everything(dest / "c") == ["b"]
     assert _everything(aside) == ["b"]
