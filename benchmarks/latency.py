@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 _CHUNK = 256 * 1024
 
@@ -78,9 +80,25 @@ async def _serve(target: tuple[str, int], delay: float, port: int) -> None:
         await server.serve_forever()
 
 
+class Relay:
+    """A running relay: its ``url``, and the CPU its process has used so far."""
+
+    def __init__(self, url: str, pid: int) -> None:
+        self.url = url
+        self._pid = pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the relay process (Linux ``/proc``; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self._pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def start_relay(url: str, delay_ms: float) -> Iterator[str]:
-    """A relay in front of ``https://host:port`` that adds ``delay_ms`` each way; yields its URL."""
+def start_relay(url: str, delay_ms: float) -> Iterator[Relay]:
+    """A relay in front of ``https://host:port`` that adds ``delay_ms`` each way."""
     host, _, port = url.removeprefix("https://").rstrip("/").rpartition(":")
     command = [sys.executable, "-m", "benchmarks.latency", "--to", f"{host}:{port}"]
     process = subprocess.Popen(
@@ -93,7 +111,7 @@ def start_relay(url: str, delay_ms: float) -> Iterator[str]:
         line = process.stdout.readline().strip()
         if not line.isdigit():
             raise SystemExit("the latency relay did not start")
-        yield f"https://{host}:{line}"
+        yield Relay(f"https://{host}:{line}", process.pid)
     finally:
         process.terminate()
         try:
