@@ -35,6 +35,7 @@ from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 
 __all__ = [
+    "DELETE_BATCH",
     "BucketAccess",
     "CommonPrefix",
     "ObjectInfo",
@@ -44,6 +45,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Keys one DeleteObjects request may name (S3's limit).
+DELETE_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,41 @@ class BucketAccess:
         """Delete the object (S3 semantics: deleting a missing key succeeds)."""
         with self.boundary("delete", key):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_many(self, keys: list[str]) -> dict[str, SecureStoreError | None]:
+        """Delete up to 1,000 objects in one DeleteObjects request: each key's outcome.
+
+        ``None`` for a key the answer lists as deleted, the translated error for one
+        it lists as refused. A key the answer does not mention is left out of the
+        result: nothing confirms it was deleted (a server that always answers
+        quietly), and the caller deletes it on its own.
+
+        Raises:
+            StorageError: the request as a whole failed (a server without
+                DeleteObjects, one that wants Content-MD5, access denied).
+        """
+        with self.boundary("delete"):
+            response = self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": False},
+            )
+        asked = set(keys)
+        outcome: dict[str, SecureStoreError | None] = {}
+        for item in response.get("Deleted", []):
+            key = item.get("Key")
+            if key in asked:
+                outcome[key] = None
+        for item in response.get("Errors", []):
+            key = item.get("Key")
+            if key in asked:
+                refusal = botocore.exceptions.ClientError(
+                    {"Error": {"Code": item.get("Code", ""), "Message": item.get("Message", "")}},
+                    "DeleteObjects",
+                )
+                outcome[key] = translate_error(
+                    refusal, bucket=self.bucket, key=key, action="delete"
+                )
+        return outcome
 
     def list_objects(
         self, prefix: str = "", *, delimiter: str | None = None, prefixes_first: bool = False

@@ -18,9 +18,17 @@ from typing import IO
 
 from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import BucketAccess, CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
+from securestore.bucket import (
+    DELETE_BATCH,
+    BucketAccess,
+    CommonPrefix,
+    ObjectInfo,
+    ObjectSummary,
+    ObjectVersion,
+)
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.copying import copy_object
+from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.localfile import created_folders
 from securestore.localsource import open_source, unchanged_check
 from securestore.location import validate_bucket_name, validate_key
@@ -515,3 +523,20 @@ class SecureStore:
         """
         validate_key(key)
         self._access.delete(key)
+
+    def delete_many(self, keys: Iterable[str]) -> dict[str, SecureStoreError | None]:
+        """Delete up to 1,000 objects in one request (DeleteObjects): each key's outcome.
+
+        ``None`` for a key the server confirmed deleted, the error for one it refused;
+        a key its answer does not mention is missing from the result (unconfirmed).
+
+        Raises:
+            ConfigurationError: more than 1,000 keys, or an invalid key.
+            StorageError: the request as a whole failed (a server without DeleteObjects).
+        """
+        batch = list(keys)
+        if len(batch) > DELETE_BATCH:
+            raise ConfigurationError(f"at most {DELETE_BATCH} keys per request, not {len(batch)}")
+        for key in batch:
+            validate_key(key)
+        return self._access.delete_many(batch) if batch else {}

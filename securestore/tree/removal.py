@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from securestore.bucket import DELETE_BATCH
+from securestore.errors import EndpointUnreachableError, SecureStoreError
+
 from .filters import Filters
-from .manager import DEFAULT_CONCURRENCY, Event, Task, TransferManager, TreeResult
+from .manager import DEFAULT_CONCURRENCY, Event, Failure, Task, TransferManager, TreeResult
 from .paths import Remote, tree_root
 
 __all__ = ["remove_bucket", "remove_tree"]
@@ -21,11 +25,18 @@ def remove_tree(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_event: Event | None = None,
 ) -> TreeResult:
-    """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select."""
+    """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select.
+
+    Objects go 1,000 to a DeleteObjects request (one request where aws-cli sends a
+    thousand). Those the answer does not confirm, and from then on every object of
+    a server without DeleteObjects (or one that wants Content-MD5), are deleted one
+    by one on the pool instead, as are keys with control characters: XML 1.0 cannot
+    carry most of them, and one key a server cannot parse would fail its batch.
+    """
     root = tree_root(Remote(store, prefix))
     assert isinstance(root, Remote)
 
-    def tasks() -> Iterator[Task]:
+    def selected() -> Iterator[Remote]:
         # Deletes follow the listing as it streams: each depends on its own key only
         # (under the prefix, selected by the filters), never on what the listing has
         # not reached, and store.list refuses a key outside the prefix, out of order or
@@ -34,10 +45,69 @@ def remove_tree(
         for summary in store.list(root.prefix):
             relative = summary.key[len(root.prefix) :]
             if (filters or Filters()).selects(relative):
-                where = Remote(store, summary.key)
-                yield Task("delete", where, where, 0, _deleter(where))
+                yield Remote(store, summary.key)
 
-    return TransferManager(concurrency=concurrency, on_event=on_event).run(tasks(), dryrun=dryrun)
+    def one_by_one(where: Iterable[Remote]) -> TreeResult:
+        tasks = (Task("delete", w, w, 0, _deleter(w)) for w in where)
+        return TransferManager(concurrency=concurrency, on_event=on_event).run(tasks, dryrun=dryrun)
+
+    if dryrun:
+        return one_by_one(selected())
+    return _in_batches(selected(), one_by_one, on_event)
+
+
+def _in_batches(
+    where: Iterator[Remote],
+    one_by_one: Callable[[Iterable[Remote]], TreeResult],
+    on_event: Event | None,
+) -> TreeResult:
+    result = TreeResult()
+    batches = True
+    while chunk := list(itertools.islice(where, DELETE_BATCH)):
+        single = [w for w in chunk if not batches or not _xml_exact(w.prefix)]
+        batch = [w for w in chunk if batches and _xml_exact(w.prefix)]
+        if batch:
+            try:
+                outcome = batch[0].store.delete_many([w.prefix for w in batch])
+            except EndpointUnreachableError:
+                raise  # the listing's endpoint stopped answering: nothing more will work
+            except SecureStoreError:
+                # No DeleteObjects here (or not as sent): what aws-cli does, from now on.
+                batches, outcome = False, {}
+            if batches and batch and not outcome:
+                batches = False  # an answer that confirms nothing: do not rely on it
+            for w in batch:
+                if w.prefix not in outcome:
+                    single.append(w)
+                    continue
+                error = outcome[w.prefix]
+                _record(result, w, error, on_event)
+        if single:
+            _merge(result, one_by_one(single))
+    return result
+
+
+def _xml_exact(key: str) -> bool:
+    """Whether an XML body carries ``key`` as it is (no control characters at all)."""
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\ufffe\uffff" for c in key)
+
+
+def _record(
+    result: TreeResult, where: Remote, error: SecureStoreError | None, on_event: Event | None
+) -> None:
+    task = Task("delete", where, where, 0, _deleter(where))
+    if error is None:
+        result.deleted += 1
+    else:
+        result.failed.append(Failure(where.describe(), where.describe(), error))
+    if on_event is not None:
+        on_event(task, "done" if error is None else "failed", error)
+
+
+def _merge(result: TreeResult, more: TreeResult) -> None:
+    result.deleted += more.deleted
+    result.failed.extend(more.failed)
+    result.skipped.extend(more.skipped)
 
 
 def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:

@@ -64,7 +64,9 @@ def test_a_budget_above_the_default_pool_gets_a_pool_as_large(
         assert result.exit_code == 0, result.output
         assert meter["pool"] >= 32
         meter.clear()
-        result = run("rm", f"s3://{bucket}/t/", "--recursive", "--concurrency", "48", "--quiet")
+        result = run(
+            "cp", str(tmp_path / "src"), f"s3://{bucket}/u/", "--recursive", "--concurrency", "48"
+        )
     assert result.exit_code == 0, result.output
     assert meter["pool"] >= 48
     assert meter["meter"].peak > 32
