@@ -186,19 +186,35 @@ class Planner:
 
     # -- comparisons ---------------------------------------------------------------
 
-    def _facts(self, side: Local | Remote, entry: Entry) -> tuple[int | None, float]:
+    def _facts(
+        self, side: Local | Remote, entry: Entry, *, messages: bool
+    ) -> tuple[int | None, float]:
+        """The (plaintext size, time) a sync compares; ``messages``: a keyring reads or
+        writes ``side``, so its objects are client-side messages."""
         if isinstance(side, Remote):
             info = side.store.head(side.prefix)
             if self.sizes is not None:
                 self.sizes.learn(side.prefix, info)
-            return facts(info, entry)
+            size, when = facts(info, entry)
+            if messages and (size is None or FORMAT_METADATA not in info.metadata):
+                # No stored plaintext length (a streamed put, a server that keeps no
+                # metadata): the message's header and frame layout give it.
+                try:
+                    size = stored_plaintext(side, info, message=True)
+                except IntegrityError:
+                    size = None  # not a message we can size: it differs
+            return size, when
         return entry.size, entry.mtime
 
     def _differs(
         self, src: Local | Remote, entry: Entry, dst: Local | Remote, other: Entry, rules: Rules
     ) -> bool:
-        src_size, src_time = self._facts(src, entry)
-        dst_size, dst_time = self._facts(dst, other)
+        src_size, src_time = self._facts(
+            src, entry, messages=isinstance(src, Remote) and self._reads_messages(src)
+        )
+        dst_size, dst_time = self._facts(
+            dst, other, messages=isinstance(dst, Remote) and self._writes_messages(dst)
+        )
         if (
             isinstance(src, Remote)
             and isinstance(dst, Local)
