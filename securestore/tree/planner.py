@@ -429,8 +429,9 @@ class Planner:
             written = placed.size()
             # As aws-cli does: the file gets the object's time, so the next sync sees it as
             # up to date (a client-side object: the source file's stored mtime). A device or
-            # another owner's file may refuse: the data is what matters.
-            with contextlib.suppress(OSError):
+            # another owner's file may refuse, a 32-bit time_t cannot hold every time:
+            # the data is what matters.
+            with contextlib.suppress(OSError, OverflowError):
                 placed.set_times(when)
         if self.move:
             expected = stored_plaintext(src, info, message=self._reads_messages(src))
