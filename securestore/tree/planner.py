@@ -320,6 +320,14 @@ class Planner:
             stored = dst.store.head(dst.prefix)
             size = stored_plaintext(dst, stored, message=self._writes_messages(dst))
             verify_size(size, before.st_size, dst.describe())
+            # That check took round trips: a write to the file meanwhile is not in the
+            # object, and must not go with the file.
+            if _changed(src.path, before):
+                raise LocalFileError(
+                    f"{src.path} changed after it was uploaded: not deleted",
+                    hint="the object holds the file as it was; move it again once it is "
+                    "no longer being written",
+                )
             if relative and isinstance(self.source, Local):
                 delete_local(self.source, relative, link=True)  # never through a folder link
             else:
@@ -477,6 +485,19 @@ class Planner:
     def _writes_messages(self, dst: Remote) -> bool:
         """Whether this job writes client-side messages to ``dst``."""
         return isinstance(self.options.encryption or dst.store.encryption, ClientSide)
+
+
+def _changed(path: Path, before: os.stat_result) -> bool:
+    """Whether the file at ``path`` is no longer the one ``before`` describes (or is gone)."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False  # nothing left to lose; the unlink reports it
+    return (now.st_ino, now.st_size, now.st_mtime_ns) != (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
 
 
 def _part_size(*sides: Side) -> int:
