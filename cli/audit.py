@@ -88,7 +88,7 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
         TextColumn("auditing"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         console=Console(stderr=True),
         transient=True,
     )
@@ -96,7 +96,8 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
         task = bar.add_task("", total=None)
 
         def update(bucket: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=bucket)
+            # The name came from ListBuckets (any endpoint's answer): escaped, no markup.
+            bar.update(task, completed=done, total=total, description=printable(bucket))
 
         yield update
 
