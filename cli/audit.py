@@ -51,6 +51,7 @@ from .inventory import (
     run_inventory_audit,
 )
 from .reporting import write_report
+from .text import printable
 
 __all__ = ["COMMANDS", "audit_command", "harden_command"]
 
@@ -87,7 +88,7 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
         TextColumn("auditing"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         console=Console(stderr=True),
         transient=True,
     )
@@ -95,7 +96,8 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
         task = bar.add_task("", total=None)
 
         def update(bucket: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=bucket)
+            # The name came from ListBuckets (any endpoint's answer): escaped, no markup.
+            bar.update(task, completed=done, total=total, description=printable(bucket))
 
         yield update
 
@@ -444,10 +446,12 @@ def harden_command(
         abort_multipart_days=abort_multipart_days,
     )
     show = dry_run or not quiet
+    # Notes, summaries and diffs quote the server's configuration (policy Sids, key
+    # ARNs, error texts): escaped line by line (cli/text.py).
     for note in planned.notes if show else ():
-        click.echo(f"note: {note}")
+        click.echo(printable(f"note: {note}"))
     for reason in planned.not_possible:
-        click.echo(f"not possible: {reason}", err=True)
+        click.echo(printable(f"not possible: {reason}"), err=True)
     if planned.empty:
         if show and planned.complete:
             click.echo(f"{location}: already hardened, nothing to change")
@@ -456,8 +460,9 @@ def harden_command(
         count = len(planned.changes)
         click.echo(f"{location}: {count} change{'s' if count != 1 else ''}")
         for change in planned.changes:
-            click.echo(f"# {change.summary}")
-            click.echo(change.diff(), nl=False)
+            click.echo(printable(f"# {change.summary}"))
+            for line in change.diff().splitlines():
+                click.echo(printable(line))
     if dry_run:
         click.echo("dry run: nothing was changed")
         ctx.exit(0 if planned.complete else 1)
@@ -465,7 +470,7 @@ def harden_command(
     def done(applied: AppliedChange) -> None:
         # Always said, even under -q: a later failure must not hide what changed.
         label = "applied" if applied.outcome is ApplyOutcome.APPLIED else applied.outcome
-        click.echo(f"{label}: {applied.message}", err=quiet)
+        click.echo(printable(f"{label}: {applied.message}"), err=quiet)
 
     results = apply(planned, factory, on_applied=done)
     made = sum(1 for r in results if r.outcome is not ApplyOutcome.ALREADY_DONE)

@@ -15,6 +15,7 @@ from securestore.location import S3Url
 from .context import CliContext
 from .errors import require_stdout
 from .keys import DEFAULT_MAX_ENCRYPTED_DATA_KEYS, max_data_keys_option, rsa_passphrase
+from .streams import stdout
 from .text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,10 +74,16 @@ def keygen_command(
 ) -> None:
     """Create new key files for client-side encryption (never overwrites a file)."""
     from securestore.keyrings import generate_aes_key_file, generate_rsa_key_files
-    from securestore.keyrings.keyfiles import read_passphrase_file, write_public_key_file
+    from securestore.keyrings.keyfiles import (
+        public_key_pem,
+        read_passphrase_file,
+        write_public_key_file,
+    )
 
     if sum(x is not None for x in (aes_path, rsa_prefix, public_from)) != 1:
-        raise ConfigurationError("give exactly one of --aes FILE or --rsa PREFIX")
+        raise ConfigurationError(
+            "give exactly one of --aes FILE, --rsa PREFIX or --public-from PEM"
+        )
     if passphrase_file is not None and aes_path is not None:
         raise ConfigurationError("--passphrase-file goes with --rsa or --public-from")
     if output is not None and public_from is None:
@@ -90,10 +97,17 @@ def keygen_command(
     if public_from is not None:
         public = output or _public_name(public_from)
         ask = rsa_passphrase()
+
+        def unlock() -> bytes | None:
+            return password or ask(str(public_from))
+
         try:
-            write_public_key_file(
-                public_from, public, password=password or (lambda: ask(str(public_from)))
-            )
+            if str(public) == "-":  # standard output, as encrypt/decrypt -o - is
+                out = stdout()
+                out.write(public_key_pem(public_from, password=unlock))
+                out.flush()
+                return
+            write_public_key_file(public_from, public, password=unlock)
         except KeyringError as error:
             # keygen's own option, not the --rsa-passphrase-file of get/decrypt.
             error.hint = (

@@ -17,6 +17,7 @@ from securestore.transfer import TransferConfig
 from .commands import parse_pairs
 from .context import CliContext
 from .keys import key_options, reading_keyring
+from .text import printable
 
 __all__ = ["COMMANDS"]
 
@@ -140,10 +141,12 @@ def migrate_command(
 
 
 def _table(report: MigrationReport) -> str:
-    width = max((len(entry.key) for entry in report.entries), default=3)
+    # Keys and details (servers' error texts) came from the network: escaped (cli/text.py).
+    keys = [printable(entry.key) for entry in report.entries]
+    width = max((len(key) for key in keys), default=3)
     lines = [
-        f"{entry.key:<{width}}  {entry.status:<13}  {entry.source or '-'}  {entry.detail}"
-        for entry in report.entries
+        f"{key:<{width}}  {entry.status:<13}  {entry.source or '-'}  {printable(entry.detail)}"
+        for key, entry in zip(keys, report.entries, strict=True)
     ]
     counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
     return "\n".join([*lines, counts or "nothing under the prefix"])

@@ -80,7 +80,9 @@ def copy_range(
         raise ConfigurationError(
             f"invalid range: it starts at byte {start}, past the end of the object "
             f"({reader.size} bytes)",
-            hint=f"the last byte is at offset {reader.size - 1}",
+            hint=f"the last byte is at offset {reader.size - 1}"
+            if reader.size
+            else "the object is empty",
         )
     end = reader.size if length < 0 else min(reader.size, start + length)
     offset = start

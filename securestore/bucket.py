@@ -208,7 +208,32 @@ class BucketAccess:
         except NotFoundError as exc:
             # A HEAD 404 has no body to tell a missing key from a missing bucket.
             raise self.which_missing(exc) from exc.__cause__
+        self.check_version(key, version_id, response)
         return self.info(key, response)
+
+    def check_version(self, key: str, version_id: str | None, response: Mapping[str, Any]) -> None:
+        """Refuse an answer to a request pinned to ``version_id`` that names another version.
+
+        S3 names the version it answers with; a server or proxy that drops the
+        ``versionId`` parameter (``rclone serve s3`` on HEAD) answers with the
+        current object instead, which must not pass for the version asked for.
+        """
+        if version_id is None:
+            return
+        answered = response.get("VersionId")
+        if answered == version_id or (version_id == "null" and answered is None):
+            return
+        body = response.get("Body")
+        if body is not None:
+            body.close()
+        raise StorageError(
+            f"the server answered another version ({answered!r}) than the one asked for "
+            f"({version_id!r})",
+            bucket=self.bucket,
+            key=key,
+            code="VersionNotHonoured",
+            hint="the endpoint does not honour versionId: read old versions where it does",
+        )
 
     def get_range(
         self,
@@ -239,6 +264,7 @@ class BucketAccess:
             response: dict[str, Any] = self.s3.get_object(
                 Bucket=self.bucket, Key=key, Range=span, **pin, **version_argument(version_id)
             )
+        self.check_version(key, version_id, response)
         answered = response.get("ETag")
         if etag is not None and answered is not None and answered != etag:
             response["Body"].close()

@@ -136,6 +136,7 @@ class Prober:
             if exc.code == "InvalidRange":  # an empty object has no byte 0
                 return self._head(key), b""
             raise
+        self.access.check_version(key, self.version_id, response)
         with self.access.boundary("read", key), contextlib.closing(response["Body"]) as body:
             try:
                 # Bounded: a server that ignores Range would send the whole object.

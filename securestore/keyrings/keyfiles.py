@@ -47,6 +47,7 @@ __all__ = [
     "load_aes_key_file",
     "load_rsa_private_key_file",
     "load_rsa_public_key_file",
+    "public_key_pem",
     "read_passphrase_file",
     "write_public_key_file",
 ]
@@ -349,8 +350,12 @@ def write_public_key_file(
     password: Passphrase = None,
 ) -> None:
     """Derive the public key of an RSA private key file and write it (0644, never overwrites)."""
+    _create(Path(public_path), public_key_pem(private_path, password=password), _PUBLIC_MODE)
+
+
+def public_key_pem(private_path: str | os.PathLike[str], *, password: Passphrase = None) -> bytes:
+    """The public key of an RSA private key file, as PEM (SubjectPublicKeyInfo)."""
     key = load_rsa_private_key_file(private_path, password=password)
-    public_pem = key.public_key().public_bytes(
+    return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    _create(Path(public_path), public_pem, _PUBLIC_MODE)

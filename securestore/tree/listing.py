@@ -177,11 +177,13 @@ def valid_utf8(name: str) -> bool:
 def list_prefix(store: SecureStore, prefix: str) -> Iterator[Entry]:
     """Yield the objects below ``prefix`` (which ends in ``/`` or is empty), page by page.
 
-    Keys ending in ``/`` (folder markers made by consoles) are left out.
+    Empty objects whose key ends in ``/`` (folder markers made by consoles) are left
+    out, as aws-cli leaves them out; one that holds bytes is data, and is listed (a
+    download refuses its name, a copy between prefixes copies it).
     """
     for summary in store.list(prefix):
         relative = summary.key[len(prefix) :]
-        if not relative or relative.endswith("/"):
+        if not relative or (relative.endswith("/") and summary.size == 0):
             continue
         yield Entry(relative, summary.size, _timestamp(summary.last_modified))
 

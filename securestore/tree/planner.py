@@ -186,19 +186,35 @@ class Planner:
 
     # -- comparisons ---------------------------------------------------------------
 
-    def _facts(self, side: Local | Remote, entry: Entry) -> tuple[int | None, float]:
+    def _facts(
+        self, side: Local | Remote, entry: Entry, *, messages: bool
+    ) -> tuple[int | None, float]:
+        """The (plaintext size, time) a sync compares; ``messages``: a keyring reads or
+        writes ``side``, so its objects are client-side messages."""
         if isinstance(side, Remote):
             info = side.store.head(side.prefix)
             if self.sizes is not None:
                 self.sizes.learn(side.prefix, info)
-            return facts(info, entry)
+            size, when = facts(info, entry)
+            if messages and (size is None or FORMAT_METADATA not in info.metadata):
+                # No stored plaintext length (a streamed put, a server that keeps no
+                # metadata): the message's header and frame layout give it.
+                try:
+                    size = stored_plaintext(side, info, message=True)
+                except IntegrityError:
+                    size = None  # not a message we can size: it differs
+            return size, when
         return entry.size, entry.mtime
 
     def _differs(
         self, src: Local | Remote, entry: Entry, dst: Local | Remote, other: Entry, rules: Rules
     ) -> bool:
-        src_size, src_time = self._facts(src, entry)
-        dst_size, dst_time = self._facts(dst, other)
+        src_size, src_time = self._facts(
+            src, entry, messages=isinstance(src, Remote) and self._reads_messages(src)
+        )
+        dst_size, dst_time = self._facts(
+            dst, other, messages=isinstance(dst, Remote) and self._writes_messages(dst)
+        )
         if (
             isinstance(src, Remote)
             and isinstance(dst, Local)
@@ -304,6 +320,14 @@ class Planner:
             stored = dst.store.head(dst.prefix)
             size = stored_plaintext(dst, stored, message=self._writes_messages(dst))
             verify_size(size, before.st_size, dst.describe())
+            # That check took round trips: a write to the file meanwhile is not in the
+            # object, and must not go with the file.
+            if _changed(src.path, before):
+                raise LocalFileError(
+                    f"{src.path} changed after it was uploaded: not deleted",
+                    hint="the object holds the file as it was; move it again once it is "
+                    "no longer being written",
+                )
             if relative and isinstance(self.source, Local):
                 delete_local(self.source, relative, link=True)  # never through a folder link
             else:
@@ -413,8 +437,9 @@ class Planner:
             written = placed.size()
             # As aws-cli does: the file gets the object's time, so the next sync sees it as
             # up to date (a client-side object: the source file's stored mtime). A device or
-            # another owner's file may refuse: the data is what matters.
-            with contextlib.suppress(OSError):
+            # another owner's file may refuse, a 32-bit time_t cannot hold every time:
+            # the data is what matters.
+            with contextlib.suppress(OSError, OverflowError):
                 placed.set_times(when)
         if self.move:
             expected = stored_plaintext(src, info, message=self._reads_messages(src))
@@ -460,6 +485,19 @@ class Planner:
     def _writes_messages(self, dst: Remote) -> bool:
         """Whether this job writes client-side messages to ``dst``."""
         return isinstance(self.options.encryption or dst.store.encryption, ClientSide)
+
+
+def _changed(path: Path, before: os.stat_result) -> bool:
+    """Whether the file at ``path`` is no longer the one ``before`` describes (or is gone)."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False  # nothing left to lose; the unlink reports it
+    return (now.st_ino, now.st_size, now.st_mtime_ns) != (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
 
 
 def _part_size(*sides: Side) -> int:

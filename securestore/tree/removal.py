@@ -118,22 +118,66 @@ def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:
     return run
 
 
+#: What is left of a versioned bucket, and how to remove it (rb's two refusals).
+_HISTORY = "old object versions or delete markers (versioning keeps them when objects are deleted)"
+
+
+def _history_hint(bucket: str) -> str:
+    return (
+        f"list them with `securestore ls s3://{bucket} --versions`; delete each version and "
+        "marker (aws s3api delete-objects with their VersionIds) or let a lifecycle rule "
+        "expire noncurrent versions, then run rb again"
+    )
+
+
+def _refuse_versioned(store: Any) -> None:
+    """Refuse ``rb --force`` of a versioned bucket that holds versions, deleting nothing.
+
+    Deleting its objects would only hide them behind delete markers and leave the
+    bucket in place. A server that does not say (no versioning call, denied) is
+    left to answer the bucket deletion itself.
+    """
+    import botocore.exceptions
+
+    from securestore.errors import SecureStoreError, StorageError
+
+    try:
+        status = store.connection.client("s3").get_bucket_versioning(Bucket=store.bucket)
+        if status.get("Status") not in ("Enabled", "Suspended"):
+            return
+        held = next(iter(store.list_versions("")), None)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, SecureStoreError):
+        return
+    if held is not None:
+        raise StorageError(
+            f"refusing to empty a versioned bucket: deleting its objects would only add "
+            f"delete markers, and S3 does not delete a bucket that keeps {_HISTORY}; "
+            "nothing was deleted",
+            bucket=store.bucket,
+            code="BucketNotEmpty",
+            hint=_history_hint(store.bucket),
+        )
+
+
 def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = None) -> TreeResult:
     """Delete the store's bucket; with ``force``, delete its objects first.
 
     Never object versions or delete markers: a versioned bucket that keeps some is
     refused by S3 (``BucketNotEmpty``), and the error says what is left and how to
-    remove it.
+    remove it. With ``force``, a bucket whose versioning is enabled or suspended and
+    that holds any version is refused before anything is deleted: each delete would
+    only add a delete marker, and S3 would refuse the bucket all the same.
 
     Raises:
-        StorageError: the bucket is not empty (without ``force``: nothing is
-            deleted), or objects could not be deleted (the bucket is kept).
+        StorageError: the bucket is not empty (without ``force``, or versioned:
+            nothing is deleted), or objects could not be deleted (the bucket is kept).
     """
     from securestore.errors import StorageError
     from securestore.transport import translate_error
 
     result = TreeResult()
     if force:
+        _refuse_versioned(store)
         result = remove_tree(store, "", on_event=on_event)
         if not result.ok:
             raise StorageError(
@@ -157,16 +201,9 @@ def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = N
             if getattr(error, "code", None) == "BucketNotEmpty":
                 # No current object left, so what remains is history: rb --force deletes
                 # objects, never versions (that would erase what versioning is there for).
-                error.message = (
-                    "delete bucket failed: the bucket still holds old object versions or "
-                    "delete markers (versioning keeps them when objects are deleted)"
-                )
+                error.message = f"delete bucket failed: the bucket still holds {_HISTORY}"
                 error.args = (error.message,)
-                error.hint = (
-                    f"list them with `securestore ls s3://{store.bucket} --versions`; delete "
-                    "each version and marker (aws s3api delete-objects with their VersionIds) "
-                    "or let a lifecycle rule expire noncurrent versions, then run rb again"
-                )
+                error.hint = _history_hint(store.bucket)
             raise error from exc
         raise
     return result

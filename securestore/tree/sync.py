@@ -83,13 +83,21 @@ def facts(info: ObjectInfo, listed: Entry | None = None) -> tuple[int | None, fl
     return size, stored_mtime(info) or when
 
 
+#: The last second of year 9999: no later time is a file's (nor a datetime's).
+_LATEST_MTIME = 253402300799.0
+
+
 def stored_mtime(info: ObjectInfo) -> float | None:
-    """The ``securestore-mtime`` of an object, if it is a plausible number."""
+    """The ``securestore-mtime`` of an object, if it is a plausible number.
+
+    Anyone who can write the object sets it: a time no file can be given (negative,
+    past year 9999, not finite) counts as none.
+    """
     try:
         value = float(info.metadata[MTIME_METADATA])
     except (KeyError, ValueError):
         return None
-    return value if math.isfinite(value) and value >= 0 else None
+    return value if 0 <= value <= _LATEST_MTIME else None
 
 
 #: Seconds a source file must be older than its object's LastModified for the listing

@@ -365,3 +365,24 @@ def test_cli_kms_key_of_another_region_is_refused(
     assert (code, out) == (2, "")
     assert "needs a key in the bucket's region" in err and "\nhint: " in err
     assert state(connection, fresh) == before
+
+
+def test_cli_notes_escape_the_policy_sids(
+    tls_endpoint: Endpoint, connection: Connection, fresh: str
+) -> None:
+    """A statement's Sid is the server's text (any S3-compatible endpoint returns what it
+    likes): the note that names it is escaped, never replayed on the terminal."""
+    public = {
+        "Sid": "A\x1b]0;owned\x07B",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{fresh}/*",
+    }
+    connection.client("s3").put_bucket_policy(
+        Bucket=fresh, Policy=json.dumps({"Version": "2012-10-17", "Statement": [public]})
+    )
+    code, out, _ = cli(tls_endpoint, "harden", f"s3://{fresh}", "--sse", "s3", "--dry-run")
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "note: bucket policy statement A\\x1b]0;owned\\x07B allows public access" in out

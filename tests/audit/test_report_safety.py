@@ -166,3 +166,21 @@ def test_csv_suppression_reason_formula_is_quoted() -> None:
     rows = list(csv.DictReader(io.StringIO(renderer_for("csv").render(report))))
     reasons = [r["suppression_reason"] for r in rows if r["suppression_reason"]]
     assert reasons == ["'=cmd|' /C calc'!A0"]
+
+
+def test_the_progress_bar_escapes_bucket_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bucket names come from ListBuckets (any endpoint's answer): the terminal-only
+    progress bar shows them escaped, and rich reads no markup in them."""
+    import securestore_cli.audit as audit_cli
+    from rich.console import Console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        audit_cli, "Console", lambda **_: Console(file=screen, force_terminal=True, width=120)
+    )
+    with audit_cli._progress(True) as update:
+        assert update is not None
+        update("a\x1b]0;owned\x07b[bold]c[/bold]", 1, 2)
+    shown = screen.getvalue()
+    assert "\x1b]" not in shown and "\x1b[1m" not in shown
+    assert "a\\x1b]0;owned\\x07b[bold]c[/bold]" in shown

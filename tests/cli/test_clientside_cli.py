@@ -70,6 +70,17 @@ def test_aes_round_trip_range_and_inspect(run: Run, bucket: str, keys: dict[str,
     assert raw.exit_code != 0 or data not in raw.stdout_bytes
 
 
+def test_a_range_of_an_empty_object_says_it_is_empty(
+    run: Run, bucket: str, keys: dict[str, Path]
+) -> None:
+    url = f"s3://{bucket}/empty"
+    put = run("put", "-", url, "--key-file", str(keys["aes"]), "--allow-empty", input=b"")
+    assert put.exit_code == 0, put.stderr
+    beyond = run("get", url, "--key-file", str(keys["aes"]), "--range", "1-")
+    assert beyond.exit_code == 2, beyond.stderr
+    assert "hint: the object is empty" in beyond.stderr  # not "the last byte is at offset -1"
+
+
 def test_rsa_public_key_encrypts_private_key_decrypts(
     run: Run, bucket: str, keys: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -169,3 +169,30 @@ def test_malformed_version_id_from_s3_names_it() -> None:
     version_error(error, "bad id")
     assert "Invalid version id specified" in str(error) and "'bad id'" in str(error)
     assert error.hint and "--versions" in error.hint
+
+
+def test_a_delete_marker_version_says_so(run: Run, connection: Connection, versioned: str) -> None:
+    """S3 answers GET and HEAD of a delete marker's version id with 405 MethodNotAllowed
+    (moto: HEAD only; its GET says NoSuchVersion): the error says what the version is."""
+    import botocore.exceptions
+    from securestore_cli.commands import version_error
+
+    from securestore.transport_errors import translate_error
+
+    store = SecureStore(versioned, connection=connection)
+    put_versions(store, "doc.txt", b"one")
+    store.delete("doc.txt")
+    marker = next(v for v in store.list_versions("doc.txt") if v.delete_marker)
+    result = run("head", f"s3://{versioned}/doc.txt", "--version-id", marker.version_id)
+    assert result.exit_code == 4, result.stderr
+    assert f"version {marker.version_id!r} is a delete marker" in result.stderr
+    assert "Method Not Allowed" not in result.stderr
+    response = {"Error": {"Code": "MethodNotAllowed", "Message": "not allowed"}}
+    error = translate_error(
+        botocore.exceptions.ClientError(response, "GetObject"),  # type: ignore[arg-type]
+        bucket="b",
+        key="k",
+        action="read",
+    )
+    version_error(error, "v1")
+    assert "version 'v1' is a delete marker" in str(error)

@@ -125,6 +125,18 @@ def test_keygen_public_from(run: Run, keys: dict[str, Path], tmp_path: Path) -> 
     assert not (tmp_path / "x.pem").exists()
 
 
+def test_keygen_public_from_to_stdout(
+    run: Run, keys: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o -`` is standard output, as for encrypt and decrypt, not a file named ``-``."""
+    monkeypatch.chdir(tmp_path)
+    made = run("keygen", "--public-from", str(keys["pem"]), "--passphrase-file",
+               str(keys["pass"]), "-o", "-")  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    assert made.stdout_bytes == keys["pub"].read_bytes()
+    assert not (tmp_path / "-").exists()
+
+
 def test_get_takes_the_passphrase_file(
     run: Run, keys: dict[str, Path], tls_endpoint: Endpoint, bucket: str, tmp_path: Path
 ) -> None:

@@ -158,3 +158,14 @@ def test_cli_migrate_dryrun_json_and_run(
     got = run("get", f"s3://{bucket}/p/v3", "--kms-key-id", kms_key)
     assert got.exit_code == 0, got.stderr
     assert got.stdout_bytes == plain["v3"]
+
+
+def test_cli_migrate_table_escapes_keys(bucket: str, kms_key: str, s3: Any, run: Run) -> None:
+    """Keys come from whoever can write to the bucket: the text report escapes them, as
+    every other listing does, so an OSC sequence (a terminal's title) or a bell never
+    reaches the terminal."""
+    s3.put_object(Bucket=bucket, Key="p/a\x1b]0;owned\x07b", Body=b"plain")
+    result = run("migrate", f"s3://{bucket}/p/", "--to-client-side", "--kms-key-id", kms_key)
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "p/a\\x1b]0;owned\\x07b  skipped" in result.stdout

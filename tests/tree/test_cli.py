@@ -197,10 +197,23 @@ def test_rb_force_on_a_versioned_bucket_says_what_is_left(
     assert result.exit_code == 4
     error, hint = result.stderr.splitlines()[-2:]
     assert "old object versions or delete markers" in error, error
+    assert "nothing was deleted" in error, error
     assert hint.startswith("hint: ") and f"ls s3://{bucket} --versions" in hint, hint
-    # The history stays: rb --force deletes objects, never versions.
+    # Refused before any delete: the object is still there, with no delete marker (the
+    # bucket could not have gone: each delete would only have hidden an object).
     versions = s3.list_object_versions(Bucket=bucket)
-    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1
+    assert len(versions["Versions"]) == 1 and "DeleteMarkers" not in versions
+    assert object_keys(connection, bucket) == ["k"]
+
+
+def test_rb_force_on_a_versioned_bucket_without_versions_deletes_it(
+    run: Run, bucket: str, connection: Connection
+) -> None:
+    s3 = connection.client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    result = run("rb", f"s3://{bucket}", "--force")
+    assert result.exit_code == 0, result.stderr
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_put_and_get_follow_trailing_slash_rules(
