@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .filters import Filters
 from .manager import DEFAULT_CONCURRENCY, Event, Task, TransferManager, TreeResult
 from .paths import Remote, tree_root
 
+if TYPE_CHECKING:
+    from securestore.store import SecureStore
+
 __all__ = ["remove_bucket", "remove_tree"]
 
 
 def remove_tree(
-    store: Any,
+    store: SecureStore,
     prefix: str,
     *,
     filters: Filters | None = None,
@@ -48,7 +51,9 @@ def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:
     return run
 
 
-def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = None) -> TreeResult:
+def remove_bucket(
+    store: SecureStore, *, force: bool = False, on_event: Event | None = None
+) -> TreeResult:
     """Delete the store's bucket; with ``force``, delete its objects first.
 
     Never object versions or delete markers: a versioned bucket that keeps some is
