@@ -31,6 +31,7 @@ from securestore.message import (
     validate_user_context,
 )
 from securestore.message.header import ESDK_MAX_FRAME_LENGTH
+from securestore.message.materials import check_keyring
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.parts import PartSchedule
@@ -103,7 +104,10 @@ class ClientSide(EncryptionMode):
     name = "client-side"
 
     def __post_init__(self) -> None:
-        if isinstance(self.sse, ClientSide):
+        check_keyring(self.keyring)
+        if isinstance(self.sse, ClientSide) or not isinstance(
+            self.sse, EncryptionMode | type(None)
+        ):
             raise ConfigurationError("sse= must be a server-side mode")
         object.__setattr__(self, "context", _check_user_context(self.context or {}))
         if not 1 <= self.frame_length <= self.header_limits.max_frame_length:

@@ -18,7 +18,7 @@ from typing import Any
 import botocore.exceptions
 import urllib3.exceptions
 
-from securestore.errors import SecureStoreError, StorageError, TransferError
+from securestore.errors import ConfigurationError, SecureStoreError, StorageError, TransferError
 from securestore.transfer import RetryBudget
 from securestore.transport import translate_error
 from securestore.transport_errors import stalled
@@ -115,6 +115,24 @@ class SeekableReader(io.RawIOBase):
             out += piece
         return bytes(out)
 
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        """The remaining lines, as :meth:`io.IOBase.readlines` (iteration yields chunks).
+
+        With ``hint`` > 0, lines are read until their total length reaches it.
+        """
+        check_open(self)
+        if hint is None or hint <= 0:
+            return io.BytesIO(self.read()).readlines()
+        lines: list[bytes] = []
+        total = 0
+        while total < hint:
+            line = self.readline()
+            if not line:
+                break
+            lines.append(line)
+            total += len(line)
+        return lines
+
     def __iter__(self) -> Iterator[bytes]:
         while True:
             chunk = self.read(self._chunk_size)
@@ -163,7 +181,7 @@ class ObjectReader(SeekableReader):
         """Return ``length`` bytes from ``start`` (fewer at the end of the object)."""
         check_open(self)
         if start < 0 or length < 0:
-            raise ValueError("invalid range")
+            raise ConfigurationError("invalid range", bucket=self._bucket, key=self._key)
         length = max(0, min(length, self._size - start))  # never allocate beyond the object
         if length == 0:
             self.seek(start)

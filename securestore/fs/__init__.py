@@ -9,6 +9,6 @@ pyarrow find it. Without installing (a source checkout), register it by hand::
     fsspec.register_implementation("securestore", "securestore.fs.SecureStoreFileSystem")
 """
 
-from securestore.fs.filesystem import PROTOCOL, SecureStoreFileSystem
+from securestore.fs.filesystem import PROTOCOL, ObjectFileNotFoundError, SecureStoreFileSystem
 
-__all__ = ["PROTOCOL", "SecureStoreFileSystem"]
+__all__ = ["PROTOCOL", "ObjectFileNotFoundError", "SecureStoreFileSystem"]

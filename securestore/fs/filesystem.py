@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import botocore.exceptions
@@ -36,9 +36,32 @@ from securestore.transport import Connection, translate_error
 from .files import SecureStoreReadFile, SecureStoreWriteFile
 from .options import StoreFactory, StoreOptions, names, pairs
 
-__all__ = ["PROTOCOL", "SecureStoreFileSystem"]
+__all__ = ["PROTOCOL", "ObjectFileNotFoundError", "SecureStoreFileSystem"]
 
 PROTOCOL = "securestore"
+
+
+class ObjectFileNotFoundError(NotFoundError, FileNotFoundError):
+    """No object or bucket to read at a path.
+
+    Both securestore's :class:`~securestore.errors.NotFoundError` and the
+    :class:`FileNotFoundError` that fsspec's callers (pandas, pyarrow, dask) expect.
+    """
+
+
+@contextlib.contextmanager
+def _missing_as_file_not_found() -> Iterator[None]:
+    """Re-raise a :class:`NotFoundError` as :class:`ObjectFileNotFoundError` (same message)."""
+    try:
+        yield
+    except ObjectFileNotFoundError:
+        raise
+    except NotFoundError as exc:
+        raise ObjectFileNotFoundError(
+            exc.message, bucket=exc.bucket, key=exc.key, hint=exc.hint, code=exc.code
+        ) from exc
+
+
 #: Plaintext sizes remembered per object version (bucket, key, ETag).
 _SIZE_CACHE = 4096
 
@@ -73,6 +96,11 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         endpoint_url, ca_bundle, region, profile: where and how to connect.
         transfer: part size and concurrency of uploads.
         exact_sizes: listings report plaintext sizes (two requests per object).
+
+    Reading a missing object or bucket (``open``, ``cat``, ``get``, ``cp_file``, and
+    so pandas and pyarrow) raises :class:`ObjectFileNotFoundError`, both the
+    :class:`FileNotFoundError` of fsspec's contract and a
+    :class:`~securestore.errors.NotFoundError`.
 
     Raises:
         ConfigurationError: contradictory options, unreadable key files.
@@ -188,12 +216,13 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise NotImplementedError("securestore writes are atomic; transactions are not needed")
         store = self.store(bucket)
         if mode == "rb":
-            reader = store.open(
-                key,
-                require=self.options.require,
-                context=self.options.context,
-                relocated=self.options.relocated,
-            )
+            with _missing_as_file_not_found():
+                reader = store.open(
+                    key,
+                    require=self.options.require,
+                    context=self.options.context,
+                    relocated=self.options.relocated,
+                )
             return SecureStoreReadFile(
                 self,
                 f"{bucket}/{key}",
@@ -429,12 +458,14 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         source_bucket, source_key = self.split_path(path1)
         bucket, key = self.split_path(path2)
         source = self.store(source_bucket)
-        with source.open(
-            source_key,
-            require=self.options.require,
-            context=self.options.context,
-            relocated=self.options.relocated,
-        ) as reader:
+        with _missing_as_file_not_found():
+            reader = source.open(
+                source_key,
+                require=self.options.require,
+                context=self.options.context,
+                relocated=self.options.relocated,
+            )
+        with reader:
             self.store(bucket).put(key, reader)
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:

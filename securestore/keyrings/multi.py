@@ -10,6 +10,7 @@ from securestore.message.materials import (
     EncryptedDataKey,
     EncryptionMaterials,
     Keyring,
+    check_keyring,
     describe_edks,
 )
 
@@ -30,6 +31,12 @@ class MultiKeyring:
     def __init__(self, generator: Keyring | None = None, children: Sequence[Keyring] = ()) -> None:
         if generator is None and not children:
             raise ConfigurationError("a multi-keyring needs a generator or at least one child")
+        if generator is not None:
+            check_keyring(generator, "generator")
+        if isinstance(children, str | bytes) or not isinstance(children, Sequence):
+            raise ConfigurationError("children must be a sequence of keyrings")
+        for child in children:
+            check_keyring(child, "each child")
         self.generator = generator
         self.children = tuple(children)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
+from securestore.errors import ConfigurationError
 from securestore.message.suites import AlgorithmSuite
 
 __all__ = [
@@ -116,6 +117,19 @@ class Keyring(Protocol):
     ) -> DecryptionMaterials:
         """Return materials holding the data key, or raise ``NoMatchingKeyError``."""
         ...
+
+
+def check_keyring(value: object, what: str = "keyring") -> None:
+    """Refuse ``value`` early unless it has a keyring's ``wrap`` and ``unwrap``.
+
+    Raises:
+        ConfigurationError: ``value`` is not a keyring (``None``, a key's bytes, a path).
+    """
+    if not (callable(getattr(value, "wrap", None)) and callable(getattr(value, "unwrap", None))):
+        raise ConfigurationError(
+            f"{what} must be a keyring (with wrap and unwrap), not {type(value).__name__}",
+            hint="build one, e.g. RawAesKeyring(namespace, name, key_bytes)",
+        )
 
 
 def wipe(buffer: bytearray | None) -> None:

@@ -13,6 +13,8 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from securestore.errors import ConfigurationError
+
 __all__ = ["Filters"]
 
 
@@ -24,11 +26,22 @@ class Filters:
 
     @classmethod
     def of(cls, rules: Iterable[tuple[str, str]]) -> Filters:
-        """Build from ``(kind, pattern)`` pairs in the order the user gave them."""
+        """Build from ``(kind, pattern)`` pairs in the order the user gave them.
+
+        Raises:
+            ConfigurationError: a rule that is not an ``("include"|"exclude", str)`` pair.
+        """
         checked = []
-        for kind, pattern in rules:
+        for rule in rules:
+            if not isinstance(rule, tuple) or len(rule) != 2:
+                raise ConfigurationError(f"a filter is a (kind, pattern) pair, not {rule!r}")
+            kind, pattern = rule
             if kind not in ("include", "exclude"):
-                raise ValueError(f"unknown filter kind {kind!r}")
+                raise ConfigurationError(
+                    f"unknown filter kind {kind!r}", hint="use 'include' or 'exclude'"
+                )
+            if not isinstance(pattern, str):
+                raise ConfigurationError(f"a filter pattern must be a string, not {pattern!r}")
             checked.append((kind, pattern))
         return cls(tuple(checked))
 

@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from securestore.aborting import UploadLedger, bind_upload_ledger
-from securestore.errors import EndpointUnreachableError, SecureStoreError, TransferError
+from securestore.errors import (
+    ConfigurationError,
+    EndpointUnreachableError,
+    SecureStoreError,
+    TransferError,
+)
 from securestore.transfer import bind_cancel, bind_scheduler
 
 from .paths import Local, Remote
@@ -184,8 +189,10 @@ class TransferManager:
         drain_seconds: float = DRAIN_SECONDS,
         unreachable_limit: int | None = None,
     ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise ConfigurationError(f"concurrency must be an integer, not {concurrency!r}")
         if not 1 <= concurrency <= 64:
-            raise ValueError("concurrency must be between 1 and 64")
+            raise ConfigurationError("concurrency must be between 1 and 64")
         self.concurrency = concurrency
         self._unreachable_limit = unreachable_limit or max(10, 2 * concurrency)
         self.large_in_flight = max(1, large_in_flight)

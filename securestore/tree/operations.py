@@ -76,14 +76,35 @@ def copy_tree(
         planner.remove_empty_folders()
 
 
-def move_tree(source: SideLike, destination: SideLike, **kwargs: Any) -> TreeResult:
+def move_tree(
+    source: SideLike,
+    destination: SideLike,
+    *,
+    filters: Filters | None = None,
+    options: TreeOptions | None = None,
+    dryrun: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Callable[[TreeProgress], None] | None = None,
+    on_event: Event | None = None,
+) -> TreeResult:
     """:func:`copy_tree`, deleting each source only after its copy was verified.
 
     Verified means: the transfer completed (a download authenticated every
     frame), the destination's size (plaintext size for client-side objects)
     equals the source's, and a local source did not change during the upload.
+    The options are :func:`copy_tree`'s.
     """
-    return copy_tree(source, destination, _move=True, **kwargs)
+    return copy_tree(
+        source,
+        destination,
+        filters=filters,
+        options=options,
+        dryrun=dryrun,
+        concurrency=concurrency,
+        progress=progress,
+        on_event=on_event,
+        _move=True,
+    )
 
 
 def sync(

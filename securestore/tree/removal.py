@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securestore.bucket import DELETE_BATCH
 from securestore.errors import EndpointUnreachableError, SecureStoreError
@@ -13,11 +13,14 @@ from .filters import Filters
 from .manager import DEFAULT_CONCURRENCY, Event, Failure, Task, TransferManager, TreeResult
 from .paths import Remote, tree_root
 
+if TYPE_CHECKING:
+    from securestore.store import SecureStore
+
 __all__ = ["remove_bucket", "remove_tree"]
 
 
 def remove_tree(
-    store: Any,
+    store: SecureStore,
     prefix: str,
     *,
     filters: Filters | None = None,
@@ -159,7 +162,9 @@ def _refuse_versioned(store: Any) -> None:
         )
 
 
-def remove_bucket(store: Any, *, force: bool = False, on_event: Event | None = None) -> TreeResult:
+def remove_bucket(
+    store: SecureStore, *, force: bool = False, on_event: Event | None = None
+) -> TreeResult:
     """Delete the store's bucket; with ``force``, delete its objects first.
 
     Never object versions or delete markers: a versioned bucket that keeps some is
