@@ -36,7 +36,10 @@ def test_keygen_creates_private_files_and_never_overwrites(run: Run, keys: dict[
     assert keys["aes"].read_bytes() == before
     neither = run("keygen")
     assert neither.exit_code == 2
-    assert first_error(neither) == "error: give exactly one of --aes FILE or --rsa PREFIX"
+    assert (
+        first_error(neither)
+        == "error: give exactly one of --aes FILE, --rsa PREFIX or --public-from PEM"
+    )
 
 
 def test_aes_round_trip_range_and_inspect(run: Run, bucket: str, keys: dict[str, Path]) -> None:

@@ -345,7 +345,7 @@ CASES = [
         "keygen-both-kinds",
         "keygen --aes {work}/a.key --rsa {work}/r",
         2,
-        "error: give exactly one of --aes FILE or --rsa PREFIX",
+        "error: give exactly one of --aes FILE, --rsa PREFIX or --public-from PEM",
     ),
     case(
         "keygen-weak-rsa",
