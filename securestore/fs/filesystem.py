@@ -23,12 +23,12 @@ from typing import Any
 import botocore.exceptions
 from fsspec.spec import AbstractFileSystem
 
-from securestore.clientside import ClientSide, read_header
+from securestore.clientside import ClientSide, ClientSideReader, read_header
 from securestore.errors import NotFoundError, StorageError
 from securestore.keyrings.options import DEFAULT_KEY_NAME
 from securestore.message import HeaderLimits, Keyring, Layout
 from securestore.pagination import ListingCheck, order_key
-from securestore.reader import range_answered, read_capped
+from securestore.reader import ObjectReader, range_answered, read_capped
 from securestore.store import ObjectInfo, SecureStore, create_bucket
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
@@ -217,12 +217,7 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         store = self.store(bucket)
         if mode == "rb":
             with _missing_as_file_not_found():
-                reader = store.open(
-                    key,
-                    require=self.options.require,
-                    context=self.options.context,
-                    relocated=self.options.relocated,
-                )
+                reader = self._reader(store, key)
             return SecureStoreReadFile(
                 self,
                 f"{bucket}/{key}",
@@ -296,13 +291,17 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
             ).plaintext_length
         # A signed message (another writer) has a footer of variable length: only a
         # verified read tells its plaintext size.
-        with store.open(
-            info.key,
+        with self._reader(store, info.key) as reader:
+            return reader.size
+
+    def _reader(self, store: SecureStore, key: str) -> ObjectReader | ClientSideReader:
+        """A reader of ``key`` with this filesystem's read options (require, context)."""
+        return store.open(
+            key,
             require=self.options.require,
             context=self.options.context,
             relocated=self.options.relocated,
-        ) as reader:
-            return reader.size
+        )
 
     def _file_entry(self, bucket: str, key: str, size: int, stored: int, **extra: Any) -> Any:
         return {
@@ -459,12 +458,7 @@ class SecureStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         bucket, key = self.split_path(path2)
         source = self.store(source_bucket)
         with _missing_as_file_not_found():
-            reader = source.open(
-                source_key,
-                require=self.options.require,
-                context=self.options.context,
-                relocated=self.options.relocated,
-            )
+            reader = self._reader(source, source_key)
         with reader:
             self.store(bucket).put(key, reader)
 
