@@ -164,9 +164,8 @@ class _TreeCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _pool_for(obj: CliContext, given: dict[str, Any]) -> int:
+def _pool_for(obj: CliContext, concurrency: int) -> int:
     """The job's ``--concurrency``, with a connection pool at least that large."""
-    concurrency = int(given["concurrency"])
     obj.pool_size = max(obj.pool_size, concurrency)
     return concurrency
 
@@ -262,7 +261,7 @@ def _run_transfer(
     move: bool,
     given: dict[str, Any],
 ) -> None:
-    concurrency = _pool_for(obj, given)
+    concurrency = _pool_for(obj, given["concurrency"])
     src, dst = _side(obj, source), _side(obj, destination)
     if isinstance(src, Local) and isinstance(dst, Local):
         raise ConfigurationError(
@@ -385,7 +384,7 @@ def sync_command(
 ) -> None:
     """Sync (see the help text)."""
     obj: CliContext = ctx.obj
-    concurrency = _pool_for(obj, given)
+    concurrency = _pool_for(obj, given["concurrency"])
     src, dst = _side(obj, source), _side(obj, destination)
     if isinstance(src, Local) and isinstance(dst, Local):
         raise ConfigurationError(
@@ -430,7 +429,7 @@ def rm_command(
 ) -> None:
     """Delete (deleting a missing key succeeds, as in S3)."""
     obj: CliContext = ctx.obj
-    concurrency = _pool_for(obj, {"concurrency": concurrency})
+    _pool_for(obj, concurrency)
     location = S3Url.parse(url, require_key=not recursive)
     store = store_for(obj, location)
     if not recursive:

@@ -67,8 +67,10 @@ def _in_batches(
     result = TreeResult()
     batches = True
     while chunk := list(itertools.islice(where, DELETE_BATCH)):
-        single = [w for w in chunk if not batches or not _xml_exact(w.prefix)]
-        batch = [w for w in chunk if batches and _xml_exact(w.prefix)]
+        single: list[Remote] = []
+        batch: list[Remote] = []
+        for w in chunk:
+            (batch if batches and _xml_exact(w.prefix) else single).append(w)
         if batch:
             try:
                 outcome = batch[0].store.delete_many([w.prefix for w in batch])
@@ -77,7 +79,7 @@ def _in_batches(
             except SecureStoreError:
                 # No DeleteObjects here (or not as sent): what aws-cli does, from now on.
                 batches, outcome = False, {}
-            if batches and batch and not outcome:
+            if batches and not outcome:
                 batches = False  # an answer that confirms nothing: do not rely on it
             for w in batch:
                 if w.prefix not in outcome:

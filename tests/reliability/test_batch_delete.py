@@ -115,9 +115,10 @@ def _doctor(client: Any, change: Any) -> None:
 
 
 def test_an_answer_that_confirms_nothing_deletes_each_object_itself(
-    store: SecureStore, connection: Connection, bucket: str
+    store: SecureStore, connection: Connection, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A quiet server: nothing counts as deleted on its word."""
+    """A quiet server: nothing counts as deleted on its word, nor is it asked again."""
+    monkeypatch.setattr(removal, "DELETE_BATCH", 2)
     _fill(connection, bucket, [f"t/{i}" for i in range(5)])
     client = store.connection.client("s3")
     calls = _calls(client)
