@@ -12,7 +12,7 @@ object of the tree.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from securestore.errors import LocalFileError
@@ -23,6 +23,7 @@ from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, 
 from .paths import Local, Remote, Side, as_side, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
+from .removal import delete_in_batches, delete_task, merge_result
 from .sync import Rules, facts
 
 __all__ = [
@@ -142,8 +143,22 @@ def sync(
     exact = exact_timestamps and not isinstance(planner.source, Local)
     rules = Rules(size_only=size_only, exact_timestamps=exact)
     manager = _manager(concurrency, progress, on_event)
+    # Objects to delete go 1,000 to a request once every transfer is done (one
+    # request where aws-cli sends a thousand); a dry run lists them one by one.
+    doomed: list[Remote] | None = (
+        [] if delete and not dryrun and isinstance(planner.destination, Remote) else None
+    )
     try:
-        return manager.run(plan_sync(planner, filters or Filters(), rules, delete), dryrun=dryrun)
+        plan = plan_sync(planner, filters or Filters(), rules, delete, doomed)
+        result = manager.run(plan, dryrun=dryrun)
+        if doomed:
+
+            def one_by_one(where: Iterable[Remote]) -> TreeResult:
+                tasks = (delete_task(w) for w in where)
+                return _manager(concurrency, None, on_event).run(tasks)
+
+            merge_result(result, delete_in_batches(iter(doomed), one_by_one, on_event))
+        return result
     finally:
         planner.remove_empty_folders()
 

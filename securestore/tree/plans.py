@@ -96,8 +96,18 @@ def _listed_sizes(planner: Planner, rules: Rules) -> ListedSizes | None:
 
 
 def plan_sync(
-    planner: Planner, filters: Filters, rules: Rules, delete: bool
+    planner: Planner,
+    filters: Filters,
+    rules: Rules,
+    delete: bool,
+    deferred: list[Remote] | None = None,
 ) -> Iterator[Task | Skip | Failure | None]:
+    """Yield what syncing ``planner``'s source onto its destination takes, path by path.
+
+    ``deferred``: the objects ``--delete`` removes from a remote destination are
+    appended there instead of yielded as tasks, for the caller to delete in
+    batches once the plan is done (after every transfer).
+    """
     problems: list[Problem] = []
     head = _needs_head(planner)
     planner.sizes = _listed_sizes(planner, rules) if head else None
@@ -152,6 +162,9 @@ def plan_sync(
     for dst in doomed:
         if _covered(dst.relative, unread):
             yield Skip(planner.destination.describe(dst.relative), _UNREAD)
+        elif deferred is not None and isinstance(planner.destination, Remote):
+            root = planner.destination
+            deferred.append(Remote(root.store, root.key(dst.relative)))
         else:
             yield planner.delete(dst)
 

@@ -16,7 +16,7 @@ from .paths import Remote, tree_root
 if TYPE_CHECKING:
     from securestore.store import SecureStore
 
-__all__ = ["remove_bucket", "remove_tree"]
+__all__ = ["delete_in_batches", "delete_task", "merge_result", "remove_bucket", "remove_tree"]
 
 
 def remove_tree(
@@ -51,19 +51,29 @@ def remove_tree(
                 yield Remote(store, summary.key)
 
     def one_by_one(where: Iterable[Remote]) -> TreeResult:
-        tasks = (Task("delete", w, w, 0, _deleter(w)) for w in where)
+        tasks = (delete_task(w) for w in where)
         return TransferManager(concurrency=concurrency, on_event=on_event).run(tasks, dryrun=dryrun)
 
     if dryrun:
         return one_by_one(selected())
-    return _in_batches(selected(), one_by_one, on_event)
+    return delete_in_batches(selected(), one_by_one, on_event)
 
 
-def _in_batches(
+def delete_in_batches(
     where: Iterator[Remote],
     one_by_one: Callable[[Iterable[Remote]], TreeResult],
     on_event: Event | None,
 ) -> TreeResult:
+    """Delete the objects ``where`` yields, 1,000 to a DeleteObjects request.
+
+    ``one_by_one`` deletes what a batch cannot: keys with control characters, keys
+    an answer did not confirm, and every key from a server's first refusal of
+    DeleteObjects on. ``on_event`` hears each object's ``"done"`` or ``"failed"``.
+
+    Raises:
+        EndpointUnreachableError: the endpoint stopped answering (later batches
+            are not tried).
+    """
     result = TreeResult()
     batches = True
     while chunk := list(itertools.islice(where, DELETE_BATCH)):
@@ -88,7 +98,7 @@ def _in_batches(
                 error = outcome[w.prefix]
                 _record(result, w, error, on_event)
         if single:
-            _merge(result, one_by_one(single))
+            merge_result(result, one_by_one(single))
     return result
 
 
@@ -100,7 +110,7 @@ def _xml_exact(key: str) -> bool:
 def _record(
     result: TreeResult, where: Remote, error: SecureStoreError | None, on_event: Event | None
 ) -> None:
-    task = Task("delete", where, where, 0, _deleter(where))
+    task = delete_task(where)
     if error is None:
         result.deleted += 1
     else:
@@ -109,18 +119,21 @@ def _record(
         on_event(task, "done" if error is None else "failed", error)
 
 
-def _merge(result: TreeResult, more: TreeResult) -> None:
+def merge_result(result: TreeResult, more: TreeResult) -> None:
+    """Add ``more``'s deletions, failures and skips to ``result``."""
     result.deleted += more.deleted
     result.failed.extend(more.failed)
     result.skipped.extend(more.skipped)
 
 
-def _deleter(where: Remote) -> Callable[[Callable[[int], None]], int]:
+def delete_task(where: Remote) -> Task:
+    """The task that deletes the object ``where`` names."""
+
     def run(_: Callable[[int], None]) -> int:
         where.store.delete(where.prefix)
         return 0
 
-    return run
+    return Task("delete", where, where, 0, run)
 
 
 #: What is left of a versioned bucket, and how to remove it (rb's two refusals).
