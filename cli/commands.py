@@ -157,6 +157,7 @@ def put_command(
         key_name=key_name,
         max_data_keys=max_data_keys,
         sse_kms_key_id=sse_kms_key_id,
+        bucket=None if dryrun else location.bucket,
     )
     if source != "-":
         path = Path(source)

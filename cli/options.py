@@ -127,8 +127,9 @@ def upload_options(func: F) -> F:
             click.option(
                 "--sse",
                 type=SSE_CHOICES,
-                help="Server-side encryption (default: s3, or kms with --kms-key-id; "
-                "with --client-side: none unless given).",
+                help="Server-side encryption (default: the bucket's default encryption, "
+                "SSE-S3 if it has none; kms with --kms-key-id or --context; with "
+                "--client-side: none unless given).",
             ),
             click.option(
                 "--kms-key-id",
@@ -239,8 +240,14 @@ def upload_mode(
     key_name: str,
     max_data_keys: int | None,
     sse_kms_key_id: str | None,
+    bucket: str | None = None,
 ) -> EncryptionMode:
-    """The mode put's options (:func:`upload_options`) choose."""
+    """The mode put's options (:func:`upload_options`) choose.
+
+    Without ``--sse``, ``--kms-key-id`` or ``--context``, a server-side upload into
+    ``bucket`` asks for what the bucket's default encryption applies, explicitly
+    (:func:`securestore.account.default_encryption`); ``None``: SSE-S3.
+    """
     from securestore.clientside import ClientSide
 
     if any(not key_id.strip() for key_id in (*kms_key_ids, sse_kms_key_id or "x")):
@@ -274,6 +281,10 @@ def upload_mode(
         raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
     if max_data_keys is not None:
         raise ConfigurationError("--max-data-keys goes with --client-side")
+    if sse is None and not kms_key_ids and not pairs and bucket is not None:
+        from securestore.account import default_encryption
+
+        return default_encryption(obj.connection, bucket, bucket_key=not no_bucket_key)
     return build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
 
 

@@ -197,6 +197,7 @@ def _options(
             key_name=given["key_name"],
             max_data_keys=given["max_data_keys"],
             sse_kms_key_id=given["sse_kms_key_id"],
+            bucket=destination.store.bucket,
         )
     else:
         for name, flag in (

@@ -1,4 +1,5 @@
-"""The account's buckets: create one, list them (the store itself works in one bucket)."""
+"""The account's buckets: create one, list them, read the default encryption of one
+(the store itself works in one bucket)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import botocore.exceptions
 
 from securestore.errors import StorageError
 from securestore.location import validate_bucket_name
+from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3
 from securestore.transport import Connection, translate_error
 
-__all__ = ["create_bucket", "list_buckets"]
+__all__ = ["create_bucket", "default_encryption", "list_buckets"]
 
 
 def create_bucket(connection: Connection, bucket: str, *, region: str | None = None) -> None:
@@ -70,3 +72,38 @@ def list_buckets(connection: Connection) -> list[tuple[str, datetime.datetime | 
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise translate_error(exc, action="list buckets") from exc
     return [(b["Name"], b.get("CreationDate")) for b in response.get("Buckets", [])]
+
+
+def default_encryption(
+    connection: Connection, bucket: str, *, bucket_key: bool = True
+) -> EncryptionMode:
+    """The mode that asks explicitly for what ``bucket``'s default encryption applies.
+
+    An upload that names this mode is verified against it, as any other; one that
+    named SSE-S3 instead would override a default of SSE-KMS (S3 applies a default
+    only to requests that ask for no encryption). SSE-S3 where the bucket has no
+    default, or the answer does not say (denied, not implemented: S3-compatible
+    servers), as an upload without a mode would get. ``bucket_key`` false turns off
+    the bucket key of a KMS default that has one.
+
+    Raises:
+        EndpointUnreachableError: the endpoint did not answer (the upload would not
+            either).
+    """
+    s3 = connection.client("s3")
+    try:
+        answer = s3.get_bucket_encryption(Bucket=bucket)
+    except botocore.exceptions.ClientError:
+        return SseS3()
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate_error(exc, bucket=bucket, action="read default encryption") from exc
+    rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules") or [{}]
+    rule = rules[0]
+    applied = rule.get("ApplyServerSideEncryptionByDefault") or {}
+    algorithm = applied.get("SSEAlgorithm")
+    key_id = applied.get("KMSMasterKeyID") or None
+    if algorithm == "aws:kms":
+        return SseKms(key_id, bucket_key=bucket_key and rule.get("BucketKeyEnabled") is True)
+    if algorithm == "aws:kms:dsse":
+        return DsseKms(key_id)
+    return SseS3()
