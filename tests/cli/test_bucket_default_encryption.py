@@ -125,3 +125,17 @@ def test_a_dry_run_put_asks_nothing(
     result = run("put", str(source), f"s3://{bucket}/a.txt", "--dryrun")
     assert result.exit_code == 0, result.output
     assert asked == []
+
+
+def test_an_endpoint_that_does_not_answer_is_an_error(tls_endpoint: Endpoint, bucket: str) -> None:
+    """Not a silent SSE-S3: the upload would not get through either."""
+    import socket
+
+    from securestore.errors import EndpointUnreachableError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = dataclasses.replace(tls_endpoint, url=f"https://127.0.0.1:{port}")
+    with pytest.raises(EndpointUnreachableError):
+        default_encryption(gone.connection(max_attempts=1), bucket)
