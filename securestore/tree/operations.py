@@ -24,6 +24,7 @@ from .paths import Local, Remote, Side, as_side, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
 from .removal import delete_in_batches, delete_task, merge_result
+from .spill import Spill
 from .sync import Rules, facts
 
 __all__ = [
@@ -145,21 +146,23 @@ def sync(
     manager = _manager(concurrency, progress, on_event)
     # Objects to delete go 1,000 to a request once every transfer is done (one
     # request where aws-cli sends a thousand); a dry run lists them one by one.
-    doomed: list[Remote] | None = (
-        [] if delete and not dryrun and isinstance(planner.destination, Remote) else None
-    )
+    root = planner.destination
+    doomed = Spill() if delete and not dryrun and isinstance(root, Remote) else None
     try:
         plan = plan_sync(planner, filters or Filters(), rules, delete, doomed)
         result = manager.run(plan, dryrun=dryrun)
-        if doomed:
+        if doomed and isinstance(root, Remote):
 
             def one_by_one(where: Iterable[Remote]) -> TreeResult:
                 tasks = (delete_task(w) for w in where)
                 return _manager(concurrency, None, on_event).run(tasks)
 
-            merge_result(result, delete_in_batches(iter(doomed), one_by_one, on_event))
+            where = (Remote(root.store, root.key(relative)) for relative in doomed)
+            merge_result(result, delete_in_batches(where, one_by_one, on_event))
         return result
     finally:
+        if doomed is not None:
+            doomed.close()
         planner.remove_empty_folders()
 
 

@@ -170,14 +170,14 @@ class Planner:
         walked = os.path.join(self._real_source, *parent.split("/"))
         return os.path.realpath(self.source.path / parent) != walked
 
-    def delete(self, entry: Entry) -> Task:
-        """The task that deletes ``entry`` from the destination (``sync --delete``)."""
-        dst = self._at(self.destination, entry.relative)
+    def delete(self, relative: str) -> Task:
+        """The task that deletes ``relative`` from the destination (``sync --delete``)."""
+        dst = self._at(self.destination, relative)
         root = self.destination
 
         def run(_: Callable[[int], None]) -> int:
             if isinstance(root, Local):
-                delete_local(root, entry.relative)  # never through a link (a race)
+                delete_local(root, relative)  # never through a link (a race)
             else:
                 delete_side(dst)
             return 0

@@ -19,6 +19,7 @@ from .listing import Entry, Problem, list_prefix, walk_local
 from .manager import Failure, Skip, Task
 from .paths import Local, Remote, Side
 from .planner import Planner
+from .spill import Spill
 from .sync import ListedSizes, Rules, merge
 
 __all__ = ["KEPT_THROUGH_LINK", "plan_copy", "plan_sync"]
@@ -100,12 +101,12 @@ def plan_sync(
     filters: Filters,
     rules: Rules,
     delete: bool,
-    deferred: list[Remote] | None = None,
+    deferred: Spill | None = None,
 ) -> Iterator[Task | Skip | Failure | None]:
     """Yield what syncing ``planner``'s source onto its destination takes, path by path.
 
-    ``deferred``: the objects ``--delete`` removes from a remote destination are
-    appended there instead of yielded as tasks, for the caller to delete in
+    ``deferred``: the relative paths ``--delete`` removes from a remote destination
+    are appended there instead of yielded as tasks, for the caller to delete in
     batches once the plan is done (after every transfer).
     """
     problems: list[Problem] = []
@@ -130,8 +131,8 @@ def plan_sync(
     # the source never lists it later. The listings raise when a key comes out of
     # order (securestore.pagination), but only when that key arrives, possibly pages
     # after the delete was decided; deferring the deletes makes such a listing delete
-    # nothing. The entries wait in memory (small: the destination's extra paths).
-    doomed: list[Entry] = []
+    # nothing. The paths wait in a Spill: in memory, and past that in a temporary file.
+    doomed = Spill()
     for src, dst in pairs:
         yield from _drain(problems, planner.source, unread)
         if dst is not None and dst.link:
@@ -144,7 +145,7 @@ def plan_sync(
                 where = planner.destination.describe(dst.relative)
                 yield Skip(where, _UNREAD)
             elif delete:
-                doomed.append(dst)
+                doomed.append(dst.relative)
             continue
         if dst is None:
             yield planner.transfer(src, guard=guard)
@@ -159,14 +160,16 @@ def plan_sync(
         else:
             yield None
     yield from _drain(problems, planner.source, unread)
-    for dst in doomed:
-        if _covered(dst.relative, unread):
-            yield Skip(planner.destination.describe(dst.relative), _UNREAD)
-        elif deferred is not None and isinstance(planner.destination, Remote):
-            root = planner.destination
-            deferred.append(Remote(root.store, root.key(dst.relative)))
-        else:
-            yield planner.delete(dst)
+    try:
+        for relative in doomed:
+            if _covered(relative, unread):
+                yield Skip(planner.destination.describe(relative), _UNREAD)
+            elif deferred is not None and isinstance(planner.destination, Remote):
+                deferred.append(relative)
+            else:
+                yield planner.delete(relative)
+    finally:
+        doomed.close()
 
 
 _UNREAD = "not deleted: its source could not be read"
