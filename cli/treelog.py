@@ -33,8 +33,6 @@ class TreeLog:
         #: Standard output refused a line (a full disk): the job goes on without its log,
         #: and ends with an error saying so.
         self.output_error: OSError | None = None
-        #: (source, destination) of the failures printed as they happened.
-        self.reported: set[tuple[str, str]] = set()
         self._stdout_gone = False
 
     def _echo(self, line: str, *, err: bool = False) -> None:
@@ -66,7 +64,6 @@ class TreeLog:
         )
         with self.lock:
             if outcome == "failed":
-                self.reported.add((task.source.describe(), task.destination.describe()))
                 self._echo(printable(f"failed: {line}: {error}"), err=True)
             elif not self.obj.quiet:
                 prefix = "(dryrun) " if outcome == "dryrun" else ""
@@ -78,12 +75,15 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
     for skip in result.skipped:
         click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
     for failure in result.failed:  # those no task reported (a folder the walk could not read)
-        if (failure.source, failure.destination) not in printer.reported:
+        if not failure.reported:
             click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
     if result.failed:
+        # result.failed keeps the first of each error type past its bound: enough for
+        # the most serious exit code and the hints below.
         code = most_serious(failure.error for failure in result.failed)
-        total = len(result.failed) + result.done + result.deleted
-        others = " (the others completed)" if total > len(result.failed) else ""
+        failures = result.failure_count
+        total = failures + result.done + result.deleted
+        others = " (the others completed)" if total > failures else ""
         hint = "see the failed: lines; nothing was left half-written"
         archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
         if archived:
@@ -91,7 +91,7 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
         policy = [f.error for f in result.failed if isinstance(f.error, PolicyError)]
         if policy and policy[0].hint:  # the policy refusals' remedy (a key option, say)
             hint += f"; refused objects: {policy[0].hint}"
-        report(f"{len(result.failed)} of {total} transfers failed{others}", hint)
+        report(f"{failures} of {total} transfers failed{others}", hint)
         ctx.exit(code)
     refused = [skip for skip in result.skipped if skip.refused]
     if refused:  # files meant to be transferred that cannot be: exit 2, as aws-cli

@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from securestore.aborting import UploadLedger, bind_upload_ledger
@@ -42,6 +42,7 @@ from securestore.errors import (
 from securestore.transfer import bind_cancel, bind_scheduler
 
 from .paths import Local, Remote
+from .results import Failure, Skip, TreeProgress, TreeResult
 
 if TYPE_CHECKING:
     from securestore.store import SecureStore
@@ -66,87 +67,8 @@ DEFAULT_CONCURRENCY = 16
 _POLL = 0.05
 
 
-@dataclass(frozen=True)
-class Failure:
-    """An object or file that could not be transferred, and the error.
-
-    The error (and every error chained to it) is kept without its traceback: each
-    traceback keeps the frames of the failed call alive, with their locals, and a
-    job may record a failure for each of millions of objects (7.3 KiB each with
-    them, 2.0 KiB without, for a refused download: docs/benchmarks.md, "stop 23, lead").
-    """
-
-    source: str
-    destination: str
-    error: SecureStoreError
-
-    def __post_init__(self) -> None:
-        seen: set[int] = set()
-        error: BaseException | None = self.error
-        while error is not None and id(error) not in seen:
-            seen.add(id(error))
-            error.__traceback__ = None
-            error = error.__cause__ or error.__context__
-
-
-@dataclass(frozen=True)
-class Skip:
-    """A path left out on purpose (a vanished file, a FIFO, a broken link).
-
-    ``refused``: a file that should have been transferred and cannot be (a name
-    that is not valid UTF-8): the CLI ends such a job with exit 2, as aws-cli does.
-    """
-
-    path: str
-    reason: str
-    refused: bool = False
-
-
 class VanishedError(SecureStoreError):
     """Raised by a task whose local source no longer exists: recorded as skipped."""
-
-
-@dataclass(frozen=True)
-class TreeProgress:
-    """One snapshot of a whole job's progress.
-
-    ``files_total`` and ``bytes_total`` grow while the listings stream in;
-    ``listed`` says when they are final.
-    """
-
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    listed: bool
-
-
-@dataclass
-class TreeResult:
-    """What a tree transfer did.
-
-    Attributes:
-        done: objects or files transferred (or, with ``dryrun``, that would be).
-        deleted: objects or files deleted (``sync --delete``, ``mv``, ``rm``).
-        unchanged: files a sync found up to date.
-        bytes: plaintext bytes transferred.
-        failed: every failure, in completion order.
-        skipped: paths left out, with the reason.
-        dryrun: nothing was changed.
-    """
-
-    done: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    bytes: int = 0
-    failed: list[Failure] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    dryrun: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.failed
 
 
 @dataclass(frozen=True)
@@ -297,9 +219,9 @@ class TransferManager:
                 elif outcome == "unchanged":
                     result.unchanged += 1
                 elif error is not None:
-                    result.failed.append(
-                        Failure(task.source.describe(), task.destination.describe(), error)
-                    )
+                    reported = self._on_event is not None  # told just below
+                    where = (task.source.describe(), task.destination.describe())
+                    result.add_failure(Failure(*where, error, reported=reported))
             self._event(task, outcome, error)
             self._notify()
 
@@ -372,7 +294,7 @@ class TransferManager:
                     continue
                 if isinstance(item, Failure):
                     with self._lock:
-                        result.failed.append(item)
+                        result.add_failure(item)
                     continue
                 with self._lock:
                     self._files_total += 1

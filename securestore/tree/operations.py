@@ -23,7 +23,7 @@ from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, 
 from .paths import Local, Remote, Side, as_side, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
-from .removal import delete_in_batches, delete_task, merge_result
+from .removal import delete_in_batches, delete_task
 from .spill import Spill
 from .sync import Rules, facts
 
@@ -158,7 +158,7 @@ def sync(
                 return _manager(concurrency, None, on_event).run(tasks)
 
             where = (Remote(root.store, root.key(relative)) for relative in doomed)
-            merge_result(result, delete_in_batches(where, one_by_one, on_event))
+            result.merge(delete_in_batches(where, one_by_one, on_event))
         return result
     finally:
         if doomed is not None:

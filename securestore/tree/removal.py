@@ -16,7 +16,7 @@ from .paths import Remote, tree_root
 if TYPE_CHECKING:
     from securestore.store import SecureStore
 
-__all__ = ["delete_in_batches", "delete_task", "merge_result", "remove_bucket", "remove_tree"]
+__all__ = ["delete_in_batches", "delete_task", "remove_bucket", "remove_tree"]
 
 
 def remove_tree(
@@ -98,7 +98,7 @@ def delete_in_batches(
                 error = outcome[w.prefix]
                 _record(result, w, error, on_event)
         if single:
-            merge_result(result, one_by_one(single))
+            result.merge(one_by_one(single))
     return result
 
 
@@ -114,16 +114,10 @@ def _record(
     if error is None:
         result.deleted += 1
     else:
-        result.failed.append(Failure(where.describe(), where.describe(), error))
+        failure = Failure(where.describe(), where.describe(), error, reported=on_event is not None)
+        result.add_failure(failure)
     if on_event is not None:
         on_event(task, "done" if error is None else "failed", error)
-
-
-def merge_result(result: TreeResult, more: TreeResult) -> None:
-    """Add ``more``'s deletions, failures and skips to ``result``."""
-    result.deleted += more.deleted
-    result.failed.extend(more.failed)
-    result.skipped.extend(more.skipped)
 
 
 def delete_task(where: Remote) -> Task:
@@ -201,7 +195,7 @@ def remove_bucket(
         result = remove_tree(store, "", on_event=on_event)
         if not result.ok:
             raise StorageError(
-                f"{len(result.failed)} objects could not be deleted: the bucket was kept",
+                f"{result.failure_count} objects could not be deleted: the bucket was kept",
                 bucket=store.bucket,
             )
     elif next(iter(store.list("")), None) is not None:
