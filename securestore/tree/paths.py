@@ -97,12 +97,20 @@ def local_target(destination: Path, source_key: str, *, trailing_slash: bool) ->
     A link placed between this check and the download is not caught.
 
     Raises:
+        ConfigurationError: the key's base name cannot name a local file: empty,
+            ``.``/``..``, or holding control characters (:func:`control_characters`).
         PolicyError: the file named after the key is an existing symbolic link.
     """
     name = posixpath.basename(source_key)
     if trailing_slash or destination.is_dir():
         if not name or unsafe_relative(name):
             raise ConfigurationError(f"cannot name a local file after the key {source_key!r}")
+        if control_characters(name):  # as a tree download skips it (tree/planner.py)
+            raise ConfigurationError(
+                f"{source_key!r} not downloaded: its name holds control characters "
+                "(a local file name)",
+                hint="name the destination file yourself: DIR/NAME",
+            )
         target = destination / name
         if os.path.islink(target):
             raise PolicyError(

@@ -1,0 +1,35 @@
+"""CLI defects of review issue 10: single downloads of control-character names, what
+``rm``/``cp``/``sync --recursive`` do with an object key, CLI-worded hints, ``ls --summarize``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from securestore import Connection
+from tests.support.cli import Run, stderr_lines
+
+
+@pytest.mark.parametrize("name", ["a\x1b[31m.txt", "b\u202etxt.exe", "c\x85d"])
+@pytest.mark.parametrize("command", ["get", "cp"])
+def test_a_single_download_into_a_folder_refuses_a_control_character_name(
+    run: Run, connection: Connection, bucket: str, tmp_path: Path, name: str, command: str
+) -> None:
+    # A tree download skips such a name (exit 2); one object named into a folder is refused
+    # the same way, nothing written.
+    connection.client("s3").put_object(
+        Bucket=bucket, Key=f"p/{name}", Body=b"x", ServerSideEncryption="AES256"
+    )
+    into = tmp_path / "into"
+    into.mkdir()
+    result = run(command, f"s3://{bucket}/p/{name}", f"{into}/")
+    assert result.exit_code == 2, result.output
+    (error,) = stderr_lines(result, "error:")
+    assert "control characters" in error and name not in result.stderr
+    assert stderr_lines(result, "hint:")
+    assert list(into.iterdir()) == []
+    # Named by the caller, the same object downloads.
+    named = run(command, f"s3://{bucket}/p/{name}", str(into / "named.txt"))
+    assert named.exit_code == 0, named.stderr
+    assert (into / "named.txt").read_bytes() == b"x"
