@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,20 @@ def test_a_single_download_into_a_folder_refuses_a_control_character_name(
     named = run(command, f"s3://{bucket}/p/{name}", str(into / "named.txt"))
     assert named.exit_code == 0, named.stderr
     assert (into / "named.txt").read_bytes() == b"x"
+
+
+def test_put_of_a_device_hints_in_cli_words(run: Run, bucket: str) -> None:
+    result = run("put", "/dev/null", f"s3://{bucket}/k")
+    assert result.exit_code == 2
+    assert stderr_lines(result, "error:") == ["error: not a regular file: /dev/null"]
+    (hint,) = stderr_lines(result, "hint:")
+    assert "securestore put - s3://BUCKET/KEY < SOURCE" in hint
+    assert "put()" not in hint and "library" not in hint and "file object" not in hint
+
+
+def test_the_library_hint_keeps_the_library_aside(make_store: Any, tmp_path: Path) -> None:
+    from securestore import LocalFileError
+
+    with pytest.raises(LocalFileError) as caught:
+        make_store().upload_file("/dev/null", "k")
+    assert caught.value.hint is not None and "(library: " in caught.value.hint
