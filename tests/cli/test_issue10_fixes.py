@@ -51,3 +51,15 @@ def test_the_library_hint_keeps_the_library_aside(make_store: Any, tmp_path: Pat
     with pytest.raises(LocalFileError) as caught:
         make_store().upload_file("/dev/null", "k")
     assert caught.value.hint is not None and "(library: " in caught.value.hint
+
+
+@pytest.mark.parametrize("flag", ["--summarize", "--recursive", "--versions"])
+def test_ls_of_the_buckets_refuses_object_options(run: Run, bucket: str, flag: str) -> None:
+    # aws s3 ls --summarize would end the bucket list with "Total Objects: 0".
+    result = run("ls", flag)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (error,) = stderr_lines(result, "error:")
+    assert flag in error and "s3://BUCKET" in error
+    assert run("ls", "--human-readable").exit_code == 0  # nothing to format: harmless
+    assert run("ls", f"s3://{bucket}", flag).exit_code in (0, 1)
