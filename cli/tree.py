@@ -336,7 +336,11 @@ def _tree_command(name: str, help_text: str) -> Callable[[F], F]:
 )
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
-@click.option("--recursive", is_flag=True, help="Copy every file or object below SRC.")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="Copy every file or object below SRC (s3://b/p/a: the folder p/a/).",
+)
 @filter_options
 @transfer_options
 @click.pass_context
@@ -350,7 +354,11 @@ def cp_command(
 @_tree_command("mv", "Move: copy, verify the copy, then delete the source (file, object or tree).")
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
-@click.option("--recursive", is_flag=True, help="Move every file or object below SRC.")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="Move every file or object below SRC (s3://b/p/a: the folder p/a/).",
+)
 @filter_options
 @transfer_options
 @click.pass_context
@@ -415,7 +423,12 @@ def sync_command(
 
 @_tree_command("rm", "Delete an object, or (--recursive) every object below a prefix.")
 @click.argument("url", metavar="s3://BUCKET/KEY")
-@click.option("--recursive", is_flag=True, help="Delete every object below the prefix.")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="Delete every object below the prefix: s3://b/p/a means the object p/a and "
+    "the folder p/a/, never p/ab or p/a.bak.",
+)
 @filter_options
 @click.pass_context
 def rm_command(

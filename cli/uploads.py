@@ -2,8 +2,9 @@
 
 ``s3://BUCKET/tmp`` names a key or folder, as the tree commands read it: uploads
 of the key ``tmp`` and under ``tmp/``, never of ``tmpx``; ``s3://BUCKET/tmp/``
-and the bucket's root are plain prefixes. ``abort`` exits 0 when every chosen upload was aborted (or was already gone), 4
-when an abort failed (the others are still aborted, and each failure is listed).
+and the bucket's root are plain prefixes. ``abort`` exits 0 when every chosen
+upload was aborted (or was already gone), 4 when an abort failed (the others are
+still aborted, and each failure is listed).
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ class S3Url:
 
 
 def key_or_folder(name: str, key: str) -> bool:
-    """Whether ``key`` is what ``name`` names as a key or folder: ``name`` itself or below ``name/``.
+    """Whether ``key`` is what ``name`` names as a key or folder: ``name`` or below ``name/``.
 
     ``s3://b/tmp`` then means the key ``tmp`` and the keys under ``tmp/``, never
     ``tmpx`` (a text prefix would: one typo away from another folder). A ``name``

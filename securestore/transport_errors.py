@@ -273,8 +273,7 @@ def translate_error(
         # damaged in flight the peer may close on it before we read its alert. The same
         # fault as above; the class name alone told a user nothing.
         return StorageError(
-            f"{what}: the TLS connection broke mid-request (closed before the endpoint "
-            "answered)",
+            f"{what}: the TLS connection broke mid-request (closed before the endpoint answered)",
             bucket=bucket,
             key=key,
             hint="a network or server fault; retry, or raise max_attempts",

@@ -21,8 +21,10 @@ __all__ = [
     "Side",
     "as_side",
     "control_characters",
+    "listed_object",
     "local_target",
     "remote_key",
+    "source_root",
     "unsafe_relative",
 ]
 
@@ -77,6 +79,43 @@ def tree_root(side: Side) -> Side:
     if isinstance(side, Remote) and side.prefix and not side.prefix.endswith("/"):
         return Remote(side.store, side.prefix + "/")
     return side
+
+
+def listed_object(store: SecureStore, key: str) -> bool:
+    """Whether the object ``key`` exists, from a listing (what tree jobs are allowed).
+
+    The first key a listing of the text prefix ``key`` yields is ``key`` itself if it
+    exists: one request, and no ``s3:GetObject`` needed.
+    """
+    first = next(iter(store.list(key)), None)
+    return first is not None and first.key == key
+
+
+def source_root(side: Side) -> Side:
+    """:func:`tree_root` of a tree job's source, refusing an object that names no folder.
+
+    ``s3://b/p/a.txt`` as a tree means the folder ``p/a.txt/``. When that holds
+    nothing but ``p/a.txt`` is an object, the job would silently do nothing (and
+    ``sync --delete`` would empty the destination): refused. When both exist, the
+    folder is the source (a local tree cannot hold a file and a folder of one name).
+
+    Raises:
+        ConfigurationError: the source is an object and its folder is empty.
+    """
+    root = tree_root(side)
+    if (
+        isinstance(side, Remote)
+        and isinstance(root, Remote)
+        and root != side
+        and listed_object(side.store, side.prefix)
+        and next(iter(side.store.list(root.prefix)), None) is None
+    ):
+        raise ConfigurationError(
+            f"{side.describe()} is an object, not a folder: as a tree it names "
+            f"{root.describe()}, which holds nothing",
+            hint="copy or move it as one object: cp or mv without --recursive (library: copy_file)",
+        )
+    return root
 
 
 def remote_key(destination: str, source_name: str) -> str:
