@@ -448,6 +448,8 @@ def rm_command(
     if not recursive:
         if include or exclude:
             raise ConfigurationError("--include/--exclude need --recursive")
+        if location.key.endswith("/"):
+            _refuse_folder(store, location)
         if not dryrun:
             store.delete(location.key)
         if not obj.quiet:
@@ -463,6 +465,19 @@ def rm_command(
         on_event=printer,
     )
     finish_tree(ctx, obj, result, printer)
+
+
+def _refuse_folder(store: SecureStore, location: S3Url) -> None:
+    """``rm s3://b/dir/`` deletes the folder marker ``dir/``; a folder without one, that
+    holds objects, is refused: the DELETE would succeed, print ``delete:`` and remove
+    nothing (aws-cli does just that). One listing, which rm --recursive needs anyway."""
+    first = next(iter(store.list(location.key)), None)
+    if first is not None and first.key != location.key:
+        raise ConfigurationError(
+            f"{location} is a folder: rm without --recursive deletes one object, and there "
+            "is none of that name",
+            hint="add --recursive to delete the objects under it",
+        )
 
 
 @click.command("rb")

@@ -94,3 +94,21 @@ def test_the_library_refuses_an_object_as_a_tree(
     with pytest.raises(ConfigurationError, match="is an object, not a folder"):
         copy_tree((SecureStore(bucket, connection=connection), "obj"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_rm_of_a_folder_without_recursive_is_refused_not_a_silent_no_op(
+    run: Run, bucket: str, connection: Connection
+) -> None:
+    put(connection, bucket, "dir/a", "dir/b")
+    result = run("rm", f"s3://{bucket}/dir/")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""  # it printed "delete: s3://.../dir/" and deleted nothing
+    assert stderr_lines(result, "hint:") == ["hint: add --recursive to delete the objects under it"]
+    assert object_keys(connection, bucket) == ["dir/a", "dir/b"]
+    # A folder marker of that name is an object: deleted, the folder's objects kept.
+    put(connection, bucket, "dir/")
+    marker = run("rm", f"s3://{bucket}/dir/")
+    assert marker.exit_code == 0, marker.stderr
+    assert object_keys(connection, bucket) == ["dir/a", "dir/b"]
+    # Nothing there at all: S3's delete of a missing key succeeds.
+    assert run("rm", f"s3://{bucket}/none/").exit_code == 0
