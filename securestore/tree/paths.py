@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from securestore.confine import control_characters
-from securestore.errors import ConfigurationError, PolicyError
+from securestore.errors import ConfigurationError, IntegrityError, PolicyError
 from securestore.store import SecureStore
 
 __all__ = [
@@ -136,14 +136,22 @@ def local_target(destination: Path, source_key: str, *, trailing_slash: bool) ->
     A link placed between this check and the download is not caught.
 
     Raises:
-        ConfigurationError: the key's base name cannot name a local file: empty,
-            ``.``/``..``, or holding control characters (:func:`control_characters`).
+        ConfigurationError: the key's base name cannot name a local file: empty, or
+            holding control characters (:func:`control_characters`).
+        IntegrityError: the base name is ``.`` or ``..`` (it would leave the folder).
         PolicyError: the file named after the key is an existing symbolic link.
     """
     name = posixpath.basename(source_key)
     if trailing_slash or destination.is_dir():
-        if not name or unsafe_relative(name):
-            raise ConfigurationError(f"cannot name a local file after the key {source_key!r}")
+        named = "name the destination file yourself: DIR/NAME"
+        if not name:
+            raise ConfigurationError(
+                f"cannot name a local file after the key {source_key!r}: it ends in /",
+                hint=named,
+            )
+        why = unsafe_relative(name)
+        if why:  # "..": the parent of the destination; refused as a tree download does
+            raise IntegrityError(f"refusing to download {source_key!r}: {why}", hint=named)
         if control_characters(name):  # as a tree download skips it (tree/planner.py)
             raise ConfigurationError(
                 f"{source_key!r} not downloaded: its name holds control characters "

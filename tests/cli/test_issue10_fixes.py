@@ -63,3 +63,20 @@ def test_ls_of_the_buckets_refuses_object_options(run: Run, bucket: str, flag: s
     assert flag in error and "s3://BUCKET" in error
     assert run("ls", "--human-readable").exit_code == 0  # nothing to format: harmless
     assert run("ls", f"s3://{bucket}", flag).exit_code in (0, 1)
+
+
+@pytest.mark.parametrize(("key", "code"), [("t/..", 3), ("t/.", 3), ("u/", 2)])
+def test_a_single_download_into_a_folder_of_an_unusable_name_says_what_to_do(
+    run: Run, connection: Connection, bucket: str, tmp_path: Path, key: str, code: int
+) -> None:
+    # ".." would name the folder's parent: exit 3, as a tree download refuses it (it was
+    # exit 2 and no hint); a key ending in / has no name at all: a usage error.
+    connection.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=b"x", ServerSideEncryption="AES256"
+    )
+    into = tmp_path / "into"
+    into.mkdir()
+    result = run("get", f"s3://{bucket}/{key}", f"{into}/")
+    assert result.exit_code == code, result.output
+    assert stderr_lines(result, "hint:") == ["hint: name the destination file yourself: DIR/NAME"]
+    assert list(tmp_path.iterdir()) == [into] and list(into.iterdir()) == []
