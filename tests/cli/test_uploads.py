@@ -177,3 +177,17 @@ def test_key_or_folder_bounds() -> None:
     assert not past_key_or_folder("tmp", "tmp-a") and not past_key_or_folder("tmp", "tmp/z")
     assert past_key_or_folder("tmp", "tmp0") and past_key_or_folder("tmp", "tmpx")
     assert past_key_or_folder("d/", "e") and not past_key_or_folder("d/", "c")
+
+
+def test_the_local_endpoint_reports_when_an_upload_started(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    # moto answers 2010-11-10 for every upload: --older-than 1h aborted a fresh one.
+    before = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
+    upload = start(connection, bucket, "fresh")
+    (listed,) = list_uploads(connection, bucket)
+    assert listed.initiated is not None
+    assert before <= listed.initiated <= before + datetime.timedelta(minutes=5)
+    kept = run("uploads", "abort", f"s3://{bucket}", "--older-than", "1h")
+    assert kept.exit_code == 0, kept.stderr
+    assert open_ids(connection, bucket) == {upload}
