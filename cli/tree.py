@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from securestore.errors import (
+    AccessDeniedError,
     ConfigurationError,
     LocalFileError,
 )
@@ -470,8 +471,12 @@ def rm_command(
 def _refuse_folder(store: SecureStore, location: S3Url) -> None:
     """``rm s3://b/dir/`` deletes the folder marker ``dir/``; a folder without one, that
     holds objects, is refused: the DELETE would succeed, print ``delete:`` and remove
-    nothing (aws-cli does just that). One listing, which rm --recursive needs anyway."""
-    first = next(iter(store.list(location.key)), None)
+    nothing (aws-cli does just that). One listing: a role that may delete but not list
+    (``iam-policy --write-only``) deletes the marker as before."""
+    try:
+        first = next(iter(store.list(location.key)), None)
+    except AccessDeniedError:
+        return
     if first is not None and first.key != location.key:
         raise ConfigurationError(
             f"{location} is a folder: rm without --recursive deletes one object, and there "
