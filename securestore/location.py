@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from securestore.errors import InvalidLocationError
 
-__all__ = ["S3Url", "key_or_folder", "past_key_or_folder", "validate_bucket_name", "validate_key"]
+__all__ = ["S3Url", "key_or_folder", "validate_bucket_name", "validate_key"]
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MAX_KEY_BYTES = 1024
@@ -109,17 +109,3 @@ def key_or_folder(name: str, key: str) -> bool:
     if not name or name.endswith("/"):
         return key.startswith(name)
     return key == name or key.startswith(name + "/")
-
-
-def past_key_or_folder(name: str, key: str) -> bool:
-    """Whether ``key`` sorts after every key :func:`key_or_folder` selects for ``name``.
-
-    A listing of the text prefix ``name`` in S3's order (UTF-8 bytes) can stop at
-    the first such key: ``tmp-x`` (``-`` sorts before ``/``) comes between ``tmp``
-    and ``tmp/...``, ``tmpx`` only after them.
-    """
-    if not name or name.endswith("/"):
-        return not key.startswith(name) and key.encode() > name.encode()
-    folder = (name + "/").encode()
-    raw = key.encode()
-    return raw > folder and not raw.startswith(folder)

@@ -15,7 +15,7 @@ from typing import Any
 
 from securestore.bucket import BucketAccess
 from securestore.errors import ConfigurationError, NotFoundError, SecureStoreError
-from securestore.location import key_or_folder, past_key_or_folder, validate_bucket_name
+from securestore.location import key_or_folder, validate_bucket_name
 from securestore.pagination import ListingCheck
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
@@ -75,8 +75,6 @@ def list_uploads(
                 for upload in _page_uploads(access.bucket, page, check):
                     if not as_folder or key_or_folder(prefix, upload.key):
                         yield upload
-                    elif past_key_or_folder(prefix, upload.key):
-                        return  # S3's order (checked): nothing further is ours
     except NotFoundError as exc:
         # rclone answers NoSuchUpload for a bucket that never had an upload: none
         # to list. A missing bucket stays an error (HEAD tells the two apart).

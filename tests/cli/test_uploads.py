@@ -167,16 +167,13 @@ def test_a_prefix_without_slash_names_a_key_or_folder(
 
 
 def test_key_or_folder_bounds() -> None:
-    from securestore.location import key_or_folder, past_key_or_folder
+    from securestore.location import key_or_folder
 
     assert [k for k in ("tmp", "tmp/x", "tmp-a", "tmpx", "tm") if key_or_folder("tmp", k)] == [
         "tmp",
         "tmp/x",
     ]
     assert key_or_folder("", "any") and key_or_folder("d/", "d/x") and not key_or_folder("d/", "d")
-    assert not past_key_or_folder("tmp", "tmp-a") and not past_key_or_folder("tmp", "tmp/z")
-    assert past_key_or_folder("tmp", "tmp0") and past_key_or_folder("tmp", "tmpx")
-    assert past_key_or_folder("d/", "e") and not past_key_or_folder("d/", "c")
 
 
 def test_the_local_endpoint_reports_when_an_upload_started(
