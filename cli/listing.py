@@ -151,7 +151,11 @@ def _line(
 @click.option(
     "--human-readable", is_flag=True, help="Sizes in Bytes/KiB/MiB/GiB/TiB (as aws s3 ls)."
 )
-@click.option("--summarize", is_flag=True, help="End with the Total Objects and Total Size lines.")
+@click.option(
+    "--summarize",
+    is_flag=True,
+    help="End with the Total Objects and Total Size lines (needs s3://BUCKET).",
+)
 @click.option(
     "--versions",
     is_flag=True,
@@ -174,8 +178,12 @@ def ls_command(
     if as_json and (human_readable or summarize):
         raise ConfigurationError("--human-readable and --summarize do not apply to --json")
     if url is None or url == "s3://":
-        if recursive or versions:
-            raise ConfigurationError("--recursive and --versions need s3://BUCKET")
+        if recursive or versions or summarize:
+            # aws s3 ls --summarize prints "Total Objects: 0" under the buckets: refused here.
+            raise ConfigurationError(
+                "--recursive, --versions and --summarize need s3://BUCKET",
+                hint="they list and count objects; without a URL, ls lists the buckets",
+            )
         _list_buckets(obj, as_json)
         return
     from securestore.store import SecureStore

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from securestore.errors import (
+    AccessDeniedError,
     ConfigurationError,
     LocalFileError,
 )
@@ -337,7 +338,11 @@ def _tree_command(name: str, help_text: str) -> Callable[[F], F]:
 )
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
-@click.option("--recursive", is_flag=True, help="Copy every file or object below SRC.")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="Copy every file or object below SRC (s3://b/p/a: the folder p/a/).",
+)
 @filter_options
 @transfer_options
 @click.pass_context
@@ -351,7 +356,11 @@ def cp_command(
 @_tree_command("mv", "Move: copy, verify the copy, then delete the source (file, object or tree).")
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
-@click.option("--recursive", is_flag=True, help="Move every file or object below SRC.")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="Move every file or object below SRC (s3://b/p/a: the folder p/a/).",
+)
 @filter_options
 @transfer_options
 @click.pass_context
@@ -416,7 +425,12 @@ def sync_command(
 
 @_tree_command("rm", "Delete an object, or (--recursive) every object below a prefix.")
 @click.argument("url", metavar="s3://BUCKET/KEY")
-@click.option("--recursive", is_flag=True, help="Delete every object below the prefix.")
+@click.option(
+    "--recursive",
+    is_flag=True,
+    help="Delete every object below the prefix: s3://b/p/a means the object p/a and "
+    "the folder p/a/, never p/ab or p/a.bak.",
+)
 @filter_options
 @click.pass_context
 def rm_command(
@@ -436,6 +450,8 @@ def rm_command(
     if not recursive:
         if include or exclude:
             raise ConfigurationError("--include/--exclude need --recursive")
+        if location.key.endswith("/"):
+            _refuse_folder(store, location)
         if not dryrun:
             store.delete(location.key)
         if not obj.quiet:
@@ -451,6 +467,23 @@ def rm_command(
         on_event=printer,
     )
     finish_tree(ctx, obj, result, printer)
+
+
+def _refuse_folder(store: SecureStore, location: S3Url) -> None:
+    """``rm s3://b/dir/`` deletes the folder marker ``dir/``; a folder without one, that
+    holds objects, is refused: the DELETE would succeed, print ``delete:`` and remove
+    nothing (aws-cli does just that). One listing: a role that may delete but not list
+    (``iam-policy --write-only``) deletes the marker as before."""
+    try:
+        first = next(iter(store.list(location.key)), None)
+    except AccessDeniedError:
+        return
+    if first is not None and first.key != location.key:
+        raise ConfigurationError(
+            f"{location} is a folder: rm without --recursive deletes one object, and there "
+            "is none of that name",
+            hint="add --recursive to delete the objects under it",
+        )
 
 
 @click.command("rb")

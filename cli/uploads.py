@@ -1,7 +1,10 @@
 """``securestore uploads ls|abort``: incomplete multipart uploads (see securestore/uploads.py).
 
-``abort`` exits 0 when every chosen upload was aborted (or was already gone), 4
-when an abort failed (the others are still aborted, and each failure is listed).
+``s3://BUCKET/tmp`` names a key or folder, as the tree commands read it: uploads
+of the key ``tmp`` and under ``tmp/``, never of ``tmpx``; ``s3://BUCKET/tmp/``
+and the bucket's root are plain prefixes. ``abort`` exits 0 when every chosen
+upload was aborted (or was already gone), 4 when an abort failed (the others are
+still aborted, and each failure is listed).
 """
 
 from __future__ import annotations
@@ -68,12 +71,15 @@ def uploads_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def uploads_ls_command(obj: CliContext, url: str, as_json: bool) -> None:
-    """List incomplete multipart uploads: start time, key, upload id."""
+    """List incomplete multipart uploads: start time, key, upload id.
+
+    s3://BUCKET/tmp means the key tmp and the folder tmp/ (never tmpx/...).
+    """
     from securestore.uploads import list_uploads
 
     require_stdout()
     location = _location(url)
-    uploads = list_uploads(obj.connection, location.bucket, location.key)
+    uploads = list_uploads(obj.connection, location.bucket, location.key, as_folder=True)
     if as_json:
         click.echo(json.dumps([_upload_item(upload) for upload in uploads], indent=2))
         return
@@ -120,7 +126,11 @@ def _say(obj: CliContext, outcome: AbortOutcome) -> None:
 def uploads_abort_command(
     obj: CliContext, url: str, older_than: str | None, dry_run: bool, as_json: bool
 ) -> None:
-    """Abort incomplete multipart uploads under a prefix (their parts are deleted)."""
+    """Abort incomplete multipart uploads under a prefix (their parts are deleted).
+
+    s3://BUCKET/tmp means the key tmp and the folder tmp/ (never tmpx/...), as
+    the tree commands read it; s3://BUCKET aborts every upload of the bucket.
+    """
     from securestore.uploads import abort_uploads
 
     if as_json:
@@ -129,7 +139,12 @@ def uploads_abort_command(
     age = parse_age(older_than) if older_than is not None else None
     outcomes = []
     for outcome in abort_uploads(
-        obj.connection, location.bucket, location.key, older_than=age, dry_run=dry_run
+        obj.connection,
+        location.bucket,
+        location.key,
+        as_folder=True,
+        older_than=age,
+        dry_run=dry_run,
     ):
         outcomes.append(outcome)
         _say(obj, outcome)

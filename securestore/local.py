@@ -32,6 +32,7 @@ from securestore.local_moto import (
     honour_transport_conditions,
     list_uploads_in_s3_order,
     report_dsse_key_ids,
+    report_upload_initiation,
 )
 
 __all__ = [
@@ -255,6 +256,7 @@ class LocalEndpoint:
         report_dsse_key_ids()
         check_assumed_roles()
         list_uploads_in_s3_order()
+        report_upload_initiation()
         self.certificates = ensure_certificates(self._state_dir, hosts=(self._host, "localhost"))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

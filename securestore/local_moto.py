@@ -9,8 +9,10 @@ functions, only when an endpoint starts.
 from __future__ import annotations
 
 import contextvars
+import datetime
 import html
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +20,7 @@ __all__ = [
     "check_assumed_roles",
     "honour_transport_conditions",
     "list_uploads_in_s3_order",
+    "report_upload_initiation",
     "report_dsse_key_ids",
 ]
 
@@ -236,3 +239,52 @@ def list_uploads_in_s3_order() -> None:
 
     list_multipart_uploads._securestore_ordered = True  # type: ignore[attr-defined]
     S3Backend.list_multipart_uploads = list_multipart_uploads  # type: ignore[method-assign,assignment]
+
+
+#: What moto answers as every upload's start, whenever it was started.
+_MOTO_INITIATED = "2010-11-10T20:48:33.000Z"
+_UPLOAD_INITIATED = re.compile(
+    r"(<UploadId>([^<]*)</UploadId>(?:(?!</Upload>).)*?<Initiated>)"
+    + re.escape(_MOTO_INITIATED)
+    + "(</Initiated>)",
+    re.DOTALL,
+)
+
+
+def report_upload_initiation() -> None:
+    """Make ListMultipartUploads report when each upload was started, for the requests
+    this endpoint serves.
+
+    moto answers one fixed date from 2010 for every upload, so ``uploads abort
+    --older-than 7d`` would abort an upload started a second ago.
+    """
+    from moto.s3.models import FakeMultipart
+    from moto.s3.responses import S3Response
+
+    original = S3Response.list_multipart_uploads
+    if getattr(original, "_securestore_initiated", False):
+        return
+    started: dict[str, str] = {}
+    create = FakeMultipart.__init__
+
+    def init(upload: Any, *args: Any, **kwargs: Any) -> None:
+        create(upload, *args, **kwargs)
+        now = datetime.datetime.now(datetime.UTC)
+        started[upload.id] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+    def list_multipart_uploads(response: Any) -> Any:
+        status, headers, body = original(response)
+        if _REQUEST_TLS.get() is None:
+            return status, headers, body
+        text = body.decode() if isinstance(body, bytes) else body
+
+        def when(match: re.Match[str]) -> str:
+            upload_id = html.unescape(match.group(2))
+            return match.group(1) + started.get(upload_id, _MOTO_INITIATED) + match.group(3)
+
+        text = _UPLOAD_INITIATED.sub(when, text)
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    list_multipart_uploads._securestore_initiated = True  # type: ignore[attr-defined]
+    FakeMultipart.__init__ = init  # type: ignore[method-assign,assignment]
+    S3Response.list_multipart_uploads = list_multipart_uploads  # type: ignore[method-assign,assignment]

@@ -44,7 +44,10 @@ def open_source(source: Path, *, bucket: str, key: str) -> tuple[BinaryIO, int]:
 def _not_regular(source: Path) -> LocalFileError:
     return LocalFileError(
         f"not a regular file: {source}",
-        hint="to upload from a pipe or device, pass a file object to put() (CLI: put - < SOURCE)",
+        # CLI wording first: cli/errors.py drops the library aside, the other way round
+        # "pass ... to put() (CLI: ...)" kept the library words on the terminal.
+        hint="to upload from a pipe or device, read it from standard input: securestore put - "
+        "s3://BUCKET/KEY < SOURCE (library: give SecureStore.put an open binary file)",
     )
 
 

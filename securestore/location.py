@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from securestore.errors import InvalidLocationError
 
-__all__ = ["S3Url", "validate_bucket_name", "validate_key"]
+__all__ = ["S3Url", "key_or_folder", "validate_bucket_name", "validate_key"]
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MAX_KEY_BYTES = 1024
@@ -97,3 +97,15 @@ class S3Url:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}" if self.key else f"s3://{self.bucket}"
+
+
+def key_or_folder(name: str, key: str) -> bool:
+    """Whether ``key`` is what ``name`` names as a key or folder: ``name`` or below ``name/``.
+
+    ``s3://b/tmp`` then means the key ``tmp`` and the keys under ``tmp/``, never
+    ``tmpx`` (a text prefix would: one typo away from another folder). A ``name``
+    that is empty or ends in ``/`` is a folder already: every key starting with it.
+    """
+    if not name or name.endswith("/"):
+        return key.startswith(name)
+    return key == name or key.startswith(name + "/")

@@ -268,6 +268,16 @@ def translate_error(
             key=key,
             hint="check the endpoint URL and that the server is running",
         )
+    if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+        # The endpoint closed the connection before it answered: after a TLS record was
+        # damaged in flight the peer may close on it before we read its alert. The same
+        # fault as above; the class name alone told a user nothing.
+        return StorageError(
+            f"{what}: the TLS connection broke mid-request (closed before the endpoint answered)",
+            bucket=bucket,
+            key=key,
+            hint="a network or server fault; retry, or raise max_attempts",
+        )
     reason = stalled(exc)
     if reason is not None:
         return EndpointUnreachableError(

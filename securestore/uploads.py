@@ -15,7 +15,7 @@ from typing import Any
 
 from securestore.bucket import BucketAccess
 from securestore.errors import ConfigurationError, NotFoundError, SecureStoreError
-from securestore.location import validate_bucket_name
+from securestore.location import key_or_folder, validate_bucket_name
 from securestore.pagination import ListingCheck
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection
@@ -49,9 +49,13 @@ class AbortOutcome:
 
 
 def list_uploads(
-    connection: Connection, bucket: str, prefix: str = ""
+    connection: Connection, bucket: str, prefix: str = "", *, as_folder: bool = False
 ) -> Iterator[MultipartUpload]:
     """Yield the incomplete multipart uploads of keys starting with ``prefix``, lazily.
+
+    ``as_folder``: ``prefix`` names a key or a folder, as the CLI's ``s3://b/tmp``
+    does: uploads of ``tmp`` itself and under ``tmp/``, never of ``tmpx``
+    (:func:`securestore.location.key_or_folder`).
 
     Raises:
         NotFoundError: the bucket does not exist.
@@ -68,7 +72,9 @@ def list_uploads(
         with access.boundary("list multipart uploads"):
             for page in paginator.paginate(Bucket=access.bucket, Prefix=prefix):
                 answered = True
-                yield from _page_uploads(access.bucket, page, check)
+                for upload in _page_uploads(access.bucket, page, check):
+                    if not as_folder or key_or_folder(prefix, upload.key):
+                        yield upload
     except NotFoundError as exc:
         # rclone answers NoSuchUpload for a bucket that never had an upload: none
         # to list. A missing bucket stays an error (HEAD tells the two apart).
@@ -101,6 +107,7 @@ def abort_uploads(
     bucket: str,
     prefix: str = "",
     *,
+    as_folder: bool = False,
     older_than: datetime.timedelta | None = None,
     dry_run: bool = False,
     now: datetime.datetime | None = None,
@@ -108,6 +115,7 @@ def abort_uploads(
     """Abort the incomplete uploads under ``prefix``, yielding one outcome per upload.
 
     Args:
+        as_folder: ``prefix`` names a key or folder (see :func:`list_uploads`).
         older_than: only uploads initiated at least this long ago. An upload whose
             start time the server does not report is then left alone: its age
             cannot be confirmed.
@@ -126,7 +134,7 @@ def abort_uploads(
         raise ConfigurationError("the age of uploads to abort cannot be negative")
     moment = now or datetime.datetime.now(datetime.UTC)
     access = BucketAccess(validate_bucket_name(bucket), connection, TransferConfig())
-    for upload in list_uploads(connection, bucket, prefix):
+    for upload in list_uploads(connection, bucket, prefix, as_folder=as_folder):
         if older_than is not None and (
             upload.initiated is None or moment - upload.initiated < older_than
         ):

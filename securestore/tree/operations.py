@@ -20,7 +20,7 @@ from securestore.errors import LocalFileError
 from .filters import Filters
 from .listing import Entry
 from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, TreeResult
-from .paths import Local, Remote, Side, as_side, tree_root
+from .paths import Local, Remote, Side, as_side, source_root, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
 from .removal import delete_in_batches, delete_task
@@ -65,11 +65,15 @@ def copy_tree(
     (beyond the listings).
 
     Raises:
-        ConfigurationError: both sides are local.
+        ConfigurationError: both sides are local, or the source names an object whose
+            folder (``key/``, what the tree reads) is empty: see :func:`source_root`.
         StorageError: a listing failed (a missing bucket, say).
     """
     planner = Planner(
-        tree_root(as_side(source)), tree_root(as_side(destination)), options or TreeOptions(), _move
+        source_root(as_side(source)),
+        tree_root(as_side(destination)),
+        options or TreeOptions(),
+        _move,
     )
     manager = _manager(concurrency, progress, on_event)
     try:
@@ -133,7 +137,7 @@ def sync(
     aws-cli. Both listings stream and are merge-joined.
     """
     planner = Planner(
-        tree_root(as_side(source)),
+        source_root(as_side(source)),
         tree_root(as_side(destination)),
         options or TreeOptions(),
         False,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from securestore.confine import control_characters
-from securestore.errors import ConfigurationError, PolicyError
+from securestore.errors import ConfigurationError, IntegrityError, PolicyError
 from securestore.store import SecureStore
 
 __all__ = [
@@ -21,8 +21,10 @@ __all__ = [
     "Side",
     "as_side",
     "control_characters",
+    "listed_object",
     "local_target",
     "remote_key",
+    "source_root",
     "unsafe_relative",
 ]
 
@@ -79,6 +81,43 @@ def tree_root(side: Side) -> Side:
     return side
 
 
+def listed_object(store: SecureStore, key: str) -> bool:
+    """Whether the object ``key`` exists, from a listing (what tree jobs are allowed).
+
+    The first key a listing of the text prefix ``key`` yields is ``key`` itself if it
+    exists: one request, and no ``s3:GetObject`` needed.
+    """
+    first = next(iter(store.list(key)), None)
+    return first is not None and first.key == key
+
+
+def source_root(side: Side) -> Side:
+    """:func:`tree_root` of a tree job's source, refusing an object that names no folder.
+
+    ``s3://b/p/a.txt`` as a tree means the folder ``p/a.txt/``. When that holds
+    nothing but ``p/a.txt`` is an object, the job would silently do nothing (and
+    ``sync --delete`` would empty the destination): refused. When both exist, the
+    folder is the source (a local tree cannot hold a file and a folder of one name).
+
+    Raises:
+        ConfigurationError: the source is an object and its folder is empty.
+    """
+    root = tree_root(side)
+    if (
+        isinstance(side, Remote)
+        and isinstance(root, Remote)
+        and root != side
+        and listed_object(side.store, side.prefix)
+        and next(iter(side.store.list(root.prefix)), None) is None
+    ):
+        raise ConfigurationError(
+            f"{side.describe()} is an object, not a folder: as a tree it names "
+            f"{root.describe()}, which holds nothing",
+            hint="copy or move it as one object: cp or mv without --recursive (library: copy_file)",
+        )
+    return root
+
+
 def remote_key(destination: str, source_name: str) -> str:
     """The key a single upload or copy writes: into a "folder" when ``destination`` ends in /."""
     if destination == "" or destination.endswith("/"):
@@ -97,12 +136,28 @@ def local_target(destination: Path, source_key: str, *, trailing_slash: bool) ->
     A link placed between this check and the download is not caught.
 
     Raises:
+        ConfigurationError: the key's base name cannot name a local file: empty, or
+            holding control characters (:func:`control_characters`).
+        IntegrityError: the base name is ``.`` or ``..`` (it would leave the folder).
         PolicyError: the file named after the key is an existing symbolic link.
     """
     name = posixpath.basename(source_key)
     if trailing_slash or destination.is_dir():
-        if not name or unsafe_relative(name):
-            raise ConfigurationError(f"cannot name a local file after the key {source_key!r}")
+        named = "name the destination file yourself: DIR/NAME"
+        if not name:
+            raise ConfigurationError(
+                f"cannot name a local file after the key {source_key!r}: it ends in /",
+                hint=named,
+            )
+        why = unsafe_relative(name)
+        if why:  # "..": the parent of the destination; refused as a tree download does
+            raise IntegrityError(f"refusing to download {source_key!r}: {why}", hint=named)
+        if control_characters(name):  # as a tree download skips it (tree/planner.py)
+            raise ConfigurationError(
+                f"{source_key!r} not downloaded: its name holds control characters "
+                "(a local file name)",
+                hint="name the destination file yourself: DIR/NAME",
+            )
         target = destination / name
         if os.path.islink(target):
             raise PolicyError(

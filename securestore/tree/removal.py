@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from securestore.errors import EndpointUnreachableError, SecureStoreError
 
 from .filters import Filters
 from .manager import DEFAULT_CONCURRENCY, Event, Failure, Task, TransferManager, TreeResult
-from .paths import Remote, tree_root
+from .paths import Remote, listed_object, tree_root
 
 if TYPE_CHECKING:
     from securestore.store import SecureStore
@@ -30,6 +31,9 @@ def remove_tree(
 ) -> TreeResult:
     """Delete every object below ``prefix`` (``""``: the whole bucket) that the filters select.
 
+    A ``prefix`` without a trailing ``/`` names a key or folder: ``p/a`` deletes the
+    object ``p/a`` and the keys under ``p/a/``, never ``p/ab`` or ``p/a.bak``.
+
     Objects go 1,000 to a DeleteObjects request (one request where aws-cli sends a
     thousand). Those the answer does not confirm, and from then on every object of
     a server without DeleteObjects (or one that wants Content-MD5), are deleted one
@@ -38,8 +42,18 @@ def remove_tree(
     """
     root = tree_root(Remote(store, prefix))
     assert isinstance(root, Remote)
+    choose = filters or Filters()
 
     def selected() -> Iterator[Remote]:
+        # ``p/a.txt`` names a key or folder: the object itself (matched by the filters
+        # under its base name) and ``p/a.txt/...``, never ``p/a.txt.bak`` (aws-cli's text
+        # prefix would delete it). It sorts before its folder's keys, so S3's order holds.
+        if (
+            root.prefix != prefix
+            and choose.selects(posixpath.basename(prefix))
+            and listed_object(store, prefix)
+        ):
+            yield Remote(store, prefix)
         # Deletes follow the listing as it streams: each depends on its own key only
         # (under the prefix, selected by the filters), never on what the listing has
         # not reached, and store.list refuses a key outside the prefix, out of order or
@@ -47,7 +61,7 @@ def remove_tree(
         # stops the job without deleting anything it did not list under the prefix.
         for summary in store.list(root.prefix):
             relative = summary.key[len(root.prefix) :]
-            if (filters or Filters()).selects(relative):
+            if choose.selects(relative):
                 yield Remote(store, summary.key)
 
     def one_by_one(where: Iterable[Remote]) -> TreeResult:

@@ -146,3 +146,45 @@ def test_local_endpoint_lists_uploads_in_s3_order(
     assert aborted.exit_code == 0, aborted.stderr
     assert [o["upload_id"] for o in json.loads(aborted.stdout)] == [aa_one, aa_two, late, first]
     assert open_ids(connection, bucket) == set()
+
+
+def test_a_prefix_without_slash_names_a_key_or_folder(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    # s3://b/tmp: the key tmp and the folder tmp/, never tmpx/... nor tmp-a (a text prefix).
+    ours = {start(connection, bucket, key) for key in ("tmp", "tmp/x")}
+    theirs = {start(connection, bucket, key) for key in ("tmp-a", "tmpx/y", "tmq")}
+    listed = run("uploads", "ls", f"s3://{bucket}/tmp", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert {i["upload_id"] for i in json.loads(listed.stdout)} == ours
+    result = run("uploads", "abort", f"s3://{bucket}/tmp", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert {o["upload_id"] for o in json.loads(result.stdout) if o["aborted"]} == ours
+    assert open_ids(connection, bucket) == theirs
+    # A trailing slash is a folder; the library's default stays S3's text prefix.
+    assert {u.key for u in list_uploads(connection, bucket, "tmp")} == {"tmp-a", "tmpx/y"}
+    assert run("uploads", "ls", f"s3://{bucket}/tmp/", "--json").stdout.strip() == "[]"
+
+
+def test_key_or_folder_bounds() -> None:
+    from securestore.location import key_or_folder
+
+    assert [k for k in ("tmp", "tmp/x", "tmp-a", "tmpx", "tm") if key_or_folder("tmp", k)] == [
+        "tmp",
+        "tmp/x",
+    ]
+    assert key_or_folder("", "any") and key_or_folder("d/", "d/x") and not key_or_folder("d/", "d")
+
+
+def test_the_local_endpoint_reports_when_an_upload_started(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    # moto answers 2010-11-10 for every upload: --older-than 1h aborted a fresh one.
+    before = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=5)
+    upload = start(connection, bucket, "fresh")
+    (listed,) = list_uploads(connection, bucket)
+    assert listed.initiated is not None
+    assert before <= listed.initiated <= before + datetime.timedelta(minutes=5)
+    kept = run("uploads", "abort", f"s3://{bucket}", "--older-than", "1h")
+    assert kept.exit_code == 0, kept.stderr
+    assert open_ids(connection, bucket) == {upload}

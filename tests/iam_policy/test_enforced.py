@@ -305,3 +305,37 @@ def test_without_abort_the_first_sse_write_leaves_an_upload_behind(
         finally:
             endpoint.relax()
         assert _orphaned_uploads(root, bucket) == left
+
+
+def test_a_write_only_role_deletes_a_folder_marker_with_the_cli(
+    root: Connection, endpoint: Endpoint
+) -> None:
+    """``rm s3://b/dir/`` lists first, to refuse a folder without a marker (a no-op
+    DELETE); a role that may delete but not list still deletes the marker."""
+    from click.testing import CliRunner
+    from securestore_cli.main import main_group
+
+    endpoint.relax()
+    bucket = f"iam-{uuid.uuid4().hex[:12]}"
+    create_bucket(root, bucket)
+    root.client("s3").put_object(Bucket=bucket, Key="p/dir/", Body=b"")
+    request = PolicyRequest(bucket, Mode.SSE_S3, region="us-east-1", access=Access.WRITE_ONLY)
+    iam = root.client("iam")
+    name = f"securestore-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    document = json.dumps(_moto_form(generate(request).identity_policy))
+    iam.put_user_policy(UserName=name, PolicyName="generated", PolicyDocument=document)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    env = {
+        **endpoint.env,
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        "AWS_REGION": "us-east-1",
+    }
+    endpoint.enforce()
+    try:
+        result = CliRunner().invoke(main_group, ["rm", f"s3://{bucket}/p/dir/"], env=env)
+    finally:
+        endpoint.relax()
+    assert result.exit_code == 0, result.output
+    assert root.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0

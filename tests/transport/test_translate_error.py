@@ -147,6 +147,17 @@ def test_an_endpoint_that_cannot_be_reached_or_stalls_is_unreachable(exc: Except
     assert error.hint
 
 
+def test_a_connection_closed_before_the_answer_is_a_broken_connection() -> None:
+    """It was "put failed: ConnectionClosedError", a class name (a damaged TLS record the
+    endpoint closed on, tests/reliability/test_tls_corruption.py)."""
+    exc = botocore.exceptions.ConnectionClosedError(endpoint_url="https://host/k?sig=SECRET")
+    error = translate_error(exc, bucket="b", key="k", action="put")
+    assert type(error) is StorageError
+    assert str(error).startswith("put failed: the TLS connection broke mid-request")
+    assert "ConnectionClosedError" not in str(error) and "SECRET" not in str(error)
+    assert error.hint
+
+
 def test_other_failures_are_storage_errors() -> None:
     assert type(translate_error(RuntimeError("something else"))) is StorageError
 
