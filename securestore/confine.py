@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from securestore.errors import LocalFileError, PolicyError
-from securestore.localfile import make_folders
+from securestore.localfile import current_umask, make_folders
 from securestore.openfolders import OpenFolder, OpenFolders
 from securestore.placement import Placement, link_refused, placed, special_file_refused
 
@@ -167,6 +167,7 @@ class Destination:
         self._mode = mode
         self._fd = -1
         self._real = ""
+        self._umask: int | None = None
         self._lock = threading.Lock()
         self._folders = OpenFolders()
         #: The folders made to create the root itself (outermost first), for cleanup.
@@ -194,6 +195,7 @@ class Destination:
                         hint="choose a destination in a writable folder",
                     ) from exc
                 self._real = os.path.realpath(self.root)
+                self._umask = current_umask()  # once per job: new files get it
             return self._fd, self._real
 
     @contextlib.contextmanager
@@ -247,7 +249,7 @@ class Destination:
 
             # A failed download's folders are the caller's to remove once the job is over
             # (a parallel download may be about to fill them).
-            with placed(Placement(os.fspath(target), folder.fd, name, recheck)):
+            with placed(Placement(os.fspath(target), folder.fd, name, recheck, self._umask)):
                 yield Placed(target, created, folder.fd, name)
         finally:
             self._folders.give_back(folder)

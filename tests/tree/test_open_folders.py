@@ -20,6 +20,7 @@ from securestore.confine import DESCRIPTORS, Destination
 from securestore.errors import PolicyError
 from securestore.localfile import AtomicFile
 from securestore.openfolders import OpenFolder, OpenFolders
+from securestore.tree import copy_tree
 from tests.support.cli import Run
 from tests.tree.conftest import make_tree, read_tree
 
@@ -170,3 +171,30 @@ def test_sync_refuses_a_kept_folder_swapped_for_a_link_mid_job(
     assert "it leads outside the destination" in result.stderr
     assert list((outside / "b").iterdir()) == []
     assert read_tree(tmp_path / "aside") == {"b/early.txt": b"first"}
+
+
+def test_a_tree_download_reads_the_umask_once_and_applies_it(
+    make_store: Callable[..., SecureStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the umask is two system calls and a lock: once per job, not per file."""
+    store = make_store()
+    files = {f"d{i % 3}/f{i}.txt": b"x" * i for i in range(12)}
+    make_tree(tmp_path / "src", files)
+    assert copy_tree(tmp_path / "src", (store, "t/")).ok
+    calls: list[int] = []
+    real = os.umask
+
+    def umask(mask: int) -> int:
+        calls.append(mask)
+        return real(mask)
+
+    old = real(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", umask)
+        result = copy_tree((store, "t/"), tmp_path / "dest")
+    finally:
+        real(old)
+    assert result.ok and read_tree(tmp_path / "dest") == files
+    assert len(calls) == 2  # set and restored once
+    modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "dest").rglob("*.txt")}
+    assert modes == {0o640}
