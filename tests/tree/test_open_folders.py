@@ -108,11 +108,25 @@ def test_a_folder_replaced_by_a_link_inside_the_destination_is_refused_once_kept
     assert read_tree(dest / "c") == {}
 
 
-def test_files_of_one_folder_reuse_its_descriptor(destination: Destination) -> None:
+def test_files_of_one_folder_reuse_its_descriptor(
+    destination: Destination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No folder is opened again for the next files (the walk and the recheck opened
+    three folders per file)."""
     _write(destination, "a/b/one.txt", b"one")
     before = _open_fds()
+    folders: list[str] = []
+    real = os.open
+
+    def opening(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECTORY:
+            folders.append(os.fspath(path))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", opening)
     for index in range(20):
         _write(destination, f"a/b/f{index}.txt", b"x")
+    assert folders == []
     assert _open_fds() == before
 
 
