@@ -7,7 +7,9 @@ tree download goes through a :class:`Destination`: the root is opened once
 (``O_DIRECTORY``), each key's folders are opened from it one by one with
 ``O_NOFOLLOW`` (created with ``mkdir(dir_fd=...)`` when missing), and the file's
 partial copy is created, renamed and cleaned up relative to its folder's
-descriptor (:mod:`securestore.placement`). A local user who swaps a folder
+descriptor (:mod:`securestore.placement`). Each folder's descriptor is kept
+open for the next files of that folder (:mod:`securestore.openfolders`), and
+checked from the root before each use. A local user who swaps a folder
 for a link once it was checked therefore changes nothing: the download goes to
 the folder that was checked, and just before the rename that folder must still
 be where the key's path leads (else the download is refused, see
@@ -33,7 +35,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from securestore.errors import LocalFileError, PolicyError
-from securestore.localfile import make_folders
+from securestore.localfile import current_umask, make_folders
+from securestore.openfolders import OpenFolder, OpenFolders
 from securestore.placement import Placement, link_refused, placed, special_file_refused
 
 __all__ = [
@@ -164,12 +167,16 @@ class Destination:
         self._mode = mode
         self._fd = -1
         self._real = ""
+        self._umask: int | None = None
         self._lock = threading.Lock()
+        self._folders = OpenFolders()
         #: The folders made to create the root itself (outermost first), for cleanup.
         self.made: list[Path] = []
 
     def close(self) -> None:
-        """Close the root's descriptor (a later :meth:`place` opens it again)."""
+        """Close the root's descriptor and the folders kept open (a later :meth:`place`
+        opens them again)."""
+        self._folders.close()
         with self._lock:
             fd, self._fd = self._fd, -1
         if fd >= 0:
@@ -188,6 +195,7 @@ class Destination:
                         hint="choose a destination in a writable folder",
                     ) from exc
                 self._real = os.path.realpath(self.root)
+                self._umask = current_umask()  # once per job: new files get it
             return self._fd, self._real
 
     @contextlib.contextmanager
@@ -220,30 +228,57 @@ class Destination:
         root_fd, real = self._root()
         parts = relative.split("/")
         target = self.root.joinpath(*parts)
-        fd, names, created = self._walk(root_fd, real, parts[:-1])
+        key = tuple(parts[:-1])
+        folder, created = self._folder(root_fd, real, key)
         name = parts[-1]
         try:
-            self._check_file(fd, name, target)
-        except BaseException:
-            os.close(fd)
-            self._remove(root_fd, created)
-            raise
+            try:
+                self._check_file(folder.fd, name, target)
+            except BaseException:
+                if created:
+                    self._folders.drop(key, folder)  # removed below if still empty
+                    self._remove(root_fd, created)
+                raise
 
-        def recheck() -> None:
-            self._recheck(root_fd, real, names, fd)
+            def recheck() -> None:
+                try:
+                    self._recheck(root_fd, real, folder)
+                except BaseException:
+                    self._folders.drop(key, folder)  # walked again by the next download
+                    raise
 
-        # A failed download's folders are the caller's to remove once the job is over
-        # (a parallel download may be about to fill them).
-        try:
-            with placed(Placement(os.fspath(target), fd, name, recheck)):
-                yield Placed(target, created, fd, name)
+            # A failed download's folders are the caller's to remove once the job is over
+            # (a parallel download may be about to fill them).
+            with placed(Placement(os.fspath(target), folder.fd, name, recheck, self._umask)):
+                yield Placed(target, created, folder.fd, name)
         finally:
-            os.close(fd)
+            self._folders.give_back(folder)
 
-    def _walk(self, root_fd: int, real: str, parts: list[str]) -> tuple[int, list[str], list[Path]]:
-        """Open the folder ``parts`` names below the root: its descriptor, real names, created."""
+    def _folder(
+        self, root_fd: int, real: str, key: tuple[str, ...]
+    ) -> tuple[OpenFolder, list[Path]]:
+        """The open folder ``key`` names below the root (kept, or walked now), in use.
+
+        A kept folder is used only if its route still leads to it; else it is walked
+        again. Returns it and the folders created for it (outermost first).
+        """
+        kept = self._folders.take(key)
+        if kept is not None:
+            if kept.still_there(root_fd) == len(kept.names):
+                return kept, []
+            self._folders.drop(key, kept)
+            self._folders.give_back(kept)
+        fd, names, identities, created = self._walk(root_fd, real, list(key))
+        return self._folders.keep(key, OpenFolder(fd, names, identities)), created
+
+    def _walk(
+        self, root_fd: int, real: str, parts: list[str]
+    ) -> tuple[int, list[str], list[tuple[int, int]], list[Path]]:
+        """Open the folder ``parts`` names below the root: its descriptor, real names,
+        their identities (``st_dev``, ``st_ino``) and the folders created."""
         fd = os.open(".", _FOLDER, dir_fd=root_fd)  # this walk's own copy of the root
         names: list[str] = []  # the folders walked from the root, links replaced
+        identities: list[tuple[int, int]] = []
         created: list[Path] = []
         queue = list(parts)
         followed = 0
@@ -266,7 +301,7 @@ class Destination:
                     os.close(fd)
                     fd = -1
                     fd = os.open(".", _FOLDER, dir_fd=root_fd)
-                    names = []
+                    names, identities = [], []
                     create = None  # as a path through the link would: never made there
                     continue
                 except NotADirectoryError as exc:
@@ -286,6 +321,8 @@ class Destination:
                 os.close(fd)
                 fd = child
                 names.append(part)
+                info = os.fstat(fd)
+                identities.append((info.st_dev, info.st_ino))
                 if made:
                     created.append(folder)
         except BaseException:
@@ -293,7 +330,7 @@ class Destination:
                 os.close(fd)
             self._remove(root_fd, created)
             raise
-        return fd, names, created
+        return fd, names, identities, created
 
     def _check_file(self, fd: int, name: str, target: Path) -> None:
         try:
@@ -305,27 +342,15 @@ class Destination:
         if stat.S_ISLNK(info.st_mode):
             raise link_refused(target)
 
-    def _recheck(self, root_fd: int, real: str, names: list[str], fd: int) -> None:
-        """Raise unless the walk's ``names`` still lead from the root to the folder ``fd``."""
-        walked = os.open(".", _FOLDER, dir_fd=root_fd)
-        try:
-            for index, name in enumerate(names):
-                folder = self.root.joinpath(*names[: index + 1])
-                try:
-                    child, _ = open_folder(walked, name)
-                except LinkFoundError:
-                    if not _inside(os.path.realpath(folder), real):
-                        raise _outside(folder) from None
-                    raise _replaced(folder) from None
-                except OSError:
-                    raise _replaced(folder) from None
-                os.close(walked)
-                walked = child
-            now, then = os.fstat(walked), os.fstat(fd)
-            if (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino):
-                raise _replaced(self.root.joinpath(*names))
-        finally:
-            os.close(walked)
+    def _recheck(self, root_fd: int, real: str, folder: OpenFolder) -> None:
+        """Raise unless the folder's route still leads from the root to the folder itself."""
+        step = folder.still_there(root_fd)
+        if step == len(folder.names):
+            return
+        where = self.root.joinpath(*folder.names[: step + 1])
+        if os.path.islink(where) and not _inside(os.path.realpath(where), real):
+            raise _outside(where)
+        raise _replaced(where)
 
     def remove_empty(self, folders: list[Path]) -> list[Path]:
         """Remove those of ``folders`` below the root that are empty, by descriptor (as given).

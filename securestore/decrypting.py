@@ -242,9 +242,7 @@ def decrypt_into(
                 prefix=part.first[lo:],
                 drain=part.end - hi,
             )
-        if writer is None:
-            start = (span[0] - 1) * layout.frame_length
-            start_writeback(fd, start, span[1] * layout.frame_length - start)
+        # One span (writer None) gets no writeback hint: the fsync follows at once.
 
     writer: DiskWriter | None = None
     try:

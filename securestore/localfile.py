@@ -366,7 +366,11 @@ class AtomicFile:
     def _set_mode(self) -> None:
         existing = self._existing
         if existing is None:
-            os.fchmod(self.fd, self._create_mode & ~current_umask())
+            if self._create_mode == 0o600:
+                return  # created so (umask applied): a client-side download's new file
+            at = self._at
+            mask = at.umask if at is not None and at.umask is not None else current_umask()
+            os.fchmod(self.fd, self._create_mode & ~mask)
             return
         # Keep the owner and group where allowed (root; a group the caller belongs to).
         if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):

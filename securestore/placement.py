@@ -44,12 +44,15 @@ class Placement:
         name: the file's name in it.
         recheck: called just before the rename: raises (:class:`PolicyError`) when
             ``path`` no longer leads to that folder (a link swapped in meanwhile).
+        umask: the process's umask as the job read it once (reading it costs two
+            system calls and a lock per file); ``None``: read it for this file.
     """
 
     path: str
     dir_fd: int
     name: str
     recheck: Callable[[], None]
+    umask: int | None = None
 
 
 _placement: contextvars.ContextVar[Placement | None] = contextvars.ContextVar(

@@ -229,8 +229,6 @@ def download_ranges(
                 cleanup.callback(body.close)  # also when a failure stops the batch first
             start = first_part.end
             out.write_at(first_part.first, 0)
-            if not out.stream:
-                start_writeback(out.fd, 0, len(first_part.first))
             if progress:
                 progress(len(first_part.first))
             spans.append((len(first_part.first), start, body))
@@ -250,6 +248,8 @@ def download_ranges(
         step = transfer.part_size_for(size)
         spans += [(at, min(at + step, size), None) for at in range(start, size, step)]
         if len(spans) > 1:
+            if first_part is not None:
+                start_writeback(out.fd, 0, len(first_part.first))
             writer = cleanup.enter_context(
                 DiskWriter(
                     out.fd,
@@ -272,11 +272,9 @@ def download_ranges(
 
         write = _writer(out, progress)
 
-        def fetch(span: tuple[int, int, Any]) -> None:
-            ranges.stream(span[0], span[1], window, write, body=span[2])
-            start_writeback(out.fd, span[0], span[1] - span[0])
-
-        run_spans(spans, fetch, concurrency=transfer.concurrency)
+        # One span (every small object): no writeback hint, the fsync follows at once.
+        for lo, hi, opened in spans:
+            ranges.stream(lo, hi, window, write, body=opened)
 
 
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:

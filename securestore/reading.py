@@ -24,6 +24,7 @@ from securestore.modes import EncryptionMode
 from securestore.probing import Probe, Prober
 from securestore.ranges import ObjectRanges, download_ranges
 from securestore.reader import ObjectReader
+from securestore.s3ec.metadata import has_s3ec_metadata
 from securestore.s3ec.read import S3ecSource, find_s3ec
 from securestore.transfer import ProgressCallback
 
@@ -82,6 +83,9 @@ class ReadPath:
         Found by its metadata (or, only with ``allow_s3ec``, its instruction file);
         refused without ``allow_s3ec`` (it is not bound to its location) or a keyring.
         """
+        if not allow_s3ec and not has_s3ec_metadata(info.metadata):
+            # find_s3ec's answer whatever the bytes say: spare a header parse per read.
+            return None
         mode = self.prober.keyring_mode(require)
         ranges = self._ranges(key, info.etag)
         return find_s3ec(

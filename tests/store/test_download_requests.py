@@ -361,3 +361,26 @@ def test_a_small_download_starts_no_thread(
     store.download_file("small", tmp_path / "small")
     assert (tmp_path / "small").read_bytes() == data
     assert started == []
+
+
+def test_a_client_side_download_parses_its_header_once(
+    make_store: Callable[..., SecureStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without allow_s3ec and S3EC metadata the S3EC lookup cannot find anything: it no
+    longer parses the header a second time to ask whether the object is a message."""
+    import securestore.clientside
+    import securestore.reading
+
+    store = make_store(encryption=ClientSide(KEYRING))
+    store.put("cs", b"secret" * 100)
+    parsed: list[int] = []
+    real = securestore.clientside.HeaderParser.feed
+
+    def feed(self: Any, data: Any) -> Any:
+        parsed.append(len(data))
+        return real(self, data)
+
+    monkeypatch.setattr(securestore.clientside.HeaderParser, "feed", feed)
+    store.download_file("cs", tmp_path / "cs")
+    assert (tmp_path / "cs").read_bytes() == b"secret" * 100
+    assert len(parsed) == 1

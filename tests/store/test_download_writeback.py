@@ -87,3 +87,28 @@ def test_starting_writeback_is_only_a_hint(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert path.read_bytes() == b"x" * 10
+
+
+@pytest.mark.parametrize("client_side", [False, True], ids=["sse", "client-side"])
+def test_a_small_download_gives_no_writeback_hint_before_its_fsync(
+    make_store: Callable[..., SecureStore],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    client_side: bool,
+) -> None:
+    """One range: the fsync follows at once, so a hint would only be one more system call
+    (a GIL hand-off per file of a tree download)."""
+    mode = ClientSide(KEYRING, frame_length=4096) if client_side else None
+    store = make_store(encryption=mode) if mode else make_store()
+    data = os.urandom(40_000)
+    store.put("small", data)
+    hints: list[int] = []
+
+    def sync_file_range(fd: int, offset: int, length: int, flags: int) -> int:
+        hints.append(length)
+        return 0
+
+    monkeypatch.setattr(securestore.ranges, "_SYNC_FILE_RANGE", sync_file_range)
+    store.download_file("small", tmp_path / "small")
+    assert (tmp_path / "small").read_bytes() == data
+    assert hints == []

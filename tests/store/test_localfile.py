@@ -95,3 +95,21 @@ def test_a_stale_partial_of_the_name_is_still_removed(
         os.utime(path, (long_ago, long_ago))
     assert sorted(localfile.reap_stale_partials(tmp_path, "f")) == sorted([stale.name, legacy.name])
     assert near.exists()
+
+
+def test_a_new_0600_file_is_not_chmodded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_022: None
+) -> None:
+    """The partial file is created 0600 (umask applied): a client-side download's mode."""
+    modes: list[int] = []
+    real = os.fchmod
+    monkeypatch.setattr(os, "fchmod", lambda fd, mode: (modes.append(mode), real(fd, mode)))
+    os.umask(0o277)
+    with AtomicFile(tmp_path / "secret", create_mode=0o600) as out:
+        out.write_at(b"plaintext", 0)
+    os.umask(0o022)
+    assert modes == []
+    assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o400
+    with AtomicFile(tmp_path / "plain", create_mode=0o666) as out:
+        out.write_at(b"data", 0)
+    assert modes == [0o644]
