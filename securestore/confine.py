@@ -169,15 +169,37 @@ class Destination:
         self._real = ""
         self._umask: int | None = None
         self._lock = threading.Lock()
+        #: place() blocks using the root's descriptor; close() leaves it to the last.
+        self._users = 0
+        self._closing = False
         self._folders = OpenFolders()
         #: The folders made to create the root itself (outermost first), for cleanup.
         self.made: list[Path] = []
 
     def close(self) -> None:
         """Close the root's descriptor and the folders kept open (a later :meth:`place`
-        opens them again)."""
+        opens them again).
+
+        A download still placing (a worker an interrupt left running) keeps the root
+        open until it ends: its number, closed and reused by another open, would lead
+        that download's ``dir_fd`` calls into another folder.
+        """
         self._folders.close()
         with self._lock:
+            if self._users:
+                self._closing = True
+                return
+            fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def _release(self) -> None:
+        """One :meth:`place` is done with the root's descriptor."""
+        with self._lock:
+            self._users -= 1
+            if self._users or not self._closing:
+                return
+            self._closing = False
             fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
@@ -196,6 +218,7 @@ class Destination:
                     ) from exc
                 self._real = os.path.realpath(self.root)
                 self._umask = current_umask()  # once per job: new files get it
+            self._users += 1
             return self._fd, self._real
 
     @contextlib.contextmanager
@@ -226,6 +249,14 @@ class Destination:
             yield Placed(target, created)
             return
         root_fd, real = self._root()
+        try:
+            with self._placed(root_fd, real, relative) as done:
+                yield done
+        finally:
+            self._release()
+
+    @contextlib.contextmanager
+    def _placed(self, root_fd: int, real: str, relative: str) -> Iterator[Placed]:
         parts = relative.split("/")
         target = self.root.joinpath(*parts)
         key = tuple(parts[:-1])
@@ -362,8 +393,13 @@ class Destination:
         if below and DESCRIPTORS:
             with self._lock:
                 fd = self._fd
+                if fd >= 0:
+                    self._users += 1  # not closed under the removal
             if fd >= 0:
-                self._remove(fd, below[::-1])  # given innermost first; _remove reverses
+                try:
+                    self._remove(fd, below[::-1])  # given innermost first; _remove reverses
+                finally:
+                    self._release()
         return [f for f in folders if f not in below] if DESCRIPTORS else folders
 
     def _remove(self, root_fd: int, created: list[Path]) -> None:

@@ -212,3 +212,28 @@ def test_a_tree_download_reads_the_umask_once_and_applies_it(
     assert len(calls) == 2  # set and restored once
     modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "dest").rglob("*.txt")}
     assert modes == {0o640}
+
+
+def test_close_while_a_download_places_keeps_the_root_open_until_it_ends(
+    tmp_path: Path,
+) -> None:
+    """An interrupt closes the destination while workers may still write. Closing the
+    root's descriptor under them let the next open reuse its number: their ``dir_fd``
+    calls would then look into another folder (old code: the rename was refused)."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "a").mkdir(parents=True)
+    destination = Destination(tmp_path / "dest")
+    with destination.place("a/x.txt") as placed, AtomicFile(placed.target) as out:
+        out.write_at(b"data", 0)
+        destination.close()
+        other = os.open(elsewhere, os.O_RDONLY | os.O_DIRECTORY)  # the lowest free number
+        try:
+            out.write_at(b"!", 4)
+        finally:
+            os.close(other)
+    assert read_tree(tmp_path / "dest") == {"a/x.txt": b"data!"}
+    assert list((elsewhere / "a").iterdir()) == []
+    before = _open_fds()
+    _write(destination, "a/y.txt", b"y")  # a later place opens the root again
+    destination.close()
+    assert _open_fds() == before  # and the last user's close closed it
