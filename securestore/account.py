@@ -8,9 +8,9 @@ from typing import Any
 
 import botocore.exceptions
 
-from securestore.errors import StorageError
+from securestore.errors import AccessDeniedError, StorageError
 from securestore.location import validate_bucket_name
-from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3
+from securestore.modes import BucketDefault, DsseKms, EncryptionMode, SseKms, SseS3
 from securestore.transport import Connection, translate_error
 
 __all__ = ["create_bucket", "default_encryption", "list_buckets"]
@@ -82,9 +82,11 @@ def default_encryption(
     An upload that names this mode is verified against it, as any other; one that
     named SSE-S3 instead would override a default of SSE-KMS (S3 applies a default
     only to requests that ask for no encryption). SSE-S3 where the bucket has no
-    default, or the answer does not say (denied, not implemented: S3-compatible
-    servers), as an upload without a mode would get. ``bucket_key`` false turns off
-    the bucket key of a KMS default that has one.
+    default, or the server does not say (not implemented: S3-compatible servers).
+    Where reading it is denied (a role without ``s3:GetEncryptionConfiguration``,
+    as ``iam-policy`` writes them), :class:`~securestore.modes.BucketDefault`: no
+    header, so whatever the default is applies (SSE-S3 would override a KMS one).
+    ``bucket_key`` false turns off the bucket key of a KMS default that has one.
 
     Raises:
         EndpointUnreachableError: the endpoint did not answer (the upload would not
@@ -93,8 +95,9 @@ def default_encryption(
     s3 = connection.client("s3")
     try:
         answer = s3.get_bucket_encryption(Bucket=bucket)
-    except botocore.exceptions.ClientError:
-        return SseS3()
+    except botocore.exceptions.ClientError as exc:
+        denied = translate_error(exc, bucket=bucket, action="read default encryption")
+        return BucketDefault() if isinstance(denied, AccessDeniedError) else SseS3()
     except botocore.exceptions.BotoCoreError as exc:
         raise translate_error(exc, bucket=bucket, action="read default encryption") from exc
     rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules") or [{}]
