@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import botocore.exceptions
@@ -75,7 +76,11 @@ def list_buckets(connection: Connection) -> list[tuple[str, datetime.datetime | 
 
 
 def default_encryption(
-    connection: Connection, bucket: str, *, bucket_key: bool = True
+    connection: Connection,
+    bucket: str,
+    *,
+    bucket_key: bool = True,
+    context: Mapping[str, str] | None = None,
 ) -> EncryptionMode:
     """The mode that asks explicitly for what ``bucket``'s default encryption applies.
 
@@ -88,6 +93,11 @@ def default_encryption(
     header, so whatever the default is applies (SSE-S3 would override a KMS one).
     ``bucket_key`` false turns off the bucket key of a KMS default that has one.
 
+    ``context`` (an SSE-KMS encryption context) needs the KMS header: with a KMS or
+    DSSE default, its key and the context; otherwise SSE-KMS with the AWS-managed
+    key. (A header of ``aws:kms`` without a key id gets the ``aws/s3`` key, not
+    the default's: the bucket's own key would be silently replaced.)
+
     Raises:
         EndpointUnreachableError: the endpoint did not answer (the upload would not
             either).
@@ -96,6 +106,8 @@ def default_encryption(
     try:
         answer = s3.get_bucket_encryption(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
+        if context:
+            return SseKms(None, bucket_key=bucket_key, context=context)
         denied = translate_error(exc, bucket=bucket, action="read default encryption")
         return BucketDefault() if isinstance(denied, AccessDeniedError) else SseS3()
     except botocore.exceptions.BotoCoreError as exc:
@@ -106,7 +118,10 @@ def default_encryption(
     algorithm = applied.get("SSEAlgorithm")
     key_id = applied.get("KMSMasterKeyID") or None
     if algorithm == "aws:kms":
-        return SseKms(key_id, bucket_key=bucket_key and rule.get("BucketKeyEnabled") is True)
+        enabled = bucket_key and rule.get("BucketKeyEnabled") is True
+        return SseKms(key_id, bucket_key=enabled, context=context or None)
     if algorithm == "aws:kms:dsse":
-        return DsseKms(key_id)
+        return DsseKms(key_id, context=context or None)
+    if context:
+        return SseKms(None, bucket_key=bucket_key, context=context)
     return SseS3()

@@ -187,3 +187,21 @@ def test_a_put_whose_default_is_unreadable_keeps_a_kms_default(
         algorithm, stored_key = _stored(connection, bucket, key)
         assert algorithm == "aws:kms", key
         assert stored_key is not None and stored_key.endswith(kms_key.split("/")[-1])
+
+
+def test_a_context_keeps_the_default_key_and_algorithm(
+    run: Run, connection: Connection, bucket: str, kms_key: str, tmp_path: Path
+) -> None:
+    """--context alone asked for SSE-KMS with the AWS-managed key (aws:kms without a key
+    id): a DSSE-KMS default became single-layer SSE-KMS, a KMS default lost its key."""
+    pairs = {"team": "x"}
+    assert default_encryption(connection, bucket, context=pairs) == SseKms(None, context=pairs)
+    _set_default(connection, bucket, _kms_rule(kms_key))
+    assert default_encryption(connection, bucket, context=pairs) == SseKms(kms_key, context=pairs)
+    _set_default(connection, bucket, _kms_rule(kms_key, "aws:kms:dsse"))
+    assert default_encryption(connection, bucket, context=pairs) == DsseKms(kms_key, context=pairs)
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"secret")
+    result = run("put", str(source), f"s3://{bucket}/a.txt", "--context", "team=x")
+    assert result.exit_code == 0, result.output
+    assert _stored(connection, bucket, "a.txt")[0] == "aws:kms:dsse"
