@@ -101,15 +101,22 @@ def default_encryption(
     Raises:
         EndpointUnreachableError: the endpoint did not answer (the upload would not
             either).
+        StorageError: the server failed (5xx, SlowDown) once retries were spent: not
+            taken for a bucket without a default.
     """
     s3 = connection.client("s3")
     try:
         answer = s3.get_bucket_encryption(Bucket=bucket)
     except botocore.exceptions.ClientError as exc:
+        error = translate_error(exc, bucket=bucket, action="read default encryption")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = exc.response.get("Error", {}).get("Code")
+        if (status >= 500 and code != "NotImplemented") or code == "SlowDown":
+            # A server fault (retries spent): SSE-S3 might override a KMS default.
+            raise error from exc
         if context:
             return SseKms(None, bucket_key=bucket_key, context=context)
-        denied = translate_error(exc, bucket=bucket, action="read default encryption")
-        return BucketDefault() if isinstance(denied, AccessDeniedError) else SseS3()
+        return BucketDefault() if isinstance(error, AccessDeniedError) else SseS3()
     except botocore.exceptions.BotoCoreError as exc:
         raise translate_error(exc, bucket=bucket, action="read default encryption") from exc
     rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules") or [{}]

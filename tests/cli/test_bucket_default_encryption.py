@@ -15,6 +15,7 @@ import pytest
 
 from securestore import Connection
 from securestore.account import default_encryption
+from securestore.errors import StorageError
 from securestore.modes import BucketDefault, DsseKms, SseKms, SseS3, StoredEncryption
 from tests.conftest import Endpoint
 from tests.reliability.conftest import ProxyFactory, make_proxy  # noqa: F401 - a fixture
@@ -205,3 +206,33 @@ def test_a_context_keeps_the_default_key_and_algorithm(
     result = run("put", str(source), f"s3://{bucket}/a.txt", "--context", "team=x")
     assert result.exit_code == 0, result.output
     assert _stored(connection, bucket, "a.txt")[0] == "aws:kms:dsse"
+
+
+def test_a_server_fault_reading_the_default_is_an_error(
+    tls_endpoint: Endpoint,
+    connection: Connection,
+    bucket: str,
+    kms_key: str,
+    tmp_path: Path,
+    make_proxy: ProxyFactory,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Old code: a 500 (retries spent) was taken for "no default": SSE-S3 named explicitly,
+    over the bucket's SSE-KMS default. Now the put fails (exit 4), nothing written."""
+    from tests.support.cli import cli_runner
+    from tests.support.proxy import ErrorResponse, Rule
+
+    _set_default(connection, bucket, _kms_rule(kms_key))
+    proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
+    fault = ErrorResponse(500, "InternalError", "We encountered an internal error.")
+    proxy.add(Rule(fault, method="GET", query="encryption", times=None))
+    through = dataclasses.replace(tls_endpoint, url=proxy.url).connection(max_attempts=1)
+    with pytest.raises(StorageError):
+        default_encryption(through, bucket)
+    run = cli_runner(tls_endpoint, AWS_ENDPOINT_URL=proxy.url, AWS_MAX_ATTEMPTS="1")
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"secret")
+    result = run("put", str(source), f"s3://{bucket}/a.txt")
+    assert result.exit_code == 4, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in result.output
+    assert connection.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
