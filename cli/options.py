@@ -128,8 +128,8 @@ def upload_options(func: F) -> F:
                 "--sse",
                 type=SSE_CHOICES,
                 help="Server-side encryption (default: the bucket's default encryption, "
-                "SSE-S3 if it has none; kms with --kms-key-id or --context; with "
-                "--client-side: none unless given).",
+                "SSE-S3 if it has none; kms with --kms-key-id, or --context where the "
+                "default is not KMS; with --client-side: none unless given).",
             ),
             click.option(
                 "--kms-key-id",
@@ -244,9 +244,9 @@ def upload_mode(
 ) -> EncryptionMode:
     """The mode put's options (:func:`upload_options`) choose.
 
-    Without ``--sse``, ``--kms-key-id`` or ``--context``, a server-side upload into
-    ``bucket`` asks for what the bucket's default encryption applies, explicitly
-    (:func:`securestore.account.default_encryption`); ``None``: SSE-S3.
+    Without ``--sse`` or ``--kms-key-id``, a server-side upload into ``bucket`` asks
+    for what the bucket's default encryption applies, explicitly, with ``--context``
+    if given (:func:`securestore.account.default_encryption`); ``None``: SSE-S3.
     """
     from securestore.clientside import ClientSide
 
@@ -281,10 +281,12 @@ def upload_mode(
         raise ConfigurationError("--sse-kms-key-id goes with --client-side; use --kms-key-id")
     if max_data_keys is not None:
         raise ConfigurationError("--max-data-keys goes with --client-side")
-    if sse is None and not kms_key_ids and not pairs and bucket is not None:
+    if sse is None and not kms_key_ids and bucket is not None:
         from securestore.account import default_encryption
 
-        return default_encryption(obj.connection, bucket, bucket_key=not no_bucket_key)
+        return default_encryption(
+            obj.connection, bucket, bucket_key=not no_bucket_key, context=pairs or None
+        )
     return build_sse(sse, kms_key_ids[0] if kms_key_ids else None, pairs, not no_bucket_key)
 
 

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import botocore.exceptions
 
-from securestore.errors import StorageError
+from securestore.errors import AccessDeniedError, StorageError
 from securestore.location import validate_bucket_name
-from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3
+from securestore.modes import BucketDefault, DsseKms, EncryptionMode, SseKms, SseS3
 from securestore.transport import Connection, translate_error
 
 __all__ = ["create_bucket", "default_encryption", "list_buckets"]
@@ -75,26 +76,47 @@ def list_buckets(connection: Connection) -> list[tuple[str, datetime.datetime | 
 
 
 def default_encryption(
-    connection: Connection, bucket: str, *, bucket_key: bool = True
+    connection: Connection,
+    bucket: str,
+    *,
+    bucket_key: bool = True,
+    context: Mapping[str, str] | None = None,
 ) -> EncryptionMode:
     """The mode that asks explicitly for what ``bucket``'s default encryption applies.
 
     An upload that names this mode is verified against it, as any other; one that
     named SSE-S3 instead would override a default of SSE-KMS (S3 applies a default
     only to requests that ask for no encryption). SSE-S3 where the bucket has no
-    default, or the answer does not say (denied, not implemented: S3-compatible
-    servers), as an upload without a mode would get. ``bucket_key`` false turns off
-    the bucket key of a KMS default that has one.
+    default, or the server does not say (not implemented: S3-compatible servers).
+    Where reading it is denied (a role without ``s3:GetEncryptionConfiguration``,
+    as ``iam-policy`` writes them), :class:`~securestore.modes.BucketDefault`: no
+    header, so whatever the default is applies (SSE-S3 would override a KMS one).
+    ``bucket_key`` false turns off the bucket key of a KMS default that has one.
+
+    ``context`` (an SSE-KMS encryption context) needs the KMS header: with a KMS or
+    DSSE default, its key and the context; otherwise SSE-KMS with the AWS-managed
+    key. (A header of ``aws:kms`` without a key id gets the ``aws/s3`` key, not
+    the default's: the bucket's own key would be silently replaced.)
 
     Raises:
         EndpointUnreachableError: the endpoint did not answer (the upload would not
             either).
+        StorageError: the server failed (5xx, SlowDown) once retries were spent: not
+            taken for a bucket without a default.
     """
     s3 = connection.client("s3")
     try:
         answer = s3.get_bucket_encryption(Bucket=bucket)
-    except botocore.exceptions.ClientError:
-        return SseS3()
+    except botocore.exceptions.ClientError as exc:
+        error = translate_error(exc, bucket=bucket, action="read default encryption")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = exc.response.get("Error", {}).get("Code")
+        if (status >= 500 and code != "NotImplemented") or code == "SlowDown":
+            # A server fault (retries spent): SSE-S3 might override a KMS default.
+            raise error from exc
+        if context:
+            return SseKms(None, bucket_key=bucket_key, context=context)
+        return BucketDefault() if isinstance(error, AccessDeniedError) else SseS3()
     except botocore.exceptions.BotoCoreError as exc:
         raise translate_error(exc, bucket=bucket, action="read default encryption") from exc
     rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules") or [{}]
@@ -103,7 +125,10 @@ def default_encryption(
     algorithm = applied.get("SSEAlgorithm")
     key_id = applied.get("KMSMasterKeyID") or None
     if algorithm == "aws:kms":
-        return SseKms(key_id, bucket_key=bucket_key and rule.get("BucketKeyEnabled") is True)
+        enabled = bucket_key and rule.get("BucketKeyEnabled") is True
+        return SseKms(key_id, bucket_key=enabled, context=context or None)
     if algorithm == "aws:kms:dsse":
-        return DsseKms(key_id)
+        return DsseKms(key_id, context=context or None)
+    if context:
+        return SseKms(None, bucket_key=bucket_key, context=context)
     return SseS3()

@@ -31,6 +31,7 @@ from securestore.local_moto import (
     check_assumed_roles,
     honour_transport_conditions,
     list_uploads_in_s3_order,
+    report_default_encryption_on_create,
     report_dsse_key_ids,
     report_upload_initiation,
 )
@@ -257,6 +258,7 @@ class LocalEndpoint:
         check_assumed_roles()
         list_uploads_in_s3_order()
         report_upload_initiation()
+        report_default_encryption_on_create()
         self.certificates = ensure_certificates(self._state_dir, hosts=(self._host, "localhost"))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

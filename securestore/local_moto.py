@@ -20,6 +20,7 @@ __all__ = [
     "check_assumed_roles",
     "honour_transport_conditions",
     "list_uploads_in_s3_order",
+    "report_default_encryption_on_create",
     "report_upload_initiation",
     "report_dsse_key_ids",
 ]
@@ -288,3 +289,50 @@ def report_upload_initiation() -> None:
     list_multipart_uploads._securestore_initiated = True  # type: ignore[attr-defined]
     FakeMultipart.__init__ = init  # type: ignore[method-assign,assignment]
     S3Response.list_multipart_uploads = list_multipart_uploads  # type: ignore[method-assign,assignment]
+
+
+def report_default_encryption_on_create() -> None:
+    """Make CreateMultipartUpload report the bucket's default encryption it applies to a
+    request that names none, as S3 does, for the requests this endpoint serves.
+
+    moto applies the default when the upload completes but reports only the
+    request's own headers when it is created, so an upload that asks for the
+    bucket's default (:class:`securestore.modes.BucketDefault`) could not be
+    confirmed before its data is sent. (A bucket without a default is left as moto
+    has it: no encryption, where S3 applies SSE-S3.)
+    """
+    from moto.s3.responses import S3Response
+
+    original = S3Response._key_response_post
+    if getattr(original, "_securestore_default", False):
+        return
+
+    def key_response_post(
+        response: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str
+    ) -> Any:
+        answer = original(response, request, body, bucket_name, query, key_name)
+        creating = body == b"" and "uploads" in query
+        if (
+            _REQUEST_TLS.get() is None
+            or not creating
+            or request.headers.get("x-amz-server-side-encryption")
+            or not isinstance(answer, tuple)
+            or len(answer) != 3
+        ):
+            return answer
+        stored = response.backend.get_bucket_encryption(bucket_name) or {}
+        rule = stored.get("Rule") or {}
+        applied = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        algorithm = applied.get("SSEAlgorithm")
+        if algorithm:
+            status, headers, text = answer
+            headers = {**headers, "x-amz-server-side-encryption": algorithm}
+            if applied.get("KMSMasterKeyID") and algorithm != "AES256":
+                headers["x-amz-server-side-encryption-aws-kms-key-id"] = applied["KMSMasterKeyID"]
+            if algorithm == "aws:kms" and str(rule.get("BucketKeyEnabled")).lower() == "true":
+                headers["x-amz-server-side-encryption-bucket-key-enabled"] = "true"
+            answer = status, headers, text
+        return answer
+
+    key_response_post._securestore_default = True  # type: ignore[attr-defined]
+    S3Response._key_response_post = key_response_post  # type: ignore[method-assign,assignment]

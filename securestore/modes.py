@@ -19,6 +19,7 @@ from securestore.errors import ConfigurationError
 
 __all__ = [
     "UNREPORTED_KEY",
+    "BucketDefault",
     "DsseKms",
     "EncryptionMode",
     "SseKms",
@@ -148,6 +149,28 @@ class SseS3(EncryptionMode):
     def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
         if stored.algorithm != AES256:
             return f"stored as {stored.sse_name}, not sse-s3"
+        return None
+
+
+@dataclass(frozen=True)
+class BucketDefault(EncryptionMode):
+    """No encryption header: the bucket's default encryption applies.
+
+    For a write into a bucket whose default encryption cannot be read (a role
+    without ``s3:GetEncryptionConfiguration``): naming SSE-S3 instead would
+    override a default of SSE-KMS (S3 applies a default only to requests that ask
+    for no encryption). A write is verified to be stored with server-side
+    encryption of some kind; which one is the bucket's choice.
+    """
+
+    name = "bucket-default"
+
+    def request_params(self) -> dict[str, Any]:
+        return {}
+
+    def check(self, stored: StoredEncryption, *, resolved_key_arn: str | None = None) -> str | None:
+        if stored.algorithm not in _MODE_NAMES:
+            return f"stored as {stored.sse_name}, not with server-side encryption"
         return None
 
 

@@ -17,8 +17,9 @@ or by another folder) fails the check: before the download the folder is
 walked again, before the rename the download is refused, as a fresh walk would.
 A folder whose check failed is never handed out again.
 
-Bounded: at most :data:`KEPT` folders stay open when unused (least recently
-used closed first); a folder in use is closed when its last user lets it go.
+Bounded: at most :func:`kept_within_limit` folders stay open when unused (least
+recently used closed first); a folder in use is closed when its last user lets it
+go.
 """
 
 from __future__ import annotations
@@ -28,10 +29,33 @@ import stat
 import threading
 from collections import OrderedDict
 
-__all__ = ["KEPT", "OpenFolder", "OpenFolders"]
+__all__ = ["KEPT", "OpenFolder", "OpenFolders", "kept_within_limit"]
 
-#: Unused folders kept open at most (a descriptor each).
+#: Unused folders kept open at most (a descriptor each), where the process may open
+#: 1,024 files or more.
 KEPT = 128
+#: Of the process's descriptor limit, the share kept folders may hold: the rest is
+#: for the downloads in flight (a folder, a partial file and a connection each, 32 by
+#: default) and the process itself.
+_SHARE = 8
+
+
+def kept_within_limit() -> int:
+    """How many unused folders to keep open: :data:`KEPT`, or an eighth of the
+    process's open-file limit (``ulimit -n``) where that is lower.
+
+    macOS starts processes with a limit of 256: 128 kept folders and 32 downloads
+    in flight ran a download of many folders out of descriptors (each failure then
+    reported as a TLS handshake failure, the CA bundle being the file not opened).
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX: no descriptors are kept (confine.DESCRIPTORS)
+        return KEPT
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return KEPT
+    return max(1, min(KEPT, soft // _SHARE))
 
 
 class OpenFolder:
@@ -72,8 +96,8 @@ class OpenFolder:
 class OpenFolders:
     """The open folders of one destination, by the key's folder path (thread-safe)."""
 
-    def __init__(self, kept: int = KEPT) -> None:
-        self._kept = kept
+    def __init__(self, kept: int | None = None) -> None:
+        self._kept = kept_within_limit() if kept is None else kept
         self._lock = threading.Lock()
         self._folders: OrderedDict[tuple[str, ...], OpenFolder] = OrderedDict()
 

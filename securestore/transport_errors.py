@@ -8,6 +8,7 @@ bodies, credentials or key material.
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import ssl
@@ -22,6 +23,7 @@ from securestore.errors import (
     ConfigurationError,
     EndpointUnreachableError,
     KeyUnavailableError,
+    LocalFileError,
     NotFoundError,
     PreconditionFailedError,
     SecureStoreError,
@@ -104,6 +106,16 @@ def _broken_connection(exc: BaseException) -> bool:
     return False
 
 
+def _out_of_descriptors(exc: BaseException) -> bool:
+    """Whether a request failed because no file could be opened (EMFILE, ENFILE)."""
+    return any(
+        isinstance(current, OSError)
+        and not isinstance(current, ssl.SSLError)
+        and current.errno in (errno.EMFILE, errno.ENFILE)
+        for current in _chain(exc)
+    )
+
+
 _READ_TIMEOUT = re.compile(r"read timeout=([0-9.]+)")
 
 
@@ -177,6 +189,15 @@ def translate_error(
         if isinstance(inner, SecureStoreError):
             return inner
     what = f"{action} failed" if action else "request failed"
+    if _out_of_descriptors(exc):
+        # Reported as an SSLError (the CA bundle could not be opened) or a connection
+        # error: "untrusted certificate" or "unreachable" would send a user astray.
+        return LocalFileError(
+            f"{what}: too many open files (the process's limit, ulimit -n, was reached)",
+            bucket=bucket,
+            key=key,
+            hint="raise the limit (ulimit -n 4096) or lower --concurrency",
+        )
     if isinstance(exc, botocore.exceptions.SSLError) and _broken_connection(exc):
         return StorageError(
             f"{what}: the TLS connection broke mid-request",

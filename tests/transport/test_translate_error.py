@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from typing import Any
 
@@ -13,6 +14,7 @@ from securestore import (
     ConfigurationError,
     EndpointUnreachableError,
     KeyUnavailableError,
+    LocalFileError,
     NotFoundError,
     PreconditionFailedError,
     SecureStoreError,
@@ -20,6 +22,7 @@ from securestore import (
     TransportSecurityError,
 )
 from securestore.transport import translate_error
+from tests.conftest import Endpoint
 
 
 def client_error(
@@ -184,3 +187,48 @@ def test_kms_service_failures_are_key_unavailable(code: str) -> None:
 @pytest.mark.parametrize("code", ["AccessDeniedException", "UnrecognizedClientException"])
 def test_json_protocol_denials_are_typed(code: str) -> None:
     assert type(translate_error(client_error(code, 400))) is AccessDeniedError
+
+
+def test_running_out_of_descriptors_is_not_a_certificate_problem(
+    tls_endpoint: Endpoint, bucket: str
+) -> None:
+    """It was "TLS handshake failed (untrusted certificate, ...)": the CA bundle is the file
+    a new connection could not open (a tree download under a low ``ulimit -n``)."""
+    import os
+    import resource
+
+    from securestore import SecureStore
+
+    connection = tls_endpoint.connection(max_attempts=1)
+    connection.client("s3")  # its model files read now; no connection opened yet
+    store = SecureStore(bucket, connection=connection)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        with pytest.raises(SecureStoreError) as info:
+            store.head("k")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert type(info.value) is LocalFileError
+    assert "too many open files" in str(info.value) and "certificate" not in str(info.value)
+    assert info.value.hint and "ulimit" in info.value.hint
+
+
+def test_a_ca_bundle_that_cannot_be_opened_for_lack_of_descriptors_is_local() -> None:
+    """The chain a new TLS connection raised under a low ``ulimit -n`` (seen in a tree
+    download): botocore's SSLError around urllib3's around OSError(EMFILE)."""
+    import errno
+
+    import urllib3.exceptions
+
+    inner = urllib3.exceptions.SSLError(OSError(errno.EMFILE, "Too many open files"))
+    exc = botocore.exceptions.SSLError(endpoint_url="https://127.0.0.1:1", error=inner)
+    error = translate_error(exc, bucket="b", key="k", action="get")
+    assert type(error) is LocalFileError
+    assert str(error).startswith("get failed: too many open files")

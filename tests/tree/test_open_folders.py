@@ -237,3 +237,20 @@ def test_close_while_a_download_places_keeps_the_root_open_until_it_ends(
     _write(destination, "a/y.txt", b"y")  # a later place opens the root again
     destination.close()
     assert _open_fds() == before  # and the last user's close closed it
+
+
+def test_folders_kept_open_fit_the_descriptor_limit() -> None:
+    """Old code kept 128 whatever ``ulimit -n`` said: at macOS's 256, a download of
+    many folders ran out of descriptors."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert OpenFolders()._kept == (
+        128 if soft >= 1024 or soft == resource.RLIM_INFINITY else soft // 8
+    )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        assert OpenFolders()._kept == 32
+        assert OpenFolders(kept=5)._kept == 5
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
