@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+import securestore.arguments as args
 from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import (
@@ -31,7 +32,7 @@ from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.localfile import created_folders
 from securestore.localsource import open_source, unchanged_check
-from securestore.location import validate_bucket_name, validate_key
+from securestore.location import validate_bucket_name
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader, read_capped
@@ -45,6 +46,59 @@ __all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket"
 
 #: What ``put`` accepts: bytes, a binary file object (seekable or not), or an iterable of bytes.
 Body = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
+
+
+def _store(name: str, value: object) -> None:
+    if not isinstance(value, SecureStore):
+        raise args.refuse(name, "a SecureStore", value)
+
+
+def _location(name: str, value: object) -> None:
+    if not (
+        isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)
+    ):
+        raise args.refuse(name, "a (bucket, key) pair of str", value)
+    args.key(f"{name}'s key", value[1])
+
+
+_optional_mode = args.optional(args.mode)
+_optional_text = args.optional(args.text)
+_optional_mapping = args.optional(args.mapping)
+
+#: Every facade argument's check, by parameter name (:func:`securestore.arguments.checked`).
+_ARGUMENTS: dict[str, args.Check] = {
+    "bucket": args.text,
+    "key": args.key,
+    "dest_key": args.key,
+    "body": args.body,
+    "path": args.path,
+    "destination": _store,
+    "encryption": _optional_mode,
+    "require": _optional_mode,
+    "metadata": _optional_mapping,
+    "context": _optional_mapping,
+    "expect_context": _optional_mapping,
+    "content_type": _optional_text,
+    "version_id": _optional_text,
+    "etag": _optional_text,
+    "prefix": args.text,
+    "progress": args.optional(args.callback),
+    "expected_size": args.optional(args.count),
+    "first": args.count,
+    "last": args.count,
+    "mode": args.optional(args.count),
+    "attributes": args.optional(args.instance_of(ObjectAttributes, "an ObjectAttributes")),
+    "limits": args.optional(args.instance_of(HeaderLimits, "a HeaderLimits")),
+    "connection": args.optional(args.instance_of(Connection, "a Connection")),
+    "transfer": args.optional(args.instance_of(TransferConfig, "a TransferConfig")),
+    "keyring": args.optional(args.keyring),
+    "add": args.keyrings,
+    "remove": args.keyrings,
+    "remove_kms_keys": args.strings,
+    "remove_context": args.strings,
+    "keys": args.strings,
+}
+_checked = args.checked(_ARGUMENTS)
 
 
 class SecureStore:
@@ -66,10 +120,16 @@ class SecureStore:
             brings its keyring). With a keyring in play every read must be a
             message that authenticates.
 
+    Every method checks its arguments before anything is sent: a wrong type or
+    value is a :class:`ConfigurationError` naming the argument
+    (:mod:`securestore.arguments`), an invalid key an :class:`InvalidLocationError`.
+
     Raises:
         InvalidLocationError: the bucket name is invalid.
+        ConfigurationError: an argument of the wrong type (a mode's name for a mode).
     """
 
+    @_checked
     def __init__(
         self,
         bucket: str,
@@ -101,6 +161,7 @@ class SecureStore:
 
     # -- writes ---------------------------------------------------------------------------
 
+    @_checked
     def put(
         self,
         key: str,
@@ -129,7 +190,6 @@ class SecureStore:
             PolicyError: S3 reports a different encryption than requested.
             StorageError: S3 refused or failed the request (after retries).
         """
-        validate_key(key)
         mode = encryption or self.encryption
         meta = check_metadata(metadata)
         size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
@@ -141,6 +201,7 @@ class SecureStore:
                 key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
             )
 
+    @_checked
     def upload_file(
         self,
         path: str | os.PathLike[str],
@@ -165,7 +226,6 @@ class SecureStore:
             LocalFileError: the file cannot be read.
             PolicyError, StorageError: as for :meth:`put`.
         """
-        validate_key(key)
         handle, size = open_source(Path(path), bucket=self.bucket, key=key)
         with handle:
             mode = encryption or self.encryption
@@ -183,6 +243,7 @@ class SecureStore:
                     before_commit=unchanged_check(handle, Path(path)),
                 )
 
+    @_checked
     def copy(
         self,
         key: str,
@@ -222,6 +283,7 @@ class SecureStore:
 
     # -- reads ----------------------------------------------------------------------------
 
+    @_checked
     def head(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         """Describe the object (or ``version_id`` of it): size, encryption, ETag, metadata.
 
@@ -230,6 +292,7 @@ class SecureStore:
         """
         return self._access.head(key, version_id=version_id)
 
+    @_checked
     def read_raw_range(self, key: str, first: int, last: int, *, etag: str | None = None) -> bytes:
         """The object's bytes ``first..last`` (inclusive) as stored: **not decrypted**.
 
@@ -239,14 +302,20 @@ class SecureStore:
         that version of the object.
 
         Raises:
+            ConfigurationError: ``first`` or ``last`` is negative, or ``last < first``.
             PreconditionFailedError: the object is no longer version ``etag``.
             NotFoundError, StorageError: as for :meth:`head`.
         """
-        validate_key(key)
+        if last < first:
+            raise ConfigurationError(
+                f"invalid range: last ({last}) is before first ({first})",
+                hint="first and last are inclusive byte offsets, first <= last",
+            )
         response = self._access.get_range(key, first, last, etag=etag)
         # Content-Range was checked; the body's length is the server's to choose.
         return read_capped(response["Body"], last - first + 1, bucket=self.bucket, key=key)
 
+    @args.checked({"mode": args.mode})
     def kms_key_arn(self, mode: EncryptionMode) -> str | None:
         """The ARN of ``mode``'s KMS key (looked up once, then cached).
 
@@ -266,6 +335,7 @@ class SecureStore:
             self._access, encryption=self.encryption, keyring=self.keyring, version_id=version_id
         )
 
+    @_checked
     def open(
         self,
         key: str,
@@ -338,6 +408,7 @@ class SecureStore:
             allow_s3ec=allow_s3ec,
         )
 
+    @_checked
     def get(
         self,
         key: str,
@@ -372,6 +443,7 @@ class SecureStore:
         ) as reader:
             return reader.read_range(0, reader.size)
 
+    @_checked
     def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """Parse a client-side object's message header without decrypting anything.
 
@@ -382,6 +454,7 @@ class SecureStore:
         """
         return self._reads.inspect(key, limits=limits)
 
+    @_checked
     def download_file(
         self,
         key: str,
@@ -440,6 +513,7 @@ class SecureStore:
                 allow_s3ec=allow_s3ec,
             )
 
+    @args.checked({**_ARGUMENTS, "destination": args.optional(_location)})
     def rewrap(
         self,
         key: str,
@@ -492,10 +566,12 @@ class SecureStore:
 
     # -- listing and deletion ---------------------------------------------------------------
 
+    @_checked
     def list(self, prefix: str = "") -> Iterator[ObjectSummary]:
         """Yield the objects under ``prefix``, lazily, one page at a time."""
         return self._access.summaries(prefix)
 
+    @_checked
     def list_directory(
         self, prefix: str = "", *, prefixes_first: bool = False
     ) -> Iterator[ObjectSummary | CommonPrefix]:
@@ -508,6 +584,7 @@ class SecureStore:
         """
         return self._access.list_objects(prefix, delimiter="/", prefixes_first=prefixes_first)
 
+    @_checked
     def list_versions(
         self, prefix: str = "", *, recursive: bool = True
     ) -> Iterator[ObjectVersion | CommonPrefix]:
@@ -515,15 +592,16 @@ class SecureStore:
         ``recursive``), keys in order, the versions of a key newest first."""
         return self._access.list_versions(prefix, delimiter=None if recursive else "/")
 
+    @_checked
     def delete(self, key: str) -> None:
         """Delete the object (S3 semantics: deleting a missing key succeeds).
 
         Raises:
             NotFoundError: the bucket does not exist.
         """
-        validate_key(key)
         self._access.delete(key)
 
+    @_checked
     def delete_many(self, keys: Iterable[str]) -> dict[str, SecureStoreError | None]:
         """Delete up to 1,000 objects in one request (DeleteObjects): each key's outcome.
 
@@ -538,5 +616,5 @@ class SecureStore:
         if len(batch) > DELETE_BATCH:
             raise ConfigurationError(f"at most {DELETE_BATCH} keys per request, not {len(batch)}")
         for key in batch:
-            validate_key(key)
+            args.key("each of keys", key)
         return self._access.delete_many(batch) if batch else {}
