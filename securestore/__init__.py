@@ -79,6 +79,7 @@ if _typing.TYPE_CHECKING:
         remove_bucket,
         remove_tree,
     )
+
     # The function, by its own module: mypy may take ``securestore.tree.sync`` for the
     # submodule of that name, depending on the order it checks the import cycle in.
     from securestore.tree.operations import sync
