@@ -412,7 +412,10 @@ class ClientSideReader(SeekableReader):
         return filled
 
     def read_range(self, start: int, length: int) -> bytes:
-        """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs."""
+        """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs.
+
+        Like ``os.pread``: the position that ``read`` and ``tell`` use does not move.
+        """
         check_open(self)
         with self._named():
             return self._read_range(start, length)

@@ -375,7 +375,10 @@ class S3ecReader(ObjectReader):
         return len(data)
 
     def read_range(self, start: int, length: int) -> bytes:
-        """Return ``length`` plaintext bytes from ``start`` (fewer at the end)."""
+        """Return ``length`` plaintext bytes from ``start`` (fewer at the end).
+
+        Like ``os.pread``: the position that ``read`` and ``tell`` use does not move.
+        """
         check_open(self)
         if start < 0 or length < 0:
             raise ValueError("invalid range")
