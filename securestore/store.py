@@ -32,12 +32,14 @@ from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.localfile import created_folders
 from securestore.localsource import open_source, unchanged_check
-from securestore.location import validate_bucket_name
+from securestore.location import refuse_folder_key, validate_bucket_name
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader, read_capped
 from securestore.reading import ReadPath
 from securestore.rewrap import KeyChanges, RewrapResult, rewrap_object
+from securestore.store_arguments import checked as _checked
+from securestore.store_arguments import kms_key_arn_checked, rewrap_checked
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
 from securestore.transport import Connection
 from securestore.writing import WritePath, check_metadata
@@ -46,59 +48,6 @@ __all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket"
 
 #: What ``put`` accepts: bytes, a binary file object (seekable or not), or an iterable of bytes.
 Body = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
-
-
-def _store(name: str, value: object) -> None:
-    if not isinstance(value, SecureStore):
-        raise args.refuse(name, "a SecureStore", value)
-
-
-def _location(name: str, value: object) -> None:
-    if not (
-        isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)
-    ):
-        raise args.refuse(name, "a (bucket, key) pair of str", value)
-    args.key(f"{name}'s key", value[1])
-
-
-_optional_mode = args.optional(args.mode)
-_optional_text = args.optional(args.text)
-_optional_mapping = args.optional(args.mapping)
-
-#: Every facade argument's check, by parameter name (:func:`securestore.arguments.checked`).
-_ARGUMENTS: dict[str, args.Check] = {
-    "bucket": args.text,
-    "key": args.key,
-    "dest_key": args.key,
-    "body": args.body,
-    "path": args.path,
-    "destination": _store,
-    "encryption": _optional_mode,
-    "require": _optional_mode,
-    "metadata": _optional_mapping,
-    "context": _optional_mapping,
-    "expect_context": _optional_mapping,
-    "content_type": _optional_text,
-    "version_id": _optional_text,
-    "etag": _optional_text,
-    "prefix": args.text,
-    "progress": args.optional(args.callback),
-    "expected_size": args.optional(args.count),
-    "first": args.count,
-    "last": args.count,
-    "mode": args.optional(args.count),
-    "attributes": args.optional(args.instance_of(ObjectAttributes, "an ObjectAttributes")),
-    "limits": args.optional(args.instance_of(HeaderLimits, "a HeaderLimits")),
-    "connection": args.optional(args.instance_of(Connection, "a Connection")),
-    "transfer": args.optional(args.instance_of(TransferConfig, "a TransferConfig")),
-    "keyring": args.optional(args.keyring),
-    "add": args.keyrings,
-    "remove": args.keyrings,
-    "remove_kms_keys": args.strings,
-    "remove_context": args.strings,
-    "keys": args.strings,
-}
-_checked = args.checked(_ARGUMENTS)
 
 
 class SecureStore:
@@ -182,17 +131,21 @@ class SecureStore:
         leaves any existing object untouched. A body of unknown length is cut
         into parts that grow as it goes, up to S3's 5 TiB
         (:mod:`securestore.parts`); ``expected_size`` (bytes, a hint) picks the
-        part size up front, and a body longer than that still fits.
+        part size up front, and a body longer than that still fits. A key ending
+        in ``/`` takes only an empty body, a folder marker
+        (:func:`~securestore.location.refuse_folder_key`).
         ``attributes`` sets the storage class and content headers
         (:class:`~securestore.attributes.ObjectAttributes`).
 
         Raises:
+            InvalidLocationError: ``key`` ends in ``/`` and ``body`` is not ``b""``.
             PolicyError: S3 reports a different encryption than requested.
             StorageError: S3 refused or failed the request (after retries).
         """
         mode = encryption or self.encryption
         meta = check_metadata(metadata)
         size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
+        refuse_folder_key(key, empty=size == 0)
         with self._access.boundary("put", key):
             plan = self._writes.plan(
                 key, mode, size, meta, expected_size=expected_size, attributes=attributes
@@ -216,16 +169,20 @@ class SecureStore:
         """Upload a local file, with a concurrent multipart upload when it is large.
 
         ``attributes``: storage class and content headers, as for :meth:`put`.
+        ``key`` is the object's whole key: one ending in ``/`` is refused (the CLI's
+        ``put FILE s3://b/dir/`` names the object ``dir/FILE`` before it calls this).
 
         A file that changes while it is read (size, mtime or ctime) is not
         stored: the upload is abandoned before it is committed, so an existing
         object under ``key`` stays as it was.
 
         Raises:
+            InvalidLocationError: ``key`` ends in ``/``.
             FileChangedError: the file changed while it was read (a LocalFileError).
             LocalFileError: the file cannot be read.
             PolicyError, StorageError: as for :meth:`put`.
         """
+        refuse_folder_key(key)
         handle, size = open_source(Path(path), bucket=self.bucket, key=key)
         with handle:
             mode = encryption or self.encryption
@@ -315,7 +272,7 @@ class SecureStore:
         # Content-Range was checked; the body's length is the server's to choose.
         return read_capped(response["Body"], last - first + 1, bucket=self.bucket, key=key)
 
-    @args.checked({"mode": args.mode})
+    @kms_key_arn_checked
     def kms_key_arn(self, mode: EncryptionMode) -> str | None:
         """The ARN of ``mode``'s KMS key (looked up once, then cached).
 
@@ -513,7 +470,7 @@ class SecureStore:
                 allow_s3ec=allow_s3ec,
             )
 
-    @args.checked({**_ARGUMENTS, "destination": args.optional(_location)})
+    @rewrap_checked
     def rewrap(
         self,
         key: str,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from securestore.errors import LocalFileError
+from securestore.location import refuse_folder_key, validate_key
 
 from .filters import Filters
 from .listing import Entry
@@ -158,8 +159,16 @@ def copy_file(
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
 ) -> TreeResult:
-    """Transfer one file or object (sides are the file and the key themselves)."""
+    """Transfer one file or object (sides are the file and the key themselves).
+
+    A remote destination is the object's whole key: one ending in ``/`` is refused
+    (:class:`~securestore.errors.InvalidLocationError`, before anything is read or
+    sent), as :meth:`SecureStore.upload_file` refuses it. The CLI's ``cp a.txt
+    s3://b/dir/`` names the object ``dir/a.txt`` first (:func:`remote_key`).
+    """
     src, dst = as_side(source), as_side(destination)
+    if isinstance(dst, Remote):
+        refuse_folder_key(validate_key(dst.prefix))
     planner = Planner(src, dst, options or TreeOptions(), move, tree=False)
     if isinstance(src, Local):
         try:
