@@ -18,6 +18,7 @@ from typing import Any
 from securestore.errors import LocalFileError
 from securestore.location import refuse_folder_key, validate_key
 
+from .arguments import checked
 from .filters import Filters
 from .listing import Entry
 from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, TreeResult
@@ -45,6 +46,7 @@ def _manager(
     return TransferManager(concurrency=concurrency, progress=progress, on_event=on_event)
 
 
+@checked
 def copy_tree(
     source: SideLike,
     destination: SideLike,
@@ -77,6 +79,7 @@ def copy_tree(
         planner.remove_empty_folders()
 
 
+@checked
 def move_tree(
     source: SideLike,
     destination: SideLike,
@@ -108,6 +111,7 @@ def move_tree(
     )
 
 
+@checked
 def sync(
     source: SideLike,
     destination: SideLike,
@@ -149,6 +153,7 @@ def sync(
         planner.remove_empty_folders()
 
 
+@checked
 def copy_file(
     source: SideLike,
     destination: SideLike,
