@@ -35,7 +35,7 @@ from securestore.message.materials import check_keyring
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.parts import PartSchedule
-from securestore.reader import SeekableReader, check_open
+from securestore.reader import SeekableReader, check_open, check_range
 from securestore.signed import FrameDigests
 from securestore.transfer import Part
 
@@ -421,8 +421,7 @@ class ClientSideReader(SeekableReader):
             return self._read_range(start, length)
 
     def _read_range(self, start: int, length: int) -> bytes:
-        if start < 0 or length < 0:
-            raise ConfigurationError("invalid range")
+        check_range(start, length)
         end = min(start + length, self._size)
         if start >= end:
             if start >= self._size:

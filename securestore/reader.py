@@ -31,6 +31,7 @@ __all__ = [
     "ObjectReader",
     "SeekableReader",
     "check_open",
+    "check_range",
     "seek_target",
 ]
 
@@ -58,6 +59,23 @@ OpenRange = Callable[[int, int | None], dict[str, Any]]
 def check_open(stream: io.IOBase) -> None:
     if stream.closed:
         raise ValueError("I/O operation on closed file")
+
+
+def check_range(start: object, length: object, *, where: tuple[str, str] | None = None) -> None:
+    """Refuse a ``read_range`` whose ``start`` or ``length`` is not a non-negative int.
+
+    One rule for every reader (server-side, client-side, S3EC), as a
+    :class:`ConfigurationError` that ``where`` (bucket, key) locates.
+    """
+    for name, value in (("start", start), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            shown = value if isinstance(value, int) else type(value).__name__
+            bucket, key = where or (None, None)
+            raise ConfigurationError(
+                f"invalid range: {name} must be a non-negative int, not {shown}",
+                bucket=bucket,
+                key=key,
+            )
 
 
 def seek_target(position: int, size: int, offset: int, whence: int) -> int:
@@ -187,8 +205,7 @@ class ObjectReader(SeekableReader):
         ``read`` and ``tell`` use does not move.
         """
         check_open(self)
-        if start < 0 or length < 0:
-            raise ConfigurationError("invalid range", bucket=self._bucket, key=self._key)
+        check_range(start, length, where=(self._bucket, self._key))
         length = max(0, min(length, self._size - start))  # never allocate beyond the object
         if length == 0:
             return b""

@@ -13,7 +13,14 @@ from collections.abc import Callable
 
 import pytest
 
-from securestore import ClientSideReader, ObjectReader, RawAesKeyring, SecureStore, SseS3
+from securestore import (
+    ClientSideReader,
+    ConfigurationError,
+    ObjectReader,
+    RawAesKeyring,
+    SecureStore,
+    SseS3,
+)
 from securestore.clientside import ClientSide
 
 F = 4096
@@ -54,4 +61,18 @@ def test_whole_reads_and_pieces_still_agree(store: SecureStore) -> None:
     with store.open("obj") as reader:
         pieces = [reader.read_range(at, 1000) for at in range(100, len(DATA), 1000)]
         assert b"".join(pieces) == DATA[100:]
+        assert reader.tell() == 0
+
+
+@pytest.mark.parametrize(
+    ("start", "length"),
+    [(-1, 4), (0, -4), ("0", 4), (0, "4"), (1.5, 2), (True, 1), (None, 1)],
+)
+def test_a_bad_range_is_the_same_configuration_error_for_every_reader(
+    store: SecureStore, start: object, length: object
+) -> None:
+    # A str or float was a TypeError from a comparison deep in one reader or another.
+    with store.open("obj") as reader:
+        with pytest.raises(ConfigurationError, match=r"invalid range: (start|length) must be"):
+            reader.read_range(start, length)  # type: ignore[arg-type]
         assert reader.tell() == 0
