@@ -24,11 +24,13 @@ from securestore.message.materials import check_keyring
 from securestore.modes import EncryptionMode
 
 __all__ = [
+    "FLAGS",
     "Check",
     "body",
     "callback",
     "checked",
     "count",
+    "flag",
     "instance_of",
     "key",
     "keyring",
@@ -107,6 +109,32 @@ def count(name: str, value: object) -> None:
         raise refuse(name, "a non-negative int", value)
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative, not {value}")
+
+
+def flag(name: str, value: object) -> None:
+    """A ``bool``: ``allow_plaintext="no"`` is truthy, and would weaken a read."""
+    if not isinstance(value, bool):
+        raise refuse(name, "True or False", value)
+
+
+#: The flags of the public calls (several weaken a read: each must be a real bool).
+FLAGS = (
+    "allow_legacy_unauthenticated",
+    "allow_plaintext",
+    "allow_s3ec",
+    "delete",
+    "delete_old_versions",
+    "dry_run",
+    "dryrun",
+    "exact_timestamps",
+    "force",
+    "move",
+    "overwrite_readonly",
+    "prefixes_first",
+    "recursive",
+    "relocated",
+    "size_only",
+)
 
 
 def path(name: str, value: object) -> None:

@@ -119,6 +119,7 @@ _ARGUMENTS: dict[str, args.Check] = {
     "policy": args.instance_of(DecryptPolicy, "a DecryptPolicy"),
     "suffix": args.text,
     "on_skip": args.optional(args.callback),
+    **dict.fromkeys(args.FLAGS, args.flag),
 }
 _checked = args.checked(_ARGUMENTS)
 _tree_checked = args.checked({**_ARGUMENTS, "source": args.path, "destination": args.path})

@@ -67,6 +67,7 @@ ARGUMENTS: dict[str, args.Check] = {
     "remove_kms_keys": args.strings,
     "remove_context": args.strings,
     "keys": args.strings,
+    **dict.fromkeys(args.FLAGS, args.flag),
 }
 
 #: The decorator of the facade's methods.

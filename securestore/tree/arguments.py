@@ -25,6 +25,7 @@ ARGUMENTS: dict[str, args.Check] = {
     ),
     "progress": args.optional(args.callback),
     "on_event": args.optional(args.callback),
+    **dict.fromkeys(args.FLAGS, args.flag),
 }
 
 #: The decorator of the tree calls.

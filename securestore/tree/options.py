@@ -51,6 +51,8 @@ class TreeOptions:
             args.optional(args.mode)(name, getattr(self, name))
         args.mapping("metadata", self.metadata)
         args.optional(args.mapping)("context", self.context)
+        for name in ("relocated", "allow_plaintext", "overwrite_readonly", "allow_s3ec"):
+            args.flag(name, getattr(self, name))
         args.optional(args.text)("content_type", self.content_type)
         args.optional(args.instance_of(ObjectAttributes, "an ObjectAttributes"))(
             "attributes", self.attributes

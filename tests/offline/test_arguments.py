@@ -73,6 +73,7 @@ def test_what_is_not_a_keyring_is_refused_before_any_file(
         ({"context": {"team": 1}}, "string"),
         ({"context": "team=a"}, "context"),
         ({"suite": 0x0478}, "suite"),
+        ({"overwrite_readonly": "no"}, "overwrite_readonly"),
     ],
 )
 def test_encrypt_options_are_refused_before_the_keyring_is_asked(

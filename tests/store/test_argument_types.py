@@ -95,6 +95,19 @@ BAD_CALLS: dict[str, tuple[Call, str]] = {
     "rewrap-keyring-bytes": (lambda s, _: s.rewrap("k", keyring=bytes(32)), "keyring"),
     "rewrap-destination-str": (lambda s, _: s.rewrap("k", destination="b/k"), "destination"),
     "kms-key-arn-str": (lambda s, _: s.kms_key_arn("kms"), "mode"),
+    # A truthy str where a flag is wanted would have weakened the read.
+    "get-allow-plaintext-str": (lambda s, _: s.get("k", allow_plaintext="no"), "allow_plaintext"),
+    "open-relocated-int": (lambda s, _: s.open("k", relocated=1), "relocated"),
+    "download-allow-s3ec-str": (
+        lambda s, p: s.download_file("k", p / "o", allow_s3ec="false"),
+        "allow_s3ec",
+    ),
+    "copy-allow-s3ec-str": (lambda s, _: s.copy("k", s, "k2", allow_s3ec="no"), "allow_s3ec"),
+    "rewrap-dry-run-str": (lambda s, _: s.rewrap("k", dry_run="yes"), "dry_run"),
+    "list-versions-recursive-none": (
+        lambda s, _: next(s.list_versions("", recursive=None)),
+        "recursive",
+    ),
 }
 
 

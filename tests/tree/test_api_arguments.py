@@ -74,6 +74,10 @@ _STORE = SecureStore("never-contacted-bucket")
         (lambda p: TreeOptions(require="sse-s3"), "require must be an encryption mode"),
         (lambda p: TreeOptions(metadata="a=b"), "metadata"),
         (lambda p: TreeOptions(attributes="STANDARD"), "attributes"),
+        (lambda p: TreeOptions(allow_plaintext="no"), "allow_plaintext"),
+        (lambda p: copy_tree(p, (_STORE, "p/"), dryrun="no"), "dryrun"),
+        (lambda p: sync(p, (_STORE, "p/"), delete="no"), "delete"),
+        (lambda p: remove_bucket(_STORE, force="no"), "force"),
     ],
 )
 def test_tree_calls_name_the_argument_of_the_wrong_type(
