@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import securestore.arguments as args
 from securestore.errors import ConfigurationError, FormatError, IntegrityError, SecureStoreError
 from securestore.keyrings.caching import CachingKeyring, DataKeyCache
 from securestore.message import (
@@ -109,6 +110,12 @@ class ClientSide(EncryptionMode):
             self.sse, EncryptionMode | type(None)
         ):
             raise ConfigurationError("sse= must be a server-side mode")
+        args.optional(args.mapping)("context", self.context)
+        args.count("frame_length", self.frame_length)
+        args.optional(args.count)("max_data_keys", self.max_data_keys)
+        args.instance_of(DecryptPolicy, "a DecryptPolicy")("policy", self.policy)
+        args.optional(args.instance_of(HeaderLimits, "a HeaderLimits"))("limits", self.limits)
+        args.optional(args.instance_of(DataKeyCache, "a DataKeyCache"))("cache", self.cache)
         object.__setattr__(self, "context", _check_user_context(self.context or {}))
         if not 1 <= self.frame_length <= self.header_limits.max_frame_length:
             raise ConfigurationError(
