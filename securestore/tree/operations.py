@@ -15,8 +15,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from securestore.errors import LocalFileError
-from securestore.location import refuse_folder_key, validate_key
+from securestore.errors import InvalidLocationError, LocalFileError
+from securestore.location import refuse_folder_key
 
 from .arguments import checked
 from .filters import Filters
@@ -173,7 +173,14 @@ def copy_file(
     """
     src, dst = as_side(source), as_side(destination)
     if isinstance(dst, Remote):
-        refuse_folder_key(validate_key(dst.prefix))
+        # The key's shape only: one S3 cannot store (not UTF-8) is refused by the
+        # transfer, with the name of the file it came from.
+        refuse_folder_key(dst.prefix)
+        if not dst.prefix:
+            raise InvalidLocationError(
+                "copy_file writes one object: its destination needs a key, not the bucket's root",
+                hint="name the object: (store, 'dir/name')",
+            )
     planner = Planner(src, dst, options or TreeOptions(), move, tree=False)
     if isinstance(src, Local):
         try:
