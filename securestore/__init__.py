@@ -78,8 +78,11 @@ if _typing.TYPE_CHECKING:
         move_tree,
         remove_bucket,
         remove_tree,
-        sync,
     )
+
+    # The function, by its own module: mypy may take ``securestore.tree.sync`` for the
+    # submodule of that name, depending on the order it checks the import cycle in.
+    from securestore.tree.operations import sync
 
 #: Where each lazily imported public name lives.
 _LAZY = {

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import securestore.arguments as args
 from securestore.errors import ConfigurationError, FormatError, IntegrityError, SecureStoreError
 from securestore.keyrings.caching import CachingKeyring, DataKeyCache
 from securestore.message import (
@@ -35,7 +36,7 @@ from securestore.message.materials import check_keyring
 from securestore.message.sizes import frame_for_offset
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.parts import PartSchedule
-from securestore.reader import SeekableReader, check_open
+from securestore.reader import SeekableReader, check_open, check_range
 from securestore.signed import FrameDigests
 from securestore.transfer import Part
 
@@ -109,6 +110,12 @@ class ClientSide(EncryptionMode):
             self.sse, EncryptionMode | type(None)
         ):
             raise ConfigurationError("sse= must be a server-side mode")
+        args.optional(args.mapping)("context", self.context)
+        args.count("frame_length", self.frame_length)
+        args.optional(args.count)("max_data_keys", self.max_data_keys)
+        args.instance_of(DecryptPolicy, "a DecryptPolicy")("policy", self.policy)
+        args.optional(args.instance_of(HeaderLimits, "a HeaderLimits"))("limits", self.limits)
+        args.optional(args.instance_of(DataKeyCache, "a DataKeyCache"))("cache", self.cache)
         object.__setattr__(self, "context", _check_user_context(self.context or {}))
         if not 1 <= self.frame_length <= self.header_limits.max_frame_length:
             raise ConfigurationError(
@@ -412,14 +419,16 @@ class ClientSideReader(SeekableReader):
         return filled
 
     def read_range(self, start: int, length: int) -> bytes:
-        """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs."""
+        """Return plaintext ``[start, start + length)``, fetching exactly the frames it needs.
+
+        Like ``os.pread``: the position that ``read`` and ``tell`` use does not move.
+        """
         check_open(self)
         with self._named():
             return self._read_range(start, length)
 
     def _read_range(self, start: int, length: int) -> bytes:
-        if start < 0 or length < 0:
-            raise ConfigurationError("invalid range")
+        check_range(start, length)
         end = min(start + length, self._size)
         if start >= end:
             if start >= self._size:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from securestore.errors import InvalidLocationError
 
-__all__ = ["S3Url", "key_or_folder", "validate_bucket_name", "validate_key"]
+__all__ = ["S3Url", "key_or_folder", "refuse_folder_key", "validate_bucket_name", "validate_key"]
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MAX_KEY_BYTES = 1024
@@ -59,6 +59,28 @@ def validate_key(key: str) -> str:
     except UnicodeEncodeError as exc:
         raise InvalidLocationError("object key is not valid UTF-8") from exc
     return key
+
+
+def refuse_folder_key(key: str, *, empty: bool = False) -> None:
+    """Refuse to write one object's data under a key that ends in ``/``.
+
+    Such a key names a folder: aws-cli and the CLI write ``dir/`` + the source's
+    name there, and tree downloads refuse an object of that name that holds bytes.
+    The library never guesses a name: :meth:`SecureStore.put`,
+    :meth:`SecureStore.upload_file` and :func:`securestore.tree.copy_file` refuse
+    it (``put`` of an ``empty`` body writes the folder marker a console makes).
+    :func:`securestore.tree.remote_key` gives the CLI's rule.
+
+    Raises:
+        InvalidLocationError: ``key`` ends in ``/`` (and the body is not known empty).
+    """
+    if key.endswith("/") and not empty:
+        raise InvalidLocationError(
+            f"the key {key!r} ends in '/': it names a folder, not an object",
+            hint="name the object in full (tree.remote_key(prefix, name) adds the file's "
+            "name, as the CLI does); only an empty folder marker is written under a "
+            "key ending in /",
+        )
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,18 @@ class _KmsMode(EncryptionMode):
     algorithm = AWS_KMS
 
     def __post_init__(self) -> None:
+        # Inline, not securestore.arguments (which imports this module).
+        if self.key_id is not None and not isinstance(self.key_id, str):
+            kind = type(self.key_id).__name__
+            raise ConfigurationError(
+                f"key_id must be a KMS key id, ARN or alias (a str), not {kind}"
+            )
+        if self.context is not None and not isinstance(self.context, Mapping):
+            raise ConfigurationError(
+                f"context must be a mapping of str to str, not {type(self.context).__name__}"
+            )
+        if not isinstance(getattr(self, "bucket_key", True), bool):
+            raise ConfigurationError("bucket_key must be True or False")
         if self.context is not None:
             _encode_context(self.context)
             object.__setattr__(self, "context", dict(self.context))

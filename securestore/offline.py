@@ -32,25 +32,27 @@ import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
-from securestore.confine import confined_target, control_characters
+import securestore.arguments as args
 from securestore.errors import (
     ConfigurationError,
     FormatError,
     LocalFileError,
     NotAMessageError,
-    SecureStoreError,
 )
 from securestore.localfile import AtomicFile
+from securestore.message.context import validate_user_context
 from securestore.message.decrypt import DecryptingReader
 from securestore.message.encrypt import DEFAULT_FRAME_LENGTH, DEFAULT_SUITE, Encryptor
-from securestore.message.header import DEFAULT_MAX_ENCRYPTED_DATA_KEYS, Header, HeaderLimits
+from securestore.message.header import (
+    DEFAULT_MAX_ENCRYPTED_DATA_KEYS,
+    ESDK_MAX_FRAME_LENGTH,
+    Header,
+    HeaderLimits,
+)
 from securestore.message.materials import Keyring
 from securestore.message.suites import AlgorithmSuite, DecryptPolicy
-
-if TYPE_CHECKING:
-    from securestore.tree.listing import Problem
 
 __all__ = [
     "DEFAULT_SUFFIX",
@@ -76,6 +78,51 @@ class _Writable(Protocol):
 PathLike = str | os.PathLike[str]
 Source = PathLike | IO[bytes] | BinaryIO
 Destination = PathLike | _Writable
+
+
+def _source(name: str, value: object) -> None:
+    if not (isinstance(value, str | os.PathLike) or callable(getattr(value, "read", None))):
+        raise args.refuse(name, "a path or a binary file object to read", value)
+
+
+def _destination(name: str, value: object) -> None:
+    if not (isinstance(value, str | os.PathLike) or callable(getattr(value, "write", None))):
+        raise args.refuse(name, "a path or a binary file object to write", value)
+
+
+def _between(low: int, high: int) -> args.Check:
+    def check_between(name: str, value: object) -> None:
+        args.count(name, value)
+        assert isinstance(value, int)
+        if not low <= value <= high:
+            raise ConfigurationError(f"{name} must be between {low} and {high}, not {value}")
+
+    return check_between
+
+
+def _context(name: str, value: object) -> None:
+    args.mapping(name, value)
+    assert isinstance(value, Mapping)
+    validate_user_context(value)
+
+
+#: The offline calls' arguments, checked when a call is made: before a file is
+#: opened or created, and before a keyring is asked for a data key (a KMS call).
+_ARGUMENTS: dict[str, args.Check] = {
+    "source": _source,
+    "destination": _destination,
+    "keyring": args.keyring,
+    "context": args.optional(_context),
+    "frame_length": _between(1, ESDK_MAX_FRAME_LENGTH),
+    "max_data_keys": _between(1, 0xFFFF),
+    "suite": args.instance_of(AlgorithmSuite, "an AlgorithmSuite"),
+    "policy": args.instance_of(DecryptPolicy, "a DecryptPolicy"),
+    "suffix": args.text,
+    "on_skip": args.optional(args.callback),
+    **dict.fromkeys(args.FLAGS, args.flag),
+}
+_checked = args.checked(_ARGUMENTS)
+_tree_checked = args.checked({**_ARGUMENTS, "source": args.path, "destination": args.path})
 
 
 @dataclass(frozen=True)
@@ -198,6 +245,7 @@ class _Sink(Protocol):
     def __call__(self, data: bytes | bytearray | memoryview, /) -> object: ...
 
 
+@_checked
 def encrypt_file(
     source: Source,
     destination: Destination,
@@ -217,7 +265,8 @@ def encrypt_file(
 
     Raises:
         LocalFileError: a source or destination that cannot be used.
-        ConfigurationError: bad arguments (context, frame length, too many data keys).
+        ConfigurationError: bad arguments (not a keyring, context, frame length, too many
+            data keys), refused before a file is opened or the keyring is asked.
         KeyringError: the keyring could not produce or wrap a data key.
     """
 
@@ -290,6 +339,7 @@ def _not_a_message(head: bytes, error: FormatError) -> None:
     ) from error
 
 
+@_checked
 def decrypt_file(
     source: Source,
     destination: Destination,
@@ -309,6 +359,7 @@ def decrypt_file(
         AuthenticationError, FormatError: the message is not authentic or malformed.
         NoMatchingKeyError: none of the keyring's keys unwraps a data key.
         LocalFileError: a source or destination that cannot be used.
+        ConfigurationError: bad arguments (not a keyring...), before a file is opened.
     """
     header, _ = _decrypt(
         source,
@@ -335,51 +386,12 @@ def _check_tree(source: Path, destination: Path) -> None:
         raise LocalFileError(f"the output {destination} exists and is not a directory")
 
 
-def _files(root: Path, output: Path, on_skip: SkipHandler | None) -> Iterator[Path]:
-    """Regular files under ``root`` in a stable order, by the rules of ``cp --recursive``.
-
-    :func:`~securestore.tree.listing.walk_local` decides: symbolic links are followed
-    (a loop back into the current path is skipped), FIFOs, sockets, devices,
-    broken links and our own partial files (a killed download's truncated
-    plaintext) are skipped and passed to ``on_skip``; a path that cannot be
-    accounted for (an unreadable directory) stops the tree with :class:`LocalFileError`.
-    Files that resolve into ``output`` (through a link) are skipped: encrypting its
-    own output would feed the tree to itself without end.
-    """
-
-    # Imported here: the listing module loads the store (boto3), which no offline call needs.
-    from securestore.tree.listing import walk_local
-
-    def report(problem: Problem) -> None:
-        path = root / problem.relative
-        if problem.fatal:
-            raise LocalFileError(f"{path}: {problem.reason}")
-        if on_skip is not None:
-            on_skip(path, problem.reason)
-
-    written = output.resolve()
-    for entry in walk_local(root, report):
-        path = root / entry.relative
-        real = path.resolve()
-        if real == written or written in real.parents:
-            if on_skip is not None:
-                on_skip(path, f"inside the output directory {output}")
-            continue
-        yield path
-
-
-def _named(path: Path, error: SecureStoreError) -> None:
-    """Prefix ``error``'s message with the tree file it concerns (its type stays)."""
-    if str(path) not in error.message:
-        error.message = f"{path}: {error.message}"
-        error.args = (error.message, *error.args[1:])
-
-
 def _check_suffix(suffix: str) -> None:
     if not suffix or "/" in suffix or suffix in (".", ".."):
         raise ConfigurationError(f"invalid suffix {suffix!r}: give a file name ending like .enc")
 
 
+@_tree_checked
 def encrypt_tree(
     source: PathLike,
     destination: PathLike,
@@ -400,30 +412,29 @@ def encrypt_tree(
     ``on_skip``. Missing directories are created; in ``destination`` no link is
     written through (a symbolic link out of it, or as an output file, is refused
     with :class:`~securestore.errors.PolicyError`). An error names the file it concerns.
+
+    The arguments and the two directories are checked when it is called, before
+    the first ``next()`` (:class:`ConfigurationError`, :class:`LocalFileError`).
     """
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
-    for path in _files(src, dst, on_skip):
-        try:
-            out, _ = confined_target(dst, path.relative_to(src).as_posix() + suffix)
-            with _open_source(path) as stream:
-                counting = _Counting(stream, str(path))
-                header = encrypt_file(
-                    counting,  # type: ignore[arg-type]
-                    out,
-                    keyring,
-                    context=context,
-                    frame_length=frame_length,
-                    max_data_keys=max_data_keys,
-                    overwrite_readonly=overwrite_readonly,
-                )
-        except SecureStoreError as exc:
-            _named(path, exc)
-            raise
-        yield TreeEntry(path, out, header, counting.count)
+    from securestore.offline_tree import encrypt_files
+
+    return encrypt_files(
+        src,
+        dst,
+        keyring,
+        suffix=suffix,
+        context=context,
+        frame_length=frame_length,
+        max_data_keys=max_data_keys,
+        overwrite_readonly=overwrite_readonly,
+        on_skip=on_skip,
+    )
 
 
+@_tree_checked
 def decrypt_tree(
     source: PathLike,
     destination: PathLike,
@@ -441,34 +452,22 @@ def decrypt_tree(
     Each goes to ``destination``/RELATIVE minus ``suffix``, replaced only after it
     authenticated; files without the suffix are not read. New directories are
     created 0700 (they receive plaintext). A generator, like :func:`encrypt_tree`
-    (links followed, skipped paths to ``on_skip``, errors name their file).
+    (links followed, skipped paths to ``on_skip``, errors name their file), whose
+    arguments are checked when it is called.
     """
     _check_suffix(suffix)
     src, dst = Path(source), Path(destination)
     _check_tree(src, dst)
-    for path in _files(src, dst, on_skip):
-        relative = path.relative_to(src).as_posix()
-        if not relative.endswith(suffix) or path.name == suffix:
-            continue
-        if control_characters(relative):
-            # Someone else's vault may name files to replay escape sequences or spoof
-            # an extension wherever the plaintext lands.
-            if on_skip is not None:
-                on_skip(path, "its name holds control characters (not decrypted)")
-            continue
-        try:
-            # New folders get 0700 (they receive plaintext); no link is written through.
-            out, _ = confined_target(dst, relative[: -len(suffix)], mode=0o700)
-            header, size = _decrypt(
-                path,
-                out,
-                keyring,
-                context=context,
-                max_data_keys=max_data_keys,
-                policy=policy,
-                overwrite_readonly=overwrite_readonly,
-            )
-        except SecureStoreError as exc:
-            _named(path, exc)
-            raise
-        yield TreeEntry(path, out, header, size)
+    from securestore.offline_tree import decrypt_files
+
+    return decrypt_files(
+        src,
+        dst,
+        keyring,
+        suffix=suffix,
+        context=context,
+        max_data_keys=max_data_keys,
+        policy=policy,
+        overwrite_readonly=overwrite_readonly,
+        on_skip=on_skip,
+    )

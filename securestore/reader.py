@@ -31,6 +31,7 @@ __all__ = [
     "ObjectReader",
     "SeekableReader",
     "check_open",
+    "check_range",
     "seek_target",
 ]
 
@@ -58,6 +59,23 @@ OpenRange = Callable[[int, int | None], dict[str, Any]]
 def check_open(stream: io.IOBase) -> None:
     if stream.closed:
         raise ValueError("I/O operation on closed file")
+
+
+def check_range(start: object, length: object, *, where: tuple[str, str] | None = None) -> None:
+    """Refuse a ``read_range`` whose ``start`` or ``length`` is not a non-negative int.
+
+    One rule for every reader (server-side, client-side, S3EC), as a
+    :class:`ConfigurationError` that ``where`` (bucket, key) locates.
+    """
+    for name, value in (("start", start), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            shown = value if isinstance(value, int) else type(value).__name__
+            bucket, key = where or (None, None)
+            raise ConfigurationError(
+                f"invalid range: {name} must be a non-negative int, not {shown}",
+                bucket=bucket,
+                key=key,
+            )
 
 
 def seek_target(position: int, size: int, offset: int, whence: int) -> int:
@@ -166,6 +184,9 @@ class ObjectReader(SeekableReader):
         self._budget = RetryBudget(read_retries)
         self._body: Any = first_response["Body"] if first_response is not None else None
         self._body_pos = 0
+        # Where the last read_range ended: a range that starts there continues the
+        # streaming response it left open, even though the position did not move.
+        self._range_end = -1
 
     def readinto(self, buffer: Any) -> int:
         check_open(self)
@@ -178,18 +199,27 @@ class ObjectReader(SeekableReader):
         return len(data)
 
     def read_range(self, start: int, length: int) -> bytes:
-        """Return ``length`` bytes from ``start`` (fewer at the end of the object)."""
+        """Return ``length`` bytes from ``start`` (fewer at the end of the object).
+
+        Like ``os.pread``, and like the client-side reader's: the position that
+        ``read`` and ``tell`` use does not move.
+        """
         check_open(self)
-        if start < 0 or length < 0:
-            raise ConfigurationError("invalid range", bucket=self._bucket, key=self._key)
+        check_range(start, length, where=(self._bucket, self._key))
         length = max(0, min(length, self._size - start))  # never allocate beyond the object
         if length == 0:
-            self.seek(start)
             return b""
-        if start == self._pos:
-            # Sequential (a whole-object read, --range pieces): one streaming GET.
-            return self._read_sequential(start, length)
-        return self._read_bounded(start, length)
+        position = self._pos
+        try:
+            if start in (position, self._range_end):
+                # Sequential (a whole-object read, --range pieces): one streaming GET.
+                data = self._read_sequential(start, length)
+            else:
+                data = self._read_bounded(start, length)
+        finally:
+            self._pos = position
+        self._range_end = start + len(data)
+        return data
 
     def _read_bounded(self, start: int, length: int) -> bytes:
         """One GET of exactly ``bytes=start-(start+length-1)``, read to its end.
@@ -199,7 +229,7 @@ class ObjectReader(SeekableReader):
         ``bytes=start-`` and close it part-read at the next seek,
         and a part-read response cannot go back to the connection pool: every
         seek would cost a new TCP and TLS handshake. A bounded answer read to its
-        end keeps the connection. The stream position is left after the range.
+        end keeps the connection.
         """
         self._drop_body()
         out = bytearray()
@@ -226,7 +256,6 @@ class ObjectReader(SeekableReader):
                 raise translate_error(
                     exc, bucket=self._bucket, key=self._key, action="read"
                 ) from exc
-        self._pos = start + length
         return bytes(out)
 
     def _read_some(self, want: int) -> bytes:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+import securestore.arguments as args
 from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import (
@@ -31,12 +32,14 @@ from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.localfile import created_folders
 from securestore.localsource import open_source, unchanged_check
-from securestore.location import validate_bucket_name, validate_key
+from securestore.location import refuse_folder_key, validate_bucket_name
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
 from securestore.reader import ObjectReader, read_capped
 from securestore.reading import ReadPath
 from securestore.rewrap import KeyChanges, RewrapResult, rewrap_object
+from securestore.store_arguments import checked as _checked
+from securestore.store_arguments import kms_key_arn_checked, rewrap_checked
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
 from securestore.transport import Connection
 from securestore.writing import WritePath, check_metadata
@@ -66,10 +69,16 @@ class SecureStore:
             brings its keyring). With a keyring in play every read must be a
             message that authenticates.
 
+    Every method checks its arguments before anything is sent: a wrong type or
+    value is a :class:`ConfigurationError` naming the argument
+    (:mod:`securestore.arguments`), an invalid key an :class:`InvalidLocationError`.
+
     Raises:
         InvalidLocationError: the bucket name is invalid.
+        ConfigurationError: an argument of the wrong type (a mode's name for a mode).
     """
 
+    @_checked
     def __init__(
         self,
         bucket: str,
@@ -101,6 +110,7 @@ class SecureStore:
 
     # -- writes ---------------------------------------------------------------------------
 
+    @_checked
     def put(
         self,
         key: str,
@@ -121,18 +131,21 @@ class SecureStore:
         leaves any existing object untouched. A body of unknown length is cut
         into parts that grow as it goes, up to S3's 5 TiB
         (:mod:`securestore.parts`); ``expected_size`` (bytes, a hint) picks the
-        part size up front, and a body longer than that still fits.
+        part size up front, and a body longer than that still fits. A key ending
+        in ``/`` takes only an empty body, a folder marker
+        (:func:`~securestore.location.refuse_folder_key`).
         ``attributes`` sets the storage class and content headers
         (:class:`~securestore.attributes.ObjectAttributes`).
 
         Raises:
+            InvalidLocationError: ``key`` ends in ``/`` and ``body`` is not ``b""``.
             PolicyError: S3 reports a different encryption than requested.
             StorageError: S3 refused or failed the request (after retries).
         """
-        validate_key(key)
         mode = encryption or self.encryption
         meta = check_metadata(metadata)
         size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
+        refuse_folder_key(key, empty=size == 0)
         with self._access.boundary("put", key):
             plan = self._writes.plan(
                 key, mode, size, meta, expected_size=expected_size, attributes=attributes
@@ -141,6 +154,7 @@ class SecureStore:
                 key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
             )
 
+    @_checked
     def upload_file(
         self,
         path: str | os.PathLike[str],
@@ -155,17 +169,20 @@ class SecureStore:
         """Upload a local file, with a concurrent multipart upload when it is large.
 
         ``attributes``: storage class and content headers, as for :meth:`put`.
+        ``key`` is the object's whole key: one ending in ``/`` is refused (the CLI's
+        ``put FILE s3://b/dir/`` names the object ``dir/FILE`` before it calls this).
 
         A file that changes while it is read (size, mtime or ctime) is not
         stored: the upload is abandoned before it is committed, so an existing
         object under ``key`` stays as it was.
 
         Raises:
+            InvalidLocationError: ``key`` ends in ``/``.
             FileChangedError: the file changed while it was read (a LocalFileError).
             LocalFileError: the file cannot be read.
             PolicyError, StorageError: as for :meth:`put`.
         """
-        validate_key(key)
+        refuse_folder_key(key)
         handle, size = open_source(Path(path), bucket=self.bucket, key=key)
         with handle:
             mode = encryption or self.encryption
@@ -183,6 +200,7 @@ class SecureStore:
                     before_commit=unchanged_check(handle, Path(path)),
                 )
 
+    @_checked
     def copy(
         self,
         key: str,
@@ -222,6 +240,7 @@ class SecureStore:
 
     # -- reads ----------------------------------------------------------------------------
 
+    @_checked
     def head(self, key: str, *, version_id: str | None = None) -> ObjectInfo:
         """Describe the object (or ``version_id`` of it): size, encryption, ETag, metadata.
 
@@ -230,6 +249,7 @@ class SecureStore:
         """
         return self._access.head(key, version_id=version_id)
 
+    @_checked
     def read_raw_range(self, key: str, first: int, last: int, *, etag: str | None = None) -> bytes:
         """The object's bytes ``first..last`` (inclusive) as stored: **not decrypted**.
 
@@ -239,14 +259,20 @@ class SecureStore:
         that version of the object.
 
         Raises:
+            ConfigurationError: ``first`` or ``last`` is negative, or ``last < first``.
             PreconditionFailedError: the object is no longer version ``etag``.
             NotFoundError, StorageError: as for :meth:`head`.
         """
-        validate_key(key)
+        if last < first:
+            raise ConfigurationError(
+                f"invalid range: last ({last}) is before first ({first})",
+                hint="first and last are inclusive byte offsets, first <= last",
+            )
         response = self._access.get_range(key, first, last, etag=etag)
         # Content-Range was checked; the body's length is the server's to choose.
         return read_capped(response["Body"], last - first + 1, bucket=self.bucket, key=key)
 
+    @kms_key_arn_checked
     def kms_key_arn(self, mode: EncryptionMode) -> str | None:
         """The ARN of ``mode``'s KMS key (looked up once, then cached).
 
@@ -266,6 +292,7 @@ class SecureStore:
             self._access, encryption=self.encryption, keyring=self.keyring, version_id=version_id
         )
 
+    @_checked
     def open(
         self,
         key: str,
@@ -338,6 +365,7 @@ class SecureStore:
             allow_s3ec=allow_s3ec,
         )
 
+    @_checked
     def get(
         self,
         key: str,
@@ -372,6 +400,7 @@ class SecureStore:
         ) as reader:
             return reader.read_range(0, reader.size)
 
+    @_checked
     def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """Parse a client-side object's message header without decrypting anything.
 
@@ -382,6 +411,7 @@ class SecureStore:
         """
         return self._reads.inspect(key, limits=limits)
 
+    @_checked
     def download_file(
         self,
         key: str,
@@ -440,6 +470,7 @@ class SecureStore:
                 allow_s3ec=allow_s3ec,
             )
 
+    @rewrap_checked
     def rewrap(
         self,
         key: str,
@@ -492,10 +523,12 @@ class SecureStore:
 
     # -- listing and deletion ---------------------------------------------------------------
 
+    @_checked
     def list(self, prefix: str = "") -> Iterator[ObjectSummary]:
         """Yield the objects under ``prefix``, lazily, one page at a time."""
         return self._access.summaries(prefix)
 
+    @_checked
     def list_directory(
         self, prefix: str = "", *, prefixes_first: bool = False
     ) -> Iterator[ObjectSummary | CommonPrefix]:
@@ -508,6 +541,7 @@ class SecureStore:
         """
         return self._access.list_objects(prefix, delimiter="/", prefixes_first=prefixes_first)
 
+    @_checked
     def list_versions(
         self, prefix: str = "", *, recursive: bool = True
     ) -> Iterator[ObjectVersion | CommonPrefix]:
@@ -515,15 +549,16 @@ class SecureStore:
         ``recursive``), keys in order, the versions of a key newest first."""
         return self._access.list_versions(prefix, delimiter=None if recursive else "/")
 
+    @_checked
     def delete(self, key: str) -> None:
         """Delete the object (S3 semantics: deleting a missing key succeeds).
 
         Raises:
             NotFoundError: the bucket does not exist.
         """
-        validate_key(key)
         self._access.delete(key)
 
+    @_checked
     def delete_many(self, keys: Iterable[str]) -> dict[str, SecureStoreError | None]:
         """Delete up to 1,000 objects in one request (DeleteObjects): each key's outcome.
 
@@ -538,5 +573,5 @@ class SecureStore:
         if len(batch) > DELETE_BATCH:
             raise ConfigurationError(f"at most {DELETE_BATCH} keys per request, not {len(batch)}")
         for key in batch:
-            validate_key(key)
+            args.key("each of keys", key)
         return self._access.delete_many(batch) if batch else {}

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import urllib3.exceptions
 
+import securestore.arguments as args
 from securestore.buffers import bind_budget
 from securestore.chunking import Part, chunk_stream, file_parts
 from securestore.errors import ConfigurationError, TransferError
@@ -85,6 +86,9 @@ class TransferConfig:
     stream_growth_every: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("part_size", "concurrency", "read_retries", "stream_steady_parts"):
+            args.count(name, getattr(self, name))
+        args.optional(args.count)("stream_growth_every", self.stream_growth_every)
         if self.part_size < _MIN_PART:
             raise ConfigurationError(f"part_size must be at least {_MIN_PART} bytes (S3's minimum)")
         if self.part_size > 5 * 1024 * MiB:

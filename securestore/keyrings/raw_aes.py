@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
+import securestore.arguments as args
 from securestore.errors import ConfigurationError, NoMatchingKeyError
 from securestore.message.context import serialize_context
 from securestore.message.materials import (
@@ -36,8 +37,24 @@ class RawAesKeyring:
 
     ``namespace`` and ``name`` identify the key in every message; they are not
     secret. The key itself never appears in ``repr`` or errors.
+
+    Raises:
+        ConfigurationError: ``key`` is not 16, 24 or 32 bytes (a ``str``, a file's
+            path: read a key file with :func:`~securestore.keyrings.load_aes_key_file`),
+            or ``namespace`` or ``name`` is not a non-empty ``str``.
     """
 
+    @args.checked(
+        {
+            "namespace": args.text,
+            "name": args.text,
+            "key": args.instance_of(
+                (bytes, bytearray),
+                "the key's bytes (16, 24 or 32)",
+                hint="load_aes_key_file(path) reads a key file; bytes.fromhex() decodes hex",
+            ),
+        }
+    )
     def __init__(self, namespace: str, name: str, key: bytes | bytearray) -> None:
         if len(key) not in (16, 24, 32):
             raise ConfigurationError("a raw AES wrapping key must be 16, 24 or 32 bytes long")

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+import securestore.arguments as args
 from securestore.errors import ConfigurationError, NoMatchingKeyError
 from securestore.message.materials import (
     DecryptionMaterials,
@@ -77,6 +78,14 @@ class RawRsaKeyring:
     not with :class:`NoMatchingKeyError`.
     """
 
+    @args.checked(
+        {
+            "namespace": args.text,
+            "name": args.text,
+            "public_key": args.optional(args.instance_of(rsa.RSAPublicKey, "an RSAPublicKey")),
+            "private_key": args.optional(args.instance_of(rsa.RSAPrivateKey, "an RSAPrivateKey")),
+        }
+    )
     def __init__(
         self,
         namespace: str,

@@ -33,7 +33,7 @@ from securestore.errors import (
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.message.materials import Keyring, wipe
 from securestore.ranges import ObjectRanges
-from securestore.reader import ObjectReader, check_open, range_total
+from securestore.reader import ObjectReader, check_open, check_range, range_total
 from securestore.s3ec.content import (
     BLOCK,
     CBC,
@@ -375,10 +375,12 @@ class S3ecReader(ObjectReader):
         return len(data)
 
     def read_range(self, start: int, length: int) -> bytes:
-        """Return ``length`` plaintext bytes from ``start`` (fewer at the end)."""
+        """Return ``length`` plaintext bytes from ``start`` (fewer at the end).
+
+        Like ``os.pread``: the position that ``read`` and ``tell`` use does not move.
+        """
         check_open(self)
-        if start < 0 or length < 0:
-            raise ValueError("invalid range")
+        check_range(start, length)
         end = min(self._size, start + length)
         if end <= start:
             return b""

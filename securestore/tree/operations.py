@@ -15,8 +15,10 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from securestore.errors import LocalFileError
+from securestore.errors import InvalidLocationError, LocalFileError
+from securestore.location import refuse_folder_key
 
+from .arguments import checked
 from .filters import Filters
 from .listing import Entry
 from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, TreeResult
@@ -46,6 +48,7 @@ def _manager(
     return TransferManager(concurrency=concurrency, progress=progress, on_event=on_event)
 
 
+@checked
 def copy_tree(
     source: SideLike,
     destination: SideLike,
@@ -82,6 +85,7 @@ def copy_tree(
         planner.remove_empty_folders()
 
 
+@checked
 def move_tree(
     source: SideLike,
     destination: SideLike,
@@ -113,6 +117,7 @@ def move_tree(
     )
 
 
+@checked
 def sync(
     source: SideLike,
     destination: SideLike,
@@ -170,6 +175,7 @@ def sync(
         planner.remove_empty_folders()
 
 
+@checked
 def copy_file(
     source: SideLike,
     destination: SideLike,
@@ -180,8 +186,23 @@ def copy_file(
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
 ) -> TreeResult:
-    """Transfer one file or object (sides are the file and the key themselves)."""
+    """Transfer one file or object (sides are the file and the key themselves).
+
+    A remote destination is the object's whole key: one ending in ``/`` is refused
+    (:class:`~securestore.errors.InvalidLocationError`, before anything is read or
+    sent), as :meth:`SecureStore.upload_file` refuses it. The CLI's ``cp a.txt
+    s3://b/dir/`` names the object ``dir/a.txt`` first (:func:`remote_key`).
+    """
     src, dst = as_side(source), as_side(destination)
+    if isinstance(dst, Remote):
+        # The key's shape only: one S3 cannot store (not UTF-8) is refused by the
+        # transfer, with the name of the file it came from.
+        refuse_folder_key(dst.prefix)
+        if not dst.prefix:
+            raise InvalidLocationError(
+                "copy_file writes one object: its destination needs a key, not the bucket's root",
+                hint="name the object: (store, 'dir/name')",
+            )
     planner = Planner(src, dst, options or TreeOptions(), move, tree=False)
     if isinstance(src, Local):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import securestore.arguments as args
 from securestore.attributes import ObjectAttributes
 from securestore.modes import EncryptionMode
 
@@ -29,6 +30,9 @@ class TreeOptions:
             accept S3 Encryption Client objects, which are not bound to their
             location (as for :meth:`SecureStore.open`).
         overwrite_readonly: downloads may replace read-only files.
+
+    Raises:
+        ConfigurationError: a field of the wrong type (a mode's name for a mode).
     """
 
     encryption: EncryptionMode | None = None
@@ -41,3 +45,15 @@ class TreeOptions:
     allow_plaintext: bool = False
     overwrite_readonly: bool = False
     allow_s3ec: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("encryption", "require"):
+            args.optional(args.mode)(name, getattr(self, name))
+        args.mapping("metadata", self.metadata)
+        args.optional(args.mapping)("context", self.context)
+        for name in ("relocated", "allow_plaintext", "overwrite_readonly", "allow_s3ec"):
+            args.flag(name, getattr(self, name))
+        args.optional(args.text)("content_type", self.content_type)
+        args.optional(args.instance_of(ObjectAttributes, "an ObjectAttributes"))(
+            "attributes", self.attributes
+        )

@@ -68,6 +68,11 @@ def as_side(value: Side | str | os.PathLike[str] | tuple[SecureStore, str]) -> S
         if not isinstance(store, SecureStore) or not isinstance(prefix, str):
             raise ConfigurationError("a remote side is a (SecureStore, prefix) pair")
         return Remote(store, prefix)
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigurationError(
+            f"a side must be a path, a (SecureStore, prefix) pair, Local or Remote, "
+            f"not {type(value).__name__}"
+        )
     return Local(Path(value))
 
 

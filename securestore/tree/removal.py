@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from securestore.bucket import DELETE_BATCH
 from securestore.errors import EndpointUnreachableError, SecureStoreError
 
+from .arguments import checked
 from .filters import Filters
 from .manager import DEFAULT_CONCURRENCY, Event, Failure, Task, TransferManager, TreeResult
 from .paths import Remote, listed_object, tree_root
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["delete_in_batches", "delete_task", "remove_bucket", "remove_tree"]
 
 
+@checked
 def remove_tree(
     store: SecureStore,
     prefix: str,
@@ -185,6 +187,7 @@ def _refuse_versioned(store: Any) -> None:
         )
 
 
+@checked
 def remove_bucket(
     store: SecureStore, *, force: bool = False, on_event: Event | None = None
 ) -> TreeResult:

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from securestore import ClientSide, ConfigurationError, MultiKeyring, RawAesKeyring, SseKms
+from securestore import (
+    ClientSide,
+    ConfigurationError,
+    MultiKeyring,
+    RawAesKeyring,
+    RawRsaKeyring,
+    SseKms,
+)
 
 AES = RawAesKeyring("securestore", "default", bytes(32))
 NOT_KEYRINGS = [None, "team.key", bytes(32), 3, object()]
@@ -38,3 +45,42 @@ def test_multi_keyring_refuses_children_that_are_not_keyrings(children: Any) -> 
 
 def test_keyrings_and_modes_are_accepted() -> None:
     assert ClientSide(MultiKeyring(generator=AES, children=[AES]), sse=SseKms()).keyring
+
+
+@pytest.mark.parametrize(
+    ("arguments", "argument"),
+    [
+        (("securestore", "default", "0" * 32), "key"),
+        (("securestore", "default", None), "key"),
+        (("securestore", "default", [0] * 32), "key"),
+        ((1, "default", bytes(32)), "namespace"),
+        (("securestore", b"default", bytes(32)), "name"),
+    ],
+    ids=["key-str", "key-none", "key-list", "namespace-int", "name-bytes"],
+)
+def test_raw_aes_keyring_names_the_argument_of_the_wrong_type(
+    arguments: tuple[Any, ...], argument: str
+) -> None:
+    # A key given as text was a TypeError from AESGCM; a name that is not a str was kept.
+    with pytest.raises(ConfigurationError, match=f"^{argument} must be"):
+        RawAesKeyring(*arguments)
+
+
+def test_raw_aes_keyring_says_how_to_read_a_key_file() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RawAesKeyring("securestore", "default", "team.key")  # type: ignore[arg-type]
+    assert info.value.hint is not None and "load_aes_key_file" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        ({"public_key": b"-----BEGIN PUBLIC KEY-----"}, "public_key"),
+        ({"private_key": "k"}, "private_key"),
+    ],
+)
+def test_raw_rsa_keyring_refuses_a_key_that_is_not_a_key_object(
+    options: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{argument} must be"):
+        RawRsaKeyring("securestore", "rsa", **options)

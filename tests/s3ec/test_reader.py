@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from securestore.errors import AuthenticationError
+from securestore.errors import AuthenticationError, ConfigurationError
 from securestore.keyrings import RawAesKeyring
 from securestore.reader import ObjectReader
 from securestore.s3ec.decode import object_content_key
@@ -88,3 +88,21 @@ def test_nothing_is_readable_when_the_tag_fails() -> None:
             stream=lambda: _stream(damaged),
         )
     assert fetched == []  # no plaintext read was even attempted
+
+
+@pytest.mark.parametrize(("start", "length"), [(-1, 4), (0, -4), ("0", 4), (1.5, 2)])
+def test_a_bad_range_is_a_configuration_error_as_for_the_other_readers(
+    start: object, length: object
+) -> None:
+    # It was a bare ValueError here, and a ConfigurationError from the other two readers.
+    _, body, metadata = _object(100)
+    key = object_content_key(metadata, RawAesKeyring("a", "b", KEY))
+    reader = S3ecReader(
+        key,
+        ciphertext_size=len(body),
+        fetch=lambda lo, hi: body[lo:hi],
+        stream=lambda: _stream(body),
+        piece=4096,
+    )
+    with pytest.raises(ConfigurationError, match="invalid range"):
+        reader.read_range(start, length)  # type: ignore[arg-type]

@@ -62,6 +62,18 @@ def test_sequential_reads_share_one_streaming_get() -> None:
     assert requests == [(0, None)]
 
 
+def test_pieces_after_a_jump_continue_one_streaming_get() -> None:
+    # read_range leaves the position alone, yet the piece that starts where the last
+    # one ended still continues a stream (CLI get --range reads in such pieces).
+    requests: list[tuple[int, int | None]] = []
+    reader = _reader(requests, [])
+    pieces = [reader.read_range(offset, 4096) for offset in range(10_000, 30_000, 4096)]
+    assert b"".join(pieces) == DATA[10_000 : 10_000 + 5 * 4096]
+    assert requests == [(10_000, 10_000 + 4095), (10_000 + 4096, None)]
+    assert reader.tell() == 0
+    assert reader.read(5) == DATA[:5]
+
+
 def test_a_bounded_read_that_breaks_resumes_where_it_stopped() -> None:
     requests: list[tuple[int, int | None]] = []
     reader = _reader(requests, [], fail_once=True)
