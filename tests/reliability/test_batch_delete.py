@@ -10,7 +10,6 @@ answer with its ``Deleted`` entries taken out (or moved to ``Errors``) in
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -23,27 +22,7 @@ from tests.conftest import Endpoint, unique_bucket_name
 from tests.reliability.conftest import ProxyFactory
 from tests.support.cli import Run, stderr_lines
 from tests.support.rclone import RcloneEndpoint
-
-
-def _calls(client: Any) -> Counter[str]:
-    seen: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        seen[model.name] += 1
-
-    client.meta.events.register("before-call.s3", count)
-    return seen
-
-
-def _fill(connection: Connection, bucket: str, keys: list[str]) -> None:
-    client = connection.client("s3")
-    for key in keys:
-        client.put_object(Bucket=bucket, Key=key, Body=b"x", ServerSideEncryption="AES256")
-
-
-def _left(connection: Connection, bucket: str) -> list[str]:
-    pages = connection.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+from tests.support.s3calls import count_calls, keys_left, put_objects
 
 
 @pytest.fixture
@@ -58,8 +37,8 @@ def test_a_batch_of_objects_goes_in_one_request(
     assert removal.DELETE_BATCH == 1000
     monkeypatch.setattr(removal, "DELETE_BATCH", 10)
     keys = [f"t/{i:05}" for i in range(23)] + ["u/kept"]
-    _fill(connection, bucket, keys)
-    calls = _calls(store.connection.client("s3"))
+    put_objects(connection, bucket, keys)
+    calls = count_calls(store.connection.client("s3"))
     events: list[tuple[str, str]] = []
     result = remove_tree(
         store, "t/", on_event=lambda task, outcome, _e: events.append((task.kind, outcome))
@@ -67,19 +46,19 @@ def test_a_batch_of_objects_goes_in_one_request(
     assert result.deleted == 23 and result.ok
     assert calls["DeleteObjects"] == 3 and calls["DeleteObject"] == 0
     assert events == [("delete", "done")] * 23
-    assert _left(connection, bucket) == ["u/kept"]
+    assert keys_left(connection, bucket) == ["u/kept"]
 
 
 def test_keys_with_control_characters_go_one_by_one(
     store: SecureStore, connection: Connection, bucket: str
 ) -> None:
     keys = ["t/plain", "t/tab\there", "t/bell\x07", "t/cr\rx", "t/c1\x85"]
-    _fill(connection, bucket, keys)
-    calls = _calls(store.connection.client("s3"))
+    put_objects(connection, bucket, keys)
+    calls = count_calls(store.connection.client("s3"))
     result = remove_tree(store, "t/")
     assert result.deleted == 5 and result.ok
     assert calls["DeleteObjects"] == 1 and calls["DeleteObject"] == 4
-    assert _left(connection, bucket) == []
+    assert keys_left(connection, bucket) == []
 
 
 def test_a_server_without_delete_objects_gets_one_request_per_object(
@@ -94,7 +73,7 @@ def test_a_server_without_delete_objects_gets_one_request_per_object(
 
     monkeypatch.setattr(removal, "DELETE_BATCH", 4)
     keys = [f"t/{i:02}" for i in range(10)]
-    _fill(connection, bucket, keys)
+    put_objects(connection, bucket, keys)
     proxy = make_proxy(tls_endpoint.url, tls_endpoint.ca_bundle)
     rule = proxy.add(
         Rule(ErrorResponse(501, "NotImplemented", "no"), method="POST", query="delete", times=None)
@@ -104,7 +83,7 @@ def test_a_server_without_delete_objects_gets_one_request_per_object(
     assert result.deleted == 10 and result.ok
     assert rule.injected == 1
     assert sum(1 for e in proxy.exchanges if e.method == "DELETE") == 10
-    assert _left(connection, bucket) == []
+    assert keys_left(connection, bucket) == []
 
 
 def _doctor(client: Any, change: Any) -> None:
@@ -119,9 +98,9 @@ def test_an_answer_that_confirms_nothing_deletes_each_object_itself(
 ) -> None:
     """A quiet server: nothing counts as deleted on its word, nor is it asked again."""
     monkeypatch.setattr(removal, "DELETE_BATCH", 2)
-    _fill(connection, bucket, [f"t/{i}" for i in range(5)])
+    put_objects(connection, bucket, [f"t/{i}" for i in range(5)])
     client = store.connection.client("s3")
-    calls = _calls(client)
+    calls = count_calls(client)
     _doctor(client, lambda parsed: parsed.pop("Deleted", None))
     result = remove_tree(store, "t/")
     assert result.deleted == 5 and result.ok
@@ -131,7 +110,7 @@ def test_an_answer_that_confirms_nothing_deletes_each_object_itself(
 def test_keys_the_answer_refuses_are_failures_with_their_reason(
     store: SecureStore, connection: Connection, bucket: str
 ) -> None:
-    _fill(connection, bucket, [f"t/{i}" for i in range(5)])
+    put_objects(connection, bucket, [f"t/{i}" for i in range(5)])
     client = store.connection.client("s3")
 
     def refuse_one(parsed: dict[str, Any]) -> None:
@@ -159,15 +138,15 @@ def test_rm_recursive_on_rclone_uses_delete_objects(
     client = rclone_connection.client("s3")
     for i in range(12):
         client.put_object(Bucket=name, Key=f"t/{i:02}", Body=b"x")
-    calls = _calls(client)
+    calls = count_calls(client)
     result = remove_tree(store, "t/")
     assert result.deleted == 12 and result.ok
     assert calls["DeleteObjects"] == 1 and calls["DeleteObject"] == 0
-    assert _left(rclone_connection, name) == []
+    assert keys_left(rclone_connection, name) == []
 
 
 def test_the_cli_prints_one_line_per_object(run: Run, connection: Connection, bucket: str) -> None:
-    _fill(connection, bucket, ["t/a", "t/b"])
+    put_objects(connection, bucket, ["t/a", "t/b"])
     result = run("rm", f"s3://{bucket}/t/", "--recursive")
     assert result.exit_code == 0, result.output
     assert sorted(result.stdout.splitlines()) == [
@@ -175,4 +154,4 @@ def test_the_cli_prints_one_line_per_object(run: Run, connection: Connection, bu
         f"delete: s3://{bucket}/t/b",
     ]
     assert not stderr_lines(result, "error:")
-    assert _left(connection, bucket) == []
+    assert keys_left(connection, bucket) == []

@@ -8,7 +8,6 @@ the store's client.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +18,7 @@ from securestore.errors import AccessDeniedError
 from securestore.tree import Filters, removal, sync
 from tests.conftest import Endpoint
 from tests.support.cli import Run
-
-
-def _calls(client: Any) -> Counter[str]:
-    seen: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        seen[model.name] += 1
-
-    client.meta.events.register("before-call.s3", count)
-    return seen
-
-
-def _fill(connection: Connection, bucket: str, keys: list[str]) -> None:
-    client = connection.client("s3")
-    for key in keys:
-        client.put_object(Bucket=bucket, Key=key, Body=b"x", ServerSideEncryption="AES256")
-
-
-def _left(connection: Connection, bucket: str, prefix: str = "") -> list[str]:
-    pages = connection.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-    return [k for k in keys if k.startswith(prefix)]
+from tests.support.s3calls import count_calls, keys_left, put_objects
 
 
 @pytest.fixture
@@ -66,8 +44,10 @@ def test_extra_objects_go_in_batches_after_the_transfers(
 ) -> None:
     """Old code: 23 DeleteObject requests, interleaved with the uploads."""
     monkeypatch.setattr(removal, "DELETE_BATCH", 10)
-    _fill(connection, bucket, [f"d/extra/{i:03}" for i in range(23)] + ["d/keep.txt", "other"])
-    calls = _calls(store.connection.client("s3"))
+    put_objects(
+        connection, bucket, [f"d/extra/{i:03}" for i in range(23)] + ["d/keep.txt", "other"]
+    )
+    calls = count_calls(store.connection.client("s3"))
     order: list[str] = []
     result = sync(
         tree,
@@ -80,22 +60,22 @@ def test_extra_objects_go_in_batches_after_the_transfers(
     assert calls["DeleteObjects"] == 3 and calls["DeleteObject"] == 0
     assert order.count("delete") == 23
     assert order.index("delete") > max(i for i, k in enumerate(order) if k == "upload")
-    assert _left(connection, bucket) == ["d/keep.txt", "d/sub/new.txt", "other"]
+    assert keys_left(connection, bucket) == ["d/keep.txt", "d/sub/new.txt", "other"]
 
 
 def test_excluded_objects_are_not_deleted(
     store: SecureStore, connection: Connection, bucket: str, tree: Path
 ) -> None:
-    _fill(connection, bucket, ["d/gone.txt", "d/kept.log"])
+    put_objects(connection, bucket, ["d/gone.txt", "d/kept.log"])
     result = sync(tree, (store, "d/"), delete=True, filters=Filters.of([("exclude", "*.log")]))
     assert result.ok and result.deleted == 1
-    assert _left(connection, bucket) == ["d/keep.txt", "d/kept.log", "d/sub/new.txt"]
+    assert keys_left(connection, bucket) == ["d/keep.txt", "d/kept.log", "d/sub/new.txt"]
 
 
 def test_a_refused_key_is_a_failure_and_the_rest_are_deleted(
     store: SecureStore, connection: Connection, bucket: str, tree: Path
 ) -> None:
-    _fill(connection, bucket, ["d/x1", "d/x2", "d/x3"])
+    put_objects(connection, bucket, ["d/x1", "d/x2", "d/x3"])
     client = store.connection.client("s3")
 
     def refuse_one(parsed: dict[str, Any], **_: Any) -> None:
@@ -112,31 +92,31 @@ def test_a_refused_key_is_a_failure_and_the_rest_are_deleted(
 def test_a_dry_run_sends_no_delete(
     store: SecureStore, connection: Connection, bucket: str, tree: Path
 ) -> None:
-    _fill(connection, bucket, ["d/x1", "d/x2"])
-    calls = _calls(store.connection.client("s3"))
+    put_objects(connection, bucket, ["d/x1", "d/x2"])
+    calls = count_calls(store.connection.client("s3"))
     result = sync(tree, (store, "d/"), delete=True, dryrun=True)
     assert result.deleted == 2 and result.dryrun
     assert calls["DeleteObjects"] == 0 and calls["DeleteObject"] == 0
-    assert _left(connection, bucket) == ["d/x1", "d/x2"]
+    assert keys_left(connection, bucket) == ["d/x1", "d/x2"]
 
 
 def test_s3_to_s3_sync_deletes_in_batches(
     store: SecureStore, connection: Connection, bucket: str
 ) -> None:
-    _fill(connection, bucket, ["src/a", "dst/a", "dst/b", "dst/c"])
-    calls = _calls(store.connection.client("s3"))
+    put_objects(connection, bucket, ["src/a", "dst/a", "dst/b", "dst/c"])
+    calls = count_calls(store.connection.client("s3"))
     result = sync((store, "src/"), (store, "dst/"), delete=True)
     assert result.ok and result.deleted == 2
     assert calls["DeleteObjects"] == 1 and calls["DeleteObject"] == 0
-    assert _left(connection, bucket, "dst/") == ["dst/a"]
+    assert keys_left(connection, bucket, "dst/") == ["dst/a"]
 
 
 def test_the_cli_prints_each_delete(
     run: Run, connection: Connection, bucket: str, tree: Path
 ) -> None:
-    _fill(connection, bucket, ["d/x1", "d/x2"])
+    put_objects(connection, bucket, ["d/x1", "d/x2"])
     result = run("sync", str(tree), f"s3://{bucket}/d/", "--delete")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert f"delete: s3://{bucket}/d/x1" in lines and f"delete: s3://{bucket}/d/x2" in lines
-    assert _left(connection, bucket) == ["d/keep.txt", "d/sub/new.txt"]
+    assert keys_left(connection, bucket) == ["d/keep.txt", "d/sub/new.txt"]
