@@ -235,44 +235,31 @@ def download_ranges(
         if out.stream:
             if start < size:
                 spans.append((start, size, None))
-            scratch = memoryview(bytearray(piece))
-            for lo, hi, opened in spans:
-                ranges.stream(
-                    lo,
-                    hi,
-                    lambda _, remaining: scratch[: min(remaining, len(scratch))],
-                    _writer(out, progress),
-                    body=opened,
+        else:
+            step = transfer.part_size_for(size)
+            spans += [(at, min(at + step, size), None) for at in range(start, size, step)]
+            if len(spans) > 1:
+                if first_part is not None:
+                    start_writeback(out.fd, 0, len(first_part.first))
+                writer = cleanup.enter_context(
+                    DiskWriter(
+                        out.fd,
+                        buffer_size=piece,
+                        buffers=transfer.concurrency + 2,
+                        writeback=start_writeback,
+                        progress=progress,
+                    )
                 )
-            return
-        step = transfer.part_size_for(size)
-        spans += [(at, min(at + step, size), None) for at in range(start, size, step)]
-        if len(spans) > 1:
-            if first_part is not None:
-                start_writeback(out.fd, 0, len(first_part.first))
-            writer = cleanup.enter_context(
-                DiskWriter(
-                    out.fd,
-                    buffer_size=piece,
-                    buffers=transfer.concurrency + 2,
-                    writeback=start_writeback,
-                    progress=progress,
-                )
-            )
-            run_spans(spans, _handing_over(ranges, writer), concurrency=transfer.concurrency)
-            return
-        buffers = threading.local()
+                run_spans(spans, _handing_over(ranges, writer), concurrency=transfer.concurrency)
+                return
+        # A stream, written in order, or one span (every small object): one buffer, on
+        # this thread; no writeback hint (the fsync follows at once).
+        scratch = memoryview(bytearray(piece))
 
         def window(_: int, remaining: int) -> memoryview:
-            # One reused buffer per worker thread: no allocation per piece.
-            if not hasattr(buffers, "view"):
-                buffers.view = memoryview(bytearray(piece))
-            view: memoryview = buffers.view
-            return view[: min(remaining, len(view))]
+            return scratch[: min(remaining, len(scratch))]
 
         write = _writer(out, progress)
-
-        # One span (every small object): no writeback hint, the fsync follows at once.
         for lo, hi, opened in spans:
             ranges.stream(lo, hi, window, write, body=opened)
 
