@@ -114,13 +114,13 @@ def default_encryption(
         if (status >= 500 and code != "NotImplemented") or code == "SlowDown":
             # A server fault (retries spent): SSE-S3 might override a KMS default.
             raise error from exc
-        if context:
-            return SseKms(None, bucket_key=bucket_key, context=context)
-        return BucketDefault() if isinstance(error, AccessDeniedError) else SseS3()
+        if isinstance(error, AccessDeniedError) and not context:
+            return BucketDefault()
+        rule: dict[str, Any] = {}  # no default, or the server does not say
     except botocore.exceptions.BotoCoreError as exc:
         raise translate_error(exc, bucket=bucket, action="read default encryption") from exc
-    rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules") or [{}]
-    rule = rules[0]
+    else:
+        rule = (answer.get("ServerSideEncryptionConfiguration", {}).get("Rules") or [{}])[0]
     applied = rule.get("ApplyServerSideEncryptionByDefault") or {}
     algorithm = applied.get("SSEAlgorithm")
     key_id = applied.get("KMSMasterKeyID") or None
