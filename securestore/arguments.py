@@ -5,7 +5,7 @@ after a multipart upload was created or a partial file was opened: each check
 raises :class:`~securestore.errors.ConfigurationError` naming the argument and
 what it takes, before anything is sent or created. :func:`checked` applies a table
 of checks (parameter name → check) to a function's arguments as given (defaults
-are trusted); the facade's table is in :mod:`securestore.store`.
+are trusted); the facade's table is in :mod:`securestore.store_arguments`.
 
 Pure: no boto3 (the offline calls use these checks too).
 """

@@ -161,7 +161,7 @@ def local_target(destination: Path, source_key: str, *, trailing_slash: bool) ->
             raise ConfigurationError(
                 f"{source_key!r} not downloaded: its name holds control characters "
                 "(a local file name)",
-                hint="name the destination file yourself: DIR/NAME",
+                hint=named,
             )
         target = destination / name
         if os.path.islink(target):

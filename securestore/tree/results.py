@@ -93,7 +93,9 @@ class TreeResult:
     skipped: list[Skip] = field(default_factory=list)
     dryrun: bool = False
     failures_dropped: int = 0
-    _kinds: set[type[BaseException]] = field(default_factory=set, repr=False, compare=False)
+    _kinds: set[type[BaseException]] = field(
+        default_factory=set, init=False, repr=False, compare=False
+    )
 
     @property
     def ok(self) -> bool:
