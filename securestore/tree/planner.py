@@ -22,7 +22,6 @@ from securestore.errors import (
     FileChangedError,
     IntegrityError,
     LocalFileError,
-    PolicyError,
 )
 
 from .deletes import (
@@ -33,12 +32,13 @@ from .deletes import (
     verify_local,
     verify_size,
 )
+from .guard import KeylessGuard
 from .listing import NOT_UTF8, Entry, valid_utf8
 from .manager import Failure, Skip, Task, VanishedError
 from .options import TreeOptions
 from .overlap import check_overlap as _check_overlap
 from .paths import Local, Remote, Side, control_characters, unsafe_relative
-from .probes import first_client_side, starts_like_message_at, stored_plaintext
+from .probes import stored_plaintext
 from .sync import MTIME_METADATA, ListedSizes, Rules, facts
 
 __all__ = ["Planner", "TreeOptions"]
@@ -68,11 +68,8 @@ class Planner:
         self._destination: Destination | None = None  # a local destination root, opened once
         #: A sync's listing-only upload decisions, learning from its HEADs (see plans.plan_sync).
         self.sizes: ListedSizes | None = None
-        # A sync upload without a keyring: an object of the destination known to be
-        # client-side (found by the guard's HEADs or by one probe), see _plain_new.
-        self._client_side: str | None = None
-        self._probed = False
-        self._probe_lock = threading.Lock()
+        # A sync upload without a keyring refuses to downgrade (securestore.tree.guard).
+        self._guard = KeylessGuard(destination) if isinstance(destination, Remote) else None
         if isinstance(source, Local) and isinstance(destination, Local):
             raise ConfigurationError(
                 "both sides are local", hint="one side must be s3://BUCKET[/PREFIX]"
@@ -96,8 +93,8 @@ class Planner:
         """The task that moves ``entry`` (after a HEAD comparison when ``compare`` is given).
 
         ``guard``: a sync upload without a keyring, over the object ``compare`` which
-        the listings say differs (see :meth:`_plain_over`), or of a file the
-        destination lacks when ``compare`` is ``None`` (see :meth:`_plain_new`).
+        the listings say differs, or of a file the destination lacks when
+        ``compare`` is ``None`` (see :class:`~securestore.tree.guard.KeylessGuard`).
         """
         src = self._at(self.source, entry.relative)
         dst = self._at(self.destination, entry.relative)
@@ -126,14 +123,15 @@ class Planner:
             kind = "copy"
 
         needed: Callable[[], bool] | None = None
+        keyless = self._guard
         if compare is not None and rules is not None and guard:
-            assert isinstance(dst, Remote)
+            assert isinstance(dst, Remote) and keyless is not None
             other, target = compare, dst
-            needed = lambda: self._plain_over(target, entry, other, rules)  # noqa: E731
+            needed = lambda: keyless.over(target, entry, other, rules)  # noqa: E731
         elif compare is None and guard:
-            assert isinstance(dst, Remote)
+            assert isinstance(dst, Remote) and keyless is not None
             fresh = dst
-            needed = lambda: self._plain_new(fresh)  # noqa: E731
+            needed = lambda: keyless.new(fresh)  # noqa: E731
         elif compare is not None and rules is not None:
             other = compare
             needed = lambda: self._differs(src, entry, dst, other, rules)  # noqa: E731
@@ -227,65 +225,6 @@ class Planner:
             # re-upload of an older version must reach the machines that sync down.
             return True
         return rules.differs(src_size, src_time, dst_size, dst_time)
-
-    def _plain_over(self, dst: Remote, entry: Entry, other: Entry, rules: Rules) -> bool:
-        """Whether a sync without a keyring may upload ``entry`` over ``dst``.
-
-        The listing compared the file with the object's stored size, which for a
-        client-side object is its ciphertext's: such a sync would find every file
-        changed and replace each encrypted object with a server-side-only copy (a
-        forgotten key option in a cron job). So the object is looked at first: a
-        client-side object is compared on its stored plaintext size and mtime, and
-        one that did change is refused rather than downgraded.
-        """
-        info = dst.store.head(dst.prefix)
-        if FORMAT_METADATA not in info.metadata:
-            if starts_like_message_at(dst, info):
-                self._client_side = dst.describe()
-                # A message without our metadata (another ESDK writer, an encrypted file
-                # copied up by another tool): its plaintext size is unknown here.
-                raise PolicyError(
-                    f"{dst.describe()} holds an encrypted message, and this sync has no key "
-                    "option: it would be replaced by a copy without client-side encryption",
-                    hint="give the key option it was written with, or delete it first",
-                )
-            return True
-        self._client_side = dst.describe()
-        size, when = facts(info, other)
-        if not rules.differs(entry.size, entry.mtime, size, when):
-            return False
-        raise PolicyError(
-            f"{dst.describe()} is encrypted client-side, and this sync has no key option: "
-            "it would be replaced by a copy without client-side encryption",
-            hint="give the key option it was written with (--key-file, --kms-key-id, "
-            "--rsa-public-key ...), or delete it first",
-        )
-
-    def _plain_new(self, dst: Remote) -> bool:
-        """Whether a sync without a keyring may upload a new file to ``dst`` (or raise).
-
-        Into a prefix that holds client-side objects such a sync would add files
-        with server-side encryption only, which a later sync with the key finds
-        unchanged and a restore with the key then refuses. So the destination's
-        first object is looked at once per job (the guard's HEADs of changed
-        objects count too), and new files are refused where client-side objects
-        live. An ``--sse`` option is not an opt-in to mix the two in one prefix.
-        """
-        with self._probe_lock:
-            if self._client_side is None and not self._probed:
-                self._probed = True
-                assert isinstance(self.destination, Remote)
-                self._client_side = first_client_side(self.destination)
-        if self._client_side is None:
-            return True
-        raise PolicyError(
-            f"{dst.describe()} was not uploaded: the destination holds client-side objects "
-            f"({self._client_side}) and this sync has no key option, so the new file would "
-            "be stored without client-side encryption",
-            hint="give the key option the objects were written with (--key-file, "
-            "--kms-key-id, --rsa-public-key ...); an --sse option does not mix encryptions "
-            "in one prefix: sync into another prefix for that",
-        )
 
     # -- the three transfers -----------------------------------------------------------
 

@@ -121,8 +121,8 @@ def plan_sync(
     # source", so --delete keeps it, as rsync does after an I/O error. The walk
     # reports a folder before the merge passes the destination's entries below it.
     unread: list[str] = []
-    # An upload without a keyring looks at each object it would replace (see _plain_over),
-    # and adds no new file where client-side objects live (see _plain_new).
+    # An upload without a keyring looks at each object it would replace (see KeylessGuard.over),
+    # and adds no new file where client-side objects live (see KeylessGuard.new).
     guard = (
         not head and isinstance(planner.source, Local) and isinstance(planner.destination, Remote)
     )
