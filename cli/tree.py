@@ -182,6 +182,12 @@ def mv_command(
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
 @click.option("--delete", is_flag=True, help="Delete files in DST that SRC lacks (filters apply).")
+@click.option(
+    "--allow-empty-source",
+    is_flag=True,
+    help="WEAKENS --delete: let a SRC that lists nothing (or nothing the filters select) "
+    "empty DST; refused without it.",
+)
 @click.option("--size-only", is_flag=True, help="Compare sizes only, not times.")
 @click.option(
     "--exact-timestamps", is_flag=True, help="Transfer same-size files whose times differ at all."
@@ -195,6 +201,7 @@ def sync_command(
     source: str,
     destination: str,
     delete: bool,
+    allow_empty_source: bool,
     size_only: bool,
     exact_timestamps: bool,
     **given: Any,
@@ -218,6 +225,7 @@ def sync_command(
             src,
             dst,
             delete=delete,
+            allow_empty_source=allow_empty_source,
             size_only=size_only,
             exact_timestamps=exact_timestamps,
             filters=filters_of(ctx),

@@ -119,6 +119,7 @@ def flag(name: str, value: object) -> None:
 
 #: The flags of the public calls (several weaken a read: each must be a real bool).
 FLAGS = (
+    "allow_empty_source",
     "allow_legacy_unauthenticated",
     "allow_plaintext",
     "allow_s3ec",

@@ -131,6 +131,7 @@ def sync(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[TreeProgress], None] | None = None,
     on_event: Event | None = None,
+    allow_empty_source: bool = False,
 ) -> TreeResult:
     """Make ``destination`` hold what ``source`` holds (aws-cli's ``sync`` rules).
 
@@ -140,6 +141,14 @@ def sync(
     excluded file is never deleted; nor is anything where the local source could
     not be read). ``exact_timestamps`` applies to syncs from S3 only, as in
     aws-cli. Both listings stream and are merge-joined.
+
+    A ``delete`` from a source that lists nothing the filters select (a typo'd
+    prefix, an empty or unmounted folder) would empty the destination, as aws-cli
+    does: it is refused unless ``allow_empty_source``.
+
+    Raises:
+        ConfigurationError: that refusal, once both listings ended and before
+            anything is deleted (nothing is transferred either: the source is empty).
     """
     planner = Planner(
         source_root(as_side(source)),
@@ -158,7 +167,14 @@ def sync(
     root = planner.destination
     doomed = Spill() if delete and not dryrun and isinstance(root, Remote) else None
     try:
-        plan = plan_sync(planner, filters or Filters(), rules, delete, doomed)
+        plan = plan_sync(
+            planner,
+            filters or Filters(),
+            rules,
+            delete,
+            doomed,
+            allow_empty_source=allow_empty_source,
+        )
         result = manager.run(plan, dryrun=dryrun)
         if doomed and isinstance(root, Remote):
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from securestore.clientside import ClientSide
-from securestore.errors import LocalFileError, PolicyError
+from securestore.errors import ConfigurationError, LocalFileError, PolicyError
 from securestore.message import DEFAULT_FRAME_LENGTH
 
 from .filters import Filters
@@ -102,12 +102,19 @@ def plan_sync(
     rules: Rules,
     delete: bool,
     deferred: Spill | None = None,
+    *,
+    allow_empty_source: bool = False,
 ) -> Iterator[Task | Skip | Failure | None]:
     """Yield what syncing ``planner``'s source onto its destination takes, path by path.
 
     ``deferred``: the relative paths ``--delete`` removes from a remote destination
     are appended there instead of yielded as tasks, for the caller to delete in
     batches once the plan is done (after every transfer).
+
+    Raises:
+        ConfigurationError: ``delete`` with a source that listed nothing the filters
+            select, over a destination it would delete from (see :func:`_empty_source`),
+            unless ``allow_empty_source``; raised before anything is deleted.
     """
     problems: list[Problem] = []
     head = _needs_head(planner)
@@ -133,8 +140,10 @@ def plan_sync(
     # after the delete was decided; deferring the deletes makes such a listing delete
     # nothing. The paths wait in a Spill: in memory, and past that in a temporary file.
     doomed = Spill()
+    listed = False  # the source yielded an entry the filters select
     for src, dst in pairs:
         yield from _drain(problems, planner.source, unread)
+        listed = listed or src is not None
         if dst is not None and dst.link:
             if src is not None or delete:
                 yield _at_link(planner, src, dst, delete)
@@ -161,6 +170,8 @@ def plan_sync(
             yield None
     yield from _drain(problems, planner.source, unread)
     try:
+        if not listed and not allow_empty_source:
+            _empty_source(planner, filters, doomed, unread)
         for relative in doomed:
             if _covered(relative, unread):
                 yield Skip(planner.destination.describe(relative), _UNREAD)
@@ -173,6 +184,26 @@ def plan_sync(
 
 
 _UNREAD = "not deleted: its source could not be read"
+
+
+def _empty_source(planner: Planner, filters: Filters, doomed: Spill, unread: list[str]) -> None:
+    """Refuse a ``--delete`` that would delete from a source that listed nothing.
+
+    A typo in the source prefix, an unmounted folder or filters that select nothing
+    would otherwise empty the destination (aws-cli does just that). Failing closed:
+    the caller opts in with ``allow_empty_source``.
+    """
+    count = sum(1 for relative in doomed if not _covered(relative, unread))
+    if not count:
+        return
+    what = "nothing the filters select" if filters.rules else "nothing"
+    raise ConfigurationError(
+        f"refusing sync --delete: {planner.source.describe()} lists {what}, and "
+        f"{count} object(s) or file(s) of {planner.destination.describe()} would be deleted "
+        "(nothing was deleted)",
+        hint="check the source (a typo, an unmounted folder, the --include/--exclude "
+        "patterns); to empty the destination on purpose, add --allow-empty-source",
+    )
 
 
 #: Why a file a move uploaded stays (see Planner.kept_source).

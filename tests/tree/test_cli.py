@@ -73,7 +73,14 @@ def test_dryrun_changes_nothing(
     assert run("cp", str(tmp_path / "src"), f"s3://{bucket}/d/", "--recursive").exit_code == 0
     for args in (
         ("rm", f"s3://{bucket}/d/", "--recursive", "--dryrun"),
-        ("sync", str(tmp_path / "empty"), f"s3://{bucket}/d/", "--delete", "--dryrun"),
+        (
+            "sync",
+            str(tmp_path / "empty"),
+            f"s3://{bucket}/d/",
+            "--delete",
+            "--allow-empty-source",
+            "--dryrun",
+        ),
         ("sync", f"s3://{bucket}/d/", str(tmp_path / "down"), "--dryrun"),
         ("mv", f"s3://{bucket}/d/", str(tmp_path / "down"), "--recursive", "--dryrun"),
     ):
