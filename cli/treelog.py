@@ -74,6 +74,12 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
     """Warnings, failures no task reported, the summary line and the exit code."""
     for skip in result.skipped:
         click.echo(printable(f"warning: skipped {skip.path}: {skip.reason}"), err=True)
+    if result.skips_dropped:  # the result keeps the first KEPT_SKIPS, then counts
+        click.echo(
+            f"warning: {result.skips_dropped} more path(s) skipped, not listed "
+            f"(the first {len(result.skipped)} are above)",
+            err=True,
+        )
     for failure in result.failed:  # those no task reported (a folder the walk could not read)
         if not failure.reported:
             click.echo(printable(f"failed: {failure.source}: {failure.error}"), err=True)
@@ -93,10 +99,10 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
             hint += f"; refused objects: {policy[0].hint}"
         report(f"{failures} of {total} transfers failed{others}", hint)
         ctx.exit(code)
-    refused = [skip for skip in result.skipped if skip.refused]
+    refused = result.refused_count
     if refused:  # files meant to be transferred that cannot be: exit 2, as aws-cli
         report(
-            f"{len(refused)} file(s) skipped (see the warning: lines)",
+            f"{refused} file(s) skipped (see the warning: lines)",
             "their names cannot be used on the other side (each warning: says why: not UTF-8, "
             "or control characters); rename them, then run the command again",
         )

@@ -249,7 +249,7 @@ class TransferManager:
                 moved = work(self._advance)
             except VanishedError as exc:
                 with self._lock:
-                    result.skipped.append(Skip(task.source.describe(), str(exc)))
+                    result.add_skip(Skip(task.source.describe(), str(exc)))
                     self._files_done += 1
                 return
             except SecureStoreError as exc:
@@ -292,7 +292,8 @@ class TransferManager:
                         result.unchanged += 1
                     continue
                 if isinstance(item, Skip):
-                    result.skipped.append(item)
+                    with self._lock:
+                        result.add_skip(item)
                     continue
                 if isinstance(item, Failure):
                     with self._lock:

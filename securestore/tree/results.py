@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 from securestore.errors import SecureStoreError
 
-__all__ = ["KEPT_FAILURES", "Failure", "Skip", "TreeProgress", "TreeResult"]
+__all__ = ["KEPT_FAILURES", "KEPT_SKIPS", "Failure", "Skip", "TreeProgress", "TreeResult"]
 
 #: Failures a :class:`TreeResult` keeps in full before it keeps only one of each type.
 KEPT_FAILURES = 1_000
+
+#: Skips a :class:`TreeResult` keeps before it only counts them.
+KEPT_SKIPS = 1_000
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ class TreeResult:
             millions of objects would hold them all).
         failures_dropped: the failures past :data:`KEPT_FAILURES` not kept in
             ``failed`` (each was reported to ``on_event``).
-        skipped: paths left out, with the reason.
+        skipped: paths left out, with the reason: the first :data:`KEPT_SKIPS`
+            (a tree of millions of FIFOs or vanished files would hold them all).
+        skips_dropped: the skips past :data:`KEPT_SKIPS` not kept in ``skipped``.
         dryrun: nothing was changed.
     """
 
@@ -93,6 +98,9 @@ class TreeResult:
     skipped: list[Skip] = field(default_factory=list)
     dryrun: bool = False
     failures_dropped: int = 0
+    skips_dropped: int = 0
+    # Of skips_dropped, those refused (they decide the CLI's exit 2).
+    _refused_dropped: int = field(default=0, init=False, repr=False, compare=False)
     _kinds: set[type[BaseException]] = field(
         default_factory=set, init=False, repr=False, compare=False
     )
@@ -116,10 +124,31 @@ class TreeResult:
         else:
             self.failures_dropped += 1
 
+    @property
+    def skip_count(self) -> int:
+        """How many paths were skipped, kept in ``skipped`` or not."""
+        return len(self.skipped) + self.skips_dropped
+
+    @property
+    def refused_count(self) -> int:
+        """How many skipped paths were refused (:attr:`Skip.refused`), kept or not."""
+        return sum(1 for skip in self.skipped if skip.refused) + self._refused_dropped
+
+    def add_skip(self, skip: Skip) -> None:
+        """Record ``skip`` (kept in ``skipped`` up to :data:`KEPT_SKIPS`, then counted)."""
+        if len(self.skipped) < KEPT_SKIPS:
+            self.skipped.append(skip)
+        else:
+            self.skips_dropped += 1
+            self._refused_dropped += skip.refused
+
     def merge(self, more: TreeResult) -> None:
         """Add ``more``'s deletions, failures and skips to this result."""
         self.deleted += more.deleted
         for failure in more.failed:
             self.add_failure(failure)
         self.failures_dropped += more.failures_dropped
-        self.skipped.extend(more.skipped)
+        for skip in more.skipped:
+            self.add_skip(skip)
+        self.skips_dropped += more.skips_dropped
+        self._refused_dropped += more._refused_dropped
