@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import click
@@ -205,35 +206,49 @@ def _recursive(
     obj: CliContext, store: SecureStore, prefix: str, changes: dict[str, Any], as_json: bool
 ) -> int:
     """Re-wrap every client-side object under ``prefix`` on the transfer pool; go on
-    after a failure. Lines print as objects finish; ``--json`` lists them by key."""
+    after a failure. Lines print as objects finish; ``--json`` streams one JSON list
+    of them, in the order they finish (a prefix of millions is never held)."""
     from securestore.rewrap_prefix import SkippedObject, rewrap_prefix
 
+    lock = threading.Lock()
+    first = [True]
+
+    def entry(item: dict[str, Any]) -> None:
+        with lock:
+            click.echo(("[\n" if first[0] else ",\n") + _indented(item), nl=False)
+            first[0] = False
+
     def done(result: RewrapResult) -> None:
-        if not as_json:
+        if as_json:
+            entry(result.to_dict())
+        else:
             say(obj, _line(result))
 
     def skipped(skip: SkippedObject) -> None:
+        if as_json:
+            entry({"key": skip.key, "skipped": skip.reason, "hint": skip.hint})
         why = f"{skip.reason}; {skip.hint}" if skip.hint else skip.reason
         say(obj, f"rewrap: skipped s3://{store.bucket}/{skip.key}: {why}")
 
-    def failed(_key: str, exc: SecureStoreError) -> None:
+    def failed(key: str, exc: SecureStoreError) -> None:
+        if as_json:
+            entry({"key": key, "error": str(exc), "exit_code": exit_code_for(exc)})
         report(str(exc), exc.hint)
 
-    outcome = rewrap_prefix(
-        store, prefix, on_result=done, on_skip=skipped, on_failure=failed, **changes
-    )
-    if as_json:
-        entries: list[dict[str, Any]] = [result.to_dict() for result in outcome.results]
-        entries += [
-            {"key": skip.key, "skipped": skip.reason, "hint": skip.hint} for skip in outcome.skipped
-        ]
-        entries += [
-            {"key": key, "error": str(exc), "exit_code": exit_code_for(exc)}
-            for key, exc in outcome.failed
-        ]
-        entries.sort(key=lambda entry: str(entry["key"]))
-        click.echo(json.dumps(entries, indent=2))
+    try:
+        outcome = rewrap_prefix(
+            store, prefix, on_result=done, on_skip=skipped, on_failure=failed, **changes
+        )
+    finally:
+        if as_json:  # a valid document, also when the listing failed midway
+            click.echo("[]" if first[0] else "\n]")
+    # outcome.failed keeps the first failure of each error type: the most serious is there.
     return most_serious(exc for _, exc in outcome.failed)
+
+
+def _indented(item: dict[str, Any]) -> str:
+    """One entry of the --json list, as ``json.dumps(list, indent=2)`` would lay it out."""
+    return "\n".join("  " + line for line in json.dumps(item, indent=2).splitlines())
 
 
 def _batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ import click
 from securestore.errors import ConfigurationError
 from securestore.location import S3Url
 from securestore.modes import parse_mode
-from securestore.reencrypt import ObjectOutcome, Outcome, reencrypt
+from securestore.reencrypt import ObjectOutcome, Outcome, ReencryptReport, reencrypt
 from securestore.store import SecureStore
 
 from .batchjobs import batch_options, check_batch, submit
@@ -100,16 +101,24 @@ def reencrypt_command(
             dry_run=dry_run,
         )
     store = SecureStore(location.bucket, connection=obj.connection)
+    stream = _JsonStream(store.bucket, location.key, mode.name) if as_json else None
 
     def show(entry: ObjectOutcome) -> None:
-        if not as_json:
+        if stream is not None:
+            stream.object(entry)
+        else:
             click.echo(line(store.bucket, entry))
 
-    result = reencrypt(
-        store, location.key, mode, recursive=recursive, dry_run=dry_run, on_object=show
-    )
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+    try:
+        result = reencrypt(
+            store, location.key, mode, recursive=recursive, dry_run=dry_run, on_object=show
+        )
+    except BaseException:
+        if stream is not None:
+            stream.close(None)  # a valid document, also when the listing failed midway
+        raise
+    if stream is not None:
+        stream.close(result)
     elif not obj.quiet:
         summary = ", ".join(f"{result.count(o)} {o.value}" for o in Outcome if result.count(o))
         click.echo(f"reencrypt: {summary or 'no objects'}", err=True)
@@ -117,12 +126,40 @@ def reencrypt_command(
         # Named here too: the report may have gone to a reader that stopped (`| head`).
         first = next(entry for entry in result.objects if entry.outcome is Outcome.FAILED)
         report(
-            f"{result.count(Outcome.FAILED)} of {len(result.objects)} objects could not be "
+            f"{result.count(Outcome.FAILED)} of {result.total} objects could not be "
             f"re-encrypted (the first: {line(store.bucket, first).removeprefix('failed ')})",
             "see the failed lines; the other objects were changed and verified",
         )
         return EXIT_FAILURE
     return 0
+
+
+class _JsonStream:
+    """``--json``: one document whose ``objects`` are written as they finish.
+
+    A run over millions of objects is never held to be printed at the end; the
+    objects come in the order they finish, and ``summary`` after them.
+    """
+
+    def __init__(self, bucket: str, prefix: str, target: str) -> None:
+        head = json.dumps({"bucket": bucket, "prefix": prefix, "target": target}, indent=2)
+        click.echo(head.rstrip("}").rstrip() + ',\n  "objects": [', nl=False)
+        self._lock = threading.Lock()
+        self._first = True
+
+    def object(self, entry: ObjectOutcome) -> None:
+        """Write one object's entry (from a worker thread)."""
+        text = json.dumps(entry.to_dict(), indent=2).replace("\n", "\n    ")
+        with self._lock:
+            click.echo(("\n    " if self._first else ",\n    ") + text, nl=False)
+            self._first = False
+
+    def close(self, result: ReencryptReport | None) -> None:
+        """End the document, with the summary of ``result`` (none: the run failed)."""
+        counts = {o.value: result.count(o) for o in Outcome} if result is not None else None
+        summary = json.dumps(counts, indent=2).replace("\n", "\n  ")
+        with self._lock:
+            click.echo(("]" if self._first else "\n  ]") + f',\n  "summary": {summary}\n}}')
 
 
 def _batch_job(

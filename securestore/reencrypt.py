@@ -27,7 +27,7 @@ import enum
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from securestore.store import ObjectInfo, SecureStore
 from securestore.transport import translate_error
 
 __all__ = [
+    "KEPT",
     "Mechanism",
     "ObjectOutcome",
     "Outcome",
@@ -95,18 +96,36 @@ class ObjectOutcome:
         }
 
 
+#: Outcomes a :class:`ReencryptReport` keeps (failures and the others, each) before it counts.
+KEPT = 1_000
+
+
 @dataclass(frozen=True)
 class ReencryptReport:
-    """Every object the run looked at, in listing order."""
+    """What a run did: a count of every outcome, and the first objects of it.
+
+    ``objects`` holds the first :data:`KEPT` failures and the first :data:`KEPT`
+    other outcomes, sorted by key (a prefix of millions of objects is counted, not
+    held: ``on_object`` is told of every one as it happens). ``counts``: how many
+    objects had each outcome (``None``: count ``objects``, for a report built by hand).
+    """
 
     bucket: str
     prefix: str
     target: str
     objects: tuple[ObjectOutcome, ...]
+    counts: Mapping[Outcome, int] | None = None
 
     def count(self, outcome: Outcome) -> int:
-        """How many objects had ``outcome``."""
+        """How many objects had ``outcome`` (kept in ``objects`` or not)."""
+        if self.counts is not None:
+            return self.counts.get(outcome, 0)
         return sum(1 for entry in self.objects if entry.outcome is outcome)
+
+    @property
+    def total(self) -> int:
+        """How many objects the run looked at."""
+        return sum(self.count(outcome) for outcome in Outcome)
 
     @property
     def ok(self) -> bool:
@@ -114,7 +133,7 @@ class ReencryptReport:
         return self.count(Outcome.FAILED) == 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description (``securestore reencrypt --json``)."""
+        """A JSON-ready description (the kept ``objects`` only; the summary counts all)."""
         return {
             "bucket": self.bucket,
             "prefix": self.prefix,
@@ -154,24 +173,30 @@ class Reencryptor:
 
         Objects run ``concurrency`` at a time on the tree transfer pool, pulled from
         ``keys`` as slots free up (a streamed listing stays streamed); ``on_object``
-        is called from the worker threads; the report lists objects by key.
+        is called from the worker threads for every object; the report counts them
+        all and keeps the first (see :class:`ReencryptReport`).
         """
         from securestore.tree.manager import run_per_object
 
-        outcomes: list[ObjectOutcome] = []
+        failed: list[ObjectOutcome] = []
+        others: list[ObjectOutcome] = []
+        counts = dict.fromkeys(Outcome, 0)
         lock = threading.Lock()
 
         def work(key: str, _size: int) -> int:
             outcome = self.one(key, dry_run=dry_run)
             with lock:
-                outcomes.append(outcome)
+                counts[outcome.outcome] += 1
+                kept = failed if outcome.outcome is Outcome.FAILED else others
+                if len(kept) < KEPT:
+                    kept.append(outcome)
             if on_object is not None:
                 on_object(outcome)
             return 0
 
         run_per_object(self.store, ((key, 0) for key in keys), work, concurrency=self.concurrency)
-        outcomes.sort(key=lambda outcome: outcome.key)
-        return ReencryptReport(self.store.bucket, prefix, self.mode.name, tuple(outcomes))
+        objects = sorted(failed + others, key=lambda outcome: outcome.key)
+        return ReencryptReport(self.store.bucket, prefix, self.mode.name, tuple(objects), counts)
 
     def one(self, key: str, *, dry_run: bool = False) -> ObjectOutcome:
         """Re-encrypt one object (or, with ``dry_run``, say what would be done)."""

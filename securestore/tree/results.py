@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 from securestore.errors import SecureStoreError
 
-__all__ = ["KEPT_FAILURES", "KEPT_SKIPS", "Failure", "Skip", "TreeProgress", "TreeResult"]
+__all__ = [
+    "KEPT_FAILURES",
+    "KEPT_SKIPS",
+    "Failure",
+    "Skip",
+    "TreeProgress",
+    "TreeResult",
+    "drop_tracebacks",
+]
 
 #: Failures a :class:`TreeResult` keeps in full before it keeps only one of each type.
 KEPT_FAILURES = 1_000
@@ -33,12 +41,20 @@ class Failure:
     reported: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        seen: set[int] = set()
-        error: BaseException | None = self.error
-        while error is not None and id(error) not in seen:
-            seen.add(id(error))
-            error.__traceback__ = None
-            error = error.__cause__ or error.__context__
+        drop_tracebacks(self.error)
+
+
+def drop_tracebacks(error: BaseException) -> None:
+    """Clear the traceback of ``error`` and of every error chained to it.
+
+    For errors kept past their call, per object of a job (see :class:`Failure`).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
 
 
 @dataclass(frozen=True)
