@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import click
@@ -19,6 +18,7 @@ from .batchjobs import batch_options, check_batch, submit
 from .commands import parse_pairs, say
 from .context import CliContext
 from .errors import exit_code_for, most_serious, report
+from .jsonstream import ArrayWriter
 from .keys import key_options, kms_keyrings, raw_keyrings, reading_keyring
 from .listing import human_size
 
@@ -210,13 +210,11 @@ def _recursive(
     of them, in the order they finish (a prefix of millions is never held)."""
     from securestore.rewrap_prefix import SkippedObject, rewrap_prefix
 
-    lock = threading.Lock()
-    first = [True]
+    writer = ArrayWriter() if as_json else None
 
     def entry(item: dict[str, Any]) -> None:
-        with lock:
-            click.echo(("[\n" if first[0] else ",\n") + _indented(item), nl=False)
-            first[0] = False
+        assert writer is not None
+        writer.add(item)
 
     def done(result: RewrapResult) -> None:
         if as_json:
@@ -235,20 +233,13 @@ def _recursive(
             entry({"key": key, "error": str(exc), "exit_code": exit_code_for(exc)})
         report(str(exc), exc.hint)
 
-    try:
-        outcome = rewrap_prefix(
-            store, prefix, on_result=done, on_skip=skipped, on_failure=failed, **changes
-        )
-    finally:
-        if as_json:  # a valid document, also when the listing failed midway
-            click.echo("[]" if first[0] else "\n]")
+    outcome = rewrap_prefix(
+        store, prefix, on_result=done, on_skip=skipped, on_failure=failed, **changes
+    )
+    if writer is not None:  # a failed listing leaves it unclosed: never taken as complete
+        writer.close()
     # outcome.failed keeps the first failure of each error type: the most serious is there.
     return most_serious(exc for _, exc in outcome.failed)
-
-
-def _indented(item: dict[str, Any]) -> str:
-    """One entry of the --json list, as ``json.dumps(list, indent=2)`` would lay it out."""
-    return "\n".join("  " + line for line in json.dumps(item, indent=2).splitlines())
 
 
 def _batch(

@@ -109,15 +109,10 @@ def reencrypt_command(
         else:
             click.echo(line(store.bucket, entry))
 
-    try:
-        result = reencrypt(
-            store, location.key, mode, recursive=recursive, dry_run=dry_run, on_object=show
-        )
-    except BaseException:
-        if stream is not None:
-            stream.close(None)  # a valid document, also when the listing failed midway
-        raise
-    if stream is not None:
+    result = reencrypt(
+        store, location.key, mode, recursive=recursive, dry_run=dry_run, on_object=show
+    )
+    if stream is not None:  # a failed listing leaves it unclosed: never taken as complete
         stream.close(result)
     elif not obj.quiet:
         summary = ", ".join(f"{result.count(o)} {o.value}" for o in Outcome if result.count(o))
@@ -154,9 +149,9 @@ class _JsonStream:
             click.echo(("\n    " if self._first else ",\n    ") + text, nl=False)
             self._first = False
 
-    def close(self, result: ReencryptReport | None) -> None:
-        """End the document, with the summary of ``result`` (none: the run failed)."""
-        counts = {o.value: result.count(o) for o in Outcome} if result is not None else None
+    def close(self, result: ReencryptReport) -> None:
+        """End the document, with the summary of ``result``."""
+        counts = {o.value: result.count(o) for o in Outcome}
         summary = json.dumps(counts, indent=2).replace("\n", "\n  ")
         with self._lock:
             click.echo(("]" if self._first else "\n  ]") + f',\n  "summary": {summary}\n}}')

@@ -10,7 +10,6 @@ still aborted, and each failure is listed).
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from securestore.location import S3Url
 
 from .context import CliContext
 from .errors import require_stdout
+from .jsonstream import ArrayWriter, echo_array
 from .text import printable
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def uploads_ls_command(obj: CliContext, url: str, as_json: bool) -> None:
     location = _location(url)
     uploads = list_uploads(obj.connection, location.bucket, location.key, as_folder=True)
     if as_json:
-        click.echo(json.dumps([_upload_item(upload) for upload in uploads], indent=2))
+        echo_array(_upload_item(upload) for upload in uploads)  # streamed: any number
         return
     for upload in uploads:
         click.echo(_line(upload))
@@ -137,7 +137,9 @@ def uploads_abort_command(
         require_stdout()
     location = _location(url)
     age = parse_age(older_than) if older_than is not None else None
-    outcomes = []
+    # Counted, never held: a prefix may hold millions of abandoned uploads.
+    total = failed = 0
+    writer = ArrayWriter() if as_json else None
     for outcome in abort_uploads(
         obj.connection,
         location.bucket,
@@ -146,14 +148,16 @@ def uploads_abort_command(
         older_than=age,
         dry_run=dry_run,
     ):
-        outcomes.append(outcome)
+        total += 1
+        failed += outcome.error is not None
         _say(obj, outcome)
-    if as_json:
-        click.echo(json.dumps([_outcome_item(outcome) for outcome in outcomes], indent=2))
-    failed = [outcome for outcome in outcomes if outcome.error is not None]
+        if writer is not None:
+            writer.add(_outcome_item(outcome))
+    if writer is not None:
+        writer.close()
     if failed:
         raise StorageError(
-            f"{len(failed)} of {len(outcomes)} upload(s) could not be aborted",
+            f"{failed} of {total} upload(s) could not be aborted",
             bucket=location.bucket,
             hint="see the 'abort failed' lines; check s3:AbortMultipartUpload permissions",
         )
