@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from securestore.bucket import BucketAccess
@@ -11,11 +9,12 @@ from securestore.clientside import ClientSide
 from securestore.errors import ConfigurationError, StorageError
 from securestore.keyrings.options import combine, kms_keyrings, raw_keyrings
 from securestore.location import S3Url
-from securestore.migrate import MigrationReport, migrate_to_client_side
+from securestore.migrate import MigrationEntry, migrate_to_client_side
 from securestore.transfer import TransferConfig
 
 from .commands import parse_pairs
 from .context import CliContext
+from .jsonstream import DocumentWriter
 from .keys import key_options, reading_keyring
 from .text import printable
 
@@ -118,6 +117,16 @@ def migrate_command(
         obj.connection, from_kms, from_files, from_rsa, key_name, discovery=True
     )
     assert unwrap is not None
+    # Each object's line (or JSON entry) as it is decided: a prefix of millions is never held.
+    head = {"bucket": location.bucket, "prefix": location.key or "", "dryrun": dryrun}
+    stream = DocumentWriter(head, "objects") if as_json else None
+
+    def show(entry: MigrationEntry) -> None:
+        if stream is not None:
+            stream.add(entry.to_dict())
+        else:
+            click.echo(_line(entry))
+
     report = migrate_to_client_side(
         BucketAccess(location.bucket, obj.connection, TransferConfig()),
         location.key or "",
@@ -126,30 +135,29 @@ def migrate_command(
         context=parse_pairs(from_context, "context") or None,
         allow_legacy_unauthenticated=allow_legacy_unauthenticated,
         dryrun=dryrun,
+        on_entry=show,
     )
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+    counts = report.counts()
+    if stream is not None:
+        stream.close({"counts": counts})
     else:
-        click.echo(_table(report))
-    failed = report.failed
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        click.echo(summary or "nothing under the prefix")
+    failed = counts.get("failed", 0)
     if failed:
         raise StorageError(
-            f"{len(failed)} of {len(report.entries)} objects could not be migrated",
+            f"{failed} of {report.total} objects could not be migrated",
             hint="see the report; fix the cause and run migrate again (migrated objects "
             "are skipped: they are messages now)",
         )
 
 
-def _table(report: MigrationReport) -> str:
+def _line(entry: MigrationEntry) -> str:
     # Keys and details (servers' error texts) came from the network: escaped (cli/text.py).
-    keys = [printable(entry.key) for entry in report.entries]
-    width = max((len(key) for key in keys), default=3)
-    lines = [
-        f"{key:<{width}}  {entry.status:<13}  {entry.source or '-'}  {printable(entry.detail)}"
-        for key, entry in zip(keys, report.entries, strict=True)
-    ]
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
-    return "\n".join([*lines, counts or "nothing under the prefix"])
+    return (
+        f"{printable(entry.key)}  {entry.status:<13}  {entry.source or '-'}  "
+        f"{printable(entry.detail)}"
+    )
 
 
 COMMANDS = (migrate_command,)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Any
 
 import click
@@ -11,12 +9,13 @@ import click
 from securestore.errors import ConfigurationError
 from securestore.location import S3Url
 from securestore.modes import parse_mode
-from securestore.reencrypt import ObjectOutcome, Outcome, ReencryptReport, reencrypt
+from securestore.reencrypt import ObjectOutcome, Outcome, reencrypt
 from securestore.store import SecureStore
 
 from .batchjobs import batch_options, check_batch, submit
 from .context import CliContext
 from .errors import EXIT_FAILURE, report
+from .jsonstream import DocumentWriter
 from .text import printable
 
 __all__ = ["COMMANDS"]
@@ -101,11 +100,13 @@ def reencrypt_command(
             dry_run=dry_run,
         )
     store = SecureStore(location.bucket, connection=obj.connection)
-    stream = _JsonStream(store.bucket, location.key, mode.name) if as_json else None
+    # --json: objects as they finish, the summary after them (millions are never held).
+    head = {"bucket": store.bucket, "prefix": location.key, "target": mode.name}
+    stream = DocumentWriter(head, "objects") if as_json else None
 
     def show(entry: ObjectOutcome) -> None:
         if stream is not None:
-            stream.object(entry)
+            stream.add(entry.to_dict())
         else:
             click.echo(line(store.bucket, entry))
 
@@ -113,7 +114,7 @@ def reencrypt_command(
         store, location.key, mode, recursive=recursive, dry_run=dry_run, on_object=show
     )
     if stream is not None:  # a failed listing leaves it unclosed: never taken as complete
-        stream.close(result)
+        stream.close({"summary": {o.value: result.count(o) for o in Outcome}})
     elif not obj.quiet:
         summary = ", ".join(f"{result.count(o)} {o.value}" for o in Outcome if result.count(o))
         click.echo(f"reencrypt: {summary or 'no objects'}", err=True)
@@ -127,34 +128,6 @@ def reencrypt_command(
         )
         return EXIT_FAILURE
     return 0
-
-
-class _JsonStream:
-    """``--json``: one document whose ``objects`` are written as they finish.
-
-    A run over millions of objects is never held to be printed at the end; the
-    objects come in the order they finish, and ``summary`` after them.
-    """
-
-    def __init__(self, bucket: str, prefix: str, target: str) -> None:
-        head = json.dumps({"bucket": bucket, "prefix": prefix, "target": target}, indent=2)
-        click.echo(head.rstrip("}").rstrip() + ',\n  "objects": [', nl=False)
-        self._lock = threading.Lock()
-        self._first = True
-
-    def object(self, entry: ObjectOutcome) -> None:
-        """Write one object's entry (from a worker thread)."""
-        text = json.dumps(entry.to_dict(), indent=2).replace("\n", "\n    ")
-        with self._lock:
-            click.echo(("\n    " if self._first else ",\n    ") + text, nl=False)
-            self._first = False
-
-    def close(self, result: ReencryptReport) -> None:
-        """End the document, with the summary of ``result``."""
-        counts = {o.value: result.count(o) for o in Outcome}
-        summary = json.dumps(counts, indent=2).replace("\n", "\n  ")
-        with self._lock:
-            click.echo(("]" if self._first else "\n  ]") + f',\n  "summary": {summary}\n}}')
 
 
 def _batch_job(

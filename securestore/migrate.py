@@ -8,8 +8,11 @@ the target :class:`~securestore.clientside.ClientSide` mode. The write keeps the
 user metadata (minus the S3EC mapkeys), the Content-Type and the tags, and is
 conditional on the source's ETag (``If-Match`` on PutObject or on
 CompleteMultipartUpload), so a concurrent writer is never overwritten silently.
-Other objects are skipped. Every object gets one :class:`MigrationEntry`; one
-failure never stops the rest.
+Other objects are skipped. Every object gets one :class:`MigrationEntry`, told to
+``on_entry`` as it is decided; one failure never stops the rest. The listing
+streams: a key waits only until the listing has passed where its
+``KEY.instruction`` would be, and the report counts every entry but keeps only
+the first :data:`KEPT` failures and :data:`KEPT` others (a prefix may hold millions).
 
 Migration reads S3EC objects without the ``allow_s3ec`` opt-in a store read needs:
 converting them is its job. It converts in place whatever S3EC object it finds at
@@ -19,8 +22,9 @@ the caller vouches for the bucket's content. The messages it writes are bound.
 
 from __future__ import annotations
 
+import heapq
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +46,7 @@ from securestore.s3ec.read import open_s3ec
 from securestore.transfer import chunk_stream
 from securestore.writing import WritePath
 
-__all__ = ["MigrationEntry", "MigrationReport", "migrate_to_client_side"]
+__all__ = ["KEPT", "MigrationEntry", "MigrationReport", "migrate_to_client_side"]
 
 
 @dataclass(frozen=True)
@@ -68,29 +72,55 @@ class MigrationEntry:
         }
 
 
+#: Entries a :class:`MigrationReport` keeps (failures, and the others, each) before it counts.
+KEPT = 1_000
+
+
 @dataclass
 class MigrationReport:
-    """Every object of the prefix and what happened to it."""
+    """What a migration did: a count of every status, and the first entries.
+
+    ``entries`` holds the first :data:`KEPT` failures and the first :data:`KEPT`
+    other entries, in the order they were decided (``on_entry`` is told of all).
+    """
 
     bucket: str
     prefix: str
     dryrun: bool
     entries: list[MigrationEntry] = field(default_factory=list)
+    _counts: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _kept_failed: int = field(default=0, init=False, repr=False)
+
+    def add(self, entry: MigrationEntry) -> None:
+        """Count ``entry``; keep it while fewer than :data:`KEPT` of its kind are kept."""
+        self._counts[entry.status] = self._counts.get(entry.status, 0) + 1
+        failed = entry.status == "failed"
+        kept = self._kept_failed if failed else len(self.entries) - self._kept_failed
+        if kept < KEPT:
+            self.entries.append(entry)
+            self._kept_failed += failed
 
     def counts(self) -> dict[str, int]:
-        """How many objects ended in each status."""
-        out: dict[str, int] = {}
+        """How many objects ended in each status (kept in ``entries`` or not)."""
+        if self._counts:
+            return dict(self._counts)
+        out: dict[str, int] = {}  # a report built by hand: its entries
         for entry in self.entries:
             out[entry.status] = out.get(entry.status, 0) + 1
         return out
 
     @property
+    def total(self) -> int:
+        """How many objects the migration looked at."""
+        return sum(self.counts().values())
+
+    @property
     def failed(self) -> list[MigrationEntry]:
-        """The entries that failed."""
+        """The kept entries that failed (``counts()["failed"]`` counts them all)."""
         return [entry for entry in self.entries if entry.status == "failed"]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready report (``securestore migrate --json``)."""
+        """A JSON-ready report (the kept entries; ``counts`` counts all)."""
         return {
             "bucket": self.bucket,
             "prefix": self.prefix,
@@ -116,6 +146,33 @@ def _listing(access: BucketAccess, prefix: str) -> Iterator[tuple[str, int]]:
         yield summary.key, summary.size
 
 
+def _paired(listing: Iterator[tuple[str, int]]) -> Iterator[tuple[str, int, bool, bool]]:
+    """``(key, size, has_instruction, is_instruction)`` for each listed key.
+
+    ``has_instruction``: ``KEY.instruction`` is listed too; ``is_instruction``: the key
+    is the instruction file of a listed key. The listing comes in S3's order (checked:
+    securestore.pagination), in which ``KEY.instruction`` follows ``KEY``, so a key is
+    decided once the listing has passed its instruction file's name; only the keys
+    in between wait (``KEY-a``, ``KEY.a``...: few in any real prefix).
+    """
+    waiting: dict[str, list[Any]] = {}  # key -> [size, has_instruction, is_instruction]
+    due: list[tuple[str, str]] = []  # (the instruction file's name, key): a heap
+    for key, size in listing:
+        # Code point order is UTF-8 byte order (S3's).
+        while due and due[0][0] < key:
+            _, ready = heapq.heappop(due)
+            yield (ready, *waiting.pop(ready))
+        base = key[: -len(INSTRUCTION_SUFFIX)] if key.endswith(INSTRUCTION_SUFFIX) else None
+        instruction = base is not None and base in waiting
+        if base is not None and instruction:
+            waiting[base][1] = True
+        waiting[key] = [size, False, instruction]
+        heapq.heappush(due, (key + INSTRUCTION_SUFFIX, key))
+    while due:
+        _, ready = heapq.heappop(due)
+        yield (ready, *waiting.pop(ready))
+
+
 def migrate_to_client_side(
     access: BucketAccess,
     prefix: str,
@@ -125,6 +182,7 @@ def migrate_to_client_side(
     context: Mapping[str, str] | None = None,
     allow_legacy_unauthenticated: bool = False,
     dryrun: bool = False,
+    on_entry: Callable[[MigrationEntry], None] | None = None,
 ) -> MigrationReport:
     """Rewrite every S3EC object under ``prefix`` as a securestore message.
 
@@ -137,35 +195,33 @@ def migrate_to_client_side(
         allow_legacy_unauthenticated: **weakens the read**: also migrate the
             unauthenticated legacy S3EC modes (see :func:`~securestore.s3ec.read.open_s3ec`).
         dryrun: only classify; write nothing.
+        on_entry: told of each object's entry as it is decided.
 
     Raises:
         StorageError: the listing itself failed (per-object failures are entries).
     """
     report = MigrationReport(access.bucket, prefix, dryrun)
-    listed = dict(_listing(access, prefix))
-    for key, size in listed.items():
-        if key.endswith(INSTRUCTION_SUFFIX) and key[: -len(INSTRUCTION_SUFFIX)] in listed:
-            report.entries.append(
-                MigrationEntry(key, "skipped", size=size, detail="instruction file")
-            )
-            continue
-        try:
-            report.entries.append(
-                _one(
+    for key, size, has_instruction, is_instruction in _paired(_listing(access, prefix)):
+        if is_instruction:
+            entry = MigrationEntry(key, "skipped", size=size, detail="instruction file")
+        else:
+            try:
+                entry = _one(
                     access,
                     key,
-                    has_instruction=key + INSTRUCTION_SUFFIX in listed,
+                    has_instruction=has_instruction,
                     target=target,
                     unwrap=unwrap,
                     context=context,
                     allow_legacy=allow_legacy_unauthenticated,
                     dryrun=dryrun,
                 )
-            )
-        except SecureStoreError as exc:
-            report.entries.append(
-                MigrationEntry(key, "failed", size=size, detail=f"{type(exc).__name__}: {exc}")
-            )
+            except SecureStoreError as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                entry = MigrationEntry(key, "failed", size=size, detail=detail)
+        report.add(entry)
+        if on_entry is not None:
+            on_entry(entry)
     return report
 
 

@@ -36,3 +36,21 @@ def test_a_failure_midway_leaves_the_array_unclosed() -> None:
     assert text.startswith("[")
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
+
+
+@pytest.mark.parametrize("objects", [ITEMS, []])
+def test_a_document_reads_as_json_dumps_would_write_it(objects: list[dict[str, object]]) -> None:
+    from securestore_cli.jsonstream import DocumentWriter
+
+    head = {"bucket": "b", "prefix": "p/"}
+    tail = {"summary": {"failed": 1, "done": 2}}
+
+    @click.command()
+    def command() -> None:
+        writer = DocumentWriter(head, "objects")
+        for item in objects:
+            writer.add(item)
+        writer.close(tail)
+
+    text = CliRunner().invoke(command, []).stdout
+    assert text == json.dumps({**head, "objects": objects, **tail}, indent=2) + "\n"
