@@ -4,7 +4,6 @@ an S3 Batch Operations job."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -109,19 +108,20 @@ def submit_entries(
     """:func:`submit` for any manifest entries (``securestore.batch.ManifestEntry``)."""
     from securestore import batch as jobs
 
-    manifest = jobs.manifest_csv(entries)
-    manifest_key = f"securestore-batch/{uuid.uuid4()}/manifest.csv"
-    account = str(obj.connection.client("sts").get_caller_identity()["Account"])
-    etag = hashlib.md5(manifest, usedforsecurity=False).hexdigest()  # a single PUT's ETag
-    # Validated before anything is uploaded: a request botocore would refuse leaves nothing.
-    request = build(account, batch_bucket, manifest_key, etag)
-    jobs.validate_request(request)
-    objects = manifest.count(b"\n")
-    if dry_run:
-        click.echo(jobs.describe_job(request), nl=False)
-        click.echo(f"{what} {flag} (dry run): {objects} objects; nothing uploaded", err=True)
-        return 0
-    etag = jobs.upload_manifest(obj.connection, batch_bucket, manifest_key, manifest)
+    # On disk, not in memory: a listing of millions of objects (an unnamed file, closed below).
+    with jobs.write_manifest(entries) as manifest:
+        manifest_key = f"securestore-batch/{uuid.uuid4()}/manifest.csv"
+        account = str(obj.connection.client("sts").get_caller_identity()["Account"])
+        etag = manifest.md5  # a single PUT's ETag
+        # Validated before anything is uploaded: a request botocore would refuse leaves nothing.
+        request = build(account, batch_bucket, manifest_key, etag)
+        jobs.validate_request(request)
+        objects = manifest.objects
+        if dry_run:
+            click.echo(jobs.describe_job(request), nl=False)
+            click.echo(f"{what} {flag} (dry run): {objects} objects; nothing uploaded", err=True)
+            return 0
+        etag = jobs.upload_manifest(obj.connection, batch_bucket, manifest_key, manifest.file)
     try:
         job = jobs.create_job(obj.connection, build(account, batch_bucket, manifest_key, etag))
     except BaseException:

@@ -44,11 +44,13 @@ from securestore.batch_lambda import TaskFunction, TaskResult, lambda_handler, r
 from securestore.batch_manifest import (
     MANIFEST_FORMAT,
     ManifestEntry,
+    ManifestFile,
     entries_from_inventory,
     entries_from_listing,
     manifest_csv,
     parse_manifest_csv,
     upload_manifest,
+    write_manifest,
 )
 from securestore.errors import ConfigurationError
 from securestore.location import validate_bucket_name
@@ -57,6 +59,7 @@ from securestore.transport import translate_error
 __all__ = [
     "MANIFEST_FORMAT",
     "ManifestEntry",
+    "ManifestFile",
     "TaskFunction",
     "TaskResult",
     "copy_in_place_task",
@@ -77,6 +80,7 @@ __all__ = [
     "update_encryption_operation",
     "upload_manifest",
     "validate_request",
+    "write_manifest",
 ]
 
 # --- operations -----------------------------------------------------------------------------

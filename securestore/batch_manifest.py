@@ -1,17 +1,21 @@
 """S3 Batch Operations manifests (:mod:`securestore.batch`): ``S3BatchOperations_CSV_20180820``.
 
 Rows ``bucket,key[,version]`` with URL-encoded keys, written by :func:`manifest_csv`
-from a listing (:func:`entries_from_listing`) or from an inventory audit's short
-objects (:func:`entries_from_inventory`), and stored by :func:`upload_manifest`.
+(in memory) or :func:`write_manifest` (to an unnamed temporary file: a listing of
+any size) from a listing (:func:`entries_from_listing`) or from an inventory
+audit's short objects (:func:`entries_from_inventory`), and stored by
+:func:`upload_manifest`.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote, unquote
 
 import botocore.exceptions
@@ -21,16 +25,22 @@ from securestore.transport import translate_error
 
 __all__ = [
     "MANIFEST_FORMAT",
+    "MAX_MANIFEST_BYTES",
     "ManifestEntry",
+    "ManifestFile",
     "entries_from_inventory",
     "entries_from_listing",
     "manifest_csv",
     "parse_manifest_csv",
     "upload_manifest",
+    "write_manifest",
 ]
 
 #: The manifest format of :func:`manifest_csv`.
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
+
+#: The largest manifest one PUT stores (its ETag is then its MD5, which CreateJob pins).
+MAX_MANIFEST_BYTES = 5 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,76 @@ def manifest_csv(entries: Iterable[ManifestEntry]) -> bytes:
             row.append(e.version_id or "")
         writer.writerow(row)
     return out.getvalue().encode("utf-8")
+
+
+@dataclass
+class ManifestFile:
+    """A manifest written by :func:`write_manifest`: an unnamed temporary file, at offset 0.
+
+    Close it (or use it as a context manager) once uploaded; nothing is left on disk
+    however the process ends.
+    """
+
+    file: IO[bytes]
+    objects: int
+    size: int
+    md5: str
+
+    def close(self) -> None:
+        """Drop the file."""
+        self.file.close()
+
+    def __enter__(self) -> ManifestFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def write_manifest(entries: Iterable[ManifestEntry]) -> ManifestFile:
+    """:func:`manifest_csv`'s bytes, written to an unnamed temporary file, one entry at a time.
+
+    Raises:
+        ConfigurationError: no entries, or a manifest larger than one PUT stores
+            (:data:`MAX_MANIFEST_BYTES`: use an S3 Inventory report as the manifest).
+    """
+    # Rows with their version first; the version column stays only if every row has one,
+    # which is known at the end: then a second pass drops it.
+    rows = tempfile.TemporaryFile()  # noqa: SIM115 (returned, or closed below)
+    try:
+        text = io.TextIOWrapper(rows, encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
+        count, versions = 0, True
+        for e in entries:
+            writer.writerow([e.bucket, quote(e.key, safe="/"), e.version_id or ""])
+            count += 1
+            versions = versions and bool(e.version_id)
+        if not count:
+            raise ConfigurationError("a Batch Operations job needs at least one object")
+        text.flush()
+        text.seek(0)
+        out = tempfile.TemporaryFile()  # noqa: SIM115 (returned, or closed below)
+        try:
+            digest, size = hashlib.md5(usedforsecurity=False), 0
+            for row in csv.reader(text):
+                line = io.StringIO()
+                csv.writer(line, lineterminator="\n").writerow(row if versions else row[:2])
+                data = line.getvalue().encode("utf-8")
+                digest.update(data)
+                size += len(data)
+                if size > MAX_MANIFEST_BYTES:
+                    raise ConfigurationError(
+                        f"the manifest of {count} objects is larger than one PUT stores (5 GiB)",
+                        hint="use an S3 Inventory report as the job's manifest",
+                    )
+                out.write(data)
+            out.seek(0)
+        except BaseException:
+            out.close()
+            raise
+        return ManifestFile(out, count, size, digest.hexdigest())
+    finally:
+        rows.close()
 
 
 def parse_manifest_csv(data: bytes) -> Iterator[ManifestEntry]:
@@ -99,8 +179,9 @@ def entries_from_inventory(
                 yield ManifestEntry(str(details["bucket"]), str(item["key"]))
 
 
-def upload_manifest(clients: Any, bucket: str, key: str, data: bytes) -> str:
-    """Store the manifest (SSE-S3) and return its ETag, which CreateJob pins.
+def upload_manifest(clients: Any, bucket: str, key: str, data: bytes | IO[bytes]) -> str:
+    """Store the manifest (bytes, or a file at offset 0: :class:`ManifestFile` ``.file``)
+    with SSE-S3 in one PUT, and return its ETag, which CreateJob pins.
 
     Raises:
         StorageError: the PUT failed.
