@@ -56,3 +56,21 @@ def test_the_cli_warns_of_the_kept_skips_and_counts_the_rest(
     warnings = stderr_lines(result, "warning:")
     assert len([w for w in warnings if w.startswith("warning: skipped ")]) == 2
     assert "warning: 3 more path(s) skipped, not listed (the first 2 are above)" in warnings
+
+
+@pytest.mark.skipif(os.name != "posix", reason="bytes file names are POSIX")
+def test_refused_skips_past_the_bound_still_exit_2(
+    run: Run, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "KEPT_SKIPS", 1)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"a")
+    for i in range(3):  # names that are not UTF-8: refused, as aws-cli does (exit 2)
+        with open(os.path.join(os.fsencode(src), b"bad\xff" + str(i).encode()), "wb") as f:
+            f.write(b"x")
+    result = run("cp", str(src), f"s3://{bucket}/d/", "--recursive")
+    assert result.exit_code == 2, result.stderr
+    errors = stderr_lines(result, "error:")
+    assert errors == ["error: 3 file(s) skipped (see the warning: lines)"], result.stderr
+    assert "warning: 2 more path(s) skipped, not listed (the first 1 are above)" in result.stderr
