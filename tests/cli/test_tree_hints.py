@@ -23,7 +23,7 @@ def test_summary_names_each_cause_hint_once(
     reader = aes_key_file(run, tmp_path / "r")
     make_tree(tmp_path / "src", {"a.txt": b"alpha", "b.txt": b"beta", "c.txt": b"gamma"})
     url = f"s3://{bucket}/t/"
-    copied = run("cp", str(tmp_path / "src"), url, "--recursive", "--key-file", str(writer))
+    copied = run("cp", str(tmp_path / "src"), url, "-r", "--key-file", str(writer))
     assert copied.exit_code == 0, copied.output
     make_store().put("t/plain.txt", b"plain")  # not client-side: refused (exit 3)
     result = run("cp", url, str(tmp_path / "out"), "--recursive", "--key-file", str(reader))
