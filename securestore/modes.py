@@ -25,6 +25,7 @@ __all__ = [
     "SseKms",
     "SseS3",
     "StoredEncryption",
+    "is_alias",
     "kms_key_matches",
     "parse_mode",
 ]
@@ -106,6 +107,11 @@ def kms_key_matches(asked: str, reported: str, resolved_arn: str | None = None) 
     if resolved_arn is not None and not reported.startswith("arn:"):
         return resolved_arn.endswith(f":key/{reported}")
     return False
+
+
+def is_alias(key_id: str) -> bool:
+    """Whether ``key_id`` names a KMS alias: ``alias/NAME`` or an alias ARN."""
+    return key_id.startswith("alias/") or (key_id.startswith("arn:") and ":alias/" in key_id)
 
 
 class EncryptionMode(ABC):
