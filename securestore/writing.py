@@ -299,9 +299,14 @@ class WritePath:
             "headers; on a server without SSE, encrypt client-side (--client-side)"
         )
         alias = mode.kms_key_id if arn is None else None
-        if alias is not None and is_alias(alias):
-            # DescribeKey was denied (resolve_key_arn): the key ARN S3 reports cannot be
-            # told to be the alias's key. Refused, as any write that is not confirmed.
+        if (
+            alias is not None
+            and is_alias(alias)
+            and mode.check_write(stored, resolved_key_arn=stored.kms_key_id) is None
+        ):
+            # DescribeKey was denied (resolve_key_arn) and the key is all that differs: the
+            # ARN S3 reports cannot be told to be the alias's key. Refused, as any write
+            # that is not confirmed.
             message = f"cannot confirm that the object is stored with KMS key {alias}: {reason}"
             hint = (
                 f"{alias} is an alias and this identity may not look it up (kms:DescribeKey "

@@ -49,13 +49,17 @@ def alias_arn(connection: Connection, kms_key: str) -> str:
 @pytest.fixture
 def as_aws(
     monkeypatch: pytest.MonkeyPatch, connection: Connection, kms_key: str, alias_arn: str
-) -> None:
+) -> list[bool]:
     """The CLI's clients: DescribeKey denied, S3 reporting key ARNs (the tests' own untouched)."""
     alias_name = alias_arn.split(":", 5)[5]
+    ignored_sse: list[bool] = []  # append True: the server ignores the SSE-KMS request
 
     def key_arn(parsed: dict[str, Any], **_: Any) -> None:
         if parsed.get("SSEKMSKeyId") in (alias_arn, alias_name):
             parsed["SSEKMSKeyId"] = kms_key
+            if ignored_sse:  # a server that stored SSE-S3 whatever was asked
+                parsed["ServerSideEncryption"] = "AES256"
+                del parsed["SSEKMSKeyId"]
 
     original = TransportConnection.client
 
@@ -68,6 +72,7 @@ def as_aws(
         return made
 
     monkeypatch.setattr(TransportConnection, "client", client)
+    return ignored_sse
 
 
 def _check_refusal(run: Run, *args: str, alias: str) -> None:
@@ -114,3 +119,20 @@ def test_bucket_default_alias_names_describe_key(
     source.write_bytes(b"secret")
     _check_refusal(run, "put", str(source), f"s3://{bucket}/a.txt", alias=alias_arn)
     assert connection.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_another_mode_stored_keeps_its_own_hint(
+    run: Run, as_aws: list[bool], alias_arn: str, bucket: str, tmp_path: Path
+) -> None:
+    """Only a key the alias cannot be matched to is blamed on kms:DescribeKey."""
+    as_aws.append(True)
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"secret")
+    alias_name = alias_arn.split(":", 5)[5]
+    result = run(
+        "put", str(source), f"s3://{bucket}/a.txt", "--sse", "kms", "--kms-key-id", alias_name
+    )
+    assert result.exit_code == 3, result.output
+    [error] = stderr_lines(result, "error:")
+    assert "S3 did not store the object as requested" in error, error
+    assert "DescribeKey" not in result.stderr
