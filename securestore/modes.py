@@ -25,9 +25,9 @@ __all__ = [
     "SseKms",
     "SseS3",
     "StoredEncryption",
-    "is_alias",
     "kms_key_matches",
     "parse_mode",
+    "unconfirmed_alias",
 ]
 
 # The values S3 uses for x-amz-server-side-encryption.
@@ -107,11 +107,6 @@ def kms_key_matches(asked: str, reported: str, resolved_arn: str | None = None) 
     if resolved_arn is not None and not reported.startswith("arn:"):
         return resolved_arn.endswith(f":key/{reported}")
     return False
-
-
-def is_alias(key_id: str) -> bool:
-    """Whether ``key_id`` names a KMS alias: ``alias/NAME`` or an alias ARN."""
-    return key_id.startswith("alias/") or (key_id.startswith("arn:") and ":alias/" in key_id)
 
 
 class EncryptionMode(ABC):
@@ -303,3 +298,20 @@ def parse_mode(
     raise ConfigurationError(
         f"unknown encryption mode {name!r}", hint="choose one of: s3, kms, dsse-kms"
     )
+
+
+def unconfirmed_alias(
+    mode: EncryptionMode, stored: StoredEncryption, resolved_key_arn: str | None
+) -> str | None:
+    """The alias ``mode`` names its KMS key by, if that key is all a write's check missed.
+
+    Without the alias's key ARN (``kms:DescribeKey`` denied) the key ARN S3 reports
+    cannot be matched to it; ``None`` when the key was resolved, is not named by an
+    alias, or something else (the algorithm) differs.
+    """
+    alias = mode.kms_key_id
+    if resolved_key_arn is not None or alias is None:
+        return None
+    if not alias.startswith("alias/") and not (alias.startswith("arn:") and ":alias/" in alias):
+        return None
+    return alias if mode.check_write(stored, resolved_key_arn=stored.kms_key_id) is None else None

@@ -61,7 +61,7 @@ from securestore.clientside import (
 from securestore.errors import ConfigurationError, PolicyError
 from securestore.message import Encryptor
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD
-from securestore.modes import EncryptionMode, StoredEncryption, is_alias
+from securestore.modes import EncryptionMode, StoredEncryption, unconfirmed_alias
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
 from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
 
@@ -298,15 +298,8 @@ class WritePath:
             "a proxy, bucket policy or S3-compatible server may ignore encryption "
             "headers; on a server without SSE, encrypt client-side (--client-side)"
         )
-        alias = mode.kms_key_id if arn is None else None
-        if (
-            alias is not None
-            and is_alias(alias)
-            and mode.check_write(stored, resolved_key_arn=stored.kms_key_id) is None
-        ):
-            # DescribeKey was denied (resolve_key_arn) and the key is all that differs: the
-            # ARN S3 reports cannot be told to be the alias's key. Refused, as any write
-            # that is not confirmed.
+        alias = unconfirmed_alias(mode, stored, arn)
+        if alias is not None:  # DescribeKey denied; refused, as any write not confirmed
             message = f"cannot confirm that the object is stored with KMS key {alias}: {reason}"
             hint = (
                 f"{alias} is an alias and this identity may not look it up (kms:DescribeKey "

@@ -19,8 +19,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from securestore import Connection
+from securestore.modes import SseKms, StoredEncryption, unconfirmed_alias
 from securestore.transport import Connection as TransportConnection
 from tests.support.cli import Run, stderr_lines
+
+ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ALIAS_ARN = "arn:aws:kms:us-east-1:111122223333:alias/team"
 
 
 class _Body:
@@ -136,3 +140,20 @@ def test_another_mode_stored_keeps_its_own_hint(
     [error] = stderr_lines(result, "error:")
     assert "S3 did not store the object as requested" in error, error
     assert "DescribeKey" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key_id", "stored", "resolved", "expected"),
+    [
+        ("alias/team", StoredEncryption("aws:kms", ARN), None, "alias/team"),
+        (ALIAS_ARN, StoredEncryption("aws:kms", ARN), None, ALIAS_ARN),
+        ("alias/team", StoredEncryption("aws:kms", ARN), ARN, None),  # resolved: not this case
+        ("alias/team", StoredEncryption("AES256"), None, None),  # the algorithm differs
+        (ARN, StoredEncryption("aws:kms", ARN), None, None),  # not an alias
+        ("1234abcd", StoredEncryption("aws:kms", ARN), None, None),
+    ],
+)
+def test_unconfirmed_alias(
+    key_id: str, stored: StoredEncryption, resolved: str | None, expected: str | None
+) -> None:
+    assert unconfirmed_alias(SseKms(key_id), stored, resolved) == expected
