@@ -122,7 +122,7 @@ def note_streamed(count: int) -> None:
 def hint_for(error: SecureStoreError) -> str | None:
     """The error's hint (its own, else a general one for its kind), saying what already
     went to standard output: a stream cannot be taken back, a file can."""
-    hint = _kind_hint(error)
+    hint = kind_hint(error)
     if not _streamed:
         return hint
     note = (
@@ -132,7 +132,7 @@ def hint_for(error: SecureStoreError) -> str | None:
     return note if hint is None else f"{hint.removesuffix('; nothing was written')}; {note}"
 
 
-def _kind_hint(error: SecureStoreError) -> str | None:
+def kind_hint(error: SecureStoreError) -> str | None:
     """The error's own hint, else a general one for its kind: every error line has a hint."""
     if error.hint:
         return cli_wording(error.hint)

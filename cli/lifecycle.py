@@ -45,7 +45,7 @@ def _line(result: RewrapResult) -> str:
 
 @click.command("rewrap")
 @click.argument("url", metavar="s3://BUCKET/KEY")
-@click.option("--recursive", is_flag=True, help="Every object under the prefix KEY.")
+@click.option("-r", "--recursive", is_flag=True, help="Every object under the prefix KEY.")
 @click.option(
     "--kms-key-id",
     "kms_key_ids",

@@ -143,6 +143,7 @@ def _line(
 @click.command("ls")
 @click.argument("url", required=False, metavar="[s3://BUCKET[/PREFIX]]")
 @click.option(
+    "-r",
     "--recursive",
     is_flag=True,
     help="List every object under the prefix, with full keys (the prefix then also "

@@ -182,18 +182,18 @@ class _Group(click.Group):
 #: resolves, that its help is the command's own short help, and that no module's
 #: COMMANDS tuple has a command missing from this table.
 COMMANDS: dict[str, tuple[str, str]] = {
-    # commands.py: single objects
+    # commands.py, reading.py: single objects
     "mb": ("commands:mb_command", "Create a bucket."),
     "put": (
         "commands:put_command",
         "Upload SRC (a file, or - for stdin) to s3://BUCKET/KEY, encrypted.",
     ),
     "get": (
-        "commands:get_command",
+        "reading:get_command",
         "Download s3://BUCKET/KEY to DEST (a file or folder; - or absent: stdout).",
     ),
     "head": (
-        "commands:head_command",
+        "reading:head_command",
         "Show an object's size, encryption mode and key, ETag and metadata.",
     ),
     # listing.py

@@ -45,7 +45,7 @@ def line(bucket: str, entry: ObjectOutcome) -> str:
 @click.option("--sse", required=True, type=_TARGETS, help="The new server-side encryption.")
 @click.option("--kms-key-id", metavar="ID", help="The KMS key of --sse kms/dsse-kms.")
 @click.option("--bucket-key", is_flag=True, help="Use an S3 Bucket Key (--sse kms).")
-@click.option("--recursive", is_flag=True, help="Every object under the prefix KEY.")
+@click.option("-r", "--recursive", is_flag=True, help="Every object under the prefix KEY.")
 @click.option("--dryrun", "--dry-run", "dry_run", is_flag=True, help="Change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @batch_options

@@ -146,6 +146,7 @@ def _tree_command(name: str, help_text: str) -> Callable[[F], F]:
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
 @click.option(
+    "-r",
     "--recursive",
     is_flag=True,
     help="Copy every file or object below SRC (s3://b/p/a: the folder p/a/).",
@@ -164,6 +165,7 @@ def cp_command(
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
 @click.option(
+    "-r",
     "--recursive",
     is_flag=True,
     help="Move every file or object below SRC (s3://b/p/a: the folder p/a/).",
@@ -241,6 +243,7 @@ def sync_command(
 @_tree_command("rm", "Delete an object, or (--recursive) every object below a prefix.")
 @click.argument("url", metavar="s3://BUCKET/KEY")
 @click.option(
+    "-r",
     "--recursive",
     is_flag=True,
     help="Delete every object below the prefix: s3://b/p/a means the object p/a and "

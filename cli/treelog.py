@@ -13,14 +13,40 @@ import threading
 
 import click
 
-from securestore.errors import ArchivedObjectError, PolicyError, SecureStoreError
-from securestore.tree import Task, TreeResult
+from securestore.errors import (
+    AccessDeniedError,
+    ArchivedObjectError,
+    IntegrityError,
+    KeyringError,
+    LocalFileError,
+    NoMatchingKeyError,
+    NotFoundError,
+    PolicyError,
+    SecureStoreError,
+    TransportSecurityError,
+)
+from securestore.tree import Failure, Task, TreeResult
 
 from .context import CliContext, silence_stdout
-from .errors import most_serious, report, stdout_error
+from .errors import kind_hint, most_serious, report, stdout_error
 from .text import printable
 
-__all__ = ["TreeLog", "finish_tree"]
+__all__ = ["TreeLog", "cause_hints", "finish_tree"]
+
+#: What the summary calls the objects of each cause (most specific class first).
+_CAUSES: tuple[tuple[type[SecureStoreError], str], ...] = (
+    (ArchivedObjectError, "archived objects"),
+    (PolicyError, "refused objects"),
+    (AccessDeniedError, "access denied"),
+    (NotFoundError, "not found"),
+    (NoMatchingKeyError, "no matching key"),
+    (KeyringError, "key errors"),
+    (IntegrityError, "integrity"),
+    (LocalFileError, "local files"),
+    (TransportSecurityError, "TLS"),
+)
+#: Distinct causes named in the summary; more would bury the error line.
+_MAX_CAUSES = 4
 
 
 class TreeLog:
@@ -90,13 +116,9 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
         failures = result.failure_count
         total = failures + result.done + result.deleted
         others = " (the others completed)" if total > failures else ""
-        hint = "see the failed: lines; nothing was left half-written"
-        archived = [f.error for f in result.failed if isinstance(f.error, ArchivedObjectError)]
-        if archived:
-            hint += f"; archived objects: {archived[0].hint}"
-        policy = [f.error for f in result.failed if isinstance(f.error, PolicyError)]
-        if policy and policy[0].hint:  # the policy refusals' remedy (a key option, say)
-            hint += f"; refused objects: {policy[0].hint}"
+        hint = "; ".join(
+            ["see the failed: lines; nothing was left half-written", *cause_hints(result.failed)]
+        )
         report(f"{failures} of {total} transfers failed{others}", hint)
         ctx.exit(code)
     refused = result.refused_count
@@ -113,3 +135,22 @@ def finish_tree(ctx: click.Context, obj: CliContext, result: TreeResult, printer
             after=" (the transfers completed)",
             hint="free space where standard output goes, or run with --quiet",
         )
+
+
+def cause_hints(failures: list[Failure]) -> list[str]:
+    """One hint per distinct cause of ``failures`` (as a single-object command gives it).
+
+    ``failures`` keeps the first failure of each error type past its bound
+    (securestore/tree/results.py), so no kind of cause is lost; the same hint for
+    a thousand files is said once.
+    """
+    hints: dict[str, None] = {}
+    for failure in failures:
+        hint = kind_hint(failure.error)
+        if hint:
+            label = next((name for kind, name in _CAUSES if isinstance(failure.error, kind)), "")
+            hints.setdefault(f"{label}: {hint}" if label else hint)
+    named = list(hints)[:_MAX_CAUSES]
+    if len(hints) > len(named):
+        named.append(f"{len(hints) - len(named)} more cause(s): see the failed: lines")
+    return named

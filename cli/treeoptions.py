@@ -155,7 +155,8 @@ def tree_options(
             key_name=given["key_name"],
             max_data_keys=given["max_data_keys"],
             sse_kms_key_id=given["sse_kms_key_id"],
-            bucket=destination.store.bucket,
+            # A dry run sends listings only: the bucket's default encryption is not read.
+            bucket=None if given["dryrun"] else destination.store.bucket,
         )
     else:
         for name, flag in (

@@ -63,7 +63,13 @@ def _line(upload: MultipartUpload) -> str:
 
 @click.group("uploads")
 def uploads_group() -> None:
-    """List or abort incomplete multipart uploads (their parts are stored and billed)."""
+    """List or abort incomplete multipart uploads (their parts are stored and billed).
+
+    s3://BUCKET/tmp means the key tmp and the folder tmp/, never tmpx/... or tmp-a, as
+    the tree commands (cp, rm --recursive) read it, so that abort never reaches past the
+    folder named. ls follows aws s3 ls instead: there s3://BUCKET/tmp is a text prefix
+    (tmp-a.txt and PRE tmpx/ too). A trailing / means the same in both.
+    """
 
 
 @uploads_group.command("ls")
@@ -73,7 +79,9 @@ def uploads_group() -> None:
 def uploads_ls_command(obj: CliContext, url: str, as_json: bool) -> None:
     """List incomplete multipart uploads: start time, key, upload id.
 
-    s3://BUCKET/tmp means the key tmp and the folder tmp/ (never tmpx/...).
+    s3://BUCKET/tmp means the key tmp and the folder tmp/ (never tmpx/...): exactly
+    what uploads abort of the same URL aborts (unlike ls, which reads it as aws s3 ls
+    does, as a text prefix).
     """
     from securestore.uploads import list_uploads
 

@@ -58,7 +58,7 @@ from securestore.errors import (
     PolicyError,
     PreconditionFailedError,
 )
-from securestore.location import validate_key
+from securestore.location import refuse_folder_key, validate_key
 from securestore.modes import EncryptionMode, StoredEncryption
 from securestore.reading import ReadPath
 from securestore.rebind import rebind_copy
@@ -130,6 +130,9 @@ def copy_object(
     object, as for :meth:`securestore.SecureStore.open`.
 
     Raises:
+        InvalidLocationError: ``dest_key`` ends in ``/`` and the source holds bytes
+            (:func:`~securestore.location.refuse_folder_key`; a folder marker, an empty
+            object or a key ending in ``/``, may be copied there).
         PolicyError: the source is not stored as required, or S3 stored the copy
             otherwise than ``mode`` (the copy was removed again).
         PreconditionFailedError: the source changed during the copy, or the
@@ -191,6 +194,9 @@ class _Copy:
     def run(self, require: EncryptionMode | None) -> CopyResult:
         with self.src.access.boundary("copy", self.key):
             info, first, client_side = self.src._prepare_read(self.key, require, False)
+        # A key ending in / names a folder: only a folder marker goes there (an empty
+        # object, or a marker of a tree copy, client-side ones being messages of nothing).
+        refuse_folder_key(self.dest_key, empty=info.size == 0 or self.key.endswith("/"))
         same = self.src.access.connection is self.dst.access.connection
         if client_side is None and same and not isinstance(self.mode, ClientSide):
             with self.dst.access.boundary("copy", self.dest_key):

@@ -67,8 +67,9 @@ def refuse_folder_key(key: str, *, empty: bool = False) -> None:
     Such a key names a folder: aws-cli and the CLI write ``dir/`` + the source's
     name there, and tree downloads refuse an object of that name that holds bytes.
     The library never guesses a name: :meth:`SecureStore.put`,
-    :meth:`SecureStore.upload_file` and :func:`securestore.tree.copy_file` refuse
-    it (``put`` of an ``empty`` body writes the folder marker a console makes).
+    :meth:`SecureStore.upload_file`, :meth:`SecureStore.copy` and
+    :func:`securestore.tree.copy_file` refuse it (``put`` of an ``empty`` body writes
+    the folder marker a console makes; ``copy`` copies one).
     :func:`securestore.tree.remote_key` gives the CLI's rule.
 
     Raises:

@@ -27,6 +27,7 @@ __all__ = [
     "StoredEncryption",
     "kms_key_matches",
     "parse_mode",
+    "unconfirmed_alias",
 ]
 
 # The values S3 uses for x-amz-server-side-encryption.
@@ -297,3 +298,20 @@ def parse_mode(
     raise ConfigurationError(
         f"unknown encryption mode {name!r}", hint="choose one of: s3, kms, dsse-kms"
     )
+
+
+def unconfirmed_alias(
+    mode: EncryptionMode, stored: StoredEncryption, resolved_key_arn: str | None
+) -> str | None:
+    """The alias ``mode`` names its KMS key by, if that key is all a write's check missed.
+
+    Without the alias's key ARN (``kms:DescribeKey`` denied) the key ARN S3 reports
+    cannot be matched to it; ``None`` when the key was resolved, is not named by an
+    alias, or something else (the algorithm) differs.
+    """
+    alias = mode.kms_key_id
+    if resolved_key_arn is not None or alias is None:
+        return None
+    if not alias.startswith("alias/") and not (alias.startswith("arn:") and ":alias/" in alias):
+        return None
+    return alias if mode.check_write(stored, resolved_key_arn=stored.kms_key_id) is None else None

@@ -221,7 +221,9 @@ class SecureStore:
         a write; ``require`` is checked on the source as a read would. The
         source's metadata, content type, storage class and content headers are
         kept, except those given (``attributes``: only its set fields override).
-        See :func:`securestore.copying.copy_object` for the mechanisms and errors;
+        A ``dest_key`` ending in ``/`` takes only a folder marker (data there is refused,
+        as :meth:`put` refuses it). See :func:`securestore.copying.copy_object` for the
+        mechanisms and errors;
         ``allow_s3ec`` (**weakens the read**) is as for :meth:`open`.
         """
         return copy_object(

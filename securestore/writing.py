@@ -61,7 +61,7 @@ from securestore.clientside import (
 from securestore.errors import ConfigurationError, PolicyError
 from securestore.message import Encryptor
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD
-from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.modes import EncryptionMode, StoredEncryption, unconfirmed_alias
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
 from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
 
@@ -291,15 +291,24 @@ class WritePath:
         stored = StoredEncryption.from_response(response)
         arn = self.access.key_arn_for(mode)
         reason = mode.check_write(stored, resolved_key_arn=arn)
-        if reason is not None:
-            raise PolicyError(
-                f"S3 did not store the object as requested ({mode.name}): {reason}"
-                + ("; refused before writing: any existing object is untouched" if before else ""),
-                bucket=self.bucket,
-                key=key,
-                hint="a proxy, bucket policy or S3-compatible server may ignore encryption "
-                "headers; on a server without SSE, encrypt client-side (--client-side)",
+        if reason is None:
+            return
+        message = f"S3 did not store the object as requested ({mode.name}): {reason}"
+        hint = (
+            "a proxy, bucket policy or S3-compatible server may ignore encryption "
+            "headers; on a server without SSE, encrypt client-side (--client-side)"
+        )
+        alias = unconfirmed_alias(mode, stored, arn)
+        if alias is not None:  # DescribeKey denied; refused, as any write not confirmed
+            message = f"cannot confirm that the object is stored with KMS key {alias}: {reason}"
+            hint = (
+                f"{alias} is an alias and this identity may not look it up (kms:DescribeKey "
+                "denied): allow kms:DescribeKey on the key, or name the key by its ARN (for "
+                "a bucket's default encryption: a key ARN as its KMSMasterKeyID)"
             )
+        if before:
+            message += "; refused before writing: any existing object is untouched"
+        raise PolicyError(message, bucket=self.bucket, key=key, hint=hint)
 
     def needs_confirmation(self, mode: EncryptionMode) -> bool:
         """Whether the server has yet to confirm that it stores ``mode`` (module docstring)."""

@@ -22,7 +22,7 @@ from .arguments import checked
 from .filters import Filters
 from .listing import Entry
 from .manager import DEFAULT_CONCURRENCY, Event, TransferManager, TreeProgress, TreeResult
-from .paths import Local, Remote, Side, as_side, source_root, tree_root
+from .paths import Local, Remote, Side, as_side, local_target, source_root, tree_root
 from .planner import Planner, TreeOptions
 from .plans import plan_copy, plan_sync
 from .removal import delete_in_batches, delete_task
@@ -208,8 +208,19 @@ def copy_file(
     (:class:`~securestore.errors.InvalidLocationError`, before anything is read or
     sent), as :meth:`SecureStore.upload_file` refuses it. The CLI's ``cp a.txt
     s3://b/dir/`` names the object ``dir/a.txt`` first (:func:`remote_key`).
+    A local destination given as a path (``str`` or ``os.PathLike``) follows aws-cli:
+    one ending in ``/`` (created if missing) or an existing directory gets the key's
+    base name (:func:`local_target`); a :class:`Local` is the file itself.
     """
     src, dst = as_side(source), as_side(destination)
+    if (
+        isinstance(src, Remote)
+        and isinstance(dst, Local)
+        and isinstance(destination, str | os.PathLike)
+    ):
+        # Path("out/") drops the slash: it is read from the text as given.
+        slash = os.fspath(destination).endswith(("/", os.sep))
+        dst = Local(local_target(dst.path, src.prefix, trailing_slash=slash))
     if isinstance(dst, Remote):
         # The key's shape only: one S3 cannot store (not UTF-8) is refused by the
         # transfer, with the name of the file it came from.

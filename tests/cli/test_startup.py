@@ -107,7 +107,9 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert main_group.get_command(click.Context(main_group), "nosuch") is None
 
 
-@pytest.mark.parametrize("module", ["keys", "commands", "lifecycle", "audit", "local", "context"])
+@pytest.mark.parametrize(
+    "module", ["keys", "commands", "reading", "lifecycle", "audit", "local", "context"]
+)
 def test_each_cli_module_imports_first_without_a_circle(module: str) -> None:
     """Importing a command module first once failed: it imported main, which imported it."""
     subprocess.run(

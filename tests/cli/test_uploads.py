@@ -188,3 +188,23 @@ def test_the_local_endpoint_reports_when_an_upload_started(
     kept = run("uploads", "abort", f"s3://{bucket}", "--older-than", "1h")
     assert kept.exit_code == 0, kept.stderr
     assert open_ids(connection, bucket) == {upload}
+
+
+def test_ls_reads_a_text_prefix_uploads_a_key_or_folder(
+    run: Run, connection: Connection, bucket: str
+) -> None:
+    """The same URL, two readings (README, `uploads --help`): aws-cli's for ls, ours for uploads."""
+    s3 = connection.client("s3")
+    for key in ("tmp/a", "tmp-a", "tmpx/y"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x", ServerSideEncryption="AES256")
+        start(connection, bucket, key)
+    listed = run("ls", f"s3://{bucket}/tmp")
+    assert listed.exit_code == 0, listed.stderr
+    assert sorted(line.split()[-1] for line in listed.stdout.splitlines()) == [
+        "tmp-a",
+        "tmp/",
+        "tmpx/",
+    ]
+    uploads = run("uploads", "ls", f"s3://{bucket}/tmp", "--json")
+    assert [i["key"] for i in json.loads(uploads.stdout)] == ["tmp/a"]
+    assert "text prefix" in run("uploads", "--help").stdout

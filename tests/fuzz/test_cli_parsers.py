@@ -7,7 +7,8 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from securestore_cli.commands import parse_pairs, parse_range
+from securestore_cli.commands import parse_pairs
+from securestore_cli.reading import parse_range
 
 from securestore.errors import ConfigurationError
 from tests.fuzz.profiles import FUZZ
