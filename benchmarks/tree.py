@@ -34,6 +34,7 @@ import hashlib
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -79,10 +80,11 @@ def tree_digest(root: Path) -> str:
 
 
 @contextmanager
-def endpoint(kind: str, workdir: Path) -> Iterator[S3Endpoint]:
-    """``rclone serve s3`` over TLS, or the embedded moto endpoint (``local``)."""
+def endpoint(kind: str, workdir: Path, pid: list[int | None]) -> Iterator[S3Endpoint]:
+    """``rclone serve s3`` over TLS (its process id into ``pid``), or moto (``local``)."""
     if kind == "rclone":
         server, found = start_rclone(workdir)
+        pid[0] = server.process.pid if server.process else None
         try:
             yield found
         finally:
@@ -110,12 +112,29 @@ def requests_per_file(run: Run, files: int) -> str:
     return f"{sum(counted.values()) / files:.3f}"
 
 
+def process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds a live process has used so far (``/proc/PID/stat``)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # utime and stime are fields 14 and 15 of stat(5); [0] here is field 3 (state).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server(run: Run | None) -> str:
+    served = run.report.get("server_cpu") if run else None
+    return f"{served:.2f}" if isinstance(served, float) else "-"
+
+
 def _table(rows: list[tuple[str, Run | None, Run | None]], files: int) -> list[str]:
     out = [
         "| sync | securestore, s | aws, s | aws / securestore | securestore CPU, s | aws CPU, s "
-        "| CPU aws / securestore | requests per file | securestore peak RSS, MiB "
-        "| aws peak RSS, MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPU aws / securestore | server CPU, s (ours / aws) | requests per file "
+        "| securestore peak RSS, MiB | aws peak RSS, MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for what, ours, theirs in rows:
         out.append(
@@ -125,6 +144,7 @@ def _table(rows: list[tuple[str, Run | None, Run | None]], files: int) -> list[s
             f"| {f'{ours.cpu_seconds:.2f}' if ours else '-'} "
             f"| {f'{theirs.cpu_seconds:.2f}' if theirs else '-'} "
             f"| {ratio(theirs.cpu_seconds, ours.cpu_seconds) if ours and theirs else '-'} "
+            f"| {_server(ours)} / {_server(theirs)} "
             f"| {requests_per_file(ours, files) if ours else '-'} "
             f"| {f'{ours.peak_mib:.0f}' if ours else '-'} "
             f"| {f'{theirs.peak_mib:.0f}' if theirs else '-'} |"
@@ -151,7 +171,8 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
         "",
     ]
     with contextlib.ExitStack() as stack:
-        found = stack.enter_context(endpoint(options.endpoint, workdir))
+        server_pid: list[int | None] = [None]
+        found = stack.enter_context(endpoint(options.endpoint, workdir, server_pid))
         relay = None
         if options.delay_ms:
             relay = stack.enter_context(start_relay(found.url, options.delay_ms))
@@ -160,7 +181,14 @@ def run(options: argparse.Namespace, workdir: Path) -> list[str]:
         bucket = found.bucket
 
         def go(args: list[str], what: str) -> Run:
-            return check(timed(args, env, cwd=workdir), what)
+            # The server's CPU during this child: on loopback it shares the 2 cores.
+            before = process_cpu(server_pid[0])
+            done = check(timed(args, env, cwd=workdir), what)
+            if server_pid[0] is not None:
+                done.report["server_cpu"] = process_cpu(server_pid[0]) - before
+            if options.show_requests and done.report.get("requests"):
+                print(f"{what}: {done.report['requests']}", file=sys.stderr)
+            return done
 
         def verify(folder: str, what: str) -> None:
             if tree_digest(workdir / folder) != expected:
@@ -242,6 +270,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--concurrency", type=int, help="securestore's --concurrency (default: its own)"
+    )
+    parser.add_argument(
+        "--show-requests",
+        action="store_true",
+        help="print securestore's requests by operation for each run to stderr",
     )
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new one)")
     options = parser.parse_args(argv)
