@@ -9,6 +9,7 @@ real thing against the endpoint.
 
 from __future__ import annotations
 
+import importlib
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from typing import Any, cast
 
 import pytest
 
-import securestore.rewrap_prefix as module
 from securestore import SecureStore
 from securestore.errors import AccessDeniedError, IntegrityError, NotAMessageError
 from securestore.rewrap import RewrapResult
 from securestore.rewrap_prefix import rewrap_prefix
+
+# By sys.modules: the package exports a function of the same name, which
+# `import securestore.rewrap_prefix as module` would bind instead.
+module = importlib.import_module("securestore.rewrap_prefix")
 
 
 @dataclass
