@@ -208,7 +208,7 @@ def _recursive(
     """Re-wrap every client-side object under ``prefix`` on the transfer pool; go on
     after a failure. Lines print as objects finish; ``--json`` streams one JSON list
     of them, in the order they finish (a prefix of millions is never held)."""
-    from securestore.rewrap_prefix import SkippedObject, rewrap_prefix
+    from securestore.prefix_rewrap import SkippedObject, rewrap_prefix
 
     writer = ArrayWriter() if as_json else None
 

@@ -65,7 +65,7 @@ if _typing.TYPE_CHECKING:
     from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
     from securestore.reader import ObjectReader
     from securestore.rewrap import RewrapResult
-    from securestore.rewrap_prefix import PrefixRewrap, rewrap_prefix
+    from securestore.prefix_rewrap import PrefixRewrap, rewrap_prefix
     from securestore.store import ObjectInfo, ObjectSummary, SecureStore
     from securestore.transfer import TransferConfig
     from securestore.transport import Connection
@@ -128,8 +128,8 @@ _LAZY = {
     "remove_bucket": "securestore.tree",
     "remove_tree": "securestore.tree",
     "sync": "securestore.tree",
-    "PrefixRewrap": "securestore.rewrap_prefix",
-    "rewrap_prefix": "securestore.rewrap_prefix",
+    "PrefixRewrap": "securestore.prefix_rewrap",
+    "rewrap_prefix": "securestore.prefix_rewrap",
     "create_bucket": "securestore.account",
 }
 

@@ -19,6 +19,15 @@ def test_all_is_sorted_and_complete() -> None:
         assert hasattr(securestore, name)
 
 
+def test_no_exported_name_is_a_submodule_name() -> None:
+    # Importing securestore.NAME binds the package attribute NAME to the module, so an
+    # exported function of that name would turn into a module (not callable) in every
+    # program that imported the submodule first.
+    modules = {p.stem for p in (ROOT / "securestore").glob("*.py")}
+    modules |= {p.name for p in (ROOT / "securestore").iterdir() if (p / "__init__.py").exists()}
+    assert not set(securestore.__all__) & modules, set(securestore.__all__) & modules
+
+
 def test_every_package_is_listed_in_pyproject() -> None:
     listed = set(
         tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]

@@ -20,11 +20,10 @@ import pytest
 from securestore import SecureStore
 from securestore.errors import AccessDeniedError, IntegrityError, NotAMessageError
 from securestore.rewrap import RewrapResult
-from securestore.rewrap_prefix import rewrap_prefix
+from securestore.prefix_rewrap import rewrap_prefix
 
-# By sys.modules: the package exports a function of the same name, which
-# `import securestore.rewrap_prefix as module` would bind instead.
-module = importlib.import_module("securestore.rewrap_prefix")
+# By sys.modules, whatever the package exports under the same name.
+module = importlib.import_module("securestore.prefix_rewrap")
 
 
 @dataclass
