@@ -63,9 +63,9 @@ if _typing.TYPE_CHECKING:
     from securestore.message import DecryptPolicy, HeaderLimits
     from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
     from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
+    from securestore.prefix_rewrap import PrefixRewrap, rewrap_prefix
     from securestore.reader import ObjectReader
     from securestore.rewrap import RewrapResult
-    from securestore.prefix_rewrap import PrefixRewrap, rewrap_prefix
     from securestore.store import ObjectInfo, ObjectSummary, SecureStore
     from securestore.transfer import TransferConfig
     from securestore.transport import Connection

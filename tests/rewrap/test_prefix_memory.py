@@ -19,8 +19,8 @@ import pytest
 
 from securestore import SecureStore
 from securestore.errors import AccessDeniedError, IntegrityError, NotAMessageError
-from securestore.rewrap import RewrapResult
 from securestore.prefix_rewrap import rewrap_prefix
+from securestore.rewrap import RewrapResult
 
 # By sys.modules, whatever the package exports under the same name.
 module = importlib.import_module("securestore.prefix_rewrap")
