@@ -145,7 +145,7 @@ class Planner:
             if isinstance(src, Local) and isinstance(dst, Remote):
                 return self._upload(src, dst, advance, keep=keep, relative=relative)
             if isinstance(src, Remote) and isinstance(dst, Local):
-                return self._download(src, dst, advance, relative)
+                return self._download(src, dst, advance, relative, listed=entry.mtime)
             assert isinstance(src, Remote) and isinstance(dst, Remote)
             return self._copy(src, dst, advance)
 
@@ -358,7 +358,13 @@ class Planner:
             yield placed
 
     def _download(
-        self, src: Remote, dst: Local, advance: Callable[[int], None], relative: str = ""
+        self,
+        src: Remote,
+        dst: Local,
+        advance: Callable[[int], None],
+        relative: str = "",
+        *,
+        listed: float = 0.0,
     ) -> int:
         with self._placed(dst, relative) as placed:
             info = src.store.download_file(
@@ -373,6 +379,12 @@ class Planner:
                 allow_s3ec=self.options.allow_s3ec,
             )
             _, when = facts(info)
+            if FORMAT_METADATA not in info.metadata:
+                # The listing's time when later: the next sync compares the file with
+                # the listing, and servers may put another second in GET's Last-Modified
+                # (rclone: a second earlier for 1 in 30 objects, each then downloaded
+                # again). A later GET time is a version written since: it stays.
+                when = max(when, listed)
             written = placed.size()
             # As aws-cli does: the file gets the object's time, so the next sync sees it as
             # up to date (a client-side object: the source file's stored mtime). A device or
