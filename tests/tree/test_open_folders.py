@@ -254,3 +254,29 @@ def test_folders_kept_open_fit_the_descriptor_limit() -> None:
         assert OpenFolders(kept=5)._kept == 5
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _walked(root: Path, names: list[str]) -> OpenFolder:
+    identities = []
+    for depth in range(1, len(names) + 1):
+        info = os.stat(root.joinpath(*names[:depth]))
+        identities.append((info.st_dev, info.st_ino))
+    return OpenFolder(-1, names, identities)
+
+
+def test_a_middle_step_swapped_for_a_link_to_the_same_folder_fails_the_check(
+    tmp_path: Path,
+) -> None:
+    """Same identities at every step, but the route goes through a link: refused at it."""
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    folder = _walked(tmp_path, ["a", "b", "c"])
+    root_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert folder.still_there(root_fd) == 3
+        os.rename(tmp_path / "a" / "b", tmp_path / "a" / "b-real")
+        (tmp_path / "a" / "b").symlink_to("b-real")
+        fds = _open_fds()
+        assert folder.still_there(root_fd) == 1
+        assert _open_fds() == fds  # the steps opened to walk are closed again
+    finally:
+        os.close(root_fd)
