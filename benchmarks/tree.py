@@ -281,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     options.modes = {m.strip() for m in options.modes.split(",") if m.strip()}
     if not options.modes <= {"client-side", "plain"}:
         parser.error("--modes takes client-side and/or plain")
+    if options.workdir is not None:
+        options.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="tree-bench-", dir=options.workdir))
     try:
         print("\n".join(run(options, workdir)))
