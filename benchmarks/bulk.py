@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=["cp", "stream"], help="run one of the two")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new one)")
     options = parser.parse_args(argv)
+    if options.workdir is not None:
+        options.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bulk-bench-", dir=options.workdir))
     need = 5 * options.files * options.size_mib * MiB if options.only != "stream" else 0
     need += 2 * int(options.stream_gib * GiB) if options.only != "cp" else 0
