@@ -32,6 +32,7 @@ from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.bucket import BucketAccess
 from securestore.clientside import ClientSide, looks_like_message
 from securestore.errors import PolicyError, PreconditionFailedError, SecureStoreError
+from securestore.kept import KEPT
 from securestore.message.materials import Keyring
 from securestore.reader import read_capped
 from securestore.s3ec.metadata import (
@@ -70,10 +71,6 @@ class MigrationEntry:
             "version_id": self.version_id,
             "detail": self.detail,
         }
-
-
-#: Entries a :class:`MigrationReport` keeps (failures, and the others, each) before it counts.
-KEPT = 1_000
 
 
 @dataclass

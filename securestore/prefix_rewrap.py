@@ -22,15 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from securestore.errors import NotAMessageError, SecureStoreError
+from securestore.kept import KEPT, keep, keep_failure
 from securestore.rewrap import RewrapResult
 from securestore.store import SecureStore
 from securestore.tree.manager import run_per_object
-from securestore.tree.results import drop_tracebacks
 
 __all__ = ["KEPT", "PrefixRewrap", "SkippedObject", "rewrap_prefix"]
-
-#: Results, skips and failures a :class:`PrefixRewrap` keeps of each, before it counts.
-KEPT = 1_000
 
 
 @dataclass(frozen=True)
@@ -73,23 +70,17 @@ class PrefixRewrap:
     def add_result(self, result: RewrapResult) -> None:
         """Count ``result``; keep it while fewer than :data:`KEPT` are kept."""
         self.rewrapped += 1
-        if len(self.results) < KEPT:
-            self.results.append(result)
+        keep(self.results, result, KEPT)
 
     def add_skip(self, skip: SkippedObject) -> None:
         """Count ``skip``; keep it while fewer than :data:`KEPT` are kept."""
         self.skip_count += 1
-        if len(self.skipped) < KEPT:
-            self.skipped.append(skip)
+        keep(self.skipped, skip, KEPT)
 
     def add_failure(self, key: str, error: SecureStoreError) -> None:
         """Count the failure; keep it (without traceback) as the class says."""
         self.failure_count += 1
-        kind = type(error)
-        if len(self.failed) < KEPT or kind not in self._kinds:
-            drop_tracebacks(error)
-            self.failed.append((key, error))
-            self._kinds.add(kind)
+        keep_failure(self.failed, (key, error), error, self._kinds, KEPT)
 
 
 def rewrap_prefix(

@@ -36,6 +36,7 @@ import botocore.exceptions
 from securestore.clientside import FORMAT_METADATA
 from securestore.copying import CopyMethod, copy_object
 from securestore.errors import ConfigurationError, KeyringError, SecureStoreError
+from securestore.kept import KEPT, keep
 from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
 from securestore.store import ObjectInfo, SecureStore
 from securestore.transport import translate_error
@@ -94,10 +95,6 @@ class ObjectOutcome:
             "mechanism": self.mechanism.value if self.mechanism else None,
             "note": self.note,
         }
-
-
-#: Outcomes a :class:`ReencryptReport` keeps (failures and the others, each) before it counts.
-KEPT = 1_000
 
 
 @dataclass(frozen=True)
@@ -187,9 +184,7 @@ class Reencryptor:
             outcome = self.one(key, dry_run=dry_run)
             with lock:
                 counts[outcome.outcome] += 1
-                kept = failed if outcome.outcome is Outcome.FAILED else others
-                if len(kept) < KEPT:
-                    kept.append(outcome)
+                keep(failed if outcome.outcome is Outcome.FAILED else others, outcome, KEPT)
             if on_object is not None:
                 on_object(outcome)
             return 0

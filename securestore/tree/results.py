@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from securestore.errors import SecureStoreError
+from securestore.kept import KEPT, drop_tracebacks, keep, keep_failure
 
 __all__ = [
     "KEPT_FAILURES",
@@ -18,10 +19,10 @@ __all__ = [
 ]
 
 #: Failures a :class:`TreeResult` keeps in full before it keeps only one of each type.
-KEPT_FAILURES = 1_000
+KEPT_FAILURES = KEPT
 
 #: Skips a :class:`TreeResult` keeps before it only counts them.
-KEPT_SKIPS = 1_000
+KEPT_SKIPS = KEPT
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,6 @@ class Failure:
 
     def __post_init__(self) -> None:
         drop_tracebacks(self.error)
-
-
-def drop_tracebacks(error: BaseException) -> None:
-    """Clear the traceback of ``error`` and of every error chained to it.
-
-    For errors kept past their call, per object of a job (see :class:`Failure`).
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        current.__traceback__ = None
-        current = current.__cause__ or current.__context__
 
 
 @dataclass(frozen=True)
@@ -133,11 +121,15 @@ class TreeResult:
 
     def add_failure(self, failure: Failure) -> None:
         """Record ``failure`` (kept in ``failed`` or counted, see the class)."""
-        kind = type(failure.error)
-        if len(self.failed) < KEPT_FAILURES or not failure.reported or kind not in self._kinds:
-            self.failed.append(failure)
-            self._kinds.add(kind)
-        else:
+        # One on_event was not told of is always kept: nobody else heard of it.
+        if not keep_failure(
+            self.failed,
+            failure,
+            failure.error,
+            self._kinds,
+            KEPT_FAILURES,
+            always=not failure.reported,
+        ):
             self.failures_dropped += 1
 
     @property
@@ -152,9 +144,7 @@ class TreeResult:
 
     def add_skip(self, skip: Skip) -> None:
         """Record ``skip`` (kept in ``skipped`` up to :data:`KEPT_SKIPS`, then counted)."""
-        if len(self.skipped) < KEPT_SKIPS:
-            self.skipped.append(skip)
-        else:
+        if not keep(self.skipped, skip, KEPT_SKIPS):
             self.skips_dropped += 1
             self._refused_dropped += skip.refused
 
