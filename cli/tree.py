@@ -210,6 +210,8 @@ def sync_command(
 ) -> None:
     """Sync (see the help text)."""
     obj: CliContext = ctx.obj
+    if allow_empty_source and not delete:
+        raise click.UsageError("--allow-empty-source applies to sync --delete only")
     concurrency = _pool_for(obj, given["concurrency"])
     src, dst = _side(obj, source), _side(obj, destination)
     if isinstance(src, Local) and isinstance(dst, Local):

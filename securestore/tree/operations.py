@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from securestore.errors import InvalidLocationError, LocalFileError
+from securestore.errors import ConfigurationError, InvalidLocationError, LocalFileError
 from securestore.location import refuse_folder_key
 
 from .arguments import checked
@@ -148,8 +148,14 @@ def sync(
 
     Raises:
         ConfigurationError: that refusal, once both listings ended and before
-            anything is deleted (nothing is transferred either: the source is empty).
+            anything is deleted (nothing is transferred either: the source is empty);
+            ``allow_empty_source`` without ``delete`` (it would mean nothing), at once.
     """
+    if allow_empty_source and not delete:
+        raise ConfigurationError(
+            "allow_empty_source applies to a sync with delete only",
+            hint="drop allow_empty_source, or pass delete=True to empty the destination",
+        )
     planner = Planner(
         source_root(as_side(source)),
         tree_root(as_side(destination)),

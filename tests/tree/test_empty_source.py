@@ -114,3 +114,19 @@ def test_nothing_to_delete_or_a_listed_source_is_not_refused(
     assert object_keys(connection, bucket) == ["dst/a.txt"]
     # Without --delete an empty source is a no-op, never an error.
     assert sync(empty, (store, "dst/")).ok
+
+
+def test_allow_empty_source_without_delete_is_refused_before_any_work(
+    run: Run, store: SecureStore, bucket: str, connection: Connection, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    make_tree(src, FILES)
+    result = run("sync", str(src), f"s3://{bucket}/d/", "--allow-empty-source")
+    assert result.exit_code == 2, result.stderr
+    errors = stderr_lines(result, "error:")
+    assert len(errors) == 1 and "--delete" in errors[0], result.stderr
+    assert "Traceback" not in result.output
+    with pytest.raises(ConfigurationError, match="delete") as caught:
+        sync(src, (store, "d/"), allow_empty_source=True)
+    assert caught.value.hint is not None and "delete=True" in caught.value.hint
+    assert object_keys(connection, bucket) == []
