@@ -54,19 +54,13 @@ class ManifestEntry:
 
 def manifest_csv(entries: Iterable[ManifestEntry]) -> bytes:
     """The entries as a ``S3BatchOperations_CSV_20180820`` manifest (keys URL-encoded, as
-    S3 Batch Operations requires; a version column only when every entry has one)."""
-    rows = list(entries)
-    if not rows:
-        raise ConfigurationError("a Batch Operations job needs at least one object")
-    versions = all(e.version_id for e in rows)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for e in rows:
-        row = [e.bucket, quote(e.key, safe="/")]
-        if versions:
-            row.append(e.version_id or "")
-        writer.writerow(row)
-    return out.getvalue().encode("utf-8")
+    S3 Batch Operations requires; a version column only when every entry has one).
+
+    The bytes of :func:`write_manifest`, held in memory: for a manifest of any
+    size, use that.
+    """
+    with write_manifest(entries) as manifest:
+        return manifest.file.read()
 
 
 @dataclass
@@ -94,7 +88,8 @@ class ManifestFile:
 
 
 def write_manifest(entries: Iterable[ManifestEntry]) -> ManifestFile:
-    """:func:`manifest_csv`'s bytes, written to an unnamed temporary file, one entry at a time.
+    """The entries as a ``S3BatchOperations_CSV_20180820`` manifest (as :func:`manifest_csv`
+    describes), written to an unnamed temporary file one entry at a time.
 
     Raises:
         ConfigurationError: no entries, or a manifest larger than one PUT stores
