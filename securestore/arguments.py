@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import ParamSpec, TypeVar
@@ -28,6 +29,7 @@ __all__ = [
     "Check",
     "body",
     "callback",
+    "choice",
     "checked",
     "count",
     "flag",
@@ -39,6 +41,8 @@ __all__ = [
     "mode",
     "optional",
     "path",
+    "positive",
+    "seconds",
     "strings",
     "text",
 ]
@@ -109,6 +113,33 @@ def count(name: str, value: object) -> None:
         raise refuse(name, "a non-negative int", value)
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative, not {value}")
+
+
+def positive(name: str, value: object) -> None:
+    """An ``int`` (not a ``bool``) of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise refuse(name, "an int of at least 1", value)
+    if value < 1:
+        raise ConfigurationError(f"{name} must be at least 1, not {value}")
+
+
+def seconds(name: str, value: object) -> None:
+    """A time in seconds: a finite number above 0 (0 or inf would never time out, or at once)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise refuse(name, "a number of seconds", value)
+    if not 0 < value < math.inf:
+        raise ConfigurationError(f"{name} must be a finite number of seconds above 0, not {value}")
+
+
+def choice(*values: str) -> Check:
+    """A check that ``value`` is one of ``values``."""
+    takes = " or ".join(repr(v) for v in values)
+
+    def check_choice(name: str, value: object) -> None:
+        if not isinstance(value, str) or value not in values:
+            raise refuse(name, takes, value)
+
+    return check_choice
 
 
 def flag(name: str, value: object) -> None:

@@ -35,6 +35,7 @@ from botocore.httpsession import URLLib3Session, create_urllib3_context
 from botocore.parsers import ResponseParserFactory
 from urllib3.util.ssl_ import ALPN_PROTOCOLS
 
+from securestore import arguments as args
 from securestore.errors import ConfigurationError, TransportSecurityError
 from securestore.transport_errors import translate_error
 
@@ -273,6 +274,25 @@ def _no_region_redirects(context: dict[str, Any], **_: Any) -> None:
     context["s3_redirected"] = True
 
 
+#: The checks of Connection's arguments (a wrong type fails here, not in botocore).
+_CHECKS: dict[str, args.Check] = {
+    "session": args.optional(
+        args.instance_of(boto3.Session, "a boto3.Session", hint="boto3.Session(...)")
+    ),
+    "profile": args.optional(args.text),
+    "region": args.optional(args.text),
+    "endpoint_url": args.optional(args.text),
+    "ca_bundle": args.optional(args.path),
+    "checksum": args.optional(args.choice("when_supported", "when_required")),
+    "max_attempts": args.positive,
+    "retry_mode": args.choice("standard", "adaptive"),
+    "connect_timeout": args.seconds,
+    "read_timeout": args.seconds,
+    "max_pool_connections": args.positive,
+    "environ": args.optional(args.mapping),
+}
+
+
 class Connection:
     """Creates TLS-only boto3 clients that share one session and configuration.
 
@@ -310,6 +330,7 @@ class Connection:
             a valid region name; or another argument is invalid.
     """
 
+    @args.checked(_CHECKS)
     def __init__(
         self,
         *,
@@ -340,8 +361,6 @@ class Connection:
             "max_pool_connections": max_pool_connections,
             "environ": environ,
         }
-        if max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
         self._env = env
         self._endpoint_url = endpoint_url or env.get("AWS_ENDPOINT_URL") or None
         if self._endpoint_url is not None:
