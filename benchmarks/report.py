@@ -182,6 +182,8 @@ The machine is shared and noisy (about ±20-40 % run to run), so **compare the
 ratios**, which pit each measurement against a baseline measured in the same run;
 absolute MB/s and milliseconds are only indicative. Throughputs are MB/s
 (10^6 bytes/s) of plaintext, best of N interleaved repeats; sizes are MiB.
+Measurements by hand and by the single harnesses (trees and large files against
+aws-cli, start-up, streams), stop by stop: [benchmark-log.md](benchmark-log.md).
 """
 
 

@@ -4,7 +4,7 @@ A ranged download used to ``pwrite`` from each network worker as its bytes
 arrived. Buffered writes to one file serialize on its inode lock (ext4 holds it
 for the whole copy into the page cache, dirty-page throttling included), so the
 workers queued behind each other's writes instead of reading their sockets,
-and the writeback hint could stall them too (see docs/benchmarks.md, "stop 20,
+and the writeback hint could stall them too (see docs/benchmark-log.md, "stop 20,
 download_file vs boto3").
 
 :class:`DiskWriter` combines the writes instead: a worker fills a buffer from a

@@ -55,7 +55,7 @@ def drop_tracebacks(error: BaseException) -> None:
 
     For errors kept past their call, per object of a job: each traceback keeps
     the frames of the failed call alive, with their locals (7.3 KiB per refused
-    download with them, 2.0 KiB without: docs/benchmarks.md, "stop 23, lead").
+    download with them, 2.0 KiB without: docs/benchmark-log.md, "stop 23, lead").
     """
     seen: set[int] = set()
     current: BaseException | None = error

@@ -3,7 +3,7 @@
 :class:`~securestore.confine.Destination` walks a key's folders from the root
 without following a link (:func:`~securestore.confine.open_folder`). Walking
 again for every file of a folder cost a tree download about ten system calls
-per file (each one a hand-off of the GIL under contention: docs/benchmarks.md,
+per file (each one a hand-off of the GIL under contention: docs/benchmark-log.md,
 "stop 23"). :class:`OpenFolders` keeps each walked folder's descriptor, the
 route that reached it (``names``, links inside the root replaced) and the
 identity (``st_dev``, ``st_ino``) of every folder on that route.

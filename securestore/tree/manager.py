@@ -64,7 +64,7 @@ __all__ = [
 DRAIN_SECONDS = 3.0
 #: Requests a tree transfer keeps in flight unless told otherwise. Small objects cost
 #: one round trip each: at 50 ms round trips 16 in flight cap a tree download at
-#: about 1.7x aws-cli's 10 whatever the CPU (docs/benchmarks.md, "stop 23").
+#: about 1.7x aws-cli's 10 whatever the CPU (docs/benchmark-log.md, "stop 23").
 DEFAULT_CONCURRENCY = 32
 _POLL = 0.05
 

@@ -32,7 +32,7 @@ class Failure:
     The error (and every error chained to it) is kept without its traceback: each
     traceback keeps the frames of the failed call alive, with their locals, and a
     job may record a failure for each of millions of objects (7.3 KiB each with
-    them, 2.0 KiB without, for a refused download: docs/benchmarks.md, "stop 23, lead").
+    them, 2.0 KiB without, for a refused download: docs/benchmark-log.md, "stop 23, lead").
     """
 
     source: str

@@ -249,7 +249,7 @@ def test_a_plain_download_writes_pieces_smaller_than_a_mib(
     make_store: Callable[..., SecureStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writes of 1 MiB at 1 MiB-aligned offsets cost Linux 6.x 4-7x the kernel CPU of
-    512 KiB ones (docs/benchmarks.md, stop 21): the plain path keeps them smaller."""
+    512 KiB ones (docs/benchmark-log.md, stop 21): the plain path keeps them smaller."""
     store = _store(make_store, False)
     recorder = _Recorder(monkeypatch, pause=0.0)
     store.download_file("obj", tmp_path / "obj")

@@ -58,7 +58,7 @@ def test_the_default_budget_keeps_32_requests_in_flight(
     run: Run, bucket: str, tmp_path: Path, meter: dict[str, Any]
 ) -> None:
     """Against a distant endpoint a small object costs a round trip: 16 capped a tree
-    download at about 1.7x aws-cli at 50 ms round trips (docs/benchmarks.md, stop 23)."""
+    download at about 1.7x aws-cli at 50 ms round trips (docs/benchmark-log.md, stop 23)."""
     _tree(tmp_path / "src", 48)
     result = run("sync", str(tmp_path / "src"), f"s3://{bucket}/t/")
     assert result.exit_code == 0, result.output
