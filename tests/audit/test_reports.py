@@ -8,6 +8,7 @@ the diff.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -188,3 +189,15 @@ def test_table_colour_and_show_all() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ConfigurationError, match="unknown report format"):
         renderer_for("pdf")
+
+
+def test_table_summary_and_errors_stay_one_line_at_any_width() -> None:
+    error = "bucket some-bucket-with-a-long-name-that-would-wrap does not exist"
+    report = dataclasses.replace(sample_report(), errors=(error,))
+    out = TableReport(width=40).render(report)
+    lines = out.splitlines()
+    summary = [line for line in lines if "API call(s)" in line]
+    assert len(summary) == 1 and summary[0].startswith("2 bucket(s), 35 check(s): ")
+    assert "informational;" in summary[0]  # not wrapped onto the next line
+    for error in report.errors:
+        assert any(line == f"audit error: {error}" for line in lines), out

@@ -65,7 +65,8 @@ class TableReport:
             legacy_windows=False,
         )
         for error in report.errors:
-            console.print(_plain(f"audit error: {error}", "bold red"))
+            # One line each, whatever the width: CI logs are grepped.
+            console.print(_plain(f"audit error: {error}", "bold red"), soft_wrap=True)
         rows = (
             report.results
             if self._show_all
@@ -88,7 +89,8 @@ class TableReport:
             f"{accounts}{len(report.buckets)} bucket(s), {len(report.checks)} check(s): "
             f"{c['FAIL']} failed, {c['ERROR']} error(s), {c['PASS']} passed, "
             f"{c['SUPPRESSED']} suppressed, {c['SKIP']} skipped, {c['INFO']} informational; "
-            f"{report.total_api_calls} API call(s)"
+            f"{report.total_api_calls} API call(s)",
+            soft_wrap=True,
         )
         return buffer.getvalue()
 
