@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import securestore.tree.planner as planner
+import securestore.tree.transfers as transfers
 from securestore import Connection
 from tests.support.cli import Run
 from tests.tree.conftest import make_tree, object_keys
@@ -29,14 +29,14 @@ def test_mv_keeps_a_file_written_while_its_copy_was_checked(
 ) -> None:
     src = tmp_path / "src"
     make_tree(src, {"log.txt": b"first line\n"})
-    checked = planner.stored_plaintext
+    checked = transfers.stored_plaintext
 
     def append_then_check(*args: Any, **kwargs: Any) -> int | None:
         with (src / "log.txt").open("ab") as log:
             log.write(b"second line\n")
         return checked(*args, **kwargs)
 
-    monkeypatch.setattr(planner, "stored_plaintext", append_then_check)
+    monkeypatch.setattr(transfers, "stored_plaintext", append_then_check)
     if tree:
         result = run("mv", str(src), f"s3://{bucket}/m/", "--recursive")
     else:
