@@ -1,9 +1,9 @@
 """One tree job's planner: the :class:`Task` that moves, compares or deletes each entry.
 
-It decides (refusals, the comparisons of a sync, a move's kept sources); the tasks
-it makes run :class:`~securestore.tree.transfers.Transfers`. Also :class:`TreeOptions` (how each object is written and read) and the checks
-made before anything moves: a move onto itself and a copy into its own
-sub-prefix are refused.
+It decides (refusals, the comparisons of a sync, a move's kept sources); the tasks it
+makes run :class:`~securestore.tree.transfers.Transfers`. Also :class:`TreeOptions` (how
+each object is written and read) and the checks made before anything moves: a move onto
+itself and a copy into its own sub-prefix are refused.
 """
 
 from __future__ import annotations
