@@ -32,19 +32,14 @@ from typing import Any, Protocol, TypeVar
 import botocore.exceptions
 
 from securestore.audit.answers import (
-    acl_grants,
     bucket_region,
-    encryption_rules,
-    lifecycle_rules,
-    logging_config,
     map_answer,
-    object_lock,
     public_access_block,
     reference_region,
-    replication_targets,
 )
 from securestore.audit.calls import AnswerCheckingClients, CallCounter, record_call
 from securestore.audit.collect_account import AccountMonitor
+from securestore.audit.collect_bucket import read_settings, unreachable
 from securestore.audit.collect_errors import bucket_errors
 from securestore.audit.collect_keys import describe_key
 from securestore.audit.collect_objects import ObjectBudget, sample_bucket
@@ -56,7 +51,6 @@ from securestore.audit.model import (
     CollectionError,
     KeySnapshot,
     PublicAccessBlock,
-    Versioning,
 )
 from securestore.audit.options import AuditOptions
 from securestore.audit.shapes import MalformedAnswer, check_answer
@@ -346,48 +340,15 @@ class Collector:
         if location.error is not None and location.error.audit_level:
             # The endpoint or the credentials failed: every other call would fail
             # the same way, each after its retries. Record it everywhere instead.
-            return _unreachable(name, location.error, account_pab, counter.calls)
+            return unreachable(name, location.error, account_pab, counter.calls)
         region = map_answer(location, lambda r: bucket_region(r.get("LocationConstraint")))
         s3 = self._clients.client("s3", region_name=region.value) if region.is_ok else default
 
         def call(op: str, method: Callable[..., Any], **kwargs: Any) -> Collected[Any]:
             return self._call(counter, op, method, Bucket=name, **kwargs)
 
-        encryption = map_answer(
-            call("GetBucketEncryption", s3.get_bucket_encryption), encryption_rules, absent=()
-        )
-        policy = map_answer(call("GetBucketPolicy", s3.get_bucket_policy), lambda r: r["Policy"])
-        pab: Collected[PublicAccessBlock | None] = map_answer(
-            call("GetPublicAccessBlock", s3.get_public_access_block),
-            lambda r: public_access_block(r["PublicAccessBlockConfiguration"]),
-        )
-        acl = map_answer(call("GetBucketAcl", s3.get_bucket_acl), acl_grants)
-        ownership = map_answer(
-            call("GetBucketOwnershipControls", s3.get_bucket_ownership_controls),
-            lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
-        )
-        versioning = map_answer(
-            call("GetBucketVersioning", s3.get_bucket_versioning),
-            lambda r: Versioning(r.get("Status"), r.get("MFADelete")),
-        )
-        logging = map_answer(call("GetBucketLogging", s3.get_bucket_logging), logging_config)
-        lock = map_answer(
-            call("GetObjectLockConfiguration", s3.get_object_lock_configuration), object_lock
-        )
-        replication = map_answer(
-            call("GetBucketReplication", s3.get_bucket_replication), replication_targets
-        )
-        lifecycle: Collected[Any] = (
-            map_answer(
-                call("GetBucketLifecycleConfiguration", s3.get_bucket_lifecycle_configuration),
-                lifecycle_rules,
-                absent=(),
-            )
-            if self._lifecycle
-            else Collected.failed(
-                CollectionError("GetBucketLifecycleConfiguration", "NotCollected", "not requested")
-            )
-        )
+        settings = read_settings(call, s3, lifecycle=self._lifecycle)
+        encryption = settings.encryption
         keys: dict[str, Collected[KeySnapshot]] = {}
         if encryption.is_ok:
             key_region = region.value if region.is_ok and region.value else "us-east-1"
@@ -423,16 +384,16 @@ class Collector:
             region=region,
             account_id=caller.value if caller.is_ok else None,
             encryption=encryption,
-            policy=policy,
-            public_access_block=pab,
+            policy=settings.policy,
+            public_access_block=settings.public_access_block,
             account_public_access_block=account_pab,
-            acl=acl,
-            ownership=ownership,
-            versioning=versioning,
-            logging=logging,
-            object_lock=lock,
-            replication=replication,
-            lifecycle=lifecycle,
+            acl=settings.acl,
+            ownership=settings.ownership,
+            versioning=settings.versioning,
+            logging=settings.logging,
+            object_lock=settings.object_lock,
+            replication=settings.replication,
+            lifecycle=settings.lifecycle,
             monitoring=monitoring,
             keys=keys,
             objects=objects,
@@ -456,30 +417,3 @@ class Collector:
     ) -> Collected[Any]:
         """One API call, counted; any failure becomes a CollectionError (or absence)."""
         return record_call(counter, operation, method, **kwargs)
-
-
-def _unreachable(
-    name: str,
-    error: CollectionError,
-    account_pab: Collected[PublicAccessBlock | None],
-    calls: int,
-) -> BucketSnapshot:
-    """A snapshot whose every field records ``error`` (nothing else was asked)."""
-    failed: Collected[Any] = Collected.failed(error)
-    return BucketSnapshot(
-        name=name,
-        region=failed,
-        encryption=failed,
-        policy=failed,
-        public_access_block=failed,
-        account_public_access_block=account_pab,
-        acl=failed,
-        ownership=failed,
-        versioning=failed,
-        logging=failed,
-        object_lock=failed,
-        replication=failed,
-        lifecycle=failed,
-        api_calls=calls,
-        every_call_failed=True,
-    )
