@@ -11,7 +11,6 @@ import io
 import threading
 from collections.abc import Mapping
 
-from securestore.bucket import ObjectInfo
 from securestore.clientside import (
     CONTEXT_BUCKET,
     CONTEXT_KEY,
@@ -33,6 +32,7 @@ from securestore.errors import (
 from securestore.localfile import pwrite_all
 from securestore.message import Decryptor, Header, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
+from securestore.objects import ObjectInfo
 from securestore.ranges import (
     STREAM_PIECE,
     FirstPart,

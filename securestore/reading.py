@@ -15,12 +15,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from securestore.bucket import BucketAccess, ObjectInfo
+from securestore.bucket import BucketAccess
 from securestore.clientside import ClientSide, ClientSideReader, looks_like_message, read_header
 from securestore.decrypting import decrypt_into, open_client_side
 from securestore.localfile import AtomicFile
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode
+from securestore.objects import ObjectInfo
 from securestore.probing import Probe, Prober
 from securestore.ranges import ObjectRanges, download_ranges
 from securestore.reader import ObjectReader

@@ -19,14 +19,7 @@ from typing import IO
 import securestore.arguments as args
 from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import (
-    DELETE_BATCH,
-    BucketAccess,
-    CommonPrefix,
-    ObjectInfo,
-    ObjectSummary,
-    ObjectVersion,
-)
+from securestore.bucket import DELETE_BATCH, BucketAccess
 from securestore.clientside import ClientSide, ClientSideReader
 from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, SecureStoreError
@@ -35,6 +28,7 @@ from securestore.localsource import open_source, unchanged_check
 from securestore.location import refuse_folder_key, validate_bucket_name
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
+from securestore.objects import CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
 from securestore.reader import ObjectReader, read_capped
 from securestore.reading import ReadPath
 from securestore.rewrap import KeyChanges, RewrapResult, rewrap_object

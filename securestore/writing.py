@@ -48,7 +48,7 @@ import botocore.exceptions
 
 from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import BucketAccess, ObjectInfo, with_marker
+from securestore.bucket import BucketAccess, with_marker
 from securestore.chunking import SLACK
 from securestore.clientside import (
     FORMAT_METADATA,
@@ -62,6 +62,7 @@ from securestore.errors import ConfigurationError, PolicyError
 from securestore.message import Encryptor
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, StoredEncryption, unconfirmed_alias
+from securestore.objects import ObjectInfo
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
 from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
 
