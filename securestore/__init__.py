@@ -46,7 +46,8 @@ from securestore.errors import (
 if _typing.TYPE_CHECKING:
     from securestore.account import create_bucket
     from securestore.attributes import ObjectAttributes
-    from securestore.clientside import ClientSide, ClientSideReader
+    from securestore.clientside import ClientSide
+    from securestore.clientside_reader import ClientSideReader
     from securestore.keyrings import (
         AwsKmsDiscoveryKeyring,
         AwsKmsHierarchicalKeyring,
@@ -91,7 +92,7 @@ _LAZY = {
     "AwsKmsKeyring": "securestore.keyrings",
     "BranchKeyStore": "securestore.keyrings",
     "ClientSide": "securestore.clientside",
-    "ClientSideReader": "securestore.clientside",
+    "ClientSideReader": "securestore.clientside_reader",
     "CommonPrefix": "securestore.objects",
     "Connection": "securestore.transport",
     "DecryptPolicy": "securestore.message",

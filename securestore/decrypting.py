@@ -15,12 +15,12 @@ from securestore.clientside import (
     CONTEXT_BUCKET,
     CONTEXT_KEY,
     ClientSide,
-    ClientSideReader,
     check_location,
     expected_context,
     looks_like_message,
     read_header,
 )
+from securestore.clientside_reader import ClientSideReader
 from securestore.diskwriter import DiskWriter
 from securestore.errors import (
     AuthenticationError,

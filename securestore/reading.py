@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from securestore.bucket import BucketAccess
-from securestore.clientside import ClientSide, ClientSideReader, looks_like_message, read_header
+from securestore.clientside import ClientSide, looks_like_message, read_header
+from securestore.clientside_reader import ClientSideReader
 from securestore.decrypting import decrypt_into, open_client_side
 from securestore.localfile import AtomicFile
 from securestore.message import Header, HeaderLimits, Keyring

@@ -20,7 +20,8 @@ import securestore.arguments as args
 from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import DELETE_BATCH, BucketAccess
-from securestore.clientside import ClientSide, ClientSideReader
+from securestore.clientside import ClientSide
+from securestore.clientside_reader import ClientSideReader
 from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, SecureStoreError
 from securestore.localfile import created_folders

@@ -23,7 +23,8 @@ from typing import Any
 import botocore.exceptions
 from fsspec.spec import AbstractFileSystem
 
-from securestore.clientside import ClientSide, ClientSideReader, read_header
+from securestore.clientside import ClientSide, read_header
+from securestore.clientside_reader import ClientSideReader
 from securestore.errors import NotFoundError, StorageError
 from securestore.keyrings.options import DEFAULT_KEY_NAME
 from securestore.message import HeaderLimits, Keyring, Layout
