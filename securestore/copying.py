@@ -73,7 +73,8 @@ from securestore.servercopy import (
     copy_whole,
 )
 from securestore.transfer import ProgressCallback, chunk_stream
-from securestore.writing import WritePath, check_metadata
+from securestore.user_metadata import check_metadata
+from securestore.writing import WritePath
 
 __all__ = ["MAX_COPY_OBJECT", "CopyLimits", "CopyMethod", "CopyResult", "copy_object"]
 

@@ -37,7 +37,8 @@ from securestore.store_arguments import checked as _checked
 from securestore.store_arguments import kms_key_arn_checked, rewrap_checked
 from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
 from securestore.transport import Connection
-from securestore.writing import WritePath, check_metadata
+from securestore.user_metadata import check_metadata
+from securestore.writing import WritePath
 
 __all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket", "list_buckets"]
 
