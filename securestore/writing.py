@@ -49,7 +49,7 @@ import botocore.exceptions
 from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.attributes import ObjectAttributes
 from securestore.bucket import BucketAccess, with_marker
-from securestore.chunking import SLACK
+from securestore.chunking import SLACK, Source
 from securestore.clientside import (
     FORMAT_METADATA,
     FORMAT_VALUE,
@@ -59,12 +59,14 @@ from securestore.clientside import (
     message_context,
 )
 from securestore.errors import PolicyError
+from securestore.location import refuse_folder_key
 from securestore.message import Encryptor
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, StoredEncryption, unconfirmed_alias
 from securestore.objects import ObjectInfo
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
-from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
+from securestore.transfer import Part, ProgressCallback, TransferConfig, chunk_stream, run_bounded
+from securestore.user_metadata import check_metadata
 
 __all__ = ["WritePath", "WritePlan", "part_schedule"]
 
@@ -196,6 +198,30 @@ class WritePath:
         return WritePlan(
             framing.plaintext_part_size, framing, marked, schedule, attributes, client_side=True
         )
+
+    def put(
+        self,
+        key: str,
+        body: Source,
+        mode: EncryptionMode,
+        metadata: Mapping[str, str] | None,
+        *,
+        content_type: str | None,
+        progress: ProgressCallback | None,
+        expected_size: int | None,
+        attributes: ObjectAttributes | None,
+    ) -> ObjectInfo:
+        """See :meth:`securestore.store.SecureStore.put`; ``mode`` is already resolved."""
+        meta = check_metadata(metadata)
+        size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
+        refuse_folder_key(key, empty=size == 0)
+        with self.access.boundary("put", key):
+            plan = self.plan(
+                key, mode, size, meta, expected_size=expected_size, attributes=attributes
+            )
+            return self.upload(
+                key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
+            )
 
     def upload(
         self,
