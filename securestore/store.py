@@ -4,7 +4,8 @@ The facade validates arguments and applies the store's defaults; the work is
 done by the write path (:mod:`securestore.writing`), the read path
 (:mod:`securestore.reading`), copying (:mod:`securestore.copying`) and re-wrapping
 (:mod:`securestore.rewrap`) over one :class:`~securestore.bucket.BucketAccess`;
-local files by :mod:`securestore.localsource` and :mod:`securestore.localfile`.
+local files by :mod:`securestore.localsource` and :mod:`securestore.localfile`. What
+it returns is described by the values of :mod:`securestore.objects`.
 Account-level calls (:func:`create_bucket`, :func:`list_buckets`) live in
 :mod:`securestore.account` and are re-exported here.
 """
