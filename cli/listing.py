@@ -24,7 +24,7 @@ from .errors import EXIT_NO_MATCH, require_stdout
 from .text import printable
 
 if TYPE_CHECKING:
-    from securestore.bucket import CommonPrefix, ObjectSummary, ObjectVersion
+    from securestore.objects import CommonPrefix, ObjectSummary, ObjectVersion
 
 __all__ = ["COMMANDS", "human_size", "ls_command"]
 
@@ -84,7 +84,7 @@ def _list_buckets(obj: CliContext, as_json: bool) -> None:
 
 
 def _as_item(entry: ObjectSummary | ObjectVersion | CommonPrefix) -> dict[str, Any]:
-    from securestore.bucket import CommonPrefix, ObjectVersion
+    from securestore.objects import CommonPrefix, ObjectVersion
 
     if isinstance(entry, CommonPrefix):
         return {"prefix": entry.prefix}
@@ -123,7 +123,7 @@ def _line(
     human: bool,
     totals: _Totals,
 ) -> str:
-    from securestore.bucket import CommonPrefix, ObjectVersion
+    from securestore.objects import CommonPrefix, ObjectVersion
 
     if isinstance(entry, CommonPrefix):
         return f"{'PRE':>30} {printable(entry.prefix[shown_from:])}"

@@ -30,7 +30,7 @@ from .versionhints import names_the_version
 
 # boto3 and cryptography are imported by the commands that use them (cli/main.py).
 if TYPE_CHECKING:
-    from securestore.store import ObjectInfo
+    from securestore.objects import ObjectInfo
 
 __all__ = ["COMMANDS", "get_command", "head_command", "parse_range"]
 

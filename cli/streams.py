@@ -15,7 +15,7 @@ from securestore.errors import ConfigurationError
 from .errors import note_streamed, require_stdout, stdout_error
 
 if TYPE_CHECKING:
-    from securestore.clientside import ClientSideReader
+    from securestore.clientside_reader import ClientSideReader
     from securestore.reader import ObjectReader
 
 __all__ = ["RANGE_PIECE", "Prefixed", "Stdout", "copy_range", "stdout"]
@@ -69,7 +69,7 @@ def copy_range(
     authenticated (``read_range`` checks it). Returns the number of bytes copied.
     """
     if start >= reader.size and not start == reader.size == 0:
-        from securestore.clientside import ClientSideReader
+        from securestore.clientside_reader import ClientSideReader
 
         if isinstance(reader, ClientSideReader):
             # The size of a message comes from its (unauthenticated) length: the end is

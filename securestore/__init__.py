@@ -46,8 +46,8 @@ from securestore.errors import (
 if _typing.TYPE_CHECKING:
     from securestore.account import create_bucket
     from securestore.attributes import ObjectAttributes
-    from securestore.bucket import CommonPrefix, ObjectVersion
-    from securestore.clientside import ClientSide, ClientSideReader
+    from securestore.clientside import ClientSide
+    from securestore.clientside_reader import ClientSideReader
     from securestore.keyrings import (
         AwsKmsDiscoveryKeyring,
         AwsKmsHierarchicalKeyring,
@@ -62,11 +62,12 @@ if _typing.TYPE_CHECKING:
     from securestore.location import S3Url
     from securestore.message import DecryptPolicy, HeaderLimits
     from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
+    from securestore.objects import CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
     from securestore.offline import decrypt_file, decrypt_tree, encrypt_file, encrypt_tree
     from securestore.prefix_rewrap import PrefixRewrap, rewrap_prefix
     from securestore.reader import ObjectReader
     from securestore.rewrap import RewrapResult
-    from securestore.store import ObjectInfo, ObjectSummary, SecureStore
+    from securestore.store import SecureStore
     from securestore.transfer import TransferConfig
     from securestore.transport import Connection
     from securestore.tree import (
@@ -91,8 +92,8 @@ _LAZY = {
     "AwsKmsKeyring": "securestore.keyrings",
     "BranchKeyStore": "securestore.keyrings",
     "ClientSide": "securestore.clientside",
-    "ClientSideReader": "securestore.clientside",
-    "CommonPrefix": "securestore.bucket",
+    "ClientSideReader": "securestore.clientside_reader",
+    "CommonPrefix": "securestore.objects",
     "Connection": "securestore.transport",
     "DecryptPolicy": "securestore.message",
     "DiscoveryFilter": "securestore.keyrings",
@@ -102,10 +103,10 @@ _LAZY = {
     "Keyring": "securestore.keyrings",
     "MultiKeyring": "securestore.keyrings",
     "ObjectAttributes": "securestore.attributes",
-    "ObjectInfo": "securestore.store",
+    "ObjectInfo": "securestore.objects",
     "ObjectReader": "securestore.reader",
-    "ObjectSummary": "securestore.store",
-    "ObjectVersion": "securestore.bucket",
+    "ObjectSummary": "securestore.objects",
+    "ObjectVersion": "securestore.objects",
     "RawAesKeyring": "securestore.keyrings",
     "RawRsaKeyring": "securestore.keyrings",
     "RewrapResult": "securestore.rewrap",

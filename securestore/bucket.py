@@ -1,18 +1,17 @@
 """One bucket as the store's read and write paths see it.
 
 :class:`BucketAccess` holds the S3 client, translates botocore errors at the
-boundary, resolves KMS keys and turns S3 responses into :class:`ObjectInfo`.
+boundary, resolves KMS keys and turns S3 responses into the values of
+:mod:`securestore.objects` (:class:`~securestore.objects.ObjectInfo`, listing entries).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import botocore.exceptions
@@ -29,96 +28,26 @@ from securestore.errors import (
 )
 from securestore.location import validate_key
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.objects import (
+    CommonPrefix,
+    ObjectInfo,
+    ObjectSummary,
+    ObjectVersion,
+    newest_first,
+    summary_from,
+    version_from,
+)
 from securestore.pagination import ListingCheck
 from securestore.reader import range_answered
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 
-__all__ = [
-    "DELETE_BATCH",
-    "BucketAccess",
-    "CommonPrefix",
-    "ObjectInfo",
-    "ObjectSummary",
-    "ObjectVersion",
-    "version_argument",
-]
+__all__ = ["DELETE_BATCH", "BucketAccess", "version_argument"]
 
 logger = logging.getLogger(__name__)
 
 #: Keys one DeleteObjects request may name (S3's limit).
 DELETE_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What S3 reports about a stored object."""
-
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    encryption: StoredEncryption
-    last_modified: datetime.datetime | None = None
-    content_type: str | None = None
-    version_id: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description (used by ``securestore head --json``)."""
-        return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "size": self.size,
-            "etag": self.etag,
-            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
-            "content_type": self.content_type,
-            "version_id": self.version_id,
-            "encryption": {
-                "mode": self.encryption.sse_name,
-                "kms_key_id": self.encryption.kms_key_id,
-                "bucket_key_enabled": self.encryption.bucket_key_enabled,
-                "client_side": dict(self.encryption.client_side)
-                if self.encryption.client_side is not None
-                else None,
-            },
-            "metadata": dict(self.metadata),
-        }
-
-
-@dataclass(frozen=True)
-class ObjectSummary:
-    """One entry of a listing."""
-
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime.datetime | None
-    storage_class: str | None = None
-
-
-@dataclass(frozen=True)
-class CommonPrefix:
-    """A "directory" of a listing with a delimiter: every key under ``prefix``, rolled up."""
-
-    prefix: str
-
-
-@dataclass(frozen=True)
-class ObjectVersion:
-    """One version of a key in a versioned bucket's listing, or a delete marker.
-
-    A delete marker has no body: ``size`` is 0 and ``etag`` is empty.
-    """
-
-    key: str
-    version_id: str
-    is_latest: bool
-    last_modified: datetime.datetime | None
-    size: int = 0
-    etag: str = ""
-    storage_class: str | None = None
-    delete_marker: bool = False
 
 
 class BucketAccess:
@@ -333,7 +262,7 @@ class BucketAccess:
         with self.boundary("list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
-                    summary = _summary(item)
+                    summary = summary_from(item)
                     check.key(summary.key)
                     yield summary
                 check.page(page)
@@ -394,7 +323,7 @@ class BucketAccess:
         paginator = self.s3.get_paginator("list_objects_v2")
         with self.boundary("list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
-                objects = [_summary(item) for item in page.get("Contents", [])]
+                objects = [summary_from(item) for item in page.get("Contents", [])]
                 # Objects and rolled-up prefixes form one strictly increasing sequence.
                 merged = _merged(objects, page, lambda entry: entry.key)
                 if prefixes_first:
@@ -426,10 +355,10 @@ class BucketAccess:
         paginator = self.s3.get_paginator("list_object_versions")
         with self.boundary("list versions"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **extra):
-                entries = [_version(item, False) for item in page.get("Versions", [])]
-                entries += [_version(item, True) for item in page.get("DeleteMarkers", [])]
+                entries = [version_from(item, False) for item in page.get("Versions", [])]
+                entries += [version_from(item, True) for item in page.get("DeleteMarkers", [])]
                 # Versions and markers come in two lists; S3's order is key, then newest first.
-                entries.sort(key=_newest_first)
+                entries.sort(key=newest_first)
                 for entry in _merged(entries, page, lambda entry: entry.key):
                     if isinstance(entry, CommonPrefix):
                         check.key(entry.prefix)
@@ -437,34 +366,6 @@ class BucketAccess:
                         check.key(entry.key, entry.version_id)
                     yield entry
                 check.page(page)
-
-
-def _summary(item: Mapping[str, Any]) -> ObjectSummary:
-    return ObjectSummary(
-        key=item["Key"],
-        size=int(item.get("Size", 0)),
-        etag=str(item.get("ETag", "")),
-        last_modified=item.get("LastModified"),
-        storage_class=item.get("StorageClass"),
-    )
-
-
-def _version(item: Mapping[str, Any], delete_marker: bool) -> ObjectVersion:
-    return ObjectVersion(
-        key=item["Key"],
-        version_id=str(item.get("VersionId") or "null"),
-        is_latest=bool(item.get("IsLatest")),
-        last_modified=item.get("LastModified"),
-        size=int(item.get("Size", 0)),
-        etag=str(item.get("ETag", "")),
-        storage_class=item.get("StorageClass"),
-        delete_marker=delete_marker,
-    )
-
-
-def _newest_first(entry: ObjectVersion) -> tuple[str, bool, float]:
-    when = entry.last_modified.timestamp() if entry.last_modified else 0.0
-    return (entry.key, not entry.is_latest, -when)
 
 
 _T = TypeVar("_T")

@@ -49,7 +49,7 @@ from typing import Any
 import botocore.exceptions
 
 from securestore.attributes import CONTENT_ENCODING_METADATA, ObjectAttributes
-from securestore.bucket import ObjectInfo, with_marker
+from securestore.bucket import with_marker
 from securestore.clientside import FORMAT_METADATA, ClientSide, looks_like_message
 from securestore.decrypting import open_client_side
 from securestore.errors import (
@@ -60,6 +60,7 @@ from securestore.errors import (
 )
 from securestore.location import refuse_folder_key, validate_key
 from securestore.modes import EncryptionMode, StoredEncryption
+from securestore.objects import ObjectInfo
 from securestore.reading import ReadPath
 from securestore.rebind import rebind_copy
 from securestore.rewrap_copy import Method as RewrapMethod
@@ -72,7 +73,8 @@ from securestore.servercopy import (
     copy_whole,
 )
 from securestore.transfer import ProgressCallback, chunk_stream
-from securestore.writing import WritePath, check_metadata
+from securestore.user_metadata import check_metadata
+from securestore.writing import WritePath
 
 __all__ = ["MAX_COPY_OBJECT", "CopyLimits", "CopyMethod", "CopyResult", "copy_object"]
 

@@ -11,17 +11,16 @@ import io
 import threading
 from collections.abc import Mapping
 
-from securestore.bucket import ObjectInfo
 from securestore.clientside import (
     CONTEXT_BUCKET,
     CONTEXT_KEY,
     ClientSide,
-    ClientSideReader,
     check_location,
     expected_context,
     looks_like_message,
     read_header,
 )
+from securestore.clientside_reader import ClientSideReader
 from securestore.diskwriter import DiskWriter
 from securestore.errors import (
     AuthenticationError,
@@ -33,6 +32,7 @@ from securestore.errors import (
 from securestore.localfile import pwrite_all
 from securestore.message import Decryptor, Header, Layout
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD as _FRAME_OVERHEAD
+from securestore.objects import ObjectInfo
 from securestore.ranges import (
     STREAM_PIECE,
     FirstPart,

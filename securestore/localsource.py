@@ -1,21 +1,67 @@
-"""Opening local files for upload: regular files only, and never blocking on the open.
+"""Uploading local files: regular files only, never blocking on the open, never torn.
 
 A FIFO or device cannot be uploaded by path (its size is unknown and opening a
 FIFO without a writer blocks forever); such sources go through
 :meth:`~securestore.store.SecureStore.put` as a file object instead.
+:func:`upload_file` sends an opened file through the write path
+(:class:`~securestore.writing.WritePath`), checking before it commits that the
+file did not change while it was read.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
+from securestore.chunking import file_parts
 from securestore.errors import FileChangedError, LocalFileError
+from securestore.location import refuse_folder_key
+from securestore.user_metadata import check_metadata
 
-__all__ = ["open_source", "unchanged_check"]
+if TYPE_CHECKING:
+    from securestore.attributes import ObjectAttributes
+    from securestore.modes import EncryptionMode
+    from securestore.objects import ObjectInfo
+    from securestore.transfer import ProgressCallback
+    from securestore.writing import WritePath
+
+__all__ = ["open_source", "unchanged_check", "upload_file"]
+
+
+def upload_file(
+    writes: WritePath,
+    path: Path,
+    key: str,
+    mode: EncryptionMode,
+    metadata: Mapping[str, str] | None,
+    *,
+    content_type: str | None,
+    progress: ProgressCallback | None,
+    attributes: ObjectAttributes | None,
+) -> ObjectInfo:
+    """Upload the regular file ``path`` under ``key`` through ``writes``.
+
+    See :meth:`securestore.store.SecureStore.upload_file`; ``mode`` is already resolved.
+    """
+    refuse_folder_key(key)
+    handle, size = open_source(path, bucket=writes.bucket, key=key)
+    with handle:
+        meta = check_metadata(metadata)
+        with writes.access.boundary("upload", key):
+            plan = writes.plan(key, mode, size, meta, attributes=attributes)
+            parts = file_parts(handle.fileno(), size, plan.part_size)
+            return writes.upload(
+                key,
+                parts,
+                mode,
+                plan,
+                content_type,
+                progress,
+                before_commit=unchanged_check(handle, path),
+            )
 
 
 def open_source(source: Path, *, bucket: str, key: str) -> tuple[BinaryIO, int]:

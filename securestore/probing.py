@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from securestore.bucket import BucketAccess, ObjectInfo, version_argument
+from securestore.bucket import BucketAccess, version_argument
 from securestore.clientside import HEADER_PROBE, ClientSide, looks_like_message
 from securestore.errors import KeyringError, PolicyError, StorageError
 from securestore.location import validate_key
 from securestore.message import Keyring
 from securestore.modes import UNREPORTED_KEY, EncryptionMode, StoredEncryption
+from securestore.objects import ObjectInfo
 from securestore.ranges import FirstPart, ObjectRanges
 from securestore.reader import RETRYABLE_STREAM_ERRORS, range_total
 from securestore.transfer import read_body_into

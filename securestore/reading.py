@@ -15,15 +15,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from securestore.bucket import BucketAccess, ObjectInfo
-from securestore.clientside import ClientSide, ClientSideReader, looks_like_message, read_header
+from securestore.bucket import BucketAccess
+from securestore.clientside import ClientSide, looks_like_message, read_header
+from securestore.clientside_reader import ClientSideReader
 from securestore.decrypting import decrypt_into, open_client_side
-from securestore.localfile import AtomicFile
+from securestore.errors import ConfigurationError
+from securestore.localfile import AtomicFile, created_folders
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode
+from securestore.objects import ObjectInfo
 from securestore.probing import Probe, Prober
 from securestore.ranges import ObjectRanges, download_ranges
-from securestore.reader import ObjectReader
+from securestore.reader import ObjectReader, read_capped
 from securestore.s3ec.metadata import has_s3ec_metadata
 from securestore.s3ec.read import S3ecSource, find_s3ec
 from securestore.transfer import ProgressCallback
@@ -56,6 +59,14 @@ class ReadPath:
         self.keyring = keyring
         self.version_id = version_id
         self.prober = Prober(access, encryption=encryption, keyring=keyring, version_id=version_id)
+
+    def pinned(self, version_id: str | None) -> ReadPath:
+        """This read path, or one pinned to ``version_id`` when one is given."""
+        if version_id is None:
+            return self
+        return ReadPath(
+            self.access, encryption=self.encryption, keyring=self.keyring, version_id=version_id
+        )
 
     def _ranges(self, key: str, etag: str) -> ObjectRanges:
         # Every GET of one read is pinned to the version first seen: never mixed bytes.
@@ -121,6 +132,17 @@ class ReadPath:
             return open_client_side(ranges, info, client_side, context, relocated, first)
         return ranges.reader(info.size)
 
+    def read_raw_range(self, key: str, first: int, last: int, *, etag: str | None) -> bytes:
+        """See :meth:`securestore.store.SecureStore.read_raw_range`."""
+        if last < first:
+            raise ConfigurationError(
+                f"invalid range: last ({last}) is before first ({first})",
+                hint="first and last are inclusive byte offsets, first <= last",
+            )
+        response = self.access.get_range(key, first, last, etag=etag, version_id=self.version_id)
+        # Content-Range was checked; the body's length is the server's to choose.
+        return read_capped(response["Body"], last - first + 1, bucket=self.bucket, key=key)
+
     def inspect(self, key: str, *, limits: HeaderLimits | None = None) -> Header:
         """See :meth:`securestore.store.SecureStore.inspect`."""
         info = self.access.head(key, version_id=self.version_id)
@@ -145,28 +167,32 @@ class ReadPath:
     ) -> ObjectInfo:
         """See :meth:`securestore.store.SecureStore.download_file`.
 
+        Missing folders of ``path`` are created, and removed again if the download
+        fails (:func:`~securestore.localfile.created_folders`).
+
         A download that may deliver the object as stored costs one GET when the
         object fits in one part: the probe asks for the whole first part, and its
         body, once its first bytes said what the object is, is written rather
         than fetched again (:class:`~securestore.ranges.FirstPart`).
         """
-        probe = self.prober.prepare(key, require, allow_plaintext, download=True)
-        try:
-            return self._deliver(
-                key,
-                Path(path),
-                probe,
-                require=require,
-                context=context,
-                relocated=relocated,
-                progress=progress,
-                mode=mode,
-                overwrite_readonly=overwrite_readonly,
-                allow_legacy_unauthenticated=allow_legacy_unauthenticated,
-                allow_s3ec=allow_s3ec,
-            )
-        finally:
-            probe.close()
+        with created_folders(Path(path).parent):
+            probe = self.prober.prepare(key, require, allow_plaintext, download=True)
+            try:
+                return self._deliver(
+                    key,
+                    Path(path),
+                    probe,
+                    require=require,
+                    context=context,
+                    relocated=relocated,
+                    progress=progress,
+                    mode=mode,
+                    overwrite_readonly=overwrite_readonly,
+                    allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+                    allow_s3ec=allow_s3ec,
+                )
+            finally:
+                probe.close()
 
     def _deliver(
         self,

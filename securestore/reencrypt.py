@@ -38,7 +38,8 @@ from securestore.copying import CopyMethod, copy_object
 from securestore.errors import ConfigurationError, KeyringError, SecureStoreError
 from securestore.kept import KEPT, keep
 from securestore.modes import DsseKms, EncryptionMode, SseKms, SseS3, StoredEncryption
-from securestore.store import ObjectInfo, SecureStore
+from securestore.objects import ObjectInfo
+from securestore.store import SecureStore
 from securestore.transport import translate_error
 
 __all__ = [

@@ -16,7 +16,7 @@ silently; see :meth:`Rewrapper.run` for the checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -431,10 +431,14 @@ class Rewrapper:
 def rewrap_object(
     access: BucketAccess,
     key: str,
-    changes: KeyChanges,
     *,
     mode: EncryptionMode,
     keyring: Keyring | None,
+    add: Iterable[Keyring] = (),
+    remove: Iterable[Keyring] = (),
+    remove_kms_keys: Iterable[str] = (),
+    context: Mapping[str, str] | None = None,
+    remove_context: Iterable[str] = (),
     expect_context: Mapping[str, str] | None = None,
     destination: tuple[str, str] | None = None,
     relocated: bool = False,
@@ -444,9 +448,20 @@ def rewrap_object(
     """:meth:`Rewrapper.run` with a store's defaults: ``mode`` (the store's) gives the
     header limits and, when ``expect_context`` is ``None``, the context to expect.
 
+    ``add``, ``remove``, ``remove_kms_keys``, ``context`` (pairs to set) and
+    ``remove_context`` are the :class:`KeyChanges`; the rest is as for
+    :meth:`securestore.store.SecureStore.rewrap`.
+
     Raises:
         ConfigurationError: no ``keyring`` to unwrap the object; else as for :meth:`Rewrapper.run`.
     """
+    changes = KeyChanges(
+        add=tuple(add),
+        remove=tuple(remove),
+        remove_kms_keys=tuple(remove_kms_keys),
+        set_context=context,
+        remove_context=tuple(remove_context),
+    )
     if keyring is None:
         raise ConfigurationError("rewrap needs a keyring that unwraps the object")
     limits = mode.header_limits if isinstance(mode, ClientSide) else None

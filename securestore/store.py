@@ -4,7 +4,8 @@ The facade validates arguments and applies the store's defaults; the work is
 done by the write path (:mod:`securestore.writing`), the read path
 (:mod:`securestore.reading`), copying (:mod:`securestore.copying`) and re-wrapping
 (:mod:`securestore.rewrap`) over one :class:`~securestore.bucket.BucketAccess`;
-local files by :mod:`securestore.localsource` and :mod:`securestore.localfile`.
+local files by :mod:`securestore.localsource` and :mod:`securestore.localfile`. What
+it returns is described by the values of :mod:`securestore.objects`.
 Account-level calls (:func:`create_bucket`, :func:`list_buckets`) live in
 :mod:`securestore.account` and are re-exported here.
 """
@@ -19,30 +20,24 @@ from typing import IO
 import securestore.arguments as args
 from securestore.account import create_bucket, list_buckets
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import (
-    DELETE_BATCH,
-    BucketAccess,
-    CommonPrefix,
-    ObjectInfo,
-    ObjectSummary,
-    ObjectVersion,
-)
-from securestore.clientside import ClientSide, ClientSideReader
+from securestore.bucket import DELETE_BATCH, BucketAccess
+from securestore.clientside import ClientSide
+from securestore.clientside_reader import ClientSideReader
 from securestore.copying import copy_object
 from securestore.errors import ConfigurationError, SecureStoreError
-from securestore.localfile import created_folders
-from securestore.localsource import open_source, unchanged_check
-from securestore.location import refuse_folder_key, validate_bucket_name
+from securestore.localsource import upload_file
+from securestore.location import validate_bucket_name
 from securestore.message import Header, HeaderLimits, Keyring
 from securestore.modes import EncryptionMode, SseS3
-from securestore.reader import ObjectReader, read_capped
+from securestore.objects import CommonPrefix, ObjectInfo, ObjectSummary, ObjectVersion
+from securestore.reader import ObjectReader
 from securestore.reading import ReadPath
-from securestore.rewrap import KeyChanges, RewrapResult, rewrap_object
+from securestore.rewrap import RewrapResult, rewrap_object
 from securestore.store_arguments import checked as _checked
 from securestore.store_arguments import kms_key_arn_checked, rewrap_checked
-from securestore.transfer import ProgressCallback, TransferConfig, chunk_stream, file_parts
+from securestore.transfer import ProgressCallback, TransferConfig
 from securestore.transport import Connection
-from securestore.writing import WritePath, check_metadata
+from securestore.writing import WritePath
 
 __all__ = ["Body", "ObjectInfo", "ObjectSummary", "SecureStore", "create_bucket", "list_buckets"]
 
@@ -142,17 +137,16 @@ class SecureStore:
             PolicyError: S3 reports a different encryption than requested.
             StorageError: S3 refused or failed the request (after retries).
         """
-        mode = encryption or self.encryption
-        meta = check_metadata(metadata)
-        size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
-        refuse_folder_key(key, empty=size == 0)
-        with self._access.boundary("put", key):
-            plan = self._writes.plan(
-                key, mode, size, meta, expected_size=expected_size, attributes=attributes
-            )
-            return self._writes.upload(
-                key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
-            )
+        return self._writes.put(
+            key,
+            body,
+            encryption or self.encryption,
+            metadata,
+            content_type=content_type,
+            progress=progress,
+            expected_size=expected_size,
+            attributes=attributes,
+        )
 
     @_checked
     def upload_file(
@@ -182,23 +176,16 @@ class SecureStore:
             LocalFileError: the file cannot be read.
             PolicyError, StorageError: as for :meth:`put`.
         """
-        refuse_folder_key(key)
-        handle, size = open_source(Path(path), bucket=self.bucket, key=key)
-        with handle:
-            mode = encryption or self.encryption
-            meta = check_metadata(metadata)
-            with self._access.boundary("upload", key):
-                plan = self._writes.plan(key, mode, size, meta, attributes=attributes)
-                parts = file_parts(handle.fileno(), size, plan.part_size)
-                return self._writes.upload(
-                    key,
-                    parts,
-                    mode,
-                    plan,
-                    content_type,
-                    progress,
-                    before_commit=unchanged_check(handle, Path(path)),
-                )
+        return upload_file(
+            self._writes,
+            Path(path),
+            key,
+            encryption or self.encryption,
+            metadata,
+            content_type=content_type,
+            progress=progress,
+            attributes=attributes,
+        )
 
     @_checked
     def copy(
@@ -265,14 +252,7 @@ class SecureStore:
             PreconditionFailedError: the object is no longer version ``etag``.
             NotFoundError, StorageError: as for :meth:`head`.
         """
-        if last < first:
-            raise ConfigurationError(
-                f"invalid range: last ({last}) is before first ({first})",
-                hint="first and last are inclusive byte offsets, first <= last",
-            )
-        response = self._access.get_range(key, first, last, etag=etag)
-        # Content-Range was checked; the body's length is the server's to choose.
-        return read_capped(response["Body"], last - first + 1, bucket=self.bucket, key=key)
+        return self._reads.read_raw_range(key, first, last, etag=etag)
 
     @kms_key_arn_checked
     def kms_key_arn(self, mode: EncryptionMode) -> str | None:
@@ -285,14 +265,6 @@ class SecureStore:
             KeyUnavailableError: the key is unknown, disabled or pending deletion.
         """
         return self._access.key_arn_for(mode)
-
-    def _reads_of(self, version_id: str | None) -> ReadPath:
-        """The read path, pinned to ``version_id`` when one is given."""
-        if version_id is None:
-            return self._reads
-        return ReadPath(
-            self._access, encryption=self.encryption, keyring=self.keyring, version_id=version_id
-        )
 
     @_checked
     def open(
@@ -357,7 +329,7 @@ class SecureStore:
             KeyringError: no configured key can decrypt a client-side object, or
                 no keyring is in play and the object is client-side encrypted.
         """
-        return self._reads_of(version_id).open(
+        return self._reads.pinned(version_id).open(
             key,
             require=self._required(require),
             context=context,
@@ -457,20 +429,19 @@ class SecureStore:
             NotFoundError, PolicyError, IntegrityError, KeyringError, StorageError:
                 as for :meth:`open`.
         """
-        with created_folders(Path(path).parent):
-            return self._reads_of(version_id).download(
-                key,
-                path,
-                require=self._required(require),
-                context=context,
-                relocated=relocated,
-                allow_plaintext=allow_plaintext,
-                progress=progress,
-                mode=mode,
-                overwrite_readonly=overwrite_readonly,
-                allow_legacy_unauthenticated=allow_legacy_unauthenticated,
-                allow_s3ec=allow_s3ec,
-            )
+        return self._reads.pinned(version_id).download(
+            key,
+            path,
+            require=self._required(require),
+            context=context,
+            relocated=relocated,
+            allow_plaintext=allow_plaintext,
+            progress=progress,
+            mode=mode,
+            overwrite_readonly=overwrite_readonly,
+            allow_legacy_unauthenticated=allow_legacy_unauthenticated,
+            allow_s3ec=allow_s3ec,
+        )
 
     @rewrap_checked
     def rewrap(
@@ -503,19 +474,16 @@ class SecureStore:
             PreconditionFailedError: the object changed or a concurrent write was seen.
             KeyringError, IntegrityError, PolicyError, ConfigurationError, StorageError.
         """
-        changes = KeyChanges(
-            add=tuple(add),
-            remove=tuple(remove),
-            remove_kms_keys=tuple(remove_kms_keys),
-            set_context=context,
-            remove_context=tuple(remove_context),
-        )
         return rewrap_object(
             self._access,
             key,
-            changes,
             mode=self.encryption,
             keyring=keyring or self.keyring,
+            add=add,
+            remove=remove,
+            remove_kms_keys=remove_kms_keys,
+            context=context,
+            remove_context=remove_context,
             expect_context=expect_context,
             destination=destination,
             relocated=relocated,

@@ -48,8 +48,8 @@ import botocore.exceptions
 
 from securestore.aborting import abort_upload, create_upload, upload_closed
 from securestore.attributes import ObjectAttributes
-from securestore.bucket import BucketAccess, ObjectInfo, with_marker
-from securestore.chunking import SLACK
+from securestore.bucket import BucketAccess, with_marker
+from securestore.chunking import SLACK, Source
 from securestore.clientside import (
     FORMAT_METADATA,
     FORMAT_VALUE,
@@ -58,58 +58,20 @@ from securestore.clientside import (
     FramedParts,
     message_context,
 )
-from securestore.errors import ConfigurationError, PolicyError
+from securestore.errors import PolicyError
+from securestore.location import refuse_folder_key
 from securestore.message import Encryptor
 from securestore.message.frames import REGULAR_FRAME_OVERHEAD
 from securestore.modes import EncryptionMode, StoredEncryption, unconfirmed_alias
+from securestore.objects import ObjectInfo
 from securestore.parts import MAX_OBJECT, MAX_PART, PartSchedule
-from securestore.transfer import Part, ProgressCallback, TransferConfig, run_bounded
+from securestore.transfer import Part, ProgressCallback, TransferConfig, chunk_stream, run_bounded
+from securestore.user_metadata import check_metadata
 
-__all__ = ["WritePath", "WritePlan", "check_metadata", "part_schedule"]
-
-_RESERVED_METADATA_PREFIX = "securestore-"
-#: Reserved names a caller may set: facts about the source (tree transfers store the
-#: file's mtime), informational like every marker, never trusted for a security decision.
-SETTABLE_RESERVED_METADATA = frozenset({"securestore-mtime"})
+__all__ = ["WritePath", "WritePlan", "part_schedule"]
 
 #: Ciphertext a client-side part may hold beyond its frames (part 1's header).
 _HEADER_ROOM = 16 * 1024 * 1024
-
-
-def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """Validate user metadata and return it with lower-case names.
-
-    Raises:
-        ConfigurationError: a name or value S3 would mangle, or a reserved name.
-    """
-    if not metadata:
-        return {}
-    out = {}
-    for name, value in metadata.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise ConfigurationError("metadata names and values must be strings")
-        if not name or not name.isascii() or not all(c.isalnum() or c in "-_." for c in name):
-            raise ConfigurationError(
-                f"invalid metadata name {name!r}: use ASCII letters, digits, '-', '_' and '.'"
-            )
-        if (
-            name.lower().startswith(_RESERVED_METADATA_PREFIX)
-            and name.lower() not in SETTABLE_RESERVED_METADATA
-        ):
-            raise ConfigurationError(
-                f"metadata name {name!r} is reserved: names starting with "
-                f"{_RESERVED_METADATA_PREFIX!r} describe how securestore wrote the object"
-            )
-        if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-            raise ConfigurationError(
-                f"metadata value of {name!r} must be ASCII without control characters"
-            )
-        if name.lower() in out:
-            raise ConfigurationError(
-                f"metadata names {name!r} and another differ only in case (S3 keeps one)"
-            )
-        out[name.lower()] = value
-    return out
 
 
 @dataclass(frozen=True)
@@ -236,6 +198,30 @@ class WritePath:
         return WritePlan(
             framing.plaintext_part_size, framing, marked, schedule, attributes, client_side=True
         )
+
+    def put(
+        self,
+        key: str,
+        body: Source,
+        mode: EncryptionMode,
+        metadata: Mapping[str, str] | None,
+        *,
+        content_type: str | None,
+        progress: ProgressCallback | None,
+        expected_size: int | None,
+        attributes: ObjectAttributes | None,
+    ) -> ObjectInfo:
+        """See :meth:`securestore.store.SecureStore.put`; ``mode`` is already resolved."""
+        meta = check_metadata(metadata)
+        size = len(body) if isinstance(body, bytes | bytearray | memoryview) else None
+        refuse_folder_key(key, empty=size == 0)
+        with self.access.boundary("put", key):
+            plan = self.plan(
+                key, mode, size, meta, expected_size=expected_size, attributes=attributes
+            )
+            return self.upload(
+                key, chunk_stream(body, plan.schedule), mode, plan, content_type, progress
+            )
 
     def upload(
         self,

@@ -1,7 +1,7 @@
 """The file objects of the fsspec filesystem: ranged authenticated reads, streamed writes.
 
 Reading maps fsspec's buffered file (``seek``/``read`` with a read-ahead cache)
-onto :meth:`~securestore.clientside.ClientSideReader.read_range`, which fetches
+onto :meth:`~securestore.clientside_reader.ClientSideReader.read_range`, which fetches
 exactly the frames that hold the asked bytes and authenticates each before
 returning any of it. The cache's block defaults to one frame, so a Parquet
 reader (footer first, then the column chunks it wants) makes one request per
@@ -25,7 +25,7 @@ from typing import Any
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from securestore.attributes import ObjectAttributes
-from securestore.clientside import ClientSideReader
+from securestore.clientside_reader import ClientSideReader
 from securestore.errors import TransferError
 from securestore.reader import ObjectReader
 from securestore.store import SecureStore

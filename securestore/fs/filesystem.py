@@ -23,13 +23,15 @@ from typing import Any
 import botocore.exceptions
 from fsspec.spec import AbstractFileSystem
 
-from securestore.clientside import ClientSide, ClientSideReader, read_header
+from securestore.clientside import ClientSide, read_header
+from securestore.clientside_reader import ClientSideReader
 from securestore.errors import NotFoundError, StorageError
 from securestore.keyrings.options import DEFAULT_KEY_NAME
 from securestore.message import HeaderLimits, Keyring, Layout
+from securestore.objects import ObjectInfo
 from securestore.pagination import ListingCheck, order_key
 from securestore.reader import ObjectReader, range_answered, read_capped
-from securestore.store import ObjectInfo, SecureStore, create_bucket
+from securestore.store import SecureStore, create_bucket
 from securestore.transfer import TransferConfig
 from securestore.transport import Connection, translate_error
 

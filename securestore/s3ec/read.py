@@ -22,7 +22,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from securestore.bucket import BucketAccess, ObjectInfo
+from securestore.bucket import BucketAccess
 from securestore.errors import (
     AuthenticationError,
     FormatError,
@@ -32,6 +32,7 @@ from securestore.errors import (
 )
 from securestore.localfile import AtomicFile, pwrite_all
 from securestore.message.materials import Keyring, wipe
+from securestore.objects import ObjectInfo
 from securestore.ranges import ObjectRanges
 from securestore.reader import ObjectReader, check_open, check_range, range_total
 from securestore.s3ec.content import (

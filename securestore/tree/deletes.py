@@ -20,9 +20,9 @@ import os
 import stat
 from pathlib import Path
 
-from securestore.bucket import ObjectInfo
 from securestore.confine import DESCRIPTORS, LinkFoundError, open_folder
 from securestore.errors import IntegrityError, LocalFileError, PolicyError, PreconditionFailedError
+from securestore.objects import ObjectInfo
 
 from .paths import Local, Remote
 

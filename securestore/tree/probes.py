@@ -9,7 +9,6 @@ is verified on servers that keep no user metadata (``rclone serve s3``).
 
 from __future__ import annotations
 
-from securestore.bucket import ObjectInfo
 from securestore.clientside import (
     FORMAT_METADATA,
     HEADER_PROBE,
@@ -19,6 +18,7 @@ from securestore.clientside import (
 )
 from securestore.message import HeaderLimits, Layout
 from securestore.message.header import ESDK_MAX_FRAME_LENGTH
+from securestore.objects import ObjectInfo
 
 from .listing import list_prefix
 from .paths import Remote

@@ -31,10 +31,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, LENGTH_METADATA
 from securestore.errors import FormatError
 from securestore.message.sizes import body_length, plaintext_length
+from securestore.objects import ObjectInfo
 
 from .listing import Entry, sort_key
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore
-from securestore.bucket import ObjectVersion
+from securestore.objects import ObjectVersion
 from tests.conftest import SMALL_TRANSFER
 from tests.support.cli import Run
 

@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from securestore import AuthenticationError, IntegrityError, SecureStore
-from securestore.clientside import CONTEXT_BUCKET, CONTEXT_KEY, ClientSideReader
+from securestore.clientside import CONTEXT_BUCKET, CONTEXT_KEY
+from securestore.clientside_reader import ClientSideReader
 from securestore.keyrings import RawAesKeyring, RawRsaKeyring
 from tests.clientside.conftest import AES_KEY, AES_NAME, NAMESPACE, PART, RSA_NAME, MiB, Raw
 from tests.message import esdk

@@ -29,8 +29,8 @@ from securestore.clientside import (
     FORMAT_VALUE,
     LENGTH_METADATA,
     ClientSide,
-    ClientSideReader,
 )
+from securestore.clientside_reader import ClientSideReader
 from securestore.keyrings import AwsKmsKeyring, MultiKeyring, RawAesKeyring, RawRsaKeyring
 from securestore.message import AlgorithmSuite
 from securestore.message.sizes import ciphertext_length

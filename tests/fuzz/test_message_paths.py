@@ -21,7 +21,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from securestore.clientside import ClientSideReader, expected_context, message_context, read_header
+from securestore.clientside import expected_context, message_context, read_header
+from securestore.clientside_reader import ClientSideReader
 from securestore.errors import ConfigurationError, FormatError, SecureStoreError
 from securestore.keyrings import RawAesKeyring
 from securestore.message import (

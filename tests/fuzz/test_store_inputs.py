@@ -14,7 +14,7 @@ from securestore import ClientSide, DsseKms, RawAesKeyring, SseKms, SseS3
 from securestore.errors import ConfigurationError
 from securestore.modes import StoredEncryption, kms_key_matches
 from securestore.reader import ObjectReader
-from securestore.writing import check_metadata as _check_metadata
+from securestore.user_metadata import check_metadata as _check_metadata
 from tests.fuzz.profiles import FUZZ
 from tests.fuzz.strategies import json_values
 

@@ -38,7 +38,8 @@ from securestore import (
     SseKms,
     SseS3,
 )
-from securestore.clientside import ClientSideReader, message_context
+from securestore.clientside import message_context
+from securestore.clientside_reader import ClientSideReader
 from securestore.errors import AuthenticationError, SecureStoreError
 from securestore.keyrings import (
     AwsKmsDiscoveryKeyring,

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from securestore_cli.main import main_group
 
-import securestore.store
+import securestore.localsource
 from securestore import ClientSide, Connection, RawAesKeyring, SecureStore, SseS3
 from securestore.errors import FileChangedError
 from tests.conftest import Endpoint
@@ -22,7 +22,7 @@ _PAST = 1_600_000_000
 
 def _changing_after_first_part(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[int]:
     """Make the upload's file change (same size, other bytes) once its first part is read."""
-    real = securestore.store.file_parts
+    real = securestore.localsource.file_parts
     changed: list[int] = []
 
     def parts(fd: int, size: int, part_size: int) -> Iterator[Any]:
@@ -33,7 +33,7 @@ def _changing_after_first_part(monkeypatch: pytest.MonkeyPatch, path: Path) -> l
                 changed.append(1)
             yield part
 
-    monkeypatch.setattr(securestore.store, "file_parts", parts)
+    monkeypatch.setattr(securestore.localsource, "file_parts", parts)
     return changed
 
 

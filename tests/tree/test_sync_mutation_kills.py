@@ -8,10 +8,10 @@ in test_sync_listing.py (moto). See docs/mutation.md.
 
 from __future__ import annotations
 
-from securestore.bucket import ObjectInfo
 from securestore.clientside import FORMAT_METADATA, LENGTH_METADATA
 from securestore.message.sizes import body_length
 from securestore.modes import StoredEncryption
+from securestore.objects import ObjectInfo
 from securestore.tree.listing import Entry
 from securestore.tree.sync import SETTLE_SECONDS, ListedSizes, Rules
 
