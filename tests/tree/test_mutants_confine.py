@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from securestore.confine import DESCRIPTORS, Destination, Placed, open_folder
+from securestore.confine import DESCRIPTORS, Destination, Placed, confined_target, open_folder
 from securestore.errors import LocalFileError, PolicyError
 from securestore.localfile import AtomicFile
 from tests.tree.conftest import make_tree, read_tree
@@ -355,3 +355,27 @@ def test_a_root_that_cannot_be_opened_is_a_local_file_error_naming_it(
         _write(destination, "x.txt", b"x")
     destination.close()
     assert _everything(dest) == []
+
+
+@descriptors
+def test_a_missing_folder_below_a_link_inside_the_destination_is_made_as_by_path(
+    tmp_path: Path,
+) -> None:
+    """``alias -> real`` inside the destination, key ``alias/new/x.txt``: the by-path
+    check (``decrypt -r``, Windows) makes ``real/new``; the walk by descriptor refused
+    it ("cannot write to .../real/new: No such file or directory") until stop 26."""
+    by_path = tmp_path / "by-path"
+    (by_path / "real").mkdir(parents=True)
+    (by_path / "alias").symlink_to("real")
+    _, created = confined_target(by_path, "alias/new/deeper/x.txt")
+    assert created == [by_path / "alias" / "new", by_path / "alias" / "new" / "deeper"]
+    dest = tmp_path / "dest"
+    (dest / "real").mkdir(parents=True)
+    (dest / "alias").symlink_to("real")
+    destination = Destination(dest)
+    try:
+        placed = _write(destination, "alias/new/deeper/x.txt", b"x")
+    finally:
+        destination.close()
+    assert placed.created == [dest / "real" / "new", dest / "real" / "new" / "deeper"]
+    assert read_tree(dest / "real") == {"new/deeper/x.txt": b"x"}
