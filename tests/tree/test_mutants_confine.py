@@ -325,15 +325,17 @@ def test_a_dangling_link_inside_the_destination_is_never_made_into_a_folder(
     """A link to a folder inside that does not exist: as by path (``mkdir`` through a
     dangling link fails), refused; nothing is created where it points."""
     dest = tmp_path / "dest"
-    dest.mkdir()
+    (dest / "real").mkdir(parents=True)
     (dest / "alias").symlink_to("missing/deeper")
+    (dest / "half").symlink_to("real/missing")  # its first folder exists, not the second
     destination = Destination(dest)
     try:
-        with pytest.raises(LocalFileError, match="cannot write to"):
-            _write(destination, "alias/x.txt", b"x")
+        for relative in ("alias/x.txt", "half/x.txt", "half/new/x.txt"):
+            with pytest.raises(LocalFileError, match="cannot write to"):
+                _write(destination, relative, b"x")
     finally:
         destination.close()
-    assert _everything(dest) == ["alias"]
+    assert _everything(dest) == ["alias", "half", "real"]
 
 
 @descriptors
