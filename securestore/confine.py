@@ -314,10 +314,15 @@ class Destination:
         created: list[Path] = []
         queue = list(parts)
         followed = 0
-        create: int | None = self._mode
+        #: How many of the next parts are the folder a link resolved to: walked, never
+        #: made (as by path, where a mkdir through a dangling link fails); the key's own
+        #: folders after them are made as anywhere else.
+        through = 0
         try:
             while queue:
                 part = queue.pop(0)
+                create = None if through else self._mode
+                through = max(0, through - 1)
                 folder = self.root.joinpath(*names, part)
                 try:
                     child, made = open_folder(fd, part, mode=create)
@@ -329,12 +334,13 @@ class Destination:
                     if not inside(resolved, real) or followed > _LINKS:
                         raise _outside(folder) from None
                     relative = os.path.relpath(resolved, real)
-                    queue[:0] = [] if relative == "." else relative.split(os.sep)
+                    resolved_parts = [] if relative == "." else relative.split(os.sep)
+                    queue[:0] = resolved_parts
+                    through = len(resolved_parts)
                     os.close(fd)
                     fd = -1
                     fd = os.open(".", _FOLDER, dir_fd=root_fd)
                     names, identities = [], []
-                    create = None  # as a path through the link would: never made there
                     continue
                 except NotADirectoryError as exc:
                     raise LocalFileError(
