@@ -24,6 +24,11 @@ from securestore.audit.model import (
     BucketSnapshot,
     Collected,
     CollectionError,
+    EncryptionRule,
+    Grant,
+    LifecycleRule,
+    LoggingConfig,
+    ObjectLockConfig,
     PublicAccessBlock,
     Versioning,
 )
@@ -38,16 +43,16 @@ BucketCall = Callable[..., Collected[Any]]
 class BucketSettings:
     """The bucket's own configuration, one collected answer per field."""
 
-    encryption: Collected[Any]
-    policy: Collected[Any]
+    encryption: Collected[tuple[EncryptionRule, ...]]
+    policy: Collected[str | None]
     public_access_block: Collected[PublicAccessBlock | None]
-    acl: Collected[Any]
-    ownership: Collected[Any]
-    versioning: Collected[Any]
-    logging: Collected[Any]
-    object_lock: Collected[Any]
-    replication: Collected[Any]
-    lifecycle: Collected[Any]
+    acl: Collected[tuple[Grant, ...]]
+    ownership: Collected[str | None]
+    versioning: Collected[Versioning]
+    logging: Collected[LoggingConfig | None]
+    object_lock: Collected[ObjectLockConfig | None]
+    replication: Collected[tuple[str, ...] | None]
+    lifecycle: Collected[tuple[LifecycleRule, ...]]
 
 
 def read_settings(call: BucketCall, s3: Any, *, lifecycle: bool) -> BucketSettings:
